@@ -1,0 +1,14 @@
+"""tinygrad_rnn: a small reverse-mode autograd engine on numpy, and recurrent
+networks built from its ops alone, with every gradient checked."""
+
+from .tensor import Context, Function, ShapeError, Tensor, enable_grad, is_grad_enabled, no_grad
+from .ops import concat, stack
+from .gradcheck import GradcheckError, GradcheckReport, gradcheck, gradcheck_report, numerical_grad
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "Function", "Context", "ShapeError", "no_grad", "enable_grad", "is_grad_enabled",
+    "concat", "stack", "gradcheck", "gradcheck_report", "numerical_grad", "GradcheckError",
+    "GradcheckReport",
+]

@@ -1,0 +1,450 @@
+"""Every differentiable operation, forward and backward side by side.
+
+Vocabulary of the docstrings (as in PyTorch's derivatives table): ``grad`` is
+the gradient of the loss with respect to the op's output, ``out`` is the
+output, inputs go by name. ``dx`` is what ``backward`` returns for input ``x``.
+
+Binary ops broadcast like numpy. Their ``backward`` returns gradients of the
+broadcast shape; the engine (``tensor.unbroadcast``) sums them back down to
+each input's shape, so the maths below never deals with broadcasting.
+``ctx.needs_input_grad`` lets an op skip a gradient nobody asked for.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .tensor import Function, ShapeError, Tensor
+
+# --------------------------------------------------------------------------- arithmetic
+
+
+class Add(Function):
+    """out = x + y.   dx = grad,  dy = grad."""
+
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, x, y):
+        return x + y
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, grad
+
+
+class Sub(Function):
+    """out = x - y.   dx = grad,  dy = -grad."""
+
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, x, y):
+        return x - y
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, (-grad if ctx.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    """out = x * y.   dx = grad * y,  dy = grad * x."""
+
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return x * y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        return (grad * y if need_x else None), (grad * x if need_y else None)
+
+
+class Div(Function):
+    """out = x / y.   dx = grad / y,  dy = -grad * out / y."""
+
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, x, y):
+        out = x / y
+        ctx.save_for_backward(y, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        y, out = ctx.saved_tensors
+        dx = grad / y
+        return dx, (-dx * out if ctx.needs_input_grad[1] else None)
+
+
+class Neg(Function):
+    """out = -x.   dx = -grad."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return -x
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad
+
+
+class Pow(Function):
+    """out = x ** p for a number p.   dx = grad * p * x ** (p - 1)."""
+
+    @staticmethod
+    def forward(ctx, x, exponent):
+        ctx.save_for_backward(x)
+        ctx.exponent = exponent
+        return x ** exponent
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        p = ctx.exponent
+        if p == 2.0:  # the common case, without a general power
+            return grad * (2.0 * x)
+        return grad * (p * x ** (p - 1.0))
+
+
+class Matmul(Function):
+    """out = x @ y, numpy's matmul: 1-D, 2-D, or batched with broadcast batch axes.
+
+    For 2-D x (n, k) and y (k, m):  dx = grad @ y^T,  dy = x^T @ grad.
+    A 1-D x is a row (1, k) and a 1-D y a column (k, 1) for the same formulas,
+    and the added axis is dropped again; batch axes are summed by the engine.
+    """
+
+    @staticmethod
+    def forward(ctx, x, y):
+        if x.ndim == 0 or y.ndim == 0:
+            raise ShapeError(f"matmul: both operands need at least one dimension, "
+                             f"got shapes {x.shape} and {y.shape}; use * to scale")
+        k_y = y.shape[0] if y.ndim == 1 else y.shape[-2]
+        if x.shape[-1] != k_y:
+            raise ShapeError(f"matmul: shapes {x.shape} and {y.shape} do not align: "
+                             f"x has {x.shape[-1]} columns but y has {k_y} rows")
+        ctx.save_for_backward(x, y)
+        try:
+            return x @ y
+        except ValueError:
+            raise ShapeError(f"matmul: batch axes {x.shape[:-2]} and {y.shape[:-2]} cannot be "
+                             f"broadcast together (shapes {x.shape} and {y.shape})") from None
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        x2 = x[None, :] if x.ndim == 1 else x
+        y2 = y[:, None] if y.ndim == 1 else y
+        if y.ndim == 1:  # restore the column axis matmul dropped ...
+            grad = grad[..., None]
+        if x.ndim == 1:  # ... and then the row axis
+            grad = np.expand_dims(grad, -2)
+        dx = dy = None
+        if need_x:
+            dx = grad @ np.swapaxes(y2, -1, -2)
+            if x.ndim == 1:
+                dx = dx[..., 0, :]
+        if need_y:
+            dy = np.swapaxes(x2, -1, -2) @ grad
+            if y.ndim == 1:
+                dy = dy[..., 0]
+        return dx, dy
+
+
+# --------------------------------------------------------------------------- elementwise functions
+
+
+class Exp(Function):
+    """out = exp(x).   dx = grad * out."""
+
+    @staticmethod
+    def forward(ctx, x):
+        out = np.exp(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * out
+
+
+class Log(Function):
+    """out = log(x)  (natural log).   dx = grad / x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.log(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad / x
+
+
+class Tanh(Function):
+    """out = tanh(x).   dx = grad * (1 - out**2)   (uses the saved output)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        out = np.tanh(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * (1.0 - out * out)
+
+
+class Sigmoid(Function):
+    """out = 1 / (1 + exp(-x)).   dx = grad * out * (1 - out).
+
+    Computed from exp(-|x|), which never overflows, so |x| > 700 gives 0 or 1
+    without a warning and tiny outputs keep full relative precision.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        e = np.exp(-np.abs(x))
+        out = 1.0 / (1.0 + e)
+        out = np.where(x >= 0, out, e * out)  # for x < 0: exp(x) / (1 + exp(x))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * (out * (1.0 - out))
+
+
+class Relu(Function):
+    """out = max(x, 0).   dx = grad where x > 0, else 0  (0 at x = 0, as torch)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        out = np.maximum(x, 0)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * (out > 0)
+
+
+# --------------------------------------------------------------------------- reductions
+
+
+def _normalize_axes(axis, ndim):
+    """axis=None means all axes; negative axes count from the end."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    return tuple(a % ndim if ndim else a for a in axes)
+
+
+class Sum(Function):
+    """out = x.sum(axis, keepdims).   dx = grad copied back along the summed axes."""
+
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False):
+        ctx.shape, ctx.axes, ctx.keepdims = x.shape, _normalize_axes(axis, x.ndim), keepdims
+        return np.sum(x, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        if not ctx.keepdims:
+            grad = np.expand_dims(grad, ctx.axes)
+        return np.broadcast_to(grad, ctx.shape)
+
+
+class Mean(Function):
+    """out = x.mean(axis, keepdims).   dx = grad / n copied back, n = elements averaged."""
+
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False):
+        ctx.shape, ctx.axes, ctx.keepdims = x.shape, _normalize_axes(axis, x.ndim), keepdims
+        return np.mean(x, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        n = 1
+        for a in ctx.axes:
+            n *= ctx.shape[a]
+        if not ctx.keepdims:
+            grad = np.expand_dims(grad, ctx.axes)
+        return np.broadcast_to(grad / n, ctx.shape)
+
+
+# --------------------------------------------------------------------------- shape
+
+
+class Reshape(Function):
+    """out = x.reshape(shape).   dx = grad.reshape(x.shape)."""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        try:
+            return x.reshape(shape)
+        except ValueError:
+            raise ShapeError(f"reshape: cannot reshape a tensor of shape {x.shape} "
+                             f"({x.size} elements) into shape {tuple(shape)}") from None
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(ctx.shape)
+
+
+class Transpose(Function):
+    """out = x.transpose(axes)  (axes=None reverses them).   dx = grad.transpose(inverse axes)."""
+
+    @staticmethod
+    def forward(ctx, x, axes=None):
+        ctx.axes = axes
+        return np.transpose(x, axes)
+
+    @staticmethod
+    def backward(ctx, grad):
+        if ctx.axes is None:
+            return np.transpose(grad)
+        return np.transpose(grad, np.argsort(ctx.axes))
+
+
+def _is_advanced(index) -> bool:
+    """Does the index pick elements by integer/bool arrays (so picks may repeat)?"""
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(p, (list, np.ndarray)) for p in parts)
+
+
+class GetItem(Function):
+    """out = x[index].   dx = zeros of x's shape with grad placed at index.
+
+    With integer-array indices an element may be picked twice; then its
+    gradients add (np.add.at), never overwrite.
+    """
+
+    @staticmethod
+    def forward(ctx, x, index):
+        if isinstance(index, Tensor):
+            index = index.data
+        elif isinstance(index, tuple):
+            index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        ctx.index, ctx.shape, ctx.dtype = index, x.shape, x.dtype
+        try:
+            return x[index]
+        except IndexError as err:
+            raise IndexError(f"getitem: {err} (tensor shape {x.shape})") from None
+
+    @staticmethod
+    def backward(ctx, grad):
+        dx = np.zeros(ctx.shape, dtype=ctx.dtype)
+        if _is_advanced(ctx.index):
+            np.add.at(dx, ctx.index, grad)
+        else:
+            dx[ctx.index] = grad
+        return dx
+
+
+class Concat(Function):
+    """out = concatenate([x1, x2, ...], axis).   dxi = the slice of grad where xi went."""
+
+    @staticmethod
+    def forward(ctx, *xs, axis=0):
+        ndim = xs[0].ndim
+        if any(x.ndim != ndim for x in xs) or ndim == 0:
+            raise ShapeError(f"concat: all inputs need the same number (>= 1) of dimensions, "
+                             f"got shapes {', '.join(str(x.shape) for x in xs)}")
+        axis = axis % ndim
+        for x in xs[1:]:
+            if x.shape[:axis] + x.shape[axis + 1:] != xs[0].shape[:axis] + xs[0].shape[axis + 1:]:
+                raise ShapeError(f"concat: shapes {xs[0].shape} and {x.shape} differ outside "
+                                 f"the concatenation axis {axis}")
+        ctx.axis = axis
+        ctx.bounds = np.cumsum([x.shape[axis] for x in xs])[:-1]
+        return np.concatenate(xs, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return tuple(np.split(grad, ctx.bounds, axis=ctx.axis))
+
+
+class Stack(Function):
+    """out = stack([x1, x2, ...], axis) along a new axis.   dxi = grad taken at i on that axis."""
+
+    @staticmethod
+    def forward(ctx, *xs, axis=0):
+        for x in xs[1:]:
+            if x.shape != xs[0].shape:
+                raise ShapeError(f"stack: all inputs need the same shape, got "
+                                 f"{xs[0].shape} and {x.shape}")
+        ctx.axis = axis % (xs[0].ndim + 1)
+        return np.stack(xs, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return tuple(np.moveaxis(grad, ctx.axis, 0))
+
+
+class Split(Function):
+    """outs = parts of x along axis, of the given sizes (one node, several outputs).
+
+    ``sizes`` is an int k (parts of size k, the last smaller) or a list of sizes
+    that add up to x.shape[axis].   dx = concatenate(grads, axis).
+    """
+
+    @staticmethod
+    def forward(ctx, x, sizes, axis=-1):
+        if x.ndim == 0:
+            raise ShapeError("split: cannot split a 0-d tensor")
+        axis = axis % x.ndim
+        n = x.shape[axis]
+        if isinstance(sizes, (int, np.integer)):
+            if sizes < 1:
+                raise ShapeError(f"split: split size must be positive, got {sizes}")
+            sizes = [sizes] * (n // sizes) + ([n % sizes] if n % sizes else [])
+        elif sum(sizes) != n or any(s < 0 for s in sizes):
+            raise ShapeError(f"split: sizes {list(sizes)} do not add up to {n}, the size of "
+                             f"axis {axis} of a tensor of shape {x.shape}")
+        ctx.axis = axis
+        return tuple(np.split(x, np.cumsum(sizes)[:-1], axis=axis))
+
+    @staticmethod
+    def backward(ctx, grads):
+        return np.concatenate(grads, axis=ctx.axis)
+
+
+class Unbind(Function):
+    """outs = x[0], x[1], ... along axis (one node).   dx = stack(grads, axis).
+
+    One node instead of one getitem per slice keeps backward linear in the
+    number of slices: each getitem would allocate a zero array of x's full size.
+    """
+
+    @staticmethod
+    def forward(ctx, x, axis=0):
+        ctx.axis = axis % x.ndim
+        return tuple(np.moveaxis(x, ctx.axis, 0))
+
+    @staticmethod
+    def backward(ctx, grads):
+        return np.stack(grads, axis=ctx.axis)
+
+
+def concat(tensors, axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis (torch.cat)."""
+    return Concat.apply(*tensors, axis=axis)
+
+
+def stack(tensors, axis: int = 0) -> Tensor:
+    """Join tensors of one shape along a new axis (torch.stack)."""
+    return Stack.apply(*tensors, axis=axis)

@@ -1,0 +1,495 @@
+"""The engine: ``Tensor``, ``Function`` and the backward pass.
+
+A ``Tensor`` wraps a numpy array. Every differentiable operation is a
+``Function`` subclass (see ``ops.py``); calling ``SomeOp.apply(a, b)`` runs its
+``forward`` on the arrays and, when gradients are wanted, records a graph node
+(a ``Context``) that remembers the op, its inputs and whatever ``forward``
+saved. ``loss.backward()`` walks those nodes in reverse topological order and
+calls each op's ``backward`` exactly once.
+
+Read this file top to bottom: grad mode, Context, Function, backward, Tensor.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# --------------------------------------------------------------------------- grad mode
+
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    return _grad_enabled
+
+
+class no_grad:
+    """Context manager (and decorator) in which no graph is recorded.
+
+    >>> with no_grad():
+    ...     y = x * 2          # y.requires_grad is False, nothing is saved
+    """
+
+    _enabled_inside = False
+
+    def __enter__(self):
+        global _grad_enabled
+        self._previous = _grad_enabled
+        _grad_enabled = self._enabled_inside
+
+    def __exit__(self, *exc_info):
+        global _grad_enabled
+        _grad_enabled = self._previous
+
+    def __call__(self, fn):
+        def wrapper(*args, **kwargs):
+            with self.__class__():
+                return fn(*args, **kwargs)
+
+        wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
+        return wrapper
+
+
+class enable_grad(no_grad):
+    """Context manager (and decorator) that turns recording back on inside ``no_grad``."""
+
+    _enabled_inside = True
+
+
+# --------------------------------------------------------------------------- graph nodes
+
+
+class Context:
+    """One node of the graph: the op that ran, its inputs, and what it saved.
+
+    ``forward`` receives it as ``ctx`` and may store anything on it
+    (``ctx.axis = axis``); ``save_for_backward`` is the place for arrays.
+    """
+
+    __slots__ = ("fn", "inputs", "needs_input_grad", "saved_tensors", "num_outputs",
+                 "output_meta", "retained", "freed", "__dict__")
+
+    def __init__(self, fn, inputs):
+        self.fn = fn
+        self.inputs = inputs
+        self.needs_input_grad = tuple(t.requires_grad for t in inputs)
+        self.saved_tensors = ()
+        self.num_outputs = 1
+        self.output_meta = None  # [(shape, dtype)] of the outputs, for ops with several
+        self.retained = None  # {output index: Tensor} for outputs that called retain_grad()
+        self.freed = False
+
+    def save_for_backward(self, *arrays):
+        self.saved_tensors = arrays
+
+    def free(self):
+        """Drop saved arrays once backward has used them (unless retain_graph=True)."""
+        self.saved_tensors = ()
+        self.__dict__.clear()
+        self.freed = True
+
+
+class Function:
+    """Base class of every op: a static ``forward`` and a static ``backward``.
+
+    ``forward(ctx, *arrays, **params)`` gets numpy arrays (one per Tensor input)
+    and returns a numpy array, or a tuple of arrays for an op with several
+    outputs. ``backward(ctx, grad)`` gets the gradient of the loss with respect
+    to the output (a tuple of them for several outputs) and returns one gradient
+    per input, each either of the input's shape or of the broadcast shape (the
+    engine sums broadcast dimensions away), or None where no gradient is needed.
+    Keyword arguments to ``apply`` are passed to ``forward`` as plain parameters.
+    """
+
+    # Elementwise ops with numpy broadcasting say so, for a clearer shape error.
+    broadcasts = False
+
+    @staticmethod
+    def forward(ctx, *arrays, **params):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        tensors = tuple(x if isinstance(x, Tensor) else Tensor(x) for x in inputs)
+        ctx = Context(cls, tensors)
+        try:
+            out = cls.forward(ctx, *[t.data for t in tensors], **params)
+        except ShapeError:
+            raise  # already in the user's words
+        except ValueError as err:
+            raise _shape_error(cls, tensors, err) from None
+        requires_grad = _grad_enabled and True in ctx.needs_input_grad
+        node = ctx if requires_grad else None
+        if not requires_grad:
+            ctx.saved_tensors = ()  # nothing will call backward: let the arrays go now
+        if isinstance(out, tuple):
+            ctx.num_outputs = len(out)
+            ctx.output_meta = [(o.shape, o.dtype) for o in out]
+            return tuple(Tensor._from_op(o, requires_grad, node, i) for i, o in enumerate(out))
+        return Tensor._from_op(out, requires_grad, node, 0)
+
+
+class ShapeError(ValueError):
+    """Inputs whose shapes an op cannot take; the message names the op and the shapes."""
+
+
+def _shape_error(fn, tensors, err) -> ShapeError:
+    """Retell numpy's shape complaint in the user's words: the op and the shapes."""
+    shapes = " and ".join(str(t.shape) for t in tensors)
+    if fn.broadcasts and "broadcast" in str(err):
+        return ShapeError(f"{fn.__name__.lower()}: shapes {shapes} cannot be broadcast together")
+    return ShapeError(f"{fn.__name__.lower()}: {err} (input shapes {shapes})")
+
+
+# --------------------------------------------------------------------------- backward
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum ``grad`` down to ``shape``, undoing numpy broadcasting.
+
+    Broadcasting copies an input along new leading axes and along axes of
+    size 1; each copy received its own gradient, so the copies' gradients add.
+    This is the only place in the engine where broadcasting is undone.
+    """
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad
+
+
+def _topological_order(root: Context) -> list:
+    """Nodes reachable from ``root``, every node after all the nodes it feeds from.
+
+    Iterative depth-first search with an explicit stack of (node, expanded)
+    pairs, so that a graph 100,000 ops deep never meets Python's recursion limit.
+    """
+    order, seen = [], set()
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.append((node, True))
+        for t in node.inputs:
+            parent = t._node
+            if parent is not None and parent not in seen:
+                stack.append((parent, False))
+    return order
+
+
+def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
+    """Propagate ``grad`` (dL/droot) to every leaf that requires grad.
+
+    ``pending`` holds, for each node not yet processed, the gradients of its
+    outputs summed over every path seen so far. Reverse topological order
+    guarantees that a node is processed only after every consumer of its
+    outputs has added its share.
+    """
+    pending = {root._node: [None] * root._node.num_outputs}
+    pending[root._node][root._index] = grad
+    for node in reversed(_topological_order(root._node)):
+        out_grads = pending.pop(node)
+        if node.freed:
+            raise RuntimeError(
+                f"backward through the graph a second time: the saved values of "
+                f"{node.fn.__name__} were freed after the first backward(). "
+                f"Pass retain_graph=True to the first backward() to keep them.")
+        if node.retained:
+            for i, t in node.retained.items():
+                if out_grads[i] is not None:
+                    t.grad = out_grads[i] if t.grad is None else t.grad + out_grads[i]
+        if node.num_outputs == 1:
+            upstream = out_grads[0]
+        else:  # an output nobody used contributes a zero gradient
+            upstream = tuple(g if g is not None else np.zeros(s, d)
+                             for g, (s, d) in zip(out_grads, node.output_meta))
+        in_grads = node.fn.backward(node, upstream)
+        if not isinstance(in_grads, tuple):
+            in_grads = (in_grads,)
+        if len(in_grads) != len(node.inputs):
+            raise RuntimeError(f"{node.fn.__name__}.backward returned {len(in_grads)} "
+                               f"gradients for {len(node.inputs)} inputs")
+        for t, g, needed in zip(node.inputs, in_grads, node.needs_input_grad):
+            if needed and g is not None:
+                _accumulate(node, t, g, pending)
+        if not retain_graph:
+            node.free()
+
+
+def _accumulate(node: Context, t: Tensor, g, pending: dict) -> None:
+    """Add gradient ``g`` flowing from ``node`` into its input ``t``."""
+    g = np.asarray(g)
+    if g.shape != t.data.shape:
+        g = unbroadcast(g, t.data.shape)
+        if g.shape != t.data.shape:
+            raise RuntimeError(f"{node.fn.__name__}.backward returned a gradient of shape "
+                               f"{g.shape} for an input of shape {t.data.shape}")
+    if g.dtype != t.data.dtype:
+        g = g.astype(t.data.dtype)
+    parent = t._node
+    if parent is None:  # a leaf: gradients add up across backward() calls, as in torch
+        # a copy, because g may be shared with other inputs (add passes grad to both)
+        # and optimizers update .grad in place
+        t.grad = g.copy() if t.grad is None else t.grad + g
+        return
+    slots = pending.get(parent)
+    if slots is None:
+        slots = pending[parent] = [None] * parent.num_outputs
+    previous = slots[t._index]
+    # a reused tensor: gradients of all its uses add, never overwrite
+    slots[t._index] = g if previous is None else previous + g
+
+
+# --------------------------------------------------------------------------- Tensor
+
+
+def _as_array(data, dtype) -> np.ndarray:
+    """Float arrays keep their dtype; Python numbers, lists, ints and bools become float64."""
+    if dtype is not None:
+        return np.asarray(data, dtype=dtype)
+    array = np.asarray(data)
+    if array.dtype.kind != "f":
+        if array.dtype.kind not in "biu":
+            raise TypeError(f"Tensor: cannot make a tensor from data of dtype {array.dtype}")
+        array = array.astype(np.float64)
+    return array
+
+
+class Tensor:
+    """A numpy array that remembers how it was computed.
+
+    Arguments:
+        data: array-like. A float ndarray is used as is (no copy) and keeps its
+            dtype; Python numbers, lists and integer arrays become float64.
+        requires_grad: record operations on this tensor so that ``backward``
+            can fill its ``.grad``.
+        dtype: force a dtype, e.g. ``np.float32`` (or an integer dtype for
+            index tensors, which cannot require grad).
+    """
+
+    __slots__ = ("data", "grad", "_requires_grad", "_node", "_index", "name", "__weakref__")
+    # numpy defers to our reflected operators: ndarray + Tensor calls Tensor.__radd__
+    __array_ufunc__ = None
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
+        if isinstance(data, Tensor):
+            data = data.data
+        self.data = _as_array(data, dtype)
+        self.grad = None
+        self._node = None
+        self._index = 0
+        self._requires_grad = False
+        self.name = name
+        self.requires_grad = requires_grad
+
+    @classmethod
+    def _from_op(cls, data, requires_grad, node, index):
+        """The output of an op: skips __init__'s checks, which forward already settled."""
+        t = cls.__new__(cls)
+        t.data = data if isinstance(data, np.ndarray) else np.asarray(data)
+        t.grad = None
+        t._requires_grad = requires_grad
+        t._node = node
+        t._index = index
+        t.name = None
+        return t
+
+    # ----------------------------------------------------------------- properties
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if value and self.data.dtype.kind != "f":
+            raise TypeError(f"only floating-point tensors can require grad, "
+                            f"but this tensor has dtype {self.data.dtype}")
+        if not value and self._node is not None:
+            raise RuntimeError("requires_grad can only be turned off on a leaf tensor; "
+                               "use .detach() to cut a computed tensor from its graph")
+        self._requires_grad = bool(value)
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors not computed by a recorded op (inputs and parameters)."""
+        return self._node is None
+
+    @property
+    def grad_fn(self):
+        """The op that computed this tensor (None for a leaf)."""
+        return None if self._node is None else self._node.fn
+
+    shape = property(lambda self: self.data.shape)
+    dtype = property(lambda self: self.data.dtype)
+    ndim = property(lambda self: self.data.ndim)
+    size = property(lambda self: self.data.size)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="Tensor(")
+        extra = ""
+        if self.data.dtype != np.float64:
+            extra += f", dtype={self.data.dtype}"
+        if self._node is not None:
+            extra += f", grad_fn=<{self._node.fn.__name__}>"
+        elif self._requires_grad:
+            extra += ", requires_grad=True"
+        return f"Tensor({body}{extra})"
+
+    def item(self) -> float:
+        if self.data.size != 1:
+            raise ValueError(f"item(): only a one-element tensor can be converted to a "
+                             f"Python number, this one has shape {self.shape}")
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def detach(self) -> "Tensor":
+        """The same values (shared memory), cut from the graph: gradients stop here."""
+        return Tensor._from_op(self.data, False, None, 0)
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` after backward."""
+        if self._node is None:
+            return  # leaves keep their gradient anyway
+        if self._node.retained is None:
+            self._node.retained = {}
+        self._node.retained[self._index] = self
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    # ----------------------------------------------------------------- backward
+    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad.
+
+        Arguments:
+            gradient: dL/d(self), of self's shape. May be omitted only when self
+                holds a single element (a loss), where it is 1.
+            retain_graph: keep saved values so that backward can run again.
+        """
+        if not self._requires_grad:
+            raise RuntimeError("backward(): this tensor does not require grad, so no graph "
+                               "leads to it; create its inputs with requires_grad=True")
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward(): this tensor has shape {self.shape}, not a single element, "
+                    f"so pass the gradient of the loss with respect to it, e.g. "
+                    f"y.backward(np.ones({self.shape})), or reduce it first: y.sum().backward()")
+            gradient = np.ones(self.shape, dtype=self.dtype)
+        else:
+            gradient = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient,
+                                  dtype=self.dtype)
+            if gradient.shape != self.shape:
+                raise ValueError(f"backward(): gradient has shape {gradient.shape}, "
+                                 f"but the tensor has shape {self.shape}")
+        if self._node is None:  # a leaf: d self / d self
+            self.grad = gradient.copy() if self.grad is None else self.grad + gradient
+            return
+        _run_backward(self, gradient, retain_graph)
+
+    # ----------------------------------------------------------------- arithmetic
+    def _lift(self, other) -> "Tensor":
+        """A Python number takes this tensor's dtype (float32 stays float32)."""
+        if isinstance(other, Tensor):
+            return other
+        if isinstance(other, (int, float)):
+            return Tensor(np.asarray(other, dtype=self.data.dtype))
+        return Tensor(other)
+
+    def __add__(self, other): return ops.Add.apply(self, self._lift(other))
+    def __radd__(self, other): return ops.Add.apply(self._lift(other), self)
+    def __sub__(self, other): return ops.Sub.apply(self, self._lift(other))
+    def __rsub__(self, other): return ops.Sub.apply(self._lift(other), self)
+    def __mul__(self, other): return ops.Mul.apply(self, self._lift(other))
+    def __rmul__(self, other): return ops.Mul.apply(self._lift(other), self)
+    def __truediv__(self, other): return ops.Div.apply(self, self._lift(other))
+    def __rtruediv__(self, other): return ops.Div.apply(self._lift(other), self)
+    def __matmul__(self, other): return ops.Matmul.apply(self, self._lift(other))
+    def __rmatmul__(self, other): return ops.Matmul.apply(self._lift(other), self)
+    def __neg__(self): return ops.Neg.apply(self)
+
+    def __pow__(self, exponent):
+        if isinstance(exponent, Tensor) or np.ndim(exponent) != 0:
+            raise TypeError("pow: the exponent must be a Python number (x ** 2); "
+                            "for a tensor exponent write (y * x.log()).exp()")
+        return ops.Pow.apply(self, exponent=float(exponent))
+
+    # ----------------------------------------------------------------- elementwise
+    def exp(self): return ops.Exp.apply(self)
+    def log(self): return ops.Log.apply(self)
+    def tanh(self): return ops.Tanh.apply(self)
+    def sigmoid(self): return ops.Sigmoid.apply(self)
+    def relu(self): return ops.Relu.apply(self)
+    def sqrt(self): return ops.Pow.apply(self, exponent=0.5)
+
+    # ----------------------------------------------------------------- reductions
+    def sum(self, axis=None, keepdims: bool = False):
+        return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims: bool = False):
+        return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
+
+    # ----------------------------------------------------------------- shape
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return ops.Reshape.apply(self, shape=shape)
+
+    def transpose(self, *axes):
+        """No axes: reverse them (numpy). Two axes: swap them (torch). All axes: permute."""
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        if len(axes) == 2 and self.ndim != 2:
+            a, b = (ax % self.ndim for ax in axes) if self.ndim else axes
+            perm = list(range(self.ndim))
+            perm[a], perm[b] = perm[b], perm[a]
+            axes = tuple(perm)
+        return ops.Transpose.apply(self, axes=axes or None)
+
+    def permute(self, *axes):
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return ops.Transpose.apply(self, axes=axes)
+
+    @property
+    def T(self):
+        return ops.Transpose.apply(self, axes=None)
+
+    def __getitem__(self, index):
+        return ops.GetItem.apply(self, index=index)
+
+    def split(self, split_size_or_sections, axis: int = -1):
+        """As torch.split: an int k gives parts of size k (the last may be smaller);
+        a list gives parts of exactly those sizes."""
+        return ops.Split.apply(self, sizes=split_size_or_sections, axis=axis)
+
+    def chunk(self, chunks: int, axis: int = -1):
+        """As torch.chunk: ``chunks`` parts of size ceil(n / chunks), the last smaller
+        when n does not divide evenly (so there may be fewer than ``chunks`` parts)."""
+        if not isinstance(chunks, (int, np.integer)) or chunks < 1:
+            raise ValueError(f"chunk: chunks must be a positive integer, got {chunks!r}")
+        n = self.shape[axis] if self.ndim else 0
+        return ops.Split.apply(self, sizes=max(-(-n // chunks), 1), axis=axis)
+
+    def unbind(self, axis: int = 0):
+        """As torch.unbind: the slices along ``axis``, one node for all of them."""
+        return ops.Unbind.apply(self, axis=axis)
+
+
+from . import ops  # noqa: E402  (ops subclass Function, defined above)
