@@ -3,6 +3,7 @@ networks built from its ops alone, with every gradient checked."""
 
 from .tensor import Context, Function, ShapeError, Tensor, enable_grad, is_grad_enabled, no_grad
 from .ops import concat, stack
+from .rng import manual_seed
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck, gradcheck_report, numerical_grad
 
 __version__ = "0.1.0"
@@ -10,5 +11,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor", "Function", "Context", "ShapeError", "no_grad", "enable_grad", "is_grad_enabled",
     "concat", "stack", "gradcheck", "gradcheck_report", "numerical_grad", "GradcheckError",
-    "GradcheckReport",
+    "GradcheckReport", "manual_seed",
 ]
