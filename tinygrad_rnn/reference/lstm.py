@@ -1,0 +1,77 @@
+"""LSTM, by hand (PyTorch's equations and gate order i, f, g, o).
+
+Forward, for t = 1..T:
+    [a_i, a_f, a_g, a_o] = x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh
+    i = sigmoid(a_i),  f = sigmoid(a_f),  g = tanh(a_g),  o = sigmoid(a_o)
+    c_t = f * c_{t-1} + i * g
+    h_t = o * tanh(c_t)
+
+Backward, for t = T..1, with dh_t and dc_t flowing back from step t+1:
+    do   = dh_t * tanh(c_t)
+    dc_t = dc_t + dh_t * o * (1 - tanh(c_t)**2)      # c_t reaches L directly and via h_t
+    di   = dc_t * g,   dg = dc_t * i,   df = dc_t * c_{t-1}
+    dc_{t-1} = dc_t * f
+    da_i = di * i (1 - i),  da_f = df * f (1 - f),  da_g = dg * (1 - g**2),  da_o = do * o (1 - o)
+    dx_t = da W_ih,   dh_{t-1} = da W_hh,   dW_ih = sum_t da^T x_t,   dW_hh = sum_t da^T h_{t-1}
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._params import unpack, weight_grads
+
+
+def _sigmoid(a):
+    return 0.5 * (1.0 + np.tanh(0.5 * a))  # the same function, no overflow warning
+
+
+def lstm_forward(params: dict, x: np.ndarray, h0=None, c0=None):
+    """Returns (outputs (T, N, H), (h_T, c_T), cache for lstm_backward)."""
+    W_ih, W_hh, b_ih, b_hh = unpack(params)
+    T, N, _ = x.shape
+    H = W_hh.shape[1]
+    hs = np.empty((T + 1, N, H), dtype=x.dtype)
+    cs = np.empty((T + 1, N, H), dtype=x.dtype)
+    hs[0] = 0.0 if h0 is None else h0
+    cs[0] = 0.0 if c0 is None else c0
+    gates = np.empty((T, N, 4 * H), dtype=x.dtype)  # activated i, f, g, o
+    proj = x @ W_ih.T + b_ih + b_hh
+    for t in range(T):
+        a = proj[t] + hs[t] @ W_hh.T
+        act = gates[t]
+        act[:, :2 * H] = _sigmoid(a[:, :2 * H])   # i, f
+        act[:, 2 * H:3 * H] = np.tanh(a[:, 2 * H:3 * H])   # g
+        act[:, 3 * H:] = _sigmoid(a[:, 3 * H:])   # o
+        i, f, g, o = act[:, :H], act[:, H:2 * H], act[:, 2 * H:3 * H], act[:, 3 * H:]
+        cs[t + 1] = f * cs[t] + i * g
+        hs[t + 1] = o * np.tanh(cs[t + 1])
+    return hs[1:], (hs[-1], cs[-1]), (x, hs, cs, gates, W_ih, W_hh)
+
+
+def lstm_backward(cache, d_outputs, d_hn=None, d_cn=None) -> dict:
+    """Gradients of every parameter and of x, h0 and c0."""
+    x, hs, cs, gates, W_ih, W_hh = cache
+    T = x.shape[0]
+    H = hs.shape[-1]
+    dA = np.empty_like(gates)
+    dh_next = np.zeros_like(hs[0]) if d_hn is None else d_hn
+    dc_next = np.zeros_like(cs[0]) if d_cn is None else d_cn
+    for t in reversed(range(T)):
+        act = gates[t]
+        i, f, g, o = act[:, :H], act[:, H:2 * H], act[:, 2 * H:3 * H], act[:, 3 * H:]
+        tanh_c = np.tanh(cs[t + 1])
+        dh = d_outputs[t] + dh_next
+        dc = dc_next + dh * o * (1.0 - tanh_c * tanh_c)
+        da = dA[t]
+        da[:, :H] = dc * g * i * (1.0 - i)                     # da_i
+        da[:, H:2 * H] = dc * cs[t] * f * (1.0 - f)            # da_f
+        da[:, 2 * H:3 * H] = dc * i * (1.0 - g * g)            # da_g
+        da[:, 3 * H:] = dh * tanh_c * o * (1.0 - o)            # da_o
+        dc_next = dc * f
+        dh_next = da @ W_hh
+    grads = weight_grads(dA, x, dA, hs[:-1])
+    grads["x"] = dA @ W_ih
+    grads["h0"] = dh_next
+    grads["c0"] = dc_next
+    return grads
