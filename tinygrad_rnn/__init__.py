@@ -5,6 +5,7 @@ from .tensor import Context, Function, ShapeError, Tensor, enable_grad, is_grad_
 from .ops import concat, stack
 from .rng import manual_seed
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck, gradcheck_report, numerical_grad
+from . import nn
 
 __version__ = "0.1.0"
 

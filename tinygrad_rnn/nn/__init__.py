@@ -1,0 +1,8 @@
+"""Layers and models: Module/Parameter, Linear, Embedding, Dropout, the recurrent
+cells (one time step) and sequence layers (RNN, LSTM, GRU), all assembled from ops."""
+
+from . import init
+from .module import Module, ModuleList, Parameter
+from .layers import Dropout, Embedding, Linear
+
+__all__ = ["Module", "ModuleList", "Parameter", "Linear", "Embedding", "Dropout", "init"]

@@ -1,0 +1,90 @@
+"""Weight initialization, in place, with torch's names and formulas.
+
+Every function fills ``tensor.data`` (a Tensor/Parameter, or a numpy array)
+without changing its dtype and returns the tensor. Random draws come from
+``tinygrad_rnn.rng.generator()``, so ``tr.manual_seed(n)`` makes them
+reproducible.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import rng
+
+
+def _array(tensor) -> np.ndarray:
+    return tensor if isinstance(tensor, np.ndarray) else tensor.data
+
+
+def _fill(tensor, values):
+    np.copyto(_array(tensor), values, casting="unsafe")
+    return tensor
+
+
+def _fans(tensor) -> tuple[int, int]:
+    """(fan_in, fan_out) as torch: dims 1 and 0, times the receptive field of the rest."""
+    shape = _array(tensor).shape
+    if len(shape) < 2:
+        raise ValueError(f"fan in and fan out need a tensor of at least 2 dimensions, "
+                         f"got shape {shape}")
+    receptive = math.prod(shape[2:])
+    return shape[1] * receptive, shape[0] * receptive
+
+
+def uniform_(tensor, a: float = 0.0, b: float = 1.0):
+    """Fill with draws from U(a, b)."""
+    return _fill(tensor, rng.generator().uniform(a, b, _array(tensor).shape))
+
+
+def normal_(tensor, mean: float = 0.0, std: float = 1.0):
+    """Fill with draws from N(mean, std^2)."""
+    return _fill(tensor, rng.generator().normal(mean, std, _array(tensor).shape))
+
+
+def constant_(tensor, val: float):
+    return _fill(tensor, val)
+
+
+def zeros_(tensor):
+    return _fill(tensor, 0.0)
+
+
+def ones_(tensor):
+    return _fill(tensor, 1.0)
+
+
+def xavier_uniform_(tensor, gain: float = 1.0):
+    """U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out))  (Glorot & Bengio, 2010)."""
+    fan_in, fan_out = _fans(tensor)
+    a = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return uniform_(tensor, -a, a)
+
+
+def xavier_normal_(tensor, gain: float = 1.0):
+    """N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = _fans(tensor)
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+
+
+def orthogonal_(tensor, gain: float = 1.0):
+    """A (semi-)orthogonal matrix times ``gain`` (Saxe et al., 2013), as torch.
+
+    The tensor is seen as (rows, everything else); QR of a Gaussian matrix gives
+    Q, whose column signs are fixed by diag(R) so that Q is uniformly distributed.
+    """
+    shape = _array(tensor).shape
+    if len(shape) < 2:
+        raise ValueError(f"orthogonal_: needs a tensor of at least 2 dimensions, got shape {shape}")
+    rows = shape[0]
+    cols = math.prod(shape[1:])
+    flat = rng.generator().standard_normal((rows, cols))
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    q = q * np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return _fill(tensor, gain * q.reshape(shape))

@@ -1,0 +1,197 @@
+"""``Parameter`` and ``Module``: the bookkeeping every layer shares.
+
+A module's parameters and submodules are simply its attributes, found by
+walking ``vars(self)`` in the order they were first assigned (Python dicts
+keep insertion order), so names and order come out as torch gives them:
+``weight_ih_l0``, ``layers.0.weight``. An attribute set to ``None`` (a layer
+built with ``bias=False``) is skipped.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from typing import Iterator
+
+import numpy as np
+
+from ..tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A tensor that is a module's learnable weight: a leaf with ``requires_grad=True``."""
+
+    def __init__(self, data, requires_grad: bool = True):
+        super().__init__(data, requires_grad=requires_grad)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class Module:
+    """Base class of layers and models: subclasses assign parameters and
+    submodules as attributes in ``__init__`` and define ``forward``."""
+
+    training = True
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ----------------------------------------------------------------- walking the tree
+    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+        for name, value in vars(self).items():
+            if isinstance(value, Module):
+                yield name, value
+
+    def children(self) -> Iterator["Module"]:
+        for _, module in self.named_children():
+            yield module
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+        """This module (named ``prefix``, "" at the top) and every descendant, depth first."""
+        yield prefix, self
+        for name, child in self.named_children():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self) -> Iterator["Module"]:
+        for _, module in self.named_modules():
+            yield module
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, parameter) in registration order; a shared parameter appears once."""
+        seen = set()
+        for module_name, module in self.named_modules(prefix):
+            for name, value in vars(module).items():
+                if isinstance(value, Parameter) and id(value) not in seen:
+                    seen.add(id(value))
+                    yield (f"{module_name}.{name}" if module_name else name), value
+
+    def parameters(self) -> Iterator[Parameter]:
+        for _, p in self.named_parameters():
+            yield p
+
+    # ----------------------------------------------------------------- state
+    def zero_grad(self) -> None:
+        """Forget accumulated gradients (``.grad = None``, as torch's default)."""
+        for p in self.parameters():
+            p.grad = None
+
+    def train(self, mode: bool = True) -> "Module":
+        """Training mode (dropout active) for this module and all its descendants."""
+        for module in self.modules():
+            module.training = bool(mode)
+        return self
+
+    def eval(self) -> "Module":
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        for p in self.parameters():
+            p.requires_grad = requires_grad
+        return self
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """{dotted name: a copy of the parameter's values}, plain numpy arrays."""
+        return {name: p.data.copy() for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state_dict: dict, strict: bool = True) -> IncompatibleKeys:
+        """Copy values into the parameters, keeping each parameter's dtype (as torch).
+
+        Everything is checked before anything is written: if a key is missing or
+        unexpected (with ``strict=True``), or a value has the wrong shape or is not
+        numeric, a ``RuntimeError`` lists every problem and no weight changes.
+        Values are copied into the existing arrays, so views of them stay valid.
+
+        Returns:
+            (missing_keys, unexpected_keys), both empty when ``strict`` passed.
+        """
+        params = dict(self.named_parameters())
+        missing = [k for k in params if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in params]
+        problems = []
+        values = {}
+        for name, p in params.items():
+            if name not in state_dict:
+                continue
+            value = state_dict[name]
+            value = np.asarray(value.data if isinstance(value, Tensor) else value)
+            if value.dtype.kind not in "biuf":
+                problems.append(f"{name}: expected a numeric array, got dtype {value.dtype}")
+            elif value.shape != p.shape:
+                problems.append(f"{name}: shape {value.shape} in the state dict, "
+                                f"but the parameter has shape {p.shape}")
+            else:
+                values[name] = value
+        if strict:
+            problems = ((["missing keys: " + ", ".join(missing)] if missing else [])
+                        + (["unexpected keys: " + ", ".join(unexpected)] if unexpected else [])
+                        + problems)
+        if problems:
+            raise RuntimeError(f"error(s) loading a state dict into {type(self).__name__} "
+                               f"(nothing was changed):\n  " + "\n  ".join(problems))
+        for name, value in values.items():
+            np.copyto(params[name].data, value, casting="unsafe")
+        return IncompatibleKeys(missing, unexpected)
+
+    def to(self, dtype) -> "Module":
+        """Cast every parameter (and its gradient) to ``dtype``, in place; returns self."""
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"to(): parameters must stay floating point, got {dtype}")
+        for p in self.parameters():
+            p.data = p.data.astype(dtype)
+            if p.grad is not None:
+                p.grad = p.grad.astype(dtype)
+        return self
+
+    def float(self) -> "Module":
+        return self.to(np.float32)
+
+    def double(self) -> "Module":
+        return self.to(np.float64)
+
+    # ----------------------------------------------------------------- repr
+    def extra_repr(self) -> str:
+        """The layer's own settings, shown inside its parentheses."""
+        return ""
+
+    def __repr__(self) -> str:
+        children = [f"({name}): " + repr(child).replace("\n", "\n  ")
+                    for name, child in self.named_children()]
+        extra = self.extra_repr()
+        if not children:
+            return f"{type(self).__name__}({extra})"
+        lines = ([extra] if extra else []) + children
+        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+
+
+class ModuleList(Module):
+    """A list of modules, registered as children ``"0"``, ``"1"``, ... (as torch)."""
+
+    def __init__(self, modules=()):
+        for module in modules:
+            self.append(module)
+
+    def append(self, module: Module) -> "ModuleList":
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList holds modules, got {type(module).__name__}")
+        setattr(self, str(len(self)), module)
+        return self
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.named_children())
+
+    def __getitem__(self, index: int) -> Module:
+        items = list(self.children())
+        return items[index]
+
+    def __iter__(self) -> Iterator[Module]:
+        return self.children()
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ModuleList has no forward(); iterate over its modules")
