@@ -1,0 +1,196 @@
+"""Losses and activations composed from ops only, with torch.nn.functional's names.
+
+Nothing here writes a gradient: every function is a few lines of ``Tensor``
+operations, so ``backward`` is the engine's own, and the gradient checks of
+the ops carry over. Arguments that torch accepts positionally after the
+first two (``reduction``, ``ignore_index``, ...) are keyword-only here, so a
+positional argument can never land in the wrong slot.
+
+``reduction`` follows torch: ``'none'`` keeps one loss per element (per
+sample for cross_entropy), ``'sum'`` adds them, ``'mean'`` averages them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .rng import generator
+from .tensor import ShapeError, Tensor
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _tensor(x) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _check_reduction(fn: str, reduction: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{fn}: reduction must be one of 'mean', 'sum', 'none', "
+                         f"got {reduction!r}")
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+# --------------------------------------------------------------------------- activations
+
+
+def log_softmax(input: Tensor, dim: int = -1) -> Tensor:
+    """log_softmax(x)_i = z_i - log(sum_j exp(z_j)),  z = x - max(x)  along ``dim``.
+
+    Subtracting the max (a constant: it carries no gradient, and the result does
+    not depend on it) keeps exp() from overflowing, so logits of size 1000 give
+    finite values and gradients.
+    """
+    x = _tensor(input)
+    if x.ndim == 0:
+        raise ShapeError("log_softmax: input must have at least one dimension, got a 0-d tensor")
+    z = x - Tensor(np.max(x.data, axis=dim, keepdims=True))
+    return z - z.exp().sum(axis=dim, keepdims=True).log()
+
+
+def softmax(input: Tensor, dim: int = -1) -> Tensor:
+    """softmax(x)_i = exp(z_i) / sum_j exp(z_j),  z = x - max(x)  along ``dim``."""
+    x = _tensor(input)
+    if x.ndim == 0:
+        raise ShapeError("softmax: input must have at least one dimension, got a 0-d tensor")
+    e = (x - Tensor(np.max(x.data, axis=dim, keepdims=True))).exp()
+    return e / e.sum(axis=dim, keepdims=True)
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """out = x * m / (1 - p),  m_i ~ Bernoulli(1 - p)  (inverted dropout, as torch).
+
+    Each element is zeroed with probability ``p`` and the survivors are scaled
+    by 1 / (1 - p), so E[out] = x. With ``training=False`` or ``p=0`` the input
+    is returned unchanged; ``p=1`` zeroes everything. The mask comes from the
+    package's generator, so ``tr.manual_seed(n)`` makes it reproducible.
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: p must be a probability in [0, 1], got {p}")
+    x = _tensor(input)
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * Tensor(np.zeros(x.shape, dtype=x.dtype))
+    keep = generator().random(x.shape) >= p
+    return x * Tensor((keep / (1.0 - p)).astype(x.dtype))
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """out = x @ weight^T + bias.
+
+    Shapes: x (*, in_features), weight (out_features, in_features),
+    bias (out_features,) or None; out (*, out_features).
+    """
+    x, w = _tensor(input), _tensor(weight)
+    if w.ndim != 2:
+        raise ShapeError(f"linear: weight must be 2-D (out_features, in_features), "
+                         f"got shape {w.shape}")
+    if x.ndim == 0 or x.shape[-1] != w.shape[1]:
+        raise ShapeError(f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 0} "
+                         f"features but weight of shape {w.shape} expects {w.shape[1]}")
+    out = x @ w.T
+    if bias is None:
+        return out
+    b = _tensor(bias)
+    if b.shape != (w.shape[0],):
+        raise ShapeError(f"linear: bias must have shape ({w.shape[0]},) to match weight "
+                         f"{w.shape}, got {b.shape}")
+    return out + b
+
+
+# --------------------------------------------------------------------------- losses
+
+
+def mse_loss(input: Tensor, target, *, reduction: str = "mean") -> Tensor:
+    """loss_i = (input_i - target_i)^2, then reduced ('mean' divides by the element count).
+
+    ``input`` and ``target`` must have the same shape (torch only warns and
+    broadcasts, which silently computes something else). ``target`` may be a
+    Tensor that requires grad; gradients then flow to both.
+    """
+    _check_reduction("mse_loss", reduction)
+    x, y = _tensor(input), _tensor(target)
+    if x.shape != y.shape:
+        raise ShapeError(f"mse_loss: input shape {x.shape} and target shape {y.shape} differ; "
+                         f"they must be equal")
+    diff = x - y
+    return _reduce(diff * diff, reduction)
+
+
+def _class_targets(fn: str, target, input_shape: tuple, ignore_index: int) -> np.ndarray:
+    """Integer class indices of the shape the input calls for, every one in range."""
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{fn}: target must hold integer class indices, got dtype {t.dtype} "
+                        f"(class-probability targets are not supported)")
+    expected = () if len(input_shape) == 1 else (input_shape[0],) + tuple(input_shape[2:])
+    if t.shape != expected:
+        raise ShapeError(f"{fn}: input of shape {input_shape} needs a target of shape "
+                         f"{expected}, got {t.shape}")
+    n_classes = input_shape[0] if len(input_shape) == 1 else input_shape[1]
+    bad = (t != ignore_index) & ((t < 0) | (t >= n_classes))
+    if bad.any():
+        raise IndexError(f"{fn}: target {t[bad].flat[0]} is out of range for {n_classes} "
+                         f"classes (valid: 0 .. {n_classes - 1})")
+    return t
+
+
+def cross_entropy(input: Tensor, target, weight=None, *, ignore_index: int = -100,
+                  reduction: str = "mean") -> Tensor:
+    """loss_n = -weight[t_n] * log_softmax(input_n)[t_n]  for each sample n, as torch.
+
+    Arguments:
+        input: logits of shape (C,), (N, C) or (N, C, d1, d2, ...).
+        target: integer class indices (numpy array or integer Tensor) of shape
+            (), (N,) or (N, d1, d2, ...), each in [0, C) or equal to ``ignore_index``.
+        weight: optional per-class weights of shape (C,).
+        ignore_index: samples with this target add nothing and are not counted.
+        reduction: 'mean' = sum_n loss_n / sum_n weight[t_n] over the samples
+            not ignored (the plain mean without ``weight``), 'sum', or 'none'
+            (a loss of the target's shape, 0 where ignored).
+
+    Computed through ``log_softmax``, so logits of any magnitude stay finite.
+    """
+    fn = "cross_entropy"
+    _check_reduction(fn, reduction)
+    x = _tensor(input)
+    if x.ndim == 0:
+        raise ShapeError(f"{fn}: input must have shape (C,), (N, C) or (N, C, d1, ...), "
+                         f"got a 0-d tensor")
+    t = _class_targets(fn, target, x.shape, ignore_index)
+    class_axis = 0 if x.ndim == 1 else 1
+    n_classes = x.shape[class_axis]
+    logp = log_softmax(x, dim=class_axis)
+    if x.ndim > 2:  # (N, C, d1, ...) -> (N * d1 * ..., C), the classes last
+        perm = (0,) + tuple(range(2, x.ndim)) + (1,)
+        logp = logp.permute(perm).reshape(-1, n_classes)
+    rows = logp.reshape(-1, n_classes)
+    flat_t = t.reshape(-1)
+    keep = flat_t != ignore_index
+    safe_t = np.where(keep, flat_t, 0)  # any valid index; these rows get weight 0
+    w = np.ones(n_classes, dtype=x.dtype) if weight is None else _weights(fn, weight, n_classes, x.dtype)
+    sample_w = np.where(keep, w[safe_t], 0).astype(x.dtype)
+    picked = rows[np.arange(rows.shape[0]), safe_t]
+    losses = -(picked * Tensor(sample_w))
+    if reduction == "none":
+        return losses.reshape(t.shape)
+    if reduction == "sum":
+        return losses.sum()
+    # torch divides by the total weight of the counted samples (nan when there are none)
+    return losses.sum() / Tensor(np.asarray(sample_w.sum(), dtype=x.dtype))
+
+
+def _weights(fn: str, weight, n_classes: int, dtype) -> np.ndarray:
+    w = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
+    if w.shape != (n_classes,):
+        raise ShapeError(f"{fn}: weight must have shape ({n_classes},), one per class, "
+                         f"got {w.shape}")
+    return w.astype(dtype)
