@@ -4,5 +4,7 @@ cells (one time step) and sequence layers (RNN, LSTM, GRU), all assembled from o
 from . import init
 from .module import Module, ModuleList, Parameter
 from .layers import Dropout, Embedding, Linear
+from .cells import GRUCell, LSTMCell, RNNCell
 
-__all__ = ["Module", "ModuleList", "Parameter", "Linear", "Embedding", "Dropout", "init"]
+__all__ = ["Module", "ModuleList", "Parameter", "Linear", "Embedding", "Dropout", "init",
+           "RNNCell", "LSTMCell", "GRUCell"]

@@ -1,0 +1,253 @@
+"""Recurrent cells: one time step each, written from ops only.
+
+The step functions (``rnn_step``, ``lstm_step``, ``gru_step``) are the
+recurrences themselves. They take ``xp``, the input's share of the gates
+(``x W_ih^T + b_ih``), already computed: a cell computes it for its one step,
+while a sequence layer (``rnn.py``) computes it for all time steps with one
+matmul and calls the same step functions, so every equation lives in one place.
+Weights follow torch: ``weight_ih`` (G*H, I), ``weight_hh`` (G*H, H),
+``bias_ih``, ``bias_hh`` (G*H,), gate rows stacked in the order LSTM i, f, g, o
+and GRU r, z, n.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import namedtuple
+
+import numpy as np
+
+from ..tensor import ShapeError, Tensor
+from . import init
+from .layers import linear
+from .module import Module, Parameter
+
+GATES = {"LSTM": ("i", "f", "g", "o"), "GRU": ("r", "z", "n"), "RNN": ()}
+
+
+# --------------------------------------------------------------------------- the recurrences
+
+
+def _recurrent(h: Tensor, w_hh_t: Tensor, b_hh: Tensor | None) -> Tensor:
+    """h W_hh^T + b_hh (the transposed weight is passed in, so a layer transposes once)."""
+    out = h @ w_hh_t
+    return out if b_hh is None else out + b_hh
+
+
+def rnn_step(xp, h, w_hh_t, b_hh=None, nonlinearity: str = "tanh") -> Tensor:
+    """h' = act(xp + h W_hh^T + b_hh),  xp = x W_ih^T + b_ih,  act = tanh or relu."""
+    pre = xp + _recurrent(h, w_hh_t, b_hh)
+    return pre.tanh() if nonlinearity == "tanh" else pre.relu()
+
+
+def lstm_step(xp, h, c, w_hh_t, b_hh=None, w_hr_t=None) -> tuple[Tensor, Tensor]:
+    """i, f, g, o = chunk(xp + h W_hh^T + b_hh, 4),  xp = x W_ih^T + b_ih
+    c' = sigmoid(f) * c + sigmoid(i) * tanh(g);   h' = sigmoid(o) * tanh(c')
+    and with a projection (torch's proj_size):  h' = h' W_hr^T."""
+    i, f, g, o = (xp + _recurrent(h, w_hh_t, b_hh)).chunk(4, axis=-1)
+    c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+    h = o.sigmoid() * c.tanh()
+    return (h if w_hr_t is None else h @ w_hr_t), c
+
+
+def gru_step(xp, h, w_hh_t, b_hh=None) -> Tensor:
+    """x_r, x_z, x_n = chunk(xp, 3);  h_r, h_z, h_n = chunk(h W_hh^T + b_hh, 3)
+    r = sigmoid(x_r + h_r);  z = sigmoid(x_z + h_z)
+    n = tanh(x_n + r * h_n)     (the reset gate scales W_hn h + b_hn, as torch)
+    h' = (1 - z) * n + z * h"""
+    x_r, x_z, x_n = xp.chunk(3, axis=-1)
+    h_r, h_z, h_n = _recurrent(h, w_hh_t, b_hh).chunk(3, axis=-1)
+    r = (x_r + h_r).sigmoid()
+    z = (x_z + h_z).sigmoid()
+    n = (x_n + r * h_n).tanh()
+    return (1 - z) * n + z * h
+
+
+# --------------------------------------------------------------------------- gate views
+
+GateGrad = namedtuple("GateGrad", ["weight_ih", "weight_hh", "bias_ih", "bias_hh"])
+
+
+class GateView:
+    """The rows of one gate in ``weight_ih``, ``weight_hh``, ``bias_ih`` and ``bias_hh``.
+
+    Each attribute is a writable numpy view of the parameter's ``.data`` (None
+    for a layer without bias), read at access time, so
+    ``lstm.gate("f").bias_ih[:] = 1.0`` sets the forget-gate bias. ``.grad``
+    gives the same rows of each parameter's ``.grad`` (None where there is none yet).
+    """
+
+    def __init__(self, name: str, rows: slice, params: dict):
+        self.name, self.rows, self._params = name, rows, params
+
+    def _rows_of(self, field: str, attr: str):
+        p = self._params[field]
+        array = None if p is None else getattr(p, attr)
+        return None if array is None else array[self.rows]
+
+    weight_ih = property(lambda self: self._rows_of("weight_ih", "data"))
+    weight_hh = property(lambda self: self._rows_of("weight_hh", "data"))
+    bias_ih = property(lambda self: self._rows_of("bias_ih", "data"))
+    bias_hh = property(lambda self: self._rows_of("bias_hh", "data"))
+
+    @property
+    def grad(self) -> GateGrad:
+        return GateGrad(*(self._rows_of(f, "grad") for f in GateGrad._fields))
+
+    def __repr__(self) -> str:
+        return f"GateView({self.name!r}, rows {self.rows.start}:{self.rows.stop})"
+
+
+def gate_view(kind: str, owner: str, gate: str, hidden_size: int, params: dict) -> GateView:
+    """The view of gate ``gate`` for a cell or layer of kind "LSTM", "GRU" or "RNN"."""
+    names = GATES[kind]
+    if not names:
+        raise ValueError(f"{owner} has no gates: its update is one nonlinearity of one "
+                         f"block of rows (gate views exist for LSTM i, f, g, o and GRU r, z, n)")
+    if gate not in names:
+        raise ValueError(f"{owner}: unknown gate {gate!r}; its gates are {', '.join(names)}")
+    k = names.index(gate)
+    return GateView(gate, slice(k * hidden_size, (k + 1) * hidden_size), params)
+
+
+# --------------------------------------------------------------------------- cells
+
+
+class _Cell(Module):
+    """Parameters, checks and unbatched handling shared by the three cells."""
+
+    kind = "RNN"  # LSTM, GRU or RNN: fixes the number of gates
+    num_gates = 1
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
+        if input_size < 1 or hidden_size < 1:
+            raise ValueError(f"{type(self).__name__}: input_size and hidden_size must be "
+                             f"positive, got {input_size} and {hidden_size}")
+        self.input_size, self.hidden_size = input_size, hidden_size
+        rows = self.num_gates * hidden_size
+        self.weight_ih = Parameter(np.empty((rows, input_size)))
+        self.weight_hh = Parameter(np.empty((rows, hidden_size)))
+        self.bias_ih = Parameter(np.empty(rows)) if bias else None
+        self.bias_hh = Parameter(np.empty(rows)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Every weight and bias from U(-k, k), k = 1/sqrt(hidden_size), as torch."""
+        k = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -k, k)
+
+    def gate(self, name: str) -> GateView:
+        """Writable views of one gate's rows of the weights (see ``GateView``)."""
+        params = {f: getattr(self, f) for f in GateGrad._fields}
+        return gate_view(self.kind, type(self).__name__, name, self.hidden_size, params)
+
+    def _prepare(self, x, state, labels: tuple):
+        """(x as (N, I), states as (N, H) each, unbatched?) after checking shapes.
+
+        A missing state is zeros; an unbatched input (I,) takes states (H,).
+        """
+        name, size = type(self).__name__, self.input_size
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        if x.ndim not in (1, 2):
+            raise ShapeError(f"{name}: expected input of shape (batch, {size}) or ({size},), "
+                             f"got shape {x.shape}")
+        if x.shape[-1] != size:
+            raise ShapeError(f"{name}: expected input with {size} features (input_size), "
+                             f"got {x.shape[-1]} (input shape {x.shape})")
+        unbatched = x.ndim == 1
+        if unbatched:
+            x = x.reshape(1, size)
+        expected = (self.hidden_size,) if unbatched else (x.shape[0], self.hidden_size)
+        if state is None:
+            zeros = Tensor(np.zeros((x.shape[0], self.hidden_size), dtype=x.dtype))
+            return x, (zeros,) * len(labels), unbatched
+        states = (state,) if len(labels) == 1 else state
+        if not isinstance(states, (tuple, list)) or len(states) != len(labels):
+            raise TypeError(f"{name}: the state must be a tuple ({', '.join(labels)})")
+        checked = []
+        for label, s in zip(labels, states):
+            s = s if isinstance(s, Tensor) else Tensor(s)
+            if s.shape != expected:
+                raise ShapeError(f"{name}: expected {label} of shape {expected}, got {s.shape}")
+            checked.append(s.reshape(1, self.hidden_size) if unbatched else s)
+        return x, tuple(checked), unbatched
+
+    @staticmethod
+    def _restore(h: Tensor, unbatched: bool) -> Tensor:
+        return h.reshape(h.shape[-1]) if unbatched else h
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.bias_ih is None:
+            s += ", bias=False"
+        return s
+
+
+class RNNCell(_Cell):
+    """An Elman RNN cell:  h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh),  act = tanh or relu.
+
+    Arguments:
+        input_size, hidden_size: I and H.
+        bias: learn ``bias_ih`` and ``bias_hh``.
+        nonlinearity: "tanh" or "relu".
+
+    ``cell(x, h=None) -> h'``: x (N, I) or (I,), h (N, H) or (H,) (zeros when
+    missing), h' of h's shape.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 nonlinearity: str = "tanh"):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, bias)
+
+    def forward(self, x, h=None) -> Tensor:
+        x, (h,), unbatched = self._prepare(x, h, ("h",))
+        xp = linear(x, self.weight_ih, self.bias_ih)
+        h = rnn_step(xp, h, self.weight_hh.T, self.bias_hh, self.nonlinearity)
+        return self._restore(h, unbatched)
+
+    def extra_repr(self) -> str:
+        s = super().extra_repr()
+        return s if self.nonlinearity == "tanh" else s + f", nonlinearity={self.nonlinearity}"
+
+
+class LSTMCell(_Cell):
+    """A long short-term memory cell (gates i, f, g, o, as torch)::
+
+        i, f, g, o = chunk(x W_ih^T + b_ih + h W_hh^T + b_hh, 4)
+        c' = sigmoid(f) * c + sigmoid(i) * tanh(g)
+        h' = sigmoid(o) * tanh(c')
+
+    ``cell(x, (h, c)=None) -> (h', c')``: x (N, I) or (I,); h, c (N, H) or (H,),
+    zeros when missing.
+    """
+
+    kind, num_gates = "LSTM", 4
+
+    def forward(self, x, state=None) -> tuple[Tensor, Tensor]:
+        x, (h, c), unbatched = self._prepare(x, state, ("h", "c"))
+        xp = linear(x, self.weight_ih, self.bias_ih)
+        h, c = lstm_step(xp, h, c, self.weight_hh.T, self.bias_hh)
+        return self._restore(h, unbatched), self._restore(c, unbatched)
+
+
+class GRUCell(_Cell):
+    """A gated recurrent unit (gates r, z, n, as torch)::
+
+        r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
+        z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
+        n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
+        h' = (1 - z) * n + z * h
+
+    ``cell(x, h=None) -> h'``: x (N, I) or (I,), h (N, H) or (H,), zeros when missing.
+    """
+
+    kind, num_gates = "GRU", 3
+
+    def forward(self, x, h=None) -> Tensor:
+        x, (h,), unbatched = self._prepare(x, h, ("h",))
+        xp = linear(x, self.weight_ih, self.bias_ih)
+        return self._restore(gru_step(xp, h, self.weight_hh.T, self.bias_hh), unbatched)
