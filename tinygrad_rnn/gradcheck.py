@@ -63,15 +63,15 @@ def numerical_grad(fn, inputs, eps: float = 1e-6, grad_outputs=None, wrt=None) -
     grads = []
     for t in wrt:
         g = np.zeros(t.shape, dtype=np.float64)
-        flat = t.data.reshape(-1)  # a view: nudging it nudges t
-        for i in range(flat.size):
-            original = flat[i]
-            flat[i] = original + eps
+        # index t.data itself: reshape(-1) would nudge a copy of a non-contiguous array
+        for i in np.ndindex(t.shape):
+            original = t.data[i]
+            t.data[i] = original + eps
             plus = _weighted_output(fn, inputs, grad_outputs)
-            flat[i] = original - eps
+            t.data[i] = original - eps
             minus = _weighted_output(fn, inputs, grad_outputs)
-            flat[i] = original
-            g.reshape(-1)[i] = (plus - minus) / (2 * eps)
+            t.data[i] = original
+            g[i] = (plus - minus) / (2 * eps)
         grads.append(g)
     return grads
 

@@ -244,6 +244,13 @@ class Relu(Function):
 # --------------------------------------------------------------------------- reductions
 
 
+def check_axis(op: str, axis: int, shape: tuple) -> int:
+    """``axis`` counted from 0; out of range is an error, never silently wrapped around."""
+    if not -len(shape) <= axis < len(shape):
+        raise ShapeError(f"{op}: axis {axis} is out of range for a tensor of shape {shape}")
+    return axis % len(shape)
+
+
 def _normalize_axes(axis, ndim):
     """axis=None means all axes; negative axes count from the end."""
     if axis is None:
@@ -364,7 +371,7 @@ class Concat(Function):
         if any(x.ndim != ndim for x in xs) or ndim == 0:
             raise ShapeError(f"concat: all inputs need the same number (>= 1) of dimensions, "
                              f"got shapes {', '.join(str(x.shape) for x in xs)}")
-        axis = axis % ndim
+        axis = check_axis("concat", axis, xs[0].shape)
         for x in xs[1:]:
             if x.shape[:axis] + x.shape[axis + 1:] != xs[0].shape[:axis] + xs[0].shape[axis + 1:]:
                 raise ShapeError(f"concat: shapes {xs[0].shape} and {x.shape} differ outside "
@@ -406,7 +413,7 @@ class Split(Function):
     def forward(ctx, x, sizes, axis=-1):
         if x.ndim == 0:
             raise ShapeError("split: cannot split a 0-d tensor")
-        axis = axis % x.ndim
+        axis = check_axis("split", axis, x.shape)
         n = x.shape[axis]
         if isinstance(sizes, (int, np.integer)):
             if sizes < 1:
@@ -432,7 +439,7 @@ class Unbind(Function):
 
     @staticmethod
     def forward(ctx, x, axis=0):
-        ctx.axis = axis % x.ndim
+        ctx.axis = check_axis("unbind", axis, x.shape)
         return tuple(np.moveaxis(x, ctx.axis, 0))
 
     @staticmethod
@@ -442,9 +449,15 @@ class Unbind(Function):
 
 def concat(tensors, axis: int = 0) -> Tensor:
     """Join tensors along an existing axis (torch.cat)."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("concat: needs at least one tensor, got an empty sequence")
     return Concat.apply(*tensors, axis=axis)
 
 
 def stack(tensors, axis: int = 0) -> Tensor:
     """Join tensors of one shape along a new axis (torch.stack)."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: needs at least one tensor, got an empty sequence")
     return Stack.apply(*tensors, axis=axis)

@@ -156,6 +156,8 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     This is the only place in the engine where broadcasting is undone.
     """
     extra = grad.ndim - len(shape)
+    if extra < 0:  # fewer axes than the input: not a broadcast; the caller reports it
+        return grad
     if extra > 0:
         grad = grad.sum(axis=tuple(range(extra)))
     stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
@@ -199,7 +201,9 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
     pending = {root._node: [None] * root._node.num_outputs}
     pending[root._node][root._index] = grad
     for node in reversed(_topological_order(root._node)):
-        out_grads = pending.pop(node)
+        out_grads = pending.pop(node, None)
+        if out_grads is None:  # every consumer returned None for it: nothing flows here
+            continue
         if node.freed:
             raise RuntimeError(
                 f"backward through the graph a second time: the saved values of "
@@ -208,7 +212,8 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
         if node.retained:
             for i, t in node.retained.items():
                 if out_grads[i] is not None:
-                    t.grad = out_grads[i] if t.grad is None else t.grad + out_grads[i]
+                    # a copy: the array may be shared with other tensors, or a read-only view
+                    t.grad = out_grads[i].copy() if t.grad is None else t.grad + out_grads[i]
         if node.num_outputs == 1:
             upstream = out_grads[0]
         else:  # an output nobody used contributes a zero gradient
@@ -456,7 +461,7 @@ class Tensor:
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
         if len(axes) == 2 and self.ndim != 2:
-            a, b = (ax % self.ndim for ax in axes) if self.ndim else axes
+            a, b = (ops.check_axis("transpose", ax, self.shape) for ax in axes)
             perm = list(range(self.ndim))
             perm[a], perm[b] = perm[b], perm[a]
             axes = tuple(perm)
@@ -484,7 +489,7 @@ class Tensor:
         when n does not divide evenly (so there may be fewer than ``chunks`` parts)."""
         if not isinstance(chunks, (int, np.integer)) or chunks < 1:
             raise ValueError(f"chunk: chunks must be a positive integer, got {chunks!r}")
-        n = self.shape[axis] if self.ndim else 0
+        n = self.shape[ops.check_axis("chunk", axis, self.shape)] if self.ndim else 0
         return ops.Split.apply(self, sizes=max(-(-n // chunks), 1), axis=axis)
 
     def unbind(self, axis: int = 0):
