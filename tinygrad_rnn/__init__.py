@@ -5,6 +5,8 @@ from .tensor import Context, Function, ShapeError, Tensor, enable_grad, is_grad_
 from .ops import concat, stack
 from .rng import manual_seed
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck, gradcheck_report, numerical_grad
+from . import functional, optim
+from .serialization import load, save
 from . import nn
 
 __version__ = "0.1.0"
@@ -13,4 +15,5 @@ __all__ = [
     "Tensor", "Function", "Context", "ShapeError", "no_grad", "enable_grad", "is_grad_enabled",
     "concat", "stack", "gradcheck", "gradcheck_report", "numerical_grad", "GradcheckError",
     "GradcheckReport", "manual_seed",
+    "functional", "optim", "save", "load",
 ]
