@@ -9,7 +9,7 @@ import tinygrad_rnn as tr
 from tinygrad_rnn import Tensor
 from tinygrad_rnn import functional as F
 
-SETTINGS = settings(deadline=None, max_examples=25)
+SETTINGS = settings(deadline=None)  # example count from the profile in conftest.py
 REDUCTIONS = ["mean", "sum", "none"]
 
 
