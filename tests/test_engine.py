@@ -1,0 +1,544 @@
+"""How the engine behaves, independently of any single op's derivative.
+
+Graph shape (chains, reuse, diamonds), gradient accumulation, grad modes,
+detach, retain_graph, dtypes, multi-output nodes, aliasing of ``.grad``, user
+``Function``s. Expected values come from calculus, numpy or torch, never from
+this engine's own earlier output. Per-op gradients live in tests/test_ops.py.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import tinygrad_rnn as tr
+from tinygrad_rnn import Tensor
+from tinygrad_rnn import ops
+from tinygrad_rnn.tensor import unbroadcast
+
+
+def rand(*shape, seed=0, low=-1.0, high=1.0, requires_grad=True, dtype=np.float64):
+    data = np.random.default_rng(seed).uniform(low, high, shape).astype(dtype)
+    return Tensor(data, requires_grad=requires_grad)
+
+
+# --------------------------------------------------------------------------- graph shapes
+
+
+def test_a_chain_of_100000_ops_backpropagates_without_recursion():
+    # y = x * c, repeated N times: y = x c^N and dy/dx = c^N. A recursive
+    # topological sort would hit Python's recursion limit long before N.
+    n, c = 100_000, 1.0 + 1e-5
+    x = Tensor(np.array([0.5, -2.0, 3.0]), requires_grad=True)
+    y = x
+    for _ in range(n):
+        y = y * c
+    y.sum().backward()
+    np.testing.assert_allclose(y.data, x.data * c ** n, rtol=1e-9)
+    np.testing.assert_allclose(x.grad, np.full(3, c ** n), rtol=1e-9)
+
+
+def test_a_node_used_twice_gets_the_sum_of_both_paths():
+    x = rand(5)
+    y = x * x
+    z = y + y  # z = 2 x^2, dz/dx = 4x
+    z.sum().backward()
+    np.testing.assert_allclose(x.grad, 4 * x.data)
+
+
+def test_a_diamond_graph():
+    # a = tanh(x); d = sum(2a * exp(a));  dd/dx = 2 (e^a + a e^a)(1 - a^2)
+    x = rand(4, 3)
+    a = x.tanh()
+    d = ((a * 2) * a.exp()).sum()
+    d.backward()
+    an = np.tanh(x.data)
+    np.testing.assert_allclose(x.grad, 2 * (np.exp(an) + an * np.exp(an)) * (1 - an ** 2))
+
+
+def test_a_tensor_used_by_several_ops_matches_torch():
+    torch = pytest.importorskip("torch")
+    x, w = rand(3, 4, seed=1), rand(4, 2, seed=2)
+    loss = (x @ w).tanh().sum() + (x * x).mean() - (x.sigmoid() * x).sum() + (w.exp() @ w.T).sum()
+    loss.backward()
+    xt = torch.tensor(x.data, requires_grad=True)
+    wt = torch.tensor(w.data, requires_grad=True)
+    lt = ((xt @ wt).tanh().sum() + (xt * xt).mean() - (xt.sigmoid() * xt).sum()
+          + (wt.exp() @ wt.T).sum())
+    lt.backward()
+    np.testing.assert_allclose(loss.item(), lt.item(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad, xt.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(w.grad, wt.grad.numpy(), rtol=1e-10)
+
+
+UNARY = {"tanh": lambda a: a.tanh(), "sigmoid": lambda a: a.sigmoid(), "square": lambda a: a * a}
+BINARY = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b}
+
+
+@settings(deadline=None)
+@given(data=st.data())
+def test_random_graphs_with_reuse_and_broadcasting_match_torch(data):
+    """Random programs over a pool of tensors: every value may be reused by
+    later ops, and the leaves broadcast against each other ((3,), (2, 3), (2, 1))."""
+    torch = pytest.importorskip("torch")
+    shapes = [(3,), (2, 3), (2, 1)]
+    values = [data.draw(hnp.arrays(np.float64, s, elements=st.floats(-2, 2)), label=f"leaf {i}")
+              for i, s in enumerate(shapes)]
+    leaves = [Tensor(v.copy(), requires_grad=True) for v in values]
+    leaves_t = [torch.tensor(v, requires_grad=True) for v in values]
+    pool, pool_t = list(leaves), list(leaves_t)
+    for _ in range(data.draw(st.integers(1, 10), label="length")):
+        name = data.draw(st.sampled_from(sorted(UNARY) + sorted(BINARY)), label="op")
+        i = data.draw(st.integers(0, len(pool) - 1))
+        if name in UNARY:
+            pool.append(UNARY[name](pool[i]))
+            pool_t.append(UNARY[name](pool_t[i]))
+        else:
+            j = data.draw(st.integers(0, len(pool) - 1))
+            pool.append(BINARY[name](pool[i], pool[j]))
+            pool_t.append(BINARY[name](pool_t[i], pool_t[j]))
+    # every value of the pool feeds the loss, with its own weight
+    weights = [float(w) for w in np.random.default_rng(len(pool)).uniform(-1, 1, len(pool))]
+    loss = sum((p * w).sum() for p, w in zip(pool, weights))
+    loss_t = sum((p * w).sum() for p, w in zip(pool_t, weights))
+    loss.backward()
+    loss_t.backward()
+    for leaf, leaf_t in zip(leaves, leaves_t):
+        np.testing.assert_allclose(leaf.grad, leaf_t.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- accumulation
+
+
+def test_leaf_gradients_accumulate_across_backward_calls_and_zero_grad_resets():
+    x = rand(3)
+    (x * x).sum().backward()
+    np.testing.assert_allclose(x.grad, 2 * x.data)
+    (x * 3.0).sum().backward()
+    np.testing.assert_allclose(x.grad, 2 * x.data + 3.0)
+    x.zero_grad()
+    assert x.grad is None
+    (x * 3.0).sum().backward()
+    np.testing.assert_allclose(x.grad, np.full(3, 3.0))
+
+
+def test_accumulation_matches_torch():
+    torch = pytest.importorskip("torch")
+    x = rand(2, 3)
+    xt = torch.tensor(x.data, requires_grad=True)
+    for fn in (lambda a: (a * a).sum(), lambda a: a.tanh().mean(), lambda a: (a.exp() * a).sum()):
+        fn(x).backward()
+        fn(xt).backward()
+    np.testing.assert_allclose(x.grad, xt.grad.numpy(), rtol=1e-12)
+
+
+def test_leaf_gradients_are_never_aliased():
+    a, b = rand(3, seed=1), rand(3, seed=2)
+    (a + b).sum().backward()  # add hands the same upstream array to both inputs
+    assert a.grad is not b.grad and not np.shares_memory(a.grad, b.grad)
+    a.grad *= 10.0  # what an optimizer does
+    np.testing.assert_array_equal(b.grad, np.ones(3))
+    np.testing.assert_array_equal(a.grad, np.full(3, 10.0))
+
+
+def test_leaf_gradient_is_a_writable_copy_of_what_backward_was_given():
+    x = rand(2, 3)
+    upstream = np.ones((2, 3))
+    (x + 0.0).backward(upstream)  # add passes the upstream array through unchanged
+    assert not np.shares_memory(x.grad, upstream)
+    x.grad += 1.0  # sum's gradient is a read-only broadcast view inside the graph
+    np.testing.assert_array_equal(upstream, np.ones((2, 3)))
+    y = rand(4)
+    y.sum().backward()
+    assert y.grad.flags.writeable
+    y.grad *= 2.0
+    np.testing.assert_array_equal(y.grad, np.full(4, 2.0))
+
+
+def test_retained_gradients_are_writable_and_not_shared():
+    x = rand(2, 3)
+    y1, y2 = x * 2.0, x * 3.0
+    y1.retain_grad()
+    y2.retain_grad()
+    (y1 + y2).sum().backward()  # add gives y1 and y2 the same (read-only) array
+    assert not np.shares_memory(y1.grad, y2.grad)
+    y1.grad *= 0.0
+    np.testing.assert_array_equal(y2.grad, np.ones((2, 3)))
+
+
+# --------------------------------------------------------------------------- grad modes
+
+
+def test_no_grad_records_nothing():
+    x = rand(3)
+    with tr.no_grad():
+        assert not tr.is_grad_enabled()
+        y = x * 2 + 1
+    assert tr.is_grad_enabled()
+    assert not y.requires_grad and y.grad_fn is None and y.is_leaf
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        y.sum().backward()
+
+
+def test_no_grad_as_a_decorator_and_restored_after_an_exception():
+    @tr.no_grad()
+    def double(t):
+        """doubles"""
+        return t * 2
+
+    x = rand(3)
+    assert not double(x).requires_grad
+    assert double.__name__ == "double" and double.__doc__ == "doubles"
+    assert (x * 2).requires_grad  # recording is back on after the call
+    with pytest.raises(ZeroDivisionError):
+        with tr.no_grad():
+            1 / 0
+    assert tr.is_grad_enabled()
+
+
+def test_enable_grad_inside_no_grad():
+    x = rand(3)
+    with tr.no_grad():
+        with tr.enable_grad():
+            y = x * x
+        z = x * x
+    assert y.requires_grad and y.grad_fn is ops.Mul
+    assert not z.requires_grad
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, 2 * x.data)
+
+    @tr.enable_grad()
+    def square(t):
+        return t * t
+
+    with tr.no_grad():
+        assert square(x).requires_grad
+
+
+def test_detach_stops_the_gradient_and_shares_memory():
+    x = rand(4)
+    y = x * 3.0
+    d = y.detach()
+    assert np.shares_memory(d.data, y.data)
+    assert d.is_leaf and not d.requires_grad and d.grad_fn is None
+    (d * x).sum().backward()  # d is a constant 3x: the gradient is 3x, not 6x
+    np.testing.assert_allclose(x.grad, 3.0 * x.data)
+
+
+def test_requires_grad_propagation_is_leaf_and_grad_fn():
+    a = rand(3)
+    b = rand(3, requires_grad=False)
+    assert a.is_leaf and b.is_leaf and a.grad_fn is None
+    assert (a * b).requires_grad and not (a * b).is_leaf
+    assert (a * b).grad_fn is ops.Mul and a.tanh().grad_fn is ops.Tanh
+    c = b * b
+    assert not c.requires_grad and c.is_leaf and c.grad_fn is None
+    with pytest.raises(RuntimeError, match="leaf"):
+        (a * 2).requires_grad = False
+    b.requires_grad = True  # a leaf may be switched on later
+    (b * b).sum().backward()
+    np.testing.assert_allclose(b.grad, 2 * b.data)
+
+
+def test_only_leaves_keep_grad_unless_retain_grad():
+    x = rand(3)
+    y, w = x * 2.0, x * 4.0
+    y.retain_grad()
+    ((y * y).sum() + (w * w).sum()).backward()
+    np.testing.assert_allclose(y.grad, 2 * y.data)  # d(sum y^2)/dy = 2y
+    assert w.grad is None
+    np.testing.assert_allclose(x.grad, 2 * 2 * y.data + 4 * 2 * w.data)
+
+
+# --------------------------------------------------------------------------- retain_graph
+
+
+def test_second_backward_through_a_freed_graph_raises_and_names_retain_graph():
+    x = rand(3)
+    loss = (x.tanh() * x).sum()
+    loss.backward()
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        loss.backward()
+
+
+def test_retain_graph_allows_a_second_backward_which_doubles_the_grad():
+    x = rand(3)
+    loss = (x.tanh() * x).sum()
+    loss.backward(retain_graph=True)
+    first = x.grad.copy()
+    loss.backward()
+    np.testing.assert_allclose(x.grad, 2 * first)
+    t = np.tanh(x.data)
+    np.testing.assert_allclose(first, t + x.data * (1 - t ** 2))
+
+
+# --------------------------------------------------------------------------- dtypes
+
+F32_OPS = {
+    "add scalar": lambda x, w: x + 1, "radd": lambda x, w: 1 + x, "sub": lambda x, w: x - 1.5,
+    "rsub": lambda x, w: 2 - x, "mul": lambda x, w: x * 3, "rmul": lambda x, w: 3.0 * x,
+    "div": lambda x, w: x / 2, "rdiv": lambda x, w: 2 / x, "neg": lambda x, w: -x,
+    "pow2": lambda x, w: x ** 2, "pow": lambda x, w: x ** 1.5, "sqrt": lambda x, w: x.sqrt(),
+    "matmul": lambda x, w: x @ w, "exp": lambda x, w: x.exp(), "log": lambda x, w: x.log(),
+    "tanh": lambda x, w: x.tanh(), "sigmoid": lambda x, w: x.sigmoid(),
+    "relu": lambda x, w: x.relu(), "sum": lambda x, w: x.sum(0), "mean": lambda x, w: x.mean(1),
+    "reshape": lambda x, w: x.reshape(3, 2), "T": lambda x, w: x.T,
+    "getitem": lambda x, w: x[[0, 0, 1]], "concat": lambda x, w: tr.concat([x, x], axis=1),
+    "stack": lambda x, w: tr.stack([x, x]), "split": lambda x, w: x.split([1, 2])[1],
+    "chunk": lambda x, w: x.chunk(2)[0], "unbind": lambda x, w: x.unbind(1)[2],
+    "mul tensor": lambda x, w: x * x, "chain": lambda x, w: ((x @ w).tanh() * 0.5).sigmoid(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(F32_OPS))
+def test_float32_is_kept_through_every_op_and_gradient(name):
+    x = rand(2, 3, low=0.5, high=1.5, dtype=np.float32)
+    w = rand(3, 4, dtype=np.float32)
+    out = F32_OPS[name](x, w)
+    assert out.dtype == np.float32
+    out.sum().backward()
+    assert x.grad.dtype == np.float32
+    assert w.grad is None or w.grad.dtype == np.float32
+
+
+def test_mixed_float32_and_float64_promotes_forward_but_grads_keep_each_leaf_dtype():
+    x32, x64 = rand(3, dtype=np.float32), rand(3, seed=1)
+    y = x32 * x64
+    assert y.dtype == np.float64
+    y.sum().backward()
+    assert x32.grad.dtype == np.float32 and x64.grad.dtype == np.float64
+    np.testing.assert_allclose(x32.grad, x64.data.astype(np.float32))
+
+
+@pytest.mark.parametrize("data", [3, 2.5, True, [1, 2], [[1.5]], np.arange(3),
+                                  np.array([True, False]), np.array([1, 2], dtype=np.int32)])
+def test_python_numbers_lists_ints_and_bools_become_float64(data):
+    t = Tensor(data)
+    assert t.dtype == np.float64
+    np.testing.assert_array_equal(t.data, np.asarray(data, dtype=np.float64))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_float_ndarray_is_not_copied(dtype):
+    a = np.ones((2, 3), dtype=dtype)
+    t = Tensor(a)
+    assert t.data is a and t.dtype == dtype
+
+
+# --------------------------------------------------------------------------- backward(gradient), several outputs
+
+
+def test_backward_with_a_gradient_for_a_non_scalar():
+    x = rand(2, 3)
+    g = np.random.default_rng(5).standard_normal((2, 3))
+    (x * x).backward(g)
+    np.testing.assert_allclose(x.grad, 2 * x.data * g)
+
+
+def test_backward_with_a_gradient_on_a_leaf():
+    x = rand(2, 3)
+    g = np.arange(6.0).reshape(2, 3)
+    x.backward(g)
+    np.testing.assert_array_equal(x.grad, g)
+    assert not np.shares_memory(x.grad, g)
+
+
+@pytest.mark.parametrize("split", [
+    lambda x: x.split([1, 2, 3], axis=1),
+    lambda x: x.chunk(3, axis=1),
+    lambda x: x.split(2, axis=1),
+])
+def test_split_with_only_one_output_used(split):
+    x = rand(4, 6)
+    parts = split(x)
+    # weight the middle part only: the others contribute zero
+    (parts[1] * 5.0).sum().backward()
+    start = parts[0].shape[1]
+    expected = np.zeros((4, 6))
+    expected[:, start:start + parts[1].shape[1]] = 5.0
+    np.testing.assert_array_equal(x.grad, expected)
+
+
+def test_unbind_with_some_outputs_used():
+    x = rand(5, 2, 3)
+    steps = x.unbind(0)
+    assert len(steps) == 5
+    loss = (steps[1] * steps[1]).sum() + steps[3].sum() + (steps[1] * 2.0).sum()
+    loss.backward()
+    expected = np.zeros_like(x.data)
+    expected[1] = 2 * x.data[1] + 2.0
+    expected[3] = 1.0
+    np.testing.assert_allclose(x.grad, expected)
+
+
+def test_backward_from_a_secondary_output_of_a_multi_output_node():
+    x = rand(6)
+    a, b = x.chunk(2)
+    b.backward(np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_array_equal(x.grad, [0, 0, 0, 1, 2, 3])
+
+
+# --------------------------------------------------------------------------- user Functions
+
+
+class Softsign(tr.Function):
+    """out = x / (1 + |x|).   dx = grad / (1 + |x|)^2."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x / (1 + np.abs(x))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad / (1 + np.abs(x)) ** 2
+
+
+class ScaledSum(tr.Function):
+    """out = x * y + x (broadcasting).   dx = grad * (y + 1),  dy = grad * x.
+
+    Its backward returns gradients of the broadcast shape; the engine reduces them."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return x * y + x
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        return grad * (y + 1), grad * x
+
+
+def test_a_user_function_softsign():
+    x = rand(3, 4, low=-3, high=3)
+    y = Softsign.apply(x)
+    assert y.grad_fn is Softsign
+    np.testing.assert_allclose(y.data, x.data / (1 + np.abs(x.data)))
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, 1 / (1 + np.abs(x.data)) ** 2)
+    assert tr.gradcheck(lambda t: Softsign.apply(t), [rand(3, 4, seed=3, low=0.1, high=2)])
+
+
+def test_a_user_function_gets_broadcasting_reduced_by_the_engine():
+    x, y = rand(3, 4, seed=1), rand(4, seed=2)  # y broadcast along axis 0
+    ScaledSum.apply(x, y).sum().backward()
+    np.testing.assert_allclose(x.grad, np.broadcast_to(y.data + 1, (3, 4)))
+    np.testing.assert_allclose(y.grad, x.data.sum(axis=0))
+    a, b = rand(2, 1, 3, seed=3), rand(4, 1, seed=4)  # both broadcast
+    ScaledSum.apply(a, b).sum().backward()
+    np.testing.assert_allclose(a.grad, np.broadcast_to(4 + b.data.sum(), (2, 1, 3)))
+    np.testing.assert_allclose(b.grad, np.full((4, 1), a.data.sum()))
+
+
+def test_a_user_function_returning_the_wrong_number_of_gradients_names_the_op():
+    class TwoGrads(tr.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad * 2, grad
+
+    with pytest.raises(RuntimeError, match=r"TwoGrads\.backward returned 2 gradients for 1 input"):
+        TwoGrads.apply(rand(3)).sum().backward()
+
+
+@pytest.mark.parametrize("bad_shape", [(5,), (2, 1), (3,), (3, 4, 1)])
+def test_a_user_function_returning_an_unreducible_shape_names_the_op(bad_shape):
+    class BadShape(tr.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            return np.ones(bad_shape)
+
+    x = rand(3, 1)
+    with pytest.raises(RuntimeError, match=r"BadShape\.backward returned a gradient of shape"):
+        BadShape.apply(x).sum().backward()
+
+
+def test_a_user_function_may_return_none_for_an_input_that_requires_grad():
+    class FirstOnly(tr.Function):
+        """out = x + y, but only x gets a gradient (as a stop-gradient on y)."""
+
+        @staticmethod
+        def forward(ctx, x, y):
+            return x + y
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad, None
+
+    a, b = rand(3, seed=1), rand(3, seed=2)
+    FirstOnly.apply(a, b * 2.0).sum().backward()  # b * 2 is a node nothing flows into
+    np.testing.assert_array_equal(a.grad, np.ones(3))
+    assert b.grad is None
+
+
+def test_keyword_parameters_reach_forward():
+    class Scale(tr.Function):
+        @staticmethod
+        def forward(ctx, x, factor=1.0):
+            ctx.factor = factor
+            return x * factor
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad * ctx.factor
+
+    x = rand(3)
+    Scale.apply(x, factor=4.0).sum().backward()
+    np.testing.assert_array_equal(x.grad, np.full(3, 4.0))
+
+
+# --------------------------------------------------------------------------- unbroadcast
+
+
+@settings(deadline=None)
+@given(shapes=hnp.mutually_broadcastable_shapes(num_shapes=1, min_dims=0, max_dims=4, max_side=3),
+       data=st.data())
+def test_unbroadcast_is_the_adjoint_of_broadcasting(shapes, data):
+    """<unbroadcast(G, s), X> == <G, broadcast_to(X, big)> for every G and X: the
+    defining property of the gradient of broadcasting."""
+    (small,), big = shapes.input_shapes, shapes.result_shape
+    floats = st.floats(-10, 10)
+    g = data.draw(hnp.arrays(np.float64, big, elements=floats))
+    x = data.draw(hnp.arrays(np.float64, small, elements=floats))
+    reduced = unbroadcast(g, small)
+    assert reduced.shape == small
+    np.testing.assert_allclose(np.sum(reduced * x), np.sum(g * np.broadcast_to(x, big)),
+                               rtol=1e-9, atol=1e-9)
+
+
+def test_unbroadcast_worked_example():
+    g = np.arange(6.0).reshape(2, 3)  # [[0, 1, 2], [3, 4, 5]]
+    np.testing.assert_array_equal(unbroadcast(g, (3,)), [3, 5, 7])
+    np.testing.assert_array_equal(unbroadcast(g, (2, 1)), [[3], [12]])
+    np.testing.assert_array_equal(unbroadcast(g, (1, 1)), [[15]])
+    np.testing.assert_array_equal(unbroadcast(g, ()), 15)
+
+
+# --------------------------------------------------------------------------- inputs untouched
+
+
+def test_backward_does_not_mutate_inputs_or_the_upstream_gradient():
+    x, w, b = rand(4, 3, seed=1), rand(3, 5, seed=2), rand(5, seed=3)
+    h = rand(4, 5, seed=4, requires_grad=False)
+    before = [t.data.copy() for t in (x, w, b, h)]
+    upstream = np.random.default_rng(9).standard_normal((4, 5))
+    upstream_before = upstream.copy()
+    out = ((x @ w + b).tanh() * h + (x @ w).sigmoid() / (1 + b * b)).relu()
+    out.backward(upstream)
+    for t, saved in zip((x, w, b, h), before):
+        np.testing.assert_array_equal(t.data, saved)
+    np.testing.assert_array_equal(upstream, upstream_before)
+    # a second, accumulating backward leaves the first grads' values intact
+    gx = x.grad.copy()
+    (x * x).sum().backward()
+    np.testing.assert_allclose(x.grad, gx + 2 * x.data)
