@@ -173,3 +173,11 @@ def test_loaded_arrays_are_in_memory_and_the_file_is_closed(tmp_path):
     path.unlink()  # nothing is read lazily from the file afterwards
     np.testing.assert_array_equal(loaded["w"], np.arange(5.0))
     loaded["w"][0] = 10.0  # a writable, ordinary array
+
+
+def test_saved_file_has_ordinary_permissions_and_missing_directory_is_named(tmp_path):
+    path = tr.save({"w": np.ones(1)}, tmp_path / "ckpt.npz")
+    (tmp_path / "other").write_bytes(b"")  # what any ordinary file gets under this umask
+    assert path.stat().st_mode == (tmp_path / "other").stat().st_mode
+    with pytest.raises(FileNotFoundError, match=r"directory .*no_such_dir.* does not exist"):
+        tr.save({"w": np.ones(1)}, tmp_path / "no_such_dir" / "ckpt.npz")

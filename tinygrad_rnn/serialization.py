@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import pathlib
-import tempfile
+import uuid
 import zipfile
 from collections.abc import Mapping
 
@@ -70,10 +70,15 @@ def save(obj, path) -> pathlib.Path:
             raise TypeError(f"save: state dict keys must be strings, got {name!r}")
         arrays[name] = _as_array(name, value)
     target = _npz_path(path)
-    fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
+    if not target.parent.is_dir():
+        raise FileNotFoundError(f"save: cannot write {str(target)!r}: the directory "
+                                f"{str(target.parent)!r} does not exist")
+    # a fresh name beside the target ('x' mode: never clobbers), created with the usual
+    # umask permissions, unlike tempfile.mkstemp's private 0600
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
     try:
-        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED,
-                                                       allowZip64=True) as zf:
+        with open(tmp, "xb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED,
+                                                   allowZip64=True) as zf:
             for name, array in arrays.items():
                 # np.savez's own layout, written directly so that no key can clash with
                 # savez's keyword arguments ('file', 'allow_pickle')
