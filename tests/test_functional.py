@@ -224,6 +224,14 @@ def test_mse_loss_by_definition_and_numpy_target():
     np.testing.assert_array_equal(F.mse_loss(Tensor(a), b, reduction="none").data, [1.0, 0.0, 9.0])
 
 
+def test_mse_loss_keeps_float32_with_a_float64_numpy_target():
+    x = Tensor(np.zeros(3, dtype=np.float32), requires_grad=True)
+    loss = F.mse_loss(x, np.array([1.0, 2.0, 3.0]))
+    loss.backward()
+    assert loss.dtype == np.float32 and x.grad.dtype == np.float32
+    assert loss.item() == pytest.approx(14.0 / 3.0, rel=1e-6)
+
+
 def test_mse_loss_errors():
     with pytest.raises(tr.ShapeError, match=r"mse_loss: input shape \(3,\) and target shape \(3, 1\)"):
         F.mse_loss(Tensor(np.zeros(3)), np.zeros((3, 1)))

@@ -114,10 +114,12 @@ def mse_loss(input: Tensor, target, *, reduction: str = "mean") -> Tensor:
 
     ``input`` and ``target`` must have the same shape (torch only warns and
     broadcasts, which silently computes something else). ``target`` may be a
-    Tensor that requires grad; gradients then flow to both.
+    Tensor that requires grad; gradients then flow to both. A target given as a
+    plain array takes the input's dtype, so a float32 model keeps a float32 loss.
     """
     _check_reduction("mse_loss", reduction)
-    x, y = _tensor(input), _tensor(target)
+    x = _tensor(input)
+    y = target if isinstance(target, Tensor) else Tensor(np.asarray(target, dtype=x.dtype))
     if x.shape != y.shape:
         raise ShapeError(f"mse_loss: input shape {x.shape} and target shape {y.shape} differ; "
                          f"they must be equal")
