@@ -303,6 +303,17 @@ def test_gradcheck_restores_existing_grads():
     np.testing.assert_array_equal(x.grad, np.full(3, 7.0))
 
 
+def test_a_computed_input_is_checked_at_its_value():
+    # a non-leaf keeps no .grad after backward; it must not read as a zero gradient
+    a = rand(4, seed=8)
+    x = a * 2.0
+    before = x.data.copy()
+    report = tr.gradcheck_report(lambda x: x.tanh(), [x])
+    assert report.ok and report.rows[0].name == "input 0"
+    np.testing.assert_array_equal(x.data, before)
+    assert not tr.gradcheck(NotebookTanh.apply, [x], raise_exception=False)
+
+
 def test_functions_returning_nested_tuples():
     x, w = rand(2, 4, seed=1), rand(4, 4, seed=2)
 

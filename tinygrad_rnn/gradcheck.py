@@ -121,6 +121,13 @@ def _compare(name, analytic, numeric, atol, rtol) -> GradcheckRow:
                         float(numeric[worst]), bool(np.all(excess <= 0)))
 
 
+def _as_leaf(t: Tensor) -> Tensor:
+    """``t`` itself if it is a leaf; else a leaf sharing its data (so nudges reach it)."""
+    if t.is_leaf:
+        return t
+    return Tensor(t.detach(), requires_grad=t.requires_grad, name=t.name)
+
+
 def gradcheck_report(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
                     params: dict | None = None, seed: int = 0) -> GradcheckReport:
     """Compare autograd with finite differences; return the report without raising.
@@ -128,7 +135,8 @@ def gradcheck_report(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: fl
     ``params`` (name -> Tensor) adds tensors that ``fn`` uses without taking them
     as arguments, such as a layer's parameters: ``dict(layer.named_parameters())``.
     """
-    inputs = list(inputs)
+    # a computed input (not a leaf) keeps no .grad: check fn at its value, as a leaf
+    inputs = [_as_leaf(t) for t in inputs]
     named = [(t.name or f"input {i}", t) for i, t in enumerate(inputs) if t.requires_grad]
     named += list((params or {}).items())
     for name, t in named:
