@@ -4,6 +4,7 @@ networks built from its ops alone, with every gradient checked."""
 from .tensor import Context, Function, ShapeError, Tensor, enable_grad, is_grad_enabled, no_grad
 from .ops import concat, stack
 from .rng import manual_seed
+from .compare import GradComparison, compare_grads
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck, gradcheck_report, numerical_grad
 from . import functional, optim
 from .serialization import load, save
@@ -14,6 +15,6 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor", "Function", "Context", "ShapeError", "no_grad", "enable_grad", "is_grad_enabled",
     "concat", "stack", "gradcheck", "gradcheck_report", "numerical_grad", "GradcheckError",
-    "GradcheckReport", "manual_seed",
+    "GradcheckReport", "manual_seed", "compare_grads", "GradComparison",
     "functional", "optim", "save", "load",
 ]

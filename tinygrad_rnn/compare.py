@@ -1,0 +1,208 @@
+"""Compare two sets of gradients and say what is wrong, the way a tutor would.
+
+``compare_grads(expected, actual)`` takes the gradients you trust (autograd's,
+say) and the ones under test (a hand derivation), name by name, and reports for
+each: max abs error, max rel error, cosine similarity, a verdict, and a
+diagnosis of the usual hand-derivation mistakes:
+
+- a constant scale factor (a lost 1/N or 1/2: "actual = 1.500 x expected");
+- a sign flip;
+- a transposed matrix;
+- an all-zero gradient (a term never accumulated);
+- an error confined to the first or last time step (a BPTT loop boundary),
+  given ``time_axis``;
+- an error that grows with activation magnitude (a derivative evaluated at the
+  wrong quantity, like tanh'(h_t) where h_t is already tanh(a_t)), given the
+  activations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class GradComparisonRow:
+    name: str
+    shape: tuple
+    max_abs_error: float
+    max_rel_error: float
+    cosine: float
+    ok: bool
+    diagnoses: list = field(default_factory=list)
+
+
+@dataclass
+class GradComparison:
+    """Rows per gradient name; ``str()`` gives the table and the diagnoses."""
+
+    rows: list
+
+    @property
+    def ok(self) -> bool:
+        return all(row.ok for row in self.rows)
+
+    def __getitem__(self, name: str) -> GradComparisonRow:
+        for row in self.rows:
+            if row.name == name:
+                return row
+        raise KeyError(name)
+
+    def __str__(self) -> str:
+        width = max([len(r.name) for r in self.rows] + [4]) + 2
+        header = (f"{'name':<{width}}{'shape':<14}{'max abs err':>12}{'max rel err':>12}"
+                  f"{'cosine':>9}  verdict")
+        lines = [header, "-" * len(header)]
+        for r in self.rows:
+            lines.append(f"{r.name:<{width}}{str(r.shape):<14}{r.max_abs_error:>12.3e}"
+                         f"{r.max_rel_error:>12.3e}{r.cosine:>9.4f}  {'ok' if r.ok else 'MISMATCH'}")
+        notes = [f"  {r.name}: {d}" for r in self.rows for d in r.diagnoses]
+        if notes:
+            lines += ["", "diagnoses:"] + notes
+        return "\n".join(lines)
+
+
+def _as_gradient_dict(grads) -> dict:
+    """A dict of arrays as is; a Module or a dict of Tensors gives their ``.grad``."""
+    if hasattr(grads, "named_parameters"):
+        grads = dict(grads.named_parameters())
+    out = {}
+    for name, value in dict(grads).items():
+        if hasattr(value, "grad") and hasattr(value, "data"):  # a Tensor or Parameter
+            value = value.grad
+        if value is None:
+            raise ValueError(f"compare_grads: {name!r} has no gradient (did backward run?)")
+        out[name] = np.asarray(value, dtype=np.float64)
+    return out
+
+
+def _close(a, b, rtol, atol) -> bool:
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=atol))
+
+
+def _scale_factor(expected, actual):
+    """Least-squares k in actual ~ k * expected, and how much of actual it leaves unexplained."""
+    ee = float(np.sum(expected * expected))
+    if ee == 0.0:
+        return None, 1.0
+    k = float(np.sum(actual * expected)) / ee
+    residual = np.linalg.norm(actual - k * expected) / max(np.linalg.norm(actual), 1e-300)
+    return k, float(residual)
+
+
+def _diagnose(name, expected, actual, rtol, atol, time_axis, activation) -> list:
+    if expected.shape != actual.shape:
+        if actual.T.shape == expected.shape and _close(expected, actual.T, rtol, atol):
+            return [f"transposed: actual has shape {actual.shape}, expected {expected.shape}, "
+                    f"and actual.T matches: check the order of a matmul's operands"]
+        return [f"shapes differ: actual {actual.shape}, expected {expected.shape}"]
+    if not np.any(actual) and np.any(expected):
+        return ["all zeros: this gradient was never accumulated (a missing += or a term "
+                "that never reaches this parameter)"]
+    if _close(expected, -actual, rtol, atol):
+        return ["sign flipped: actual = -expected (a subtraction reversed, or a step "
+                "taken with + instead of -)"]
+    if actual.ndim == 2 and actual.shape[0] == actual.shape[1] and _close(expected, actual.T, rtol, atol):
+        return ["transposed: actual.T matches expected: check the order of a matmul's operands"]
+    notes = []
+    k, residual = _scale_factor(expected, actual)
+    if k is not None and residual < 1e-6 and abs(k - 1) > rtol:
+        return [f"a constant scale factor: actual = {k:.3f} x expected (expected = "
+                f"{1 / k:.3f} x actual): look for a lost 1/N, 1/2 or 2, e.g. the gradient of "
+                f"0.5*sum where the loss is a mean"]
+    if k is not None and residual < 0.05 and abs(k - 1) > 0.01:
+        notes.append(f"mostly a constant scale factor: actual ~ {k:.3f} x expected, plus a "
+                     f"smaller error of another kind ({residual:.1%} of the gradient)")
+    else:
+        k = 1.0  # no scale to discount
+    error = np.abs(actual - k * expected)
+    if time_axis is not None and actual.shape[time_axis] > 1:
+        per_step = np.moveaxis(error, time_axis, 0).reshape(actual.shape[time_axis], -1).max(axis=1)
+        worst = float(per_step.max())
+        if worst > 0:
+            elsewhere_first = per_step[1:].max() <= 1e-3 * worst
+            elsewhere_last = per_step[:-1].max() <= 1e-3 * worst
+            if elsewhere_first and per_step[0] == worst:
+                notes.append("the error is confined to the first time step: check the loop "
+                             "boundary where the initial state enters (t = 0)")
+            elif elsewhere_last and per_step[-1] == worst:
+                notes.append("the error is confined to the last time step: check the loop "
+                             "boundary where BPTT starts (t = T-1, dh_next = 0)")
+    if activation is not None:
+        magnitude = np.broadcast_to(np.abs(activation), actual.shape)
+        relative = error / np.maximum(np.abs(k * expected), atol)
+        pairs = [(magnitude, relative)]
+        if time_axis is not None:
+            # in BPTT a local error also flows into earlier steps and blurs the trend there;
+            # step by step, the step where it starts shows it clearly
+            pairs += zip(np.moveaxis(magnitude, time_axis, 0), np.moveaxis(relative, time_axis, 0))
+        corr = max(_rank_correlation(m.ravel(), r.ravel()) for m, r in pairs)
+        if corr > 0.7:
+            notes.append(f"the error grows with the activation's magnitude (rank correlation "
+                         f"{corr:.2f}): a derivative evaluated at the wrong quantity, e.g. "
+                         f"tanh'(h) = 1 - tanh(h)**2 where h is already tanh(a); "
+                         f"write it with the output: 1 - h**2")
+    if not notes:
+        cos = _cosine(expected, actual)
+        notes.append(f"no simple pattern found (cosine similarity {cos:.3f}); check the "
+                     f"derivation term by term, or compare per time step with time_axis=")
+    return notes
+
+
+def _rank_correlation(x, y) -> float:
+    """Spearman's rank correlation: monotone trends count, outliers do not dominate."""
+    if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return 0.0
+    rank = lambda v: np.argsort(np.argsort(v))
+    return float(np.corrcoef(rank(x), rank(y))[0, 1])
+
+
+def _cosine(a, b) -> float:
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    if na == 0 or nb == 0:
+        return 1.0 if na == nb else 0.0
+    return float(np.sum(a * b) / (na * nb))
+
+
+def compare_grads(expected, actual, *, rtol: float = 1e-5, atol: float = 1e-8,
+                  time_axis=None, activations: dict | None = None) -> GradComparison:
+    """Compare gradients name by name and diagnose the usual hand-derivation mistakes.
+
+    Arguments:
+        expected: the trusted gradients: a dict name -> array, a dict name ->
+            Tensor (their ``.grad``), or a Module (its parameters' ``.grad``).
+        actual: the gradients under test, in the same forms.
+        rtol, atol: a name is ok when allclose(actual, expected, rtol, atol).
+        time_axis: an int (or a dict name -> int) naming the time axis of
+            per-step gradients, to find an error confined to one end of BPTT.
+        activations: dict name -> the activation each gradient element belongs
+            to (broadcastable), to find an error that grows with its magnitude.
+
+    Returns:
+        a ``GradComparison``: ``.ok``, ``.rows`` (with ``.diagnoses``), and
+        ``str()`` for the table.
+    """
+    expected, actual = _as_gradient_dict(expected), _as_gradient_dict(actual)
+    missing = sorted(set(expected) - set(actual))
+    extra = sorted(set(actual) - set(expected))
+    if missing or extra:
+        raise KeyError(f"compare_grads: names differ: missing from actual {missing}, "
+                       f"not in expected {extra}")
+    rows = []
+    for name, e in expected.items():
+        a = actual[name]
+        if a.shape == e.shape:
+            abs_err = np.abs(a - e)
+            max_abs = float(abs_err.max()) if a.size else 0.0
+            max_rel = float((abs_err / np.maximum(np.abs(e), 1e-300)).max()) if a.size else 0.0
+        else:
+            max_abs = max_rel = float("inf")
+        ok = _close(e, a, rtol, atol)
+        axis = time_axis.get(name) if isinstance(time_axis, dict) else time_axis
+        activation = (activations or {}).get(name)
+        diagnoses = [] if ok else _diagnose(name, e, a, rtol, atol, axis, activation)
+        cosine = _cosine(e, a) if a.shape == e.shape else float("nan")
+        rows.append(GradComparisonRow(name, e.shape, max_abs, max_rel, cosine, ok, diagnoses))
+    return GradComparison(rows)
