@@ -457,10 +457,13 @@ class Tensor:
         return ops.Reshape.apply(self, shape=shape)
 
     def transpose(self, *axes):
-        """No axes: reverse them (numpy). Two axes: swap them (torch). All axes: permute."""
+        """No axes: reverse them (numpy). Two axes: swap them (torch). All axes: permute.
+
+        Two axes always swap, also on a 2-D tensor, where ``w.transpose(0, 1)``
+        and ``w.transpose(-2, -1)`` are w.T as in torch (never the identity)."""
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
-        if len(axes) == 2 and self.ndim != 2:
+        if len(axes) == 2:
             a, b = (ops.check_axis("transpose", ax, self.shape) for ax in axes)
             perm = list(range(self.ndim))
             perm[a], perm[b] = perm[b], perm[a]
