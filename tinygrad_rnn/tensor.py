@@ -214,7 +214,7 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
                 if out_grads[i] is not None:
                     # a copy: the array may be shared with other tensors, or a read-only view
                     t.grad = out_grads[i].copy() if t.grad is None else t.grad + out_grads[i]
-        if node.num_outputs == 1:
+        if node.output_meta is None:  # a single output; a tuple of one stays a tuple
             upstream = out_grads[0]
         else:  # an output nobody used contributes a zero gradient
             upstream = tuple(g if g is not None else np.zeros(s, d)

@@ -5,6 +5,7 @@ from . import init
 from .module import Module, ModuleList, Parameter
 from .layers import Dropout, Embedding, Linear
 from .cells import GRUCell, LSTMCell, RNNCell
+from .rnn import GRU, LSTM, RNN
 
 __all__ = ["Module", "ModuleList", "Parameter", "Linear", "Embedding", "Dropout", "init",
-           "RNNCell", "LSTMCell", "GRUCell"]
+           "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU"]

@@ -17,9 +17,9 @@ from collections import namedtuple
 
 import numpy as np
 
+from .. import functional as F
 from ..tensor import ShapeError, Tensor
 from . import init
-from .layers import linear
 from .module import Module, Parameter
 
 GATES = {"LSTM": ("i", "f", "g", "o"), "GRU": ("r", "z", "n"), "RNN": ()}
@@ -205,7 +205,7 @@ class RNNCell(_Cell):
 
     def forward(self, x, h=None) -> Tensor:
         x, (h,), unbatched = self._prepare(x, h, ("h",))
-        xp = linear(x, self.weight_ih, self.bias_ih)
+        xp = F.linear(x, self.weight_ih, self.bias_ih)
         h = rnn_step(xp, h, self.weight_hh.T, self.bias_hh, self.nonlinearity)
         return self._restore(h, unbatched)
 
@@ -229,7 +229,7 @@ class LSTMCell(_Cell):
 
     def forward(self, x, state=None) -> tuple[Tensor, Tensor]:
         x, (h, c), unbatched = self._prepare(x, state, ("h", "c"))
-        xp = linear(x, self.weight_ih, self.bias_ih)
+        xp = F.linear(x, self.weight_ih, self.bias_ih)
         h, c = lstm_step(xp, h, c, self.weight_hh.T, self.bias_hh)
         return self._restore(h, unbatched), self._restore(c, unbatched)
 
@@ -249,5 +249,5 @@ class GRUCell(_Cell):
 
     def forward(self, x, h=None) -> Tensor:
         x, (h,), unbatched = self._prepare(x, h, ("h",))
-        xp = linear(x, self.weight_ih, self.bias_ih)
+        xp = F.linear(x, self.weight_ih, self.bias_ih)
         return self._restore(gru_step(xp, h, self.weight_hh.T, self.bias_hh), unbatched)

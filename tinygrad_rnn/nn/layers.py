@@ -1,4 +1,4 @@
-"""Linear, Embedding and Dropout, from ops only."""
+"""Linear, Embedding and Dropout, from ops only (the maths is in ``functional``)."""
 
 from __future__ import annotations
 
@@ -6,30 +6,10 @@ import math
 
 import numpy as np
 
-from .. import rng
+from .. import functional as F
 from ..tensor import ShapeError, Tensor
 from . import init
 from .module import Module, Parameter
-
-
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """y = x W^T + b.  x (..., in), W (out, in), b (out,) -> y (..., out)."""
-    y = x @ weight.T
-    return y if bias is None else y + bias
-
-
-def dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
-    """Inverted dropout: zero each element with probability p, scale the rest by 1/(1-p),
-    so that the expected value is unchanged and evaluation needs no rescaling.
-    The mask comes from ``tinygrad_rnn.rng.generator()``."""
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
-    if not training or p == 0.0:
-        return x
-    if p == 1.0:
-        return x * Tensor(np.zeros(x.shape, dtype=x.dtype))
-    keep = rng.generator().random(x.shape) >= p
-    return x * Tensor((keep / (1.0 - p)).astype(x.dtype))
 
 
 class Linear(Module):
@@ -55,7 +35,7 @@ class Linear(Module):
             raise ShapeError(f"Linear: expected input with {self.in_features} features "
                              f"(in_features), got {x.shape[-1] if x.ndim else None} "
                              f"(input shape {x.shape})")
-        return linear(x, self.weight, self.bias)
+        return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -104,7 +84,7 @@ class Dropout(Module):
         self.p = p
 
     def forward(self, x: Tensor) -> Tensor:
-        return dropout(x, self.p, self.training)
+        return F.dropout(x, self.p, self.training)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

@@ -1,0 +1,271 @@
+"""Sequence layers RNN, LSTM, GRU: the cells' step functions unrolled over time.
+
+For each layer and direction, the input's share of the gates for *all* time
+steps is one matmul, ``x W_ih^T + b_ih`` over (T*N, I); ``unbind`` then hands
+out the per-step slices as one graph node (T getitems would make backward
+O(T^2)), and the recurrence is the same ``rnn_step`` / ``lstm_step`` /
+``gru_step`` the cells use. Backpropagation through time is the graph's own
+``backward``; nothing here writes a gradient.
+
+Names, shapes, gate orders, initialization and return values are torch's:
+``weight_ih_l{k}`` (G*H, I_k), ``weight_hh_l{k}`` (G*H, H_out), ``bias_ih_l{k}``,
+``bias_hh_l{k}`` (G*H,), LSTM ``weight_hr_l{k}`` (P, H) with ``proj_size`` P, and
+the suffix ``_reverse`` for the backward direction.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from .. import functional as F
+from ..ops import concat, stack
+from ..tensor import ShapeError, Tensor
+from . import init
+from .cells import GateGrad, GateView, gate_view, gru_step, lstm_step, rnn_step
+from .module import Module, Parameter
+
+_NUM_GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
+
+
+class RNNBase(Module):
+    """What RNN, LSTM and GRU share: parameters, checks, and the unrolled loop.
+
+    Subclasses set ``kind`` and define ``_step(xp, state, w)``, one time step
+    from a state tuple ((h,) or (h, c)) to the next.
+    """
+
+    kind = "RNN"
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, proj_size: int = 0):
+        name = type(self).__name__
+        if input_size < 1 or hidden_size < 1 or num_layers < 1:
+            raise ValueError(f"{name}: input_size, hidden_size and num_layers must be positive, "
+                             f"got {input_size}, {hidden_size}, {num_layers}")
+        if not 0.0 <= dropout <= 1.0:
+            raise ValueError(f"{name}: dropout must be a probability in [0, 1], got {dropout}")
+        if not 0 <= proj_size < hidden_size:
+            raise ValueError(f"{name}: proj_size must be in [0, hidden_size), got {proj_size}")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(f"{name}: dropout acts between layers, so with num_layers=1 "
+                          f"dropout={dropout} does nothing", stacklevel=3)
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
+        self.bidirectional, self.proj_size = bidirectional, proj_size
+
+        rows, h_out = _NUM_GATES[self.kind] * hidden_size, proj_size or hidden_size
+        for layer in range(num_layers):
+            for direction in range(self.num_directions):
+                sfx = self._suffix(layer, direction)
+                layer_in = input_size if layer == 0 else self.num_directions * h_out
+                setattr(self, f"weight_ih{sfx}", Parameter(np.empty((rows, layer_in))))
+                setattr(self, f"weight_hh{sfx}", Parameter(np.empty((rows, h_out))))
+                if bias:
+                    setattr(self, f"bias_ih{sfx}", Parameter(np.empty(rows)))
+                    setattr(self, f"bias_hh{sfx}", Parameter(np.empty(rows)))
+                if proj_size:
+                    setattr(self, f"weight_hr{sfx}", Parameter(np.empty((proj_size, hidden_size))))
+        self.reset_parameters()
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @staticmethod
+    def _suffix(layer: int, direction: int) -> str:
+        return f"_l{layer}" + ("_reverse" if direction else "")
+
+    def reset_parameters(self) -> None:
+        """Every weight and bias from U(-k, k), k = 1/sqrt(hidden_size), as torch."""
+        k = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -k, k)
+
+    def _weights(self, layer: int, direction: int) -> dict:
+        """{weight_ih, weight_hh, bias_ih, bias_hh, weight_hr: Parameter or None}."""
+        sfx = self._suffix(layer, direction)
+        return {f: getattr(self, f + sfx, None)
+                for f in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")}
+
+    def gate(self, name: str, layer: int = 0, direction: int = 0) -> GateView:
+        """Writable views of one gate's rows in one layer and direction (see ``GateView``).
+
+        >>> lstm.gate("f").bias_ih[:] = 1.0     # forget-gate bias of layer 0 set to 1
+        """
+        if not 0 <= layer < self.num_layers or direction not in range(self.num_directions):
+            raise IndexError(f"{type(self).__name__}: no layer {layer}, direction {direction} "
+                             f"(it has {self.num_layers} layer(s), {self.num_directions} direction(s))")
+        params = {f: p for f, p in self._weights(layer, direction).items() if f in GateGrad._fields}
+        return gate_view(self.kind, type(self).__name__, name, self.hidden_size, params)
+
+    # ----------------------------------------------------------------- forward
+    def _check(self, x, hx):
+        """x as a time-major (T, N, I) Tensor, the initial states as lists of
+        per-(layer, direction) tensors, and whether the input was unbatched."""
+        name, size = type(self).__name__, self.input_size
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        if x.ndim not in (2, 3):
+            raise ShapeError(f"{name}: expected a 3-D input (batch) or a 2-D one (unbatched), "
+                             f"got shape {x.shape}")
+        if x.shape[-1] != size:
+            raise ShapeError(f"{name}: expected input with {size} features (input_size), "
+                             f"got {x.shape[-1]} (input shape {x.shape})")
+        unbatched = x.ndim == 2
+        if unbatched:
+            x = x.reshape(x.shape[0], 1, size)
+        elif self.batch_first:
+            x = x.transpose(0, 1)
+        if x.shape[0] == 0:
+            raise ShapeError(f"{name}: the input sequence is empty (input shape {x.shape})")
+        batch, d_l = x.shape[1], self.num_directions * self.num_layers
+        h_out = self.proj_size or self.hidden_size
+        labels = [("h0", h_out)] + ([("c0", self.hidden_size)] if self.kind == "LSTM" else [])
+        if hx is None:
+            states = [Tensor(np.zeros((d_l, batch, n), dtype=x.dtype)) for _, n in labels]
+        else:
+            states = [hx] if self.kind != "LSTM" else hx
+            if not isinstance(states, (tuple, list)) or len(states) != len(labels):
+                raise TypeError(f"{name}: the initial state must be a tuple (h0, c0)")
+            states = [s if isinstance(s, Tensor) else Tensor(s) for s in states]
+            for (label, n), s in zip(labels, states):
+                expected = (d_l, n) if unbatched else (d_l, batch, n)
+                if s.shape != expected:
+                    raise ShapeError(f"{name}: expected {label} of shape {expected}, got {s.shape}")
+            if unbatched:
+                states = [s.reshape(d_l, 1, s.shape[-1]) for s in states]
+        # per (layer, direction): [(h, c), (h, c), ...] -- one unbind node per state tensor
+        per_layer = list(zip(*(s.unbind(0) for s in states)))
+        return x, per_layer, unbatched
+
+    def forward(self, x, hx=None):
+        """Run all layers and directions over the sequence.
+
+        Arguments:
+            x: (T, N, I), or (N, T, I) with batch_first, or unbatched (T, I).
+            hx: initial state(s), (D*num_layers, N, H_out) whatever batch_first
+                says, or (D*num_layers, H_out) for unbatched input; LSTM takes a
+                tuple (h0, c0), c0 with H rather than H_out. Zeros when missing.
+
+        Returns:
+            output (T, N, D*H_out) (batch_first: (N, T, D*H_out); unbatched:
+            (T, D*H_out)), the last layer's h_t for every t; and h_n (like h0),
+            or (h_n, c_n) for LSTM, the last state of every layer and direction.
+        """
+        x, initial, unbatched = self._check(x, hx)
+        finals = []
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(self.num_directions):
+                k = layer * self.num_directions + direction
+                out, last = self._run(x, initial[k], self._weights(layer, direction),
+                                      reverse=direction == 1)
+                outputs.append(out)
+                finals.append(last)
+            x = outputs[0] if len(outputs) == 1 else concat(outputs, axis=-1)
+            if layer < self.num_layers - 1:  # between layers only, and only when training
+                x = F.dropout(x, self.dropout, self.training)
+        states = [stack(list(s), axis=0) for s in zip(*finals)]  # (D*L, N, .) each
+        if unbatched:
+            x = x.reshape(x.shape[0], x.shape[2])
+            states = [s.reshape(s.shape[0], s.shape[2]) for s in states]
+        elif self.batch_first:
+            x = x.transpose(0, 1)
+        return x, (tuple(states) if self.kind == "LSTM" else states[0])
+
+    def _run(self, x, state, w, reverse: bool):
+        """One layer, one direction: (outputs (T, N, H_out), final state tuple)."""
+        steps, batch, features = x.shape
+        xp = F.linear(x.reshape(steps * batch, features), w["weight_ih"], w["bias_ih"])
+        xps = xp.reshape(steps, batch, xp.shape[-1]).unbind(0)
+        w = dict(w, hh_t=w["weight_hh"].T,  # transposed once, not once per step
+                 hr_t=None if w["weight_hr"] is None else w["weight_hr"].T)
+        outputs = [None] * steps
+        for t in (reversed(range(steps)) if reverse else range(steps)):
+            state = self._step(xps[t], state, w)
+            outputs[t] = state[0]
+        return stack(outputs, axis=0), state
+
+    def _step(self, xp, state, w) -> tuple:
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        # torch's text exactly (which leaves out RNN's nonlinearity)
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size:
+            s += f", proj_size={self.proj_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if not self.bias:
+            s += ", bias=False"
+        if self.batch_first:
+            s += ", batch_first=True"
+        if self.dropout:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
+        return s
+
+
+class RNN(RNNBase):
+    """Elman RNN, stacked and optionally bidirectional:
+    h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh),  act = tanh or relu.
+
+    Arguments: input_size, hidden_size, num_layers=1, nonlinearity="tanh",
+    bias=True, batch_first=False, dropout=0.0, bidirectional=False (as torch).
+    ``rnn(x, h0=None) -> (output, h_n)``; shapes in ``RNNBase.forward``.
+    """
+
+    kind = "RNN"
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
+                 dropout: float = 0.0, bidirectional: bool = False):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional)
+
+    def _step(self, xp, state, w):
+        return (rnn_step(xp, state[0], w["hh_t"], w["bias_hh"], self.nonlinearity),)
+
+
+class LSTM(RNNBase):
+    """Long short-term memory, stacked and optionally bidirectional (gates i, f, g, o)::
+
+        i, f, g, o = chunk(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh, 4)
+        c_t = sigmoid(f) * c_{t-1} + sigmoid(i) * tanh(g)
+        h_t = sigmoid(o) * tanh(c_t)            (then h_t W_hr^T if proj_size > 0)
+
+    Arguments: input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+    dropout=0.0, bidirectional=False, proj_size=0 (as torch).
+    ``lstm(x, (h0, c0)=None) -> (output, (h_n, c_n))``; shapes in ``RNNBase.forward``.
+    """
+
+    kind = "LSTM"
+
+    def _step(self, xp, state, w):
+        return lstm_step(xp, *state, w["hh_t"], w["bias_hh"], w["hr_t"])
+
+
+class GRU(RNNBase):
+    """Gated recurrent unit, stacked and optionally bidirectional (gates r, z, n)::
+
+        r = sigmoid(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)
+        z = sigmoid(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)
+        n = tanh(W_in x_t + b_in + r * (W_hn h_{t-1} + b_hn))
+        h_t = (1 - z) * n + z * h_{t-1}
+
+    Arguments: input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+    dropout=0.0, bidirectional=False (as torch).
+    ``gru(x, h0=None) -> (output, h_n)``; shapes in ``RNNBase.forward``.
+    """
+
+    kind = "GRU"
+
+    def _step(self, xp, state, w):
+        return (gru_step(xp, state[0], w["hh_t"], w["bias_hh"]),)
