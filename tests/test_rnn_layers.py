@@ -3,6 +3,8 @@ with torch (live and from golden fixtures), long sequences, truncated BPTT, gate
 errors and training smoke tests."""
 
 import gc
+import json
+import pathlib
 import time
 import warnings
 
@@ -13,7 +15,7 @@ from hypothesis import given, settings, strategies as st
 import tinygrad_rnn as tr
 from tinygrad_rnn import Tensor, functional as F, nn, optim
 from tinygrad_rnn.tensor import Context
-from make_golden import flatten, state_shapes, torch_reference
+from make_golden import GOLDEN_CONFIGS, GOLDEN_DIR, flatten, state_shapes, torch_reference
 
 
 @st.composite
@@ -115,6 +117,56 @@ def test_layer_matches_torch(config, seed):
     backward_with(outs, upstream)
     ref = torch_reference(kind, kwargs, torch_sd, x.data, [s.data for s in states], upstream)
     assert_matches_reference(layer, x, states, outs, ref)
+
+
+# --------------------------------------------------------------------------- golden fixtures
+
+
+GOLDEN_FILES = sorted(GOLDEN_DIR.glob("*.npz"))
+
+
+def test_golden_fixtures_cover_every_config():
+    assert sorted(p.stem for p in GOLDEN_FILES) == sorted(GOLDEN_CONFIGS)
+    assert sum(p.stat().st_size for p in GOLDEN_FILES) < 200_000
+
+
+def load_golden(path: pathlib.Path):
+    with np.load(path, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    config = json.loads(str(arrays.pop("config")))
+    return config["kind"], config["kwargs"], arrays
+
+
+def numbered(arrays, prefix):
+    return [arrays[f"{prefix}.{i}"] for i in range(sum(k.startswith(prefix + ".") for k in arrays))]
+
+
+@pytest.mark.parametrize("path", GOLDEN_FILES, ids=lambda p: p.stem)
+def test_golden_parity(path):
+    """torch's outputs and gradients, stored: parity is checked even without torch."""
+    kind, kwargs, arrays = load_golden(path)
+    layer = getattr(nn, kind)(**kwargs)
+    layer.load_state_dict({k[len("param."):]: v for k, v in arrays.items() if k.startswith("param.")})
+    x = Tensor(arrays["x"], requires_grad=True)
+    states = [Tensor(s, requires_grad=True) for s in numbered(arrays, "state")]
+    outs = flatten(call(layer, x, states))
+    backward_with(outs, numbered(arrays, "upstream"))
+    ref = {"outputs": numbered(arrays, "output"), "grad_x": arrays["grad_x"],
+           "grad_states": numbered(arrays, "grad_state"),
+           "grad_params": {k[len("grad_param."):]: v for k, v in arrays.items()
+                           if k.startswith("grad_param.")}}
+    assert_matches_reference(layer, x, states, outs, ref)
+
+
+@pytest.mark.parametrize("path", GOLDEN_FILES[:3], ids=lambda p: p.stem)
+def test_golden_fixtures_agree_with_the_installed_torch(path):
+    pytest.importorskip("torch")
+    kind, kwargs, arrays = load_golden(path)
+    sd = {k[len("param."):]: v for k, v in arrays.items() if k.startswith("param.")}
+    ref = torch_reference(kind, kwargs, sd, arrays["x"], numbered(arrays, "state"),
+                          numbered(arrays, "upstream"))
+    for ours, theirs in zip(numbered(arrays, "output"), ref["outputs"]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10)
 
 
 # --------------------------------------------------------------------------- structure
