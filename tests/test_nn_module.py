@@ -1,5 +1,9 @@
 """nn.Module bookkeeping, Linear, Embedding, Dropout and nn.init."""
 
+import pathlib
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -322,3 +326,11 @@ def test_normal_and_uniform_parameters():
     assert p.data.min() >= 2.0 and p.data.max() <= 3.0 and abs(p.data.mean() - 2.5) < 0.01
     nn.init.normal_(p, 1.0, 0.5)
     assert abs(p.data.mean() - 1.0) < 0.01 and abs(p.data.std() - 0.5) < 0.01
+
+
+def test_nn_utils_is_part_of_the_public_surface():
+    """``import tinygrad_rnn`` alone gives ``nn.utils.clip_grad_norm_`` (DESIGN.md's API)."""
+    code = "import tinygrad_rnn as tr; print(tr.nn.utils.clip_grad_norm_.__name__)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=pathlib.Path(__file__).parents[1])
+    assert result.stdout.strip() == "clip_grad_norm_", result.stderr

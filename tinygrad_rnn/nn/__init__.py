@@ -1,11 +1,11 @@
 """Layers and models: Module/Parameter, Linear, Embedding, Dropout, the recurrent
 cells (one time step) and sequence layers (RNN, LSTM, GRU), all assembled from ops."""
 
-from . import init
+from . import init, utils
 from .module import Module, ModuleList, Parameter
 from .layers import Dropout, Embedding, Linear
 from .cells import GRUCell, LSTMCell, RNNCell
 from .rnn import GRU, LSTM, RNN
 
-__all__ = ["Module", "ModuleList", "Parameter", "Linear", "Embedding", "Dropout", "init",
+__all__ = ["Module", "ModuleList", "Parameter", "Linear", "Embedding", "Dropout", "init", "utils",
            "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU"]
