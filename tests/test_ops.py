@@ -428,8 +428,17 @@ def _softsign_case(fn, numpy_fn=lambda x: x / (1 + np.abs(x))):
     return OpCase("softsign", fn, arrays(min_dims=1), lambda x: x / (1 + x.abs()), numpy_fn)
 
 
+def _torch_installed():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def test_factory_passes_a_correct_op():
-    check_op(_softsign_case(_Softsign.apply), checks=list(CHECKS))
+    checks = [name for name in CHECKS if name != "torch" or _torch_installed()]
+    check_op(_softsign_case(_Softsign.apply), checks=checks)
 
 
 def test_op_test_returns_a_test_pytest_collects():
