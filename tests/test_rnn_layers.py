@@ -292,9 +292,11 @@ def test_dropout_masks_are_reproducible_and_eval_is_deterministic():
     np.testing.assert_array_equal(layer(x)[0].data, reference(x)[0].data)
 
 
-def test_dropout_with_one_layer_warns():
-    with pytest.warns(UserWarning, match="num_layers=1"):
-        nn.RNN(2, 3, dropout=0.2)
+def test_dropout_with_one_layer_warns_at_the_callers_line():
+    for kind in ("RNN", "LSTM"):
+        with pytest.warns(UserWarning, match="num_layers=1") as record:
+            getattr(nn, kind)(2, 3, dropout=0.2)
+        assert record[0].filename == __file__
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         nn.RNN(2, 3, num_layers=2, dropout=0.2)

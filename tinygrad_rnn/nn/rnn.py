@@ -51,8 +51,10 @@ class RNNBase(Module):
         if not 0 <= proj_size < hidden_size:
             raise ValueError(f"{name}: proj_size must be in [0, hidden_size), got {proj_size}")
         if dropout > 0 and num_layers == 1:
+            # point at the user's line, past RNN's own __init__ when there is one
+            depth = 3 if type(self).__init__ is not RNNBase.__init__ else 2
             warnings.warn(f"{name}: dropout acts between layers, so with num_layers=1 "
-                          f"dropout={dropout} does nothing", stacklevel=3)
+                          f"dropout={dropout} does nothing", stacklevel=depth)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional, self.proj_size = bidirectional, proj_size
