@@ -1,0 +1,295 @@
+"""Time one training step of RNN, LSTM and GRU layers: tinygrad_rnn against
+hand-derived numpy BPTT (tinygrad_rnn.reference) and, when installed, torch.
+
+One training step = forward over T steps from a zero state, loss = mean
+squared error of a fixed linear readout of every hidden state against fixed
+targets, backward to the four parameter tensors. Before timing, every
+implementation must agree with the hand-derived one (loss and every gradient
+to 1e-6 relative in float64); one that does not is refused.
+
+    python benchmarks/bench_rnn.py                 # the full table
+    python benchmarks/bench_rnn.py --quick         # a smoke run (agreement + a few timings)
+    python benchmarks/bench_rnn.py --kinds lstm --configs small medium
+"""
+
+from __future__ import annotations
+
+import os
+
+# One BLAS thread, set before numpy (or torch) loads its BLAS.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import gc  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import tinygrad_rnn as tr  # noqa: E402
+from tinygrad_rnn import reference  # noqa: E402
+
+try:
+    import torch  # noqa: E402
+    torch.set_num_threads(1)
+except ImportError:  # torch is optional: its columns are left out
+    torch = None
+
+# (batch N, input I, hidden H, steps T)
+CONFIGS = {
+    "tiny": (1, 1, 4, 3),
+    "small": (16, 8, 32, 50),
+    "medium": (32, 32, 128, 50),
+    "large": (64, 128, 512, 35),
+    "long": (1, 1, 16, 2000),
+    "T=250": (1, 1, 16, 250),
+    "T=1000": (1, 1, 16, 1000),
+    "T=4000": (1, 1, 16, 4000),
+}
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+PARAM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+class Problem:
+    """Fixed random parameters, inputs, readout and targets for one (kind, config)."""
+
+    def __init__(self, kind, N, I, H, T, dtype, seed=0):
+        rng = np.random.default_rng(seed)
+        G = GATES[kind] * H
+        bound = 1.0 / np.sqrt(H)
+        self.kind, self.dtype = kind, dtype
+        self.params = {
+            "weight_ih": rng.uniform(-bound, bound, (G, I)),
+            "weight_hh": rng.uniform(-bound, bound, (G, H)),
+            "bias_ih": rng.uniform(-bound, bound, G),
+            "bias_hh": rng.uniform(-bound, bound, G),
+        }
+        self.params = {k: v.astype(dtype) for k, v in self.params.items()}
+        self.x = rng.standard_normal((T, N, I)).astype(dtype)
+        self.readout = rng.standard_normal((H, 1)).astype(dtype) / np.sqrt(H)
+        self.targets = rng.standard_normal((T, N, 1)).astype(dtype)
+
+
+# --------------------------------------------------------------------------- implementations
+
+
+def hand_numpy(p: Problem):
+    forward = {"rnn": reference.rnn_forward, "lstm": reference.lstm_forward,
+               "gru": reference.gru_forward}[p.kind]
+    backward = {"rnn": reference.rnn_backward, "lstm": reference.lstm_backward,
+                "gru": reference.gru_backward}[p.kind]
+
+    def step():
+        result = forward(p.params, p.x)
+        hs, cache = result[0], result[-1]
+        y = hs @ p.readout
+        diff = y - p.targets
+        loss = np.mean(diff * diff)
+        d_hs = (2.0 / diff.size) * diff @ p.readout.T
+        grads = backward(cache, d_hs)
+        return loss, {name: grads[name] for name in PARAM_NAMES}
+
+    return step
+
+
+def tinygrad_layer(p: Problem):
+    T, N, I = p.x.shape
+    H = p.params["weight_hh"].shape[1]
+    layer_cls = {"rnn": tr.nn.RNN, "lstm": tr.nn.LSTM, "gru": tr.nn.GRU}[p.kind]
+    layer = layer_cls(I, H)
+    if p.dtype == np.float32:
+        layer.float()
+    layer.load_state_dict({k + "_l0": v for k, v in p.params.items()})
+    params = dict(layer.named_parameters())
+    x, readout, targets = tr.Tensor(p.x), tr.Tensor(p.readout), tr.Tensor(p.targets)
+
+    def step():
+        for t in params.values():
+            t.grad = None
+        hs = layer(x)[0]
+        loss = (((hs @ readout) - targets) ** 2).mean()
+        loss.backward()
+        return loss.item(), {name: params[name + "_l0"].grad for name in PARAM_NAMES}
+
+    return step
+
+
+def torch_fused(p: Problem):
+    T, N, I = p.x.shape
+    H = p.params["weight_hh"].shape[1]
+    tdtype = torch.float64 if p.dtype == np.float64 else torch.float32
+    layer = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[p.kind](I, H).to(tdtype)
+    layer.load_state_dict({k + "_l0": torch.from_numpy(v.copy()) for k, v in p.params.items()})
+    params = dict(layer.named_parameters())
+    x, readout, targets = (torch.from_numpy(a) for a in (p.x, p.readout, p.targets))
+
+    def step():
+        for t in params.values():
+            t.grad = None
+        hs = layer(x)[0]
+        loss = ((hs @ readout - targets) ** 2).mean()
+        loss.backward()
+        return loss.item(), {name: params[name + "_l0"].grad.numpy() for name in PARAM_NAMES}
+
+    return step
+
+
+def torch_eager(p: Problem):
+    """The same cell written out of torch ops, one time step at a time."""
+    params = {k: torch.from_numpy(v.copy()).requires_grad_() for k, v in p.params.items()}
+    x, readout, targets = (torch.from_numpy(a) for a in (p.x, p.readout, p.targets))
+    W_ih, W_hh, b_ih, b_hh = (params[n] for n in PARAM_NAMES)
+    H = W_hh.shape[1]
+
+    def cell(x_t, h, c):
+        if p.kind == "rnn":
+            return torch.tanh(x_t @ W_ih.T + b_ih + h @ W_hh.T + b_hh), None
+        if p.kind == "lstm":
+            i, f, g, o = (x_t @ W_ih.T + b_ih + h @ W_hh.T + b_hh).chunk(4, 1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            return torch.sigmoid(o) * torch.tanh(c), c
+        xr, xz, xn = (x_t @ W_ih.T + b_ih).chunk(3, 1)
+        hr, hz, hn = (h @ W_hh.T + b_hh).chunk(3, 1)
+        r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+        n = torch.tanh(xn + r * hn)
+        return (1 - z) * n + z * h, None
+
+    def step():
+        for t in params.values():
+            t.grad = None
+        h = c = torch.zeros(x.shape[1], H, dtype=x.dtype)
+        hs = []
+        for x_t in x:
+            h, c = cell(x_t, h, c)
+            hs.append(h)
+        loss = ((torch.stack(hs) @ readout - targets) ** 2).mean()
+        loss.backward()
+        return loss.item(), {name: params[name].grad.numpy() for name in PARAM_NAMES}
+
+    return step
+
+
+def implementations():
+    impls = {"hand numpy": hand_numpy, "tinygrad_rnn": tinygrad_layer}
+    if torch is not None:
+        impls.update({"torch fused": torch_fused, "torch eager": torch_eager})
+    return impls
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def agrees(step, reference_result, rtol) -> str | None:
+    """None when loss and every gradient match the hand-derived ones, else what differs."""
+    loss, grads = step()
+    want_loss, want_grads = reference_result
+    if not np.isclose(loss, want_loss, rtol=rtol, atol=0):
+        return f"loss {loss} != {want_loss}"
+    for name, want in want_grads.items():
+        got = np.asarray(grads[name], dtype=np.float64)
+        scale = np.max(np.abs(want))
+        err = np.max(np.abs(got - want)) / scale if scale else np.max(np.abs(got))
+        if err > rtol:
+            return f"{name}: max relative error {err:.2e}"
+    return None
+
+
+def peak_memory_mb(step) -> float:
+    """Peak bytes allocated during one step, as numpy reports them to tracemalloc."""
+    gc.collect()
+    tracemalloc.start()
+    step()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def measure(kind, config, dtype, repeats, min_time, impls):
+    N, I, H, T = CONFIGS[config]
+    problem = Problem(kind, N, I, H, T, dtype)
+    steps = {name: make(problem) for name, make in impls.items()}
+    truth = steps["hand numpy"]()
+    rtol = 1e-6 if dtype == np.float64 else 1e-3
+    refused = {}
+    for name, step in list(steps.items()):
+        problem_msg = agrees(step, truth, rtol)
+        if problem_msg:
+            refused[name] = problem_msg
+            del steps[name]
+    # how many calls make one timing sample of at least min_time seconds
+    start = time.perf_counter()
+    steps["hand numpy"]()
+    once = max(time.perf_counter() - start, 1e-6)
+    calls = max(1, int(min_time / once))
+    samples = {name: [] for name in steps}
+    for _ in range(repeats):  # interleaved, so drifts of the machine hit everyone alike
+        for name, step in steps.items():
+            start = time.perf_counter()
+            for _ in range(calls):
+                step()
+            samples[name].append((time.perf_counter() - start) / calls * 1e3)
+    medians = {name: statistics.median(s) for name, s in samples.items()}
+    memory = {}
+    if config in ("long", "T=4000"):
+        memory = {name: peak_memory_mb(steps[name]) for name in steps if not name.startswith("torch")}
+    return medians, refused, memory
+
+
+def blas_info() -> str:
+    try:
+        config = np.show_config(mode="dicts")
+        blas = config["Build Dependencies"]["blas"]
+        return f"{blas.get('name', '?')} {blas.get('version', '')}".strip()
+    except Exception:  # older numpy: no dict mode
+        return "unknown"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: tiny and small, few repeats")
+    parser.add_argument("--kinds", nargs="+", default=list(GATES), choices=list(GATES))
+    parser.add_argument("--configs", nargs="+", default=None, choices=list(CONFIGS))
+    parser.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    parser.add_argument("--repeats", type=int, default=None)
+    args = parser.parse_args(argv)
+    configs = args.configs or (["tiny", "small"] if args.quick else list(CONFIGS))
+    repeats = args.repeats or (3 if args.quick else 7)
+    min_time = 0.005 if args.quick else 0.2
+    dtype = np.dtype(args.dtype).type
+    impls = implementations()
+    print(f"# {time.strftime('%Y-%m-%d')}, {platform.machine()}, Python {platform.python_version()}, "
+          f"numpy {np.__version__} (BLAS: {blas_info()}, 1 thread), "
+          f"torch {torch.__version__ if torch else 'not installed'}, {args.dtype}")
+    print(f"# median ms per training step over {repeats} interleaved repeats; ratio to hand numpy\n")
+    names = list(impls)
+    print("| kind | config (N, I, H, T) | " + " | ".join(names) + " | peak MB (ours / hand) |")
+    print("|---|---|" + "---|" * len(names) + "---|")
+    all_agree = True
+    for kind in args.kinds:
+        for config in configs:
+            medians, refused, memory = measure(kind, config, dtype, repeats, min_time, impls)
+            base = medians["hand numpy"]
+            cells = []
+            for name in names:
+                if name in refused:
+                    cells.append(f"REFUSED ({refused[name]})")
+                    all_agree = False
+                elif name == "hand numpy":
+                    cells.append(f"{base:.3f} ms")
+                else:
+                    cells.append(f"{medians[name] / base:.2f}x")
+            mem = (f"{memory['tinygrad_rnn']:.1f} / {memory['hand numpy']:.1f}"
+                   if "tinygrad_rnn" in memory else "")
+            print(f"| {kind} | {config} {CONFIGS[config]} | " + " | ".join(cells) + f" | {mem} |",
+                  flush=True)
+    return 0 if all_agree else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
