@@ -197,6 +197,22 @@ def test_no_grad_as_a_decorator_and_restored_after_an_exception():
     assert tr.is_grad_enabled()
 
 
+def test_no_grad_and_enable_grad_as_bare_decorators():
+    @tr.no_grad
+    def double(t):
+        return t * 2
+
+    @tr.enable_grad
+    def triple(t):
+        return t * 3
+
+    x = rand(3)
+    assert not double(x).requires_grad and double.__name__ == "double"
+    with tr.no_grad():
+        assert triple(x).requires_grad
+    assert tr.is_grad_enabled()
+
+
 def test_enable_grad_inside_no_grad():
     x = rand(3)
     with tr.no_grad():

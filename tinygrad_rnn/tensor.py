@@ -12,6 +12,8 @@ Read this file top to bottom: grad mode, Context, Function, backward, Tensor.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 # --------------------------------------------------------------------------- grad mode
@@ -32,6 +34,10 @@ class no_grad:
 
     _enabled_inside = False
 
+    def __new__(cls, fn=None):
+        self = super().__new__(cls)
+        return self if fn is None else self(fn)  # bare @no_grad, as torch allows
+
     def __enter__(self):
         global _grad_enabled
         self._previous = _grad_enabled
@@ -46,8 +52,7 @@ class no_grad:
             with self.__class__():
                 return fn(*args, **kwargs)
 
-        wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
-        return wrapper
+        return functools.wraps(fn)(wrapper)
 
 
 class enable_grad(no_grad):
