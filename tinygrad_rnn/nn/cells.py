@@ -24,6 +24,11 @@ from .module import Module, Parameter
 
 GATES = {"LSTM": ("i", "f", "g", "o"), "GRU": ("r", "z", "n"), "RNN": ()}
 
+# While ``tinygrad_rnn.trace`` records (gate traces, gradient flow, the per-step
+# clusters of ``viz.unrolled_dot``) this is its recorder, and None otherwise: when
+# nothing records, a step pays one global lookup for it.
+_recorder = None
+
 
 # --------------------------------------------------------------------------- the recurrences
 
@@ -37,7 +42,10 @@ def _recurrent(h: Tensor, w_hh_t: Tensor, b_hh: Tensor | None) -> Tensor:
 def rnn_step(xp, h, w_hh_t, b_hh=None, nonlinearity: str = "tanh") -> Tensor:
     """h' = act(xp + h W_hh^T + b_hh),  xp = x W_ih^T + b_ih,  act = tanh or relu."""
     pre = xp + _recurrent(h, w_hh_t, b_hh)
-    return pre.tanh() if nonlinearity == "tanh" else pre.relu()
+    h_new = pre.tanh() if nonlinearity == "tanh" else pre.relu()
+    if _recorder is not None:
+        _recorder.step("RNN", (xp, h, w_hh_t, b_hh), h=h_new)
+    return h_new
 
 
 def lstm_step(xp, h, c, w_hh_t, b_hh=None, w_hr_t=None) -> tuple[Tensor, Tensor]:
@@ -45,9 +53,15 @@ def lstm_step(xp, h, c, w_hh_t, b_hh=None, w_hr_t=None) -> tuple[Tensor, Tensor]
     c' = sigmoid(f) * c + sigmoid(i) * tanh(g);   h' = sigmoid(o) * tanh(c')
     and with a projection (torch's proj_size):  h' = h' W_hr^T."""
     i, f, g, o = (xp + _recurrent(h, w_hh_t, b_hh)).chunk(4, axis=-1)
-    c = f.sigmoid() * c + i.sigmoid() * g.tanh()
-    h = o.sigmoid() * c.tanh()
-    return (h if w_hr_t is None else h @ w_hr_t), c
+    i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
+    c_new = f * c + i * g
+    h_new = o * c_new.tanh()
+    if w_hr_t is not None:
+        h_new = h_new @ w_hr_t
+    if _recorder is not None:
+        _recorder.step("LSTM", (xp, h, c, w_hh_t, b_hh, w_hr_t),
+                       i=i, f=f, g=g, o=o, c=c_new, h=h_new)
+    return h_new, c_new
 
 
 def gru_step(xp, h, w_hh_t, b_hh=None) -> Tensor:
@@ -60,7 +74,10 @@ def gru_step(xp, h, w_hh_t, b_hh=None) -> Tensor:
     r = (x_r + h_r).sigmoid()
     z = (x_z + h_z).sigmoid()
     n = (x_n + r * h_n).tanh()
-    return (1 - z) * n + z * h
+    h_new = (1 - z) * n + z * h
+    if _recorder is not None:
+        _recorder.step("GRU", (xp, h, w_hh_t, b_hh), r=r, z=z, n=n, h=h_new)
+    return h_new
 
 
 # --------------------------------------------------------------------------- gate views
@@ -147,6 +164,8 @@ class _Cell(Module):
 
         A missing state is zeros; an unbatched input (I,) takes states (H,).
         """
+        if _recorder is not None:  # the step that follows is this cell's, called on (x, state)
+            _recorder.enter(self, inputs=(x, state))
         name, size = type(self).__name__, self.input_size
         x = x if isinstance(x, Tensor) else Tensor(x)
         if x.ndim not in (1, 2):

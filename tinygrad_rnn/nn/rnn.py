@@ -23,7 +23,7 @@ import numpy as np
 from .. import functional as F
 from ..ops import concat, stack
 from ..tensor import ShapeError, Tensor
-from . import init
+from . import cells as _cells, init
 from .cells import GateGrad, GateView, gate_view, gru_step, lstm_step, rnn_step
 from .module import Module, Parameter
 
@@ -186,9 +186,14 @@ class RNNBase(Module):
         w = dict(w, hh_t=w["weight_hh"].T,  # transposed once, not once per step
                  hr_t=None if w["weight_hr"] is None else w["weight_hr"].T)
         outputs = [None] * steps
+        recorder = _cells._recorder
+        if recorder is not None:  # tinygrad_rnn.trace records: the steps that follow are ours
+            recorder.enter(self, weights=w, reverse=reverse)
         for t in (reversed(range(steps)) if reverse else range(steps)):
             state = self._step(xps[t], state, w)
             outputs[t] = state[0]
+        if recorder is not None:
+            recorder.exit()
         return stack(outputs, axis=0), state
 
     def _step(self, xp, state, w) -> tuple:
