@@ -77,7 +77,8 @@ class Context:
     def __init__(self, fn, inputs):
         self.fn = fn
         self.inputs = inputs
-        self.needs_input_grad = tuple(t.requires_grad for t in inputs)
+        # a list inside tuple() is faster than a generator, and this runs once per op
+        self.needs_input_grad = tuple([t._requires_grad for t in inputs])
         self.saved_tensors = ()
         self.num_outputs = 1
         self.output_meta = None  # [(shape, dtype)] of the outputs, for ops with several
@@ -119,23 +120,27 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, **params):
-        tensors = tuple(x if isinstance(x, Tensor) else Tensor(x) for x in inputs)
-        ctx = Context(cls, tensors)
-        try:
-            out = cls.forward(ctx, *[t.data for t in tensors], **params)
+        for x in inputs:
+            if not isinstance(x, Tensor):  # a number or an array among them: wrap them all
+                inputs = tuple([x if isinstance(x, Tensor) else Tensor(x) for x in inputs])
+                break
+        ctx = Context(cls, inputs)
+        try:  # free in Python 3.11 when nothing is raised
+            out = cls.forward(ctx, *[t.data for t in inputs], **params)
         except ShapeError:
             raise  # already in the user's words
         except ValueError as err:
-            raise _shape_error(cls, tensors, err) from None
-        requires_grad = _grad_enabled and True in ctx.needs_input_grad
-        node = ctx if requires_grad else None
-        if not requires_grad:
+            raise _shape_error(cls, inputs, err) from None
+        if _grad_enabled and True in ctx.needs_input_grad:
+            node = ctx
+        else:
+            node = None
             ctx.saved_tensors = ()  # nothing will call backward: let the arrays go now
-        if isinstance(out, tuple):
+        if type(out) is tuple:
             ctx.num_outputs = len(out)
             ctx.output_meta = [(o.shape, o.dtype) for o in out]
-            return tuple(Tensor._from_op(o, requires_grad, node, i) for i, o in enumerate(out))
-        return Tensor._from_op(out, requires_grad, node, 0)
+            return tuple([_tensor_from_op(o, node, i) for i, o in enumerate(out)])
+        return _tensor_from_op(out, node, 0)
 
 
 class ShapeError(ValueError):
@@ -303,18 +308,6 @@ class Tensor:
         self.name = name
         self.requires_grad = requires_grad
 
-    @classmethod
-    def _from_op(cls, data, requires_grad, node, index):
-        """The output of an op: skips __init__'s checks, which forward already settled."""
-        t = cls.__new__(cls)
-        t.data = data if isinstance(data, np.ndarray) else np.asarray(data)
-        t.grad = None
-        t._requires_grad = requires_grad
-        t._node = node
-        t._index = index
-        t.name = None
-        return t
-
     # ----------------------------------------------------------------- properties
     @property
     def requires_grad(self) -> bool:
@@ -370,7 +363,7 @@ class Tensor:
 
     def detach(self) -> "Tensor":
         """The same values (shared memory), cut from the graph: gradients stop here."""
-        return Tensor._from_op(self.data, False, None, 0)
+        return _tensor_from_op(self.data, None, 0)
 
     def retain_grad(self) -> None:
         """Keep this non-leaf tensor's gradient in ``.grad`` after backward."""
@@ -504,5 +497,23 @@ class Tensor:
         """As torch.unbind: the slices along ``axis``, one node for all of them."""
         return ops.Unbind.apply(self, axis=axis)
 
+
+def _tensor_from_op(data, node: Context | None, index: int) -> Tensor:
+    """Output ``index`` of an op (``node`` is None when no graph is recorded).
+
+    Skips ``Tensor.__init__``, whose checks forward has already settled: this
+    runs once per op, so every attribute store counts.
+    """
+    t = _new_tensor(Tensor)
+    t.data = data if isinstance(data, np.ndarray) else np.asarray(data)
+    t.grad = None
+    t._requires_grad = node is not None
+    t._node = node
+    t._index = index
+    t.name = None
+    return t
+
+
+_new_tensor = object.__new__
 
 from . import ops  # noqa: E402  (ops subclass Function, defined above)
