@@ -9,6 +9,8 @@ from .gradcheck import GradcheckError, GradcheckReport, gradcheck, gradcheck_rep
 from . import functional, optim
 from .serialization import load, save
 from . import nn
+from . import layercheck
+from .layercheck import gradcheck_layer
 
 __version__ = "0.1.0"
 
@@ -16,5 +18,5 @@ __all__ = [
     "Tensor", "Function", "Context", "ShapeError", "no_grad", "enable_grad", "is_grad_enabled",
     "concat", "stack", "gradcheck", "gradcheck_report", "numerical_grad", "GradcheckError",
     "GradcheckReport", "manual_seed", "compare_grads", "GradComparison",
-    "functional", "optim", "save", "load",
+    "functional", "optim", "save", "load", "layercheck", "gradcheck_layer",
 ]

@@ -1,0 +1,220 @@
+"""tr.gradcheck_layer: healthy layers pass, and a layer broken in one gate is
+caught with that gate named as the culprit."""
+
+import numpy as np
+import pytest
+
+import tinygrad_rnn as tr
+from tinygrad_rnn import nn
+from tinygrad_rnn.layercheck import gradcheck_layer, layercheck_report
+
+
+# --------------------------------------------------------------------------- ops with a wrong backward
+
+
+class BadSigmoid(tr.Function):
+    """sigmoid whose backward forgot the (1 - out) factor."""
+
+    @staticmethod
+    def forward(ctx, x):
+        out = 1.0 / (1.0 + np.exp(-x))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * out
+
+
+class BadTanh(tr.Function):
+    """tanh whose backward uses tanh(out) where it needs out: the notebook's dtanh bug."""
+
+    @staticmethod
+    def forward(ctx, x):
+        out = np.tanh(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * (1.0 - np.tanh(out) ** 2)
+
+
+def lstm_step_with(xp, h, c, w, sig_f=None, sig_o=None, tanh_c=None):
+    i, f, g, o = (xp + h @ w["hh_t"] + w["bias_hh"]).chunk(4, axis=-1)
+    f = (sig_f or tr.Tensor.sigmoid)(f)
+    c = f * c + i.sigmoid() * g.tanh()
+    o = (sig_o or tr.Tensor.sigmoid)(o)
+    return o * (tanh_c or tr.Tensor.tanh)(c), c
+
+
+class LeakyForgetLSTM(nn.LSTM):
+    """An LSTM whose forget gate uses a sigmoid with a wrong backward."""
+
+    def _step(self, xp, state, w):
+        return lstm_step_with(xp, *state, w, sig_f=BadSigmoid.apply)
+
+
+class BadCellTanhLSTM(nn.LSTM):
+    """The wrong derivative sits in tanh(c): every gate that reaches c is hit, o is not."""
+
+    def _step(self, xp, state, w):
+        return lstm_step_with(xp, *state, w, tanh_c=BadTanh.apply)
+
+
+class BadUpdateGRU(nn.GRU):
+    """A GRU whose update gate z uses the broken sigmoid."""
+
+    def _step(self, xp, state, w):
+        (h,) = state
+        x_r, x_z, x_n = xp.chunk(3, axis=-1)
+        h_r, h_z, h_n = (h @ w["hh_t"] + w["bias_hh"]).chunk(3, axis=-1)
+        r = (x_r + h_r).sigmoid()
+        z = BadSigmoid.apply(x_z + h_z)
+        n = (x_n + r * h_n).tanh()
+        return ((1 - z) * n + z * h,)
+
+
+class BadOutputCell(nn.LSTMCell):
+    """A cell (one step, unrolled by the check) whose output gate is broken."""
+
+    def forward(self, x, state):
+        h, c = state
+        pre = x @ self.weight_ih.T + self.bias_ih + h @ self.weight_hh.T + self.bias_hh
+        i, f, g, o = pre.chunk(4, axis=-1)
+        c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+        return BadSigmoid.apply(o) * c.tanh(), c
+
+
+class NotebookRNN(nn.RNN):
+    def _step(self, xp, state, w):
+        return (BadTanh.apply(xp + state[0] @ w["hh_t"] + w["bias_hh"]),)
+
+
+def data(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+# --------------------------------------------------------------------------- healthy layers pass
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda: nn.RNN(2, 3), (4, 2, 2)),
+    (lambda: nn.RNN(2, 3, nonlinearity="relu", bias=False), (3, 2, 2)),
+    (lambda: nn.LSTM(2, 3), (4, 2, 2)),
+    (lambda: nn.LSTM(2, 3, proj_size=2), (3, 1, 2)),
+    (lambda: nn.GRU(2, 2, num_layers=2, bidirectional=True, batch_first=True), (1, 2, 2)),
+    (lambda: nn.LSTM(2, 2, batch_first=True), (2, 3, 2)),
+    (lambda: nn.GRU(2, 3), (3, 2)),                       # unbatched
+    (lambda: nn.LSTMCell(2, 3), (2, 2)),                  # one step
+    (lambda: nn.GRUCell(2, 3), (3, 2, 2)),                # a cell unrolled over T = 3
+    (lambda: nn.Linear(3, 2), (4, 3)),                    # any module
+])
+def test_built_in_layers_pass(make, shape):
+    layer = make().double()
+    report = layercheck_report(layer, data(*shape))
+    assert report.ok, str(report)
+    assert report.culprit is None
+    assert gradcheck_layer(layer, data(*shape), per_step=False) is True
+
+
+def test_rows_cover_every_gate_parameter_step_and_state():
+    layer = nn.LSTM(1, 2, num_layers=2, bidirectional=True).double()
+    report = layercheck_report(layer, data(4, 1, 1))
+    parts = {(r.tensor, r.gate) for r in report.rows}
+    for name, _ in layer.named_parameters():
+        for gate in "ifgo":
+            assert (name, gate) in parts
+    assert [r.part for r in report.rows if r.tensor == "x"] == ["t=0", "t=1", "t=2", "t=3"]
+    assert [r.part for r in report.rows if r.tensor == "c0"] == ["l0", "l0_reverse", "l1",
+                                                                  "l1_reverse"]
+    # per step: every weight, every gate, every step
+    assert len(report.step_rows) == len(list(layer.parameters())) * 4 * 4
+
+
+# --------------------------------------------------------------------------- the culprit is named
+
+
+def test_a_broken_forget_gate_is_named():
+    layer = LeakyForgetLSTM(2, 3).double()
+    x = data(4, 2, 2)
+    with pytest.raises(tr.GradcheckError, match="culprit: gate f"):
+        gradcheck_layer(layer, x)
+    report = layercheck_report(layer, x)
+    assert report.culprit_gates == ("f",) and report.culprit_step == 3
+    # at the step BPTT reaches first, only the forget gate's slices disagree
+    last = [r for r in report.step_rows if r.step == 3]
+    assert {r.gate for r in last if not r.ok} == {"f"}
+    assert all(r.ok for r in last if r.gate != "f")
+    # the worst element of the f rows points into rows H:2H of the full weight
+    (row,) = [r for r in report.rows if r.tensor == "weight_ih_l0" and r.gate == "f"]
+    assert not row.ok and 3 <= row.worst_index[0] < 6
+    assert gradcheck_layer(layer, x, raise_exception=False) is False
+
+
+def test_the_forget_gate_is_found_in_a_two_layer_bidirectional_batch_first_layer():
+    layer = LeakyForgetLSTM(1, 2, num_layers=2, bidirectional=True, batch_first=True).double()
+    report = layercheck_report(layer, data(1, 3, 1))
+    assert not report.ok and report.culprit_gates == ("f",)
+
+
+def test_a_broken_update_gate_of_a_gru_is_named():
+    report = layercheck_report(BadUpdateGRU(2, 3).double(), data(3, 2, 2))
+    assert report.culprit_gates == ("z",)
+    assert "gate z" in str(report)
+
+
+def test_a_broken_output_gate_of_a_cell_is_named():
+    report = layercheck_report(BadOutputCell(2, 3).double(), data(3, 2, 2))
+    assert not report.ok and report.culprit_gates == ("o",) and report.culprit_step == 2
+
+
+def test_an_error_shared_by_several_gates_names_them_all_and_spares_the_rest():
+    # tanh(c) feeds dc, which reaches i, f and g; the output gate never sees it
+    report = layercheck_report(BadCellTanhLSTM(2, 3).double(), data(3, 2, 2))
+    assert report.culprit_gates == ("i", "f", "g")
+    assert "o agree" in report.culprit
+
+
+def test_a_layer_without_gates_names_the_step_where_the_error_starts():
+    report = layercheck_report(NotebookRNN(2, 3).double(), data(3, 2, 2))
+    assert not report.ok and report.culprit_gates == () and report.culprit_step == 2
+    assert "weight_hh_l0" in report.culprit
+
+
+def test_without_the_per_step_view_the_gates_that_disagree_are_still_listed():
+    report = layercheck_report(BadOutputCell(2, 3).double(), data(3, 2))  # one step
+    assert not report.step_rows
+    assert report.culprit_gates == ("o",)
+
+
+# --------------------------------------------------------------------------- no side effects
+
+
+def test_the_layer_is_left_as_found():
+    layer = nn.LSTM(2, 3, num_layers=2, dropout=0.5).double()
+    before = layer.state_dict()
+    for p in layer.parameters():
+        p.grad = np.full(p.shape, 7.0)
+    layercheck_report(layer, data(3, 2, 2))
+    assert layer.training  # run in eval mode (no dropout), then restored
+    for name, p in layer.named_parameters():
+        np.testing.assert_array_equal(p.data, before[name])
+        np.testing.assert_array_equal(p.grad, 7.0)
+    assert "_run" not in vars(layer)
+
+
+def test_a_given_state_is_checked_and_not_modified():
+    layer = nn.GRU(2, 3).double()
+    h0 = data(1, 2, 3, seed=5)
+    copy = h0.copy()
+    report = layercheck_report(layer, data(3, 2, 2), h0)
+    assert report.ok and [r.tensor for r in report.rows].count("h0") == 1
+    np.testing.assert_array_equal(h0, copy)
+
+
+def test_float32_weights_give_a_warning():
+    with pytest.warns(UserWarning, match="float64"):
+        layercheck_report(nn.RNN(2, 2).float(), data(2, 1, 2), per_step=False)
