@@ -9,6 +9,7 @@ from .gradcheck import GradcheckError, GradcheckReport, gradcheck, gradcheck_rep
 from . import functional, optim
 from .serialization import load, save
 from . import nn
+from . import viz  # graphs as DOT text, explain_backward; also loads trace (gates, gradient flow)
 from . import layercheck
 from .layercheck import gradcheck_layer
 

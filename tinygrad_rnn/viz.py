@@ -1,0 +1,462 @@
+"""See the graph: Graphviz DOT text, drawings, and backpropagation narrated.
+
+- ``to_dot(tensor)``: the graph that computed ``tensor`` as DOT text, one node per
+  op (its name and output shape), leaves labelled by name, edges input -> op.
+- ``unrolled_dot(layer, x)``: a recurrent layer's unrolled graph, one cluster
+  per time step, its gates labelled.
+- ``draw(tensor_or_dot, "graph.svg")``: rendered by Graphviz's ``dot`` program.
+- ``explain_backward(loss)``: every backward step in the order the engine runs
+  them, with the op's derivative formula, and where gradients add.
+
+Plain text only: nothing here needs matplotlib or Graphviz to be imported, and
+``to_dot`` works without Graphviz installed.
+"""
+
+from __future__ import annotations
+
+import inspect
+import shutil
+import subprocess
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+from .nn.rnn import RNNBase
+from .tensor import Context, Tensor, _topological_order
+from .trace import record_gates, run_sequence
+
+__all__ = ["to_dot", "unrolled_dot", "draw", "explain_backward", "GraphvizNotFoundError"]
+
+
+class GraphvizNotFoundError(RuntimeError):
+    """Graphviz's ``dot`` program is not on the PATH."""
+
+
+# --------------------------------------------------------------------------- naming
+
+
+def _param_names(params) -> dict:
+    """{id(tensor): name} from a Module or a {name: tensor} mapping."""
+    if params is None:
+        return {}
+    if hasattr(params, "named_parameters"):
+        params = dict(params.named_parameters())
+    return {id(t): name for name, t in params.items()}
+
+
+class _Graph:
+    """The nodes reachable from a root, in forward order, and what to call them."""
+
+    def __init__(self, root: Tensor, params=None):
+        self.root = root
+        self.param_names = _param_names(params)
+        self.ops: list[Context] = [] if root._node is None else _topological_order(root._node)
+        # leaves in first-use order; outputs (node, index) -> a tensor that holds it
+        self.leaves: list[Tensor] = []
+        self.outputs: dict = {}
+        seen_leaves = set()
+        for node in self.ops:
+            for t in node.inputs:
+                if t._node is None:
+                    if id(t) not in seen_leaves:
+                        seen_leaves.add(id(t))
+                        self.leaves.append(t)
+                else:
+                    self.outputs.setdefault((t._node, t._index), t)
+        if root._node is None:
+            self.leaves.append(root)
+        else:
+            self.outputs[(root._node, root._index)] = root
+        self.uses = self._count_uses()
+
+    def _count_uses(self) -> dict:
+        """{key: [consumer node, ...]}, one entry per use (x * x lists Mul twice)."""
+        uses: dict = {}
+        for node in self.ops:
+            for t in node.inputs:
+                uses.setdefault(self.key(t), []).append(node)
+        return uses
+
+    @staticmethod
+    def key(t: Tensor):
+        return ("leaf", id(t)) if t._node is None else (t._node, t._index)
+
+    def output_name(self, node: Context, index: int = 0) -> str | None:
+        t = self.outputs.get((node, index))
+        return None if t is None else (t.name or self.param_names.get(id(t)))
+
+    def leaf_name(self, t: Tensor) -> str | None:
+        return self.param_names.get(id(t)) or t.name
+
+
+def _shape(shape) -> str:
+    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _const_text(t: Tensor) -> str:
+    if t.data.size == 1:
+        return f"{t.data.item():g}"
+    return f"{'zeros' if not t.data.any() else 'const'} {_shape(t.shape)}"
+
+
+def _output_shapes(g: _Graph, node: Context) -> list:
+    """Shapes of a node's outputs (a single-output op's shape is its output tensor's)."""
+    if node.output_meta is not None:
+        return [s for s, _ in node.output_meta]
+    return [g.outputs[(node, 0)].shape]
+
+
+# --------------------------------------------------------------------------- DOT
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _dot(root: Tensor, params=None, clusters=None, labels=None, leaf_labels=None,
+         rankdir: str = "TB") -> str:
+    """DOT text for the graph of ``root``.
+
+    clusters: [(title, set of Contexts)], each drawn as ``subgraph cluster_<k>``;
+    labels: {(Context, output index): text} put before an op's name (gate names);
+    leaf_labels: {id(leaf): name} for leaves without a name of their own.
+    """
+    g = _Graph(root, params)
+    labels, leaf_labels = labels or {}, leaf_labels or {}
+    ids: dict = {}
+    for k, node in enumerate(g.ops):
+        ids[node] = f"op{k}"
+    for k, t in enumerate(g.leaves):
+        ids[id(t)] = f"leaf{k}"
+
+    def op_line(node: Context) -> str:
+        shapes = _output_shapes(g, node)
+        if len(shapes) == 1:
+            shape = _shape(shapes[0])
+        elif all(s == shapes[0] for s in shapes):
+            shape = f"{len(shapes)} x {_shape(shapes[0])}"
+        else:
+            shape = ", ".join(_shape(s) for s in shapes)
+        names = [labels.get((node, i)) or g.output_name(node, i) for i in range(len(shapes))]
+        names = [n for n in names if n]
+        title = f"{', '.join(names)} = {node.fn.__name__}" if names else node.fn.__name__
+        style = ', style="rounded,filled,bold", fillcolor="#fde8c8", peripheries=2' \
+            if node is root._node else ', style="rounded,filled", fillcolor="#fff4e0"'
+        return f"{ids[node]} [shape=box{style}, label={_quote(title + chr(10) + shape)}];"
+
+    def leaf_line(t: Tensor) -> str:
+        name = g.leaf_name(t) or leaf_labels.get(id(t))
+        if id(t) in g.param_names:
+            style, text = 'shape=ellipse, style=filled, fillcolor="#cfe3ff"', f"{name}\n{_shape(t.shape)}"
+        elif name or t.requires_grad:
+            style = 'shape=ellipse, style=filled, fillcolor="#e3f5d8"'
+            text = f"{name or 'input'}\n{_shape(t.shape)}"
+        else:
+            style, text = 'shape=plaintext, fontcolor="#666666"', name or _const_text(t)
+        if t is root:
+            style += ", peripheries=2"
+        return f"{ids[id(t)]} [{style}, label={_quote(text)}];"
+
+    # which cluster each op sits in; a constant used only inside one cluster joins it
+    where: dict = {}
+    for k, (_, members) in enumerate(clusters or ()):
+        for node in members:
+            where[node] = k
+    for t in g.leaves:
+        users = {where.get(node) for node in g.uses.get(g.key(t), [])}
+        if len(users) == 1 and None not in users and not t.requires_grad \
+                and id(t) not in g.param_names and not t.name and id(t) not in leaf_labels:
+            where[id(t)] = users.pop()
+
+    lines = ["digraph G {", f"  rankdir={rankdir};",
+             '  node [fontname="Helvetica", fontsize=10];', '  edge [fontsize=9];']
+    outside = [t for t in g.leaves if id(t) not in where] + [n for n in g.ops if n not in where]
+    for item in outside:
+        lines.append("  " + (op_line(item) if isinstance(item, Context) else leaf_line(item)))
+    for k, (title, members) in enumerate(clusters or ()):
+        lines.append(f"  subgraph cluster_{k} {{")
+        lines.append(f'    label={_quote(title)}; style="rounded"; color="#999999";')
+        for t in g.leaves:
+            if where.get(id(t)) == k:
+                lines.append("    " + leaf_line(t))
+        for node in g.ops:
+            if where.get(node) == k:
+                lines.append("    " + op_line(node))
+        lines.append("  }")
+    for node in g.ops:
+        for t in node.inputs:
+            source = ids[id(t)] if t._node is None else ids[t._node]
+            many = t._node is not None and t._node.num_outputs > 1
+            label = f" [label={_quote(f'[{t._index}]')}]" if many else ""
+            lines.append(f"  {source} -> {ids[node]}{label};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def to_dot(tensor: Tensor, params=None, rankdir: str = "TB") -> str:
+    """Graphviz DOT text of the graph that computed ``tensor``.
+
+    One box per op (its name and output shape; a named output, ``t.name = "h"``,
+    shows its name), one ellipse per leaf: parameters by their dotted name when
+    ``params`` (a Module, or ``dict(module.named_parameters())``) says it, other
+    leaves by ``Tensor.name``, constants by value. Edges go from input to op; an
+    edge out of an op with several outputs (split, unbind) says which output.
+    The op that made ``tensor`` has a double border.
+    """
+    return _dot(tensor, params, rankdir=rankdir)
+
+
+def _step_nodes(step) -> set:
+    """The ops of one recorded step: reachable from what it made, stopping at its inputs."""
+    stop = {id(t) for t in step.inputs}
+    members, todo = set(), [t._node for t in step.tensors.values() if t._node is not None]
+    while todo:
+        node = todo.pop()
+        if node in members:
+            continue
+        members.add(node)
+        for t in node.inputs:
+            if t._node is not None and id(t) not in stop:
+                todo.append(t._node)
+    return members
+
+
+def unrolled_dot(module, x, state=None, loss_fn=None, params=None, rankdir: str = "LR") -> str:
+    """DOT text of a recurrent layer (or cell) unrolled over ``x``: one cluster per time step.
+
+    The module runs on ``x`` while ``trace.record_gates`` records its steps;
+    cluster t holds the ops of step t of every layer and direction, its gate,
+    cell and hidden-state ops labelled (i, f, g, o, c, h; r, z, n). The graph
+    drawn is that of the output, or of ``loss_fn(output)`` when given.
+    Parameters are named from the module unless ``params`` says otherwise.
+    """
+    # x as a named input leaf (a copy of the reference, never the caller's tensor), so
+    # that the layer's reshapes and slices of it are drawn rather than baked into constants
+    data = x.data if isinstance(x, Tensor) else np.asarray(x, dtype=float)
+    x = Tensor(data, requires_grad=True, name=getattr(x, "name", None) or "x")
+    with record_gates() as rec:
+        output, _ = run_sequence(module, x, state)
+    root = output if loss_fn is None else loss_fn(output)
+    by_time: dict = {}
+    labels: dict = {}
+    leaf_labels: dict = {}
+    for (layer, direction), steps in rec.steps_of(module).items():
+        where = f"_l{layer}" + ("_reverse" if direction else "") if isinstance(module, RNNBase) else ""
+        for t, step in enumerate(steps):
+            by_time.setdefault(t, set()).update(_step_nodes(step))
+            for name, tensor in step.tensors.items():
+                if tensor._node is not None:
+                    labels.setdefault((tensor._node, tensor._index), name)
+            for name, tensor in step.previous.items():  # the initial state, when a leaf
+                if tensor._node is None:
+                    leaf_labels.setdefault(id(tensor), f"{name}0{where}")
+    claimed: set = set()
+    clusters = []
+    for t in sorted(by_time):
+        members = by_time[t] - claimed  # an op belongs to the first step that made it
+        claimed |= members
+        clusters.append((f"t = {t}", members))
+    # an op fed only by one step's ops (a cell reshaping its output back) joins that step
+    step_of = {node: k for k, (_, members) in enumerate(clusters) for node in members}
+    for node in ([] if root._node is None else _topological_order(root._node)):
+        if node not in step_of:
+            feeding = {step_of.get(t._node) for t in node.inputs if t._node is not None}
+            if len(feeding) == 1 and None not in feeding:
+                step_of[node] = feeding.pop()
+                clusters[step_of[node]][1].add(node)
+    return _dot(root, module if params is None else params, clusters, labels, leaf_labels,
+                rankdir)
+
+
+# --------------------------------------------------------------------------- drawing
+
+_INSTALL_HINT = ("install Graphviz to draw graphs: `apt install graphviz` (Debian, Ubuntu), "
+                 "`brew install graphviz` (macOS), `conda install graphviz`, or "
+                 "https://graphviz.org/download/. Without it, viz.to_dot() still gives the "
+                 "DOT text, which any Graphviz viewer (or https://dreampuf.github.io/"
+                 "GraphvizOnline) renders")
+
+
+def draw(graph, path, params=None) -> Path:
+    """Render a graph to ``path`` (.svg or .png) with Graphviz's ``dot`` program.
+
+    Arguments:
+        graph: a Tensor (drawn as ``to_dot(graph, params)``) or DOT text
+            (e.g. from ``unrolled_dot``).
+        path: where to write; the suffix chooses the format.
+
+    Raises ``GraphvizNotFoundError`` (a RuntimeError) when ``dot`` is not installed.
+    """
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in ("svg", "png"):
+        raise ValueError(f"draw: the path must end in .svg or .png, got {path.name!r}")
+    text = graph if isinstance(graph, str) else to_dot(graph, params)
+    exe = shutil.which("dot")
+    if exe is None:
+        raise GraphvizNotFoundError("draw: Graphviz's `dot` program was not found; " + _INSTALL_HINT)
+    done = subprocess.run([exe, f"-T{fmt}", "-o", str(path)], input=text.encode(),
+                          capture_output=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"draw: dot failed ({done.returncode}): "
+                           f"{done.stderr.decode(errors='replace').strip()}")
+    return path
+
+
+# --------------------------------------------------------------------------- backprop, narrated
+
+
+def derivative_doc(fn) -> str:
+    """The forward formula and derivative an op's docstring states, on one line.
+
+    The first paragraph of the docstring, plus the first later paragraph that
+    gives the derivative (in terms of ``grad``) when the first one does not.
+    """
+    doc = (fn.__doc__ or "").strip()
+    if not doc:
+        return "(no docstring: its derivative is not stated)"
+    # lines joined, their own spacing kept ("out = x * y.   dx = grad * y,  dy = grad * x.")
+    paragraphs = [" ".join(line.strip() for line in p.strip().splitlines())
+                  for p in doc.split("\n\n")]
+    text = paragraphs[0]
+    if "grad" not in text:  # the derivative (in terms of grad) comes in a later paragraph
+        text = " ".join([text] + [p for p in paragraphs[1:] if "grad" in p][:1])
+    return text
+
+
+def _formula_names(node: Context, names: list) -> str:
+    """"x <- h, y <- W": which tensors the names in the op's formula stand for."""
+    try:
+        parameters = list(inspect.signature(node.fn.forward).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return ""
+    pairs = []
+    for k, p in enumerate(parameters):
+        if p.kind is p.VAR_POSITIONAL:
+            rest = names[k:]
+            pairs.append(f"{p.name} <- [{', '.join(rest)}]")
+            break
+        if k >= len(names) or p.kind is not p.POSITIONAL_OR_KEYWORD:
+            break
+        pairs.append(f"{p.name} <- {names[k]}")
+    if all(a.split(" <- ")[0] == a.split(" <- ")[1] for a in pairs):
+        return ""  # the formula's names are the tensors' names already
+    return ", ".join(pairs)
+
+
+def explain_backward(loss: Tensor, params=None, width: int = 96) -> str:
+    """Backpropagation narrated: each node's backward step, in the engine's order.
+
+    For every op, from the loss back to the leaves (the order ``loss.backward()``
+    runs them): what it computed, the derivative formula from its docstring
+    (``grad`` is the gradient arriving at its output), which tensors stand for
+    the formula's inputs, and where its input gradients go. A tensor used by
+    several ops (or twice by one, as in x * x) is marked: its gradients add.
+    Leaves are listed last, with the number of contributions to their ``.grad``.
+
+    Nothing runs: the text describes the graph; call ``loss.backward()`` as usual.
+    Meant for small graphs (a few dozen ops).
+    """
+    g = _Graph(loss, params)
+    counters: dict = {}
+    names: dict = {}
+
+    def name_of(t: Tensor) -> str:
+        key = g.key(t)
+        if key not in names:
+            if t._node is None:
+                given = g.leaf_name(t)
+                if given is None and not t.requires_grad:
+                    given = _const_text(t)
+                if given is None:
+                    counters["input"] = counters.get("input", 0) + 1
+                    given = f"input{counters['input']}"
+                names[key] = given
+            else:
+                node = t._node
+                if (node, "base") not in names:
+                    given = g.output_name(node, t._index) if node.num_outputs == 1 else None
+                    if given is None:
+                        op = node.fn.__name__.lower()
+                        counters[op] = counters.get(op, 0) + 1
+                        given = f"{op}{counters[op]}"
+                    names[(node, "base")] = given
+                base = names[(node, "base")]
+                names[key] = base if node.num_outputs == 1 else \
+                    (g.output_name(node, t._index) or f"{base}[{t._index}]")
+        return names[key]
+
+    # names in forward order, so that mul1 comes before mul2 as they were computed
+    for t in g.leaves:
+        name_of(t)
+    for node in g.ops:
+        for t in node.inputs:
+            name_of(t)
+    root_name = name_of(loss)
+
+    def use_note(t: Tensor) -> str | None:
+        users = g.uses.get(g.key(t), [])
+        if len(users) < 2:
+            return None
+        counts: dict = {}
+        for u in users:
+            counts[u] = counts.get(u, 0) + 1
+        by = ", ".join(f"{_op_out_name(u)}" + (" twice" if n == 2 else f" {n} times" if n > 2 else "")
+                       for u, n in counts.items())
+        return f"{name_of(t)} is used {len(users)} times (by {by}): its gradients add"
+
+    def _op_out_name(node: Context) -> str:
+        return names[(node, "base")]
+
+    wrap = lambda text, indent: textwrap.fill(text, width, initial_indent=indent,
+                                              subsequent_indent=indent + "  ")
+    lines = [f"Backward pass of {root_name} (shape {_shape(loss.shape)}), "
+             f"in the order loss.backward() runs it."]
+    if loss._node is None:
+        lines.append(f"{root_name} is a leaf: no op to run; its .grad is the seed itself.")
+        return "\n".join(lines) + "\n"
+    lines.append(f"The seed: dL/d{root_name} = 1" + ("" if loss.size == 1 else " (or the gradient passed in)") + ".")
+    for step, node in enumerate(reversed(g.ops), 1):
+        out = _op_out_name(node)
+        args = ", ".join(name_of(t) for t in node.inputs)
+        shapes = _output_shapes(g, node)
+        lines.append("")
+        lines.append(f"step {step}: {out} = {node.fn.__name__}({args})   "
+                     f"-> shape {', '.join(_shape(s) for s in shapes)}")
+        lines.append(wrap(derivative_doc(node.fn), "    "))
+        where = _formula_names(node, [name_of(t) for t in node.inputs])
+        if where:
+            lines.append(wrap(f"inputs: {where}", "    "))
+        outs = [(node, i) for i in range(node.num_outputs)]
+        for key in outs:
+            t = g.outputs.get(key)
+            note = t is not None and use_note(t)
+            if note:
+                lines.append(wrap(f"{note} before this step runs.", "    ! "))
+        received = ", ".join(f"dL/d{name_of(g.outputs[k])}" for k in outs if k in g.outputs)
+        if any(k not in g.outputs for k in outs):
+            received += " (the outputs nobody used get zeros)"
+        lines.append(wrap(f"{'grads' if node.num_outputs > 1 else 'grad'} = {received}", "    "))
+        sends: dict = {}  # one entry per input tensor, counting repeats (x * x sends twice)
+        for t, needed in zip(node.inputs, node.needs_input_grad):
+            if not needed:
+                text = f"nothing to {name_of(t)} (it needs no gradient)"
+            elif t._node is None:
+                text = f"dL/d{name_of(t)} into {name_of(t)}.grad"
+            else:
+                text = f"dL/d{name_of(t)} to {_op_out_name(t._node)}'s step"
+            sends[text] = sends.get(text, 0) + 1
+        lines.append(wrap("sends " + "; ".join(
+            text if n == 1 else f"{text}, {n} times (they add)" for text, n in sends.items()), "    "))
+    grads = [t for t in g.leaves if t.requires_grad]
+    if grads:
+        lines.append("")
+        lines.append("Leaves: " + ", ".join(
+            f"{name_of(t)}.grad gets {len(g.uses.get(g.key(t), []))} "
+            f"contribution{'s' if len(g.uses.get(g.key(t), [])) != 1 else ''}" for t in grads) + ".")
+        for t in grads:
+            note = use_note(t)
+            if note:
+                lines.append(wrap(f"{note} in {name_of(t)}.grad.", "  ! "))
+    return "\n".join(lines) + "\n"
