@@ -25,7 +25,7 @@ from .nn import cells as _cells
 from .nn.cells import _Cell
 from .nn.rnn import RNNBase
 from .ops import stack
-from .tensor import Tensor
+from .tensor import Tensor, enable_grad
 
 __all__ = ["record_gates", "Recorder", "Step", "gate_trace", "gradient_flow", "run_sequence"]
 
@@ -279,8 +279,9 @@ def gradient_flow(module, x, loss_fn=None, state=None, layer: int = -1,
     params = list(module.parameters())
     saved = [p.grad for p in params]
     try:
-        with record_gates() as rec:
+        with record_gates() as rec, enable_grad():  # a graph is needed, even inside no_grad
             output, _ = run_sequence(module, x, state)
+            loss = (loss_fn or last_step_loss(module))(output)
         steps = rec.steps_of(module)
         layers = sorted({k[0] for k in steps})
         key = (layers[layer], direction)
@@ -290,7 +291,6 @@ def gradient_flow(module, x, loss_fn=None, state=None, layer: int = -1,
         hs = [s.tensors["h"] for s in steps[key]]
         for h in hs:
             h.retain_grad()
-        loss = (loss_fn or last_step_loss(module))(output)
         if not isinstance(loss, Tensor) or loss.size != 1:
             raise ValueError("gradient_flow: loss_fn must return a one-element Tensor")
         for p in params:

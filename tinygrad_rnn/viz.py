@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .nn.rnn import RNNBase
-from .tensor import Context, Tensor, _topological_order
+from .tensor import Context, Tensor, _topological_order, enable_grad
 from .trace import record_gates, run_sequence
 
 __all__ = ["to_dot", "unrolled_dot", "draw", "explain_backward", "GraphvizNotFoundError"]
@@ -235,9 +235,9 @@ def unrolled_dot(module, x, state=None, loss_fn=None, params=None, rankdir: str 
     # that the layer's reshapes and slices of it are drawn rather than baked into constants
     data = x.data if isinstance(x, Tensor) else np.asarray(x, dtype=float)
     x = Tensor(data, requires_grad=True, name=getattr(x, "name", None) or "x")
-    with record_gates() as rec:
+    with record_gates() as rec, enable_grad():  # a graph to draw, even inside no_grad
         output, _ = run_sequence(module, x, state)
-    root = output if loss_fn is None else loss_fn(output)
+        root = output if loss_fn is None else loss_fn(output)
     by_time: dict = {}
     labels: dict = {}
     leaf_labels: dict = {}
