@@ -1,12 +1,16 @@
-"""The hand-derived BPTT in tinygrad_rnn.reference, checked three ways:
-against central finite differences of its own forward pass, against torch
-(when installed), and against the notebook's bugs it reproduces on purpose."""
+"""The hand-derived BPTT in tinygrad_rnn.reference, checked four ways:
+against central finite differences of its own forward pass, against our own
+nn layers' autograd (to 1e-10 relative), against torch (when installed), and
+against the notebook's bugs it reproduces on purpose."""
 
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
+import tinygrad_rnn as tr
+from tinygrad_rnn import nn
 from tinygrad_rnn import reference as R
+from tinygrad_rnn.testing import check_hand_backward, recurrent_configs
 from tinygrad_rnn.reference.notebook import PARAM_NAMES, notebook_bptt, notebook_forward, notebook_loss
 
 KINDS = {
@@ -73,6 +77,50 @@ def test_hand_bptt_matches_finite_differences(kind, T, N, I, H, seed):
     numeric = finite_differences(kind, params, states, upstream)
     for name, expected in numeric.items():
         np.testing.assert_allclose(analytic[name], expected, rtol=1e-5, atol=1e-7, err_msg=name)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@given(T=st.integers(1, 5), N=st.integers(1, 3), I=st.integers(1, 3), H=st.integers(1, 4),
+       seed=st.integers(0, 2**31), bias=st.booleans())
+def test_hand_bptt_equals_our_autograd_to_1e10(kind, T, N, I, H, seed, bias):
+    """Every gradient (weights, x, h0, c0), with upstream gradients on the outputs
+    and the final states, equals what loss.backward() gives through our nn layer."""
+    params, states, upstream = random_problem(kind, T, N, I, H, seed)
+    if not bias:
+        params = {k: v for k, v in params.items() if k.startswith("weight")}
+    layer = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind](I, H, bias=bias)
+    layer.load_state_dict({k + "_l0": v for k, v in params.items()})
+    x = tr.Tensor(states["x"], requires_grad=True)
+    h0 = tr.Tensor(states["h0"][None], requires_grad=True)
+    if kind == "lstm":
+        c0 = tr.Tensor(states["c0"][None], requires_grad=True)
+        out, (hn, cn) = layer(x, (h0, c0))
+        loss = (out * upstream["out"]).sum() + (hn[0] * upstream["hn"]).sum() \
+            + (cn[0] * upstream["cn"]).sum()
+    else:
+        out, hn = layer(x, h0)
+        loss = (out * upstream["out"]).sum() + (hn[0] * upstream["hn"]).sum()
+    loss.backward()
+    ours_loss, backward = run(kind, params, states, upstream)
+    hand = backward()
+    assert ours_loss == pytest.approx(loss.item(), rel=1e-12)
+    autograd = {name[:-3]: p.grad for name, p in layer.named_parameters()}
+    autograd.update(x=x.grad, h0=h0.grad[0])
+    if kind == "lstm":
+        autograd["c0"] = c0.grad[0]
+    for name, want in autograd.items():
+        np.testing.assert_allclose(hand[name], want, rtol=1e-10, atol=1e-13, err_msg=name)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_hand_bptt_passes_the_hand_backward_checker_to_1e10(kind):
+    """The same through tinygrad_rnn.testing.check_hand_backward, over Hypothesis configs."""
+    def hand_fn(state_dict, x, d_out):
+        _, forward, backward = KINDS[kind]
+        return backward(forward(state_dict, x)[-1], d_out)
+
+    check_hand_backward(hand_fn, recurrent_configs(kinds=kind, num_layers=1, bidirectional=False,
+                                                   batch_first=False), rtol=1e-10, atol=1e-13)
 
 
 @pytest.mark.parametrize("kind", KINDS)

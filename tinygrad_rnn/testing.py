@@ -18,7 +18,15 @@ lines check a new op::
     case = OpCase("softsign", Softsign.apply, arrays(), numpy_fn=lambda x: x / (1 + np.abs(x)))
     test_softsign = op_test(case)      # a test function pytest collects
 
-or call ``check_op(case)`` inside a test of your own. This module needs
+or call ``check_op(case)`` inside a test of your own.
+
+For recurrent layers: ``recurrent_configs()`` draws configurations (kind, sequence
+length, batch, sizes, layers, direction, batch_first, bias); a
+``RecurrentConfig`` builds its layer, input and upstream gradient;
+``check_layer_gradients`` runs ``tr.gradcheck_layer`` on them; and
+``check_hand_backward(hand_fn, configs)`` checks a hand-written backward against
+the graph's gradients, Hypothesis shrinking a failure to the smallest
+configuration that shows it. This module needs
 ``hypothesis`` (a test-only dependency), so ``import tinygrad_rnn`` does not
 import it.
 """
@@ -41,6 +49,8 @@ __all__ = [
     "Inputs", "OpCase", "arrays", "positive_arrays", "broadcastable_shapes",
     "broadcastable_arrays", "check_gradients", "check_forward", "check_torch",
     "check_no_mutation", "check_dtype", "CHECKS", "run_check", "check_op", "op_test",
+    "RecurrentConfig", "recurrent_configs", "check_hand_backward", "HandBackwardError",
+    "check_layer_gradients",
 ]
 
 # --------------------------------------------------------------------------- strategies
@@ -438,3 +448,228 @@ def op_test(case: OpCase, checks: Sequence[str] | None = None,
         c if c.isalnum() else "_" for c in case.name)
     test.__doc__ = f"Hypothesis checks of {case.name}: {', '.join(checks or ['default'])}."
     return test
+
+
+# --------------------------------------------------------------------------- recurrent layers
+
+RECURRENT_KINDS = ("rnn", "lstm", "gru")
+
+
+@dataclass(frozen=True)
+class RecurrentConfig:
+    """One recurrent configuration: enough to build a layer, its input and an
+    upstream gradient, all float64 and all determined by ``seed``.
+
+    Arguments:
+        kind: "rnn" (tanh), "lstm" or "gru".
+        seq_len, batch, input_size, hidden_size, num_layers: T, N, I, H, L.
+        bidirectional, batch_first, bias: as the ``nn`` layers take them.
+        seed: the weights, input and upstream gradient are drawn from it.
+    """
+
+    kind: str
+    seq_len: int
+    batch: int
+    input_size: int
+    hidden_size: int
+    num_layers: int = 1
+    bidirectional: bool = False
+    batch_first: bool = False
+    bias: bool = True
+    seed: int = 0
+
+    def _rng(self, stream: int):
+        return np.random.default_rng([self.seed, stream])
+
+    def layer(self):
+        """The ``nn.RNN``/``LSTM``/``GRU`` with weights drawn from U(-0.8, 0.8) (larger
+        than the default init, so the nonlinearities are off their linear part)."""
+        from . import nn
+
+        cls = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[self.kind]
+        layer = cls(self.input_size, self.hidden_size, num_layers=self.num_layers,
+                    bias=self.bias, batch_first=self.batch_first,
+                    bidirectional=self.bidirectional).double()
+        rng = self._rng(0)
+        for p in layer.parameters():
+            p.data[...] = rng.uniform(-0.8, 0.8, p.shape)
+        return layer
+
+    @property
+    def input_shape(self) -> tuple:
+        if self.batch_first:
+            return (self.batch, self.seq_len, self.input_size)
+        return (self.seq_len, self.batch, self.input_size)
+
+    @property
+    def output_shape(self) -> tuple:
+        features = (2 if self.bidirectional else 1) * self.hidden_size
+        if self.batch_first:
+            return (self.batch, self.seq_len, features)
+        return (self.seq_len, self.batch, features)
+
+    def input(self) -> np.ndarray:
+        """x of ``input_shape``, standard normal."""
+        return self._rng(1).standard_normal(self.input_shape)
+
+    def d_outputs(self) -> np.ndarray:
+        """An upstream gradient dL/d(output) of ``output_shape``, standard normal."""
+        return self._rng(2).standard_normal(self.output_shape)
+
+    def __str__(self) -> str:
+        flags = [f for f in ("bidirectional", "batch_first") if getattr(self, f)]
+        flags += [] if self.bias else ["bias=False"]
+        return (f"{self.kind} T={self.seq_len} N={self.batch} I={self.input_size} "
+                f"H={self.hidden_size} layers={self.num_layers}"
+                + "".join(" " + f for f in flags) + f" seed={self.seed}")
+
+
+def _int_strategy(name: str, spec) -> st.SearchStrategy:
+    if isinstance(spec, (int, np.integer)):
+        return st.just(int(spec))
+    low, high = spec
+    if low < 1:
+        raise ValueError(f"recurrent_configs: {name} must be at least 1, got {spec}")
+    return st.integers(low, high)
+
+
+def _choice_strategy(spec) -> st.SearchStrategy:
+    if isinstance(spec, (bool, str)):
+        return st.just(spec)
+    return st.sampled_from(tuple(spec))  # shrinks towards the first choice
+
+
+def recurrent_configs(kinds=RECURRENT_KINDS, seq_len=(1, 5), batch=(1, 3), input_size=(1, 4),
+                      hidden_size=(1, 4), num_layers=(1, 2), bidirectional=(False, True),
+                      batch_first=(False, True), bias=(True, False)) -> st.SearchStrategy:
+    """Hypothesis strategy of ``RecurrentConfig``.
+
+    Arguments:
+        kinds: a kind ("rnn", "lstm", "gru") or a sequence of them.
+        seq_len, batch, input_size, hidden_size, num_layers: an int (fixed) or an
+            inclusive (low, high) range.
+        bidirectional, batch_first, bias: a bool (fixed) or a sequence of allowed
+            values.
+
+    Hypothesis shrinks each integer to its low end and each choice to its first
+    value, so a failure is reported at the smallest configuration that shows it.
+    """
+    return st.builds(
+        RecurrentConfig,
+        kind=_choice_strategy(kinds),
+        seq_len=_int_strategy("seq_len", seq_len),
+        batch=_int_strategy("batch", batch),
+        input_size=_int_strategy("input_size", input_size),
+        hidden_size=_int_strategy("hidden_size", hidden_size),
+        num_layers=_int_strategy("num_layers", num_layers),
+        bidirectional=_choice_strategy(bidirectional),
+        batch_first=_choice_strategy(batch_first),
+        bias=_choice_strategy(bias),
+        seed=st.integers(0, 2**16),
+    )
+
+
+def _run_given(configs, body, name: str, settings=None) -> None:
+    @given(config=configs)
+    def run(config):
+        body(config)
+
+    run._hypothesis_internal_add_digest = name.encode()
+    run.__name__ = run.__qualname__ = name
+    if settings is not None:
+        run = settings(run)
+    run()
+
+
+def check_layer_gradients(configs: st.SearchStrategy, make_layer=None, settings=None,
+                          **gradcheck_kwargs) -> None:
+    """``tr.gradcheck_layer`` on every drawn configuration.
+
+    Arguments:
+        configs: a strategy of ``RecurrentConfig`` (see ``recurrent_configs``).
+        make_layer: ``make_layer(config) -> layer`` for your own layer (default:
+            ``config.layer()``, the built-in one).
+        settings: a ``hypothesis.settings`` (default: the loaded profile).
+        gradcheck_kwargs: passed to ``gradcheck_layer`` (``per_step``, ``atol``, ...).
+
+    Raises ``tr.GradcheckError`` (its message names the culprit gate and step)
+    for the smallest failing configuration.
+    """
+    from .layercheck import gradcheck_layer
+
+    def body(config):
+        layer = config.layer() if make_layer is None else make_layer(config)
+        gradcheck_layer(layer, config.input(), **gradcheck_kwargs)
+
+    _run_given(configs, body, "check_layer_gradients", settings)
+
+
+class HandBackwardError(AssertionError):
+    """A hand-written backward disagrees with autograd; ``.config`` is the
+    configuration (the smallest one, after Hypothesis shrank it) and
+    ``.report`` the ``tr.compare_grads`` report."""
+
+    def __init__(self, message: str, config=None, report=None):
+        super().__init__(message)
+        self.config, self.report = config, report
+
+
+def _autograd_grads(layer, x: np.ndarray, d_out: np.ndarray) -> dict:
+    xt = Tensor(x.copy(), requires_grad=True)
+    out, _ = layer(xt)
+    out.backward(d_out)
+    grads = {name: np.zeros(p.shape) if p.grad is None else p.grad.copy()
+             for name, p in layer.named_parameters()}
+    grads["x"] = xt.grad
+    return grads
+
+
+def check_hand_backward(hand_fn: Callable, configs: st.SearchStrategy, make_layer=None, *,
+                        rtol: float = 1e-7, atol: float = 1e-10, settings=None) -> None:
+    """Check a hand-written backward against the graph's gradients, on many configurations.
+
+    For each drawn configuration: the layer's output ``out`` (its first return
+    value) for the input ``x``, and the scalar ``L = sum(d_outputs * out)``;
+    autograd gives dL/d(every parameter) and dL/dx, and ``hand_fn`` must give the same.
+
+    Arguments:
+        hand_fn: ``hand_fn(state_dict, x, d_outputs) -> {name: gradient}``, numpy
+            in and out; names as in ``layer.state_dict()`` (for a one-layer
+            layer, without the ``_l0`` suffix too, as ``tinygrad_rnn.reference``
+            gives them), plus optionally ``"x"``. Every parameter must be
+            there; other names (``"h0"``, a bias the layer does not have) are ignored.
+        configs: a strategy of ``RecurrentConfig`` (see ``recurrent_configs``);
+            restrict it to what ``hand_fn`` handles, e.g. ``recurrent_configs(kinds="rnn",
+            num_layers=1, bidirectional=False, batch_first=False)``.
+        make_layer: ``make_layer(config) -> layer`` (default ``config.layer()``).
+        rtol, atol: a gradient agrees when ``allclose(hand, autograd, rtol, atol)``.
+        settings: a ``hypothesis.settings`` (default: the loaded profile).
+
+    Raises ``HandBackwardError`` for the smallest configuration Hypothesis finds
+    that shows a disagreement, with the ``tr.compare_grads`` table and diagnoses
+    (a scale factor, a sign flip, a transpose, ...) in its message.
+    """
+    from .compare import compare_grads
+
+    def body(config):
+        layer = config.layer() if make_layer is None else make_layer(config)
+        x, d_out = config.input(), config.d_outputs()
+        expected = _autograd_grads(layer, x, d_out)
+        state = layer.state_dict()
+        hand = hand_fn({k: v.copy() for k, v in state.items()}, x.copy(), d_out.copy())
+        actual = {}
+        for name, value in dict(hand).items():
+            key = name if name in expected else name + "_l0"
+            if key in expected:
+                actual[key] = np.asarray(value, dtype=np.float64)
+        missing = [n for n in state if n not in actual]
+        if missing:
+            raise HandBackwardError(f"hand-written backward for [{config}] gives no gradient "
+                                    f"for {missing} (it gave {sorted(dict(hand))})", config)
+        report = compare_grads({k: expected[k] for k in actual}, actual, rtol=rtol, atol=atol)
+        if not report.ok:
+            raise HandBackwardError(f"hand-written backward disagrees with autograd for "
+                                    f"[{config}]:\n{report}", config, report)
+
+    _run_given(configs, body, f"check_hand_backward[{getattr(hand_fn, '__name__', 'hand_fn')}]",
+               settings)

@@ -43,34 +43,45 @@ def notebook_loss(outputs: list, targets: list) -> float:
     return sum(np.mean((y - t) ** 2) for y, t in zip(outputs, targets)) / len(outputs)
 
 
-def notebook_bptt(params: dict, inputs: list, targets: list, faithful: bool = True):
+def notebook_bptt(params: dict, inputs: list, targets: list, faithful: bool = True, *,
+                  dtanh_bug: bool | None = None, scale_bug: bool | None = None,
+                  with_steps: bool = False):
     """One BPTT pass. Returns (printed loss, {name: gradient}).
 
     faithful=True: the notebook's code line by line, both mistakes included.
     faithful=False: the gradient of the printed loss, derived correctly.
+    dtanh_bug, scale_bug: keep or fix one mistake at a time (default: ``faithful``).
+    with_steps: also return ``"dh_raw"``, the per-step gradient of the
+    pre-activation a_t (what the notebook calls dh_raw), stacked as (T, H, 1).
     """
+    dtanh_bug = faithful if dtanh_bug is None else dtanh_bug
+    scale_bug = faithful if scale_bug is None else scale_bug
     W_h, W_y = params["W_h"], params["W_y"]
     outputs, h_states = notebook_forward(params, inputs)
     T = len(inputs)
     grads = {n: np.zeros_like(params[n]) for n in PARAM_NAMES}
     dh_next = np.zeros_like(h_states[0])
+    steps = [None] * T
     for t in reversed(range(T)):
-        if faithful:
+        if scale_bug:
             dy = outputs[t] - targets[t]                 # d/dy of 0.5 * (y - target)**2
         else:
             dy = 2.0 * (outputs[t] - targets[t]) / (T * outputs[t].size)   # d/dy of the mean
         grads["W_y"] += dy @ h_states[t].T
         grads["b_y"] += dy
         dh = W_y.T @ dy + dh_next
-        if faithful:
+        if dtanh_bug:
             dh_raw = dh * (1 - np.tanh(h_states[t]) ** 2)   # the notebook's dtanh(h_t)
         else:
             dh_raw = dh * (1 - h_states[t] ** 2)            # tanh'(a_t) = 1 - h_t**2
         grads["b_h"] += dh_raw
+        steps[t] = dh_raw
         grads["W_x"] += dh_raw @ inputs[t].T
         if t != 0:
             grads["W_h"] += dh_raw @ h_states[t - 1].T
             dh_next = W_h.T @ dh_raw
+    if with_steps:
+        grads["dh_raw"] = np.stack(steps)
     return notebook_loss(outputs, targets), grads
 
 
