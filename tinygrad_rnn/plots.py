@@ -25,8 +25,10 @@ def _figure(width: float, height: float):
     try:
         from matplotlib.figure import Figure
     except ImportError:  # pragma: no cover - exercised only without matplotlib
-        raise ImportError("tinygrad_rnn.plots needs matplotlib: pip install 'tinygrad-rnn[viz]' "
-                          "(or pip install matplotlib)") from None
+        # a ModuleNotFoundError naming matplotlib, so callers can tell a missing extra
+        raise ModuleNotFoundError("tinygrad_rnn.plots needs matplotlib: pip install "
+                                  "'tinygrad-rnn[viz]' (or pip install matplotlib)",
+                                  name="matplotlib") from None
     return Figure(figsize=(width, height), layout="constrained")
 
 
