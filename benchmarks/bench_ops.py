@@ -15,7 +15,11 @@ the minimum is the least noisy estimate: noise only ever adds time).
 ``ours fwd``    the same through the engine, with requires_grad=True (a node is recorded);
 ``no_grad fwd`` the same inside ``tr.no_grad()`` (no node);
 ``numpy f+b``   forward plus the numpy expressions of its backward;
-``ours f+b``    forward plus ``out.backward(grad)`` into the leaves' ``.grad``.
+``ours f+b``    forward plus ``out.backward(grad)`` into the leaves' ``.grad``;
+``chain/node``  per node of a chain of 100 such ops (y = op(y, w)) and one backward:
+                what a node costs inside a deep graph, as in an unrolled RNN, without
+                backward()'s fixed cost per call;
+``numpy chain`` the same per node in plain numpy (forward and backward expressions).
 """
 
 from __future__ import annotations
@@ -53,6 +57,9 @@ OPS = {
 }
 
 
+CHAIN = 100
+
+
 def timer(fn, calls):
     start = time.perf_counter()
     for _ in range(calls):
@@ -83,12 +90,31 @@ def bench_op(name, shape, repeats, calls):
         x.grad = y.grad = None
         ours(x, y).backward(g)
 
+    def ours_chain():
+        x.grad = y.grad = None
+        out = x
+        for _ in range(CHAIN):
+            out = ours(out, y)
+        out.backward(g)
+
+    def numpy_chain():
+        out, saved = a, []
+        for _ in range(CHAIN):
+            saved.append(out)
+            out = np_fwd(out, b)
+        grad = g
+        for inp in reversed(saved):
+            grad = np_bwd(inp, b, out, grad)
+            grad = grad[0] if isinstance(grad, tuple) else grad
+
     cases = {"numpy fwd": numpy_forward, "ours fwd": ours_forward, "no_grad fwd": ours_no_grad,
-             "numpy f+b": numpy_both, "ours f+b": ours_both}
+             "numpy f+b": numpy_both, "ours f+b": ours_both,
+             "numpy chain": numpy_chain, "chain/node": ours_chain}
     samples = {k: [] for k in cases}
     for _ in range(repeats):  # interleaved: a busy moment of the machine hits every case
         for k, fn in cases.items():
-            samples[k].append(timer(fn, calls))
+            per_call = CHAIN if "chain" in k else 1
+            samples[k].append(timer(fn, max(1, calls // per_call)) / per_call)
     return {k: min(v) for k, v in samples.items()}
 
 
@@ -100,13 +126,15 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     print(f"# {time.strftime('%Y-%m-%d')}, Python {sys.version.split()[0]}, numpy {np.__version__}; "
           f"(4, 4) float64, microseconds per call, fastest of {args.repeats} interleaved repeats\n")
-    cols = ["numpy fwd", "ours fwd", "no_grad fwd", "numpy f+b", "ours f+b"]
-    print("| op | " + " | ".join(cols) + " | overhead fwd | overhead f+b |")
-    print("|---|" + "---|" * (len(cols) + 2))
+    cols = ["numpy fwd", "ours fwd", "no_grad fwd", "numpy f+b", "ours f+b", "numpy chain",
+            "chain/node"]
+    print("| op | " + " | ".join(cols) + " | overhead fwd | overhead f+b | overhead/node |")
+    print("|---|" + "---|" * (len(cols) + 3))
     for name in args.ops:
         r = bench_op(name, (4, 4), args.repeats, args.calls)
         cells = [f"{r[c]:.2f}" for c in cols]
-        cells += [f"{r['ours fwd'] - r['numpy fwd']:.2f}", f"{r['ours f+b'] - r['numpy f+b']:.2f}"]
+        cells += [f"{r['ours fwd'] - r['numpy fwd']:.2f}", f"{r['ours f+b'] - r['numpy f+b']:.2f}",
+                  f"{r['chain/node'] - r['numpy chain']:.2f}"]
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
     return 0
 

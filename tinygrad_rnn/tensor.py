@@ -13,6 +13,7 @@ Read this file top to bottom: grad mode, Context, Function, backward, Tensor.
 from __future__ import annotations
 
 import functools
+import sys
 
 import numpy as np
 
@@ -236,14 +237,40 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
             raise RuntimeError(f"{node.fn.__name__}.backward returned {len(in_grads)} "
                                f"gradients for {len(node.inputs)} inputs")
         for t, g, needed in zip(node.inputs, in_grads, node.needs_input_grad):
-            if needed and g is not None:
-                _accumulate(node, t, g, pending)
+            if g is None or not needed:
+                continue
+            data = t.data
+            if type(g) is not np.ndarray or g.shape != data.shape or g.dtype != data.dtype:
+                g = _conform(node, t, g)  # the rare case: a broadcast to undo, a number, a cast
+            parent = t._node
+            if parent is None:  # a leaf: gradients add up across backward() calls, as in torch
+                previous = t.grad
+                if previous is None:
+                    # a copy, because g may be shared with other inputs (add passes grad
+                    # to both) and optimizers update .grad in place
+                    t.grad = g.copy()
+                elif previous.size >= _IN_PLACE_MIN_SIZE and _may_add_in_place(previous, g):
+                    previous += g
+                else:
+                    t.grad = previous + g
+                continue
+            slots = pending.get(parent)
+            if slots is None:
+                slots = pending[parent] = [None] * parent.num_outputs
+            # a reused tensor: gradients of all its uses add, never overwrite
+            previous = slots[t._index]
+            if previous is None:
+                slots[t._index] = g
+            elif previous.size >= _IN_PLACE_MIN_SIZE and _may_add_in_place(previous, g):
+                previous += g
+            else:
+                slots[t._index] = previous + g
         if not retain_graph:
             node.free()
 
 
-def _accumulate(node: Context, t: Tensor, g, pending: dict) -> None:
-    """Add gradient ``g`` flowing from ``node`` into its input ``t``."""
+def _conform(node: Context, t: Tensor, g) -> np.ndarray:
+    """Gradient ``g`` from ``node`` as an array of input ``t``'s shape and dtype."""
     g = np.asarray(g)
     if g.shape != t.data.shape:
         g = unbroadcast(g, t.data.shape)
@@ -252,18 +279,41 @@ def _accumulate(node: Context, t: Tensor, g, pending: dict) -> None:
                                f"{g.shape} for an input of shape {t.data.shape}")
     if g.dtype != t.data.dtype:
         g = g.astype(t.data.dtype)
-    parent = t._node
-    if parent is None:  # a leaf: gradients add up across backward() calls, as in torch
-        # a copy, because g may be shared with other inputs (add passes grad to both)
-        # and optimizers update .grad in place
-        t.grad = g.copy() if t.grad is None else t.grad + g
-        return
-    slots = pending.get(parent)
-    if slots is None:
-        slots = pending[parent] = [None] * parent.num_outputs
-    previous = slots[t._index]
-    # a reused tensor: gradients of all its uses add, never overwrite
-    slots[t._index] = g if previous is None else previous + g
+    return g
+
+
+# Below this many elements a new array costs less than proving the old one may be reused.
+_IN_PLACE_MIN_SIZE = 4096
+
+
+def _may_add_in_place(previous: np.ndarray, g: np.ndarray) -> bool:
+    """May ``previous += g`` stand for ``previous = previous + g``?
+
+    Only if nothing outside the engine can see ``previous``: no other reference
+    to it (``Add.backward`` hands one array to both inputs; a user may keep an
+    old ``.grad``), not a view (a write would reach its base), writable, and of
+    g's shape and dtype. The reference count proves the first, as torch's
+    AccumulateGrad checks use_count() == 1. Then a weight shared by T time
+    steps costs one gradient buffer instead of T - 1 new ones.
+    """
+    return (previous.base is None and sys.getrefcount(previous) == _SOLE_REFCOUNT
+            and previous.shape == g.shape and previous.dtype == g.dtype
+            and previous.flags.writeable)
+
+
+def _refcount_seen_by_callee(previous, g) -> int:
+    return sys.getrefcount(previous)
+
+
+def _sole_refcount() -> int:
+    """What _may_add_in_place counts for an array held by one slot and one local name:
+    called the same way, so that the interpreter's own references are the same."""
+    slot = [np.empty(0)]
+    previous = slot[0]
+    return _refcount_seen_by_callee(previous, None)
+
+
+_SOLE_REFCOUNT = _sole_refcount()
 
 
 # --------------------------------------------------------------------------- Tensor
