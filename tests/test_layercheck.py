@@ -175,7 +175,7 @@ def test_an_error_shared_by_several_gates_names_them_all_and_spares_the_rest():
     # tanh(c) feeds dc, which reaches i, f and g; the output gate never sees it
     report = layercheck_report(BadCellTanhLSTM(2, 3).double(), data(3, 2, 2))
     assert report.culprit_gates == ("i", "f", "g")
-    assert "o agree" in report.culprit
+    assert "o agrees" in report.culprit
 
 
 def test_a_layer_without_gates_names_the_step_where_the_error_starts():
@@ -188,6 +188,38 @@ def test_without_the_per_step_view_the_gates_that_disagree_are_still_listed():
     report = layercheck_report(BadOutputCell(2, 3).double(), data(3, 2))  # one step
     assert not report.step_rows
     assert report.culprit_gates == ("o",)
+
+
+class MinimalGatedCell(tr.nn.Module):
+    """A cell of one's own (not an nn cell): h' = z * h + (1 - z) * tanh(x W^T + r * (h U^T)),
+    two gates z, r stacked in weight_ih/weight_hh rows as z, r, n. ``leak`` cuts h out
+    of the graph in the reset gate, a bug only a gradient check sees."""
+
+    def __init__(self, input_size, hidden_size, leak=False):
+        rng = np.random.default_rng(3)
+        self.hidden_size, self.leak = hidden_size, leak
+        self.weight_ih = nn.Parameter(rng.uniform(-0.8, 0.8, (3 * hidden_size, input_size)))
+        self.weight_hh = nn.Parameter(rng.uniform(-0.8, 0.8, (3 * hidden_size, hidden_size)))
+
+    def forward(self, x, h=None):
+        h = tr.Tensor(np.zeros((x.shape[0], self.hidden_size))) if h is None else h
+        x_z, x_r, x_n = (x @ self.weight_ih.T).chunk(3, axis=-1)
+        h_z, h_r, h_n = (h @ self.weight_hh.T).chunk(3, axis=-1)
+        z = (x_z + h_z).sigmoid()
+        r = (x_r + h_r).sigmoid()
+        n = (x_n + r * (h_n.data if self.leak else h_n)).tanh()
+        return z * h + (1 - z) * n
+
+
+def test_a_cell_of_ones_own_is_unrolled_and_its_gates_named():
+    x, h0 = data(3, 2, 2), data(2, 3, seed=1)
+    good = layercheck_report(MinimalGatedCell(2, 3), x, h0, unroll=True, gates="zrn")
+    assert good.ok and [r.part for r in good.rows if r.tensor == "x"] == ["t=0", "t=1", "t=2"]
+    assert len(good.step_rows) == 2 * 3 * 3
+    bad = layercheck_report(MinimalGatedCell(2, 3, leak=True), x, h0, unroll=True, gates="zrn")
+    # h_n = h U_n^T is cut from the graph: only the n rows of weight_hh miss their gradient
+    assert not bad.ok and bad.culprit_gates == ("n",) and bad.culprit_step == 2
+    assert {r.tensor for r in bad.step_rows if not r.ok and r.step == 2} == {"weight_hh"}
 
 
 # --------------------------------------------------------------------------- no side effects

@@ -56,7 +56,7 @@ def test_a_range_below_one_is_refused():
 def test_layer_gradients_over_configurations():
     check_layer_gradients(recurrent_configs(seq_len=(1, 2), batch=(1, 2), input_size=(1, 2),
                                             hidden_size=(1, 2), num_layers=1),
-                          settings=settings(max_examples=8), per_step=False)
+                          settings=settings(max_examples=8))
 
 
 # --------------------------------------------------------------------------- hand-written backward

@@ -21,8 +21,9 @@ reports the worst disagreement
 
 Works on the built-in sequence layers (and subclasses that change ``_step``),
 on cells (one step, or unrolled over a time-major ``x`` of shape (T, N, I)),
-and on any module called as ``layer(x)`` or ``layer(x, state)`` (per
-parameter only, unless ``gates=`` names its gate rows).
+on a cell of your own (``unroll=True``: stepped as ``cell(x_t, state)``), and on
+any module called as ``layer(x)`` or ``layer(x, state)`` (``gates=`` names the
+gate row blocks of a layer of your own).
 """
 
 from __future__ import annotations
@@ -250,14 +251,21 @@ def _pack(layer, states):
     return tuple(states) if len(states) > 1 else states[0]
 
 
-def _forward(layer, x, states):
+def _unrolls(layer, x, unroll) -> bool:
+    """Is ``layer`` a cell to be stepped over a time-major x (T, N, I)?"""
+    if unroll is None:
+        return isinstance(layer, _Cell) and x.ndim == 3
+    return bool(unroll)
+
+
+def _forward(layer, x, states, unroll=None):
     state = _pack(layer, states)
-    if isinstance(layer, _Cell) and x.ndim == 3:
+    if _unrolls(layer, x, unroll):
         return _unroll_cell(layer, x, state)
     return layer(x) if state is None else layer(x, state)
 
 
-def _untied_forward(layer, x, states, per_step):
+def _untied_forward(layer, x, states, per_step, unroll=None):
     """The layer with a separate copy of every weight at every step (per_step:
     name -> list of T tensors). None when the layer is not one we can untie."""
     names = {id(p): n for n, p in layer.named_parameters()}
@@ -281,7 +289,7 @@ def _untied_forward(layer, x, states, per_step):
             return layer(x, state)
         finally:
             del layer._run
-    if isinstance(layer, _Cell) and x.ndim == 3 and all("." not in n for n in per_step):
+    if _unrolls(layer, x, unroll) and all("." not in n for n in per_step):
         originals = {n: getattr(layer, n) for n in per_step}
         outputs = []
         try:
@@ -297,12 +305,10 @@ def _untied_forward(layer, x, states, per_step):
     return None
 
 
-def _time_axis(layer, x: np.ndarray):
+def _time_axis(layer, x: np.ndarray, unroll=None):
     if isinstance(layer, RNNBase):
         return 1 if (layer.batch_first and x.ndim == 3) else 0
-    if isinstance(layer, _Cell):
-        return 0 if x.ndim == 3 else None
-    return None
+    return 0 if _unrolls(layer, x, unroll) else None
 
 
 def _reverse_direction(name: str) -> bool:
@@ -342,10 +348,13 @@ def _culprit(rows, step_rows, gates, steps) -> tuple:
         if gates and bad_gates and len(bad_gates) < len(gates):
             fine = [g for g in gates if g not in bad_gates]
             label = "gate " + bad_gates[0] if len(bad_gates) == 1 else "gates " + ", ".join(bad_gates)
-            sentence = (f"{label}. At t={step}, {where}, only {label} disagrees "
-                        f"({', '.join(tensors)}) while {', '.join(fine)} agree; earlier steps "
-                        f"inherit the error through the recurrence. Check the backward of the "
-                        f"ops that compute {label}.")
+            verb = "disagrees" if len(bad_gates) == 1 else "disagree"
+            agree = "agrees" if len(fine) == 1 else "agree"
+            sentence = (f"{label}. At t={step}, {where}, only {label} {verb} "
+                        f"({', '.join(tensors)}) while {', '.join(fine)} {agree}; earlier steps "
+                        f"inherit the error through the recurrence. Look for a wrong backward, "
+                        f"or a missing path (.data, detach), in what computes {label} or "
+                        f"carries it to the loss.")
             return sentence, bad_gates, step
         if gates and bad_gates:
             sentence = (f"every gate ({', '.join(gates)}) disagrees already at t={step}, {where}: "
@@ -369,8 +378,8 @@ def _culprit(rows, step_rows, gates, steps) -> tuple:
 
 
 def layercheck_report(layer, x, state=None, *, gates: tuple | None = None, per_step: bool = True,
-                      eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
-                      seed: int = 0) -> LayerCheckReport:
+                      unroll: bool | None = None, eps: float = 1e-6, atol: float = 1e-5,
+                      rtol: float = 1e-3, seed: int = 0) -> LayerCheckReport:
     """Check a layer's gradients against finite differences; return the report.
 
     Arguments:
@@ -385,6 +394,9 @@ def layercheck_report(layer, x, state=None, *, gates: tuple | None = None, per_s
         gates: names of the gate row blocks of weight_ih/weight_hh/bias_* (default:
             i, f, g, o for LSTM; r, z, n for GRU; none otherwise).
         per_step: also check each time step's own use of the weights (untied copies).
+        unroll: step ``layer`` as a cell over a time-major x (T, N, I), calling
+            ``layer(x_t, state)`` with ``state=None`` at first unless given (default:
+            for built-in cells given a 3-D x). Set it for a cell of your own.
         eps, atol, rtol, seed: as ``tr.gradcheck``.
 
     Returns:
@@ -417,12 +429,12 @@ def layercheck_report(layer, x, state=None, *, gates: tuple | None = None, per_s
     try:
         leaves = [p for _, p in named] + [x_leaf] + (state_leaves or [])
         analytic, numeric = _autograd_and_numeric(
-            lambda: _forward(layer, x_leaf, state_leaves), leaves, eps, seed)
+            lambda: _forward(layer, x_leaf, state_leaves, unroll), leaves, eps, seed)
 
         rows = []
         for k, (name, _) in enumerate(named):
             rows += _param_rows(name, analytic[k], numeric[k], gates, atol, rtol)
-        axis = _time_axis(layer, x_data)
+        axis = _time_axis(layer, x_data, unroll)
         a_x, n_x = analytic[len(named)], numeric[len(named)]
         if axis is None:
             rows.append(_region_row("x", "", None, None, a_x, n_x, (), atol, rtol))
@@ -440,7 +452,7 @@ def layercheck_report(layer, x, state=None, *, gates: tuple | None = None, per_s
         step_rows, notes = [], []
         if per_step and axis is not None and steps > 1:
             step_rows, note = _per_step_rows(layer, x_data, state_leaves, named, gates,
-                                             steps, eps, atol, rtol, seed)
+                                             steps, eps, atol, rtol, seed, unroll)
             if note:
                 notes.append(note)
     finally:
@@ -454,15 +466,16 @@ def layercheck_report(layer, x, state=None, *, gates: tuple | None = None, per_s
     return LayerCheckReport(title, rows, step_rows, culprit, culprit_gates, culprit_step, notes)
 
 
-def _per_step_rows(layer, x_data, state_leaves, named, gates, steps, eps, atol, rtol, seed):
+def _per_step_rows(layer, x_data, state_leaves, named, gates, steps, eps, atol, rtol, seed,
+                   unroll=None):
     """Rows per (weight, gate, step) from a run with untied per-step weight copies."""
     per_step = {n: [Tensor(p.data.copy(), requires_grad=True, name=f"{n}@t{t}")
                     for t in range(steps)] for n, p in named}
     x_const = Tensor(x_data)
     states_const = None if state_leaves is None else [Tensor(s.data) for s in state_leaves]
     with no_grad():
-        tied = _flatten_outputs(_forward(layer, x_const, states_const))
-        untied = _untied_forward(layer, x_const, states_const, per_step)
+        tied = _flatten_outputs(_forward(layer, x_const, states_const, unroll))
+        untied = _untied_forward(layer, x_const, states_const, per_step, unroll)
     if untied is None:
         return [], "per-step view skipped: only built-in layers and cells can be untied"
     untied = _flatten_outputs(untied)
@@ -473,7 +486,8 @@ def _per_step_rows(layer, x_data, state_leaves, named, gates, steps, eps, atol, 
                     "step-by-step unroll (does it use its weights outside _step?)")
     leaves = [t for n, _ in named for t in per_step[n]]
     analytic, numeric = _autograd_and_numeric(
-        lambda: _untied_forward(layer, x_const, states_const, per_step), leaves, eps, seed)
+        lambda: _untied_forward(layer, x_const, states_const, per_step, unroll), leaves, eps,
+        seed)
     rows, k = [], 0
     for name, _ in named:
         for t in range(steps):

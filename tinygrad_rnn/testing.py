@@ -582,7 +582,7 @@ def _run_given(configs, body, name: str, settings=None) -> None:
 
 
 def check_layer_gradients(configs: st.SearchStrategy, make_layer=None, settings=None,
-                          **gradcheck_kwargs) -> None:
+                          per_step: bool = False, **gradcheck_kwargs) -> None:
     """``tr.gradcheck_layer`` on every drawn configuration.
 
     Arguments:
@@ -590,7 +590,9 @@ def check_layer_gradients(configs: st.SearchStrategy, make_layer=None, settings=
         make_layer: ``make_layer(config) -> layer`` for your own layer (default:
             ``config.layer()``, the built-in one).
         settings: a ``hypothesis.settings`` (default: the loaded profile).
-        gradcheck_kwargs: passed to ``gradcheck_layer`` (``per_step``, ``atol``, ...).
+        per_step: also check each step's own use of the weights (slower; off by
+            default, as shrinking reruns the check many times).
+        gradcheck_kwargs: passed to ``gradcheck_layer`` (``gates``, ``unroll``, ``atol``, ...).
 
     Raises ``tr.GradcheckError`` (its message names the culprit gate and step)
     for the smallest failing configuration.
@@ -599,7 +601,7 @@ def check_layer_gradients(configs: st.SearchStrategy, make_layer=None, settings=
 
     def body(config):
         layer = config.layer() if make_layer is None else make_layer(config)
-        gradcheck_layer(layer, config.input(), **gradcheck_kwargs)
+        gradcheck_layer(layer, config.input(), per_step=per_step, **gradcheck_kwargs)
 
     _run_given(configs, body, "check_layer_gradients", settings)
 
