@@ -12,6 +12,8 @@ each input's shape, so the maths below never deals with broadcasting.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .tensor import Function, ShapeError, Tensor
@@ -208,15 +210,21 @@ class Tanh(Function):
 class Sigmoid(Function):
     """out = 1 / (1 + exp(-x)).   dx = grad * out * (1 - out).
 
-    Computed from exp(-|x|), which never overflows, so |x| > 700 gives 0 or 1
-    without a warning and tiny outputs keep full relative precision.
+    1 / (1 + exp(-x)) is accurate to an ulp or two while sigmoid(x) is a normal
+    float, and costs four quick numpy passes. Below that (x < -708 in float64,
+    -87 in float32) exp(-x) would overflow with a warning, so there the slower
+    form from exp(-|x|), which never overflows, takes over: |x| > 700 gives 0
+    or 1 without a warning and tiny outputs keep full relative precision.
     """
 
     @staticmethod
     def forward(ctx, x):
-        e = np.exp(-np.abs(x))
-        out = 1.0 / (1.0 + e)
-        out = np.where(x >= 0, out, e * out)  # for x < 0: exp(x) / (1 + exp(x))
+        if x.size and x.flat[x.argmin()] < _normal_exp_floor(x.dtype):  # argmin: cheapest min
+            e = np.exp(-np.abs(x))
+            out = 1.0 / (1.0 + e)
+            out = np.where(x >= 0, out, e * out)  # for x < 0: exp(x) / (1 + exp(x))
+        else:
+            out = 1.0 / (1.0 + np.exp(-x))
         ctx.save_for_backward(out)
         return out
 
@@ -224,6 +232,12 @@ class Sigmoid(Function):
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
         return grad * (out * (1.0 - out))
+
+
+@functools.lru_cache(maxsize=None)
+def _normal_exp_floor(dtype) -> float:
+    """The x below which exp(x) is no longer a normal float of ``dtype`` (float64: -708.4)."""
+    return float(np.log(np.finfo(dtype if dtype.kind == "f" else np.float64).tiny))
 
 
 class Relu(Function):
