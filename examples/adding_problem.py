@@ -127,7 +127,7 @@ def main(argv=None) -> dict:
         width = max(1, args.steps // 30)
         for kind, r in results.items():
             ax.plot(np.arange(1, args.steps + 1), smooth(r["curve"], width),
-                    label=f"{kind} (test {r['test_mse']:.3f})")
+                    label=f"{kind} (test MSE {r['test_mse']:.4f})")
         ax.axhline(BASELINE, color="gray", ls="--", label="always 1.0 (1/6)")
         ax.set_yscale("log")
         ax.set_xlabel("update")

@@ -231,7 +231,7 @@ def main(argv=None) -> dict:
     if plt is not None:
         fig, ax = plt.subplots(figsize=(6.4, 3.6))
         ax.plot(np.arange(1, args.steps + 1), smooth(curve, max(1, args.steps // 30)),
-                label=f"MGU (test {test_mse:.3f})")
+                label=f"MGU (test MSE {test_mse:.4f})")
         ax.axhline(BASELINE, color="gray", ls="--", label="always 1.0 (1/6)")
         ax.set_yscale("log")
         ax.set_xlabel("update")
