@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import functional as F
 from ..ops import concat, stack
-from ..tensor import ShapeError, Tensor
+from ..tensor import ShapeError, Tensor, gc_paused
 from . import cells as _cells, init
 from .cells import GateGrad, GateView, gate_view, gru_step, lstm_step, rnn_step
 from .module import Module, Parameter
@@ -189,9 +189,10 @@ class RNNBase(Module):
         recorder = _cells._recorder
         if recorder is not None:  # tinygrad_rnn.trace records: the steps that follow are ours
             recorder.enter(self, weights=w, reverse=reverse)
-        for t in (reversed(range(steps)) if reverse else range(steps)):
-            state = self._step(xps[t], state, w)
-            outputs[t] = state[0]
+        with gc_paused():  # the unrolled graph has no cycles: the collector would only walk it
+            for t in (reversed(range(steps)) if reverse else range(steps)):
+                state = self._step(xps[t], state, w)
+                outputs[t] = state[0]
         if recorder is not None:
             recorder.exit()
         return stack(outputs, axis=0), state
