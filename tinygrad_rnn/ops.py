@@ -149,12 +149,12 @@ class Matmul(Function):
         if x.ndim == 1:  # ... and then the row axis
             grad = np.expand_dims(grad, -2)
         dx = dy = None
-        if need_x:
-            dx = grad @ np.swapaxes(y2, -1, -2)
+        if need_x:  # (the swapaxes method, not np.swapaxes: a microsecond less per call)
+            dx = grad @ y2.swapaxes(-1, -2)
             if x.ndim == 1:
                 dx = dx[..., 0, :]
         if need_y:
-            dy = np.swapaxes(x2, -1, -2) @ grad
+            dy = x2.swapaxes(-1, -2) @ grad
             if y.ndim == 1:
                 dy = dy[..., 0]
         return dx, dy
@@ -439,7 +439,12 @@ class Split(Function):
             raise ShapeError(f"split: sizes {list(sizes)} do not add up to {n}, the size of "
                              f"axis {axis} of a tensor of shape {x.shape}")
         ctx.axis = axis
-        return tuple(np.split(x, np.cumsum(sizes)[:-1], axis=axis))
+        # plain slices: np.split does the same through several Python layers
+        before, start, parts = (slice(None),) * axis, 0, []
+        for size in sizes:
+            parts.append(x[before + (slice(start, start + size),)])
+            start += size
+        return tuple(parts)
 
     @staticmethod
     def backward(ctx, grads):
