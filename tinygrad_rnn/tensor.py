@@ -67,6 +67,9 @@ class enable_grad(no_grad):
 # --------------------------------------------------------------------------- graph nodes
 
 
+_SHARED_NEEDS: dict = {}
+
+
 class Context:
     """One node of the graph: the op that ran, its inputs, and what it saved.
 
@@ -80,8 +83,10 @@ class Context:
     def __init__(self, fn, inputs):
         self.fn = fn
         self.inputs = inputs
-        # a list inside tuple() is faster than a generator, and this runs once per op
-        self.needs_input_grad = tuple([t._requires_grad for t in inputs])
+        # a list inside tuple() is faster than a generator, and this runs once per op;
+        # equal tuples are shared, so a graph of 100,000 nodes holds a handful, not 100,000
+        needs = tuple([t._requires_grad for t in inputs])
+        self.needs_input_grad = _SHARED_NEEDS.setdefault(needs, needs)
         self.saved_tensors = ()
         self.num_outputs = 1
         self.output_meta = None  # [(shape, dtype)] of the outputs, for ops with several
@@ -141,7 +146,7 @@ class Function:
             ctx.saved_tensors = ()  # nothing will call backward: let the arrays go now
         if type(out) is tuple:
             ctx.num_outputs = len(out)
-            ctx.output_meta = [(o.shape, o.dtype) for o in out]
+            ctx.output_meta = tuple([(o.shape, o.dtype) for o in out])
             return tuple([_tensor_from_op(o, node, i) for i, o in enumerate(out)])
         return _tensor_from_op(out, node, 0)
 
