@@ -10,6 +10,11 @@ to 1e-6 relative in float64); one that does not is refused.
     python benchmarks/bench_rnn.py                 # the full table
     python benchmarks/bench_rnn.py --quick         # a smoke run (agreement + a few timings)
     python benchmarks/bench_rnn.py --kinds lstm --configs small medium
+    python benchmarks/bench_rnn.py --dtype float32 --configs medium
+
+Besides the ratios, each row gives microseconds per time step (flat over
+T = 250, 1000, 4000 when backward is linear in T) and, for the one-sequence
+configs, the peak memory of one training step (linear in T).
 """
 
 from __future__ import annotations
@@ -52,6 +57,9 @@ CONFIGS = {
     "T=1000": (1, 1, 16, 1000),
     "T=4000": (1, 1, 16, 4000),
 }
+# one sequence (N = 1, H = 16) of growing length: time per step and memory must grow
+# linearly with T, i.e. time per step stay flat
+MEMORY_CONFIGS = ("long", "T=250", "T=1000", "T=4000")
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 PARAM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
@@ -72,7 +80,7 @@ class Problem:
         }
         self.params = {k: v.astype(dtype) for k, v in self.params.items()}
         self.x = rng.standard_normal((T, N, I)).astype(dtype)
-        self.readout = rng.standard_normal((H, 1)).astype(dtype) / np.sqrt(H)
+        self.readout = (rng.standard_normal((H, 1)) / np.sqrt(H)).astype(dtype)
         self.targets = rng.standard_normal((T, N, 1)).astype(dtype)
 
 
@@ -201,13 +209,18 @@ def agrees(step, reference_result, rtol) -> str | None:
 
 
 def peak_memory_mb(step) -> float:
-    """Peak bytes allocated during one step, as numpy reports them to tracemalloc."""
+    """Peak bytes allocated during one step (numpy arrays, which numpy reports to
+    tracemalloc, and Python objects such as graph nodes), above what was live before."""
+    step()  # a warm-up, so that lazily built caches are not counted
     gc.collect()
     tracemalloc.start()
-    step()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak / 2**20
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        step()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return (peak - start) / 2**20
 
 
 def measure(kind, config, dtype, repeats, min_time, impls):
@@ -236,7 +249,7 @@ def measure(kind, config, dtype, repeats, min_time, impls):
             samples[name].append((time.perf_counter() - start) / calls * 1e3)
     medians = {name: statistics.median(s) for name, s in samples.items()}
     memory = {}
-    if config in ("long", "T=4000"):
+    if config in MEMORY_CONFIGS:  # torch allocates outside tracemalloc's view: left out
         memory = {name: peak_memory_mb(steps[name]) for name in steps if not name.startswith("torch")}
     return medians, refused, memory
 
@@ -250,28 +263,14 @@ def blas_info() -> str:
         return "unknown"
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: tiny and small, few repeats")
-    parser.add_argument("--kinds", nargs="+", default=list(GATES), choices=list(GATES))
-    parser.add_argument("--configs", nargs="+", default=None, choices=list(CONFIGS))
-    parser.add_argument("--dtype", default="float64", choices=["float64", "float32"])
-    parser.add_argument("--repeats", type=int, default=None)
-    args = parser.parse_args(argv)
-    configs = args.configs or (["tiny", "small"] if args.quick else list(CONFIGS))
-    repeats = args.repeats or (3 if args.quick else 7)
-    min_time = 0.005 if args.quick else 0.2
-    dtype = np.dtype(args.dtype).type
-    impls = implementations()
-    print(f"# {time.strftime('%Y-%m-%d')}, {platform.machine()}, Python {platform.python_version()}, "
-          f"numpy {np.__version__} (BLAS: {blas_info()}, 1 thread), "
-          f"torch {torch.__version__ if torch else 'not installed'}, {args.dtype}")
-    print(f"# median ms per training step over {repeats} interleaved repeats; ratio to hand numpy\n")
+def table(kinds, configs, dtype, repeats, min_time, impls) -> bool:
+    """Print one markdown table; False if some implementation was refused."""
     names = list(impls)
-    print("| kind | config (N, I, H, T) | " + " | ".join(names) + " | peak MB (ours / hand) |")
-    print("|---|---|" + "---|" * len(names) + "---|")
+    print("| kind | config (N, I, H, T) | " + " | ".join(names)
+          + " | us per time step (ours / hand) | peak MB (ours / hand) |")
+    print("|---|---|" + "---|" * len(names) + "---|---|")
     all_agree = True
-    for kind in args.kinds:
+    for kind in kinds:
         for config in configs:
             medians, refused, memory = measure(kind, config, dtype, repeats, min_time, impls)
             base = medians["hand numpy"]
@@ -284,11 +283,45 @@ def main(argv=None) -> int:
                     cells.append(f"{base:.3f} ms")
                 else:
                     cells.append(f"{medians[name] / base:.2f}x")
+            steps = CONFIGS[config][3]
+            ours = medians.get("tinygrad_rnn")
+            per_step = f"{ours / steps * 1e3:.1f} / {base / steps * 1e3:.1f}" if ours else ""
             mem = (f"{memory['tinygrad_rnn']:.1f} / {memory['hand numpy']:.1f}"
                    if "tinygrad_rnn" in memory else "")
-            print(f"| {kind} | {config} {CONFIGS[config]} | " + " | ".join(cells) + f" | {mem} |",
-                  flush=True)
-    return 0 if all_agree else 1
+            print(f"| {kind} | {config} {CONFIGS[config]} | " + " | ".join(cells)
+                  + f" | {per_step} | {mem} |", flush=True)
+    return all_agree
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: tiny and small, few repeats")
+    parser.add_argument("--kinds", nargs="+", default=list(GATES), choices=list(GATES))
+    parser.add_argument("--configs", nargs="+", default=None, choices=list(CONFIGS))
+    parser.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    parser.add_argument("--float32", nargs="*", default=None, choices=list(CONFIGS), metavar="CONFIG",
+                        help="after the main table, these configs again in float32 against hand "
+                             "float32 numpy (default: medium in a full run, none with --quick)")
+    parser.add_argument("--repeats", type=int, default=None)
+    args = parser.parse_args(argv)
+    configs = args.configs or (["tiny", "small"] if args.quick else list(CONFIGS))
+    float32_configs = args.float32
+    if float32_configs is None:
+        float32_configs = [] if args.quick or args.dtype == "float32" else ["medium"]
+    repeats = args.repeats or (3 if args.quick else 7)
+    min_time = 0.005 if args.quick else 0.2
+    impls = implementations()
+    print(f"# {time.strftime('%Y-%m-%d')}, {platform.machine()}, {platform.processor() or '?'}, "
+          f"{os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__} "
+          f"(BLAS: {blas_info()}, 1 thread), "
+          f"torch {torch.__version__ if torch else 'not installed'}")
+    print(f"# median ms per training step over {repeats} interleaved repeats; ratio to hand numpy\n")
+    print(f"{args.dtype}:\n")
+    ok = table(args.kinds, configs, np.dtype(args.dtype).type, repeats, min_time, impls)
+    if float32_configs:
+        print("\nfloat32 (torch fused runs a oneDNN kernel on CPU; the goal is against hand numpy):\n")
+        ok &= table(args.kinds, float32_configs, np.float32, repeats, min_time, impls)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
