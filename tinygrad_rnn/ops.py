@@ -16,7 +16,7 @@ import functools
 
 import numpy as np
 
-from .tensor import Function, ShapeError, Tensor
+from .tensor import Function, OuterSum, ShapeError, Tensor
 
 # --------------------------------------------------------------------------- arithmetic
 
@@ -120,6 +120,9 @@ class Matmul(Function):
     For 2-D x (n, k) and y (k, m):  dx = grad @ y^T,  dy = x^T @ grad.
     A 1-D x is a row (1, k) and a 1-D y a column (k, 1) for the same formulas,
     and the added axis is dropped again; batch axes are summed by the engine.
+    For 2-D x and y, dy is handed to the engine as the factors (x, grad) of
+    x^T @ grad (an ``OuterSum``): the dy of all T time steps that share a
+    weight then become one matmul.
     """
 
     @staticmethod
@@ -153,7 +156,9 @@ class Matmul(Function):
             dx = grad @ y2.swapaxes(-1, -2)
             if x.ndim == 1:
                 dx = dx[..., 0, :]
-        if need_y:
+        if need_y and x.ndim == 2 and y.ndim == 2:
+            dy = OuterSum(x, grad)
+        elif need_y:
             dy = x2.swapaxes(-1, -2) @ grad
             if y.ndim == 1:
                 dy = dy[..., 0]

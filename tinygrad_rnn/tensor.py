@@ -247,6 +247,9 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
                 f"backward through the graph a second time: the saved values of "
                 f"{node.fn.__name__} were freed after the first backward(). "
                 f"Pass retain_graph=True to the first backward() to keep them.")
+        for i, g in enumerate(out_grads):
+            if type(g) is OuterSum:  # its terms are all in: now the one matmul
+                out_grads[i] = g.array()
         if node.retained:
             for i, t in node.retained.items():
                 if out_grads[i] is not None:
@@ -271,6 +274,8 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
                 g = _conform(node, t, g)  # the rare case: a broadcast to undo, a number, a cast
             parent = t._node
             if parent is None:  # a leaf: gradients add up across backward() calls, as in torch
+                if type(g) is OuterSum:
+                    g = g.array()
                 previous = t.grad
                 if previous is None:
                     # a copy, because g may be shared with other inputs (add passes grad
@@ -288,6 +293,8 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
             previous = slots[t._index]
             if previous is None:
                 slots[t._index] = g
+            elif type(previous) is OuterSum or type(g) is OuterSum:
+                slots[t._index] = OuterSum.add(previous, g)
             elif previous.size >= _IN_PLACE_MIN_SIZE and _may_add_in_place(previous, g):
                 previous += g
             else:
@@ -297,7 +304,12 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
 
 
 def _conform(node: Context, t: Tensor, g) -> np.ndarray:
-    """Gradient ``g`` from ``node`` as an array of input ``t``'s shape and dtype."""
+    """Gradient ``g`` from ``node`` as an array of input ``t``'s shape and dtype
+    (an OuterSum of that shape and dtype stays one)."""
+    if type(g) is OuterSum:
+        if g.shape == t.data.shape and g.dtype == t.data.dtype:
+            return g
+        g = g.array()
     g = np.asarray(g)
     if g.shape != t.data.shape:
         g = unbroadcast(g, t.data.shape)
@@ -307,6 +319,39 @@ def _conform(node: Context, t: Tensor, g) -> np.ndarray:
     if g.dtype != t.data.dtype:
         g = g.astype(t.data.dtype)
     return g
+
+
+class OuterSum:
+    """A gradient sum_k a_k^T @ b_k kept as its factors until all terms are in.
+
+    ``Matmul.backward`` returns dy = x^T @ grad in this form. A weight used at T
+    time steps (h W_hh^T) then receives T terms, and instead of T small matmuls
+    and T additions of (K, M) arrays the engine does, once the last term is in,
+    one (T*N, K)^T @ (T*N, M) matmul over the stacked rows: as fast as BLAS
+    gets, and what a hand-written BPTT does. Only the engine sees these: an
+    op's backward and ``.grad`` always get arrays.
+    """
+
+    __slots__ = ("lefts", "rights", "shape", "dtype")
+
+    def __init__(self, left: np.ndarray, right: np.ndarray):
+        self.lefts, self.rights = [left], [right]
+        self.shape = (left.shape[1], right.shape[1])
+        self.dtype = left.dtype if left.dtype == right.dtype else np.result_type(left, right)
+
+    def array(self) -> np.ndarray:
+        if len(self.lefts) == 1:
+            return self.lefts[0].T @ self.rights[0]
+        return np.concatenate(self.lefts).T @ np.concatenate(self.rights)
+
+    @staticmethod
+    def add(a, b):
+        """a + b, where either may be an OuterSum: two of them just pool their terms."""
+        if type(a) is OuterSum and type(b) is OuterSum:
+            a.lefts += b.lefts
+            a.rights += b.rights
+            return a
+        return (a.array() if type(a) is OuterSum else a) + (b.array() if type(b) is OuterSum else b)
 
 
 # Below this many elements a new array costs less than proving the old one may be reused.
