@@ -7,15 +7,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_rnn.py"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_rnn", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load("bench_rnn")
 
 
 def test_quick_mode_runs_and_all_implementations_agree(bench, capsys):
@@ -38,3 +42,26 @@ def test_a_wrong_implementation_is_refused(bench, kind):
         return loss, {**grads, "weight_hh": grads["weight_hh"] * (1 + 1e-4)}
 
     assert "weight_hh" in bench.agrees(off_by_a_little, truth, 1e-6)
+
+
+def test_float32_implementations_agree_with_hand_float32_numpy(bench, capsys):
+    assert bench.main(["--quick", "--configs", "tiny", "--repeats", "1", "--dtype", "float32"]) == 0
+    out = capsys.readouterr().out
+    assert "REFUSED" not in out and "float32" in out
+
+
+def test_peak_memory_and_time_per_step_are_reported_for_one_sequence_configs(bench, capsys):
+    bench.CONFIGS["T=5"] = (1, 1, 3, 5)  # a tiny stand-in for T=250 ... 4000
+    bench.MEMORY_CONFIGS = bench.MEMORY_CONFIGS + ("T=5",)
+    try:
+        assert bench.main(["--quick", "--kinds", "lstm", "--configs", "T=5", "--repeats", "1"]) == 0
+    finally:
+        del bench.CONFIGS["T=5"]
+    row = [line for line in capsys.readouterr().out.splitlines() if "| T=5" in line][0]
+    per_step, memory = row.split("|")[-3:-1]
+    assert "/" in per_step and "/" in memory
+
+
+def test_op_microbenchmark_runs():
+    ops = load("bench_ops")
+    assert ops.main(["--repeats", "1", "--calls", "100", "--ops", "mul", "sigmoid"]) == 0
