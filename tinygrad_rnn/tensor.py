@@ -12,7 +12,6 @@ Read this file top to bottom: grad mode, Context, Function, backward, Tensor.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import gc
 import sys
@@ -208,8 +207,7 @@ def _topological_order(root: Context) -> list:
     return order
 
 
-@contextlib.contextmanager
-def gc_paused():
+class gc_paused:
     """Run a block without CPython's cyclic garbage collector (reference counting goes on).
 
     A graph has no reference cycles (nodes point only to their inputs), so the
@@ -218,13 +216,15 @@ def gc_paused():
     collections that building it sets off took longer than its whole backward.
     Building a long graph (``nn.RNN`` and friends do) and walking it (backward)
     therefore pause the collector; garbage made meanwhile is collected after.
+    (A class, not @contextmanager: a microsecond less on every backward().)
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
+
+    def __enter__(self):
+        self.was_enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc_info):
+        if self.was_enabled:
             gc.enable()
 
 
