@@ -254,6 +254,16 @@ def measure(kind, config, dtype, repeats, min_time, impls):
     return medians, refused, memory
 
 
+def cpu_name() -> str:
+    try:  # Linux says what the CPU is; platform.processor() is often empty there
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def blas_info() -> str:
     try:
         config = np.show_config(mode="dicts")
@@ -311,8 +321,8 @@ def main(argv=None) -> int:
     repeats = args.repeats or (3 if args.quick else 7)
     min_time = 0.005 if args.quick else 0.2
     impls = implementations()
-    print(f"# {time.strftime('%Y-%m-%d')}, {platform.machine()}, {platform.processor() or '?'}, "
-          f"{os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__} "
+    print(f"# {time.strftime('%Y-%m-%d')}, {cpu_name()} ({platform.machine()}, "
+          f"{os.cpu_count()} cores), Python {platform.python_version()}, numpy {np.__version__} "
           f"(BLAS: {blas_info()}, 1 thread), "
           f"torch {torch.__version__ if torch else 'not installed'}")
     print(f"# median ms per training step over {repeats} interleaved repeats; ratio to hand numpy\n")
