@@ -193,3 +193,58 @@ def test_errors():
     p.grad = np.ones(3)
     with pytest.raises(ValueError, match=r"grad of shape \(3,\) for a parameter of shape \(2,\)"):
         opt.step()
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+RESUMABLE = [
+    (optim.SGD, dict(lr=0.1, momentum=0.9, nesterov=True)),
+    (optim.Adam, dict(lr=0.01, amsgrad=True)),
+    (optim.AdamW, dict(lr=0.01)),
+    (optim.Adagrad, dict(lr=0.1, initial_accumulator_value=0.1)),
+    (optim.RMSprop, dict(lr=0.01, momentum=0.5, centered=True)),
+]
+
+
+def _run(opt, params, grads):
+    for step_grads in grads:
+        for p, g in zip(params, step_grads):
+            p.grad = g.copy()
+        opt.step()
+
+
+@pytest.mark.parametrize("cls, kwargs", RESUMABLE, ids=[c.__name__ for c, _ in RESUMABLE])
+def test_state_dict_round_trip_through_a_file_resumes_exactly(cls, kwargs, tmp_path):
+    rng = np.random.default_rng(0)
+    start = [rng.standard_normal((3, 4)), rng.standard_normal(5)]
+    grads = [[rng.standard_normal(a.shape) for a in start] for _ in range(6)]
+
+    straight = [Tensor(a.copy(), requires_grad=True) for a in start]
+    _run(cls(straight, **kwargs), straight, grads)
+
+    first = [Tensor(a.copy(), requires_grad=True) for a in start]
+    opt = cls(first, **kwargs)
+    _run(opt, first, grads[:3])
+    tr.save(opt.state_dict(), tmp_path / "opt.npz")
+    resumed = [Tensor(p.data.copy(), requires_grad=True) for p in first]
+    opt2 = cls(resumed, **{**kwargs, "lr": 123.0})  # the stored lr wins
+    opt2.load_state_dict(tr.load(tmp_path / "opt.npz"))
+    assert opt2.param_groups[0]["lr"] == kwargs["lr"]
+    _run(opt2, resumed, grads[3:])
+    for a, b in zip(straight, resumed):
+        np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_state_dict_is_a_copy_and_a_mismatch_changes_nothing():
+    w = Tensor(np.ones((2, 2)), requires_grad=True)
+    opt = optim.Adam([w], lr=0.1)
+    w.grad = np.ones((2, 2))
+    opt.step()
+    saved = opt.state_dict()
+    saved["state.0.exp_avg"][:] = 99.0  # editing the dict must not reach the optimizer
+    assert not np.any(opt.state[id(w)]["exp_avg"] == 99.0)
+    other = optim.Adam([Tensor(np.ones(3), requires_grad=True)], lr=0.5)
+    before = other.state_dict()
+    with pytest.raises(ValueError, match=r"state\.0\.exp_avg: shape \(2, 2\), parameter 0 has shape \(3,\)"):
+        other.load_state_dict(saved)
+    assert other.param_groups[0]["lr"] == 0.5 and other.state_dict().keys() == before.keys()

@@ -110,12 +110,85 @@ class Optimizer:
     def _update(self, p: Tensor, g: np.ndarray, state: dict, group: dict) -> None:
         raise NotImplementedError
 
+    # ----------------------------------------------------------------- checkpoints
+    def _params(self) -> list:
+        return [p for group in self.param_groups for p in group["params"]]
+
+    def state_dict(self) -> dict:
+        """The optimizer's state as a flat dict of numpy arrays, ready for ``tr.save``.
+
+        Keys: ``state.{i}.{name}`` for parameter i (counted over all groups, in
+        order) and ``param_groups.{g}.{option}`` for each group's options (lr,
+        betas, ...) with ``param_groups.{g}.params``, the indices of its parameters.
+        The same information as torch's nested state dict, flattened so that it is
+        stored without pickle.
+        """
+        out, index = {}, 0
+        for g, group in enumerate(self.param_groups):
+            out[f"param_groups.{g}.params"] = np.arange(index, index + len(group["params"]))
+            for option, value in group.items():
+                if option != "params":
+                    out[f"param_groups.{g}.{option}"] = np.asarray(value)
+            for p in group["params"]:
+                for name, value in self.state.get(id(p), {}).items():
+                    out[f"state.{index}.{name}"] = np.array(value)  # a copy, not the live buffer
+                index += 1
+        return out
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore what ``state_dict()`` returned (for the same parameters, in the same
+        groups). Everything is checked first; on any mismatch nothing changes."""
+        name = type(self).__name__
+        params = self._params()
+        problems = []
+        for g, group in enumerate(self.param_groups):
+            stored = state_dict.get(f"param_groups.{g}.params")
+            if stored is None or len(stored) != len(group["params"]):
+                problems.append(f"param group {g} has {len(group['params'])} parameters, the "
+                                f"state dict {'none' if stored is None else len(stored)}")
+        new_state = {}
+        for key, value in state_dict.items():
+            kind, index, field = key.split(".", 2)
+            if kind == "state":
+                i = int(index)
+                if i >= len(params):
+                    problems.append(f"{key}: there is no parameter {i}")
+                    continue
+                value = np.asarray(value)
+                if value.ndim and value.shape != params[i].shape:
+                    problems.append(f"{key}: shape {value.shape}, parameter {i} has shape "
+                                    f"{params[i].shape}")
+                new_state.setdefault(id(params[i]), {})[field] = value
+            elif kind == "param_groups" and int(index) >= len(self.param_groups):
+                problems.append(f"{key}: there is no param group {index}")
+        if problems:
+            raise ValueError(f"{name}.load_state_dict: the state dict does not fit this "
+                             f"optimizer:\n  " + "\n  ".join(problems))
+        for g, group in enumerate(self.param_groups):
+            for option, value in group.items():
+                key = f"param_groups.{g}.{option}"
+                if option != "params" and key in state_dict:
+                    group[option] = _as_option(state_dict[key], value)
+        self.state = {}
+        for p in params:
+            stored = new_state.get(id(p), {})
+            self.state[id(p)] = {k: (v.item() if v.ndim == 0 and k == "step" else
+                                     v.astype(p.data.dtype, copy=True)) for k, v in stored.items()}
+
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
         for i, group in enumerate(self.param_groups):
             lines.append(f"Parameter Group {i}")
             lines += [f"    {k}: {v}" for k, v in group.items() if k != "params"]
         return "\n".join(lines + [")"])
+
+
+def _as_option(stored: np.ndarray, current):
+    """A stored option back in the Python type it had (float, bool, tuple of floats)."""
+    stored = np.asarray(stored)
+    if isinstance(current, tuple):
+        return tuple(stored.tolist())
+    return type(current)(stored.item()) if current is not None else stored.item()
 
 
 class SGD(Optimizer):
