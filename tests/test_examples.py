@@ -6,7 +6,8 @@ back their measured results through ``--json``. The assertions are the claims
 each example makes: a language model below the unigram baseline, a forecast
 better than the last value, gated cells solving the adding problem where the
 plain RNN does not, a custom cell passing its gradient checks, the notebook's
-outputs reproduced and its hand BPTT diagnosed.
+outputs reproduced and its hand BPTT diagnosed, the RNN's gradient vanishing
+where a forget-biased LSTM's does not, with its pictures saved.
 """
 
 from __future__ import annotations
@@ -219,6 +220,78 @@ def test_notebook_reproduces_and_corrects_the_notebook(tmp_path):
             assert all(0 < v < 1 for v in s[gate])  # sigmoid gates
         # the cell update the trace shows is the LSTM's own: h = o * tanh(c)
         np.testing.assert_allclose(s["h"], np.array(s["o"]) * np.tanh(s["c"]), rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- look_inside
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def test_look_inside_shows_the_rnn_gradient_vanish_and_an_lstm_learn(tmp_path):
+    r = run("look_inside", tmp_path)
+    assert r["length"] == 50 and r["hidden"] == 32  # quick mode keeps the full gradient-flow run
+    ratios = r["ratios"]
+    assert set(ratios) == {"RNN", "GRU", "LSTM", "LSTM, forget bias 1"}
+    # each step back through the tanh RNN multiplies the gradient by W_hh^T diag(1 - h^2);
+    # W_hh ~ U(-1/sqrt(H), 1/sqrt(H)) has spectral radius about 1/sqrt(3), so 49 steps leave
+    # at most ~0.6**49 ~ 1e-11 of it, and it shrinks at every single step
+    rnn = np.array(r["flows"]["RNN"])
+    assert np.all(rnn > 0) and np.all(np.diff(rnn) > 0)
+    assert ratios["RNN"] < 1e-9
+    # at default initialization the gates sit near 0.5 and the gated cells lose it too ...
+    assert ratios["GRU"] < 1e-6 and ratios["LSTM"] < 1e-6
+    # ... but a forget gate biased to sigmoid(1) ~ 0.73 carries it through the cell state
+    assert ratios["LSTM, forget bias 1"] > 1e-6
+    assert ratios["RNN"] < 1e-4 * ratios["LSTM, forget bias 1"]
+    assert ratios["LSTM"] < ratios["LSTM, forget bias 1"] / 100
+    for label, ratio in ratios.items():  # the per-step factor printed is the ratio's 49th root
+        assert r["per_step"][label] == pytest.approx(ratio ** (1 / 49))
+        assert f"{ratio:.1e}" in r["_stdout"]
+
+    # the LSTM learns the arithmetic sequences: loss and unseen-sequence loss fall 100-fold
+    assert r["curve"][0] == r["loss_before"]
+    assert r["loss_after"] < r["loss_before"] / 100
+    assert r["test_after"] < r["test_before"] / 100
+    assert np.mean(r["curve"][-20:]) < np.mean(r["curve"][:20]) / 30
+    seq, pred = np.array(r["sequence"]), np.array(r["predictions"])
+    np.testing.assert_array_equal(seq, 1 + 3 * np.arange(8))  # 1, 4, 7, ..., 22
+    # from the second term on the next one is determined: 1, 4, 7 -> about 10
+    assert abs(pred[2] - 10) < 1
+    assert np.sqrt(np.mean((pred[1:] - (seq[1:] + 3)) ** 2)) < 1
+
+    gates = {k: np.array(v) for k, v in r["gates"].items()}
+    assert set(gates) == {"i", "f", "g", "o", "c", "h"}
+    assert gates["f"].shape == (8, 8)  # (time steps, hidden units) of the heatmap
+    for name in ("i", "f", "o"):
+        assert np.all((0 < gates[name]) & (gates[name] < 1))
+    np.testing.assert_allclose(gates["h"], gates["o"] * np.tanh(gates["c"]), rtol=1e-12)
+
+    names = {"gradient_flow": "gradient_flow.png", "loss_curve": "lstm_loss.png",
+             "gate_heatmap": "lstm_gates.png"}
+    if not HAS_MATPLOTLIB:
+        assert r["figures"] == {key: None for key in names}
+        return
+    from matplotlib.image import imread
+    for key, name in names.items():
+        path = tmp_path / name
+        assert r["figures"][key] == str(path)
+        assert path.read_bytes()[:8] == PNG_MAGIC and path.stat().st_size > 10_000
+        image = imread(path)  # decodes: a valid PNG, and not a blank canvas
+        assert image.ndim == 3 and image.shape[0] > 300 and image.shape[1] > 300
+        assert image[..., :3].std() > 0.05
+
+
+def test_look_inside_without_figures_and_its_data(tmp_path):
+    r = run("look_inside", tmp_path, "--no-plot", "--steps", "5", "--length", "10")
+    assert all(path is None for path in r["figures"].values())
+    assert not list(tmp_path.glob("*.png"))
+    assert len(r["flows"]["RNN"]) == 10 and len(r["curve"]) == 5
+
+    look = load_example("look_inside")
+    seqs = look.arithmetic_sequences([0, 2.5], [1, 3], length=4)
+    assert seqs.shape == (5, 4)  # one term longer than the input, time first
+    np.testing.assert_array_equal(seqs[:, 1], [0, 3, 6, 9, 12])
+    np.testing.assert_array_equal(np.diff(seqs, axis=0), np.broadcast_to([1, 3, 1, 3], (4, 4)))
 
 
 # --------------------------------------------------------------------------- shared bits
