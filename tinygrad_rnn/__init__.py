@@ -1,7 +1,8 @@
 """tinygrad_rnn: a small reverse-mode autograd engine on numpy, and recurrent
 networks built from its ops alone, with every gradient checked."""
 
-from .tensor import Context, Function, ShapeError, Tensor, enable_grad, is_grad_enabled, no_grad
+from .tensor import Tensor  # first: the engine (autograd) and the ops build on it
+from .autograd import Context, Function, ShapeError, enable_grad, is_grad_enabled, no_grad
 from .ops import concat, stack
 from .rng import manual_seed
 from .compare import GradComparison, compare_grads

@@ -5,7 +5,7 @@ the gradient of the loss with respect to the op's output, ``out`` is the
 output, inputs go by name. ``dx`` is what ``backward`` returns for input ``x``.
 
 Binary ops broadcast like numpy. Their ``backward`` returns gradients of the
-broadcast shape; the engine (``tensor.unbroadcast``) sums them back down to
+broadcast shape; the engine (``autograd.unbroadcast``) sums them back down to
 each input's shape, so the maths below never deals with broadcasting.
 ``ctx.needs_input_grad`` lets an op skip a gradient nobody asked for.
 """
@@ -16,7 +16,9 @@ import functools
 
 import numpy as np
 
-from .tensor import Function, OuterSum, ShapeError, Tensor
+from .autograd import Function, ShapeError
+from .speedups import OuterSum
+from .tensor import Tensor
 
 # --------------------------------------------------------------------------- arithmetic
 

@@ -1,392 +1,16 @@
-"""The engine: ``Tensor``, ``Function`` and the backward pass.
+"""``Tensor``: a numpy array that remembers how it was computed.
 
-A ``Tensor`` wraps a numpy array. Every differentiable operation is a
-``Function`` subclass (see ``ops.py``); calling ``SomeOp.apply(a, b)`` runs its
-``forward`` on the arrays and, when gradients are wanted, records a graph node
-(a ``Context``) that remembers the op, its inputs and whatever ``forward``
-saved. ``loss.backward()`` walks those nodes in reverse topological order and
-calls each op's ``backward`` exactly once.
-
-Read this file top to bottom: grad mode, Context, Function, backward, Tensor.
+A tensor holds its array (``.data``), its gradient (``.grad``, filled by
+``backward()``), whether gradients are wanted (``requires_grad``) and the graph
+node that computed it (``_node``, None for a leaf). Its methods are one-liners
+that call an op (``x.tanh()`` is ``ops.Tanh.apply(x)``), so you can grep from a
+method to the op that differentiates it. The engine that records ops and runs
+the backward pass is ``autograd.py``; the ops are ``ops.py``.
 """
 
 from __future__ import annotations
 
-import functools
-import gc
-import sys
-
 import numpy as np
-
-# --------------------------------------------------------------------------- grad mode
-
-_grad_enabled = True
-
-
-def is_grad_enabled() -> bool:
-    return _grad_enabled
-
-
-class no_grad:
-    """Context manager (and decorator) in which no graph is recorded.
-
-    >>> with no_grad():
-    ...     y = x * 2          # y.requires_grad is False, nothing is saved
-    """
-
-    _enabled_inside = False
-
-    def __new__(cls, fn=None):
-        self = super().__new__(cls)
-        return self if fn is None else self(fn)  # bare @no_grad, as torch allows
-
-    def __enter__(self):
-        global _grad_enabled
-        self._previous = _grad_enabled
-        _grad_enabled = self._enabled_inside
-
-    def __exit__(self, *exc_info):
-        global _grad_enabled
-        _grad_enabled = self._previous
-
-    def __call__(self, fn):
-        def wrapper(*args, **kwargs):
-            with self.__class__():
-                return fn(*args, **kwargs)
-
-        return functools.wraps(fn)(wrapper)
-
-
-class enable_grad(no_grad):
-    """Context manager (and decorator) that turns recording back on inside ``no_grad``."""
-
-    _enabled_inside = True
-
-
-# --------------------------------------------------------------------------- graph nodes
-
-
-_SHARED_NEEDS: dict = {}
-
-
-class Context:
-    """One node of the graph: the op that ran, its inputs, and what it saved.
-
-    ``forward`` receives it as ``ctx`` and may store anything on it
-    (``ctx.axis = axis``); ``save_for_backward`` is the place for arrays.
-    """
-
-    __slots__ = ("fn", "inputs", "needs_input_grad", "saved_tensors", "num_outputs",
-                 "output_meta", "retained", "freed", "__dict__")
-
-    def __init__(self, fn, inputs):
-        self.fn = fn
-        self.inputs = inputs
-        # a list inside tuple() is faster than a generator, and this runs once per op;
-        # equal tuples are shared, so a graph of 100,000 nodes holds a handful, not 100,000
-        needs = tuple([t._requires_grad for t in inputs])
-        self.needs_input_grad = _SHARED_NEEDS.setdefault(needs, needs)
-        self.saved_tensors = ()
-        self.num_outputs = 1
-        self.output_meta = None  # [(shape, dtype)] of the outputs, for ops with several
-        self.retained = None  # {output index: Tensor} for outputs that called retain_grad()
-        self.freed = False
-
-    def save_for_backward(self, *arrays):
-        self.saved_tensors = arrays
-
-    def free(self):
-        """Drop saved arrays once backward has used them (unless retain_graph=True)."""
-        self.saved_tensors = ()
-        self.__dict__.clear()
-        self.freed = True
-
-
-class Function:
-    """Base class of every op: a static ``forward`` and a static ``backward``.
-
-    ``forward(ctx, *arrays, **params)`` gets numpy arrays (one per Tensor input)
-    and returns a numpy array, or a tuple of arrays for an op with several
-    outputs. ``backward(ctx, grad)`` gets the gradient of the loss with respect
-    to the output (a tuple of them for several outputs) and returns one gradient
-    per input, each either of the input's shape or of the broadcast shape (the
-    engine sums broadcast dimensions away), or None where no gradient is needed.
-    Keyword arguments to ``apply`` are passed to ``forward`` as plain parameters.
-    """
-
-    # Elementwise ops with numpy broadcasting say so, for a clearer shape error.
-    broadcasts = False
-
-    @staticmethod
-    def forward(ctx, *arrays, **params):
-        raise NotImplementedError
-
-    @staticmethod
-    def backward(ctx, grad):
-        raise NotImplementedError
-
-    @classmethod
-    def apply(cls, *inputs, **params):
-        for x in inputs:
-            if not isinstance(x, Tensor):  # a number or an array among them: wrap them all
-                inputs = tuple([x if isinstance(x, Tensor) else Tensor(x) for x in inputs])
-                break
-        ctx = Context(cls, inputs)
-        try:  # free in Python 3.11 when nothing is raised
-            out = cls.forward(ctx, *[t.data for t in inputs], **params)
-        except ShapeError:
-            raise  # already in the user's words
-        except ValueError as err:
-            raise _shape_error(cls, inputs, err) from None
-        if _grad_enabled and True in ctx.needs_input_grad:
-            node = ctx
-        else:
-            node = None
-            ctx.saved_tensors = ()  # nothing will call backward: let the arrays go now
-        if type(out) is tuple:
-            ctx.num_outputs = len(out)
-            ctx.output_meta = tuple([(o.shape, o.dtype) for o in out])
-            return tuple([_tensor_from_op(o, node, i) for i, o in enumerate(out)])
-        return _tensor_from_op(out, node, 0)
-
-
-class ShapeError(ValueError):
-    """Inputs whose shapes an op cannot take; the message names the op and the shapes."""
-
-
-def _shape_error(fn, tensors, err) -> ShapeError:
-    """Retell numpy's shape complaint in the user's words: the op and the shapes."""
-    shapes = " and ".join(str(t.shape) for t in tensors)
-    if fn.broadcasts and "broadcast" in str(err):
-        return ShapeError(f"{fn.__name__.lower()}: shapes {shapes} cannot be broadcast together")
-    return ShapeError(f"{fn.__name__.lower()}: {err} (input shapes {shapes})")
-
-
-# --------------------------------------------------------------------------- backward
-
-
-def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
-    """Sum ``grad`` down to ``shape``, undoing numpy broadcasting.
-
-    Broadcasting copies an input along new leading axes and along axes of
-    size 1; each copy received its own gradient, so the copies' gradients add.
-    This is the only place in the engine where broadcasting is undone.
-    """
-    extra = grad.ndim - len(shape)
-    if extra < 0:  # fewer axes than the input: not a broadcast; the caller reports it
-        return grad
-    if extra > 0:
-        grad = grad.sum(axis=tuple(range(extra)))
-    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if stretched:
-        grad = grad.sum(axis=stretched, keepdims=True)
-    return grad
-
-
-def _topological_order(root: Context) -> list:
-    """Nodes reachable from ``root``, every node after all the nodes it feeds from.
-
-    Iterative depth-first search with an explicit stack of (node, expanded)
-    pairs, so that a graph 100,000 ops deep never meets Python's recursion limit.
-    """
-    order, seen = [], set()
-    stack = [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if node in seen:
-            continue
-        seen.add(node)
-        stack.append((node, True))
-        for t in node.inputs:
-            parent = t._node
-            if parent is not None and parent not in seen:
-                stack.append((parent, False))
-    return order
-
-
-class gc_paused:
-    """Run a block without CPython's cyclic garbage collector (reference counting goes on).
-
-    A graph has no reference cycles (nodes point only to their inputs), so the
-    cyclic collector can never free any of it, yet every collection it starts
-    walks all of it: with a 2000-step LSTM (~90,000 nodes and tensors) the full
-    collections that building it sets off took longer than its whole backward.
-    Building a long graph (``nn.RNN`` and friends do) and walking it (backward)
-    therefore pause the collector; garbage made meanwhile is collected after.
-    (A class, not @contextmanager: a microsecond less on every backward().)
-    """
-
-    def __enter__(self):
-        self.was_enabled = gc.isenabled()
-        gc.disable()
-
-    def __exit__(self, *exc_info):
-        if self.was_enabled:
-            gc.enable()
-
-
-def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
-    """Propagate ``grad`` (dL/droot) to every leaf that requires grad.
-
-    ``pending`` holds, for each node not yet processed, the gradients of its
-    outputs summed over every path seen so far. Reverse topological order
-    guarantees that a node is processed only after every consumer of its
-    outputs has added its share.
-    """
-    pending = {root._node: [None] * root._node.num_outputs}
-    pending[root._node][root._index] = grad
-    for node in reversed(_topological_order(root._node)):
-        out_grads = pending.pop(node, None)
-        if out_grads is None:  # every consumer returned None for it: nothing flows here
-            continue
-        if node.freed:
-            raise RuntimeError(
-                f"backward through the graph a second time: the saved values of "
-                f"{node.fn.__name__} were freed after the first backward(). "
-                f"Pass retain_graph=True to the first backward() to keep them.")
-        for i, g in enumerate(out_grads):
-            if type(g) is OuterSum:  # its terms are all in: now the one matmul
-                out_grads[i] = g.array()
-        if node.retained:
-            for i, t in node.retained.items():
-                if out_grads[i] is not None:
-                    # a copy: the array may be shared with other tensors, or a read-only view
-                    t.grad = out_grads[i].copy() if t.grad is None else t.grad + out_grads[i]
-        if node.output_meta is None:  # a single output; a tuple of one stays a tuple
-            upstream = out_grads[0]
-        else:  # an output nobody used contributes a zero gradient
-            upstream = tuple(g if g is not None else np.zeros(s, d)
-                             for g, (s, d) in zip(out_grads, node.output_meta))
-        in_grads = node.fn.backward(node, upstream)
-        if not isinstance(in_grads, tuple):
-            in_grads = (in_grads,)
-        if len(in_grads) != len(node.inputs):
-            raise RuntimeError(f"{node.fn.__name__}.backward returned {len(in_grads)} "
-                               f"gradients for {len(node.inputs)} inputs")
-        for t, g, needed in zip(node.inputs, in_grads, node.needs_input_grad):
-            if g is None or not needed:
-                continue
-            data = t.data
-            if type(g) is not np.ndarray or g.shape != data.shape or g.dtype != data.dtype:
-                g = _conform(node, t, g)  # the rare case: a broadcast to undo, a number, a cast
-            parent = t._node
-            if parent is None:  # a leaf: gradients add up across backward() calls, as in torch
-                if type(g) is OuterSum:
-                    g = g.array()
-                previous = t.grad
-                if previous is None:
-                    # a copy, because g may be shared with other inputs (add passes grad
-                    # to both) and optimizers update .grad in place
-                    t.grad = g.copy()
-                elif previous.size >= _IN_PLACE_MIN_SIZE and _may_add_in_place(previous, g):
-                    previous += g
-                else:
-                    t.grad = previous + g
-                continue
-            slots = pending.get(parent)
-            if slots is None:
-                slots = pending[parent] = [None] * parent.num_outputs
-            # a reused tensor: gradients of all its uses add, never overwrite
-            previous = slots[t._index]
-            if previous is None:
-                slots[t._index] = g
-            elif type(previous) is OuterSum or type(g) is OuterSum:
-                slots[t._index] = OuterSum.add(previous, g)
-            elif previous.size >= _IN_PLACE_MIN_SIZE and _may_add_in_place(previous, g):
-                previous += g
-            else:
-                slots[t._index] = previous + g
-        if not retain_graph:
-            node.free()
-
-
-def _conform(node: Context, t: Tensor, g) -> np.ndarray:
-    """Gradient ``g`` from ``node`` as an array of input ``t``'s shape and dtype
-    (an OuterSum of that shape and dtype stays one)."""
-    if type(g) is OuterSum:
-        if g.shape == t.data.shape and g.dtype == t.data.dtype:
-            return g
-        g = g.array()
-    g = np.asarray(g)
-    if g.shape != t.data.shape:
-        g = unbroadcast(g, t.data.shape)
-        if g.shape != t.data.shape:
-            raise RuntimeError(f"{node.fn.__name__}.backward returned a gradient of shape "
-                               f"{g.shape} for an input of shape {t.data.shape}")
-    if g.dtype != t.data.dtype:
-        g = g.astype(t.data.dtype)
-    return g
-
-
-class OuterSum:
-    """A gradient sum_k a_k^T @ b_k kept as its factors until all terms are in.
-
-    ``Matmul.backward`` returns dy = x^T @ grad in this form. A weight used at T
-    time steps (h W_hh^T) then receives T terms, and instead of T small matmuls
-    and T additions of (K, M) arrays the engine does, once the last term is in,
-    one (T*N, K)^T @ (T*N, M) matmul over the stacked rows: as fast as BLAS
-    gets, and what a hand-written BPTT does. Only the engine sees these: an
-    op's backward and ``.grad`` always get arrays.
-    """
-
-    __slots__ = ("lefts", "rights", "shape", "dtype")
-
-    def __init__(self, left: np.ndarray, right: np.ndarray):
-        self.lefts, self.rights = [left], [right]
-        self.shape = (left.shape[1], right.shape[1])
-        self.dtype = left.dtype if left.dtype == right.dtype else np.result_type(left, right)
-
-    def array(self) -> np.ndarray:
-        if len(self.lefts) == 1:
-            return self.lefts[0].T @ self.rights[0]
-        return np.concatenate(self.lefts).T @ np.concatenate(self.rights)
-
-    @staticmethod
-    def add(a, b):
-        """a + b, where either may be an OuterSum: two of them just pool their terms."""
-        if type(a) is OuterSum and type(b) is OuterSum:
-            a.lefts += b.lefts
-            a.rights += b.rights
-            return a
-        return (a.array() if type(a) is OuterSum else a) + (b.array() if type(b) is OuterSum else b)
-
-
-# Below this many elements a new array costs less than proving the old one may be reused.
-_IN_PLACE_MIN_SIZE = 4096
-
-
-def _may_add_in_place(previous: np.ndarray, g: np.ndarray) -> bool:
-    """May ``previous += g`` stand for ``previous = previous + g``?
-
-    Only if nothing outside the engine can see ``previous``: no other reference
-    to it (``Add.backward`` hands one array to both inputs; a user may keep an
-    old ``.grad``), not a view (a write would reach its base), writable, and of
-    g's shape and dtype. The reference count proves the first, as torch's
-    AccumulateGrad checks use_count() == 1. Then a weight shared by T time
-    steps costs one gradient buffer instead of T - 1 new ones.
-    """
-    return (previous.base is None and sys.getrefcount(previous) == _SOLE_REFCOUNT
-            and previous.shape == g.shape and previous.dtype == g.dtype
-            and previous.flags.writeable)
-
-
-def _refcount_seen_by_callee(previous, g) -> int:
-    return sys.getrefcount(previous)
-
-
-def _sole_refcount() -> int:
-    """What _may_add_in_place counts for an array held by one slot and one local name:
-    called the same way, so that the interpreter's own references are the same."""
-    slot = [np.empty(0)]
-    previous = slot[0]
-    return _refcount_seen_by_callee(previous, None)
-
-
-_SOLE_REFCOUNT = _sole_refcount()
-
 
 # --------------------------------------------------------------------------- Tensor
 
@@ -526,8 +150,8 @@ class Tensor:
         if self._node is None:  # a leaf: d self / d self
             self.grad = gradient.copy() if self.grad is None else self.grad + gradient
             return
-        with gc_paused():
-            _run_backward(self, gradient, retain_graph)
+        with gc_paused():  # see speedups.py: the graph has no cycles for the collector
+            autograd.backward(self, gradient, retain_graph)
 
     # ----------------------------------------------------------------- arithmetic
     def _lift(self, other) -> "Tensor":
@@ -621,7 +245,7 @@ class Tensor:
         return ops.Unbind.apply(self, axis=axis)
 
 
-def _tensor_from_op(data, node: Context | None, index: int) -> Tensor:
+def _tensor_from_op(data, node, index: int) -> Tensor:
     """Output ``index`` of an op (``node`` is None when no graph is recorded).
 
     Skips ``Tensor.__init__``, whose checks forward has already settled: this
@@ -639,4 +263,8 @@ def _tensor_from_op(data, node: Context | None, index: int) -> Tensor:
 
 _new_tensor = object.__new__
 
-from . import ops  # noqa: E402  (ops subclass Function, defined above)
+# The engine and the ops are imported last: both build on Tensor, defined above.
+from . import autograd, ops  # noqa: E402
+from .autograd import (  # noqa: E402,F401  (also importable from here, as they always were)
+    Context, Function, ShapeError, enable_grad, is_grad_enabled, no_grad, unbroadcast)
+from .speedups import gc_paused  # noqa: E402

@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from .nn.rnn import RNNBase
-from .tensor import Context, Tensor, _topological_order, enable_grad
+from .autograd import Context, enable_grad, topological_order
+from .tensor import Tensor
 from .trace import record_gates, run_sequence
 
 __all__ = ["to_dot", "unrolled_dot", "draw", "explain_backward", "GraphvizNotFoundError"]
@@ -51,7 +52,7 @@ class _Graph:
     def __init__(self, root: Tensor, params=None):
         self.root = root
         self.param_names = _param_names(params)
-        self.ops: list[Context] = [] if root._node is None else _topological_order(root._node)
+        self.ops: list[Context] = [] if root._node is None else topological_order(root._node)
         # leaves in first-use order; outputs (node, index) -> a tensor that holds it
         self.leaves: list[Tensor] = []
         self.outputs: dict = {}
@@ -259,7 +260,7 @@ def unrolled_dot(module, x, state=None, loss_fn=None, params=None, rankdir: str 
         clusters.append((f"t = {t}", members))
     # an op fed only by one step's ops (a cell reshaping its output back) joins that step
     step_of = {node: k for k, (_, members) in enumerate(clusters) for node in members}
-    for node in ([] if root._node is None else _topological_order(root._node)):
+    for node in ([] if root._node is None else topological_order(root._node)):
         if node not in step_of:
             feeding = {step_of.get(t._node) for t in node.inputs if t._node is not None}
             if len(feeding) == 1 and None not in feeding:

@@ -22,7 +22,9 @@ import numpy as np
 
 from .. import functional as F
 from ..ops import concat, stack
-from ..tensor import ShapeError, Tensor, gc_paused
+from ..autograd import ShapeError
+from ..speedups import gc_paused
+from ..tensor import Tensor
 from . import cells as _cells, init
 from .cells import GateGrad, GateView, gate_view, gru_step, lstm_step, rnn_step
 from .module import Module, Parameter
