@@ -558,3 +558,68 @@ def test_backward_does_not_mutate_inputs_or_the_upstream_gradient():
     gx = x.grad.copy()
     (x * x).sum().backward()
     np.testing.assert_allclose(x.grad, gx + 2 * x.data)
+
+
+# --------------------------------------------------------------------------- memory and the speed layer
+
+
+def test_a_node_keeps_no_intermediate_tensor_alive():
+    import weakref
+
+    x = rand(3, 4)
+    a = x * 2.0  # nobody saves a: Add and Tanh need none of their input values
+    b = (a + 1.0).tanh()
+    probe = weakref.ref(a)
+    del a
+    assert probe() is None
+    b.sum().backward()
+    np.testing.assert_allclose(x.grad, 2.0 * (1.0 - b.data ** 2))
+
+
+def test_nodes_link_to_parents_and_inputs_shows_them():
+    x = rand(2, 3)
+    first, second = x.split([1, 2], axis=-1)
+    y = second.tanh()
+    node = y._node
+    assert node.parents[0] is first._node and node.indices == (1,)
+    (inp,) = node.inputs
+    assert inp._node is second._node and inp._index == 1
+    assert first._node.parents == (x,) and first._node.inputs == (x,)
+    assert node.output_meta == (((2, 2), np.dtype(np.float64)),)
+
+
+def test_a_name_given_to_a_computed_tensor_outlives_the_tensor():
+    x = rand(3)
+    h = x.tanh()
+    h.name = "h"
+    node = h._node
+    del h
+    assert node.names == {0: "h"}
+
+
+def test_in_place_accumulation_never_touches_a_gradient_someone_holds():
+    big = rand(64, 64)  # above the in-place threshold
+    (big * 2.0).sum().backward()
+    kept = big.grad
+    (big * 3.0).sum().backward()
+    assert np.all(kept == 2.0) and np.all(big.grad == 5.0)
+    # a tensor used many times: its gradient slot is reused, the sum is exact
+    w = rand(64, 64)
+    sum(((w * float(k)).sum() for k in range(1, 6)), Tensor(0.0)).backward()
+    np.testing.assert_allclose(w.grad, np.full((64, 64), 15.0))
+
+
+def test_weight_gradients_of_many_steps_pool_into_one_matmul_with_the_same_result():
+    from tinygrad_rnn.speedups import OuterSum, add_grads
+
+    rng = np.random.default_rng(0)
+    hs = [rng.standard_normal((2, 3)) for _ in range(5)]
+    gs = [rng.standard_normal((2, 4)) for _ in range(5)]
+    total = OuterSum(hs[0], gs[0])
+    for h, g in zip(hs[1:], gs[1:]):
+        total = add_grads(total, OuterSum(h, g))
+    assert len(total.lefts) == 5
+    np.testing.assert_allclose(total.array(), sum(h.T @ g for h, g in zip(hs, gs)))
+    w = rand(3, 4)
+    sum(((Tensor(h) @ w) * Tensor(g)).sum() for h, g in zip(hs, gs)).backward()
+    np.testing.assert_allclose(w.grad, total.array())

@@ -68,30 +68,51 @@ class enable_grad(no_grad):
 
 # --------------------------------------------------------------------------- graph nodes
 
-# Equal needs_input_grad tuples are shared: a graph of 100,000 nodes holds a handful.
-_SHARED_NEEDS: dict = {}
-
-
 class Context:
-    """One node of the graph: the op that ran, its inputs, and what it saved.
+    """One node of the graph: the op that ran, where its inputs came from, what it saved.
 
     ``forward`` receives it as ``ctx`` and may store anything on it
     (``ctx.axis = axis``); ``save_for_backward`` is the place for arrays.
+
+    A node does not keep its input *tensors*, only links to their parents:
+    ``parents[k]`` is the node that computed input k (and ``indices[k]`` which
+    of its outputs it was), or input k itself when it is a leaf. So an
+    intermediate array lives only as long as the user holds its tensor or an
+    op saved it for backward: a 2000-step LSTM keeps what backward needs, not
+    every value it ever computed. ``output_meta`` gives the (shape, dtype) of
+    each output, all backward needs to know about a gradient's destination.
     """
 
-    __slots__ = ("fn", "inputs", "needs_input_grad", "saved_tensors", "num_outputs",
-                 "output_meta", "retained", "freed", "__dict__")
+    __slots__ = ("fn", "parents", "indices", "needs_input_grad", "saved_tensors",
+                 "output_meta", "tuple_output", "retained", "names", "freed", "__dict__")
 
-    def __init__(self, fn, inputs):
+    def __init__(self, fn):
         self.fn = fn
-        self.inputs = inputs
-        needs = tuple([t._requires_grad for t in inputs])
-        self.needs_input_grad = _SHARED_NEEDS.setdefault(needs, needs)
         self.saved_tensors = ()
-        self.num_outputs = 1
-        self.output_meta = None  # [(shape, dtype)] of the outputs, for ops with several
         self.retained = None  # {output index: Tensor} for outputs that called retain_grad()
+        self.names = None  # {output index: name} for outputs given a name (viz shows them)
         self.freed = False
+
+    def record(self, inputs: tuple, out) -> None:
+        """Link the node to its inputs' parents and note its outputs' shapes and dtypes."""
+        self.parents = tuple([t._node or t for t in inputs])
+        self.indices = _shared(_INDICES, tuple([t._index for t in inputs]))
+        self.needs_input_grad = _shared(_NEEDS, tuple([t._requires_grad for t in inputs]))
+        self.tuple_output = type(out) is tuple  # (a tuple of one output stays a tuple)
+        if self.tuple_output:
+            self.output_meta = _shared(_META, tuple([(o.shape, o.dtype) for o in out]))
+        else:
+            self.output_meta = _shared(_META, ((out.shape, out.dtype),))
+
+    @property
+    def num_outputs(self) -> int:
+        return len(self.output_meta)
+
+    @property
+    def inputs(self) -> tuple:
+        """Input k as the leaf Tensor, or as an ``OpOutput`` (its ``_node`` and ``_index``)."""
+        return tuple(p if type(p) is not Context else OpOutput(p, i)
+                     for p, i in zip(self.parents, self.indices))
 
     def save_for_backward(self, *arrays):
         self.saved_tensors = arrays
@@ -101,6 +122,35 @@ class Context:
         self.saved_tensors = ()
         self.__dict__.clear()
         self.freed = True
+
+
+class OpOutput:
+    """Output ``_index`` of node ``_node``: what ``Context.inputs`` shows for a computed input."""
+
+    __slots__ = ("_node", "_index")
+
+    def __init__(self, node: Context, index: int):
+        self._node, self._index = node, index
+
+    def __repr__(self) -> str:
+        return f"OpOutput({self._node.fn.__name__}, {self._index})"
+
+
+# Equal small tuples (needs_input_grad, indices, output shapes) are shared between
+# nodes: a graph of 100,000 nodes holds a few hundred of them, not 300,000.
+# (One table each: (True,) == (1,) in Python, and indices must stay ints.)
+_NEEDS: dict = {}
+_INDICES: dict = {}
+_META: dict = {}
+
+
+def _shared(table: dict, key: tuple) -> tuple:
+    shared = table.get(key)
+    if shared is None:
+        if len(table) > 100_000:  # a program of ever new shapes: start again
+            table.clear()
+        shared = table[key] = key
+    return shared
 
 
 class Function:
@@ -132,21 +182,23 @@ class Function:
             if not isinstance(x, Tensor):  # a number or an array among them: wrap them all
                 inputs = tuple([x if isinstance(x, Tensor) else Tensor(x) for x in inputs])
                 break
-        ctx = Context(cls, inputs)
+        ctx = Context(cls)
         try:  # free in Python 3.11 when nothing is raised
             out = cls.forward(ctx, *[t.data for t in inputs], **params)
         except ShapeError:
             raise  # already in the user's words
         except ValueError as err:
             raise _shape_error(cls, inputs, err) from None
-        if _grad_enabled and True in ctx.needs_input_grad:
-            node = ctx
-        else:
-            node = None
+        node = None
+        if _grad_enabled:
+            for t in inputs:
+                if t._requires_grad:  # someone will want a gradient: record the node
+                    node = ctx
+                    node.record(inputs, out)
+                    break
+        if node is None:
             ctx.saved_tensors = ()  # nothing will call backward: let the arrays go now
         if type(out) is tuple:
-            ctx.num_outputs = len(out)
-            ctx.output_meta = tuple([(o.shape, o.dtype) for o in out])
             return tuple([_tensor_from_op(o, node, i) for i, o in enumerate(out)])
         return _tensor_from_op(out, node, 0)
 
@@ -183,9 +235,8 @@ def topological_order(root: Context) -> list:
             continue
         seen.add(node)
         stack.append((node, True))
-        for t in node.inputs:
-            parent = t._node
-            if parent is not None and parent not in seen:
+        for parent in node.parents:
+            if type(parent) is Context and parent not in seen:
                 stack.append((parent, False))
     return order
 
@@ -198,34 +249,38 @@ def backward(root, grad: np.ndarray, retain_graph: bool = False) -> None:
     topological order guarantees that a node runs only after every consumer
     of its outputs has added its share.
     """
-    pending = {root._node: [None] * root._node.num_outputs}
+    pending = {root._node: [None] * len(root._node.output_meta)}
     pending[root._node][root._index] = grad
     for node in reversed(topological_order(root._node)):
         out_grads = pending.pop(node, None)
         if out_grads is None:  # every consumer returned None for it: nothing flows here
             continue
         in_grads = _call_backward(node, out_grads)
-        for t, g, needed in zip(node.inputs, in_grads, node.needs_input_grad):
+        for parent, index, g, needed in zip(node.parents, node.indices, in_grads,
+                                            node.needs_input_grad):
             if g is None or not needed:
                 continue
-            if type(g) is not np.ndarray or g.shape != t.data.shape or g.dtype != t.data.dtype:
-                g = _conform(node, t, g)  # the rare case: a broadcast to undo, a number, a cast
-            parent = t._node
-            if parent is None:  # a leaf: gradients add up across backward() calls, as in torch
-                if t.grad is None:
+            if type(parent) is not Context:  # a leaf: gradients add up across backward() calls
+                leaf = parent.data
+                if type(g) is not np.ndarray or g.shape != leaf.shape or g.dtype != leaf.dtype:
+                    g = _conform(node, leaf.shape, leaf.dtype, g)
+                if parent.grad is None:
                     # a copy, because g may be shared with other inputs (add passes grad
                     # to both) and optimizers update .grad in place
-                    t.grad = materialize(g).copy()
+                    parent.grad = materialize(g).copy()
                 else:
-                    t.grad = add_grads(t.grad, materialize(g))
+                    parent.grad = add_grads(parent.grad, materialize(g))
                 continue
+            shape, dtype = parent.output_meta[index]
+            if type(g) is not np.ndarray or g.shape != shape or g.dtype != dtype:
+                g = _conform(node, shape, dtype, g)  # rare: a broadcast to undo, a number, a cast
             slots = pending.get(parent)
             if slots is None:
-                slots = pending[parent] = [None] * parent.num_outputs
-            if slots[t._index] is None:
-                slots[t._index] = g
+                slots = pending[parent] = [None] * len(parent.output_meta)
+            if slots[index] is None:
+                slots[index] = g
             else:  # a reused tensor: gradients of all its uses add, never overwrite
-                slots[t._index] = add_grads(slots[t._index], g)
+                slots[index] = add_grads(slots[index], g)
         if not retain_graph:
             node.free()
 
@@ -245,7 +300,7 @@ def _call_backward(node: Context, out_grads: list) -> tuple:
             if out_grads[i] is not None:
                 # a copy: the array may be shared with other tensors, or a read-only view
                 t.grad = out_grads[i].copy() if t.grad is None else t.grad + out_grads[i]
-    if node.output_meta is None:  # a single output; a tuple of one stays a tuple
+    if not node.tuple_output:
         upstream = out_grads[0]
     else:  # an output nobody used contributes a zero gradient
         upstream = tuple(g if g is not None else np.zeros(s, d)
@@ -253,9 +308,9 @@ def _call_backward(node: Context, out_grads: list) -> tuple:
     in_grads = node.fn.backward(node, upstream)
     if not isinstance(in_grads, tuple):
         in_grads = (in_grads,)
-    if len(in_grads) != len(node.inputs):
+    if len(in_grads) != len(node.parents):
         raise RuntimeError(f"{node.fn.__name__}.backward returned {len(in_grads)} "
-                           f"gradients for {len(node.inputs)} inputs")
+                           f"gradients for {len(node.parents)} inputs")
     return in_grads
 
 
@@ -277,21 +332,21 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     return grad
 
 
-def _conform(node: Context, t, g):
-    """Gradient ``g`` from ``node`` as an array of input ``t``'s shape and dtype
+def _conform(node: Context, shape: tuple, dtype, g):
+    """Gradient ``g`` from ``node`` as an array of its input's ``shape`` and ``dtype``
     (an OuterSum of that shape and dtype stays one)."""
     if type(g) is OuterSum:
-        if g.shape == t.data.shape and g.dtype == t.data.dtype:
+        if g.shape == shape and g.dtype == dtype:
             return g
         g = g.array()
     g = np.asarray(g)
-    if g.shape != t.data.shape:
-        g = unbroadcast(g, t.data.shape)
-        if g.shape != t.data.shape:
+    if g.shape != shape:
+        g = unbroadcast(g, shape)
+        if g.shape != shape:
             raise RuntimeError(f"{node.fn.__name__}.backward returned a gradient of shape "
-                               f"{g.shape} for an input of shape {t.data.shape}")
-    if g.dtype != t.data.dtype:
-        g = g.astype(t.data.dtype)
+                               f"{g.shape} for an input of shape {shape}")
+    if g.dtype != dtype:
+        g = g.astype(dtype)
     return g
 
 

@@ -39,7 +39,7 @@ class Tensor:
             index tensors, which cannot require grad).
     """
 
-    __slots__ = ("data", "grad", "_requires_grad", "_node", "_index", "name", "__weakref__")
+    __slots__ = ("data", "grad", "_requires_grad", "_node", "_index", "_name", "__weakref__")
     # numpy defers to our reflected operators: ndarray + Tensor calls Tensor.__radd__
     __array_ufunc__ = None
 
@@ -51,7 +51,7 @@ class Tensor:
         self._node = None
         self._index = 0
         self._requires_grad = False
-        self.name = name
+        self._name = name
         self.requires_grad = requires_grad
 
     # ----------------------------------------------------------------- properties
@@ -68,6 +68,20 @@ class Tensor:
             raise RuntimeError("requires_grad can only be turned off on a leaf tensor; "
                                "use .detach() to cut a computed tensor from its graph")
         self._requires_grad = bool(value)
+
+    @property
+    def name(self) -> str | None:
+        """A label for graph drawings (``viz``): a leaf's, or an op output's, which its
+        node also keeps, since the graph links nodes rather than tensors."""
+        return self._name
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        self._name = value
+        if self._node is not None:
+            if self._node.names is None:
+                self._node.names = {}
+            self._node.names[self._index] = value
 
     @property
     def is_leaf(self) -> bool:
@@ -257,7 +271,7 @@ def _tensor_from_op(data, node, index: int) -> Tensor:
     t._requires_grad = node is not None
     t._node = node
     t._index = index
-    t.name = None
+    t._name = None
     return t
 
 

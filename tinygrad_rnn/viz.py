@@ -46,6 +46,18 @@ def _param_names(params) -> dict:
     return {id(t): name for name, t in params.items()}
 
 
+def _inputs(node: Context):
+    """(parent, index) for each input of ``node``: a leaf Tensor (index 0), or the node
+    that computed the input and which of its outputs it is (the graph links nodes,
+    not the intermediate tensors, which may be gone)."""
+    return zip(node.parents, node.indices)
+
+
+def _ref(t: Tensor) -> tuple:
+    """A tensor as (parent, index), the way nodes refer to their inputs."""
+    return (t, 0) if t._node is None else (t._node, t._index)
+
+
 class _Graph:
     """The nodes reachable from a root, in forward order, and what to call them."""
 
@@ -53,39 +65,39 @@ class _Graph:
         self.root = root
         self.param_names = _param_names(params)
         self.ops: list[Context] = [] if root._node is None else topological_order(root._node)
-        # leaves in first-use order; outputs (node, index) -> a tensor that holds it
+        # leaves in first-use order; the op outputs (node, index) that something uses
         self.leaves: list[Tensor] = []
-        self.outputs: dict = {}
+        self.used: set = set()
         seen_leaves = set()
         for node in self.ops:
-            for t in node.inputs:
-                if t._node is None:
-                    if id(t) not in seen_leaves:
-                        seen_leaves.add(id(t))
-                        self.leaves.append(t)
+            for parent, index in _inputs(node):
+                if isinstance(parent, Tensor):
+                    if id(parent) not in seen_leaves:
+                        seen_leaves.add(id(parent))
+                        self.leaves.append(parent)
                 else:
-                    self.outputs.setdefault((t._node, t._index), t)
+                    self.used.add((parent, index))
         if root._node is None:
             self.leaves.append(root)
         else:
-            self.outputs[(root._node, root._index)] = root
+            self.used.add((root._node, root._index))
         self.uses = self._count_uses()
 
     def _count_uses(self) -> dict:
         """{key: [consumer node, ...]}, one entry per use (x * x lists Mul twice)."""
         uses: dict = {}
         for node in self.ops:
-            for t in node.inputs:
-                uses.setdefault(self.key(t), []).append(node)
+            for parent, index in _inputs(node):
+                uses.setdefault(self.key(parent, index), []).append(node)
         return uses
 
     @staticmethod
-    def key(t: Tensor):
-        return ("leaf", id(t)) if t._node is None else (t._node, t._index)
+    def key(parent, index: int = 0):
+        return ("leaf", id(parent)) if isinstance(parent, Tensor) else (parent, index)
 
-    def output_name(self, node: Context, index: int = 0) -> str | None:
-        t = self.outputs.get((node, index))
-        return None if t is None else (t.name or self.param_names.get(id(t)))
+    @staticmethod
+    def output_name(node: Context, index: int = 0) -> str | None:
+        return None if node.names is None else node.names.get(index)
 
     def leaf_name(self, t: Tensor) -> str | None:
         return self.param_names.get(id(t)) or t.name
@@ -102,10 +114,8 @@ def _const_text(t: Tensor) -> str:
 
 
 def _output_shapes(g: _Graph, node: Context) -> list:
-    """Shapes of a node's outputs (a single-output op's shape is its output tensor's)."""
-    if node.output_meta is not None:
-        return [s for s, _ in node.output_meta]
-    return [g.outputs[(node, 0)].shape]
+    """Shapes of a node's outputs."""
+    return [s for s, _ in node.output_meta]
 
 
 # --------------------------------------------------------------------------- DOT
@@ -186,10 +196,11 @@ def _dot(root: Tensor, params=None, clusters=None, labels=None, leaf_labels=None
                 lines.append("    " + op_line(node))
         lines.append("  }")
     for node in g.ops:
-        for t in node.inputs:
-            source = ids[id(t)] if t._node is None else ids[t._node]
-            many = t._node is not None and t._node.num_outputs > 1
-            label = f" [label={_quote(f'[{t._index}]')}]" if many else ""
+        for parent, index in _inputs(node):
+            leaf = isinstance(parent, Tensor)
+            source = ids[id(parent)] if leaf else ids[parent]
+            many = not leaf and parent.num_outputs > 1
+            label = f" [label={_quote(f'[{index}]')}]" if many else ""
             lines.append(f"  {source} -> {ids[node]}{label};")
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -210,16 +221,16 @@ def to_dot(tensor: Tensor, params=None, rankdir: str = "TB") -> str:
 
 def _step_nodes(step) -> set:
     """The ops of one recorded step: reachable from what it made, stopping at its inputs."""
-    stop = {id(t) for t in step.inputs}
+    stop = {_ref(t) for t in step.inputs}
     members, todo = set(), [t._node for t in step.tensors.values() if t._node is not None]
     while todo:
         node = todo.pop()
         if node in members:
             continue
         members.add(node)
-        for t in node.inputs:
-            if t._node is not None and id(t) not in stop:
-                todo.append(t._node)
+        for parent, index in _inputs(node):
+            if isinstance(parent, Context) and (parent, index) not in stop:
+                todo.append(parent)
     return members
 
 
@@ -262,7 +273,7 @@ def unrolled_dot(module, x, state=None, loss_fn=None, params=None, rankdir: str 
     step_of = {node: k for k, (_, members) in enumerate(clusters) for node in members}
     for node in ([] if root._node is None else topological_order(root._node)):
         if node not in step_of:
-            feeding = {step_of.get(t._node) for t in node.inputs if t._node is not None}
+            feeding = {step_of.get(p) for p in node.parents if isinstance(p, Context)}
             if len(feeding) == 1 and None not in feeding:
                 step_of[node] = feeding.pop()
                 clusters[step_of[node]][1].add(node)
@@ -363,21 +374,22 @@ def explain_backward(loss: Tensor, params=None, width: int = 96) -> str:
     counters: dict = {}
     names: dict = {}
 
-    def name_of(t: Tensor) -> str:
-        key = g.key(t)
+    def name_of(parent, index: int = 0) -> str:
+        """The name of input ``(parent, index)``: a leaf Tensor, or output ``index`` of a node."""
+        key = g.key(parent, index)
         if key not in names:
-            if t._node is None:
-                given = g.leaf_name(t)
-                if given is None and not t.requires_grad:
-                    given = _const_text(t)
+            if isinstance(parent, Tensor):
+                given = g.leaf_name(parent)
+                if given is None and not parent.requires_grad:
+                    given = _const_text(parent)
                 if given is None:
                     counters["input"] = counters.get("input", 0) + 1
                     given = f"input{counters['input']}"
                 names[key] = given
             else:
-                node = t._node
+                node = parent
                 if (node, "base") not in names:
-                    given = g.output_name(node, t._index) if node.num_outputs == 1 else None
+                    given = g.output_name(node, index) if node.num_outputs == 1 else None
                     if given is None:
                         op = node.fn.__name__.lower()
                         counters[op] = counters.get(op, 0) + 1
@@ -385,19 +397,19 @@ def explain_backward(loss: Tensor, params=None, width: int = 96) -> str:
                     names[(node, "base")] = given
                 base = names[(node, "base")]
                 names[key] = base if node.num_outputs == 1 else \
-                    (g.output_name(node, t._index) or f"{base}[{t._index}]")
+                    (g.output_name(node, index) or f"{base}[{index}]")
         return names[key]
 
     # names in forward order, so that mul1 comes before mul2 as they were computed
     for t in g.leaves:
         name_of(t)
     for node in g.ops:
-        for t in node.inputs:
-            name_of(t)
-    root_name = name_of(loss)
+        for parent, index in _inputs(node):
+            name_of(parent, index)
+    root_name = name_of(*_ref(loss))
 
-    def use_note(t: Tensor) -> str | None:
-        users = g.uses.get(g.key(t), [])
+    def use_note(parent, index: int = 0) -> str | None:
+        users = g.uses.get(g.key(parent, index), [])
         if len(users) < 2:
             return None
         counts: dict = {}
@@ -405,7 +417,7 @@ def explain_backward(loss: Tensor, params=None, width: int = 96) -> str:
             counts[u] = counts.get(u, 0) + 1
         by = ", ".join(f"{_op_out_name(u)}" + (" twice" if n == 2 else f" {n} times" if n > 2 else "")
                        for u, n in counts.items())
-        return f"{name_of(t)} is used {len(users)} times (by {by}): its gradients add"
+        return f"{name_of(parent, index)} is used {len(users)} times (by {by}): its gradients add"
 
     def _op_out_name(node: Context) -> str:
         return names[(node, "base")]
@@ -420,33 +432,33 @@ def explain_backward(loss: Tensor, params=None, width: int = 96) -> str:
     lines.append(f"The seed: dL/d{root_name} = 1" + ("" if loss.size == 1 else " (or the gradient passed in)") + ".")
     for step, node in enumerate(reversed(g.ops), 1):
         out = _op_out_name(node)
-        args = ", ".join(name_of(t) for t in node.inputs)
+        args = ", ".join(name_of(p, i) for p, i in _inputs(node))
         shapes = _output_shapes(g, node)
         lines.append("")
         lines.append(f"step {step}: {out} = {node.fn.__name__}({args})   "
                      f"-> shape {', '.join(_shape(s) for s in shapes)}")
         lines.append(wrap(derivative_doc(node.fn), "    "))
-        where = _formula_names(node, [name_of(t) for t in node.inputs])
+        where = _formula_names(node, [name_of(p, i) for p, i in _inputs(node)])
         if where:
             lines.append(wrap(f"inputs: {where}", "    "))
         outs = [(node, i) for i in range(node.num_outputs)]
         for key in outs:
-            t = g.outputs.get(key)
-            note = t is not None and use_note(t)
+            note = key in g.used and use_note(*key)
             if note:
                 lines.append(wrap(f"{note} before this step runs.", "    ! "))
-        received = ", ".join(f"dL/d{name_of(g.outputs[k])}" for k in outs if k in g.outputs)
-        if any(k not in g.outputs for k in outs):
+        received = ", ".join(f"dL/d{name_of(*k)}" for k in outs if k in g.used)
+        if any(k not in g.used for k in outs):
             received += " (the outputs nobody used get zeros)"
         lines.append(wrap(f"{'grads' if node.num_outputs > 1 else 'grad'} = {received}", "    "))
         sends: dict = {}  # one entry per input tensor, counting repeats (x * x sends twice)
-        for t, needed in zip(node.inputs, node.needs_input_grad):
+        for (parent, index), needed in zip(_inputs(node), node.needs_input_grad):
+            name = name_of(parent, index)
             if not needed:
-                text = f"nothing to {name_of(t)} (it needs no gradient)"
-            elif t._node is None:
-                text = f"dL/d{name_of(t)} into {name_of(t)}.grad"
+                text = f"nothing to {name} (it needs no gradient)"
+            elif isinstance(parent, Tensor):
+                text = f"dL/d{name} into {name}.grad"
             else:
-                text = f"dL/d{name_of(t)} to {_op_out_name(t._node)}'s step"
+                text = f"dL/d{name} to {_op_out_name(parent)}'s step"
             sends[text] = sends.get(text, 0) + 1
         lines.append(wrap("sends " + "; ".join(
             text if n == 1 else f"{text}, {n} times (they add)" for text, n in sends.items()), "    "))
