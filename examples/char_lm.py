@@ -174,12 +174,10 @@ def sample(model: CharLM, chars: list, rng: np.random.Generator, temperature: fl
 # --------------------------------------------------------------------------- checkpoint
 
 
-def save_checkpoint(path: Path, model, opt, params, state, step: int, chars, config) -> None:
+def save_checkpoint(path: Path, model, opt, state, step: int, chars, config) -> None:
     """Weights, optimizer state, carried hidden state, step and vocabulary, in one .npz."""
     ckpt = {f"model.{k}": v for k, v in model.state_dict().items()}
-    for i, p in enumerate(params):
-        for key, value in opt.state.get(id(p), {}).items():
-            ckpt[f"optim.{i}.{key}"] = np.asarray(value)
+    ckpt.update({f"optim.{k}": v for k, v in opt.state_dict().items()})
     for i, a in enumerate(state_arrays(state)):
         ckpt[f"state.{i}"] = a
     ckpt["step"] = np.asarray(step)
@@ -189,7 +187,7 @@ def save_checkpoint(path: Path, model, opt, params, state, step: int, chars, con
     tr.save(ckpt, path)
 
 
-def load_checkpoint(path: Path, model, opt, params, chars, config) -> tuple:
+def load_checkpoint(path: Path, model, opt, chars, config) -> tuple:
     """Restore what ``save_checkpoint`` wrote; returns (state, step)."""
     ckpt = tr.load(path)
     saved_chars = "".join(chr(c) for c in ckpt["vocab"])
@@ -202,12 +200,7 @@ def load_checkpoint(path: Path, model, opt, params, chars, config) -> tuple:
                  if a != b]
         raise SystemExit(f"char_lm: {path} has another configuration ({'; '.join(diffs)})")
     model.load_state_dict({k[6:]: v for k, v in ckpt.items() if k.startswith("model.")})
-    for i, p in enumerate(params):
-        prefix = f"optim.{i}."
-        entries = {k[len(prefix):]: v for k, v in ckpt.items() if k.startswith(prefix)}
-        if entries:
-            opt.state[id(p)] = {k: (int(v) if v.ndim == 0 else v.copy())
-                                for k, v in entries.items()}
+    opt.load_state_dict({k[6:]: v for k, v in ckpt.items() if k.startswith("optim.")})
     state = state_from([ckpt[f"state.{i}"] for i in range(2) if f"state.{i}" in ckpt],
                        model.cell)
     return state, int(ckpt["step"])
@@ -282,7 +275,7 @@ def main(argv=None) -> dict:
     if args.resume:
         if not Path(args.checkpoint).is_file():
             raise SystemExit(f"char_lm: --resume: no checkpoint at {args.checkpoint}")
-        state, start = load_checkpoint(args.checkpoint, model, opt, params, chars, config)
+        state, start = load_checkpoint(args.checkpoint, model, opt, chars, config)
         print(f"resumed from {args.checkpoint} at step {start}")
     print(f"{args.cell.upper()} {args.hidden} hidden, {sum(p.data.size for p in params):,} "
           f"parameters; {args.optim} lr {args.lr}; {args.batch} streams x {args.bptt} "
@@ -313,7 +306,7 @@ def main(argv=None) -> dict:
             curve["heldout_bits"].append(held_bits)
             running, seen = 0.0, 0
             bar.set_postfix(train=f"{curve['train_bits'][-1]:.3f}", heldout=f"{held_bits:.3f}")
-            save_checkpoint(args.checkpoint, model, opt, params, state, step + 1, chars, config)
+            save_checkpoint(args.checkpoint, model, opt, state, step + 1, chars, config)
     bar.close()
     train_seconds = timer()
 
