@@ -417,12 +417,15 @@ class Stack(Function):
             if x.shape != xs[0].shape:
                 raise ShapeError(f"stack: all inputs need the same shape, got "
                                  f"{xs[0].shape} and {x.shape}")
+        if not -(xs[0].ndim + 1) <= axis <= xs[0].ndim:
+            raise ShapeError(f"stack: axis {axis} is out of range for stacking tensors of "
+                             f"shape {xs[0].shape} (a new axis goes in 0 .. {xs[0].ndim})")
         ctx.axis = axis % (xs[0].ndim + 1)
-        return np.stack(xs, axis=axis)
+        return _stack(xs, ctx.axis)
 
     @staticmethod
     def backward(ctx, grad):
-        return tuple(np.moveaxis(grad, ctx.axis, 0))
+        return _unstack(grad, ctx.axis)
 
 
 class Split(Function):
@@ -468,11 +471,22 @@ class Unbind(Function):
     @staticmethod
     def forward(ctx, x, axis=0):
         ctx.axis = check_axis("unbind", axis, x.shape)
-        return tuple(np.moveaxis(x, ctx.axis, 0))
+        return _unstack(x, ctx.axis)
 
     @staticmethod
     def backward(ctx, grads):
-        return np.stack(grads, axis=ctx.axis)
+        return _stack(grads, ctx.axis)
+
+
+# Along axis 0 (every time step of a sequence), np.array and iteration do what np.stack
+# and np.moveaxis do, without their Python layers (14 us instead of 24 for 50 steps of
+# (16, 32); 0.4 instead of 2 for one).
+def _stack(arrays, axis: int) -> np.ndarray:
+    return np.array(arrays) if axis == 0 else np.stack(arrays, axis=axis)
+
+
+def _unstack(x: np.ndarray, axis: int) -> tuple:
+    return tuple(x) if axis == 0 else tuple(np.moveaxis(x, axis, 0))
 
 
 def concat(tensors, axis: int = 0) -> Tensor:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .nn.rnn import RNNBase
-from .autograd import Context, enable_grad, topological_order
+from .autograd import Context, enable_grad
 from .tensor import Tensor
 from .trace import record_gates, run_sequence
 
@@ -44,6 +44,18 @@ def _param_names(params) -> dict:
     if hasattr(params, "named_parameters"):
         params = dict(params.named_parameters())
     return {id(t): name for name, t in params.items()}
+
+
+def topological_order(root: Context) -> list:
+    """The nodes reachable from ``root``, in the order they were created (every node
+    after the nodes it feeds from); backward runs them in the reverse order."""
+    seen, todo = {root}, [root]
+    while todo:
+        for parent in todo.pop().parents:
+            if isinstance(parent, Context) and parent not in seen:
+                seen.add(parent)
+                todo.append(parent)
+    return sorted(seen, key=lambda node: node.seq)
 
 
 def _inputs(node: Context):

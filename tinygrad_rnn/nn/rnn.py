@@ -36,7 +36,9 @@ class RNNBase(Module):
     """What RNN, LSTM and GRU share: parameters, checks, and the unrolled loop.
 
     Subclasses set ``kind`` and define ``_step(xp, state, w)``, one time step
-    from a state tuple ((h,) or (h, c)) to the next.
+    from a state tuple ((h,) or (h, c)) to the next, where xp = x_t W_ih^T + b_ih
+    and ``w`` holds the parameters (``w["bias_hh"]`` included) and the
+    transposes ``hh_t``, ``hr_t``.
     """
 
     kind = "RNN"
@@ -159,6 +161,12 @@ class RNNBase(Module):
             (T, D*H_out)), the last layer's h_t for every t; and h_n (like h0),
             or (h_n, c_n) for LSTM, the last state of every layer and direction.
         """
+        # The whole unrolled graph is built with the cyclic collector paused: it has no
+        # cycles, and each collection would walk all of it (see speedups.gc_paused).
+        with gc_paused():
+            return self._forward(x, hx)
+
+    def _forward(self, x, hx):
         x, initial, unbatched = self._check(x, hx)
         finals = []
         for layer in range(self.num_layers):
@@ -183,7 +191,10 @@ class RNNBase(Module):
     def _run(self, x, state, w, reverse: bool):
         """One layer, one direction: (outputs (T, N, H_out), final state tuple)."""
         steps, batch, features = x.shape
-        xp = F.linear(x.reshape(steps * batch, features), w["weight_ih"], w["bias_ih"])
+        bias = w["bias_ih"]
+        if self._folds_bias_hh() and bias is not None:  # b_hh joins b_ih, once for all steps
+            bias, w = bias + w["bias_hh"], dict(w, bias_hh=None)
+        xp = F.linear(x.reshape(steps * batch, features), w["weight_ih"], bias)
         xps = xp.reshape(steps, batch, xp.shape[-1]).unbind(0)
         w = dict(w, hh_t=w["weight_hh"].T,  # transposed once, not once per step
                  hr_t=None if w["weight_hr"] is None else w["weight_hr"].T)
@@ -191,16 +202,24 @@ class RNNBase(Module):
         recorder = _cells._recorder
         if recorder is not None:  # tinygrad_rnn.trace records: the steps that follow are ours
             recorder.enter(self, weights=w, reverse=reverse)
-        with gc_paused():  # the unrolled graph has no cycles: the collector would only walk it
-            for t in (reversed(range(steps)) if reverse else range(steps)):
-                state = self._step(xps[t], state, w)
-                outputs[t] = state[0]
+        for t in (reversed(range(steps)) if reverse else range(steps)):
+            state = self._step(xps[t], state, w)
+            outputs[t] = state[0]
         if recorder is not None:
             recorder.exit()
         return stack(outputs, axis=0), state
 
     def _step(self, xp, state, w) -> tuple:
         raise NotImplementedError
+
+    def _folds_bias_hh(self) -> bool:
+        """May b_hh be added to the input projection of all steps instead of at each step?
+
+        RNN and LSTM add b_hh right beside b_ih, so yes: one node instead of one
+        per step (GRU's reset gate scales W_hn h + b_hn, so GRU may not). A
+        subclass with a ``_step`` of its own gets xp and ``w`` as documented above.
+        """
+        return type(self)._step in (RNN._step, LSTM._step)
 
     def extra_repr(self) -> str:
         # torch's text exactly (which leaves out RNN's nonlinearity)
