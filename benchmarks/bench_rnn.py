@@ -26,6 +26,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
+import ctypes  # noqa: E402
 import gc  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
@@ -254,6 +255,26 @@ def measure(kind, config, dtype, repeats, min_time, impls):
     return medians, refused, memory
 
 
+def pin_malloc() -> str:
+    """Keep glibc's malloc from handing freed memory back to the OS between steps.
+
+    By default glibc trims the heap and moves its mmap threshold as blocks are
+    freed, so the same hand-written numpy step took 6 ms or 10 ms (RNN medium)
+    depending on what an earlier implementation had allocated and freed in this
+    process: page faults, not arithmetic. Pinned, every implementation runs on a
+    warm heap whatever ran before it, like BLAS pinned to one thread. (Users can
+    do the same: MALLOC_TRIM_THRESHOLD_ and MALLOC_MMAP_THRESHOLD_.)
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+        if libc.mallopt(M_TRIM_THRESHOLD, 1 << 30) and libc.mallopt(M_MMAP_THRESHOLD, 32 << 20):
+            return "glibc malloc pinned: no trimming, mmap above 32 MiB"
+    except (OSError, AttributeError):
+        pass
+    return "default malloc"
+
+
 def cpu_name() -> str:
     try:  # Linux says what the CPU is; platform.processor() is often empty there
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -313,7 +334,10 @@ def main(argv=None) -> int:
                         help="after the main table, these configs again in float32 against hand "
                              "float32 numpy (default: medium in a full run, none with --quick)")
     parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="leave glibc's malloc as it is (timings then depend on run order)")
     args = parser.parse_args(argv)
+    malloc = "default malloc" if args.default_malloc else pin_malloc()
     configs = args.configs or (["tiny", "small"] if args.quick else list(CONFIGS))
     float32_configs = args.float32
     if float32_configs is None:
@@ -324,7 +348,7 @@ def main(argv=None) -> int:
     print(f"# {time.strftime('%Y-%m-%d')}, {cpu_name()} ({platform.machine()}, "
           f"{os.cpu_count()} cores), Python {platform.python_version()}, numpy {np.__version__} "
           f"(BLAS: {blas_info()}, 1 thread), "
-          f"torch {torch.__version__ if torch else 'not installed'}")
+          f"torch {torch.__version__ if torch else 'not installed'}; {malloc}")
     print(f"# median ms per training step over {repeats} interleaved repeats; ratio to hand numpy\n")
     print(f"{args.dtype}:\n")
     ok = table(args.kinds, configs, np.dtype(args.dtype).type, repeats, min_time, impls)
