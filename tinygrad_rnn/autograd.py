@@ -118,7 +118,7 @@ class Context:
             self.output_meta = _shared(_META, tuple([(o.shape, o.dtype) for o in out]))
         else:
             meta = (out.shape, out.dtype)
-            self.output_meta = _META.get(meta) or _shared(_META, meta, (meta,))
+            self.output_meta = _ONE_META.get(meta) or _shared(_ONE_META, meta, (meta,))
 
     @property
     def num_outputs(self) -> int:
@@ -157,7 +157,8 @@ class OpOutput:
 # (One table each: (True,) == (1,) in Python, and indices must stay ints.)
 _NEEDS: dict = {}
 _INDICES: dict = {}
-_META: dict = {}  # also (shape, dtype) of a single output -> ((shape, dtype),)
+_META: dict = {}
+_ONE_META: dict = {}  # (shape, dtype) of a single output -> ((shape, dtype),)
 
 
 def _shared(table: dict, key: tuple, value: tuple | None = None) -> tuple:
