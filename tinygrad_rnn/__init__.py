@@ -10,7 +10,9 @@ from .gradcheck import GradcheckError, GradcheckReport, gradcheck, gradcheck_rep
 from . import functional, optim
 from .serialization import load, save
 from . import nn
-from . import viz  # graphs as DOT text, explain_backward; also loads trace (gates, gradient flow)
+from . import trace  # gate traces, gradient flow through time
+from . import viz  # graphs as DOT text, explain_backward
+from . import plots  # matplotlib figures; matplotlib itself loads only when a plot is drawn
 from . import layercheck
 from .layercheck import gradcheck_layer
 
@@ -21,4 +23,5 @@ __all__ = [
     "concat", "stack", "gradcheck", "gradcheck_report", "numerical_grad", "GradcheckError",
     "GradcheckReport", "manual_seed", "compare_grads", "GradComparison",
     "functional", "optim", "save", "load", "layercheck", "gradcheck_layer",
+    "nn", "trace", "viz", "plots",
 ]
