@@ -80,6 +80,43 @@ def progress(iterable, desc: str, disable: bool = False, **kwargs):
     return tqdm(iterable, desc=desc, leave=False, dynamic_ncols=True, **kwargs)
 
 
+def fill_defaults(args, defaults: dict):
+    """Each option left unset (None) takes its default: ``{name: (quick, full)}``."""
+    for name, (quick, full) in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
+    return args
+
+
+def train_mse(model, next_batch, args, desc: str = "training", every: int = 20,
+              on_step=None) -> list:
+    """``args.steps`` Adam updates (lr ``args.lr``) of the mean squared error of
+    ``model(x)`` against ``y``, for ``(x, y) = next_batch()``, gradients clipped to
+    a total norm of 1, with a progress bar showing the running loss.
+
+    ``on_step(step, opt)``, when given, runs before each update (e.g. to lower the
+    learning rate). Returns the loss of every update.
+    """
+    params = list(model.parameters())
+    opt = tr.optim.Adam(params, lr=args.lr)
+    curve = []
+    bar = progress(range(args.steps), desc, args.no_progress)
+    for step in bar:
+        if on_step is not None:
+            on_step(step, opt)
+        x, y = next_batch()
+        loss = tr.functional.mse_loss(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        tr.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        curve.append(loss.item())
+        if step % every == 0:
+            bar.set_postfix(mse=f"{np.mean(curve[-every:]):.4f}")
+    bar.close()
+    return curve
+
+
 def pyplot(args):
     """matplotlib.pyplot with the file-only Agg backend, or None (no figure wanted,
     or matplotlib missing: then a note is printed and the example goes on)."""

@@ -25,7 +25,7 @@ import sys
 
 import numpy as np
 
-from tinygrad_rnn import Tensor, functional as F, nn, no_grad, optim
+from tinygrad_rnn import Tensor, functional as F, nn, no_grad
 
 BASELINE = 1.0 / 6.0  # MSE of always predicting 1.0: Var(u1 + u2) = 2 * 1/12
 LAYERS = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}
@@ -60,21 +60,8 @@ def train(kind: str, args, seed: int, test: tuple) -> dict:
     """Train one layer kind; returns its learning curve and final test MSE."""
     rng = C.seed(seed)  # the same initialization stream and the same batches for every kind
     model = Adder(kind, args.hidden).float()
-    params = list(model.parameters())
-    opt = optim.Adam(params, lr=args.lr)
-    curve = []
-    bar = C.progress(range(args.steps), f"{kind:>4}", args.no_progress)
-    for step in bar:
-        x, y = adding_batch(rng, args.batch, args.length)
-        loss = F.mse_loss(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        curve.append(loss.item())
-        if step % 20 == 0:
-            bar.set_postfix(mse=f"{np.mean(curve[-20:]):.4f}")
-    bar.close()
+    curve = C.train_mse(model, lambda: adding_batch(rng, args.batch, args.length), args,
+                        desc=f"{kind:>4}")
     with no_grad():
         test_mse = float(F.mse_loss(model(test[0]), test[1]).item())
     return {"curve": curve, "test_mse": test_mse}
@@ -98,10 +85,7 @@ def get_args(argv):
     p.add_argument("--layers", nargs="+", choices=list(LAYERS), default=list(LAYERS))
     args = p.parse_args(argv)
     defaults = dict(length=(20, 50), steps=(400, 900), hidden=(16, 32))
-    for name, (quick, full) in defaults.items():
-        if getattr(args, name) is None:
-            setattr(args, name, quick if args.quick else full)
-    return args
+    return C.fill_defaults(args, defaults)
 
 
 def main(argv=None) -> dict:

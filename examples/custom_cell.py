@@ -36,7 +36,7 @@ import sys
 import numpy as np
 
 import tinygrad_rnn as tr
-from tinygrad_rnn import Tensor, functional as F, nn, no_grad, optim
+from tinygrad_rnn import Tensor, functional as F, nn, no_grad
 from adding_problem import BASELINE, adding_batch, smooth
 
 
@@ -186,10 +186,7 @@ def get_args(argv):
     p.add_argument("--lr", type=float, default=1e-2)
     args = p.parse_args(argv)
     defaults = dict(length=(10, 30), steps=(200, 1000), hidden=(16, 32), examples=(10, 50))
-    for name, (quick, full) in defaults.items():
-        if getattr(args, name) is None:
-            setattr(args, name, quick if args.quick else full)
-    return args
+    return C.fill_defaults(args, defaults)
 
 
 def main(argv=None) -> dict:
@@ -203,21 +200,7 @@ def main(argv=None) -> dict:
     check_seconds = timer()
 
     model = Adder(args.hidden).float()
-    params = list(model.parameters())
-    opt = optim.Adam(params, lr=args.lr)
-    curve = []
-    bar = C.progress(range(args.steps), "training", args.no_progress)
-    for step in bar:
-        x, y = adding_batch(rng, args.batch, args.length)
-        loss = F.mse_loss(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        curve.append(loss.item())
-        if step % 20 == 0:
-            bar.set_postfix(mse=f"{np.mean(curve[-20:]):.4f}")
-    bar.close()
+    curve = C.train_mse(model, lambda: adding_batch(rng, args.batch, args.length), args)
     test = adding_batch(np.random.default_rng(args.seed + 10_000), 1000, args.length)
     with no_grad():
         test_mse = float(F.mse_loss(model(test[0]), test[1]).item())

@@ -26,7 +26,7 @@ import sys
 
 import numpy as np
 
-from tinygrad_rnn import Tensor, functional as F, nn, no_grad, optim
+from tinygrad_rnn import Tensor, nn, no_grad
 
 PERIODS = ((15.0, 35.0), (6.0, 12.0))  # each series draws its two periods from these ranges
 NOISE = 0.1
@@ -79,10 +79,7 @@ def get_args(argv):
     p.add_argument("--lr", type=float, default=1e-2)
     args = p.parse_args(argv)
     defaults = dict(steps=(150, 1500), window=(32, 48), horizon=(12, 24), hidden=(32, 64))
-    for name, (quick, full) in defaults.items():
-        if getattr(args, name) is None:
-            setattr(args, name, quick if args.quick else full)
-    return args
+    return C.fill_defaults(args, defaults)
 
 
 def main(argv=None) -> dict:
@@ -94,23 +91,17 @@ def main(argv=None) -> dict:
     test_window, test_future = test_noisy[:, :W], test_clean[:, W:]
 
     model = Forecaster(args.hidden, K).float()
-    opt = optim.Adam(list(model.parameters()), lr=args.lr)
-    curve = []
-    bar = C.progress(range(args.steps), "training", args.no_progress)
-    for step in bar:
-        if step == int(0.7 * args.steps):  # a smaller step size for the last stretch
-            opt.param_groups[0]["lr"] = args.lr / 5
+
+    def next_batch():
         noisy, _ = series(rng, args.batch, W + K)
         # the target is the noisy future: all a forecaster could ever observe
-        loss = F.mse_loss(model(noisy[:, :W]), noisy[:, W:].astype(np.float32))
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        curve.append(loss.item())
-        if step % 25 == 0:
-            bar.set_postfix(mse=f"{np.mean(curve[-25:]):.4f}")
-    bar.close()
+        return noisy[:, :W], noisy[:, W:].astype(np.float32)
+
+    def lower_lr(step, opt):
+        if step == int(0.7 * args.steps):  # a smaller step size for the last stretch
+            opt.param_groups[0]["lr"] = args.lr / 5
+
+    curve = C.train_mse(model, next_batch, args, every=25, on_step=lower_lr)
     train_seconds = timer()
 
     with no_grad():
