@@ -13,6 +13,7 @@ average, such as a transposed or permuted one.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from dataclasses import dataclass, field
 
@@ -128,6 +129,15 @@ def _as_leaf(t: Tensor) -> Tensor:
     return Tensor(t.detach(), requires_grad=t.requires_grad, name=t.name)
 
 
+def _user_stacklevel() -> int:
+    """The warnings stacklevel of the first caller outside this package, so that a
+    warning points at the user's line however deep inside us it was raised."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("tinygrad_rnn"):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def gradcheck_report(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
                     params: dict | None = None, seed: int = 0) -> GradcheckReport:
     """Compare autograd with finite differences; return the report without raising.
@@ -142,7 +152,7 @@ def gradcheck_report(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: fl
     for name, t in named:
         if t.dtype != np.float64:
             warnings.warn(f"gradcheck: {name} is {t.dtype}; finite differences are only "
-                          f"meaningful in float64", stacklevel=3)
+                          f"meaningful in float64", stacklevel=_user_stacklevel())
     rng = np.random.default_rng(seed)
     saved_grads = [t.grad for _, t in named]
     try:
