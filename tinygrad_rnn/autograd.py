@@ -203,8 +203,12 @@ class Function:
                 inputs = tuple([x if isinstance(x, Tensor) else Tensor(x) for x in inputs])
                 break
         ctx = Context(cls)
+        if len(inputs) == 2:  # most ops; a list comprehension is a function call in 3.11
+            arrays = (inputs[0].data, inputs[1].data)
+        else:
+            arrays = [t.data for t in inputs]
         try:  # free in Python 3.11 when nothing is raised
-            out = cls.forward(ctx, *[t.data for t in inputs], **params)
+            out = cls.forward(ctx, *arrays, **params)
         except ShapeError:
             raise  # already in the user's words
         except ValueError as err:
@@ -294,9 +298,12 @@ def _call_backward(node: Context, out_grads: list) -> tuple:
             f"backward through the graph a second time: the saved values of "
             f"{node.fn.__name__} were freed after the first backward(). "
             f"Pass retain_graph=True to the first backward() to keep them.")
-    for i, g in enumerate(out_grads):
-        if type(g) is OuterSum:  # all its terms are in: now the one matmul
-            out_grads[i] = g.array()
+    if node.tuple_output:
+        for i, g in enumerate(out_grads):
+            if type(g) is OuterSum:  # all its terms are in: now the one matmul
+                out_grads[i] = g.array()
+    elif type(out_grads[0]) is OuterSum:  # the same for one output, without a loop (most ops)
+        out_grads[0] = out_grads[0].array()
     if node.retained:
         for i, t in node.retained.items():
             if out_grads[i] is not None:
