@@ -127,6 +127,37 @@ def gate_view(kind: str, owner: str, gate: str, hidden_size: int, params: dict) 
     return GateView(gate, slice(k * hidden_size, (k + 1) * hidden_size), params)
 
 
+# --------------------------------------------------------------------------- input checks
+
+
+def checked_input(name: str, x, input_size: int, ndims: tuple, expected: str) -> Tensor:
+    """``x`` as a Tensor, after the checks a cell and a layer share: its number of
+    dimensions (one of ``ndims``; ``expected`` says which shapes in words) and its
+    last axis, which must be ``input_size`` (the error names both sizes)."""
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    if x.ndim not in ndims:
+        raise ShapeError(f"{name}: expected {expected}, got shape {x.shape}")
+    if x.shape[-1] != input_size:
+        raise ShapeError(f"{name}: expected input with {input_size} features (input_size), "
+                         f"got {x.shape[-1]} (input shape {x.shape})")
+    return x
+
+
+def checked_states(name: str, what: str, given, expected: dict) -> list:
+    """The given state(s) as Tensors of the ``expected`` shapes ({label: shape}):
+    one state alone, or a tuple in the labels' order (LSTM's (h, c))."""
+    labels = list(expected)
+    states = [given] if len(labels) == 1 else given
+    if not isinstance(states, (tuple, list)) or len(states) != len(labels):
+        raise TypeError(f"{name}: the {what} must be a tuple ({', '.join(labels)})")
+    states = [s if isinstance(s, Tensor) else Tensor(s) for s in states]
+    for label, s in zip(labels, states):
+        if s.shape != expected[label]:
+            raise ShapeError(f"{name}: expected {label} of shape {expected[label]}, "
+                             f"got {s.shape}")
+    return states
+
+
 # --------------------------------------------------------------------------- cells
 
 
@@ -167,13 +198,7 @@ class _Cell(Module):
         if _recorder is not None:  # the step that follows is this cell's, called on (x, state)
             _recorder.enter(self, inputs=(x, state))
         name, size = type(self).__name__, self.input_size
-        x = x if isinstance(x, Tensor) else Tensor(x)
-        if x.ndim not in (1, 2):
-            raise ShapeError(f"{name}: expected input of shape (batch, {size}) or ({size},), "
-                             f"got shape {x.shape}")
-        if x.shape[-1] != size:
-            raise ShapeError(f"{name}: expected input with {size} features (input_size), "
-                             f"got {x.shape[-1]} (input shape {x.shape})")
+        x = checked_input(name, x, size, (1, 2), f"input of shape (batch, {size}) or ({size},)")
         unbatched = x.ndim == 1
         if unbatched:
             x = x.reshape(1, size)
@@ -181,16 +206,10 @@ class _Cell(Module):
         if state is None:
             zeros = Tensor(np.zeros((x.shape[0], self.hidden_size), dtype=x.dtype))
             return x, (zeros,) * len(labels), unbatched
-        states = (state,) if len(labels) == 1 else state
-        if not isinstance(states, (tuple, list)) or len(states) != len(labels):
-            raise TypeError(f"{name}: the state must be a tuple ({', '.join(labels)})")
-        checked = []
-        for label, s in zip(labels, states):
-            s = s if isinstance(s, Tensor) else Tensor(s)
-            if s.shape != expected:
-                raise ShapeError(f"{name}: expected {label} of shape {expected}, got {s.shape}")
-            checked.append(s.reshape(1, self.hidden_size) if unbatched else s)
-        return x, tuple(checked), unbatched
+        states = checked_states(name, "state", state, {label: expected for label in labels})
+        if unbatched:
+            states = [s.reshape(1, self.hidden_size) for s in states]
+        return x, tuple(states), unbatched
 
     @staticmethod
     def _restore(h: Tensor, unbatched: bool) -> Tensor:

@@ -26,7 +26,8 @@ from ..autograd import ShapeError
 from ..speedups import gc_paused
 from ..tensor import Tensor
 from . import cells as _cells, init
-from .cells import GateGrad, GateView, gate_view, gru_step, lstm_step, rnn_step
+from .cells import (GateGrad, GateView, checked_input, checked_states, gate_view, gru_step,
+                    lstm_step, rnn_step)
 from .module import Module, Parameter
 
 _NUM_GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
@@ -113,13 +114,7 @@ class RNNBase(Module):
         """x as a time-major (T, N, I) Tensor, the initial states as lists of
         per-(layer, direction) tensors, and whether the input was unbatched."""
         name, size = type(self).__name__, self.input_size
-        x = x if isinstance(x, Tensor) else Tensor(x)
-        if x.ndim not in (2, 3):
-            raise ShapeError(f"{name}: expected a 3-D input (batch) or a 2-D one (unbatched), "
-                             f"got shape {x.shape}")
-        if x.shape[-1] != size:
-            raise ShapeError(f"{name}: expected input with {size} features (input_size), "
-                             f"got {x.shape[-1]} (input shape {x.shape})")
+        x = checked_input(name, x, size, (2, 3), "a 3-D input (batch) or a 2-D one (unbatched)")
         unbatched = x.ndim == 2
         if unbatched:
             x = x.reshape(x.shape[0], 1, size)
@@ -133,14 +128,8 @@ class RNNBase(Module):
         if hx is None:
             states = [Tensor(np.zeros((d_l, batch, n), dtype=x.dtype)) for _, n in labels]
         else:
-            states = [hx] if self.kind != "LSTM" else hx
-            if not isinstance(states, (tuple, list)) or len(states) != len(labels):
-                raise TypeError(f"{name}: the initial state must be a tuple (h0, c0)")
-            states = [s if isinstance(s, Tensor) else Tensor(s) for s in states]
-            for (label, n), s in zip(labels, states):
-                expected = (d_l, n) if unbatched else (d_l, batch, n)
-                if s.shape != expected:
-                    raise ShapeError(f"{name}: expected {label} of shape {expected}, got {s.shape}")
+            expected = {label: (d_l, n) if unbatched else (d_l, batch, n) for label, n in labels}
+            states = checked_states(name, "initial state", hx, expected)
             if unbatched:
                 states = [s.reshape(d_l, 1, s.shape[-1]) for s in states]
         # per (layer, direction): [(h, c), (h, c), ...] -- one unbind node per state tensor
