@@ -278,6 +278,17 @@ def test_second_backward_through_a_freed_graph_raises_and_names_retain_graph():
         loss.backward()
 
 
+def test_a_graph_that_saved_nothing_can_be_walked_twice_as_in_torch():
+    x = rand(4)
+    a, b = x.split(2)
+    loss = (a + b - x[:2]).sum()  # add, sub, split, getitem, sum: nothing saved
+    loss.backward()
+    first = x.grad.copy()
+    loss.backward()
+    np.testing.assert_array_equal(x.grad, 2 * first)
+    np.testing.assert_array_equal(first, [0.0, 0.0, 1.0, 1.0])
+
+
 def test_retain_graph_allows_a_second_backward_which_doubles_the_grad():
     x = rand(3)
     loss = (x.tanh() * x).sum()

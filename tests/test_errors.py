@@ -81,6 +81,23 @@ def test_matmul_with_a_0d_operand():
     assert "()" in message and "use *" in message
 
 
+@pytest.mark.parametrize("mat1, mat2", [((2, 3), (4, 5)), ((3,), (3, 2)), ((2, 2, 3), (3, 2))])
+def test_addmm_needs_two_aligned_matrices(mat1, mat2):
+    with pytest.raises(tr.ShapeError) as info:
+        tr.addmm(ones(2), ones(*mat1, requires_grad=True), ones(*mat2))
+    message = assert_ours(info.value, "addmm")
+    assert str(mat1) in message and str(mat2) in message and "2-D" in message
+
+
+@pytest.mark.parametrize("input_shape", [(5,), (3, 2), (4, 2, 2)])
+def test_addmm_input_must_broadcast_to_the_product(input_shape):
+    # (4, 2, 2) broadcasts with the (2, 2) product, but to a bigger shape: torch refuses it too
+    with pytest.raises(tr.ShapeError) as info:
+        tr.addmm(ones(*input_shape), ones(2, 3, requires_grad=True), ones(3, 2))
+    message = assert_ours(info.value, "addmm")
+    assert str(input_shape) in message and "(2, 2)" in message
+
+
 # --------------------------------------------------------------------------- joining and splitting
 
 

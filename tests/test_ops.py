@@ -132,6 +132,14 @@ def one_axis(draw):
     return Inputs((x,), {"axis": draw(st.integers(-x.ndim, x.ndim - 1))})
 
 
+@st.composite
+def addmm_inputs(draw):
+    """input, mat1 (n, k), mat2 (k, m), input of a shape that broadcasts to (n, m)."""
+    n, k, m = (draw(st.integers(1, 4)) for _ in range(3))
+    input_shape = draw(st.sampled_from([(n, m), (m,), (1, m), (n, 1), (1, 1), ()]))
+    return tuple(draw(arrays(shape)) for shape in (input_shape, (n, k), (k, m)))
+
+
 def fixed(*shapes, positive=False):
     make = positive_arrays if positive else arrays
     return st.tuples(*(make(s) for s in shapes))
@@ -263,6 +271,10 @@ CASES = [
            np.matmul),
     OpCase("matmul_batched_1d", lambda x, y: x @ y, fixed((2, 3, 4), (4,)), lambda x, y: x @ y,
            np.matmul),
+    OpCase("addmm", tr.addmm, addmm_inputs(), lambda b, x, y: b.addmm(x, y),
+           lambda b, x, y: b + x @ y),
+    OpCase("addmm_method", lambda b, x, y: b.addmm(x, y), fixed((3,), (2, 4), (4, 3)),
+           lambda b, x, y: b.addmm(x, y), lambda b, x, y: b + x @ y),
     # elementwise functions
     OpCase("exp", lambda x: x.exp(), arrays(), lambda x: x.exp(), np.exp),
     OpCase("log", lambda x: x.log(), positive_arrays(), lambda x: x.log(), np.log),

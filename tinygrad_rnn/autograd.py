@@ -16,8 +16,8 @@ reads the same without them.
 from __future__ import annotations
 
 import functools
-import heapq
 import itertools
+from heapq import heappop, heappush
 
 import numpy as np
 
@@ -87,29 +87,37 @@ class Context:
     """
 
     __slots__ = ("fn", "seq", "parents", "indices", "needs_input_grad", "saved_tensors",
-                 "output_meta", "tuple_output", "retained", "names", "freed", "__dict__")
+                 "output_meta", "tuple_output", "__dict__")
+
+    # Most nodes never set these, so they are class defaults, not work for every node.
+    retained = None  # {output index: Tensor} for outputs that called retain_grad()
+    names = None  # {output index: name} for outputs given a name (viz shows them)
 
     def __init__(self, fn):
         self.fn = fn
         self.saved_tensors = ()
-        self.retained = None  # {output index: Tensor} for outputs that called retain_grad()
-        self.names = None  # {output index: name} for outputs given a name (viz shows them)
-        self.freed = False
 
-    def record(self, inputs: tuple, out) -> None:
-        """Number the node, link it to its inputs' parents, note its outputs' shapes and dtypes."""
-        self.seq = next(_creation_order)
-        if len(inputs) == 2:  # most ops: the general case below, unrolled (3x faster)
+    def record(self, inputs: tuple, out) -> bool:
+        """Number the node, link it to its inputs' parents, note its outputs' shapes and
+        dtypes. When no input requires grad, record nothing and return False."""
+        if len(inputs) == 1:  # most ops have one or two inputs: the general case, unrolled
+            (a,) = inputs
+            if not a._requires_grad:
+                return False
+            parents, indices, needs = (a._node or a,), (a._index,), (True,)
+        elif len(inputs) == 2:
             a, b = inputs
+            if not (a._requires_grad or b._requires_grad):
+                return False
             parents = (a._node or a, b._node or b)
             indices, needs = (a._index, b._index), (a._requires_grad, b._requires_grad)
-        elif len(inputs) == 1:
-            (a,) = inputs
-            parents, indices, needs = (a._node or a,), (a._index,), (a._requires_grad,)
         else:
+            needs = tuple([t._requires_grad for t in inputs])
+            if True not in needs:
+                return False
             parents = tuple([t._node or t for t in inputs])
             indices = tuple([t._index for t in inputs])
-            needs = tuple([t._requires_grad for t in inputs])
+        self.seq = next(_creation_order)
         self.parents = parents
         self.indices = _INDICES.get(indices) or _shared(_INDICES, indices)
         self.needs_input_grad = _NEEDS.get(needs) or _shared(_NEEDS, needs)
@@ -119,6 +127,7 @@ class Context:
         else:
             meta = (out.shape, out.dtype)
             self.output_meta = _ONE_META.get(meta) or _shared(_ONE_META, meta, (meta,))
+        return True
 
     @property
     def num_outputs(self) -> int:
@@ -134,10 +143,24 @@ class Context:
         self.saved_tensors = arrays
 
     def free(self):
-        """Drop saved arrays once backward has used them (unless retain_graph=True)."""
-        self.saved_tensors = ()
-        self.__dict__.clear()
-        self.freed = True
+        """Drop the saved arrays once backward has used them (unless retain_graph=True).
+
+        A node that saved nothing stays usable, as in torch: only a backward
+        that needs the freed arrays raises.
+        """
+        if self.saved_tensors:
+            self.saved_tensors = FREED
+
+    @property
+    def freed(self) -> bool:
+        return self.saved_tensors is FREED
+
+
+class _Freed(tuple):
+    """The type of ``FREED``: an empty tuple that is not ``()`` itself."""
+
+
+FREED = _Freed()  # a freed node's saved_tensors
 
 
 class OpOutput:
@@ -202,29 +225,29 @@ class Function:
             if not isinstance(x, Tensor):  # a number or an array among them: wrap them all
                 inputs = tuple([x if isinstance(x, Tensor) else Tensor(x) for x in inputs])
                 break
-        ctx = Context(cls)
-        if len(inputs) == 2:  # most ops; a list comprehension is a function call in 3.11
-            arrays = (inputs[0].data, inputs[1].data)
-        else:
-            arrays = [t.data for t in inputs]
+        ctx = _new_object(Context)  # Context(cls), without the call: this runs for every op
+        ctx.fn, ctx.saved_tensors = cls, ()
         try:  # free in Python 3.11 when nothing is raised
-            out = cls.forward(ctx, *arrays, **params)
+            if len(inputs) == 1:  # one and two inputs unrolled (most ops): no list to build
+                out = cls.forward(ctx, inputs[0].data, **params)
+            elif len(inputs) == 2:
+                out = cls.forward(ctx, inputs[0].data, inputs[1].data, **params)
+            else:
+                out = cls.forward(ctx, *[t.data for t in inputs], **params)
         except ShapeError:
             raise  # already in the user's words
         except ValueError as err:
             raise _shape_error(cls, inputs, err) from None
-        node = None
-        if _grad_enabled:
-            for t in inputs:
-                if t._requires_grad:  # someone will want a gradient: record the node
-                    node = ctx
-                    node.record(inputs, out)
-                    break
+        # a node is recorded when someone will want a gradient
+        node = ctx if _grad_enabled and ctx.record(inputs, out) else None
         if node is None:
             ctx.saved_tensors = ()  # nothing will call backward: let the arrays go now
         if type(out) is tuple:
             return tuple([_tensor_from_op(o, node, i) for i, o in enumerate(out)])
         return _tensor_from_op(out, node, 0)
+
+
+_new_object = object.__new__
 
 
 class ShapeError(ValueError):
@@ -258,69 +281,81 @@ def backward(root, grad: np.ndarray, retain_graph: bool = False) -> None:
     pending[root._node][root._index] = grad
     ready = [(-root._node.seq, root._node)]
     while ready:
-        node = heapq.heappop(ready)[1]
-        out_grads = pending.pop(node)
-        in_grads = _call_backward(node, out_grads)
+        node = heappop(ready)[1]
+        in_grads = _call_backward(node, pending.pop(node))
         for parent, index, g, needed in zip(node.parents, node.indices, in_grads,
                                             node.needs_input_grad):
             if g is None or not needed:
                 continue
             if type(parent) is not Context:  # a leaf: gradients add up across backward() calls
-                leaf = parent.data
-                if type(g) is not np.ndarray or g.shape != leaf.shape or g.dtype != leaf.dtype:
-                    g = _conform(node, leaf.shape, leaf.dtype, g)
-                if parent.grad is None:
-                    # a copy, because g may be shared with other inputs (add passes grad
-                    # to both) and optimizers update .grad in place
-                    parent.grad = materialize(g).copy()
-                else:
-                    parent.grad = add_grads(parent.grad, materialize(g))
+                _accumulate_into_leaf(node, parent, g)
                 continue
             shape, dtype = parent.output_meta[index]
-            if type(g) is not np.ndarray or g.shape != shape or g.dtype != dtype:
+            if (type(g) is not np.ndarray and type(g) is not OuterSum) or g.shape != shape \
+                    or g.dtype != dtype:
                 g = _conform(node, shape, dtype, g)  # rare: a broadcast to undo, a number, a cast
             slots = pending.get(parent)
             if slots is None:  # its first gradient: it joins the heap
                 slots = pending[parent] = [None] * len(parent.output_meta)
-                heapq.heappush(ready, (-parent.seq, parent))
+                heappush(ready, (-parent.seq, parent))
             if slots[index] is None:
                 slots[index] = g
             else:  # a reused tensor: gradients of all its uses add, never overwrite
                 slots[index] = add_grads(slots[index], g)
-        if not retain_graph:
-            node.free()
+        if not retain_graph and node.saved_tensors:
+            node.saved_tensors = FREED  # node.free(), without the call
 
 
 def _call_backward(node: Context, out_grads: list) -> tuple:
     """Run the op's backward on the summed gradients of its outputs: one gradient per input."""
-    if node.freed:
-        raise RuntimeError(
-            f"backward through the graph a second time: the saved values of "
-            f"{node.fn.__name__} were freed after the first backward(). "
-            f"Pass retain_graph=True to the first backward() to keep them.")
-    if node.tuple_output:
-        for i, g in enumerate(out_grads):
-            if type(g) is OuterSum:  # all its terms are in: now the one matmul
-                out_grads[i] = g.array()
-    elif type(out_grads[0]) is OuterSum:  # the same for one output, without a loop (most ops)
-        out_grads[0] = out_grads[0].array()
-    if node.retained:
-        for i, t in node.retained.items():
-            if out_grads[i] is not None:
-                # a copy: the array may be shared with other tensors, or a read-only view
-                t.grad = out_grads[i].copy() if t.grad is None else t.grad + out_grads[i]
-    if not node.tuple_output:
+    if node.tuple_output or node.retained is not None or node.saved_tensors is FREED:
+        upstream = _upstream(node, out_grads)  # the general case
+    else:  # one output, the case of most nodes
         upstream = out_grads[0]
-    else:  # an output nobody used contributes a zero gradient
-        upstream = tuple(g if g is not None else np.zeros(s, d)
-                         for g, (s, d) in zip(out_grads, node.output_meta))
+        if type(upstream) is OuterSum:  # all its terms are in: now the one matmul
+            upstream = upstream.array()
     in_grads = node.fn.backward(node, upstream)
-    if not isinstance(in_grads, tuple):
+    if type(in_grads) is not tuple:
         in_grads = (in_grads,)
     if len(in_grads) != len(node.parents):
         raise RuntimeError(f"{node.fn.__name__}.backward returned {len(in_grads)} "
                            f"gradients for {len(node.parents)} inputs")
     return in_grads
+
+
+def _upstream(node: Context, out_grads: list):
+    """What the op's backward gets: the gradient of its output, or a tuple of them."""
+    if node.saved_tensors is FREED:
+        raise RuntimeError(
+            f"backward through the graph a second time: the saved values of "
+            f"{node.fn.__name__} were freed after the first backward(). "
+            f"Pass retain_graph=True to the first backward() to keep them.")
+    for i, g in enumerate(out_grads):
+        if type(g) is OuterSum:
+            out_grads[i] = g.array()
+    if node.retained is not None:
+        for i, t in node.retained.items():
+            if out_grads[i] is not None:
+                # a copy: the array may be shared with other tensors, or a read-only view
+                t.grad = out_grads[i].copy() if t.grad is None else t.grad + out_grads[i]
+    if not node.tuple_output:
+        return out_grads[0]
+    # an output nobody used contributes a zero gradient
+    return tuple(g if g is not None else np.zeros(s, d)
+                 for g, (s, d) in zip(out_grads, node.output_meta))
+
+
+def _accumulate_into_leaf(node: Context, leaf, g) -> None:
+    """Add ``g`` (from ``node``) into ``leaf.grad``."""
+    data = leaf.data
+    if type(g) is not np.ndarray or g.shape != data.shape or g.dtype != data.dtype:
+        g = _conform(node, data.shape, data.dtype, g)
+    if leaf.grad is None:
+        # a copy, because g may be shared with other inputs (add passes grad to both)
+        # and optimizers update .grad in place
+        leaf.grad = materialize(g).copy()
+    else:
+        leaf.grad = add_grads(leaf.grad, materialize(g))
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:

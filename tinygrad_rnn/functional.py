@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .ops import addmm
 from .rng import generator
 from .tensor import ShapeError, Tensor
 
@@ -96,14 +97,15 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if x.ndim == 0 or x.shape[-1] != w.shape[1]:
         raise ShapeError(f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 0} "
                          f"features but weight of shape {w.shape} expects {w.shape[1]}")
-    out = x @ w.T
     if bias is None:
-        return out
+        return x @ w.T
     b = _tensor(bias)
     if b.shape != (w.shape[0],):
         raise ShapeError(f"linear: bias must have shape ({w.shape[0]},) to match weight "
                          f"{w.shape}, got {b.shape}")
-    return out + b
+    if x.ndim == 2:  # a batch of rows (and every sequence layer's input projection): one node
+        return addmm(b, x, w.T)
+    return x @ w.T + b
 
 
 # --------------------------------------------------------------------------- losses

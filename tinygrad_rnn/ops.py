@@ -167,6 +167,40 @@ class Matmul(Function):
         return dx, dy
 
 
+class Addmm(Function):
+    """out = input + mat1 @ mat2, for 2-D mat1 (n, k) and mat2 (k, m); input broadcasts
+    to (n, m) (torch.addmm).   dinput = grad,  dmat1 = grad @ mat2^T,  dmat2 = mat1^T @ grad.
+
+    One node where ``input + mat1 @ mat2`` makes two, for the sum a recurrent
+    step computes at every time step (xp + h W_hh^T) and a linear layer once
+    (bias + x W^T). As in ``Matmul``, dmat2 goes to the engine as an ``OuterSum``.
+    """
+
+    @staticmethod
+    def forward(ctx, input, mat1, mat2):
+        if mat1.ndim != 2 or mat2.ndim != 2 or mat1.shape[1] != mat2.shape[0]:
+            raise ShapeError(f"addmm: mat1 and mat2 must be 2-D matrices that align, (n, k) "
+                             f"and (k, m), got shapes {mat1.shape} and {mat2.shape}")
+        product = mat1 @ mat2
+        try:
+            out = input + product
+            fits = out.shape == product.shape  # not a broadcast of the product itself
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ShapeError(f"addmm: input of shape {input.shape} does not broadcast to the "
+                             f"product's shape {product.shape}")
+        ctx.save_for_backward(mat1, mat2)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        mat1, mat2 = ctx.saved_tensors
+        _, need_mat1, need_mat2 = ctx.needs_input_grad
+        return (grad, grad @ mat2.T if need_mat1 else None,
+                OuterSum(mat1, grad) if need_mat2 else None)
+
+
 # --------------------------------------------------------------------------- elementwise functions
 
 
@@ -495,6 +529,12 @@ def concat(tensors, axis: int = 0) -> Tensor:
     if not tensors:
         raise ValueError("concat: needs at least one tensor, got an empty sequence")
     return Concat.apply(*tensors, axis=axis)
+
+
+def addmm(input, mat1, mat2) -> Tensor:
+    """input + mat1 @ mat2 as one node (torch.addmm): 2-D mat1 (n, k) and mat2 (k, m),
+    input broadcastable to (n, m)."""
+    return Addmm.apply(input, mat1, mat2)
 
 
 def stack(tensors, axis: int = 0) -> Tensor:

@@ -188,6 +188,10 @@ class Tensor:
     def __rmatmul__(self, other): return ops.Matmul.apply(self._lift(other), self)
     def __neg__(self): return ops.Neg.apply(self)
 
+    def addmm(self, mat1, mat2):
+        """self + mat1 @ mat2 as one node (torch's Tensor.addmm; see ops.Addmm)."""
+        return ops.Addmm.apply(self, mat1, mat2)
+
     def __pow__(self, exponent):
         if isinstance(exponent, Tensor) or np.ndim(exponent) != 0:
             raise TypeError("pow: the exponent must be a Python number (x ** 2); "

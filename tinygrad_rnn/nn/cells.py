@@ -18,6 +18,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import functional as F
+from ..ops import addmm
 from ..tensor import ShapeError, Tensor
 from . import init
 from .module import Module, Parameter
@@ -35,13 +36,17 @@ _recorder = None
 
 def _recurrent(h: Tensor, w_hh_t: Tensor, b_hh: Tensor | None) -> Tensor:
     """h W_hh^T + b_hh (the transposed weight is passed in, so a layer transposes once)."""
-    out = h @ w_hh_t
-    return out if b_hh is None else out + b_hh
+    return h @ w_hh_t if b_hh is None else addmm(b_hh, h, w_hh_t)
+
+
+def _preactivation(xp: Tensor, h: Tensor, w_hh_t: Tensor, b_hh: Tensor | None) -> Tensor:
+    """xp + h W_hh^T + b_hh: one addmm node when the layer folded b_hh into xp."""
+    return addmm(xp, h, w_hh_t) if b_hh is None else xp + addmm(b_hh, h, w_hh_t)
 
 
 def rnn_step(xp, h, w_hh_t, b_hh=None, nonlinearity: str = "tanh") -> Tensor:
     """h' = act(xp + h W_hh^T + b_hh),  xp = x W_ih^T + b_ih,  act = tanh or relu."""
-    pre = xp + _recurrent(h, w_hh_t, b_hh)
+    pre = _preactivation(xp, h, w_hh_t, b_hh)
     h_new = pre.tanh() if nonlinearity == "tanh" else pre.relu()
     if _recorder is not None:
         _recorder.step("RNN", (xp, h, w_hh_t, b_hh), h=h_new)
@@ -52,7 +57,7 @@ def lstm_step(xp, h, c, w_hh_t, b_hh=None, w_hr_t=None) -> tuple[Tensor, Tensor]
     """i, f, g, o = chunk(xp + h W_hh^T + b_hh, 4),  xp = x W_ih^T + b_ih
     c' = sigmoid(f) * c + sigmoid(i) * tanh(g);   h' = sigmoid(o) * tanh(c')
     and with a projection (torch's proj_size):  h' = h' W_hr^T."""
-    i, f, g, o = (xp + _recurrent(h, w_hh_t, b_hh)).chunk(4, axis=-1)
+    i, f, g, o = _preactivation(xp, h, w_hh_t, b_hh).chunk(4, axis=-1)
     i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
     c_new = f * c + i * g
     h_new = o * c_new.tanh()
@@ -65,16 +70,16 @@ def lstm_step(xp, h, c, w_hh_t, b_hh=None, w_hr_t=None) -> tuple[Tensor, Tensor]
 
 
 def gru_step(xp, h, w_hh_t, b_hh=None) -> Tensor:
-    """x_r, x_z, x_n = chunk(xp, 3);  h_r, h_z, h_n = chunk(h W_hh^T + b_hh, 3)
-    r = sigmoid(x_r + h_r);  z = sigmoid(x_z + h_z)
+    """x_rz, x_n = split(xp, [2H, H]);  h_rz, h_n = split(h W_hh^T + b_hh, [2H, H])
+    r, z = chunk(sigmoid(x_rz + h_rz), 2)   (both gates at once)
     n = tanh(x_n + r * h_n)     (the reset gate scales W_hn h + b_hn, as torch)
-    h' = (1 - z) * n + z * h"""
-    x_r, x_z, x_n = xp.chunk(3, axis=-1)
-    h_r, h_z, h_n = _recurrent(h, w_hh_t, b_hh).chunk(3, axis=-1)
-    r = (x_r + h_r).sigmoid()
-    z = (x_z + h_z).sigmoid()
+    h' = n + z * (h - n)        (= (1 - z) * n + z * h, in torch's own arithmetic)"""
+    hidden = h.shape[-1]
+    x_rz, x_n = xp.split([2 * hidden, hidden], axis=-1)
+    h_rz, h_n = _recurrent(h, w_hh_t, b_hh).split([2 * hidden, hidden], axis=-1)
+    r, z = (x_rz + h_rz).sigmoid().chunk(2, axis=-1)
     n = (x_n + r * h_n).tanh()
-    h_new = (1 - z) * n + z * h
+    h_new = n + z * (h - n)
     if _recorder is not None:
         _recorder.step("GRU", (xp, h, w_hh_t, b_hh), r=r, z=z, n=n, h=h_new)
     return h_new
