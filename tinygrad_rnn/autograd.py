@@ -111,12 +111,15 @@ class Context:
                 return False
             parents = (a._node or a, b._node or b)
             indices, needs = (a._index, b._index), (a._requires_grad, b._requires_grad)
-        else:
-            needs = tuple([t._requires_grad for t in inputs])
+        else:  # one loop, not three comprehensions (each of which is a call in 3.11)
+            parents, indices, needs = [], [], []
+            for t in inputs:
+                parents.append(t._node or t)
+                indices.append(t._index)
+                needs.append(t._requires_grad)
             if True not in needs:
                 return False
-            parents = tuple([t._node or t for t in inputs])
-            indices = tuple([t._index for t in inputs])
+            parents, indices, needs = tuple(parents), tuple(indices), tuple(needs)
         self.seq = next(_creation_order)
         self.parents = parents
         self.indices = _INDICES.get(indices) or _shared(_INDICES, indices)
@@ -282,7 +285,19 @@ def backward(root, grad: np.ndarray, retain_graph: bool = False) -> None:
     ready = [(-root._node.seq, root._node)]
     while ready:
         node = heappop(ready)[1]
-        in_grads = _call_backward(node, pending.pop(node))
+        out_grads = pending.pop(node)
+        if node.tuple_output or node.retained is not None or node.saved_tensors is FREED:
+            upstream = _upstream(node, out_grads)  # the general case
+        else:  # one output, the case of most nodes
+            upstream = out_grads[0]
+            if type(upstream) is OuterSum:  # all its terms are in: now the one matmul
+                upstream = upstream.array()
+        in_grads = node.fn.backward(node, upstream)
+        if type(in_grads) is not tuple:
+            in_grads = (in_grads,)
+        if len(in_grads) != len(node.parents):
+            raise RuntimeError(f"{node.fn.__name__}.backward returned {len(in_grads)} "
+                               f"gradients for {len(node.parents)} inputs")
         for parent, index, g, needed in zip(node.parents, node.indices, in_grads,
                                             node.needs_input_grad):
             if g is None or not needed:
@@ -304,23 +319,6 @@ def backward(root, grad: np.ndarray, retain_graph: bool = False) -> None:
                 slots[index] = add_grads(slots[index], g)
         if not retain_graph and node.saved_tensors:
             node.saved_tensors = FREED  # node.free(), without the call
-
-
-def _call_backward(node: Context, out_grads: list) -> tuple:
-    """Run the op's backward on the summed gradients of its outputs: one gradient per input."""
-    if node.tuple_output or node.retained is not None or node.saved_tensors is FREED:
-        upstream = _upstream(node, out_grads)  # the general case
-    else:  # one output, the case of most nodes
-        upstream = out_grads[0]
-        if type(upstream) is OuterSum:  # all its terms are in: now the one matmul
-            upstream = upstream.array()
-    in_grads = node.fn.backward(node, upstream)
-    if type(in_grads) is not tuple:
-        in_grads = (in_grads,)
-    if len(in_grads) != len(node.parents):
-        raise RuntimeError(f"{node.fn.__name__}.backward returned {len(in_grads)} "
-                           f"gradients for {len(node.parents)} inputs")
-    return in_grads
 
 
 def _upstream(node: Context, out_grads: list):
