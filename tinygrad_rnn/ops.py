@@ -306,12 +306,21 @@ def check_axis(op: str, axis: int, shape: tuple) -> int:
     return axis % len(shape)
 
 
-def _normalize_axes(axis, ndim):
-    """axis=None means all axes; negative axes count from the end."""
-    if axis is None:
-        return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    return tuple(a % ndim if ndim else a for a in axes)
+def _sum_keeping_axes(ctx, x: np.ndarray, axis) -> tuple:
+    """(x summed over ``axis`` with the summed axes kept as size 1, the axis as numpy
+    takes it); notes both shapes on ``ctx`` for backward, which copies grad back."""
+    axis = tuple(axis) if isinstance(axis, list) else axis
+    kept = x.sum(axis=axis, keepdims=True)
+    ctx.shape, ctx.kept_shape = x.shape, kept.shape
+    return kept, axis
+
+
+def _spread(grad: np.ndarray, kept_shape: tuple, shape: tuple) -> np.ndarray:
+    """``grad`` copied back along the reduced axes: a new array (np.broadcast_to gives a
+    view, but spends several microseconds of Python on it)."""
+    out = np.empty(shape, dtype=grad.dtype)
+    out[...] = grad.reshape(kept_shape)
+    return out
 
 
 class Sum(Function):
@@ -319,14 +328,12 @@ class Sum(Function):
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
-        ctx.shape, ctx.axes, ctx.keepdims = x.shape, _normalize_axes(axis, x.ndim), keepdims
-        return np.sum(x, axis=axis, keepdims=keepdims)
+        kept, axis = _sum_keeping_axes(ctx, x, axis)
+        return kept if keepdims else kept.squeeze(axis)
 
     @staticmethod
     def backward(ctx, grad):
-        if not ctx.keepdims:
-            grad = np.expand_dims(grad, ctx.axes)
-        return np.broadcast_to(grad, ctx.shape)
+        return _spread(grad, ctx.kept_shape, ctx.shape)
 
 
 class Mean(Function):
@@ -334,17 +341,14 @@ class Mean(Function):
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
-        ctx.shape, ctx.axes, ctx.keepdims = x.shape, _normalize_axes(axis, x.ndim), keepdims
-        return np.mean(x, axis=axis, keepdims=keepdims)
+        kept, axis = _sum_keeping_axes(ctx, x, axis)
+        ctx.count = x.size // kept.size if kept.size else 1
+        mean = kept / ctx.count  # numpy's mean: the same sum, divided by the count
+        return mean if keepdims else mean.squeeze(axis)
 
     @staticmethod
     def backward(ctx, grad):
-        n = 1
-        for a in ctx.axes:
-            n *= ctx.shape[a]
-        if not ctx.keepdims:
-            grad = np.expand_dims(grad, ctx.axes)
-        return np.broadcast_to(grad / n, ctx.shape)
+        return _spread(grad / ctx.count, ctx.kept_shape, ctx.shape)
 
 
 # --------------------------------------------------------------------------- shape

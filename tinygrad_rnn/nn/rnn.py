@@ -125,13 +125,13 @@ class RNNBase(Module):
         batch, d_l = x.shape[1], self.num_directions * self.num_layers
         h_out = self.proj_size or self.hidden_size
         labels = [("h0", h_out)] + ([("c0", self.hidden_size)] if self.kind == "LSTM" else [])
-        if hx is None:
-            states = [Tensor(np.zeros((d_l, batch, n), dtype=x.dtype)) for _, n in labels]
-        else:
-            expected = {label: (d_l, n) if unbatched else (d_l, batch, n) for label, n in labels}
-            states = checked_states(name, "initial state", hx, expected)
-            if unbatched:
-                states = [s.reshape(d_l, 1, s.shape[-1]) for s in states]
+        if hx is None:  # zeros for every layer and direction, shared: nothing writes to them
+            zeros = tuple(Tensor(np.zeros((batch, n), dtype=x.dtype)) for _, n in labels)
+            return x, [zeros] * d_l, unbatched
+        expected = {label: (d_l, n) if unbatched else (d_l, batch, n) for label, n in labels}
+        states = checked_states(name, "initial state", hx, expected)
+        if unbatched:
+            states = [s.reshape(d_l, 1, s.shape[-1]) for s in states]
         # per (layer, direction): [(h, c), (h, c), ...] -- one unbind node per state tensor
         per_layer = list(zip(*(s.unbind(0) for s in states)))
         return x, per_layer, unbatched
