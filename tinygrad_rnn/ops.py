@@ -487,10 +487,12 @@ class Split(Function):
             raise ShapeError(f"split: sizes {list(sizes)} do not add up to {n}, the size of "
                              f"axis {axis} of a tensor of shape {x.shape}")
         ctx.axis = axis
-        # plain slices: np.split does the same through several Python layers
+        # plain slices: np.split does the same through several Python layers. A slice
+        # across the last axis is strided, and every op that reads a strided array is
+        # slower than the copy (an LSTM gate is read twice), so such parts are copied.
         before, start, parts = (slice(None),) * axis, 0, []
         for size in sizes:
-            parts.append(x[before + (slice(start, start + size),)])
+            parts.append(np.ascontiguousarray(x[before + (slice(start, start + size),)]))
             start += size
         return tuple(parts)
 
