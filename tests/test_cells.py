@@ -7,7 +7,8 @@ from hypothesis import given, settings, strategies as st
 
 import tinygrad_rnn as tr
 from tinygrad_rnn import Tensor, nn
-from make_golden import flatten, state_shapes, torch_reference
+from make_golden import flatten, torch_reference
+from _helpers import make_inputs
 
 CELLS = ["RNNCell", "LSTMCell", "GRUCell"]
 
@@ -21,14 +22,6 @@ def cell_configs(draw):
         kwargs["nonlinearity"] = draw(st.sampled_from(["tanh", "relu"]))
     batch = draw(st.sampled_from([(), (1,), (3,)]))  # () is an unbatched input
     return kind, kwargs, (*batch, kwargs["input_size"]), draw(st.booleans())
-
-
-def make_inputs(kind, kwargs, x_shape, given_state, seed=0, dtype=np.float64):
-    rng = np.random.default_rng(seed)
-    x = Tensor(rng.standard_normal(x_shape).astype(dtype), requires_grad=True)
-    states = [Tensor(rng.standard_normal(s).astype(dtype), requires_grad=True)
-              for s in state_shapes(kind, kwargs, x_shape)] if given_state else []
-    return x, states
 
 
 def call(cell, x, states):
@@ -201,6 +194,23 @@ def test_wrong_state_shape_names_the_expected_shape(kind):
     if kind == "LSTMCell":
         with pytest.raises(ValueError, match=r"expected c of shape \(2,\), got \(3,\)"):
             cell(Tensor(np.ones(3)), (Tensor(np.ones(2)), Tensor(np.ones(3))))
+
+
+@pytest.mark.parametrize("kind", CELLS)
+def test_an_input_or_state_of_another_dtype_is_refused(kind):
+    cell = getattr(nn, kind)(3, 2).double()
+    with pytest.raises(TypeError, match=rf"{kind}: the input has dtype float32 but the "
+                                        r"parameters have dtype float64.*\.float\(\)"):
+        cell(np.ones((4, 3), np.float32))
+    state = [Tensor(np.zeros((4, 2), np.float32))] * (2 if kind == "LSTMCell" else 1)
+    with pytest.raises(TypeError, match="the state h has dtype float32"):
+        call(cell, Tensor(np.ones((4, 3))), state)
+
+
+def test_linear_refuses_an_input_of_another_dtype():
+    with pytest.raises(TypeError, match="Linear: the input has dtype float64 but the "
+                                        "parameters have dtype float32"):
+        nn.Linear(3, 2).float()(np.ones((4, 3)))
 
 
 def test_bad_nonlinearity():

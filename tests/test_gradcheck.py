@@ -17,6 +17,7 @@ from hypothesis.extra import numpy as hnp
 
 import tinygrad_rnn as tr
 from tinygrad_rnn import Tensor
+from _helpers import NotebookTanh  # tanh with the notebook's dtanh bug
 
 
 def rand(*shape, seed=0, low=-1.0, high=1.0, name=None, requires_grad=True):
@@ -25,24 +26,6 @@ def rand(*shape, seed=0, low=-1.0, high=1.0, name=None, requires_grad=True):
 
 
 # --------------------------------------------------------------------------- the step nonlinearity
-
-
-class NotebookTanh(tr.Function):
-    """out = tanh(x), differentiated as the notebook does: dtanh applied to the OUTPUT.
-
-    dtanh(z) = 1 - tanh(z)**2, called on out = tanh(x), gives 1 - tanh(tanh(x))**2:
-    wrong. The right factor is 1 - out**2."""
-
-    @staticmethod
-    def forward(ctx, x):
-        out = np.tanh(x)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        return grad * (1 - np.tanh(out) ** 2)  # the notebook's dtanh(h_t)
 
 
 class FixedTanh(tr.Function):

@@ -7,6 +7,7 @@ import pytest
 import tinygrad_rnn as tr
 from tinygrad_rnn import nn
 from tinygrad_rnn.layercheck import gradcheck_layer, layercheck_report
+from _helpers import NotebookTanh  # tanh with the notebook's dtanh bug
 
 
 # --------------------------------------------------------------------------- ops with a wrong backward
@@ -25,21 +26,6 @@ class BadSigmoid(tr.Function):
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
         return grad * out
-
-
-class BadTanh(tr.Function):
-    """tanh whose backward uses tanh(out) where it needs out: the notebook's dtanh bug."""
-
-    @staticmethod
-    def forward(ctx, x):
-        out = np.tanh(x)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        return grad * (1.0 - np.tanh(out) ** 2)
 
 
 def lstm_step_with(xp, h, c, w, sig_f=None, sig_o=None, tanh_c=None):
@@ -61,7 +47,7 @@ class BadCellTanhLSTM(nn.LSTM):
     """The wrong derivative sits in tanh(c): every gate that reaches c is hit, o is not."""
 
     def _step(self, xp, state, w):
-        return lstm_step_with(xp, *state, w, tanh_c=BadTanh.apply)
+        return lstm_step_with(xp, *state, w, tanh_c=NotebookTanh.apply)
 
 
 class BadUpdateGRU(nn.GRU):
@@ -90,7 +76,7 @@ class BadOutputCell(nn.LSTMCell):
 
 class NotebookRNN(nn.RNN):
     def _step(self, xp, state, w):
-        return (BadTanh.apply(xp + state[0] @ w["hh_t"] + w["bias_hh"]),)
+        return (NotebookTanh.apply(xp + state[0] @ w["hh_t"] + w["bias_hh"]),)
 
 
 def data(*shape, seed=0):

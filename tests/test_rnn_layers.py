@@ -16,6 +16,7 @@ import tinygrad_rnn as tr
 from tinygrad_rnn import Tensor, functional as F, nn, optim
 from tinygrad_rnn.tensor import Context
 from make_golden import GOLDEN_CONFIGS, GOLDEN_DIR, flatten, state_shapes, torch_reference
+from _helpers import make_inputs
 
 
 @st.composite
@@ -37,14 +38,6 @@ def layer_configs(draw, max_size=3, max_steps=3):
         x_shape = (batch, steps) if kwargs["batch_first"] else (steps, batch)
         x_shape += (kwargs["input_size"],)
     return kind, kwargs, x_shape, draw(st.booleans())
-
-
-def make_inputs(kind, kwargs, x_shape, given_state, seed=0, dtype=np.float64):
-    rng = np.random.default_rng(seed)
-    x = Tensor(rng.standard_normal(x_shape).astype(dtype), requires_grad=True)
-    states = [Tensor(rng.standard_normal(s).astype(dtype), requires_grad=True)
-              for s in state_shapes(kind, kwargs, x_shape)] if given_state else []
-    return x, states
 
 
 def call(layer, x, states):
@@ -322,6 +315,19 @@ def test_wrong_state_shape_names_the_expected_shape():
         lstm(Tensor(np.ones((7, 3))), (Tensor(np.ones((1, 2))), Tensor(np.ones((1, 2)))))
     with pytest.raises(TypeError, match=r"\(h0, c0\)"):
         lstm(Tensor(np.ones((7, 3))), Tensor(np.ones((1, 2))))
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_an_input_or_state_of_another_dtype_is_refused_as_torch_does(kind):
+    layer = getattr(nn, kind)(3, 4).float()
+    x64 = np.ones((5, 2, 3))
+    with pytest.raises(TypeError, match=rf"{kind}: the input has dtype float64 but the "
+                                        r"parameters have dtype float32.*\.double\(\)"):
+        layer(x64)  # numpy alone would quietly compute the whole layer in float64
+    states = [Tensor(np.zeros((1, 2, 4)))] * (2 if kind == "LSTM" else 1)
+    with pytest.raises(TypeError, match="initial state h0 has dtype float64"):
+        layer(x64.astype(np.float32), states[0] if kind != "LSTM" else tuple(states))
+    assert layer(x64.astype(np.float32))[0].dtype == np.float32
 
 
 def test_bad_state_dict_lists_problems_and_leaves_weights_unchanged():

@@ -196,9 +196,9 @@ def _autograd_and_numeric(fn, leaves, eps, seed):
     return analytic, numeric
 
 
-def _leaf(value, name, requires_grad=True) -> Tensor:
+def _leaf(value, name, requires_grad=True, dtype=None) -> Tensor:
     data = value.data if isinstance(value, Tensor) else np.asarray(value, dtype=np.float64)
-    return Tensor(np.array(data, copy=True), requires_grad=requires_grad, name=name)
+    return Tensor(np.array(data, dtype=dtype, copy=True), requires_grad=requires_grad, name=name)
 
 
 def _state_names(layer) -> tuple:
@@ -417,12 +417,14 @@ def layercheck_report(layer, x, state=None, *, gates: tuple | None = None, per_s
                           f"meaningful in float64 (use layer.double())", stacklevel=2)
             break
 
-    x_leaf = _leaf(x_data, "x")
+    # x and the states in the parameters' dtype: a module refuses any other, as torch
+    dtype = named[0][1].dtype if named else x_data.dtype
+    x_leaf = _leaf(x_data, "x", dtype=dtype)
     state_names = _state_names(layer) if state_arrays is not None else ()
     if state_arrays is not None and len(state_names) != len(state_arrays):
         state_names = tuple(f"state {k}" for k in range(len(state_arrays)))
     state_leaves = None if state_arrays is None else [
-        _leaf(s, n) for s, n in zip(state_arrays, state_names)]
+        _leaf(s, n, dtype=dtype) for s, n in zip(state_arrays, state_names)]
 
     modes = [(m, m.training) for m in layer.modules()]
     layer.eval()

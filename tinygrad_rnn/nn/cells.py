@@ -21,7 +21,7 @@ from .. import functional as F
 from ..ops import addmm
 from ..tensor import ShapeError, Tensor
 from . import init
-from .module import Module, Parameter
+from .module import Module, Parameter, check_dtype
 
 GATES = {"LSTM": ("i", "f", "g", "o"), "GRU": ("r", "z", "n"), "RNN": ()}
 
@@ -135,22 +135,26 @@ def gate_view(kind: str, owner: str, gate: str, hidden_size: int, params: dict) 
 # --------------------------------------------------------------------------- input checks
 
 
-def checked_input(name: str, x, input_size: int, ndims: tuple, expected: str) -> Tensor:
+def checked_input(name: str, x, input_size: int, ndims: tuple, expected: str,
+                  dtype) -> Tensor:
     """``x`` as a Tensor, after the checks a cell and a layer share: its number of
-    dimensions (one of ``ndims``; ``expected`` says which shapes in words) and its
-    last axis, which must be ``input_size`` (the error names both sizes)."""
+    dimensions (one of ``ndims``; ``expected`` says which shapes in words), its
+    last axis, which must be ``input_size`` (the error names both sizes), and its
+    dtype, which must be the parameters' ``dtype``."""
     x = x if isinstance(x, Tensor) else Tensor(x)
     if x.ndim not in ndims:
         raise ShapeError(f"{name}: expected {expected}, got shape {x.shape}")
     if x.shape[-1] != input_size:
         raise ShapeError(f"{name}: expected input with {input_size} features (input_size), "
                          f"got {x.shape[-1]} (input shape {x.shape})")
+    check_dtype(name, "input", x, dtype)
     return x
 
 
-def checked_states(name: str, what: str, given, expected: dict) -> list:
-    """The given state(s) as Tensors of the ``expected`` shapes ({label: shape}):
-    one state alone, or a tuple in the labels' order (LSTM's (h, c))."""
+def checked_states(name: str, what: str, given, expected: dict, dtype) -> list:
+    """The given state(s) as Tensors of the ``expected`` shapes ({label: shape}) and of
+    the parameters' ``dtype``: one state alone, or a tuple in the labels' order (LSTM's
+    (h, c))."""
     labels = list(expected)
     states = [given] if len(labels) == 1 else given
     if not isinstance(states, (tuple, list)) or len(states) != len(labels):
@@ -160,6 +164,7 @@ def checked_states(name: str, what: str, given, expected: dict) -> list:
         if s.shape != expected[label]:
             raise ShapeError(f"{name}: expected {label} of shape {expected[label]}, "
                              f"got {s.shape}")
+        check_dtype(name, f"{what} {label}", s, dtype)
     return states
 
 
@@ -203,7 +208,8 @@ class _Cell(Module):
         if _recorder is not None:  # the step that follows is this cell's, called on (x, state)
             _recorder.enter(self, inputs=(x, state))
         name, size = type(self).__name__, self.input_size
-        x = checked_input(name, x, size, (1, 2), f"input of shape (batch, {size}) or ({size},)")
+        x = checked_input(name, x, size, (1, 2), f"input of shape (batch, {size}) or ({size},)",
+                          self.weight_ih.dtype)
         unbatched = x.ndim == 1
         if unbatched:
             x = x.reshape(1, size)
@@ -211,7 +217,8 @@ class _Cell(Module):
         if state is None:
             zeros = Tensor(np.zeros((x.shape[0], self.hidden_size), dtype=x.dtype))
             return x, (zeros,) * len(labels), unbatched
-        states = checked_states(name, "state", state, {label: expected for label in labels})
+        states = checked_states(name, "state", state, {label: expected for label in labels},
+                                self.weight_ih.dtype)
         if unbatched:
             states = [s.reshape(1, self.hidden_size) for s in states]
         return x, tuple(states), unbatched

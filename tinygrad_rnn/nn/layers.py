@@ -9,7 +9,7 @@ import numpy as np
 from .. import functional as F
 from ..tensor import ShapeError, Tensor
 from . import init
-from .module import Module, Parameter
+from .module import Module, Parameter, check_dtype
 
 
 class Linear(Module):
@@ -31,10 +31,12 @@ class Linear(Module):
         self.bias = init.uniform_(Parameter(np.empty(out_features)), -k, k) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
+        x = x if isinstance(x, Tensor) else Tensor(x)
         if x.shape[-1:] != (self.in_features,):
             raise ShapeError(f"Linear: expected input with {self.in_features} features "
                              f"(in_features), got {x.shape[-1] if x.ndim else None} "
                              f"(input shape {x.shape})")
+        check_dtype("Linear", "input", x, self.weight.dtype)
         return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:

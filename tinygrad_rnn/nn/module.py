@@ -195,3 +195,17 @@ class ModuleList(Module):
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList has no forward(); iterate over its modules")
+
+
+def check_dtype(name: str, what: str, t: Tensor, dtype) -> None:
+    """Refuse a ``what`` (input, state) whose dtype is not the parameters' ``dtype``.
+
+    As torch, a module computes in its parameters' dtype: numpy would silently
+    promote a float32 module to float64 (or round a float64 input to float32).
+    """
+    if t.dtype != dtype:
+        convert = {"float32": ".float()", "float64": ".double()"}.get(str(t.dtype),
+                                                                    f".to(np.{t.dtype})")
+        raise TypeError(f"{name}: the {what} has dtype {t.dtype} but the parameters have "
+                        f"dtype {dtype}; convert the {what} (.astype(np.{dtype})) or "
+                        f"the module ({convert})")

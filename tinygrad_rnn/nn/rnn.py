@@ -114,7 +114,9 @@ class RNNBase(Module):
         """x as a time-major (T, N, I) Tensor, the initial states as lists of
         per-(layer, direction) tensors, and whether the input was unbatched."""
         name, size = type(self).__name__, self.input_size
-        x = checked_input(name, x, size, (2, 3), "a 3-D input (batch) or a 2-D one (unbatched)")
+        dtype = self.weight_ih_l0.dtype
+        x = checked_input(name, x, size, (2, 3), "a 3-D input (batch) or a 2-D one (unbatched)",
+                          dtype)
         unbatched = x.ndim == 2
         if unbatched:
             x = x.reshape(x.shape[0], 1, size)
@@ -129,7 +131,7 @@ class RNNBase(Module):
             zeros = tuple(Tensor(np.zeros((batch, n), dtype=x.dtype)) for _, n in labels)
             return x, [zeros] * d_l, unbatched
         expected = {label: (d_l, n) if unbatched else (d_l, batch, n) for label, n in labels}
-        states = checked_states(name, "initial state", hx, expected)
+        states = checked_states(name, "initial state", hx, expected, dtype)
         if unbatched:
             states = [s.reshape(d_l, 1, s.shape[-1]) for s in states]
         # per (layer, direction): [(h, c), (h, c), ...] -- one unbind node per state tensor

@@ -1,0 +1,35 @@
+"""Helpers shared by several test files (imported as ``from _helpers import ...``)."""
+
+import numpy as np
+
+import tinygrad_rnn as tr
+from tinygrad_rnn import Tensor
+from make_golden import state_shapes
+
+
+def make_inputs(kind, kwargs, x_shape, given_state, seed=0, dtype=np.float64):
+    """A random input and, when ``given_state``, random initial states, all requiring
+    grad, for a cell or layer ``kind`` built with ``kwargs``."""
+    rng = np.random.default_rng(seed)
+    x = Tensor(rng.standard_normal(x_shape).astype(dtype), requires_grad=True)
+    states = [Tensor(rng.standard_normal(s).astype(dtype), requires_grad=True)
+              for s in state_shapes(kind, kwargs, x_shape)] if given_state else []
+    return x, states
+
+
+class NotebookTanh(tr.Function):
+    """out = tanh(x), differentiated as the notebook does: dtanh applied to the OUTPUT.
+
+    dtanh(z) = 1 - tanh(z)**2, called on out = tanh(x), gives 1 - tanh(tanh(x))**2:
+    wrong. The right factor is 1 - out**2."""
+
+    @staticmethod
+    def forward(ctx, x):
+        out = np.tanh(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * (1 - np.tanh(out) ** 2)  # the notebook's dtanh(h_t)
