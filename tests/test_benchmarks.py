@@ -64,4 +64,4 @@ def test_peak_memory_and_time_per_step_are_reported_for_one_sequence_configs(ben
 
 def test_op_microbenchmark_runs():
     ops = load("bench_ops")
-    assert ops.main(["--repeats", "1", "--calls", "100", "--ops", "mul", "sigmoid"]) == 0
+    assert ops.main(["--repeats", "1", "--calls", "100", "--ops", "mul", "sigmoid", "identity"]) == 0
