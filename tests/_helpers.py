@@ -2,8 +2,7 @@
 
 import numpy as np
 
-import tinygrad_rnn as tr
-from tinygrad_rnn import Tensor
+from tinygrad_rnn import Tensor, ops
 from make_golden import state_shapes
 
 
@@ -17,17 +16,11 @@ def make_inputs(kind, kwargs, x_shape, given_state, seed=0, dtype=np.float64):
     return x, states
 
 
-class NotebookTanh(tr.Function):
-    """out = tanh(x), differentiated as the notebook does: dtanh applied to the OUTPUT.
+class NotebookTanh(ops.Tanh):
+    """tanh with the notebook's backward: dtanh applied to the OUTPUT.
 
     dtanh(z) = 1 - tanh(z)**2, called on out = tanh(x), gives 1 - tanh(tanh(x))**2:
-    wrong. The right factor is 1 - out**2."""
-
-    @staticmethod
-    def forward(ctx, x):
-        out = np.tanh(x)
-        ctx.save_for_backward(out)
-        return out
+    wrong. The right factor is 1 - out**2 (``ops.Tanh``, whose forward this keeps)."""
 
     @staticmethod
     def backward(ctx, grad):
