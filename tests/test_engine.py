@@ -592,7 +592,7 @@ def test_nodes_link_to_parents_and_inputs_shows_them():
     first, second = x.split([1, 2], axis=-1)
     y = second.tanh()
     node = y._node
-    assert node.parents[0] is first._node and node.indices == (1,)
+    assert node.parents[0] is first._node and node.parent_indices == (1,)
     (inp,) = node.inputs
     assert inp._node is second._node and inp._index == 1
     assert first._node.parents == (x,) and first._node.inputs == (x,)

@@ -235,6 +235,21 @@ def test_embedding_init_is_standard_normal():
     assert abs(w.mean()) < 0.02 and abs(w.std() - 1.0) < 0.02
 
 
+def test_embedding_padding_row_starts_at_zero_and_gets_no_gradient():
+    emb = nn.Embedding(5, 3, padding_idx=-1)  # the last row, counted as torch counts
+    assert emb.padding_idx == 4 and repr(emb) == "Embedding(5, 3, padding_idx=4)"
+    np.testing.assert_array_equal(emb.weight.data[4], 0.0)
+    emb.weight.data[4] = 7.0  # read like any other row ...
+    out = emb(np.array([[4, 1], [4, 4]]))
+    np.testing.assert_array_equal(out.data[0, 0], [7.0, 7.0, 7.0])
+    (out * out).sum().backward()
+    np.testing.assert_array_equal(emb.weight.grad[4], 0.0)  # ... but never trained
+    np.testing.assert_array_equal(emb.weight.grad[1], 2 * emb.weight.data[1])
+    np.testing.assert_array_equal(emb.weight.grad[[0, 2, 3]], 0.0)
+    with pytest.raises(ValueError, match=r"padding_idx must lie in \[-5, 5\), got 5"):
+        nn.Embedding(5, 3, padding_idx=5)
+
+
 def test_embedding_errors():
     emb = nn.Embedding(4, 2)
     with pytest.raises(IndexError, match=r"\[0, 4\)"):

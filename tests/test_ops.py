@@ -140,6 +140,24 @@ def addmm_inputs(draw):
     return tuple(draw(arrays(shape)) for shape in (input_shape, (n, k), (k, m)))
 
 
+@st.composite
+def embedding_inputs(draw, padding: bool, pick_padding: bool = True):
+    """A table (V, D), integer indices of any shape into it, and maybe a padding row
+    (which the indices avoid unless ``pick_padding``)."""
+    rows, dim = draw(st.integers(2 if padding else 1, 5)), draw(st.integers(1, 3))
+    weight = draw(arrays((rows, dim)))
+    padding_idx = draw(st.integers(-rows, rows - 1)) if padding else None
+    rows_picked = [r for r in range(rows) if pick_padding or r != padding_idx % rows]
+    index_shape = draw(hnp.array_shapes(min_dims=0, max_dims=2, max_side=4))
+    indices = draw(hnp.arrays(np.intp, index_shape, elements=st.sampled_from(rows_picked)))
+    return Inputs((weight,), {"indices": indices, "padding_idx": padding_idx})
+
+
+def torch_embedding(w, indices, padding_idx):
+    import torch
+    return torch.nn.functional.embedding(torch.as_tensor(indices), w, padding_idx)
+
+
 def fixed(*shapes, positive=False):
     make = positive_arrays if positive else arrays
     return st.tuples(*(make(s) for s in shapes))
@@ -271,6 +289,14 @@ CASES = [
            np.matmul),
     OpCase("matmul_batched_1d", lambda x, y: x @ y, fixed((2, 3, 4), (4,)), lambda x, y: x @ y,
            np.matmul),
+    OpCase("embedding", lambda w, indices, padding_idx: tr.functional.embedding(
+        indices, w, padding_idx), embedding_inputs(padding=False), torch_embedding,
+        lambda w, indices, padding_idx: w[indices]),
+    # (the padding row is read, but gets no gradient: finite differences would disagree
+    # by design where it is picked, so here it is not; see EMBEDDING_PADDING_PICKED)
+    OpCase("embedding_padding_idx", lambda w, indices, padding_idx: tr.functional.embedding(
+        indices, w, padding_idx), embedding_inputs(padding=True, pick_padding=False),
+        torch_embedding, lambda w, indices, padding_idx: w[indices]),
     OpCase("addmm", tr.addmm, addmm_inputs(), lambda b, x, y: b.addmm(x, y),
            lambda b, x, y: b + x @ y),
     OpCase("addmm_method", lambda b, x, y: b.addmm(x, y), fixed((3,), (2, 4), (4, 3)),
@@ -369,6 +395,17 @@ def test_float32_stays_float32(case):
 
 
 # --------------------------------------------------------------------------- the rules, stated once
+
+
+EMBEDDING_PADDING_PICKED = OpCase(
+    "embedding_padding_picked", lambda w, indices, padding_idx: tr.functional.embedding(
+        indices, w, padding_idx), embedding_inputs(padding=True), torch_embedding,
+    lambda w, indices, padding_idx: w[indices])
+
+
+@pytest.mark.parametrize("check", ["forward", "torch", "no_mutation", "dtype"])
+def test_embedding_reads_the_padding_row_but_gives_it_no_gradient_as_torch(check):
+    run_check(EMBEDDING_PADDING_PICKED, check)
 
 
 def test_chunk_follows_torch_when_sizes_do_not_divide():

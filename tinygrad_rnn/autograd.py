@@ -74,19 +74,21 @@ class Context:
     """One node of the graph: the op that ran, where its inputs came from, what it saved.
 
     ``forward`` receives it as ``ctx`` and may store anything on it
-    (``ctx.axis = axis``); ``save_for_backward`` is the place for arrays.
+    (``ctx.axis = axis``) but the engine's own fields, the names in
+    ``__slots__``, which the engine fills in after forward; ``save_for_backward``
+    is the place for arrays.
 
     ``seq`` numbers nodes in the order they were created, which backward uses.
     A node does not keep its input *tensors*, only links to their parents:
-    ``parents[k]`` is the node that computed input k (and ``indices[k]`` which
-    of its outputs it was), or input k itself when it is a leaf. So an
+    ``parents[k]`` is the node that computed input k (and ``parent_indices[k]``
+    which of its outputs it was), or input k itself when it is a leaf. So an
     intermediate array lives only as long as the user holds its tensor or an
     op saved it for backward: a 2000-step LSTM keeps what backward needs, not
     every value it ever computed. ``output_meta`` gives the (shape, dtype) of
     each output, all backward needs to know about a gradient's destination.
     """
 
-    __slots__ = ("fn", "seq", "parents", "indices", "needs_input_grad", "saved_tensors",
+    __slots__ = ("fn", "seq", "parents", "parent_indices", "needs_input_grad", "saved_tensors",
                  "output_meta", "tuple_output", "__dict__")
 
     # Most nodes never set these, so they are class defaults, not work for every node.
@@ -122,7 +124,7 @@ class Context:
             parents, indices, needs = tuple(parents), tuple(indices), tuple(needs)
         self.seq = next(_creation_order)
         self.parents = parents
-        self.indices = _INDICES.get(indices) or _shared(_INDICES, indices)
+        self.parent_indices = _INDICES.get(indices) or _shared(_INDICES, indices)
         self.needs_input_grad = _NEEDS.get(needs) or _shared(_NEEDS, needs)
         self.tuple_output = type(out) is tuple  # (a tuple of one output stays a tuple)
         if self.tuple_output:
@@ -140,7 +142,7 @@ class Context:
     def inputs(self) -> tuple:
         """Input k as the leaf Tensor, or as an ``OpOutput`` (its ``_node`` and ``_index``)."""
         return tuple(p if type(p) is not Context else OpOutput(p, i)
-                     for p, i in zip(self.parents, self.indices))
+                     for p, i in zip(self.parents, self.parent_indices))
 
     def save_for_backward(self, *arrays):
         self.saved_tensors = arrays
@@ -298,7 +300,7 @@ def backward(root, grad: np.ndarray, retain_graph: bool = False) -> None:
         if len(in_grads) != len(node.parents):
             raise RuntimeError(f"{node.fn.__name__}.backward returned {len(in_grads)} "
                                f"gradients for {len(node.parents)} inputs")
-        for parent, index, g, needed in zip(node.parents, node.indices, in_grads,
+        for parent, index, g, needed in zip(node.parents, node.parent_indices, in_grads,
                                             node.needs_input_grad):
             if g is None or not needed:
                 continue

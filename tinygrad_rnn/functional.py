@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ops import addmm
+from .ops import Embedding, addmm
 from .rng import generator
 from .tensor import ShapeError, Tensor
 
@@ -106,6 +106,39 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if x.ndim == 2:  # a batch of rows (and every sequence layer's input projection): one node
         return addmm(b, x, w.T)
     return x @ w.T + b
+
+
+def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """Rows ``input`` of ``weight``: integer indices (...) -> (..., embedding_dim).
+
+    ``padding_idx`` (negative counts from the end) names a row that is read
+    like any other but gets no gradient, as torch. An index used twice gets the
+    sum of both gradients.
+    """
+    w = _tensor(weight)
+    if w.ndim != 2:
+        raise ShapeError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), "
+                         f"got shape {w.shape}")
+    n = w.shape[0]
+    idx = np.asarray(input.data if isinstance(input, Tensor) else input)
+    if idx.dtype.kind == "f" and np.all(idx == np.round(idx)):
+        idx = idx.astype(np.intp)  # Tensor([1, 2]) stores integers as floats
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise IndexError(f"embedding: indices must lie in [0, {n}), "
+                         f"got values from {idx.min()} to {idx.max()}")
+    return Embedding.apply(w, indices=idx, padding_idx=padding_row(padding_idx, n, "embedding"))
+
+
+def padding_row(padding_idx: int | None, num_embeddings: int, name: str) -> int | None:
+    """``padding_idx`` as a row number in [0, num_embeddings) (None stays None)."""
+    if padding_idx is None:
+        return None
+    if not -num_embeddings <= padding_idx < num_embeddings:
+        raise ValueError(f"{name}: padding_idx must lie in [-{num_embeddings}, "
+                         f"{num_embeddings}), got {padding_idx}")
+    return padding_idx % num_embeddings
 
 
 # --------------------------------------------------------------------------- losses

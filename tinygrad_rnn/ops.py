@@ -423,6 +423,28 @@ class GetItem(Function):
         return dx
 
 
+class Embedding(Function):
+    """out = weight[indices]: the rows of a table (torch.nn.functional.embedding).
+
+    dweight = zeros with grad's rows added back at their indices (a row picked
+    twice gets both), except row ``padding_idx``, which gets no gradient.
+    ``indices`` is an integer array, already checked to lie in the table.
+    """
+
+    @staticmethod
+    def forward(ctx, weight, indices, padding_idx=None):
+        ctx.indices, ctx.padding_idx, ctx.shape = indices, padding_idx, weight.shape
+        return weight[indices]
+
+    @staticmethod
+    def backward(ctx, grad):
+        dweight = np.zeros(ctx.shape, dtype=grad.dtype)
+        np.add.at(dweight, ctx.indices.reshape(-1), grad.reshape(-1, ctx.shape[1]))
+        if ctx.padding_idx is not None:
+            dweight[ctx.padding_idx] = 0.0
+        return dweight
+
+
 class Concat(Function):
     """out = concatenate([x1, x2, ...], axis).   dxi = the slice of grad where xi went."""
 

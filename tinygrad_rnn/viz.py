@@ -62,7 +62,7 @@ def _inputs(node: Context):
     """(parent, index) for each input of ``node``: a leaf Tensor (index 0), or the node
     that computed the input and which of its outputs it is (the graph links nodes,
     not the intermediate tensors, which may be gone)."""
-    return zip(node.parents, node.indices)
+    return zip(node.parents, node.parent_indices)
 
 
 def _ref(t: Tensor) -> tuple:

@@ -50,30 +50,26 @@ class Embedding(Module):
     Arguments:
         num_embeddings: size of the vocabulary.
         embedding_dim: length of each vector.
+        padding_idx: a row (negative counts from the end) that starts as zeros
+            and gets no gradient, for a padding token, as torch.
 
     Shapes: integer indices (...) -> (..., embedding_dim). ``weight`` starts as N(0, 1),
-    as torch. An index used twice gets the sum of both gradients (the getitem op
-    adds repeated indices).
+    as torch. An index used twice gets the sum of both gradients.
     """
 
-    def __init__(self, num_embeddings: int, embedding_dim: int):
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None):
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.padding_idx = F.padding_row(padding_idx, num_embeddings, "Embedding")
         self.weight = init.normal_(Parameter(np.empty((num_embeddings, embedding_dim))))
+        if self.padding_idx is not None:
+            self.weight.data[self.padding_idx] = 0.0
 
     def forward(self, indices) -> Tensor:
-        idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
-        if idx.dtype.kind == "f" and np.all(idx == np.round(idx)):
-            idx = idx.astype(np.intp)  # Tensor([1, 2]) stores integers as floats
-        if idx.dtype.kind not in "iu":
-            raise TypeError(f"Embedding: indices must be integers, got dtype {idx.dtype}")
-        if idx.size and (idx.min() < 0 or idx.max() >= self.num_embeddings):
-            raise IndexError(f"Embedding: indices must lie in [0, {self.num_embeddings}), "
-                             f"got values from {idx.min()} to {idx.max()}")
-        # an array index, even for a single token, so repeated indices accumulate
-        return self.weight[idx.reshape(-1)].reshape(*idx.shape, self.embedding_dim)
+        return F.embedding(indices, self.weight, self.padding_idx)
 
     def extra_repr(self) -> str:
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        return s if self.padding_idx is None else s + f", padding_idx={self.padding_idx}"
 
 
 class Dropout(Module):
