@@ -117,29 +117,45 @@ def ce_case(draw):
     if target.ndim and draw(st.booleans()):  # ignore one sample, keep at least one
         if target.size > 1:
             target.reshape(-1)[0] = -100
-    return logits, target, weight, draw(st.sampled_from(REDUCTIONS))
+    smoothing = draw(st.sampled_from([0.0, 0.0, 0.1, 1.0]))
+    return logits, target, weight, draw(st.sampled_from(REDUCTIONS)), smoothing
 
 
 @SETTINGS
 @given(case=ce_case())
 def test_cross_entropy_gradcheck(case):
-    logits, target, weight, reduction = case
+    logits, target, weight, reduction, smoothing = case
     x = Tensor(logits, requires_grad=True)
-    assert tr.gradcheck(lambda t: F.cross_entropy(t, target, weight, reduction=reduction), [x])
+    assert tr.gradcheck(lambda t: F.cross_entropy(t, target, weight, reduction=reduction,
+                                                  label_smoothing=smoothing), [x])
 
 
 @SETTINGS
 @given(case=ce_case(), tensor_target=st.booleans())
 def test_cross_entropy_matches_torch(case, tensor_target):
     torch = pytest.importorskip("torch")
-    logits, target, weight, reduction = case
+    logits, target, weight, reduction, smoothing = case
     ours_target = Tensor(target, dtype=np.int64) if tensor_target else target
     tw = None if weight is None else torch.tensor(weight)
     _torch_parity(
-        lambda t: F.cross_entropy(t, ours_target, weight, reduction=reduction),
+        lambda t: F.cross_entropy(t, ours_target, weight, reduction=reduction,
+                                  label_smoothing=smoothing),
         lambda t: torch.nn.functional.cross_entropy(t, torch.tensor(target), tw,
-                                                    reduction=reduction),
+                                                    reduction=reduction,
+                                                    label_smoothing=smoothing),
         [logits])
+
+
+def test_label_smoothing_by_definition():
+    x = np.array([[2.0, 0.5, -1.0], [0.0, 1.0, 3.0]])
+    target, eps = np.array([0, 2]), 0.3
+    logp = x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+    soft = np.full((2, 3), eps / 3) + (1 - eps) * np.eye(3)[target]  # the smoothed targets
+    expected = -(soft * logp).sum(axis=1)
+    loss = F.cross_entropy(Tensor(x), target, reduction="none", label_smoothing=eps)
+    np.testing.assert_allclose(loss.data, expected, rtol=1e-13)
+    with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\], got 1.5"):
+        F.cross_entropy(Tensor(x), target, label_smoothing=1.5)
 
 
 def test_cross_entropy_by_definition():

@@ -181,7 +181,7 @@ def _class_targets(fn: str, target, input_shape: tuple, ignore_index: int) -> np
 
 
 def cross_entropy(input: Tensor, target, weight=None, *, ignore_index: int = -100,
-                  reduction: str = "mean") -> Tensor:
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """loss_n = -weight[t_n] * log_softmax(input_n)[t_n]  for each sample n, as torch.
 
     Arguments:
@@ -193,11 +193,17 @@ def cross_entropy(input: Tensor, target, weight=None, *, ignore_index: int = -10
         reduction: 'mean' = sum_n loss_n / sum_n weight[t_n] over the samples
             not ignored (the plain mean without ``weight``), 'sum', or 'none'
             (a loss of the target's shape, 0 where ignored).
+        label_smoothing: eps in [0, 1]: the target is (1 - eps) on the true class
+            plus eps/C on every class, so the loss is (1 - eps) * the above +
+            eps/C * (-sum_c weight[c] * log_softmax(input_n)[c]), reduced the
+            same way (torch's formula, and its order of operations).
 
     Computed through ``log_softmax``, so logits of any magnitude stay finite.
     """
     fn = "cross_entropy"
     _check_reduction(fn, reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{fn}: label_smoothing must be in [0, 1], got {label_smoothing}")
     x = _tensor(input)
     if x.ndim == 0:
         raise ShapeError(f"{fn}: input must have shape (C,), (N, C) or (N, C, d1, ...), "
@@ -215,14 +221,26 @@ def cross_entropy(input: Tensor, target, weight=None, *, ignore_index: int = -10
     safe_t = np.where(keep, flat_t, 0)  # any valid index; these rows get weight 0
     w = np.ones(n_classes, dtype=x.dtype) if weight is None else _weights(fn, weight, n_classes, x.dtype)
     sample_w = np.where(keep, w[safe_t], 0).astype(x.dtype)
+    # torch's mean divides by the total weight of the counted samples (nan when none)
+    total_w = Tensor(np.asarray(sample_w.sum(), dtype=x.dtype))
     picked = rows[np.arange(rows.shape[0]), safe_t]
-    losses = -(picked * Tensor(sample_w))
+    loss = _reduce_samples(-(picked * Tensor(sample_w)), reduction, t.shape, total_w)
+    if label_smoothing == 0.0:
+        return loss
+    # every class's share: -sum_c w_c log p_c per sample, 0 for an ignored one
+    smooth = -((rows * Tensor(w)).sum(axis=1)) * Tensor(keep.astype(x.dtype))
+    smooth = _reduce_samples(smooth, reduction, t.shape, total_w)
+    return loss * (1.0 - label_smoothing) + smooth * (label_smoothing / n_classes)
+
+
+def _reduce_samples(losses: Tensor, reduction: str, shape: tuple, total_weight: Tensor) -> Tensor:
+    """Per-sample losses (flat) reduced: 'none' in the target's shape, 'sum', or 'mean'
+    as the sum divided by the total weight of the samples counted."""
     if reduction == "none":
-        return losses.reshape(t.shape)
+        return losses.reshape(shape)
     if reduction == "sum":
         return losses.sum()
-    # torch divides by the total weight of the counted samples (nan when there are none)
-    return losses.sum() / Tensor(np.asarray(sample_w.sum(), dtype=x.dtype))
+    return losses.sum() / total_weight
 
 
 def _weights(fn: str, weight, n_classes: int, dtype) -> np.ndarray:
