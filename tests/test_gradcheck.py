@@ -393,3 +393,12 @@ def test_the_error_message_is_a_table_with_a_row_per_input():
     assert len(rows) == 2
     assert rows[0].startswith("x") and rows[0].rstrip().endswith("NO")
     assert rows[1].startswith("W") and rows[1].rstrip().endswith("yes")
+
+
+def test_tensors_sharing_memory_are_refused_not_misjudged():
+    a = np.random.default_rng(0).standard_normal((3, 4))
+    x, y = Tensor(a, requires_grad=True), Tensor(a.T, requires_grad=True)  # one array
+    with pytest.raises(ValueError, match="tensors 0 and 1 .* share memory"):
+        tr.gradcheck(lambda x, y: x @ y, [x, y])
+    evens, odds = Tensor(a[:, ::2], requires_grad=True), Tensor(a[:, 1::2], requires_grad=True)
+    assert tr.gradcheck(lambda p, q: p * q, [evens, odds])  # interleaved, yet disjoint: fine

@@ -58,6 +58,7 @@ def numerical_grad(fn, inputs, eps: float = 1e-6, grad_outputs=None, wrt=None) -
         one array per tensor in ``wrt``, of its shape.
     """
     wrt = [t for t in inputs if t.requires_grad] if wrt is None else list(wrt)
+    _check_no_shared_memory(wrt)
     if grad_outputs is None:
         with no_grad():
             grad_outputs = [np.ones(o.shape) for o in _flatten_outputs(fn(*inputs))]
@@ -75,6 +76,17 @@ def numerical_grad(fn, inputs, eps: float = 1e-6, grad_outputs=None, wrt=None) -
             g[i] = (plus - minus) / (2 * eps)
         grads.append(g)
     return grads
+
+
+def _check_no_shared_memory(tensors) -> None:
+    """Nudging one element of a tensor would also nudge a tensor that views the same
+    memory (``x`` and ``x.T`` made from one array): refuse, as the numbers would lie."""
+    for j, b in enumerate(tensors):
+        for i, a in enumerate(tensors[:j]):
+            if np.shares_memory(a.data, b.data):
+                raise ValueError(f"gradcheck: tensors {i} and {j} of those differentiated share "
+                                 f"memory (one is a view of the other's array), so a finite "
+                                 f"difference in one would move both; pass copies")
 
 
 @dataclass

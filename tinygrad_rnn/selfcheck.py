@@ -17,7 +17,7 @@ from . import functional as F
 from . import nn
 from .gradcheck import gradcheck_report
 from .layercheck import layercheck_report
-from .ops import concat, stack
+from .ops import addmm, concat, stack
 from .tensor import Tensor
 
 
@@ -52,6 +52,7 @@ def op_cases(rng) -> list:
         ("sqrt", lambda x: x.sqrt(), [pos]),
         ("matmul (batched)", lambda x, y: x @ y, [m1, m2]),
         ("matmul (vector)", lambda x, y: x @ y, [m1, v]),
+        ("addmm (broadcast input)", lambda c, x, y: addmm(c, x, y), [*_arrays(rng, (5,)), a, m2]),
         ("exp", lambda x: x.exp(), [a]),
         ("log", lambda x: x.log(), [pos]),
         ("tanh", lambda x: x.tanh(), [a]),
@@ -71,6 +72,9 @@ def op_cases(rng) -> list:
         ("softmax", lambda x: F.softmax(x, dim=-1), [a]),
         ("log_softmax", lambda x: F.log_softmax(x, dim=-1), [a]),
         ("cross_entropy", lambda x: F.cross_entropy(x, labels), [a]),
+        ("cross_entropy (label smoothing)",
+         lambda x: F.cross_entropy(x, labels, label_smoothing=0.1), [a]),
+        ("embedding (repeated index)", lambda w: F.embedding(np.array([[0, 2], [2, 1]]), w), [a]),
         ("mse_loss", lambda x: F.mse_loss(x, b), [a]),
         ("linear", lambda x, w, bias: F.linear(x, w, bias), [a, *_arrays(rng, (2, 4), (2,))]),
     ]
