@@ -323,6 +323,9 @@ def backward(root, grad: np.ndarray, retain_graph: bool = False) -> None:
             node.saved_tensors = FREED  # node.free(), without the call
 
 
+_NoneType = type(None)  # (`None in out_grads` would compare arrays with None)
+
+
 def _upstream(node: Context, out_grads: list):
     """What the op's backward gets: the gradient of its output, or a tuple of them."""
     if node.saved_tensors is FREED:
@@ -330,9 +333,8 @@ def _upstream(node: Context, out_grads: list):
             f"backward through the graph a second time: the saved values of "
             f"{node.fn.__name__} were freed after the first backward(). "
             f"Pass retain_graph=True to the first backward() to keep them.")
-    for i, g in enumerate(out_grads):
-        if type(g) is OuterSum:
-            out_grads[i] = g.array()
+    if OuterSum in map(type, out_grads):  # (a C-level scan: this runs at every split)
+        out_grads[:] = [materialize(g) for g in out_grads]
     if node.retained is not None:
         for i, t in node.retained.items():
             if out_grads[i] is not None:
@@ -340,9 +342,10 @@ def _upstream(node: Context, out_grads: list):
                 t.grad = out_grads[i].copy() if t.grad is None else t.grad + out_grads[i]
     if not node.tuple_output:
         return out_grads[0]
-    # an output nobody used contributes a zero gradient
-    return tuple(g if g is not None else np.zeros(s, d)
-                 for g, (s, d) in zip(out_grads, node.output_meta))
+    if _NoneType in map(type, out_grads):  # an output nobody used contributes zeros
+        return tuple(g if g is not None else np.zeros(s, d)
+                     for g, (s, d) in zip(out_grads, node.output_meta))
+    return tuple(out_grads)
 
 
 def _accumulate_into_leaf(node: Context, leaf, g) -> None:

@@ -505,13 +505,18 @@ class Split(Function):
             if sizes < 1:
                 raise ShapeError(f"split: split size must be positive, got {sizes}")
             sizes = [sizes] * (n // sizes) + ([n % sizes] if n % sizes else [])
-        elif sum(sizes) != n or any(s < 0 for s in sizes):
+        elif sum(sizes) != n or min(sizes, default=0) < 0:
             raise ShapeError(f"split: sizes {list(sizes)} do not add up to {n}, the size of "
                              f"axis {axis} of a tensor of shape {x.shape}")
         ctx.axis = axis
-        # plain slices: np.split does the same through several Python layers. A slice
-        # across the last axis is strided, and every op that reads a strided array is
-        # slower than the copy (an LSTM gate is read twice), so such parts are copied.
+        # A slice across the last axis is strided, and every op that reads a strided
+        # array is slower than the copy (an LSTM gate is read twice), so such parts are
+        # copied: the equal columns of a matrix (a cell's gates) in one copy, ...
+        if x.ndim == 2 and axis == 1 and len(sizes) > 1 and n == sizes[0] * len(sizes):
+            grouped = x.reshape(x.shape[0], len(sizes), sizes[0]).swapaxes(0, 1)
+            return tuple(np.ascontiguousarray(grouped))
+        # ... and otherwise slice by slice (np.split does the same through several
+        # Python layers)
         before, start, parts = (slice(None),) * axis, 0, []
         for size in sizes:
             parts.append(np.ascontiguousarray(x[before + (slice(start, start + size),)]))
