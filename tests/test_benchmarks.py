@@ -2,6 +2,7 @@
 the hand-derived BPTT (loss and all gradients). Speed is not asserted here."""
 
 import importlib.util
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -65,3 +66,13 @@ def test_peak_memory_and_time_per_step_are_reported_for_one_sequence_configs(ben
 def test_op_microbenchmark_runs():
     ops = load("bench_ops")
     assert ops.main(["--repeats", "1", "--calls", "100", "--ops", "mul", "sigmoid", "identity"]) == 0
+
+
+def test_ab_comparison_runs_two_revisions_side_by_side(capsys):
+    root = BENCHMARKS.parent
+    if subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True).returncode:
+        pytest.skip("not a git checkout: nothing to compare the work tree with")
+    ab = load("ab")
+    assert ab.main(["HEAD", "--configs", "tiny", "--repeats", "1", "--min-time", "0.001"]) == 0
+    row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| lstm")]
+    assert len(row) == 1 and row[0].count("|") == 6
