@@ -410,6 +410,17 @@ def test_embedding_reads_the_padding_row_but_gives_it_no_gradient_as_torch(check
     run_check(EMBEDDING_PADDING_PICKED, check)
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_mean_is_numpys_mean_to_the_bit(dtype):
+    # the op divides a sum itself; float16 must still be summed in float32, as numpy does
+    x = Tensor((np.random.default_rng(0).standard_normal((7, 300)) * 10).astype(dtype))
+    for axis in (None, 0, 1, (0, 1)):
+        for keepdims in (False, True):
+            out = x.mean(axis=axis, keepdims=keepdims)
+            assert out.dtype == dtype
+            np.testing.assert_array_equal(out.data, np.mean(x.data, axis=axis, keepdims=keepdims))
+
+
 def test_chunk_follows_torch_when_sizes_do_not_divide():
     x = Tensor(np.arange(5.0))
     assert [part.shape for part in x.chunk(3)] == [(2,), (2,), (1,)]

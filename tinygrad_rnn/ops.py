@@ -306,11 +306,11 @@ def check_axis(op: str, axis: int, shape: tuple) -> int:
     return axis % len(shape)
 
 
-def _sum_keeping_axes(ctx, x: np.ndarray, axis) -> tuple:
+def _sum_keeping_axes(ctx, x: np.ndarray, axis, dtype=None) -> tuple:
     """(x summed over ``axis`` with the summed axes kept as size 1, the axis as numpy
     takes it); notes both shapes on ``ctx`` for backward, which copies grad back."""
     axis = tuple(axis) if isinstance(axis, list) else axis
-    kept = x.sum(axis=axis, keepdims=True)
+    kept = x.sum(axis=axis, keepdims=True, dtype=dtype)
     ctx.shape, ctx.kept_shape = x.shape, kept.shape
     return kept, axis
 
@@ -341,9 +341,13 @@ class Mean(Function):
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
-        kept, axis = _sum_keeping_axes(ctx, x, axis)
+        # numpy's mean: the same sum (float16 accumulated in float32), divided by the count
+        wide = np.float32 if x.dtype == np.float16 else None
+        kept, axis = _sum_keeping_axes(ctx, x, axis, wide)
         ctx.count = x.size // kept.size if kept.size else 1
-        mean = kept / ctx.count  # numpy's mean: the same sum, divided by the count
+        mean = kept / ctx.count
+        if wide is not None:
+            mean = mean.astype(x.dtype)
         return mean if keepdims else mean.squeeze(axis)
 
     @staticmethod
