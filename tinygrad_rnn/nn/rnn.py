@@ -29,6 +29,7 @@ from . import cells as _cells, init
 from .cells import (GateGrad, GateView, checked_input, checked_states, gate_view, gru_step,
                     lstm_step, rnn_step)
 from .module import Module, Parameter
+from .utils.rnn import PackedSequence
 
 _NUM_GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
 
@@ -114,9 +115,8 @@ class RNNBase(Module):
         """x as a time-major (T, N, I) Tensor, the initial states as lists of
         per-(layer, direction) tensors, and whether the input was unbatched."""
         name, size = type(self).__name__, self.input_size
-        dtype = self.weight_ih_l0.dtype
         x = checked_input(name, x, size, (2, 3), "a 3-D input (batch) or a 2-D one (unbatched)",
-                          dtype)
+                          self.weight_ih_l0.dtype)
         unbatched = x.ndim == 2
         if unbatched:
             x = x.reshape(x.shape[0], 1, size)
@@ -124,25 +124,32 @@ class RNNBase(Module):
             x = x.transpose(0, 1)
         if x.shape[0] == 0:
             raise ShapeError(f"{name}: the input sequence is empty (input shape {x.shape})")
-        batch, d_l = x.shape[1], self.num_directions * self.num_layers
+        return x, self._initial_states(hx, x.shape[1], unbatched), unbatched
+
+    def _initial_states(self, hx, batch: int, unbatched: bool = False, order=None) -> list:
+        """Per (layer, direction): the tuple of its initial states ((h,) or (h, c)), zeros
+        when ``hx`` is None; ``order`` reorders the batch (a packed batch's sorting)."""
+        name, dtype = type(self).__name__, self.weight_ih_l0.dtype
+        d_l = self.num_directions * self.num_layers
         h_out = self.proj_size or self.hidden_size
         labels = [("h0", h_out)] + ([("c0", self.hidden_size)] if self.kind == "LSTM" else [])
         if hx is None:  # zeros for every layer and direction, shared: nothing writes to them
-            zeros = tuple(Tensor(np.zeros((batch, n), dtype=x.dtype)) for _, n in labels)
-            return x, [zeros] * d_l, unbatched
+            return [tuple(Tensor(np.zeros((batch, n), dtype=dtype)) for _, n in labels)] * d_l
         expected = {label: (d_l, n) if unbatched else (d_l, batch, n) for label, n in labels}
         states = checked_states(name, "initial state", hx, expected, dtype)
         if unbatched:
             states = [s.reshape(d_l, 1, s.shape[-1]) for s in states]
+        if order is not None:
+            states = [s[:, order] for s in states]
         # per (layer, direction): [(h, c), (h, c), ...] -- one unbind node per state tensor
-        per_layer = list(zip(*(s.unbind(0) for s in states)))
-        return x, per_layer, unbatched
+        return list(zip(*(s.unbind(0) for s in states)))
 
     def forward(self, x, hx=None):
         """Run all layers and directions over the sequence.
 
         Arguments:
-            x: (T, N, I), or (N, T, I) with batch_first, or unbatched (T, I).
+            x: (T, N, I), or (N, T, I) with batch_first, or unbatched (T, I); or a
+                ``PackedSequence`` (``nn.utils.rnn``) of sequences of different lengths.
             hx: initial state(s), (D*num_layers, N, H_out) whatever batch_first
                 says, or (D*num_layers, H_out) for unbatched input; LSTM takes a
                 tuple (h0, c0), c0 with H rather than H_out. Zeros when missing.
@@ -151,27 +158,19 @@ class RNNBase(Module):
             output (T, N, D*H_out) (batch_first: (N, T, D*H_out); unbatched:
             (T, D*H_out)), the last layer's h_t for every t; and h_n (like h0),
             or (h_n, c_n) for LSTM, the last state of every layer and direction.
+            For a packed input, output is packed the same way, and h_n holds each
+            sequence's state after its own last step (as torch).
         """
         # The whole unrolled graph is built with the cyclic collector paused: it has no
         # cycles, and each collection would walk all of it (see speedups.gc_paused).
         with gc_paused():
+            if isinstance(x, PackedSequence):
+                return self._forward_packed(x, hx)
             return self._forward(x, hx)
 
     def _forward(self, x, hx):
         x, initial, unbatched = self._check(x, hx)
-        finals = []
-        for layer in range(self.num_layers):
-            outputs = []
-            for direction in range(self.num_directions):
-                k = layer * self.num_directions + direction
-                out, last = self._run(x, initial[k], self._weights(layer, direction),
-                                      reverse=direction == 1)
-                outputs.append(out)
-                finals.append(last)
-            x = outputs[0] if len(outputs) == 1 else concat(outputs, axis=-1)
-            if layer < self.num_layers - 1:  # between layers only, and only when training
-                x = F.dropout(x, self.dropout, self.training)
-        states = [stack(list(s), axis=0) for s in zip(*finals)]  # (D*L, N, .) each
+        x, states = self._all_layers(x, initial, self._run)  # states (D*L, N, .) each
         if unbatched:
             x = x.reshape(x.shape[0], x.shape[2])
             states = [s.reshape(s.shape[0], s.shape[2]) for s in states]
@@ -179,16 +178,38 @@ class RNNBase(Module):
             x = x.transpose(0, 1)
         return x, (tuple(states) if self.kind == "LSTM" else states[0])
 
-    def _run(self, x, state, w, reverse: bool):
-        """One layer, one direction: (outputs (T, N, H_out), final state tuple)."""
-        steps, batch, features = x.shape
+    def _all_layers(self, x, initial: list, run) -> tuple:
+        """Every layer and direction, ``run(x, state, w, reverse)`` each: the last layer's
+        output and the final states, stacked to (D*L, N, .) per state."""
+        finals = []
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(self.num_directions):
+                k = layer * self.num_directions + direction
+                out, last = run(x, initial[k], self._weights(layer, direction),
+                                reverse=direction == 1)
+                outputs.append(out)
+                finals.append(last)
+            x = outputs[0] if len(outputs) == 1 else concat(outputs, axis=-1)
+            if layer < self.num_layers - 1:  # between layers only, and only when training
+                x = F.dropout(x, self.dropout, self.training)
+        return x, [stack(list(s), axis=0) for s in zip(*finals)]
+
+    def _input_projection(self, rows: Tensor, w: dict) -> tuple:
+        """(x W_ih^T + b_ih for all rows (time steps) at once, the weights the steps use)."""
         bias = w["bias_ih"]
         if self._folds_bias_hh() and bias is not None:  # b_hh joins b_ih, once for all steps
             bias, w = bias + w["bias_hh"], dict(w, bias_hh=None)
-        xp = F.linear(x.reshape(steps * batch, features), w["weight_ih"], bias)
-        xps = xp.reshape(steps, batch, xp.shape[-1]).unbind(0)
+        xp = F.linear(rows, w["weight_ih"], bias)
         w = dict(w, hh_t=w["weight_hh"].T,  # transposed once, not once per step
                  hr_t=None if w["weight_hr"] is None else w["weight_hr"].T)
+        return xp, w
+
+    def _run(self, x, state, w, reverse: bool):
+        """One layer, one direction: (outputs (T, N, H_out), final state tuple)."""
+        steps, batch, features = x.shape
+        xp, w = self._input_projection(x.reshape(steps * batch, features), w)
+        xps = xp.reshape(steps, batch, xp.shape[-1]).unbind(0)
         outputs = [None] * steps
         recorder = _cells._recorder
         if recorder is not None:  # tinygrad_rnn.trace records: the steps that follow are ours
@@ -199,6 +220,61 @@ class RNNBase(Module):
         if recorder is not None:
             recorder.exit()
         return stack(outputs, axis=0), state
+
+    # ----------------------------------------------------------------- packed batches
+    def _forward_packed(self, packed: PackedSequence, hx):
+        name = type(self).__name__
+        if _cells._recorder is not None:
+            raise ValueError(f"{name}: tracing works on padded batches, not packed ones "
+                             f"(pad_packed_sequence, then trace)")
+        data, batch_sizes, sorted_indices, unsorted_indices = packed
+        data = checked_input(name, data, self.input_size, (2,),
+                             "packed data of shape (sum of lengths, input_size)",
+                             self.weight_ih_l0.dtype)
+        sizes = [int(b) for b in batch_sizes]
+        initial = self._initial_states(hx, sizes[0], order=sorted_indices)
+
+        def run(x, state, w, reverse):
+            return self._run_packed(x, sizes, state, w, reverse)
+
+        data, states = self._all_layers(data, initial, run)
+        if unsorted_indices is not None:  # h_n in the caller's batch order
+            states = [s[:, unsorted_indices] for s in states]
+        output = PackedSequence(data, batch_sizes, sorted_indices, unsorted_indices)
+        return output, (tuple(states) if self.kind == "LSTM" else states[0])
+
+    def _run_packed(self, x, sizes: list, state: tuple, w, reverse: bool):
+        """One layer, one direction over packed rows (``sizes[t]`` of them at step t, the
+        longest sequences first): (packed outputs, final state of every sequence).
+
+        Forward in time, a sequence that has ended leaves the batch with its final
+        state; backward in time, a sequence joins the batch at its own last step,
+        from its initial state.
+        """
+        xp, w = self._input_projection(x, w)
+        xps = xp.split(sizes, axis=0) if len(sizes) > 1 else (xp,)
+        outputs = [None] * len(sizes)
+        if reverse:
+            initial = state
+            state = tuple(s[:sizes[-1]] if sizes[-1] < sizes[0] else s for s in initial)
+            for t in reversed(range(len(sizes))):
+                rows, b = state[0].shape[0], sizes[t]
+                if b > rows:  # the sequences rows..b start here, at their last step
+                    state = tuple(concat([s, s0[rows:b]], axis=0) for s, s0 in zip(state, initial))
+                state = self._step(xps[t], state, w)
+                outputs[t] = state[0]
+            return concat(outputs, axis=0) if len(outputs) > 1 else outputs[0], state
+        ended = []  # the final states of the sequences that ended, shortest last
+        for t, b in enumerate(sizes):
+            if b < state[0].shape[0]:  # sequences b.. ended at step t - 1
+                ended.append(tuple(s[b:] for s in state))
+                state = tuple(s[:b] for s in state)
+            state = self._step(xps[t], state, w)
+            outputs[t] = state[0]
+        if ended:  # back in batch order: the longest (still running) first
+            state = tuple(concat([s, *(e[k] for e in reversed(ended))], axis=0)
+                          for k, s in enumerate(state))
+        return concat(outputs, axis=0) if len(outputs) > 1 else outputs[0], state
 
     def _step(self, xp, state, w) -> tuple:
         raise NotImplementedError

@@ -1,4 +1,5 @@
-"""Gradient clipping, as torch.nn.utils: in place on each parameter's ``.grad``.
+"""Gradient clipping, as torch.nn.utils: in place on each parameter's ``.grad``;
+and ``nn.utils.rnn``: batches of sequences of different lengths.
 
 Both functions take a single Tensor or an iterable of them (such as
 ``model.parameters()``); parameters whose ``grad`` is None are ignored.
@@ -10,7 +11,8 @@ import math
 
 import numpy as np
 
-from ..tensor import Tensor
+from ...tensor import Tensor
+from . import rnn  # noqa: F401  (torch's nn.utils.rnn: PackedSequence and friends)
 
 
 def _grads(parameters) -> list:
