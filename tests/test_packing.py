@@ -158,3 +158,10 @@ def test_packed_input_is_checked_like_any_other():
         lstm(packed)
     with pytest.raises(ValueError, match=r"expected input with 5 features .*got 2"):
         nn.LSTM(5, 3)(packed)
+
+
+def test_tracing_a_packed_batch_says_to_pad_it_first():
+    lstm = nn.LSTM(2, 3)
+    packed = rnn_utils.pack_padded_sequence(Tensor(rand(3, 2, 2)), [3, 1])
+    with tr.trace.record_gates(), pytest.raises(ValueError, match="pad_packed_sequence"):
+        lstm(packed)
