@@ -546,3 +546,11 @@ def test_avoid_zero_keeps_elements_off_zero(x):
 def test_broadcastable_arrays_broadcast_and_keep_their_bounds(xs):
     np.broadcast_shapes(*(x.shape for x in xs))  # raises if they do not broadcast
     assert np.all(np.abs(xs[0]) <= 1) and np.all(xs[1] >= 0.5) and np.all(xs[2] <= -0.5)
+
+
+def test_split_sizes_that_only_multiply_out_are_not_taken_for_equal_parts():
+    # [1, 0, 2] adds up to 3 = 1 * 3: equal parts of size 1 would be wrong (found by Hypothesis)
+    x = Tensor(np.arange(6.0).reshape(2, 3))
+    parts = x.split([1, 0, 2], axis=1)
+    assert [p.shape for p in parts] == [(2, 1), (2, 0), (2, 2)]
+    np.testing.assert_array_equal(parts[2].data, [[1.0, 2.0], [4.0, 5.0]])
