@@ -308,3 +308,23 @@ def test_progress_and_figures_degrade_without_tqdm_and_matplotlib(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     args = common.parser("x").parse_args([])
     assert common.pyplot(args) is None
+
+
+# --------------------------------------------------------------------------- variable_lengths
+
+
+def test_variable_lengths_packed_learns_the_last_value_where_padded_barely_can(tmp_path):
+    r = run("variable_lengths", tmp_path)
+    mse = r["test_mse"]
+    assert mse["packed"] < 0.005  # h_n is the state right after each sequence's last value
+    assert mse["padded"] > 0.05  # near 1/12: the padding hides where the sequence ended
+    assert set(r["curves"]) == {"padded", "packed"}
+    assert_figure(r, tmp_path, "variable_lengths.png")
+
+
+def test_variable_lengths_data_targets_each_sequences_last_value():
+    vl = load_example("variable_lengths")
+    x, lengths, y = vl.batch_of_lengths(np.random.default_rng(0), 200, 7)
+    assert x.shape == (7, 200, 1) and lengths.min() >= 1 and lengths.max() <= 7
+    np.testing.assert_array_equal(y[:, 0], x[lengths - 1, np.arange(200), 0])
+    assert np.all(x[np.arange(7)[:, None] >= lengths, 0] == 0.0)  # zeros after the end
