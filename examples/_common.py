@@ -143,6 +143,36 @@ def save_figure(fig, args, name: str) -> str:
     return str(path)
 
 
+def smooth(values: list, width: int) -> np.ndarray:
+    """Running mean over ``width`` updates (shorter at the start)."""
+    c = np.cumsum(np.r_[0.0, values])
+    k = np.arange(1, len(values) + 1)
+    lo = np.maximum(0, k - width)
+    return (c[k] - c[lo]) / (k - lo)
+
+
+def plot_curves(args, results: dict, baseline: tuple, title: str, name: str,
+                mse_format: str = ".4f") -> str | None:
+    """Training curves (a running mean of each ``results[k]["curve"]``, labelled with its
+    test MSE), log scale, beside a ``baseline`` (value, label); saved as ``<out>/<name>``.
+    Returns the path, or None when no figure is drawn."""
+    plt = pyplot(args)
+    if plt is None:
+        return None
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    width = max(1, args.steps // 30)
+    for kind, r in results.items():
+        ax.plot(np.arange(1, args.steps + 1), smooth(r["curve"], width),
+                label=f"{kind} (test MSE {r['test_mse']:{mse_format}})")
+    ax.axhline(baseline[0], color="gray", ls="--", label=baseline[1])
+    ax.set_yscale("log")
+    ax.set_xlabel("update")
+    ax.set_ylabel(f"training MSE (running mean of {width})")
+    ax.set_title(title)
+    ax.legend()
+    return save_figure(fig, args, name)
+
+
 class Timer:
     """Wall-clock seconds since creation: ``timer()``."""
 

@@ -67,14 +67,6 @@ def train(kind: str, args, seed: int, test: tuple) -> dict:
     return {"curve": curve, "test_mse": test_mse}
 
 
-def smooth(values: list, width: int) -> np.ndarray:
-    """Running mean over ``width`` updates (shorter at the start)."""
-    c = np.cumsum(np.r_[0.0, values])
-    k = np.arange(1, len(values) + 1)
-    lo = np.maximum(0, k - width)
-    return (c[k] - c[lo]) / (k - lo)
-
-
 def get_args(argv):
     p = C.parser(__doc__.split("\n\n")[0])
     p.add_argument("--length", type=int, default=None, help="sequence length T (default 50; quick 20)")
@@ -104,21 +96,8 @@ def main(argv=None) -> dict:
               f"({results[kind]['seconds']:.1f} s)")
     print(f"  always 1.0: test MSE {test_baseline:.4f}   (in theory 1/6 = {BASELINE:.4f})")
 
-    figure = None
-    plt = C.pyplot(args)
-    if plt is not None:
-        fig, ax = plt.subplots(figsize=(6.4, 3.8))
-        width = max(1, args.steps // 30)
-        for kind, r in results.items():
-            ax.plot(np.arange(1, args.steps + 1), smooth(r["curve"], width),
-                    label=f"{kind} (test MSE {r['test_mse']:.4f})")
-        ax.axhline(BASELINE, color="gray", ls="--", label="always 1.0 (1/6)")
-        ax.set_yscale("log")
-        ax.set_xlabel("update")
-        ax.set_ylabel(f"training MSE (running mean of {width})")
-        ax.set_title(f"adding problem, T = {args.length}")
-        ax.legend()
-        figure = C.save_figure(fig, args, "adding_problem.png")
+    figure = C.plot_curves(args, results, (BASELINE, "always 1.0 (1/6)"),
+                           f"adding problem, T = {args.length}", "adding_problem.png")
 
     return C.finish({
         "length": args.length, "steps": args.steps, "baseline": BASELINE,

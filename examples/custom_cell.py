@@ -37,7 +37,7 @@ import numpy as np
 
 import tinygrad_rnn as tr
 from tinygrad_rnn import Tensor, functional as F, nn, no_grad
-from adding_problem import BASELINE, adding_batch, smooth
+from adding_problem import BASELINE, adding_batch
 
 
 def mgu_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh):
@@ -213,7 +213,7 @@ def main(argv=None) -> dict:
     plt = C.pyplot(args)
     if plt is not None:
         fig, ax = plt.subplots(figsize=(6.4, 3.6))
-        ax.plot(np.arange(1, args.steps + 1), smooth(curve, max(1, args.steps // 30)),
+        ax.plot(np.arange(1, args.steps + 1), C.smooth(curve, max(1, args.steps // 30)),
                 label=f"MGU (test MSE {test_mse:.4f})")
         ax.axhline(BASELINE, color="gray", ls="--", label="always 1.0 (1/6)")
         ax.set_yscale("log")

@@ -100,22 +100,9 @@ def main(argv=None) -> dict:
               f"({results[name]['seconds']:.1f} s)")
     print(f"  always 0.5: test MSE {BASELINE:.2e}")
 
-    figure = None
-    plt = C.pyplot(args)
-    if plt is not None:
-        fig, ax = plt.subplots(figsize=(6.4, 3.8))
-        width = max(1, args.steps // 25)
-        for name, r in results.items():
-            c = np.convolve(r["curve"], np.ones(width) / width, mode="valid")
-            ax.plot(np.arange(width, args.steps + 1), c,
-                    label=f"{name} (test MSE {r['test_mse']:.1e})")
-        ax.axhline(BASELINE, color="gray", ls="--", label="always 0.5 (1/12)")
-        ax.set_yscale("log")
-        ax.set_xlabel("update")
-        ax.set_ylabel(f"training MSE (running mean of {width})")
-        ax.set_title(f"the last of 1 to {args.longest} values: padded or packed")
-        ax.legend()
-        figure = C.save_figure(fig, args, "variable_lengths.png")
+    figure = C.plot_curves(args, results, (BASELINE, "always 0.5 (1/12)"),
+                           f"the last of 1 to {args.longest} values: padded or packed",
+                           "variable_lengths.png", mse_format=".1e")
 
     return C.finish({
         "longest": args.longest, "steps": args.steps, "baseline": BASELINE,
