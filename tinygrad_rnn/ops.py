@@ -497,6 +497,8 @@ class Split(Function):
 
     ``sizes`` is an int k (parts of size k, the last smaller) or a list of sizes
     that add up to x.shape[axis].   dx = concatenate(grads, axis).
+    A part that would be a strided view (a slice across the last axis) is a copy
+    (torch gives views; the values are the same, and nothing writes into them).
     """
 
     @staticmethod
