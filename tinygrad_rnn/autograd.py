@@ -73,10 +73,11 @@ class enable_grad(no_grad):
 class Context:
     """One node of the graph: the op that ran, where its inputs came from, what it saved.
 
-    ``forward`` receives it as ``ctx`` and may store anything on it
-    (``ctx.axis = axis``) but the engine's own fields, the names in
-    ``__slots__``, which the engine fills in after forward; ``save_for_backward``
-    is the place for arrays.
+    ``Function.apply`` makes one per op call. ``forward`` receives it as ``ctx``
+    and may store anything on it (``ctx.axis = axis``) but the engine's own
+    fields, the names in ``__slots__``, which the engine fills in after forward;
+    ``save_for_backward`` is the place for arrays. Once backward has run,
+    ``saved_tensors`` is ``FREED`` (unless retain_graph=True).
 
     ``seq`` numbers nodes in the order they were created, which backward uses.
     A node does not keep its input *tensors*, only links to their parents:
@@ -94,10 +95,6 @@ class Context:
     # Most nodes never set these, so they are class defaults, not work for every node.
     retained = None  # {output index: Tensor} for outputs that called retain_grad()
     names = None  # {output index: name} for outputs given a name (viz shows them)
-
-    def __init__(self, fn):
-        self.fn = fn
-        self.saved_tensors = ()
 
     def record(self, inputs: tuple, out) -> bool:
         """Number the node, link it to its inputs' parents, note its outputs' shapes and
@@ -146,19 +143,6 @@ class Context:
 
     def save_for_backward(self, *arrays):
         self.saved_tensors = arrays
-
-    def free(self):
-        """Drop the saved arrays once backward has used them (unless retain_graph=True).
-
-        A node that saved nothing stays usable, as in torch: only a backward
-        that needs the freed arrays raises.
-        """
-        if self.saved_tensors:
-            self.saved_tensors = FREED
-
-    @property
-    def freed(self) -> bool:
-        return self.saved_tensors is FREED
 
 
 class _Freed(tuple):
@@ -230,7 +214,7 @@ class Function:
             if not isinstance(x, Tensor):  # a number or an array among them: wrap them all
                 inputs = tuple([x if isinstance(x, Tensor) else Tensor(x) for x in inputs])
                 break
-        ctx = _new_object(Context)  # Context(cls), without the call: this runs for every op
+        ctx = _new_object(Context)  # the node (filled in by record() if one is wanted)
         ctx.fn, ctx.saved_tensors = cls, ()
         try:  # free in Python 3.11 when nothing is raised
             if len(inputs) == 1:  # one and two inputs unrolled (most ops): no list to build
@@ -320,7 +304,8 @@ def backward(root, grad: np.ndarray, retain_graph: bool = False) -> None:
             else:  # a reused tensor: gradients of all its uses add, never overwrite
                 slots[index] = add_grads(slots[index], g)
         if not retain_graph and node.saved_tensors:
-            node.saved_tensors = FREED  # node.free(), without the call
+            # drop the saved arrays; a node that saved none stays usable, as in torch
+            node.saved_tensors = FREED
 
 
 _NoneType = type(None)  # (`None in out_grads` would compare arrays with None)

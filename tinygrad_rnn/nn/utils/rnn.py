@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ...functional import _tensor
 from ...ops import ShapeError, concat, stack
 from ...tensor import Tensor
 
@@ -28,10 +29,6 @@ class PackedSequence(NamedTuple):
     batch_sizes: np.ndarray
     sorted_indices: np.ndarray | None = None
     unsorted_indices: np.ndarray | None = None
-
-
-def _as_tensor(x) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
 
 
 def _lengths(name: str, lengths, batch: int, steps: int) -> np.ndarray:
@@ -53,7 +50,7 @@ def pack_padded_sequence(input, lengths, batch_first: bool = False,
     given lengths. With ``enforce_sorted`` the lengths must already decrease;
     otherwise the batch is sorted here and ``unsorted_indices`` remembers the order."""
     name = "pack_padded_sequence"
-    x = _as_tensor(input)
+    x = _tensor(input)
     if x.ndim < 2:
         raise ShapeError(f"{name}: input must be (T, B, *) or, with batch_first, (B, T, *); "
                          f"got shape {x.shape}")
@@ -105,7 +102,7 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
 
 def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.0) -> Tensor:
     """Sequences (L_i, *) of one feature shape, padded to the longest: (T, B, *)."""
-    seqs = [_as_tensor(s) for s in sequences]
+    seqs = [_tensor(s) for s in sequences]
     if not seqs:
         raise ValueError("pad_sequence: needs at least one sequence")
     longest = max(s.shape[0] for s in seqs)
@@ -120,6 +117,6 @@ def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.
 
 def pack_sequence(sequences, enforce_sorted: bool = True) -> PackedSequence:
     """Pack a list of sequences (L_i, *) directly."""
-    seqs = [_as_tensor(s) for s in sequences]
+    seqs = [_tensor(s) for s in sequences]
     return pack_padded_sequence(pad_sequence(seqs), [s.shape[0] for s in seqs],
                                 enforce_sorted=enforce_sorted)
