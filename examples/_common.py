@@ -173,6 +173,14 @@ def plot_curves(args, results: dict, baseline: tuple, title: str, name: str,
     return save_figure(fig, args, name)
 
 
+def per_run(results: dict) -> dict:
+    """{"test_mse": ..., "curves": ..., "seconds": ...}, each {run name: value}, from
+    ``results`` = {run name: {"test_mse", "curve", "seconds"}} (what a comparison reports)."""
+    return {"test_mse": {k: r["test_mse"] for k, r in results.items()},
+            "curves": {k: r["curve"] for k, r in results.items()},
+            "seconds": {k: r["seconds"] for k, r in results.items()}}
+
+
 class Timer:
     """Wall-clock seconds since creation: ``timer()``."""
 

@@ -102,9 +102,7 @@ def main(argv=None) -> dict:
     return C.finish({
         "length": args.length, "steps": args.steps, "baseline": BASELINE,
         "test_baseline": test_baseline,
-        "test_mse": {k: r["test_mse"] for k, r in results.items()},
-        "curves": {k: r["curve"] for k, r in results.items()},
-        "seconds": {k: r["seconds"] for k, r in results.items()},
+        **C.per_run(results),
         "total_seconds": timer(), "figure": figure,
     }, args)
 

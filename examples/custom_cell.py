@@ -209,19 +209,10 @@ def main(argv=None) -> dict:
           f"(always 1.0: {BASELINE:.4f}); first 20 updates {np.mean(curve[:20]):.4f}, "
           f"last 20 {np.mean(curve[-20:]):.4f}")
 
-    figure = None
-    plt = C.pyplot(args)
-    if plt is not None:
-        fig, ax = plt.subplots(figsize=(6.4, 3.6))
-        ax.plot(np.arange(1, args.steps + 1), C.smooth(curve, max(1, args.steps // 30)),
-                label=f"MGU (test MSE {test_mse:.4f})")
-        ax.axhline(BASELINE, color="gray", ls="--", label="always 1.0 (1/6)")
-        ax.set_yscale("log")
-        ax.set_xlabel("update")
-        ax.set_ylabel("training MSE (running mean)")
-        ax.set_title(f"a minimal gated unit from ops, adding problem T = {args.length}")
-        ax.legend()
-        figure = C.save_figure(fig, args, "custom_cell.png")
+    figure = C.plot_curves(args, {"MGU": {"curve": curve, "test_mse": test_mse}},
+                           (BASELINE, "always 1.0 (1/6)"),
+                           f"a minimal gated unit from ops, adding problem T = {args.length}",
+                           "custom_cell.png")
 
     return C.finish({
         "gradcheck": gradcheck_ok, "factory": factory, "test_mse": test_mse,

@@ -106,9 +106,7 @@ def main(argv=None) -> dict:
 
     return C.finish({
         "longest": args.longest, "steps": args.steps, "baseline": BASELINE,
-        "test_mse": {k: r["test_mse"] for k, r in results.items()},
-        "curves": {k: r["curve"] for k, r in results.items()},
-        "seconds": {k: r["seconds"] for k, r in results.items()},
+        **C.per_run(results),
         "total_seconds": timer(), "figure": figure,
     }, args)
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+import tinygrad_rnn as tr
 from tinygrad_rnn import Tensor, ops
 from make_golden import state_shapes
 
@@ -26,3 +27,17 @@ class NotebookTanh(ops.Tanh):
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
         return grad * (1 - np.tanh(out) ** 2)  # the notebook's dtanh(h_t)
+
+
+class Softsign(tr.Function):
+    """out = x / (1 + |x|).   dx = grad / (1 + |x|)^2.   A user's own op, for the tests."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x / (1 + np.abs(x))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad / (1 + np.abs(x)) ** 2

@@ -16,6 +16,7 @@ import tinygrad_rnn as tr
 from tinygrad_rnn import Tensor
 from tinygrad_rnn import ops
 from tinygrad_rnn.tensor import unbroadcast
+from _helpers import Softsign  # a user's own op
 
 
 def rand(*shape, seed=0, low=-1.0, high=1.0, requires_grad=True, dtype=np.float64):
@@ -407,20 +408,6 @@ def test_backward_from_a_secondary_output_of_a_multi_output_node():
 
 
 # --------------------------------------------------------------------------- user Functions
-
-
-class Softsign(tr.Function):
-    """out = x / (1 + |x|).   dx = grad / (1 + |x|)^2."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x / (1 + np.abs(x))
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad / (1 + np.abs(x)) ** 2
 
 
 class ScaledSum(tr.Function):

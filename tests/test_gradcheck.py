@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinygrad_rnn as tr
-from tinygrad_rnn import Tensor
+from tinygrad_rnn import Tensor, tour
 from _helpers import NotebookTanh  # tanh with the notebook's dtanh bug
 
 
@@ -108,15 +108,10 @@ def test_the_corrected_tanh_passes():
 
 # --------------------------------------------------------------------------- the notebook's RNN
 
-# The weights the notebook printed in its first cell (hidden size 4, input size 1).
-W_X = [[0.24499315], [1.64245811], [-0.46516492], [0.60331829]]
-W_H = [[1.37777454, -1.41781434, 0.89708677, 0.12688328],
-       [-0.59478309, -0.19901797, -0.36983813, 1.8497388],
-       [0.00851169, -1.09938783, 2.00037938, -1.15957504],
-       [-1.73456868, 0.01300878, 0.9359561, 1.36862273]]
-W_Y = [[1.73178273, -2.14228566, -0.53759098, 0.17637289]]
-INPUTS = [0.1, 0.2, 0.3]
-TARGETS = [0.2, 0.3, 0.4]
+# The weights the notebook printed in its first cell (hidden size 4, input size 1),
+# its inputs and targets: the tour keeps them, once.
+W_X, W_H, W_Y = tour.NOTEBOOK_W_X, tour.NOTEBOOK_W_H, tour.NOTEBOOK_W_Y
+INPUTS, TARGETS = tour.NOTEBOOK_INPUTS, tour.NOTEBOOK_TARGETS
 NAMES = ("W_x", "W_h", "W_y", "b_h", "b_y")
 
 

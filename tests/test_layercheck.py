@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tr
-from tinygrad_rnn import nn
+from tinygrad_rnn import nn, ops
 from tinygrad_rnn.layercheck import gradcheck_layer, layercheck_report
 from _helpers import NotebookTanh  # tanh with the notebook's dtanh bug
 
@@ -13,14 +13,8 @@ from _helpers import NotebookTanh  # tanh with the notebook's dtanh bug
 # --------------------------------------------------------------------------- ops with a wrong backward
 
 
-class BadSigmoid(tr.Function):
-    """sigmoid whose backward forgot the (1 - out) factor."""
-
-    @staticmethod
-    def forward(ctx, x):
-        out = 1.0 / (1.0 + np.exp(-x))
-        ctx.save_for_backward(out)
-        return out
+class BadSigmoid(ops.Sigmoid):
+    """sigmoid whose backward forgot the (1 - out) factor (ops.Sigmoid's forward)."""
 
     @staticmethod
     def backward(ctx, grad):

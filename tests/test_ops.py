@@ -22,6 +22,7 @@ from tinygrad_rnn.testing import (
     check_gradients, check_no_mutation, check_op, check_torch, op_test, positive_arrays,
     run_check,
 )
+from _helpers import Softsign  # a user's own op
 
 MATMUL = "(n?,k),(k,m?)->(n?,m?)"  # numpy's own gufunc signature of matmul
 
@@ -454,19 +455,7 @@ def test_two_axes_swap_a_matrix_as_torch_does(axes):
 # --------------------------------------------------------------------------- the factory can fail
 
 
-class _Softsign(tr.Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x / (1 + np.abs(x))
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad / (1 + np.abs(x)) ** 2
-
-
-class _SoftsignWrongBackward(_Softsign):
+class _SoftsignWrongBackward(Softsign):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
@@ -500,11 +489,11 @@ def _torch_installed():
 
 def test_factory_passes_a_correct_op():
     checks = [name for name in CHECKS if name != "torch" or _torch_installed()]
-    check_op(_softsign_case(_Softsign.apply), checks=checks)
+    check_op(_softsign_case(Softsign.apply), checks=checks)
 
 
 def test_op_test_returns_a_test_pytest_collects():
-    test = op_test(_softsign_case(_Softsign.apply))
+    test = op_test(_softsign_case(Softsign.apply))
     assert test.__name__ == "test_softsign"
     test()
 
@@ -522,7 +511,7 @@ def test_torch_check_catches_a_wrong_backward():
 
 def test_forward_check_catches_a_wrong_forward():
     with pytest.raises(AssertionError):
-        run_check(_softsign_case(_Softsign.apply, numpy_fn=np.tanh), check_forward)
+        run_check(_softsign_case(Softsign.apply, numpy_fn=np.tanh), check_forward)
 
 
 def test_mutation_check_catches_an_op_writing_into_its_input():
