@@ -187,10 +187,7 @@ def get_args(argv):
     p.add_argument("--lstm-hidden", type=int, default=8, help="training: the LSTM's hidden size")
     p.add_argument("--seq-length", type=int, default=8, help="training: terms per sequence")
     p.add_argument("--lr", type=float, default=1e-2)
-    args = p.parse_args(argv)
-    if args.steps is None:
-        args.steps = 400 if args.quick else 1500
-    return args
+    return C.fill_defaults(p.parse_args(argv), dict(steps=(400, 1500)))
 
 
 def main(argv=None) -> dict:

@@ -225,10 +225,7 @@ def get_args(argv):
     p.add_argument("--epochs", type=int, default=1000, help="part 2's epochs (the notebook's 1000)")
     p.add_argument("--steps", type=int, default=None, help="part 3's updates (default 1500; quick 400)")
     p.add_argument("--hidden", type=int, default=8, help="part 3's LSTM size")
-    args = p.parse_args(argv)
-    if args.steps is None:
-        args.steps = 400 if args.quick else 1500
-    return args
+    return C.fill_defaults(p.parse_args(argv), dict(steps=(400, 1500)))
 
 
 def main(argv=None) -> dict:
