@@ -258,30 +258,7 @@ def test_mse_loss_errors():
 # --------------------------------------------------------------------------- linear
 
 
-@st.composite
-def linear_case(draw):
-    batch = tuple(draw(st.lists(st.integers(1, 3), min_size=0, max_size=2)))
-    i, o = draw(st.integers(1, 4)), draw(st.integers(1, 4))
-    rng = _rng(draw(st.integers(0, 2**31)))
-    bias = rng.standard_normal(o) if draw(st.booleans()) else None
-    return rng.standard_normal(batch + (i,)), rng.standard_normal((o, i)), bias
-
-
-@SETTINGS
-@given(case=linear_case())
-def test_linear_gradcheck(case):
-    x, w, b = case
-    tensors = [Tensor(a, requires_grad=True) for a in (x, w) + (() if b is None else (b,))]
-    assert tr.gradcheck(lambda *t: F.linear(*t), tensors)
-
-
-@SETTINGS
-@given(case=linear_case())
-def test_linear_matches_torch(case):
-    torch = pytest.importorskip("torch")
-    x, w, b = case
-    arrays = [x, w] + ([] if b is None else [b])
-    _torch_parity(lambda *t: F.linear(*t), lambda *t: torch.nn.functional.linear(*t), arrays)
+# (gradients, torch parity, dtypes: the linear rows of test_ops.CASES)
 
 
 def test_linear_errors_name_the_shapes():
@@ -289,6 +266,8 @@ def test_linear_errors_name_the_shapes():
         F.linear(Tensor(np.zeros((2, 3))), Tensor(np.zeros((4, 5))))
     with pytest.raises(tr.ShapeError, match=r"linear: bias must have shape \(4,\)"):
         F.linear(Tensor(np.zeros((2, 5))), Tensor(np.zeros((4, 5))), Tensor(np.zeros(5)))
+    with pytest.raises(tr.ShapeError, match=r"linear: weight must be 2-D"):
+        F.linear(Tensor(np.zeros((2, 5))), Tensor(np.zeros(5)))
 
 
 # --------------------------------------------------------------------------- dropout

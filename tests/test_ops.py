@@ -142,6 +142,20 @@ def addmm_inputs(draw):
 
 
 @st.composite
+def linear_inputs(draw, bias: bool):
+    """x (*, in) with 0 to 3 leading axes, weight (out, in), and a bias (out,) if ``bias``."""
+    leading = draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=3))
+    n_in, n_out = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    shapes = [leading + (n_in,), (n_out, n_in)] + ([(n_out,)] if bias else [])
+    return tuple(draw(arrays(shape)) for shape in shapes)
+
+
+def torch_linear(*args):
+    import torch
+    return torch.nn.functional.linear(*args)
+
+
+@st.composite
 def embedding_inputs(draw, padding: bool, pick_padding: bool = True):
     """A table (V, D), integer indices of any shape into it, and maybe a padding row
     (which the indices avoid unless ``pick_padding``)."""
@@ -302,6 +316,10 @@ CASES = [
            lambda b, x, y: b + x @ y),
     OpCase("addmm_method", lambda b, x, y: b.addmm(x, y), fixed((3,), (2, 4), (4, 3)),
            lambda b, x, y: b.addmm(x, y), lambda b, x, y: b + x @ y),
+    OpCase("linear", tr.functional.linear, linear_inputs(bias=True), torch_linear,
+           lambda x, w, b: x @ w.T + b),
+    OpCase("linear_no_bias", tr.functional.linear, linear_inputs(bias=False), torch_linear,
+           lambda x, w: x @ w.T),
     # elementwise functions
     OpCase("exp", lambda x: x.exp(), arrays(), lambda x: x.exp(), np.exp),
     OpCase("log", lambda x: x.log(), positive_arrays(), lambda x: x.log(), np.log),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ops import Embedding, addmm
+from .ops import Embedding, Linear
 from .rng import generator
 from .tensor import ShapeError, Tensor
 
@@ -85,27 +85,13 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """out = x @ weight^T + bias.
+    """out = x @ weight^T + bias, one node (``ops.Linear``).
 
     Shapes: x (*, in_features), weight (out_features, in_features),
     bias (out_features,) or None; out (*, out_features).
     """
     x, w = _tensor(input), _tensor(weight)
-    if w.ndim != 2:
-        raise ShapeError(f"linear: weight must be 2-D (out_features, in_features), "
-                         f"got shape {w.shape}")
-    if x.ndim == 0 or x.shape[-1] != w.shape[1]:
-        raise ShapeError(f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 0} "
-                         f"features but weight of shape {w.shape} expects {w.shape[1]}")
-    if bias is None:
-        return x @ w.T
-    b = _tensor(bias)
-    if b.shape != (w.shape[0],):
-        raise ShapeError(f"linear: bias must have shape ({w.shape[0]},) to match weight "
-                         f"{w.shape}, got {b.shape}")
-    if x.ndim == 2:  # a batch of rows (and every sequence layer's input projection): one node
-        return addmm(b, x, w.T)
-    return x @ w.T + b
+    return Linear.apply(x, w) if bias is None else Linear.apply(x, w, _tensor(bias))
 
 
 def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:

@@ -201,6 +201,55 @@ class Addmm(Function):
                 OuterSum(mat1, grad) if need_mat2 else None)
 
 
+class Linear(Function):
+    """out = x @ weight^T + bias for x (*, in), weight (out, in), bias (out,) or no bias
+    (torch.nn.functional.linear). Over the rows X of x (all leading axes as one):
+    dx = grad @ weight,  dweight = grad^T @ X,  dbias = grad summed over the rows.
+
+    One node where ``reshape``, ``.T``, ``addmm`` and ``reshape`` make four: a
+    sequence layer's input projection of every time step, and a cell's.
+    dweight goes to the engine as an ``OuterSum``, as in ``Matmul``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None):
+        _check_linear(x, weight, bias)
+        rows = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
+        out = rows @ weight.T
+        if bias is not None:
+            out += bias  # (out is a new array: adding in place saves a copy)
+        ctx.save_for_backward(rows, weight)
+        return out if x.ndim == 2 else out.reshape(x.shape[:-1] + (weight.shape[0],))
+
+    @staticmethod
+    def backward(ctx, grad):
+        rows, weight = ctx.saved_tensors
+        need_x, need_weight = ctx.needs_input_grad[:2]
+        grad_rows = grad.reshape(rows.shape[0], weight.shape[0]) if grad.ndim != 2 else grad
+        dx = dweight = None
+        if need_x:
+            dx = grad_rows @ weight
+            if grad.ndim != 2:
+                dx = dx.reshape(grad.shape[:-1] + (weight.shape[1],))
+        if need_weight:
+            dweight = OuterSum(grad_rows, rows)
+        if len(ctx.needs_input_grad) == 2:
+            return dx, dweight
+        return dx, dweight, np.add.reduce(grad_rows, axis=0) if ctx.needs_input_grad[2] else None
+
+
+def _check_linear(x: np.ndarray, weight: np.ndarray, bias) -> None:
+    if weight.ndim != 2:
+        raise ShapeError(f"linear: weight must be 2-D (out_features, in_features), "
+                         f"got shape {weight.shape}")
+    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        raise ShapeError(f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 0} "
+                         f"features but weight of shape {weight.shape} expects {weight.shape[1]}")
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ShapeError(f"linear: bias must have shape ({weight.shape[0]},) to match weight "
+                         f"{weight.shape}, got {bias.shape}")
+
+
 # --------------------------------------------------------------------------- elementwise functions
 
 

@@ -195,21 +195,22 @@ class RNNBase(Module):
                 x = F.dropout(x, self.dropout, self.training)
         return x, [stack(list(s), axis=0) for s in zip(*finals)]
 
-    def _input_projection(self, rows: Tensor, w: dict) -> tuple:
-        """(x W_ih^T + b_ih for all rows (time steps) at once, the weights the steps use)."""
+    def _input_projection(self, x: Tensor, w: dict) -> tuple:
+        """(x W_ih^T + b_ih for all time steps at once (one Linear node over x's rows:
+        (T, N, I) or a packed (rows, I)), the weights the steps use)."""
         bias = w["bias_ih"]
         if self._folds_bias_hh() and bias is not None:  # b_hh joins b_ih, once for all steps
             bias, w = bias + w["bias_hh"], dict(w, bias_hh=None)
-        xp = F.linear(rows, w["weight_ih"], bias)
+        xp = F.linear(x, w["weight_ih"], bias)
         w = dict(w, hh_t=w["weight_hh"].T,  # transposed once, not once per step
                  hr_t=None if w["weight_hr"] is None else w["weight_hr"].T)
         return xp, w
 
     def _run(self, x, state, w, reverse: bool):
         """One layer, one direction: (outputs (T, N, H_out), final state tuple)."""
-        steps, batch, features = x.shape
-        xp, w = self._input_projection(x.reshape(steps * batch, features), w)
-        xps = xp.reshape(steps, batch, xp.shape[-1]).unbind(0)
+        steps = x.shape[0]
+        xp, w = self._input_projection(x, w)
+        xps = xp.unbind(0)
         outputs = [None] * steps
         recorder = _cells._recorder
         if recorder is not None:  # tinygrad_rnn.trace records: the steps that follow are ours
