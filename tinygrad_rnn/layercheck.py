@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import functional as F
 from .gradcheck import GradcheckError, _flatten_outputs, numerical_grad
 from .nn.cells import GATES, _Cell
 from .nn.rnn import RNNBase
@@ -265,6 +264,10 @@ def _forward(layer, x, states, unroll=None):
     return layer(x) if state is None else layer(x, state)
 
 
+def _one_step(xp):
+    return (xp,)
+
+
 def _untied_forward(layer, x, states, per_step, unroll=None):
     """The layer with a separate copy of every weight at every step (per_step:
     name -> list of T tensors). None when the layer is not one we can untie."""
@@ -277,10 +280,8 @@ def _untied_forward(layer, x, states, per_step, unroll=None):
             outputs = [None] * steps
             for t in (reversed(range(steps)) if reverse else range(steps)):
                 wt = {f: None if p is None else per_step[names[id(p)]][t] for f, p in w.items()}
-                xp = F.linear(slices[t], wt["weight_ih"], wt["bias_ih"])
-                hr = wt.get("weight_hr")
-                st = layer._step(xp, st, dict(wt, hh_t=wt["weight_hh"].T,
-                                              hr_t=None if hr is None else hr.T))
+                xp, wt = layer._step_inputs(slices[t], wt, _one_step)
+                st = layer._step(xp[0], st, wt)
                 outputs[t] = st[0]
             return stack(outputs, axis=0), st
 

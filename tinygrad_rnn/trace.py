@@ -111,14 +111,14 @@ class Recorder:
     def exit(self) -> None:
         self._current = None
 
-    def step(self, kind: str, inputs: tuple, **tensors) -> None:
-        """``inputs``: the step function's arguments, (xp, h, [c,] w_hh_t, b_hh, ...)."""
+    def step(self, kind: str, inputs: tuple, previous: dict, **tensors) -> None:
+        """``inputs``: the step function's tensor arguments, (xp, h, [c,] w_hh_t, b_hh, ...);
+        ``previous``: the states it started from, {"h": h} or {"h": h, "c": c}."""
         run = self._current
         if run is None:  # a step function called directly, not by a cell or layer
             run = _Run(None, 0, 0, False, single=True, inputs=())
             self.runs.append(run)
         boundary = run.inputs if run.single and run.module is not None else inputs
-        previous = {"h": inputs[1], "c": inputs[2]} if kind == "LSTM" else {"h": inputs[1]}
         run.steps.append(Step(run.module, run.layer, run.direction, kind, tensors, previous,
                               _flat_tensors(boundary)))
         if run.single:  # a cell runs exactly one step

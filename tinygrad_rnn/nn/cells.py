@@ -49,7 +49,7 @@ def rnn_step(xp, h, w_hh_t, b_hh=None, nonlinearity: str = "tanh") -> Tensor:
     pre = _preactivation(xp, h, w_hh_t, b_hh)
     h_new = pre.tanh() if nonlinearity == "tanh" else pre.relu()
     if _recorder is not None:
-        _recorder.step("RNN", (xp, h, w_hh_t, b_hh), h=h_new)
+        _recorder.step("RNN", (xp, h, w_hh_t, b_hh), {"h": h}, h=h_new)
     return h_new
 
 
@@ -64,24 +64,40 @@ def lstm_step(xp, h, c, w_hh_t, b_hh=None, w_hr_t=None) -> tuple[Tensor, Tensor]
     if w_hr_t is not None:
         h_new = h_new @ w_hr_t
     if _recorder is not None:
-        _recorder.step("LSTM", (xp, h, c, w_hh_t, b_hh, w_hr_t),
+        _recorder.step("LSTM", (xp, h, c, w_hh_t, b_hh, w_hr_t), {"h": h, "c": c},
                        i=i, f=f, g=g, o=o, c=c_new, h=h_new)
     return h_new, c_new
 
 
-def gru_step(xp, h, w_hh_t, b_hh=None) -> Tensor:
-    """x_rz, x_n = split(xp, [2H, H]);  h_rz, h_n = split(h W_hh^T + b_hh, [2H, H])
-    r, z = chunk(sigmoid(x_rz + h_rz), 2)   (both gates at once)
-    n = tanh(x_n + r * h_n)     (the reset gate scales W_hn h + b_hn, as torch)
-    h' = n + z * (h - n)        (= (1 - z) * n + z * h, in torch's own arithmetic)"""
-    hidden = h.shape[-1]
+def gru_inputs(xp, w_hh, b_hh=None) -> tuple:
+    """What ``gru_step`` takes, from xp = x W_ih^T + b_ih (of one step or of all steps
+    of a sequence) and the recurrent weight and bias: (x_rz, x_n, w_rz^T, w_n^T, b_hn).
+
+    x_rz, x_n = split(xp, [2H, H]), and b_hr, b_hz (which add to x_rz before anything
+    else touches it) join x_rz here, so that a step's r and z come from one addmm: a
+    sequence layer pays this add once, not at every step. W_hh splits by rows, and
+    their transposes keep the layout the matmuls are fastest with, as ``W_hh.T``.
+    """
+    hidden = w_hh.shape[-1]
     x_rz, x_n = xp.split([2 * hidden, hidden], axis=-1)
-    h_rz, h_n = _recurrent(h, w_hh_t, b_hh).split([2 * hidden, hidden], axis=-1)
-    r, z = (x_rz + h_rz).sigmoid().chunk(2, axis=-1)
-    n = (x_n + r * h_n).tanh()
+    w_rz, w_n = w_hh.split([2 * hidden, hidden], axis=0)
+    b_hn = None
+    if b_hh is not None:
+        b_rz, b_hn = b_hh.split([2 * hidden, hidden], axis=0)
+        x_rz = x_rz + b_rz
+    return x_rz, x_n, w_rz.T, w_n.T, b_hn
+
+
+def gru_step(x_rz, x_n, h, w_rz_t, w_n_t, b_hn=None) -> Tensor:
+    """r, z = chunk(sigmoid(x_rz + h W_hrz^T), 2)   (both gates at once; x_rz, x_n: gru_inputs)
+    n = tanh(x_n + r * (h W_hn^T + b_hn))    (the reset gate scales W_hn h + b_hn, as torch)
+    h' = n + z * (h - n)        (= (1 - z) * n + z * h, in torch's own arithmetic)"""
+    r, z = addmm(x_rz, h, w_rz_t).sigmoid().chunk(2, axis=-1)
+    n = (x_n + r * _recurrent(h, w_n_t, b_hn)).tanh()
     h_new = n + z * (h - n)
     if _recorder is not None:
-        _recorder.step("GRU", (xp, h, w_hh_t, b_hh), r=r, z=z, n=n, h=h_new)
+        _recorder.step("GRU", (x_rz, x_n, h, w_rz_t, w_n_t, b_hn), {"h": h},
+                       r=r, z=z, n=n, h=h_new)
     return h_new
 
 
@@ -300,4 +316,6 @@ class GRUCell(_Cell):
     def forward(self, x, h=None) -> Tensor:
         x, (h,), unbatched = self._prepare(x, h, ("h",))
         xp = F.linear(x, self.weight_ih, self.bias_ih)
-        return self._restore(gru_step(xp, h, self.weight_hh.T, self.bias_hh), unbatched)
+        x_rz, x_n, w_rz_t, w_n_t, b_hn = gru_inputs(xp, self.weight_hh, self.bias_hh)
+        h = gru_step(x_rz, x_n, h, w_rz_t, w_n_t, b_hn)
+        return self._restore(h, unbatched)

@@ -26,8 +26,8 @@ from ..autograd import ShapeError
 from ..speedups import gc_paused
 from ..tensor import Tensor
 from . import cells as _cells, init
-from .cells import (GateGrad, GateView, checked_input, checked_states, gate_view, gru_step,
-                    lstm_step, rnn_step)
+from .cells import (GateGrad, GateView, checked_input, checked_states, gate_view, gru_inputs,
+                    gru_step, lstm_step, rnn_step)
 from .module import Module, Parameter
 from .utils.rnn import PackedSequence
 
@@ -195,22 +195,27 @@ class RNNBase(Module):
                 x = F.dropout(x, self.dropout, self.training)
         return x, [stack(list(s), axis=0) for s in zip(*finals)]
 
-    def _input_projection(self, x: Tensor, w: dict) -> tuple:
-        """(x W_ih^T + b_ih for all time steps at once (one Linear node over x's rows:
-        (T, N, I) or a packed (rows, I)), the weights the steps use)."""
+    def _step_inputs(self, x: Tensor, w: dict, cut) -> tuple:
+        """(what ``_step`` gets at each time step, the weights it uses), made for all
+        steps at once.
+
+        xp = x W_ih^T + b_ih is one Linear node over all of x's rows ((T, N, I), or a
+        packed batch's (rows, I)), and ``cut`` cuts it into time steps (``unbind(0)``,
+        or a packed batch's split). The weights gain the transposes ``hh_t`` and
+        ``hr_t``, made once rather than at every step.
+        """
         bias = w["bias_ih"]
         if self._folds_bias_hh() and bias is not None:  # b_hh joins b_ih, once for all steps
             bias, w = bias + w["bias_hh"], dict(w, bias_hh=None)
         xp = F.linear(x, w["weight_ih"], bias)
-        w = dict(w, hh_t=w["weight_hh"].T,  # transposed once, not once per step
+        w = dict(w, hh_t=w["weight_hh"].T,
                  hr_t=None if w["weight_hr"] is None else w["weight_hr"].T)
-        return xp, w
+        return cut(xp), w
 
     def _run(self, x, state, w, reverse: bool):
         """One layer, one direction: (outputs (T, N, H_out), final state tuple)."""
         steps = x.shape[0]
-        xp, w = self._input_projection(x, w)
-        xps = xp.unbind(0)
+        xps, w = self._step_inputs(x, w, _unbind_steps)
         outputs = [None] * steps
         recorder = _cells._recorder
         if recorder is not None:  # tinygrad_rnn.trace records: the steps that follow are ours
@@ -252,8 +257,8 @@ class RNNBase(Module):
         state; backward in time, a sequence joins the batch at its own last step,
         from its initial state.
         """
-        xp, w = self._input_projection(x, w)
-        xps = xp.split(sizes, axis=0) if len(sizes) > 1 else (xp,)
+        xps, w = self._step_inputs(
+            x, w, lambda xp: xp.split(sizes, axis=0) if len(sizes) > 1 else (xp,))
         outputs = [None] * len(sizes)
         if reverse:
             initial = state
@@ -305,6 +310,10 @@ class RNNBase(Module):
         if self.bidirectional:
             s += ", bidirectional=True"
         return s
+
+
+def _unbind_steps(xp: Tensor) -> tuple:
+    return xp.unbind(0)
 
 
 class RNN(RNNBase):
@@ -364,5 +373,16 @@ class GRU(RNNBase):
 
     kind = "GRU"
 
+    def _step_inputs(self, x: Tensor, w: dict, cut) -> tuple:
+        """As ``RNNBase._step_inputs``, but each step gets the pair (x_rz, x_n) of
+        ``cells.gru_inputs``, whose one add folds b_hr and b_hz into every step's x_rz,
+        and the weights gain W_hh's parts ``rz_t``, ``n_t`` and ``bias_hn``."""
+        if type(self)._step is not GRU._step:  # a subclass's own step gets xp as documented
+            return super()._step_inputs(x, w, cut)
+        xp = F.linear(x, w["weight_ih"], w["bias_ih"])
+        x_rz, x_n, w_rz_t, w_n_t, b_hn = gru_inputs(xp, w["weight_hh"], w["bias_hh"])
+        return list(zip(cut(x_rz), cut(x_n))), dict(w, rz_t=w_rz_t, n_t=w_n_t, bias_hn=b_hn)
+
     def _step(self, xp, state, w):
-        return (gru_step(xp, state[0], w["hh_t"], w["bias_hh"]),)
+        x_rz, x_n = xp
+        return (gru_step(x_rz, x_n, state[0], w["rz_t"], w["n_t"], w["bias_hn"]),)
