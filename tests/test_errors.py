@@ -42,6 +42,20 @@ def test_broadcasting_mismatch_names_the_op_and_both_shapes(op, fn, shape_a, sha
     assert "broadcast" in message
 
 
+@pytest.mark.parametrize("op, fn", [("addcmul", tr.addcmul), ("lerp", tr.lerp)])
+@pytest.mark.parametrize("shapes", [((2, 3), (3,), (4,)), ((2, 1), (3, 2), (2, 3))])
+def test_three_input_broadcasting_mismatch_names_the_op_and_all_shapes(op, fn, shapes):
+    with pytest.raises(tr.ShapeError) as info:
+        fn(*(ones(*shape, requires_grad=True) for shape in shapes))
+    message = assert_ours(info.value, op)
+    assert all(str(shape) in message for shape in shapes) and "broadcast" in message
+
+
+def test_addcmul_value_must_be_a_number():
+    with pytest.raises(TypeError, match="addcmul: value must be a number"):
+        tr.addcmul(ones(2), ones(2), ones(2), value=ones(2))
+
+
 def test_broadcasting_mismatch_with_a_plain_array_operand():
     with pytest.raises(tr.ShapeError) as info:
         ones(2, 3) + np.ones((3, 2))

@@ -150,6 +150,23 @@ def linear_inputs(draw, bias: bool):
     return tuple(draw(arrays(shape)) for shape in shapes)
 
 
+@st.composite
+def scaled(draw, arrays_strategy, name="value"):
+    """Arrays and a number parameter ``name`` (negative, zero, fractional, above 1)."""
+    number = draw(st.sampled_from([1.0, -2.0, 0.0, 0.3, 0.75, 2.5]))
+    return Inputs(tuple(draw(arrays_strategy)), {name: number})
+
+
+def torch_addcmul(a, b, c, value=1):
+    import torch
+    return torch.addcmul(a, b, c, value=value)
+
+
+def torch_lerp(a, b, weight):
+    import torch
+    return torch.lerp(a, b, weight)
+
+
 def torch_linear(*args):
     import torch
     return torch.nn.functional.linear(*args)
@@ -316,6 +333,18 @@ CASES = [
            lambda b, x, y: b + x @ y),
     OpCase("addmm_method", lambda b, x, y: b.addmm(x, y), fixed((3,), (2, 4), (4, 3)),
            lambda b, x, y: b.addmm(x, y), lambda b, x, y: b + x @ y),
+    OpCase("addcmul", tr.addcmul, broadcastable_arrays(3), torch_addcmul,
+           lambda a, b, c: a + b * c),
+    OpCase("addcmul_value", lambda a, b, c, value: tr.addcmul(a, b, c, value=value),
+           scaled(broadcastable_arrays(3)), torch_addcmul,
+           lambda a, b, c, value: a + value * b * c),
+    OpCase("addcmul_method", lambda a, b, c: a.addcmul(b, c), fixed((2, 3), (3,), (2, 1)),
+           torch_addcmul, lambda a, b, c: a + b * c),
+    OpCase("lerp", tr.lerp, broadcastable_arrays(3), torch_lerp,
+           lambda a, b, w: a + w * (b - a)),
+    OpCase("lerp_number_weight", lambda a, b, weight: a.lerp(b, weight),
+           scaled(broadcastable_arrays(2), "weight"), torch_lerp,
+           lambda a, b, weight: a + weight * (b - a)),
     OpCase("linear", tr.functional.linear, linear_inputs(bias=True), torch_linear,
            lambda x, w, b: x @ w.T + b),
     OpCase("linear_no_bias", tr.functional.linear, linear_inputs(bias=False), torch_linear,

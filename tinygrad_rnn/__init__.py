@@ -3,7 +3,7 @@ networks built from its ops alone, with every gradient checked."""
 
 from .tensor import Tensor  # first: the engine (autograd) and the ops build on it
 from .autograd import Context, Function, ShapeError, enable_grad, is_grad_enabled, no_grad
-from .ops import addmm, concat, stack
+from .ops import addcmul, addmm, concat, lerp, stack
 from .rng import manual_seed
 from .compare import GradComparison, compare_grads
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck, gradcheck_report, numerical_grad
@@ -20,7 +20,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "Function", "Context", "ShapeError", "no_grad", "enable_grad", "is_grad_enabled",
-    "addmm", "concat", "stack", "gradcheck", "gradcheck_report", "numerical_grad", "GradcheckError",
+    "addmm", "addcmul", "lerp", "concat", "stack", "gradcheck", "gradcheck_report",
+    "numerical_grad", "GradcheckError",
     "GradcheckReport", "manual_seed", "compare_grads", "GradComparison",
     "functional", "optim", "save", "load", "layercheck", "gradcheck_layer",
     "nn", "trace", "viz", "plots",

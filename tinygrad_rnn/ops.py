@@ -201,6 +201,58 @@ class Addmm(Function):
                 OuterSum(mat1, grad) if need_mat2 else None)
 
 
+class Addcmul(Function):
+    """out = input + value * tensor1 * tensor2 for a number value, 1 by default
+    (torch.addcmul).   dinput = grad,  dtensor1 = grad * value * tensor2,
+    dtensor2 = grad * value * tensor1.
+
+    One node where ``input + tensor1 * tensor2`` makes two: an LSTM's
+    c' = f * c + i * g, a GRU's x_n + r * h_n.
+    """
+
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, input, tensor1, tensor2, value=1.0):
+        ctx.save_for_backward(tensor1, tensor2, value)  # (value: a number rides along)
+        return input + (tensor1 * tensor2 if value == 1 else value * tensor1 * tensor2)
+
+    @staticmethod
+    def backward(ctx, grad):
+        tensor1, tensor2, value = ctx.saved_tensors
+        _, need_1, need_2 = ctx.needs_input_grad
+        scaled = grad if value == 1 else grad * value
+        return (grad, scaled * tensor2 if need_1 else None,
+                scaled * tensor1 if need_2 else None)
+
+
+class Lerp(Function):
+    """out = start + weight * (end - start)   (torch.lerp; weight a tensor or a number).
+    dstart = grad * (1 - weight),  dend = grad * weight,  dweight = grad * (end - start).
+
+    One node where the formula makes three: a GRU's h' = n + z * (h - n), the
+    form torch's GRU kernel computes. (torch.lerp itself switches to
+    end - (end - start) * (1 - weight) where weight >= 0.5, which may differ in
+    the last bit; this op keeps the one formula, the GRU's.)
+    """
+
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx, start, end, weight):
+        diff = end - start
+        ctx.save_for_backward(weight, diff)
+        return start + weight * diff
+
+    @staticmethod
+    def backward(ctx, grad):
+        weight, diff = ctx.saved_tensors
+        need_start, need_end, need_weight = ctx.needs_input_grad
+        return (grad * (1.0 - weight) if need_start else None,
+                grad * weight if need_end else None,
+                grad * diff if need_weight else None)
+
+
 class Linear(Function):
     """out = x @ weight^T + bias for x (*, in), weight (out, in), bias (out,) or no bias
     (torch.nn.functional.linear). Over the rows X of x (all leading axes as one):
@@ -625,6 +677,20 @@ def addmm(input, mat1, mat2) -> Tensor:
     """input + mat1 @ mat2 as one node (torch.addmm): 2-D mat1 (n, k) and mat2 (k, m),
     input broadcastable to (n, m)."""
     return Addmm.apply(input, mat1, mat2)
+
+
+def addcmul(input, tensor1, tensor2, value: float = 1.0) -> Tensor:
+    """input + value * tensor1 * tensor2 as one node (torch.addcmul), with broadcasting."""
+    if isinstance(value, Tensor) or np.ndim(value) != 0:
+        raise TypeError(f"addcmul: value must be a number, got {type(value).__name__}")
+    return Addcmul.apply(input, tensor1, tensor2, value=value)
+
+
+def lerp(start, end, weight) -> Tensor:
+    """start + weight * (end - start) as one node (torch.lerp), with broadcasting; a
+    number ``weight`` (or ``end``) takes start's dtype."""
+    start = start if isinstance(start, Tensor) else Tensor(start)
+    return Lerp.apply(start, start._lift(end), start._lift(weight))
 
 
 def stack(tensors, axis: int = 0) -> Tensor:

@@ -192,6 +192,14 @@ class Tensor:
         """self + mat1 @ mat2 as one node (torch's Tensor.addmm; see ops.Addmm)."""
         return ops.Addmm.apply(self, mat1, mat2)
 
+    def addcmul(self, tensor1, tensor2, value: float = 1.0):
+        """self + value * tensor1 * tensor2 as one node (torch's Tensor.addcmul)."""
+        return ops.addcmul(self, tensor1, tensor2, value)
+
+    def lerp(self, end, weight):
+        """self + weight * (end - self) as one node (torch's Tensor.lerp)."""
+        return ops.lerp(self, end, weight)
+
     def __pow__(self, exponent):
         if isinstance(exponent, Tensor) or np.ndim(exponent) != 0:
             raise TypeError("pow: the exponent must be a Python number (x ** 2); "

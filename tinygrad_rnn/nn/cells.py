@@ -18,7 +18,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import functional as F
-from ..ops import addmm
+from ..ops import addcmul, addmm, lerp
 from ..tensor import ShapeError, Tensor
 from . import init
 from .module import Module, Parameter, check_dtype
@@ -59,7 +59,7 @@ def lstm_step(xp, h, c, w_hh_t, b_hh=None, w_hr_t=None) -> tuple[Tensor, Tensor]
     and with a projection (torch's proj_size):  h' = h' W_hr^T."""
     i, f, g, o = _preactivation(xp, h, w_hh_t, b_hh).chunk(4, axis=-1)
     i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
-    c_new = f * c + i * g
+    c_new = addcmul(f * c, i, g)  # f * c + i * g in one node
     h_new = o * c_new.tanh()
     if w_hr_t is not None:
         h_new = h_new @ w_hr_t
@@ -93,8 +93,8 @@ def gru_step(x_rz, x_n, h, w_rz_t, w_n_t, b_hn=None) -> Tensor:
     n = tanh(x_n + r * (h W_hn^T + b_hn))    (the reset gate scales W_hn h + b_hn, as torch)
     h' = n + z * (h - n)        (= (1 - z) * n + z * h, in torch's own arithmetic)"""
     r, z = addmm(x_rz, h, w_rz_t).sigmoid().chunk(2, axis=-1)
-    n = (x_n + r * _recurrent(h, w_n_t, b_hn)).tanh()
-    h_new = n + z * (h - n)
+    n = addcmul(x_n, r, _recurrent(h, w_n_t, b_hn)).tanh()
+    h_new = lerp(n, h, z)  # n + z * (h - n) in one node
     if _recorder is not None:
         _recorder.step("GRU", (x_rz, x_n, h, w_rz_t, w_n_t, b_hn), {"h": h},
                        r=r, z=z, n=n, h=h_new)
