@@ -99,7 +99,7 @@ class Context:
     def record(self, inputs: tuple, out) -> bool:
         """Number the node, link it to its inputs' parents, note its outputs' shapes and
         dtypes. When no input requires grad, record nothing and return False."""
-        if len(inputs) == 1:  # most ops have one or two inputs: the general case, unrolled
+        if len(inputs) == 1:  # most ops have one to three inputs: the general case, unrolled
             (a,) = inputs
             if not a._requires_grad:
                 return False
@@ -110,6 +110,13 @@ class Context:
                 return False
             parents = (a._node or a, b._node or b)
             indices, needs = (a._index, b._index), (a._requires_grad, b._requires_grad)
+        elif len(inputs) == 3:  # addmm, addcmul, lerp, linear: one at every recurrent step
+            a, b, c = inputs
+            needs = (a._requires_grad, b._requires_grad, c._requires_grad)
+            if True not in needs:
+                return False
+            parents = (a._node or a, b._node or b, c._node or c)
+            indices = (a._index, b._index, c._index)
         else:  # one loop, not three comprehensions (each of which is a call in 3.11)
             parents, indices, needs = [], [], []
             for t in inputs:
@@ -217,10 +224,12 @@ class Function:
         ctx = _new_object(Context)  # the node (filled in by record() if one is wanted)
         ctx.fn, ctx.saved_tensors = cls, ()
         try:  # free in Python 3.11 when nothing is raised
-            if len(inputs) == 1:  # one and two inputs unrolled (most ops): no list to build
+            if len(inputs) == 1:  # one to three inputs unrolled (most ops): no list to build
                 out = cls.forward(ctx, inputs[0].data, **params)
             elif len(inputs) == 2:
                 out = cls.forward(ctx, inputs[0].data, inputs[1].data, **params)
+            elif len(inputs) == 3:
+                out = cls.forward(ctx, inputs[0].data, inputs[1].data, inputs[2].data, **params)
             else:
                 out = cls.forward(ctx, *[t.data for t in inputs], **params)
         except ShapeError:
