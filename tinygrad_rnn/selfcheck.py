@@ -17,7 +17,7 @@ from . import functional as F
 from . import nn
 from .gradcheck import gradcheck_report
 from .layercheck import layercheck_report
-from .ops import addmm, concat, stack
+from .ops import addcmul, addmm, concat, lerp, stack
 from .tensor import Tensor
 
 
@@ -53,6 +53,8 @@ def op_cases(rng) -> list:
         ("matmul (batched)", lambda x, y: x @ y, [m1, m2]),
         ("matmul (vector)", lambda x, y: x @ y, [m1, v]),
         ("addmm (broadcast input)", lambda c, x, y: addmm(c, x, y), [*_arrays(rng, (5,)), a, m2]),
+        ("addcmul (broadcast, value)", lambda c, x, y: addcmul(c, x, y, value=0.5), [a, col, b]),
+        ("lerp (broadcast weight)", lambda x, y, w: lerp(x, y, w), [a, b, col]),
         ("exp", lambda x: x.exp(), [a]),
         ("log", lambda x: x.log(), [pos]),
         ("tanh", lambda x: x.tanh(), [a]),
@@ -77,6 +79,7 @@ def op_cases(rng) -> list:
         ("embedding (repeated index)", lambda w: F.embedding(np.array([[0, 2], [2, 1]]), w), [a]),
         ("mse_loss", lambda x: F.mse_loss(x, b), [a]),
         ("linear", lambda x, w, bias: F.linear(x, w, bias), [a, *_arrays(rng, (2, 4), (2,))]),
+        ("linear (batched, no bias)", lambda x, w: F.linear(x, w), [m1, *_arrays(rng, (2, 4))]),
     ]
 
 
