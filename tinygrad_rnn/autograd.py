@@ -302,7 +302,7 @@ def backward(root, grad: np.ndarray, retain_graph: bool = False) -> None:
                 continue
             shape, dtype = parent.output_meta[index]
             if (type(g) is not np.ndarray and type(g) is not OuterSum) or g.shape != shape \
-                    or g.dtype != dtype:
+                    or g.dtype is not dtype:  # (numpy shares one dtype object per type)
                 g = _conform(node, shape, dtype, g)  # rare: a broadcast to undo, a number, a cast
             slots = pending.get(parent)
             if slots is None:  # its first gradient: it joins the heap
@@ -349,8 +349,8 @@ def _accumulate_into_leaf(node: Context, leaf, g) -> None:
         g = _conform(node, data.shape, data.dtype, g)
     if leaf.grad is None:
         # a copy, because g may be shared with other inputs (add passes grad to both)
-        # and optimizers update .grad in place
-        leaf.grad = materialize(g).copy()
+        # and optimizers update .grad in place; an OuterSum's matmul is a new array
+        leaf.grad = g.array() if type(g) is OuterSum else g.copy()
     else:
         leaf.grad = add_grads(leaf.grad, materialize(g))
 
