@@ -154,7 +154,8 @@ class Tensor:
                     f"backward(): this tensor has shape {self.shape}, not a single element, "
                     f"so pass the gradient of the loss with respect to it, e.g. "
                     f"y.backward(np.ones({self.shape})), or reduce it first: y.sum().backward()")
-            gradient = np.ones(self.shape, dtype=self.dtype)
+            gradient = np.empty(self.shape, dtype=self.dtype)  # (np.ones: Python layers)
+            gradient.fill(1)
         else:
             gradient = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient,
                                   dtype=self.dtype)
@@ -201,7 +202,8 @@ class Tensor:
         return ops.lerp(self, end, weight)
 
     def __pow__(self, exponent):
-        if isinstance(exponent, Tensor) or np.ndim(exponent) != 0:
+        if not isinstance(exponent, (int, float)) and (  # (np.ndim: a microsecond, so not
+                isinstance(exponent, Tensor) or np.ndim(exponent) != 0):  # for x ** 2)
             raise TypeError("pow: the exponent must be a Python number (x ** 2); "
                             "for a tensor exponent write (y * x.log()).exp()")
         return ops.Pow.apply(self, exponent=float(exponent))
