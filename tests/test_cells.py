@@ -213,6 +213,18 @@ def test_linear_refuses_an_input_of_another_dtype():
         nn.Linear(3, 2).float()(np.ones((4, 3)))
 
 
+def test_the_conversion_the_dtype_error_suggests_works_and_gradients_flow_back():
+    lin = nn.Linear(3, 2).float()
+    x = Tensor(np.ones((4, 3)), requires_grad=True)
+    with pytest.raises(TypeError, match=r"x\.to\(np\.float32\) for a Tensor"):
+        lin(x)
+    out = lin(x.to(np.float32))
+    assert out.dtype == np.float32
+    out.sum().backward()
+    assert x.grad.dtype == np.float64 and lin.weight.grad.dtype == np.float32
+    np.testing.assert_allclose(x.grad, np.tile(lin.weight.data.sum(axis=0), (4, 1)), rtol=1e-6)
+
+
 def test_bad_nonlinearity():
     with pytest.raises(ValueError, match="tanh"):
         nn.RNNCell(2, 2, nonlinearity="sigmoid")

@@ -590,3 +590,44 @@ def test_split_sizes_that_only_multiply_out_are_not_taken_for_equal_parts():
     parts = x.split([1, 0, 2], axis=1)
     assert [p.shape for p in parts] == [(2, 1), (2, 0), (2, 2)]
     np.testing.assert_array_equal(parts[2].data, [[1.0, 2.0], [4.0, 5.0]])
+
+
+# --------------------------------------------------------------------------- casts
+# (not OpCase rows: a cast changes the dtype, which the float32 row forbids, and finite
+# differences through a float32 rounding mean nothing; the derivative is exact instead)
+
+CASTS = [("to", lambda x, dtype: x.to(dtype)),
+         ("float_or_double", lambda x, dtype: x.float() if dtype == np.float32 else x.double())]
+
+
+@pytest.mark.parametrize("name, cast", CASTS, ids=[n for n, _ in CASTS])
+@given(x=arrays(), down=st.booleans())
+def test_a_cast_converts_values_and_sends_gradients_back_in_the_input_dtype(name, cast, x, down):
+    source, target = (np.float64, np.float32) if down else (np.float32, np.float64)
+    t = Tensor(x.astype(source), requires_grad=True)
+    out = cast(t, target)
+    assert out.dtype == target
+    np.testing.assert_array_equal(out.data, x.astype(source).astype(target))
+    g = np.random.default_rng(0).standard_normal(x.shape).astype(target)
+    out.backward(g)
+    assert t.grad.dtype == source
+    np.testing.assert_array_equal(t.grad, g.astype(source))  # d(cast)/dx is 1, exactly
+
+
+@given(x=arrays())
+def test_a_cast_matches_torch(x):
+    torch = pytest.importorskip("torch")
+    t, tt = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, tout = t.float() * 3.0, tt.float() * 3.0
+    g = np.random.default_rng(0).standard_normal(x.shape).astype(np.float32)
+    out.backward(g)
+    tout.backward(torch.tensor(g))
+    np.testing.assert_array_equal(out.data, tout.detach().numpy())
+    np.testing.assert_array_equal(t.grad, tt.grad.numpy())
+
+
+def test_a_cast_to_the_same_dtype_shares_memory_and_an_integer_dtype_is_refused():
+    t = Tensor(np.ones(3), requires_grad=True)
+    assert np.shares_memory(t.to("float64").data, t.data)
+    with pytest.raises(TypeError, match="to: only floating dtypes"):
+        t.to(np.int64)

@@ -456,6 +456,26 @@ class Mean(Function):
         return _spread(grad / ctx.count, ctx.kept_shape, ctx.shape)
 
 
+# --------------------------------------------------------------------------- dtype
+
+
+class Cast(Function):
+    """out = x in floating dtype ``dtype`` (torch's x.to(dtype), .float(), .double()).
+    dx = grad cast back to x's dtype.   (No copy when x already has ``dtype``.)"""
+
+    @staticmethod
+    def forward(ctx, x, dtype):
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"to: only floating dtypes keep a gradient, got {dtype}")
+        ctx.input_dtype = x.dtype
+        return x.astype(dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.astype(ctx.input_dtype, copy=False)
+
+
 # --------------------------------------------------------------------------- shape
 
 

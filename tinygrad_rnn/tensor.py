@@ -121,6 +121,19 @@ class Tensor:
     def numpy(self) -> np.ndarray:
         return self.data
 
+    def to(self, dtype) -> "Tensor":
+        """This tensor in floating ``dtype`` (np.float32, "float64", ...), gradients
+        flowing back in the original dtype, as torch's ``x.to(dtype)``."""
+        return ops.Cast.apply(self, dtype=dtype)
+
+    def float(self) -> "Tensor":
+        """``to(np.float32)``."""
+        return ops.Cast.apply(self, dtype=np.float32)
+
+    def double(self) -> "Tensor":
+        """``to(np.float64)``."""
+        return ops.Cast.apply(self, dtype=np.float64)
+
     def detach(self) -> "Tensor":
         """The same values (shared memory), cut from the graph: gradients stop here."""
         return _tensor_from_op(self.data, None, 0)

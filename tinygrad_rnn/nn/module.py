@@ -207,5 +207,5 @@ def check_dtype(name: str, what: str, t: Tensor, dtype) -> None:
         convert = {"float32": ".float()", "float64": ".double()"}.get(str(t.dtype),
                                                                     f".to(np.{t.dtype})")
         raise TypeError(f"{name}: the {what} has dtype {t.dtype} but the parameters have "
-                        f"dtype {dtype}; convert the {what} (.astype(np.{dtype})) or "
-                        f"the module ({convert})")
+                        f"dtype {dtype}; convert the {what} (x.to(np.{dtype}) for a Tensor, "
+                        f"x.astype(np.{dtype}) for an array) or the module ({convert})")
