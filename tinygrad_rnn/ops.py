@@ -437,13 +437,16 @@ class Sum(Function):
         return _spread(grad, ctx.kept_shape, ctx.shape)
 
 
+_FLOAT16 = np.dtype(np.float16)
+
+
 class Mean(Function):
     """out = x.mean(axis, keepdims).   dx = grad / n copied back, n = elements averaged."""
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
         # numpy's mean: the same sum (float16 accumulated in float32), divided by the count
-        wide = np.float32 if x.dtype == np.float16 else None
+        wide = np.float32 if x.dtype is _FLOAT16 else None
         kept, axis = _sum_keeping_axes(ctx, x, axis, wide)
         ctx.count = x.size // kept.size if kept.size else 1
         mean = kept / ctx.count
@@ -453,6 +456,10 @@ class Mean(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        if grad.size == 1:  # the mean of everything (a loss): one number to fill in
+            out = np.empty(ctx.shape, dtype=grad.dtype)
+            out.fill(grad.item() / ctx.count)  # (divided in float64, rounded once to dtype)
+            return out
         return _spread(grad / ctx.count, ctx.kept_shape, ctx.shape)
 
 
@@ -501,16 +508,14 @@ class Transpose(Function):
 
     @staticmethod
     def forward(ctx, x, axes=None):
-        out = np.transpose(x, axes)
+        out = x.transpose(axes)  # (the method: np.transpose adds a microsecond of Python)
         # negative axes counted from the end, so that argsort inverts the permutation
         ctx.axes = None if axes is None else tuple(a % x.ndim for a in axes)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        if ctx.axes is None:
-            return np.transpose(grad)
-        return np.transpose(grad, np.argsort(ctx.axes))
+        return grad.transpose(None if ctx.axes is None else np.argsort(ctx.axes))
 
 
 def _is_advanced(index) -> bool:
