@@ -469,6 +469,15 @@ def test_mean_is_numpys_mean_to_the_bit(dtype):
             np.testing.assert_array_equal(out.data, np.mean(x.data, axis=axis, keepdims=keepdims))
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("n", [3, 70_000])  # 70,000 is more than float16 can hold
+def test_the_gradient_of_a_mean_is_one_over_n_rounded_once(dtype, n):
+    x = Tensor(np.ones(n, dtype=dtype), requires_grad=True)
+    x.mean().backward()
+    assert x.grad.dtype == dtype and x.grad[0] != 0
+    np.testing.assert_array_equal(x.grad, np.full(n, 1 / n).astype(dtype))
+
+
 def test_chunk_follows_torch_when_sizes_do_not_divide():
     x = Tensor(np.arange(5.0))
     assert [part.shape for part in x.chunk(3)] == [(2,), (2,), (1,)]
