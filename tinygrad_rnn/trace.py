@@ -40,7 +40,8 @@ class Step:
         tensors: {name: Tensor} the step made: gates, "c" (LSTM), "h" (the step's output).
         previous: {"h": Tensor, "c": Tensor (LSTM)}, the state the step started from.
         inputs: the tensors where this step's part of the graph begins: the step
-            function's inputs (xp, h, [c], W_hh^T, b_hh, ...) in a layer, or the
+            function's inputs (xp, h, [c], W_hh^T, b_hh, ...; GRU: x_rz, x_n, h,
+            and W_hh's two parts, transposed, and b_hn) in a layer, or the
             cell's own inputs (x, h, [c]) for a cell.
     """
 
@@ -112,7 +113,8 @@ class Recorder:
         self._current = None
 
     def step(self, kind: str, inputs: tuple, previous: dict, **tensors) -> None:
-        """``inputs``: the step function's tensor arguments, (xp, h, [c,] w_hh_t, b_hh, ...);
+        """``inputs``: the step function's tensor arguments, (xp, h, [c,] w_hh_t, b_hh, ...)
+        (GRU: x_rz, x_n, h, w_rz_t, w_n_t, b_hn);
         ``previous``: the states it started from, {"h": h} or {"h": h, "c": c}."""
         run = self._current
         if run is None:  # a step function called directly, not by a cell or layer

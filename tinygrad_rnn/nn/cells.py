@@ -75,8 +75,8 @@ def gru_inputs(xp, w_hh, b_hh=None) -> tuple:
 
     x_rz, x_n = split(xp, [2H, H]), and b_hr, b_hz (which add to x_rz before anything
     else touches it) join x_rz here, so that a step's r and z come from one addmm: a
-    sequence layer pays this add once, not at every step. W_hh splits by rows, and
-    their transposes keep the layout the matmuls are fastest with, as ``W_hh.T``.
+    sequence layer pays this add once, not at every step. W_hh is split by rows and
+    each part transposed: the layout ``W_hh.T`` has, which the matmuls are fastest with.
     """
     hidden = w_hh.shape[-1]
     x_rz, x_n = xp.split([2 * hidden, hidden], axis=-1)
