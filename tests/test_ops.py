@@ -319,6 +319,8 @@ CASES = [
            lambda x, y: x @ y, np.matmul),
     OpCase("matmul_1d_batched", lambda x, y: x @ y, fixed((4,), (2, 4, 3)), lambda x, y: x @ y,
            np.matmul),
+    OpCase("matmul_batched_2d", lambda x, y: x @ y, fixed((2, 1, 3, 4), (4, 5)),
+           lambda x, y: x @ y, np.matmul),
     OpCase("matmul_batched_1d", lambda x, y: x @ y, fixed((2, 3, 4), (4,)), lambda x, y: x @ y,
            np.matmul),
     OpCase("embedding", lambda w, indices, padding_idx: tr.functional.embedding(

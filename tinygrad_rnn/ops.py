@@ -124,7 +124,8 @@ class Matmul(Function):
     and the added axis is dropped again; batch axes are summed by the engine.
     For 2-D x and y, dy is handed to the engine as the factors (x, grad) of
     x^T @ grad (an ``OuterSum``): the dy of all T time steps that share a
-    weight then become one matmul.
+    weight then become one matmul. A 2-D y under a batched x gets the same over
+    all of x's rows (X^T @ G, the batch axes' sum in the one matmul).
     """
 
     @staticmethod
@@ -160,6 +161,8 @@ class Matmul(Function):
                 dx = dx[..., 0, :]
         if need_y and x.ndim == 2 and y.ndim == 2:
             dy = OuterSum(x, grad)
+        elif need_y and x.ndim > 2 and y.ndim == 2:  # batch axes of x only: all rows at once
+            dy = OuterSum(x.reshape(-1, x.shape[-1]), grad.reshape(-1, grad.shape[-1]))
         elif need_y:
             dy = x2.swapaxes(-1, -2) @ grad
             if y.ndim == 1:
