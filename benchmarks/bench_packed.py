@@ -25,15 +25,14 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
-import statistics  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_rnn import GATES, PARAM_NAMES, agrees, pin_malloc, torch  # noqa: E402
+from bench_rnn import (GATES, PARAM_NAMES, agrees, interleaved_medians, pin_malloc,  # noqa: E402
+                       ratio_cells, torch)
 
 import tinygrad_rnn as tr  # noqa: E402  (bench_rnn put the repository on the path)
 from tinygrad_rnn.nn.utils.rnn import pack_padded_sequence  # noqa: E402
@@ -128,17 +127,7 @@ def measure(kind, repeats, min_time, sizes=SIZES):
         if problem:
             refused[name] = problem
             del steps[name]
-    start = time.perf_counter()
-    steps["ours padded"]()
-    calls = max(1, int(min_time / max(time.perf_counter() - start, 1e-6)))
-    samples = {name: [] for name in steps}
-    for _ in range(repeats):  # interleaved, as in bench_rnn
-        for name, step in steps.items():
-            start = time.perf_counter()
-            for _ in range(calls):
-                step()
-            samples[name].append((time.perf_counter() - start) / calls * 1e3)
-    return {name: statistics.median(s) for name, s in samples.items()}, refused
+    return interleaved_medians(steps, "ours padded", repeats, min_time), refused
 
 
 def main(argv=None) -> int:
@@ -159,15 +148,8 @@ def main(argv=None) -> int:
     ok = True
     for kind in args.kinds:
         medians, refused = measure(kind, repeats, min_time)
-        base = medians["ours padded"]
-        cells = []
-        for name in names:
-            if name in refused:
-                cells.append(f"REFUSED ({refused[name]})")
-                ok = False
-            else:
-                cells.append(f"{base:.3f} ms" if name == "ours padded"
-                             else f"{medians[name] / base:.2f}x")
+        cells, agree = ratio_cells(names, medians, refused, "ours padded")
+        ok &= agree
         print(f"| {kind} | " + " | ".join(cells) + " |", flush=True)
     return 0 if ok else 1
 

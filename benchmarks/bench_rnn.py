@@ -236,23 +236,43 @@ def measure(kind, config, dtype, repeats, min_time, impls):
         if problem_msg:
             refused[name] = problem_msg
             del steps[name]
-    # how many calls make one timing sample of at least min_time seconds
+    medians = interleaved_medians(steps, "hand numpy", repeats, min_time)
+    memory = {}
+    if config in MEMORY_CONFIGS:  # torch allocates outside tracemalloc's view: left out
+        memory = {name: peak_memory_mb(steps[name]) for name in steps if not name.startswith("torch")}
+    return medians, refused, memory
+
+
+def interleaved_medians(steps: dict, base: str, repeats: int, min_time: float) -> dict:
+    """{name: median ms per call}: every step timed in samples of at least ``min_time``
+    seconds (the number of calls set by step ``base``), the steps interleaved so that
+    drifts of the machine hit every one alike."""
     start = time.perf_counter()
-    steps["hand numpy"]()
-    once = max(time.perf_counter() - start, 1e-6)
-    calls = max(1, int(min_time / once))
+    steps[base]()
+    calls = max(1, int(min_time / max(time.perf_counter() - start, 1e-6)))
     samples = {name: [] for name in steps}
-    for _ in range(repeats):  # interleaved, so drifts of the machine hit everyone alike
+    for _ in range(repeats):
         for name, step in steps.items():
             start = time.perf_counter()
             for _ in range(calls):
                 step()
             samples[name].append((time.perf_counter() - start) / calls * 1e3)
-    medians = {name: statistics.median(s) for name, s in samples.items()}
-    memory = {}
-    if config in MEMORY_CONFIGS:  # torch allocates outside tracemalloc's view: left out
-        memory = {name: peak_memory_mb(steps[name]) for name in steps if not name.startswith("torch")}
-    return medians, refused, memory
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def ratio_cells(names: list, medians: dict, refused: dict, base: str) -> tuple:
+    """(one table cell per implementation: ms for ``base``, a ratio to it for the
+    others, REFUSED and why for one that disagreed; whether none was refused)."""
+    cells, all_agree = [], True
+    for name in names:
+        if name in refused:
+            cells.append(f"REFUSED ({refused[name]})")
+            all_agree = False
+        elif name == base:
+            cells.append(f"{medians[base]:.3f} ms")
+        else:
+            cells.append(f"{medians[name] / medians[base]:.2f}x")
+    return cells, all_agree
 
 
 def pin_malloc() -> str:
@@ -305,15 +325,8 @@ def table(kinds, configs, dtype, repeats, min_time, impls) -> bool:
         for config in configs:
             medians, refused, memory = measure(kind, config, dtype, repeats, min_time, impls)
             base = medians["hand numpy"]
-            cells = []
-            for name in names:
-                if name in refused:
-                    cells.append(f"REFUSED ({refused[name]})")
-                    all_agree = False
-                elif name == "hand numpy":
-                    cells.append(f"{base:.3f} ms")
-                else:
-                    cells.append(f"{medians[name] / base:.2f}x")
+            cells, agree = ratio_cells(names, medians, refused, "hand numpy")
+            all_agree &= agree
             steps = CONFIGS[config][3]
             ours = medians.get("tinygrad_rnn")
             per_step = f"{ours / steps * 1e3:.1f} / {base / steps * 1e3:.1f}" if ours else ""
