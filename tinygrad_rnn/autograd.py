@@ -132,7 +132,8 @@ class Context:
         self.needs_input_grad = _NEEDS.get(needs) or _shared(_NEEDS, needs)
         self.tuple_output = type(out) is tuple  # (a tuple of one output stays a tuple)
         if self.tuple_output:
-            self.output_meta = _shared(_META, tuple([(o.shape, o.dtype) for o in out]))
+            meta = tuple([(o.shape, o.dtype) for o in out])
+            self.output_meta = _META.get(meta) or _shared(_META, meta)
         else:
             meta = (out.shape, out.dtype)
             self.output_meta = _ONE_META.get(meta) or _shared(_ONE_META, meta, (meta,))

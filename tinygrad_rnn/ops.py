@@ -636,22 +636,21 @@ class Split(Function):
             raise ShapeError("split: cannot split a 0-d tensor")
         axis = check_axis("split", axis, x.shape)
         n = x.shape[axis]
-        equal = False  # parts all of one size?
+        ctx.axis = axis
         if isinstance(sizes, (int, np.integer)):
             if sizes < 1:
                 raise ShapeError(f"split: split size must be positive, got {sizes}")
-            equal = n % sizes == 0
-            sizes = [sizes] * (n // sizes) + ([n % sizes] if n % sizes else [])
+            count, rest = divmod(n, sizes)
+            # A slice across the last axis is strided, and every op that reads a strided
+            # array is slower than the copy (an LSTM gate is read twice), so such parts
+            # are copied: equal columns of a matrix (a cell's gates) in one copy, ...
+            if not rest and count > 1 and x.ndim == 2 and axis == 1:
+                return tuple(np.ascontiguousarray(x.reshape(x.shape[0], count, sizes)
+                                                  .swapaxes(0, 1)))
+            sizes = [sizes] * count + ([rest] if rest else [])
         elif sum(sizes) != n or min(sizes, default=0) < 0:
             raise ShapeError(f"split: sizes {list(sizes)} do not add up to {n}, the size of "
                              f"axis {axis} of a tensor of shape {x.shape}")
-        ctx.axis = axis
-        # A slice across the last axis is strided, and every op that reads a strided
-        # array is slower than the copy (an LSTM gate is read twice), so such parts are
-        # copied: the equal columns of a matrix (a cell's gates) in one copy, ...
-        if equal and x.ndim == 2 and axis == 1 and len(sizes) > 1:
-            grouped = x.reshape(x.shape[0], len(sizes), sizes[0]).swapaxes(0, 1)
-            return tuple(np.ascontiguousarray(grouped))
         # ... and otherwise slice by slice (np.split does the same through several
         # Python layers)
         before, start, parts = (slice(None),) * axis, 0, []

@@ -278,7 +278,8 @@ class Tensor:
         when n does not divide evenly (so there may be fewer than ``chunks`` parts)."""
         if not isinstance(chunks, (int, np.integer)) or chunks < 1:
             raise ValueError(f"chunk: chunks must be a positive integer, got {chunks!r}")
-        n = self.shape[ops.check_axis("chunk", axis, self.shape)] if self.ndim else 0
+        shape = self.data.shape
+        n = shape[ops.check_axis("chunk", axis, shape)] if shape else 0
         return ops.Split.apply(self, sizes=max(-(-n // chunks), 1), axis=axis)
 
     def unbind(self, axis: int = 0):
