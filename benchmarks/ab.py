@@ -23,19 +23,17 @@ import argparse  # noqa: E402
 import importlib  # noqa: E402
 import io  # noqa: E402
 import shutil  # noqa: E402
-import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tarfile  # noqa: E402
 import tempfile  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_rnn import CONFIGS, GATES, pin_malloc  # noqa: E402
+from bench_rnn import CONFIGS, GATES, interleaved_medians, pin_malloc  # noqa: E402
 
 
 def export(revision: str, name: str, into: Path) -> None:
@@ -77,17 +75,7 @@ def compare(packages: dict, kind: str, config: tuple, repeats: int, min_time: fl
     a, b = losses.values()
     if not np.isclose(a, b, rtol=1e-9):
         raise SystemExit(f"the two versions disagree on the loss: {a} and {b}")
-    start = time.perf_counter()
-    steps["A"]()
-    calls = max(1, int(min_time / max(time.perf_counter() - start, 1e-6)))
-    times = {name: [] for name in steps}
-    for _ in range(repeats):  # interleaved
-        for name, step in steps.items():
-            start = time.perf_counter()
-            for _ in range(calls):
-                step()
-            times[name].append((time.perf_counter() - start) / calls * 1e3)
-    return {name: statistics.median(t) for name, t in times.items()}
+    return interleaved_medians(steps, "A", repeats, min_time)
 
 
 def main(argv=None) -> int:
