@@ -41,7 +41,7 @@ def _recurrent(h: Tensor, w_hh_t: Tensor, b_hh: Tensor | None) -> Tensor:
 
 def _preactivation(xp: Tensor, h: Tensor, w_hh_t: Tensor, b_hh: Tensor | None) -> Tensor:
     """xp + h W_hh^T + b_hh: one addmm node when the layer folded b_hh into xp."""
-    return addmm(xp, h, w_hh_t) if b_hh is None else xp + addmm(b_hh, h, w_hh_t)
+    return addmm(xp, h, w_hh_t) if b_hh is None else xp + _recurrent(h, w_hh_t, b_hh)
 
 
 def rnn_step(xp, h, w_hh_t, b_hh=None, nonlinearity: str = "tanh") -> Tensor:

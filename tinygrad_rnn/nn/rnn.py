@@ -289,10 +289,11 @@ class RNNBase(Module):
         """May b_hh be added to the input projection of all steps instead of at each step?
 
         RNN and LSTM add b_hh right beside b_ih, so yes: one node instead of one
-        per step (GRU's reset gate scales W_hn h + b_hn, so GRU may not). A
-        subclass with a ``_step`` of its own gets xp and ``w`` as documented above.
+        per step. GRU folds b_hr and b_hz only (its reset gate scales W_hn h + b_hn),
+        in its own ``_step_inputs``. A subclass with a ``_step`` of its own gets xp
+        and ``w`` as documented above.
         """
-        return type(self)._step in (RNN._step, LSTM._step)
+        return type(self)._step in (RNN._step, LSTM._step, GRU._step)
 
     def extra_repr(self) -> str:
         # torch's text exactly (which leaves out RNN's nonlinearity)
@@ -377,7 +378,7 @@ class GRU(RNNBase):
         """As ``RNNBase._step_inputs``, but each step gets the pair (x_rz, x_n) of
         ``cells.gru_inputs``, whose one add folds b_hr and b_hz into every step's x_rz,
         and the weights gain W_hh's parts ``rz_t``, ``n_t`` and ``bias_hn``."""
-        if type(self)._step is not GRU._step:  # a subclass's own step gets xp as documented
+        if not self._folds_bias_hh():  # a subclass's own step gets xp as documented
             return super()._step_inputs(x, w, cut)
         xp = F.linear(x, w["weight_ih"], w["bias_ih"])
         x_rz, x_n, w_rz_t, w_n_t, b_hn = gru_inputs(xp, w["weight_hh"], w["bias_hh"])
