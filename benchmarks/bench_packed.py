@@ -31,8 +31,8 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_rnn import (GATES, PARAM_NAMES, agrees, interleaved_medians, pin_malloc,  # noqa: E402
-                       ratio_cells, torch)
+from bench_rnn import (GATES, PARAM_NAMES, Problem, agrees, interleaved_medians,  # noqa: E402
+                       pin_malloc, ratio_cells, torch)
 
 import tinygrad_rnn as tr  # noqa: E402  (bench_rnn put the repository on the path)
 from tinygrad_rnn.nn.utils.rnn import pack_padded_sequence  # noqa: E402
@@ -40,22 +40,16 @@ from tinygrad_rnn.nn.utils.rnn import pack_padded_sequence  # noqa: E402
 SIZES = (16, 8, 32, 50)  # N, I, H, T: bench_rnn's "small"
 
 
-class Batch:
-    """Parameters, a padded batch with its lengths and mask, a readout and targets."""
+class Batch(Problem):
+    """bench_rnn's parameters, inputs, readout and targets (float64), zeroed past each
+    sequence's end, with the lengths and the mask that says where each one ends."""
 
     def __init__(self, kind, N, I, H, T, seed=0):
-        rng = np.random.default_rng(seed)
-        G, bound = GATES[kind] * H, 1.0 / np.sqrt(H)
-        self.kind = kind
-        self.params = {"weight_ih": rng.uniform(-bound, bound, (G, I)),
-                       "weight_hh": rng.uniform(-bound, bound, (G, H)),
-                       "bias_ih": rng.uniform(-bound, bound, G),
-                       "bias_hh": rng.uniform(-bound, bound, G)}
+        super().__init__(kind, N, I, H, T, np.float64, seed)
         self.lengths = np.linspace(T, 1, N).round().astype(int)  # sorted, longest first
         self.mask = (np.arange(T)[:, None] < self.lengths[None, :])[..., None]  # (T, N, 1)
-        self.x = rng.standard_normal((T, N, I)) * self.mask
-        self.readout = rng.standard_normal((H, 1)) / np.sqrt(H)
-        self.targets = rng.standard_normal((T, N, 1)) * self.mask
+        self.x = self.x * self.mask
+        self.targets = self.targets * self.mask
 
 
 def _ours(b: Batch, packed: bool):
