@@ -621,3 +621,24 @@ def test_weight_gradients_of_many_steps_pool_into_one_matmul_with_the_same_resul
     w = rand(3, 4)
     sum(((Tensor(h) @ w) * Tensor(g)).sum() for h, g in zip(hs, gs)).backward()
     np.testing.assert_allclose(w.grad, total.array())
+
+
+def test_a_bias_added_at_many_steps_gets_one_sum_of_all_their_rows():
+    from tinygrad_rnn.speedups import OuterSum, add_grads
+
+    rng = np.random.default_rng(1)
+    gs = [rng.standard_normal((2, 4)) for _ in range(5)] + [np.empty((0, 4))]
+    total = OuterSum.of_rows(gs[0])
+    for g in gs[1:]:
+        total = add_grads(total, OuterSum.of_rows(g))
+    assert total.shape == (4,) and len(total.rights) == 6 and not total.lefts
+    np.testing.assert_allclose(total.array(), sum(g.sum(axis=0) for g in gs))
+    # through the engine: addmm's bias at five steps, pooled, against the rows summed by hand
+    b, w = rand(4), rand(3, 4)
+    hs = [rng.standard_normal((2, 3)) for _ in range(5)]
+    sum((tr.addmm(b, Tensor(h), w) * Tensor(g)).sum() for h, g in zip(hs, gs)).backward()
+    np.testing.assert_allclose(b.grad, sum(g.sum(axis=0) for g in gs[:5]), rtol=1e-12)
+    # a (1,) bias broadcast over 4 columns: the row sum (4,) is summed on to (1,)
+    b1 = rand(1)
+    (tr.addmm(b1, Tensor(hs[0]), w) * Tensor(gs[0])).sum().backward()
+    np.testing.assert_allclose(b1.grad, [gs[0].sum()], rtol=1e-12)

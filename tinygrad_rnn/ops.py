@@ -176,7 +176,9 @@ class Addmm(Function):
 
     One node where ``input + mat1 @ mat2`` makes two, for the sum a recurrent
     step computes at every time step (xp + h W_hh^T) and a linear layer once
-    (bias + x W^T). As in ``Matmul``, dmat2 goes to the engine as an ``OuterSum``.
+    (bias + x W^T). As in ``Matmul``, dmat2 goes to the engine as an ``OuterSum``,
+    and so does dinput for a bias (m,): the sum of grad's rows, ``OuterSum.of_rows``,
+    which the engine sums once over all the steps that used the bias.
     """
 
     @staticmethod
@@ -193,14 +195,15 @@ class Addmm(Function):
         if not fits:
             raise ShapeError(f"addmm: input of shape {input.shape} does not broadcast to the "
                              f"product's shape {product.shape}")
-        ctx.save_for_backward(mat1, mat2)
+        ctx.save_for_backward(mat1, mat2, input.ndim == 1)  # (a bias row rides along)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        mat1, mat2 = ctx.saved_tensors
-        _, need_mat1, need_mat2 = ctx.needs_input_grad
-        return (grad, grad @ mat2.T if need_mat1 else None,
+        mat1, mat2, bias_row = ctx.saved_tensors
+        need_input, need_mat1, need_mat2 = ctx.needs_input_grad
+        dinput = OuterSum.of_rows(grad) if bias_row and need_input else grad
+        return (dinput, grad @ mat2.T if need_mat1 else None,
                 OuterSum(mat1, grad) if need_mat2 else None)
 
 

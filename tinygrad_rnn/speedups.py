@@ -35,6 +35,11 @@ class OuterSum:
     one (T*N, K)^T @ (T*N, M) matmul over the stacked rows: as fast as BLAS
     gets, and what a hand-written BPTT does. Only the engine sees these: an
     op's backward and ``.grad`` always get arrays.
+
+    ``OuterSum.of_rows(g)`` is the case a_k = a column of ones: the sum of g's
+    rows, the gradient of a bias added to every row (``Addmm``'s input). A bias
+    used at T time steps then gets one sum over all T*N rows, not T sums and
+    T - 1 additions. (Its ``lefts`` list stays empty: no ones are stored.)
     """
 
     __slots__ = ("lefts", "rights", "shape", "dtype")
@@ -44,10 +49,23 @@ class OuterSum:
         self.shape = (left.shape[1], right.shape[1])
         self.dtype = left.dtype if left.dtype == right.dtype else np.result_type(left, right)
 
+    @classmethod
+    def of_rows(cls, right: np.ndarray) -> "OuterSum":
+        """ones^T @ right, of shape (M,) for a 2-D ``right`` (N, M)."""
+        rows = _new_object(cls)
+        rows.lefts, rows.rights = [], [right]
+        rows.shape, rows.dtype = right.shape[1:], right.dtype
+        return rows
+
     def array(self) -> np.ndarray:
-        if len(self.lefts) == 1:
-            return self.lefts[0].T @ self.rights[0]
-        return np.concatenate(self.lefts).T @ np.concatenate(self.rights)
+        rights = self.rights[0] if len(self.rights) == 1 else np.concatenate(self.rights)
+        if not self.lefts:  # of_rows: one sum over every row
+            return np.add.reduce(rights, axis=0)
+        lefts = self.lefts[0] if len(self.lefts) == 1 else np.concatenate(self.lefts)
+        return lefts.T @ rights
+
+
+_new_object = object.__new__
 
 
 def materialize(g):
