@@ -711,8 +711,11 @@ def addmm(input, mat1, mat2) -> Tensor:
 
 def addcmul(input, tensor1, tensor2, value: float = 1.0) -> Tensor:
     """input + value * tensor1 * tensor2 as one node (torch.addcmul), with broadcasting."""
-    if isinstance(value, Tensor) or np.ndim(value) != 0:
+    if not isinstance(value, (int, float)) and (  # (np.ndim: a microsecond, so not for
+            isinstance(value, Tensor) or np.ndim(value) != 0):  # the 1 of every LSTM step)
         raise TypeError(f"addcmul: value must be a number, got {type(value).__name__}")
+    if value == 1:  # forward's default: no keyword to pass at every step
+        return Addcmul.apply(input, tensor1, tensor2)
     return Addcmul.apply(input, tensor1, tensor2, value=value)
 
 
