@@ -367,7 +367,7 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx, x):
-        if x.size and x.flat[x.argmin()] < _normal_exp_floor(x.dtype):  # argmin: cheapest min
+        if x.size and x.item(x.argmin()) < _normal_exp_floor(x.dtype):  # argmin: cheapest min
             e = np.exp(-np.abs(x))
             out = 1.0 / (1.0 + e)
             out = np.where(x >= 0, out, e * out)  # for x < 0: exp(x) / (1 + exp(x))
