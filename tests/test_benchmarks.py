@@ -97,3 +97,21 @@ def test_packed_benchmark_refuses_a_step_that_disagrees():
     unmasked.mask = np.ones_like(unmasked.mask)  # padding now counts in the loss
     assert packed.agrees(packed._ours(unmasked, packed=False), truth, 1e-6) is not None
     assert packed.agrees(packed._ours(batch, packed=True), truth, 1e-6) is None
+
+
+def test_floor_engine_agrees_with_the_hand_derived_gradients(capsys):
+    floor = load("floor_engine")
+    assert floor.main(["--configs", "tiny", "--repeats", "1", "--min-time", "0.001"]) == 0
+    out = capsys.readouterr().out
+    assert "REFUSED" not in out and "| tiny" in out
+    # and the agreement check can fail: a step with a wrong gradient is told apart
+    problem = floor.Problem("rnn", *floor.CONFIGS["tiny"], np.float64)
+    truth = floor.hand_numpy(problem)()
+    step = floor.floor_rnn(problem)
+
+    def wrong():
+        loss, grads = step()
+        return loss, dict(grads, bias_hh=2 * grads["bias_hh"])
+
+    assert floor.agrees(step, truth, 1e-9) is None
+    assert "bias_hh" in floor.agrees(wrong, truth, 1e-9)
