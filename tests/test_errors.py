@@ -284,3 +284,58 @@ def test_requires_grad_cannot_be_switched_off_on_a_computed_tensor():
     y = ones(3, requires_grad=True) * 2
     with pytest.raises(RuntimeError, match=r"detach\(\)"):
         y.requires_grad = False
+
+
+# --------------------------------------------------------------------------- a user's own ops
+
+
+@pytest.mark.parametrize("field", ["seq", "parents", "needs_input_grad", "fn", "retained"])
+def test_an_op_that_stores_an_engine_name_on_ctx_is_refused_when_defined(field):
+    # ctx.seq = ... in forward would reorder backward without a word: refused at once
+    source = f"""
+class Windowed(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.width, ctx.{field} = 3, x.shape
+        return x * 2.0
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * 2.0
+"""
+    with pytest.raises(TypeError) as info:
+        exec(source, {"Function": tr.Function})
+    message = str(info.value)
+    assert f"Windowed.forward sets ctx.{field}" in message and f"ctx.my_{field}" in message
+
+
+def test_an_engine_name_on_anything_but_ctx_and_other_names_on_ctx_are_fine():
+    class Helper:
+        pass
+
+    class Doubler(tr.Function):
+        @staticmethod
+        def forward(context, x):  # whatever the first argument is called
+            helper = Helper()
+            helper.seq = 1
+            context.my_seq, context.axis = 1, 0
+            return x * 2.0
+
+        @staticmethod
+        def backward(context, grad):
+            return grad * 2.0
+
+    x = Tensor(np.ones(3), requires_grad=True)
+    Doubler.apply(x).sum().backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 2.0, 2.0])
+
+    with pytest.raises(TypeError, match=r"Bad\.backward sets c\.parents"):
+        class Bad(tr.Function):
+            @staticmethod
+            def forward(c, x):
+                return x
+
+            @staticmethod
+            def backward(c, grad):
+                c.parents = ()
+                return grad

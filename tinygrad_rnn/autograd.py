@@ -15,6 +15,7 @@ reads the same without them.
 
 from __future__ import annotations
 
+import dis
 import functools
 import itertools
 from heapq import heappop, heappush
@@ -75,7 +76,8 @@ class Context:
 
     ``Function.apply`` makes one per op call. ``forward`` receives it as ``ctx``
     and may store anything on it (``ctx.axis = axis``) but the engine's own
-    fields, the names in ``__slots__``, which the engine fills in after forward;
+    fields, the names in ``__slots__``, which the engine fills in after forward
+    (a Function class whose forward or backward stores one is refused when defined);
     ``save_for_backward`` is the place for arrays. Once backward has run,
     ``saved_tensors`` is ``FREED`` (unless retain_graph=True).
 
@@ -208,6 +210,10 @@ class Function:
     # Elementwise ops with numpy broadcasting say so, for a clearer shape error.
     broadcasts = False
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _refuse_engine_names(cls)
+
     @staticmethod
     def forward(ctx, *arrays, **params):
         raise NotImplementedError
@@ -247,6 +253,39 @@ class Function:
 
 
 _new_object = object.__new__
+
+# What the engine stores on a node, and why, for the error below.
+_ENGINE_FIELDS = {
+    "fn": "the op's class", "seq": "the node's creation number, which orders backward",
+    "parents": "the links to the inputs' nodes", "parent_indices": "which output of each",
+    "needs_input_grad": "which inputs want a gradient", "output_meta": "the outputs' shapes",
+    "tuple_output": "whether forward returned a tuple", "retained": "retain_grad()'s tensors",
+    "names": "the outputs' names",
+}
+
+
+def _refuse_engine_names(fn_class) -> None:
+    """A forward or backward that stores one of the engine's own names on ctx
+    (``ctx.seq = ...``) would be overwritten by the engine, or worse, would reorder or
+    relink the graph without a word: refuse it when the class is defined. (This reads
+    the methods' bytecode for stores on their first argument, so it costs nothing per
+    call; a name set some other way, through setattr or a helper, is not seen.)"""
+    for method in ("forward", "backward"):
+        code = getattr(getattr(fn_class, method, None), "__code__", None)
+        if code is None or code.co_argcount == 0 or _ENGINE_FIELDS.keys().isdisjoint(code.co_names):
+            continue  # (no such name anywhere in the method: nothing to disassemble)
+        ctx_name, previous = code.co_varnames[0], None
+        for instruction in dis.get_instructions(code):
+            if (instruction.opname == "STORE_ATTR" and instruction.argval in _ENGINE_FIELDS
+                    and previous is not None and previous.opname.startswith("LOAD_FAST")
+                    and ctx_name in (previous.argval if isinstance(previous.argval, tuple)
+                                     else (previous.argval,))):
+                field = instruction.argval
+                raise TypeError(
+                    f"{fn_class.__name__}.{method} sets {ctx_name}.{field}, a name the engine "
+                    f"uses ({_ENGINE_FIELDS[field]}) and would overwrite; keep the value under "
+                    f"another name, e.g. {ctx_name}.my_{field}")
+            previous = instruction
 
 
 class ShapeError(ValueError):
