@@ -2,12 +2,13 @@
 
 Read ``autograd.py`` first: its backward walk is the whole algorithm, and it
 stays correct if every function here is replaced by the obvious one
-(``add_grads(a, b)`` by ``a + b``, ``OuterSum(x, g)`` by ``x.T @ g``,
-``gc_paused`` by nothing). They exist because an unrolled RNN is a graph of
+(``add_grads(a, b)`` by ``a + b``, ``OuterSum(x, g)`` by ``x.T @ g`` and
+``OuterSum.of_rows(g)`` by ``g.sum(axis=0)``, ``gc_paused`` by nothing). They exist because an unrolled RNN is a graph of
 tens of thousands of small nodes and a handful of weights shared by all of
 them, which is the worst case for a naive engine:
 
-1. ``OuterSum``: the weight gradient of all T time steps as one matmul.
+1. ``OuterSum``: the weight gradient of all T time steps as one matmul (and a
+   bias's as one sum).
 2. ``add_grads``: a gradient buffer reused (added into in place) when a
    reference count proves nobody else can see it.
 3. ``gc_paused``: CPython's cyclic garbage collector kept off a graph that has
