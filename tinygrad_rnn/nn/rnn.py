@@ -15,6 +15,7 @@ the suffix ``_reverse`` for the backward direction.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 
@@ -95,9 +96,7 @@ class RNNBase(Module):
 
     def _weights(self, layer: int, direction: int) -> dict:
         """{weight_ih, weight_hh, bias_ih, bias_hh, weight_hr: Parameter or None}."""
-        sfx = self._suffix(layer, direction)
-        return {f: getattr(self, f + sfx, None)
-                for f in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")}
+        return {field: getattr(self, name, None) for field, name in _weight_names(layer, direction)}
 
     def gate(self, name: str, layer: int = 0, direction: int = 0) -> GateView:
         """Writable views of one gate's rows in one layer and direction (see ``GateView``).
@@ -134,7 +133,7 @@ class RNNBase(Module):
         h_out = self.proj_size or self.hidden_size
         labels = [("h0", h_out)] + ([("c0", self.hidden_size)] if self.kind == "LSTM" else [])
         if hx is None:  # zeros for every layer and direction, shared: nothing writes to them
-            return [tuple(Tensor(np.zeros((batch, n), dtype=dtype)) for _, n in labels)] * d_l
+            return [tuple([Tensor(np.zeros((batch, n), dtype=dtype)) for _, n in labels])] * d_l
         expected = {label: (d_l, n) if unbatched else (d_l, batch, n) for label, n in labels}
         states = checked_states(name, "initial state", hx, expected, dtype)
         if unbatched:
@@ -204,11 +203,11 @@ class RNNBase(Module):
         or a packed batch's split). The weights gain the transposes ``hh_t`` and
         ``hr_t``, made once rather than at every step.
         """
-        bias = w["bias_ih"]
+        bias, bias_hh = w["bias_ih"], w["bias_hh"]
         if self._folds_bias_hh() and bias is not None:  # b_hh joins b_ih, once for all steps
-            bias, w = bias + w["bias_hh"], dict(w, bias_hh=None)
+            bias, bias_hh = bias + bias_hh, None
         xp = F.linear(x, w["weight_ih"], bias)
-        w = dict(w, hh_t=w["weight_hh"].T,
+        w = dict(w, bias_hh=bias_hh, hh_t=w["weight_hh"].T,
                  hr_t=None if w["weight_hr"] is None else w["weight_hr"].T)
         return cut(xp), w
 
@@ -311,6 +310,15 @@ class RNNBase(Module):
         if self.bidirectional:
             s += ", bidirectional=True"
         return s
+
+
+@functools.lru_cache(maxsize=None)
+def _weight_names(layer: int, direction: int) -> tuple:
+    """((field, attribute name), ...) of one layer and direction, made once (a forward
+    reads them at every call)."""
+    suffix = RNNBase._suffix(layer, direction)
+    return tuple((f, f + suffix)
+                 for f in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"))
 
 
 def _unbind_steps(xp: Tensor) -> tuple:
