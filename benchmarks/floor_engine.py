@@ -6,12 +6,13 @@ same OuterSum pooling of weight gradients, the same heap-ordered backward), but
 with nothing else. It has no error messages, no broadcasting, no dtype
 handling, no custom Functions, no shape check of the gradients an op returns,
 no hooks, no retain_grad, no freeing of saved arrays; it knows only the ops of
-an Elman RNN's training step. It runs bench_rnn's RNN training step, must
-agree with the hand-derived BPTT (loss and every gradient to 1e-9), and is
-timed interleaved with tinygrad_rnn and hand numpy:
+the training steps of an Elman RNN and a GRU, built with the same nodes per
+step as our layers. It runs bench_rnn's training step, must agree with the
+hand-derived BPTT (loss and every gradient to 1e-9), and is timed interleaved
+with tinygrad_rnn and hand numpy:
 
-    python benchmarks/floor_engine.py                   # tiny and small
-    python benchmarks/floor_engine.py --configs medium
+    python benchmarks/floor_engine.py                   # RNN and GRU, tiny and small
+    python benchmarks/floor_engine.py --kinds rnn --configs medium
 
 The distance between its column and ours is what the engine's checks, its
 generality and the layer's structure cost; the distance between it and hand
@@ -131,15 +132,57 @@ def stack(values):
     return op(lambda n, g: tuple(g), values, np.stack([v.data for v in values]), None)
 
 
-def mse_of_readout(hs, readout, targets):  # mean((hs @ readout - targets)^2), one node
-    diff = hs.data @ readout - targets
-    out = np.add.reduce((diff * diff).ravel()) / diff.size
-    return op(_mse_backward, (hs,), np.asarray(out), (diff, readout))
+# ... and the further ops of a GRU step.
+
+def split(a, sizes, axis):  # contiguous copies, as ours
+    bounds = np.cumsum(sizes)[:-1]
+    parts = tuple(np.ascontiguousarray(part) for part in np.split(a.data, bounds, axis=axis))
+    return op(lambda n, gs: (np.concatenate([array(g) for g in gs], axis=axis),),
+              (a,), parts, None, len(parts))
 
 
-def _mse_backward(node, g):
-    diff, readout = node.saved
-    return ((2.0 * float(g) / diff.size) * diff @ readout.T,)
+def add_bias(a, b):  # a (..., M) + b (M,)
+    return op(lambda n, g: (g, g.reshape(-1, g.shape[-1]).sum(axis=0)), (a, b),
+              a.data + b.data, None)
+
+
+def addmm_bias(b, x, w):  # b (M,) + x @ w
+    return op(lambda n, g: (g.sum(axis=0), g @ w.data.T, OuterSum(x.data, g)), (b, x, w),
+              b.data + x.data @ w.data, None)
+
+
+def sigmoid(a):
+    out = 1.0 / (1.0 + np.exp(-a.data))
+    return op(lambda n, g: (g * (out * (1.0 - out)),), (a,), out, None)
+
+
+def addcmul(a, b, c):  # a + b * c
+    return op(lambda n, g: (g, g * c.data, g * b.data), (a, b, c),
+              a.data + b.data * c.data, None)
+
+
+def lerp(start, end, weight):  # start + weight * (end - start)
+    diff = end.data - start.data
+    return op(lambda n, g: (g * (1.0 - weight.data), g * weight.data, g * diff),
+              (start, end, weight), start.data + weight.data * diff, None)
+
+
+def readout(hs, w):  # (T, N, H) @ (H, K), w a constant
+    return op(lambda n, g: (g @ w.T,), (hs,), hs.data @ w, None)
+
+
+def sub(a, b):  # a - b, b a constant of a's shape
+    return op(lambda n, g: (g,), (a,), a.data - b, None)
+
+
+def square(a):
+    return op(lambda n, g: (g * (2.0 * a.data),), (a,), a.data * a.data, None)
+
+
+def mean(a):
+    size = a.data.size
+    return op(lambda n, g: (np.full(a.data.shape, float(g) / size),), (a,),
+              np.asarray(np.add.reduce(a.data.ravel()) / size), None)
 
 
 def backward(root):
@@ -169,60 +212,82 @@ def backward(root):
                 slots[index] = slots[index] + g
 
 
-def floor_rnn(p: Problem):
-    """bench_rnn's RNN training step on the minimal engine."""
+def floor_step(p: Problem):
+    """bench_rnn's training step (RNN or GRU) on the minimal engine, built as our layers
+    build it: the same nodes per step and the same fixed ones."""
     names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
     params = {name: leaf(p.params[name]) for name in names}
     x = leaf(p.x)
-    T, N, _ = p.x.shape
-    H = p.params["weight_hh"].shape[1]
+    N, H = p.x.shape[1], p.params["weight_hh"].shape[1]
+    layer = {"rnn": _rnn_outputs, "gru": _gru_outputs}[p.kind]
 
     def step():
         gc.disable()  # as tinygrad_rnn's layers and backward pause the cyclic collector
         try:
-            return graph_step()
+            for v in params.values():
+                v.grad = None
+            h0 = leaf(np.zeros((N, H), dtype=p.x.dtype))
+            outputs = layer(x, h0, params)
+            stack([outputs[-1]])  # h_n, as the layers return it (unused by the loss)
+            loss = mean(square(sub(readout(stack(outputs), p.readout), p.targets)))
+            backward(loss)
+            return float(loss.data), {name: params[name].grad for name in names}
         finally:
             gc.enable()
-
-    def graph_step():
-        for v in params.values():
-            v.grad = None
-        xp = linear(x, params["weight_ih"], add(params["bias_ih"], params["bias_hh"]))
-        w_t = transpose(params["weight_hh"])
-        h, outputs = leaf(np.zeros((N, H), dtype=p.x.dtype)), []
-        for x_t in unbind(xp):
-            h = tanh(addmm(x_t, h, w_t))
-            outputs.append(h)
-        loss = mse_of_readout(stack(outputs), p.readout, p.targets)
-        backward(loss)
-        return float(loss.data), {name: params[name].grad for name in names}
 
     return step
 
 
+def _rnn_outputs(x, h, w):
+    xp = linear(x, w["weight_ih"], add(w["bias_ih"], w["bias_hh"]))
+    w_t, outputs = transpose(w["weight_hh"]), []
+    for x_t in unbind(xp):
+        h = tanh(addmm(x_t, h, w_t))
+        outputs.append(h)
+    return outputs
+
+
+def _gru_outputs(x, h, w):
+    H = h.data.shape[1]
+    xp = linear(x, w["weight_ih"], w["bias_ih"])
+    x_rz, x_n = split(xp, [2 * H, H], axis=-1)
+    w_rz, w_n = split(w["weight_hh"], [2 * H, H], axis=0)
+    b_rz, b_hn = split(w["bias_hh"], [2 * H, H], axis=0)
+    w_rz_t, w_n_t = transpose(w_rz), transpose(w_n)
+    outputs = []
+    for x_rz_t, x_n_t in zip(unbind(add_bias(x_rz, b_rz)), unbind(x_n)):
+        r, z = split(sigmoid(addmm(x_rz_t, h, w_rz_t)), [H, H], axis=-1)
+        n = tanh(addcmul(x_n_t, r, addmm_bias(b_hn, h, w_n_t)))
+        h = lerp(n, h, z)
+        outputs.append(h)
+    return outputs
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--kinds", nargs="+", default=["rnn", "gru"], choices=["rnn", "gru"])
     parser.add_argument("--configs", nargs="+", default=["tiny", "small"], choices=list(CONFIGS))
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--min-time", type=float, default=0.05, help="seconds per timing sample")
     args = parser.parse_args(argv)
     pin_malloc()
-    print("| RNN config | hand numpy | floor engine | tinygrad_rnn |")
-    print("|---|---|---|---|")
-    for config in args.configs:
-        problem = Problem("rnn", *CONFIGS[config], np.float64)
-        steps = {"hand": hand_numpy(problem), "floor": floor_rnn(problem),
-                 "ours": tinygrad_layer(problem)}
-        truth = steps["hand"]()
-        for name in ("floor", "ours"):
-            disagreement = agrees(steps[name], truth, 1e-9)
-            if disagreement:
-                print(f"| {config} | {name} REFUSED: {disagreement} |")
-                return 1
-        medians = interleaved_medians(steps, "hand", args.repeats, args.min_time)
-        hand = medians["hand"]
-        print(f"| {config} {CONFIGS[config]} | {hand:.3f} ms | {medians['floor'] / hand:.2f}x "
-              f"| {medians['ours'] / hand:.2f}x |", flush=True)
+    print("| kind | config | hand numpy | floor engine | tinygrad_rnn |")
+    print("|---|---|---|---|---|")
+    for kind in args.kinds:
+        for config in args.configs:
+            problem = Problem(kind, *CONFIGS[config], np.float64)
+            steps = {"hand": hand_numpy(problem), "floor": floor_step(problem),
+                     "ours": tinygrad_layer(problem)}
+            truth = steps["hand"]()
+            for name in ("floor", "ours"):
+                disagreement = agrees(steps[name], truth, 1e-9)
+                if disagreement:
+                    print(f"| {kind} | {config} | {name} REFUSED: {disagreement} |")
+                    return 1
+            medians = interleaved_medians(steps, "hand", args.repeats, args.min_time)
+            hand = medians["hand"]
+            print(f"| {kind} | {config} {CONFIGS[config]} | {hand:.3f} ms "
+                  f"| {medians['floor'] / hand:.2f}x | {medians['ours'] / hand:.2f}x |", flush=True)
     return 0
 
 

@@ -105,9 +105,9 @@ def test_floor_engine_agrees_with_the_hand_derived_gradients(capsys):
     out = capsys.readouterr().out
     assert "REFUSED" not in out and "| tiny" in out
     # and the agreement check can fail: a step with a wrong gradient is told apart
-    problem = floor.Problem("rnn", *floor.CONFIGS["tiny"], np.float64)
+    problem = floor.Problem("gru", *floor.CONFIGS["tiny"], np.float64)
     truth = floor.hand_numpy(problem)()
-    step = floor.floor_rnn(problem)
+    step = floor.floor_step(problem)
 
     def wrong():
         loss, grads = step()
