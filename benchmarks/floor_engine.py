@@ -16,8 +16,9 @@ with tinygrad_rnn and hand numpy:
 
 The distance between its column and ours is what the engine's checks, its
 generality and the layer's structure cost; the distance between it and hand
-numpy is what any engine of this design costs. docs/benchmarks.md has the
-numbers and what each check costs on its own.
+numpy is about what an engine of this design costs (a leaner one could shave a
+little more). docs/benchmarks.md has the numbers and what each check costs on
+its own.
 """
 
 from __future__ import annotations
