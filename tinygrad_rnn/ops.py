@@ -709,10 +709,17 @@ def addmm(input, mat1, mat2) -> Tensor:
     return Addmm.apply(input, mat1, mat2)
 
 
+def is_number(value) -> bool:
+    """A Python number, a numpy scalar or a 0-d array: not a Tensor, not an array of
+    values. (Python numbers are told apart first: ``np.ndim`` costs a microsecond, too
+    much for the ``x ** 2`` of a loss and the ``addcmul`` of every LSTM step.)"""
+    return isinstance(value, (int, float)) or (not isinstance(value, Tensor)
+                                               and np.ndim(value) == 0)
+
+
 def addcmul(input, tensor1, tensor2, value: float = 1.0) -> Tensor:
     """input + value * tensor1 * tensor2 as one node (torch.addcmul), with broadcasting."""
-    if not isinstance(value, (int, float)) and (  # (np.ndim: a microsecond, so not for
-            isinstance(value, Tensor) or np.ndim(value) != 0):  # the 1 of every LSTM step)
+    if not is_number(value):
         raise TypeError(f"addcmul: value must be a number, got {type(value).__name__}")
     if value == 1:  # forward's default: no keyword to pass at every step
         return Addcmul.apply(input, tensor1, tensor2)

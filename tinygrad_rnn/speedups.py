@@ -3,9 +3,10 @@
 Read ``autograd.py`` first: its backward walk is the whole algorithm, and it
 stays correct if every function here is replaced by the obvious one
 (``add_grads(a, b)`` by ``a + b``, ``OuterSum(x, g)`` by ``x.T @ g`` and
-``OuterSum.of_rows(g)`` by ``g.sum(axis=0)``, ``gc_paused`` by nothing). They exist because an unrolled RNN is a graph of
-tens of thousands of small nodes and a handful of weights shared by all of
-them, which is the worst case for a naive engine:
+``OuterSum.of_rows(g)`` by ``g.sum(axis=0)``, ``gc_paused`` by nothing). They
+exist because an unrolled RNN is a graph of tens of thousands of small nodes
+and a handful of weights shared by all of them, which is the worst case for a
+naive engine:
 
 1. ``OuterSum``: the weight gradient of all T time steps as one matmul (and a
    bias's as one sum).
@@ -53,7 +54,7 @@ class OuterSum:
     @classmethod
     def of_rows(cls, right: np.ndarray) -> "OuterSum":
         """ones^T @ right, of shape (M,) for a 2-D ``right`` (N, M)."""
-        rows = _new_object(cls)
+        rows = object.__new__(cls)  # (not __init__: there is no left factor)
         rows.lefts, rows.rights = [], [right]
         rows.shape, rows.dtype = right.shape[1:], right.dtype
         return rows
@@ -64,9 +65,6 @@ class OuterSum:
             return np.add.reduce(rights, axis=0)
         lefts = self.lefts[0] if len(self.lefts) == 1 else np.concatenate(self.lefts)
         return lefts.T @ rights
-
-
-_new_object = object.__new__
 
 
 def materialize(g):

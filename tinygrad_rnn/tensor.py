@@ -215,8 +215,7 @@ class Tensor:
         return ops.lerp(self, end, weight)
 
     def __pow__(self, exponent):
-        if not isinstance(exponent, (int, float)) and (  # (np.ndim: a microsecond, so not
-                isinstance(exponent, Tensor) or np.ndim(exponent) != 0):  # for x ** 2)
+        if not ops.is_number(exponent):
             raise TypeError("pow: the exponent must be a Python number (x ** 2); "
                             "for a tensor exponent write (y * x.log()).exp()")
         return ops.Pow.apply(self, exponent=float(exponent))
