@@ -232,7 +232,8 @@ def test_explain_backward_narrates_reuse_in_the_engine_order():
 def test_explain_backward_visits_every_op_once_consumers_first():
     tr.manual_seed(3)
     rnn = nn.RNN(2, 3)
-    out, h = rnn(np.ones((3, 1, 2)))
+    with tr.replay.disabled():  # op by op: a tanh node at every step
+        out, h = rnn(np.ones((3, 1, 2)))
     loss = (out * out).mean() + h.sum()
     text = viz.explain_backward(loss, params=rnn)
     steps = steps_of(text)
@@ -289,3 +290,14 @@ def test_the_outputs_shown_in_docs_visualize_are_the_real_ones():
     y.name = "y"
     loss = (y + y).sum()
     assert shown == [viz.to_dot(loss), viz.explain_backward(loss)]
+
+
+def test_explain_backward_of_a_scanned_layer_names_the_scan_and_its_ops():
+    tr.manual_seed(3)
+    gru = nn.GRU(2, 3)
+    out, h = gru(np.ones((4, 1, 2)))  # one GRUScan node for all 4 steps
+    text = viz.explain_backward(out.sum(), params=gru)
+    ops = [op for _, op, _ in steps_of(text)]
+    assert ops.count("GRUScan") == 1 and "Lerp" not in ops
+    assert "the GRU step (addmm, sigmoid, split, addmm, addcmul, tanh, lerp)" in text
+    assert "into weight_hh_l0.grad" in text

@@ -10,6 +10,7 @@ from .gradcheck import GradcheckError, GradcheckReport, gradcheck, gradcheck_rep
 from . import functional, optim
 from .serialization import load, save
 from . import nn
+from . import replay  # layers as one Scan node per layer and direction; replay.disabled()
 from . import trace  # gate traces, gradient flow through time
 from . import viz  # graphs as DOT text, explain_backward
 from . import plots  # matplotlib figures; matplotlib itself loads only when a plot is drawn
@@ -24,5 +25,5 @@ __all__ = [
     "numerical_grad", "GradcheckError",
     "GradcheckReport", "manual_seed", "compare_grads", "GradComparison",
     "functional", "optim", "save", "load", "layercheck", "gradcheck_layer",
-    "nn", "trace", "viz", "plots",
+    "nn", "replay", "trace", "viz", "plots",
 ]

@@ -248,11 +248,16 @@ class Function:
         if node is None:
             ctx.saved_tensors = ()  # nothing will call backward: let the arrays go now
         if type(out) is tuple:
-            return tuple([_tensor_from_op(o, node, i) for i, o in enumerate(out)])
-        return _tensor_from_op(out, node, 0)
+            result = tuple([_tensor_from_op(o, node, i) for i, o in enumerate(out)])
+        else:
+            result = _tensor_from_op(out, node, 0)
+        if _op_log is not None:  # replay.record() is writing the ops of a step down
+            _op_log.append((cls, inputs, params, result))
+        return result
 
 
 _new_object = object.__new__
+_op_log = None  # a list while replay.record() runs (see replay.py), else None
 
 # What the engine stores on a node, and why, for the error below.
 _ENGINE_FIELDS = {

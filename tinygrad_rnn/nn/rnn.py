@@ -24,8 +24,10 @@ import numpy as np
 from .. import functional as F
 from ..ops import concat, stack
 from ..autograd import ShapeError
+from .. import replay
+from ..replay import Program, record
 from ..speedups import gc_paused
-from ..tensor import Tensor
+from ..tensor import Tensor, no_grad
 from . import cells as _cells, init
 from .cells import (GateGrad, GateView, checked_input, checked_states, gate_view, gru_inputs,
                     gru_step, lstm_step, rnn_step)
@@ -213,10 +215,19 @@ class RNNBase(Module):
 
     def _run(self, x, state, w, reverse: bool):
         """One layer, one direction: (outputs (T, N, H_out), final state tuple)."""
-        steps = x.shape[0]
-        xps, w = self._step_inputs(x, w, _unbind_steps)
-        outputs = [None] * steps
         recorder = _cells._recorder
+        if recorder is None and replay.is_enabled() and self._folds_bias_hh():  # one Scan node
+            (whole,), w = self._step_inputs(x, w, _whole)
+            sequences = whole if type(whole) is tuple else (whole,)
+            scanned = self._scan(sequences, state, w, reverse)
+            if scanned is not None:
+                return scanned
+            cut = [s.unbind(0) for s in sequences]
+            xps = cut[0] if len(cut) == 1 else list(zip(*cut))
+        else:
+            xps, w = self._step_inputs(x, w, _unbind_steps)
+        steps = x.shape[0]
+        outputs = [None] * steps
         if recorder is not None:  # tinygrad_rnn.trace records: the steps that follow are ours
             recorder.enter(self, weights=w, reverse=reverse)
         for t in (reversed(range(steps)) if reverse else range(steps)):
@@ -284,6 +295,36 @@ class RNNBase(Module):
     def _step(self, xp, state, w) -> tuple:
         raise NotImplementedError
 
+    def _scan(self, sequences: tuple, state: tuple, w: dict, reverse: bool):
+        """(outputs, final state) of the layer's own step run over ``sequences`` as one
+        ``Scan`` node (``replay.py``), or None when its recorded program cannot be scanned.
+
+        The step's ops are recorded once for inputs of these shapes (by any layer of
+        this class: the program depends on nothing else) and replayed at every step.
+        """
+        weights = tuple(w.values())
+        signature = Program.signature(sequences, state, weights)
+        key = (type(self), getattr(self, "nonlinearity", None), signature)
+        program = _PROGRAMS.get(key)
+        if program is None:
+            if len(_PROGRAMS) > 1000:  # a program of ever new shapes: start again
+                _PROGRAMS.clear()
+            program = self._record_step(sequences, state, w)
+            if program is None or not program.can_scan(len(sequences), len(state)):
+                program = False  # (no layer of this class and these shapes will try again)
+            _PROGRAMS[key] = program
+        return program.scan_unchecked(sequences, state, weights, reverse) if program else None
+
+    def _record_step(self, sequences: tuple, state: tuple, w: dict):
+        """The Program of ``_step`` on the first step's inputs (recorded without a graph:
+        only the ops matter), or None when it cannot be replayed."""
+        first = tuple(Tensor(s.data[0]) for s in sequences)
+        with no_grad():
+            _, program = record(lambda: self._step(first if len(first) > 1 else first[0],
+                                                   state, w),
+                                (*first, *state, *w.values()), name=self.kind)
+        return program
+
     def _folds_bias_hh(self) -> bool:
         """May b_hh be added to the input projection of all steps instead of at each step?
 
@@ -319,6 +360,15 @@ def _weight_names(layer: int, direction: int) -> tuple:
     suffix = RNNBase._suffix(layer, direction)
     return tuple((f, f + suffix)
                  for f in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"))
+
+
+# (layer class, nonlinearity, Program.signature of a step's inputs) -> its Program, or False
+# for a step that cannot be scanned: the same for every layer of that class and shapes.
+_PROGRAMS: dict = {}
+
+
+def _whole(xp: Tensor) -> list:
+    return [xp]  # one piece: the whole sequence, for a scan
 
 
 def _unbind_steps(xp: Tensor) -> tuple:

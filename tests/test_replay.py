@@ -1,0 +1,254 @@
+"""replay.py: a step recorded once and run over time as one Scan node.
+
+The layers run as Scan nodes by default; ``replay.disabled()`` runs them op by
+op. The two must agree bit for bit, in outputs and in every gradient, for every
+layer configuration: that is the main test here. The gradients themselves are
+checked against finite differences and torch in test_rnn_layers.py, which runs
+the default (scanned) layers.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import tinygrad_rnn as tr
+from tinygrad_rnn import Function, Tensor, nn, replay
+from tinygrad_rnn.autograd import Context
+
+LAYERS = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}
+
+
+def graph_ops(root: Tensor) -> list:
+    """The op names of every node reachable from root (a walk written here)."""
+    seen, todo = set(), [root._node]
+    while todo:
+        node = todo.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        todo.extend(p for p in node.parents if type(p) is Context)
+    return [node.fn.__name__ for node in seen]
+
+
+def run_layer(make_layer, x_data, hx_data, loss_seed: int, scanned: bool) -> list:
+    """Outputs and every gradient of a weighted sum of a fresh layer's outputs."""
+    layer = make_layer()
+    x = Tensor(x_data, requires_grad=True)
+    hx = None if hx_data is None else tuple(Tensor(h, requires_grad=True) for h in hx_data)
+    if scanned:
+        out, state = layer(x, hx if hx is None or len(hx) > 1 else hx[0])
+    else:
+        with replay.disabled():
+            out, state = layer(x, hx if hx is None or len(hx) > 1 else hx[0])
+    states = state if isinstance(state, tuple) else (state,)
+    rng = np.random.default_rng(loss_seed)
+    loss = (out * Tensor(rng.standard_normal(out.shape).astype(out.dtype))).sum()
+    for s in states:  # the final states feed the loss too
+        loss = loss + (s * Tensor(rng.standard_normal(s.shape).astype(s.dtype))).sum()
+    loss.backward()
+    grads = [x.grad] + [h.grad for h in hx or ()] + [p.grad for p in layer.parameters()]
+    return [out.data, *(s.data for s in states), *grads], graph_ops(loss)
+
+
+@st.composite
+def layer_configs(draw):
+    kind = draw(st.sampled_from(sorted(LAYERS)))
+    kwargs = {"num_layers": draw(st.integers(1, 2)), "bidirectional": draw(st.booleans()),
+              "batch_first": draw(st.booleans()), "bias": draw(st.booleans())}
+    I, H = draw(st.integers(1, 3)), draw(st.integers(2, 4))
+    if kind == "LSTM" and draw(st.booleans()):
+        kwargs["proj_size"] = draw(st.integers(1, H - 1))
+    if kind == "RNN":
+        kwargs["nonlinearity"] = draw(st.sampled_from(["tanh", "relu"]))
+    T, N = draw(st.integers(1, 5)), draw(st.integers(1, 3))
+    unbatched = draw(st.booleans())
+    dtype = draw(st.sampled_from([np.float64, np.float32]))
+    return kind, I, H, kwargs, T, N, unbatched, draw(st.booleans()), dtype
+
+
+@given(layer_configs(), st.integers(0, 2**16))
+def test_scanned_layers_agree_with_op_by_op_bit_for_bit(config, seed):
+    kind, I, H, kwargs, T, N, unbatched, given_state, dtype = config
+
+    def make_layer():
+        tr.manual_seed(seed)
+        layer = LAYERS[kind](I, H, **kwargs)
+        return layer.float() if dtype == np.float32 else layer
+
+    rng = np.random.default_rng(seed)
+    shape = (T, I) if unbatched else ((N, T, I) if kwargs["batch_first"] else (T, N, I))
+    x = rng.standard_normal(shape).astype(dtype)
+    hx = None
+    if given_state:
+        d_l = kwargs["num_layers"] * (2 if kwargs["bidirectional"] else 1)
+        batch = () if unbatched else (N,)
+        h_out = kwargs.get("proj_size") or H
+        hx = [rng.standard_normal((d_l, *batch, h_out)).astype(dtype)]
+        if kind == "LSTM":
+            hx.append(rng.standard_normal((d_l, *batch, H)).astype(dtype))
+    scanned, scanned_ops = run_layer(make_layer, x, hx, seed, scanned=True)
+    op_by_op, op_by_op_ops = run_layer(make_layer, x, hx, seed, scanned=False)
+    assert f"{kind}Scan" in scanned_ops and f"{kind}Scan" not in op_by_op_ops
+    for a, b in zip(scanned, op_by_op, strict=True):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+def test_a_layer_is_one_scan_node_per_layer_and_direction_whatever_the_length(kind):
+    counts = []
+    for steps in (2, 40):
+        layer = LAYERS[kind](3, 4, num_layers=2, bidirectional=True)
+        out, _ = layer(np.ones((steps, 2, 3)))
+        ops = graph_ops(out.sum())
+        assert ops.count(f"{kind}Scan") == 4
+        counts.append(len(ops))
+    assert counts[0] == counts[1]  # the graph no longer grows with T
+
+
+def test_scan_without_grad_gives_the_same_numbers_and_records_nothing():
+    tr.manual_seed(0)
+    lstm = nn.LSTM(2, 3, num_layers=2)
+    x = np.random.default_rng(0).standard_normal((6, 2, 2))
+    with tr.no_grad():
+        out, (h, c) = lstm(x)
+    assert out._node is None and not out.requires_grad
+    with replay.disabled():
+        expected, (h2, c2) = lstm(x)
+    for a, b in ((out, expected), (h, h2), (c, c2)):
+        assert np.array_equal(a.data, b.data)
+
+
+def test_a_second_backward_through_a_scan_needs_retain_graph():
+    gru = nn.GRU(2, 3)
+    out, _ = gru(np.ones((4, 1, 2)))
+    loss = out.sum()
+    loss.backward(retain_graph=True)
+    first = gru.weight_hh_l0.grad.copy()
+    loss.backward()
+    assert np.allclose(gru.weight_hh_l0.grad, 2 * first)
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        loss.backward()
+
+
+def test_a_subclass_with_its_own_step_runs_op_by_op():
+    class ScaledRNN(nn.RNN):
+        def _step(self, xp, state, w):
+            return (xp.tanh() * 0.5 + state[0] @ w["hh_t"] * 0.5,)
+
+    layer = ScaledRNN(2, 3)
+    out, _ = layer(np.ones((3, 1, 2)))
+    ops = graph_ops(out.sum())
+    assert "RNNScan" not in ops and ops.count("Tanh") == 3
+
+
+# --------------------------------------------------------------------------- Program itself
+
+def step_inputs(seed=0):
+    rng = np.random.default_rng(seed)
+    xs = Tensor(rng.standard_normal((5, 2, 3)), requires_grad=True)
+    h0 = Tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    w = Tensor(rng.standard_normal((3, 3)), requires_grad=True)
+    # w.T, as a layer's W_hh^T: a weight that is no leaf gets the sum of its gradients
+    # over all steps as one matmul (speedups.OuterSum) in both ways of running, whereas a
+    # leaf's .grad adds them one by one, in the other order of rounding
+    return xs, h0, w.T
+
+
+def elman(x, h, w):
+    """A step with a constant (0.5) and a value used twice (h)."""
+    return ((x + h @ w).tanh() * 0.5 + h,)
+
+
+def looped(step, xs, h0, w):
+    h, outputs = h0, []
+    for x in xs.unbind(0):
+        (h,) = step(x, h, w)
+        outputs.append(h)
+    return tr.stack(outputs, axis=0), h
+
+
+def test_a_program_scanned_agrees_with_its_step_looped_bit_for_bit():
+    xs, h0, w = step_inputs()
+    first = Tensor(xs.data[0])
+    _, program = replay.record(lambda: elman(first, h0, w), (first, h0, w), name="Elman")
+    assert [op.fn.__name__ for op in program.ops] == ["Matmul", "Add", "Tanh", "Mul", "Add"]
+    out, (h,) = program.scan((xs,), (h0,), (w,))
+    assert out._node.fn.__name__ == "ElmanScan"
+    (out.sum() + h.sum()).backward()
+    scanned = [out.data, h.data, xs.grad, h0.grad, w.grad]
+    xs.grad = h0.grad = w.grad = None
+    out, h = looped(elman, xs, h0, w)
+    (out.sum() + h.sum()).backward()
+    for a, b in zip(scanned, [out.data, h.data, xs.grad, h0.grad, w.grad], strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_a_program_runs_backwards_in_time_with_reverse():
+    xs, h0, w = step_inputs(1)
+    first = Tensor(xs.data[0])
+    _, program = replay.record(lambda: elman(first, h0, w), (first, h0, w))
+    out, (h,) = program.scan((xs,), (h0,), (w,), reverse=True)
+    flipped = Tensor(xs.data[::-1].copy())
+    expected, h_last = looped(elman, flipped, h0, w)
+    assert np.array_equal(out.data, expected.data[::-1]) and np.array_equal(h.data, h_last.data)
+
+
+def test_program_source_is_each_ops_forward_then_backward_in_reverse():
+    xs, h0, w = step_inputs()
+    first = Tensor(xs.data[0])
+    _, program = replay.record(lambda: elman(first, h0, w), (first, h0, w))
+    source = program.source()
+    forward, backward = source.split("def backward")
+    names = ["Matmul", "Add", "Tanh", "Mul", "Add"]
+    assert [line.split("# ")[1] for line in forward.splitlines() if "# " in line] == names
+    assert [line.split("# ")[1] for line in backward.splitlines() if "# " in line] == names[::-1]
+    # without h0 needing a gradient, nothing is computed for it
+    assert "return g0, None, g2" in program.backward_source((True, False, True))
+
+
+def test_record_gives_no_program_for_a_step_that_reads_a_tensor_it_was_not_given():
+    xs, h0, w = step_inputs()
+    first = Tensor(xs.data[0])
+    result, program = replay.record(lambda: elman(first, h0, w), (first, h0))  # w missing
+    assert program is None and isinstance(result[0], Tensor)
+
+
+def test_record_gives_no_program_for_a_result_its_ops_did_not_make():
+    xs, h0, w = step_inputs()
+    _, program = replay.record(lambda: (h0,), (h0,))
+    assert program is None
+    _, program = replay.record(lambda: h0 * 2, (h0,))  # not a tuple
+    assert program is None
+
+
+def test_scan_refuses_sequences_of_other_shapes_than_recorded():
+    xs, h0, w = step_inputs()
+    first = Tensor(xs.data[0])
+    _, program = replay.record(lambda: elman(first, h0, w), (first, h0, w))
+    wider = Tensor(np.ones((5, 4, 3)))
+    assert program.scan((wider,), (h0,), (w,)) is None
+
+
+class WrongShape(Function):
+    """out = x.   dx = grad, but of the wrong shape (a broken custom op)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad[:1, :1, None]
+
+
+def test_a_wrong_gradient_inside_a_scanned_step_is_named_as_in_the_engine():
+    xs, h0, w = step_inputs()
+    first = Tensor(xs.data[0])
+
+    def broken(x, h, w):
+        return (WrongShape.apply(x + h @ w).tanh(),)
+
+    _, program = replay.record(lambda: broken(first, h0, w), (first, h0, w))
+    out, _ = program.scan((xs,), (h0,), (w,))
+    with pytest.raises(RuntimeError, match=r"WrongShape.backward returned a gradient of shape"):
+        out.sum().backward()

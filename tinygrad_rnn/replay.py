@@ -1,0 +1,392 @@
+"""A step recorded once, then replayed as one graph node whose derivatives are still the ops'.
+
+A recurrent layer calls the same step function at every time step, on arrays
+of the same shapes. Op by op, every step costs the engine a Tensor, a graph
+node and its bookkeeping per op, forward and backward: at small sizes more
+than the arithmetic. So a layer records its step once:
+
+``record(call, inputs)`` runs ``call()`` as usual and writes down every op it
+called: the Function, where each of its inputs came from (one of ``inputs``,
+an earlier op's output, or a constant) and its keyword parameters. That list
+is a ``Program``. ``program(inputs)`` replays it on the next step's tensors as
+*one* node: its forward runs each op's own ``forward`` in turn, its backward
+each op's own ``backward`` in reverse, checking every gradient's shape and
+adding the gradients of a value used twice, as the engine does between nodes.
+Nothing is differentiated by hand: the derivatives are the ops', the routing
+is the recorded graph's. (This is what torch.jit.trace and CUDA graphs do.)
+
+Forward and backward are generated as straight-line Python, since a loop that
+interprets the program would spend what replaying saves. ``program.source()``
+prints them: backpropagation through one LSTM step, as code.
+
+A step can be replayed only if it reaches its inputs through ops alone, calls
+the same ops for inputs of the same shapes, and uses no tensor from outside
+other than ``inputs`` (a number or array it passes to an op is a constant).
+The layers in ``nn/rnn.py`` replay their own steps only, never a subclass's,
+and not while ``trace`` records gates.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from . import autograd
+from .autograd import Context, Function, _conform
+from .speedups import OuterSum, add_grads, materialize
+from .tensor import Tensor
+
+
+_enabled = True
+
+
+def is_enabled() -> bool:
+    return _enabled
+
+
+class disabled:
+    """Context manager (and decorator) in which recurrent layers run op by op.
+
+    By default ``nn.RNN``, ``nn.LSTM`` and ``nn.GRU`` run each layer and direction
+    as one ``Scan`` node. Inside this block they make one graph node per op of
+    every step instead, as their cells do: the graph to draw or narrate
+    (``viz.to_dot``, ``viz.explain_backward``) op by op. Outputs and gradients
+    are the same, bit for bit (the tests check it).
+
+    >>> with replay.disabled():
+    ...     out, h = rnn(x)      # tanh and addmm nodes at every step
+    """
+
+    def __enter__(self):
+        global _enabled
+        self._previous, _enabled = _enabled, False
+
+    def __exit__(self, *exc_info):
+        global _enabled
+        _enabled = self._previous
+
+    def __call__(self, fn):
+        def wrapper(*args, **kwargs):
+            with disabled():
+                return fn(*args, **kwargs)
+
+        return functools.wraps(fn)(wrapper)
+
+
+class Op:
+    """One recorded op call: ``fn``'s forward read slots ``inputs`` and wrote ``outputs``."""
+
+    __slots__ = ("fn", "inputs", "params", "outputs", "tuple_output")
+
+    def __init__(self, fn, inputs: tuple, params: dict, outputs: tuple, tuple_output: bool):
+        self.fn, self.inputs, self.params = fn, inputs, params
+        self.outputs, self.tuple_output = outputs, tuple_output
+
+
+def record(call, inputs, name: str = "Step"):
+    """``(call(), Program or None)``: run the step ``call`` and write its ops down.
+
+    ``inputs`` lists the tensors the step may read (None entries are allowed and
+    stay unused); its result must be a tuple of tensors its ops made. The Program
+    is None when the step cannot be replayed: it read a tensor that requires grad
+    or was computed outside it but is not among ``inputs``, or it returned
+    something its ops did not make.
+    """
+    if autograd._op_log is not None:  # inside another recording: just run
+        return call(), None
+    log = autograd._op_log = []
+    try:
+        result = call()
+    finally:
+        autograd._op_log = None
+    return result, Program.build(inputs, log, result, name)
+
+
+class Program:
+    """The ops of one step, and the node class that replays them (see the module docstring).
+
+    Slots number every value of the step: first the inputs, then constants and
+    op outputs in the order they were made. ``metas[s]`` is slot s's (shape, dtype).
+    """
+
+    def __init__(self, name: str, num_inputs: int, ops: list, outputs: tuple, metas: list,
+                 constants: dict):
+        self.name, self.num_inputs, self.ops = name, num_inputs, ops
+        self.outputs, self.metas, self.constants = outputs, metas, constants
+        # the inputs some op reads: the replayed node's inputs, in this order
+        self.used = tuple(sorted({s for op in ops for s in op.inputs if s < num_inputs}))
+        self.backwards: dict = {}  # needs_input_grad -> generated backward
+        self.forward = self._compile(self.forward_source(), "forward")
+        self.scan_class = None  # made at the first scan()
+
+    @classmethod
+    def build(cls, inputs, log: list, result, name: str = "Step") -> "Program | None":
+        metas = [None if t is None else (t.shape, t.dtype) for t in inputs]
+        slot_of = {}  # id(tensor) -> slot (the log holds every tensor: ids stay unique)
+        for i, t in enumerate(inputs):
+            if t is not None:
+                slot_of.setdefault(id(t), i)
+        constants, ops = {}, []
+        for fn, op_inputs, params, out in log:
+            slots = []
+            for t in op_inputs:
+                s = slot_of.get(id(t))
+                if s is None:
+                    if t._node is not None or t._requires_grad:
+                        return None  # a tensor from outside the step, not among its inputs
+                    s = slot_of[id(t)] = len(metas)
+                    metas.append((t.shape, t.dtype))
+                    constants[s] = t.data
+                slots.append(s)
+            outs = out if type(out) is tuple else (out,)
+            for t in outs:
+                slot_of[id(t)] = len(metas)
+                metas.append((t.shape, t.dtype))
+            ops.append(Op(fn, tuple(slots), params,
+                          tuple(slot_of[id(t)] for t in outs), type(out) is tuple))
+        made = {s for op in ops for s in op.outputs}
+        if type(result) is not tuple or not result or not all(
+                isinstance(t, Tensor) and slot_of.get(id(t)) in made for t in result):
+            return None
+        return cls(name, len(inputs), ops, tuple(slot_of[id(t)] for t in result), metas,
+                   constants)
+
+    # ----------------------------------------------------------------- code generation
+    def _namespace(self) -> dict:
+        names = {"Context": Context, "new": object.__new__, "ndarray": np.ndarray,
+                 "zeros": np.zeros, "fit": _fit, "fit_value": _fit_value, "plus": _plus}
+        for k, op in enumerate(self.ops):
+            names[f"F{k}"], names[f"P{k}"] = op.fn, op.params
+        for s, array in self.constants.items():
+            names[f"v{s}"] = array
+        for s, meta in enumerate(self.metas):
+            if meta is not None:
+                names[f"S{s}"], names[f"D{s}"] = meta
+        return names
+
+    def forward_source(self) -> str:
+        """The replayed node's forward: each op's forward, one Context each."""
+        lines = [f"def forward(ctx, {', '.join(f'v{s}' for s in self.used)}):"]
+        for k, op in enumerate(self.ops):
+            args = ", ".join([f"c{k}"] + [f"v{s}" for s in op.inputs])
+            if op.params:
+                args += f", **P{k}"
+            outs = ", ".join(f"v{s}" for s in op.outputs) + ("," if op.tuple_output else "")
+            lines += [f"    c{k} = new(Context)  # {op.fn.__name__}",
+                      f"    {outs} = F{k}.forward({args})"]
+        lines.append(f"    ctx.saved_tensors = ({''.join(f'c{k}, ' for k in range(len(self.ops)))})")
+        lines.append("    return " + "".join(f"v{s}, " for s in self.outputs).rstrip())
+        return "\n".join(lines) + "\n"
+
+    def backward_source(self, needs: tuple, seeded: int | None = None) -> str:
+        """The step's backward for inputs ``needs`` (the node's needs_input_grad): each
+        op's backward in reverse, skipping ops no gradient reaches or needs. The gradient
+        of input slot ``seeded`` starts from ``seed`` (a gradient that reached that
+        input's value from elsewhere first, as the engine adds them), when not None."""
+        requires = dict(zip(self.used, needs))  # slot -> does its value require grad?
+        for op in self.ops:
+            wanted = any(requires.get(s, False) for s in op.inputs)
+            requires.update((s, wanted) for s in op.outputs)
+        outputs = ", ".join(f"g{s}" for s in self.outputs) + ("," if len(self.outputs) > 1 else "")
+        lines = [f"def backward(ctx, grad, seed=None):",
+                 f"    {''.join(f'c{k}, ' for k in range(len(self.ops)))}= ctx.saved_tensors",
+                 f"    {outputs} = grad"]
+        has_grad = {s for s in self.outputs if requires[s]}  # slots whose g{s} is assigned
+        for k in reversed(range(len(self.ops))):
+            op = self.ops[k]
+            op_needs = tuple(requires.get(s, False) for s in op.inputs)
+            if not has_grad.intersection(op.outputs) or True not in op_needs:
+                continue
+            if op.tuple_output:  # an output nobody used gets zeros, as the engine gives it
+                upstream = "(" + "".join(f"g{s}, " if s in has_grad else f"zeros(S{s}, D{s}), "
+                                         for s in op.outputs) + ")"
+            else:
+                upstream = f"g{op.outputs[0]}"
+            grads = [f"d{j}" for j in range(len(op.inputs))]
+            lines += [f"    c{k}.needs_input_grad = {op_needs!r}  # {op.fn.__name__}",
+                      f"    {', '.join(grads)} = "
+                      + (f"F{k}.backward(c{k}, {upstream})" if len(grads) > 1 else
+                         f"_one(F{k}.backward(c{k}, {upstream}))")]
+            for d, s, need in zip(grads, op.inputs, op_needs):
+                if not need:
+                    continue
+                check = "fit" if s < self.num_inputs else "fit_value"  # (inputs keep OuterSums)
+                lines.append(f"    if type({d}) is not ndarray or {d}.shape != S{s} or "
+                             f"{d}.dtype is not D{s}: {d} = {check}({d}, S{s}, D{s}, F{k})")
+                if s in has_grad:
+                    lines.append(f"    g{s} = plus(g{s}, {d})")
+                else:
+                    lines.append(f"    g{s} = plus(seed, {d})" if s == seeded else f"    g{s} = {d}")
+                has_grad.add(s)
+        lines.append("    return " + "".join(f"g{s}, " if s in has_grad else "None, "
+                                             for s in self.used).rstrip(", ") +
+                     ("," if len(self.used) == 1 else ""))
+        return "\n".join(lines) + "\n"
+
+    def source(self, needs: tuple | None = None, seeded: int | None = None) -> str:
+        """The Python that replays the step: forward, and backward for ``needs`` (every
+        input wanting a gradient when not given)."""
+        return self.forward_source() + "\n" + self.backward_source(
+            needs if needs is not None else (True,) * len(self.used), seeded)
+
+    def _compile(self, source: str, name: str):
+        names = self._namespace()
+        names["_one"] = _one
+        exec(compile(source, f"<replayed {self.name}>", "exec"), names)
+        return names[name]
+
+    def backward_for(self, needs: tuple, seeded: int | None = None):
+        """The generated backward for ``needs`` and ``seeded``, compiled at its first use."""
+        backward = self.backwards.get((needs, seeded))
+        if backward is None:
+            backward = self.backwards[needs, seeded] = self._compile(
+                self.backward_source(needs, seeded), "backward")
+        return backward
+
+    # ----------------------------------------------------------------- scanning
+    def scan(self, sequences, states, fixed, reverse: bool = False):
+        """The step run over time as one node (``Scan``): at step t it reads
+        ``sequences[k][t]`` (along axis 0), the state (``states`` at the first step, its
+        own result after) and ``fixed`` (the same at every step), in the order the
+        inputs were recorded. Returns (every step's first state output, stacked along
+        axis 0; the last state, a tuple), or None when the step cannot be scanned so:
+        it must read every sequence and state input and return states of their shapes,
+        and the inputs must have the shapes and dtypes of the recorded step's.
+        """
+        if (not self.can_scan(len(sequences), len(states))
+                or self.signature(sequences, states, fixed) != self.recorded_signature):
+            return None
+        return self.scan_unchecked(sequences, states, fixed, reverse)
+
+    @staticmethod
+    def signature(sequences, states, fixed) -> tuple:
+        """The (shape, dtype) of one step's inputs (None for a None input)."""
+        return (tuple([(s.data.shape[1:], s.data.dtype) for s in sequences])
+                + tuple([(s.data.shape, s.data.dtype) for s in states])
+                + tuple([None if t is None else (t.data.shape, t.data.dtype) for t in fixed]))
+
+    @property
+    def recorded_signature(self) -> tuple:
+        return tuple(self.metas[:self.num_inputs])
+
+    def can_scan(self, n_seq: int, n_state: int) -> bool:
+        """Does the step read all its first ``n_seq + n_state`` inputs, and return
+        ``n_state`` states of the shapes and dtypes of the inputs after the sequences?"""
+        varying = n_seq + n_state
+        return (self.used[:varying] == tuple(range(varying)) and len(self.outputs) == n_state
+                and [self.metas[s] for s in self.outputs] == self.metas[n_seq:varying])
+
+    def scan_unchecked(self, sequences, states, fixed, reverse: bool = False):
+        """``scan`` for inputs known to fit, as a layer that looked this program up by
+        their ``signature`` knows them to: the checks cost a microsecond or two."""
+        if self.scan_class is None:
+            op_names = ", ".join(op.fn.__name__.lower() for op in self.ops)
+            self.scan_class = type(f"{self.name}Scan", (Scan,), {"program": self, "__doc__": (
+                f"outputs, state_T = the {self.name} step ({op_names}) run over every time "
+                f"step, state_t = step(x_t, state_t-1).   d(inputs) = the step's ops' own "
+                f"backwards, last step first, each step's state gradient carried to the step "
+                f"before (backpropagation through time; see replay.py).")})
+        varying = len(sequences) + len(states)
+        out = self.scan_class.apply(*sequences, *states,
+                                    *[fixed[s - varying] for s in self.used[varying:]],
+                                    n_seq=len(sequences), reverse=reverse)
+        return out[0], out[1:]
+
+
+class Scan(Function):
+    """The base of every scanned step's node class (``Program.scan`` makes one per step).
+
+    Its forward runs the step's generated forward at every time step, one
+    Context per step holding that step's ops' Contexts; its backward runs the
+    step's generated backward from the last step to the first, adding each
+    step's output gradient to the state gradient carried back from the step
+    after, pooling the fixed inputs' gradients (OuterSums: one matmul per weight
+    for all steps) and writing the sequences' gradients step by step.
+    """
+
+    program: Program = None
+
+    @staticmethod
+    def forward(ctx, *arrays, n_seq, reverse):
+        program = ctx.fn.program
+        n_state = len(program.outputs)
+        sequences, state = arrays[:n_seq], arrays[n_seq:n_seq + n_state]
+        fixed, step, new = arrays[n_seq + n_state:], program.forward, object.__new__
+        steps = len(sequences[0])
+        contexts, outputs = [None] * steps, [None] * steps
+        for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
+            contexts[t] = sub = new(Context)
+            state = step(sub, *[s[t] for s in sequences], *state, *fixed)
+            outputs[t] = state[0]
+        ctx.n_seq, ctx.reverse = n_seq, reverse
+        ctx.sequence_metas = [(s.shape, s.dtype) for s in sequences]
+        ctx.saved_tensors = tuple(contexts)
+        return (np.array(outputs), *state)
+
+    @staticmethod
+    def backward(ctx, grads):
+        program, n_seq, contexts = ctx.fn.program, ctx.n_seq, ctx.saved_tensors
+        needs, varying = ctx.needs_input_grad, n_seq + len(program.outputs)
+        # (h's gradient at step t starts from the output's share, as in the engine, where
+        # the output's stack node is the first to add to it: the same sums, bit for bit)
+        first = program.backward_for(needs)  # the first step's state is the node's input
+        later = program.backward_for(needs[:n_seq] + (True,) * (varying - n_seq)
+                                     + needs[varying:], seeded=n_seq)
+        g_outputs, carry = grads[0], grads[1:]
+        g_sequences = [np.empty(shape, dtype) if need else None
+                       for (shape, dtype), need in zip(ctx.sequence_metas, needs)]
+        g_fixed = [None] * (len(needs) - varying)
+        steps = len(contexts)
+        first_t = steps - 1 if ctx.reverse else 0
+        previous = 1 if ctx.reverse else -1  # the step whose state step t reads
+        carry = (grads[1] + g_outputs[steps - 1 - first_t], *carry[1:])  # the last state
+        for t in (range(steps) if ctx.reverse else range(steps - 1, -1, -1)):
+            upstream = carry if len(carry) > 1 else carry[0]
+            if t == first_t:
+                d = first(contexts[t], upstream)
+            else:  # h_t-1's gradient: its output's share, then what step t sends back
+                d = later(contexts[t], upstream, g_outputs[t + previous])
+            for k, g_sequence in enumerate(g_sequences):
+                if g_sequence is not None:
+                    g_sequence[t] = materialize(d[k])
+            carry = d[n_seq:varying]
+            for j, g in enumerate(d[varying:]):
+                if g is not None:
+                    g_fixed[j] = g if g_fixed[j] is None else _plus(g_fixed[j], g)
+        return (*g_sequences, *carry, *g_fixed)
+
+
+def _one(grads):
+    """The single gradient of a one-input op (which may return it alone or in a tuple)."""
+    return grads[0] if type(grads) is tuple else grads
+
+
+def _fit(g, shape, dtype, fn):
+    """An input's gradient from op ``fn`` as the input's shape and dtype (an OuterSum of
+    them stays one, for the engine to pool across steps), or the engine's error."""
+    return g if g is None else _conform(_Named(fn), shape, dtype, g)
+
+
+def _fit_value(g, shape, dtype, fn):
+    """As ``_fit``, for a value inside the step, which the next op's backward reads: an array."""
+    if g is None:
+        return g
+    g = _conform(_Named(fn), shape, dtype, g)
+    return g.array() if type(g) is OuterSum else g
+
+
+class _Named:
+    """What ``autograd._conform`` reads of a node for its error message: the op."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+
+def _plus(a, b):
+    """a + b for two gradients of one value (either may be None or an OuterSum)."""
+    if a is None or b is None:
+        return b if a is None else a
+    if type(a) is OuterSum or type(b) is OuterSum:
+        return add_grads(a, b)
+    return a + b
