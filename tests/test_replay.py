@@ -221,12 +221,25 @@ def test_record_gives_no_program_for_a_result_its_ops_did_not_make():
     assert program is None
 
 
+def test_scan_refuses_a_step_that_does_not_read_all_its_states():
+    """One object passed as two inputs is read as the first: the second state is unread,
+    and a scan would carry it wrongly."""
+    xs, h0, w = step_inputs()
+    first = Tensor(xs.data[0])
+    _, program = replay.record(lambda: elman(first, h0, w) * 2, (first, h0, h0, w))
+    assert not program.can_scan(1, 2)
+    assert program.scan((xs,), (h0, h0), (w,)) is None
+
+
 def test_scan_refuses_sequences_of_other_shapes_than_recorded():
     xs, h0, w = step_inputs()
     first = Tensor(xs.data[0])
     _, program = replay.record(lambda: elman(first, h0, w), (first, h0, w))
     wider = Tensor(np.ones((5, 4, 3)))
     assert program.scan((wider,), (h0,), (w,)) is None
+    assert program.scan((xs.to(np.float32),), (h0,), (w,)) is None
+    assert program.scan((Tensor(np.ones((0, 2, 3))),), (h0,), (w,)) is None  # no steps
+    assert program.scan((xs,), (h0,), (w,)) is not None
 
 
 class WrongShape(Function):

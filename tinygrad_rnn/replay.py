@@ -1,29 +1,32 @@
-"""A step recorded once, then replayed as one graph node whose derivatives are still the ops'.
+"""A layer's step recorded once, then run over every time step as one graph node.
 
 A recurrent layer calls the same step function at every time step, on arrays
 of the same shapes. Op by op, every step costs the engine a Tensor, a graph
-node and its bookkeeping per op, forward and backward: at small sizes more
-than the arithmetic. So a layer records its step once:
+node and its bookkeeping for each op, forward and backward: at small sizes
+more than the arithmetic. So a layer records its step once:
 
 ``record(call, inputs)`` runs ``call()`` as usual and writes down every op it
 called: the Function, where each of its inputs came from (one of ``inputs``,
 an earlier op's output, or a constant) and its keyword parameters. That list
-is a ``Program``. ``program(inputs)`` replays it on the next step's tensors as
-*one* node: its forward runs each op's own ``forward`` in turn, its backward
-each op's own ``backward`` in reverse, checking every gradient's shape and
-adding the gradients of a value used twice, as the engine does between nodes.
-Nothing is differentiated by hand: the derivatives are the ops', the routing
-is the recorded graph's. (This is what torch.jit.trace and CUDA graphs do.)
+is a ``Program``. ``program.scan(sequences, states, fixed)`` then runs it over
+time as *one* node, a ``Scan``: its forward runs each op's own ``forward`` at
+every step, carrying the state; its backward runs each op's own ``backward``
+in reverse, last step first, checking every gradient's shape and adding the
+gradients of a value used twice in the order the engine would, so the results
+are the same bit for bit. Nothing is differentiated by hand: the derivatives
+are the ops', the routing is the recorded graph's (torch.jit.trace and
+jax.lax.scan do the same).
 
-Forward and backward are generated as straight-line Python, since a loop that
-interprets the program would spend what replaying saves. ``program.source()``
-prints them: backpropagation through one LSTM step, as code.
+The step's forward and backward are generated as straight-line Python, since
+a loop interpreting the list would spend what replaying saves.
+``program.source()`` prints them: backpropagation through one step, as code.
 
 A step can be replayed only if it reaches its inputs through ops alone, calls
-the same ops for inputs of the same shapes, and uses no tensor from outside
-other than ``inputs`` (a number or array it passes to an op is a constant).
-The layers in ``nn/rnn.py`` replay their own steps only, never a subclass's,
-and not while ``trace`` records gates.
+the same ops for inputs of the same shapes, and reads no tensor but
+``inputs``: a number or array it hands an op, or a tensor it makes (a dropout
+mask), is taken as a constant, the same at every step. The layers in
+``nn/rnn.py`` scan their own steps only, never a subclass's, and run op by op
+inside ``disabled()``, while ``trace`` records gates, and for packed sequences.
 """
 
 from __future__ import annotations
@@ -104,7 +107,7 @@ def record(call, inputs, name: str = "Step"):
 
 
 class Program:
-    """The ops of one step, and the node class that replays them (see the module docstring).
+    """The ops of one step, their generated forward and backward, and ``scan``.
 
     Slots number every value of the step: first the inputs, then constants and
     op outputs in the order they were made. ``metas[s]`` is slot s's (shape, dtype).
@@ -114,9 +117,9 @@ class Program:
                  constants: dict):
         self.name, self.num_inputs, self.ops = name, num_inputs, ops
         self.outputs, self.metas, self.constants = outputs, metas, constants
-        # the inputs some op reads: the replayed node's inputs, in this order
+        # the inputs some op reads, which the generated forward takes, in this order
         self.used = tuple(sorted({s for op in ops for s in op.inputs if s < num_inputs}))
-        self.backwards: dict = {}  # needs_input_grad -> generated backward
+        self.backwards: dict = {}  # (needs_input_grad, seeded) -> generated backward
         self.forward = self._compile(self.forward_source(), "forward")
         self.scan_class = None  # made at the first scan()
 
@@ -166,7 +169,7 @@ class Program:
         return names
 
     def forward_source(self) -> str:
-        """The replayed node's forward: each op's forward, one Context each."""
+        """The step's forward: each op's forward, one Context each."""
         lines = [f"def forward(ctx, {', '.join(f'v{s}' for s in self.used)}):"]
         for k, op in enumerate(self.ops):
             args = ", ".join([f"c{k}"] + [f"v{s}" for s in op.inputs])
@@ -252,11 +255,13 @@ class Program:
         inputs were recorded. Returns (every step's first state output, stacked along
         axis 0; the last state, a tuple), or None when the step cannot be scanned so:
         it must read every sequence and state input and return states of their shapes,
-        and the inputs must have the shapes and dtypes of the recorded step's.
+        the inputs must have the shapes and dtypes of the recorded step's, and the
+        sequences one length, at least 1.
         """
-        if (not self.can_scan(len(sequences), len(states))
+        if (not sequences or len({len(s) for s in sequences}) != 1 or not len(sequences[0])
+                or not self.can_scan(len(sequences), len(states))
                 or self.signature(sequences, states, fixed) != self.recorded_signature):
-            return None
+            return None  # (no sequence, sequences of different or no length, ...)
         return self.scan_unchecked(sequences, states, fixed, reverse)
 
     @staticmethod
