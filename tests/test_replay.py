@@ -265,3 +265,15 @@ def test_a_wrong_gradient_inside_a_scanned_step_is_named_as_in_the_engine():
     out, _ = program.scan((xs,), (h0,), (w,))
     with pytest.raises(RuntimeError, match=r"WrongShape.backward returned a gradient of shape"):
         out.sum().backward()
+
+
+def test_the_generated_source_shown_in_the_engine_docs_is_what_the_code_generates():
+    from pathlib import Path
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "engine.md").read_text()
+    shown = doc.split("prints the forward and the backward it runs at every step:\n\n```text\n")[1]
+    rng = np.random.default_rng(0)
+    xs = Tensor(rng.standard_normal((5, 2, 3)))
+    h0, W_t = Tensor(np.zeros((2, 3))), Tensor(rng.standard_normal((3, 3)), requires_grad=True).T
+    first = Tensor(xs.data[0])
+    _, program = replay.record(lambda: ((first + h0 @ W_t).tanh(),), (first, h0, W_t))
+    assert shown.split("```")[0].strip() == program.source().strip()

@@ -37,7 +37,7 @@ import numpy as np
 
 from . import autograd
 from .autograd import Context, Function, _conform
-from .speedups import OuterSum, add_grads, materialize
+from .speedups import OuterSum, add_grads
 from .tensor import Tensor
 
 
@@ -158,6 +158,7 @@ class Program:
     # ----------------------------------------------------------------- code generation
     def _namespace(self) -> dict:
         names = {"Context": Context, "new": object.__new__, "ndarray": np.ndarray,
+                 "OuterSum": OuterSum,
                  "zeros": np.zeros, "fit": _fit, "fit_value": _fit_value, "plus": _plus}
         for k, op in enumerate(self.ops):
             names[f"F{k}"], names[f"P{k}"] = op.fn, op.params
@@ -214,13 +215,19 @@ class Program:
             for d, s, need in zip(grads, op.inputs, op_needs):
                 if not need:
                     continue
-                check = "fit" if s < self.num_inputs else "fit_value"  # (inputs keep OuterSums)
-                lines.append(f"    if type({d}) is not ndarray or {d}.shape != S{s} or "
-                             f"{d}.dtype is not D{s}: {d} = {check}({d}, S{s}, D{s}, F{k})")
-                if s in has_grad:
+                if s < self.num_inputs:  # an input's gradient may stay an OuterSum, as in the engine
+                    lines.append(f"    if (type({d}) is not ndarray and type({d}) is not OuterSum) "
+                                 f"or {d}.shape != S{s} or {d}.dtype is not D{s}: "
+                                 f"{d} = fit({d}, S{s}, D{s}, F{k})")
+                else:  # a value inside the step: the next op's backward reads it as an array
+                    lines.append(f"    if type({d}) is not ndarray or {d}.shape != S{s} or "
+                                 f"{d}.dtype is not D{s}: {d} = fit_value({d}, S{s}, D{s}, F{k})")
+                if s not in has_grad:
+                    lines.append(f"    g{s} = plus(seed, {d})" if s == seeded else f"    g{s} = {d}")
+                elif s < self.num_inputs:
                     lines.append(f"    g{s} = plus(g{s}, {d})")
                 else:
-                    lines.append(f"    g{s} = plus(seed, {d})" if s == seeded else f"    g{s} = {d}")
+                    lines.append(f"    g{s} = g{s} + {d}")
                 has_grad.add(s)
         lines.append("    return " + "".join(f"g{s}, " if s in has_grad else "None, "
                                              for s in self.used).rstrip(", ") +
@@ -322,7 +329,10 @@ class Scan(Function):
         contexts, outputs = [None] * steps, [None] * steps
         for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
             contexts[t] = sub = new(Context)
-            state = step(sub, *[s[t] for s in sequences], *state, *fixed)
+            if n_seq == 1:  # (RNN, LSTM: no list to build)
+                state = step(sub, sequences[0][t], *state, *fixed)
+            else:
+                state = step(sub, *[s[t] for s in sequences], *state, *fixed)
             outputs[t] = state[0]
         ctx.n_seq, ctx.reverse = n_seq, reverse
         ctx.sequence_metas = [(s.shape, s.dtype) for s in sequences]
@@ -341,7 +351,7 @@ class Scan(Function):
         g_outputs, carry = grads[0], grads[1:]
         g_sequences = [np.empty(shape, dtype) if need else None
                        for (shape, dtype), need in zip(ctx.sequence_metas, needs)]
-        g_fixed = [None] * (len(needs) - varying)
+        g_fixed, fixed_slots = [None] * (len(needs) - varying), range(varying, len(needs))
         steps = len(contexts)
         first_t = steps - 1 if ctx.reverse else 0
         previous = 1 if ctx.reverse else -1  # the step whose state step t reads
@@ -354,11 +364,13 @@ class Scan(Function):
                 d = later(contexts[t], upstream, g_outputs[t + previous])
             for k, g_sequence in enumerate(g_sequences):
                 if g_sequence is not None:
-                    g_sequence[t] = materialize(d[k])
+                    g_sequence[t] = d[k] if type(d[k]) is not OuterSum else d[k].array()
             carry = d[n_seq:varying]
-            for j, g in enumerate(d[varying:]):
+            for j in fixed_slots:
+                g = d[j]
                 if g is not None:
-                    g_fixed[j] = g if g_fixed[j] is None else _plus(g_fixed[j], g)
+                    so_far = g_fixed[j - varying]
+                    g_fixed[j - varying] = g if so_far is None else _plus(so_far, g)
         return (*g_sequences, *carry, *g_fixed)
 
 
