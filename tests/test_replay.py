@@ -93,6 +93,54 @@ def test_scanned_layers_agree_with_op_by_op_bit_for_bit(config, seed):
         assert a.dtype == b.dtype and np.array_equal(a, b)
 
 
+def run_packed(make_layer, x_data, lengths, hx_data, loss_seed: int, scanned: bool) -> tuple:
+    """As run_layer, for a packed batch of sequences of the given lengths."""
+    layer = make_layer()
+    x = Tensor(x_data, requires_grad=True)
+    packed = nn.utils.rnn.pack_padded_sequence(x, lengths, enforce_sorted=False)
+    hx = None if hx_data is None else tuple(Tensor(h, requires_grad=True) for h in hx_data)
+    state_in = hx if hx is None or len(hx) > 1 else hx[0]
+    if scanned:
+        out, state = layer(packed, state_in)
+    else:
+        with replay.disabled():
+            out, state = layer(packed, state_in)
+    states = state if isinstance(state, tuple) else (state,)
+    rng = np.random.default_rng(loss_seed)
+    loss = (out.data * Tensor(rng.standard_normal(out.data.shape).astype(x_data.dtype))).sum()
+    for s in states:
+        loss = loss + (s * Tensor(rng.standard_normal(s.shape).astype(s.dtype))).sum()
+    loss.backward()
+    grads = [x.grad] + [h.grad for h in hx or ()] + [p.grad for p in layer.parameters()]
+    return [out.data.data, *(s.data for s in states), *grads], graph_ops(loss)
+
+
+@given(layer_configs(), st.lists(st.integers(1, 5), min_size=1, max_size=4), st.integers(0, 2**16))
+def test_packed_batches_scanned_agree_with_op_by_op_bit_for_bit(config, lengths, seed):
+    kind, I, H, kwargs, _, _, _, given_state, dtype = config
+    kwargs = dict(kwargs, batch_first=False)
+
+    def make_layer():
+        tr.manual_seed(seed)
+        layer = LAYERS[kind](I, H, **kwargs)
+        return layer.float() if dtype == np.float32 else layer
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((max(lengths), len(lengths), I)).astype(dtype)
+    hx = None
+    if given_state:
+        d_l = kwargs["num_layers"] * (2 if kwargs["bidirectional"] else 1)
+        h_out = kwargs.get("proj_size") or H
+        hx = [rng.standard_normal((d_l, len(lengths), h_out)).astype(dtype)]
+        if kind == "LSTM":
+            hx.append(rng.standard_normal((d_l, len(lengths), H)).astype(dtype))
+    scanned, scanned_ops = run_packed(make_layer, x, lengths, hx, seed, scanned=True)
+    op_by_op, op_by_op_ops = run_packed(make_layer, x, lengths, hx, seed, scanned=False)
+    assert f"{kind}PackedScan" in scanned_ops and f"{kind}PackedScan" not in op_by_op_ops
+    for a, b in zip(scanned, op_by_op, strict=True):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
 @pytest.mark.parametrize("kind", sorted(LAYERS))
 def test_a_layer_is_one_scan_node_per_layer_and_direction_whatever_the_length(kind):
     counts = []

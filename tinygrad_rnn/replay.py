@@ -374,6 +374,136 @@ class Scan(Function):
         return (*g_sequences, *carry, *g_fixed)
 
 
+def scan_packed(programs: dict, sequences, states, fixed, sizes, reverse: bool = False):
+    """``Program.scan`` for a packed batch (``nn.utils.rnn``): step t reads rows
+    ``offset_t .. offset_t + sizes[t]`` of each sequence (the packed rows of step t)
+    and the first ``sizes[t]`` rows of the state, with ``programs[sizes[t]]``, the
+    step recorded for that batch size. ``sizes`` does not grow; ``states`` have
+    ``sizes[0]`` rows. Forward in time, a sequence that ends keeps its last state;
+    with ``reverse``, one joins the batch at its own last step, from its initial
+    state. Returns (the packed outputs, the final states of every sequence), as
+    ``nn.RNN`` computes them op by op, to the bit. The caller vouches that each
+    program fits its batch size (``Program.can_scan``, shapes), as a layer that
+    looked them up by signature does.
+    """
+    name = next(iter(programs.values())).name
+    node = _PACKED_CLASSES.get(name)
+    if node is None:
+        node = _PACKED_CLASSES[name] = type(f"{name}PackedScan", (PackedScan,), {"__doc__": (
+            f"outputs, state_T = the {name} step run over a packed batch, the batch "
+            f"shrinking as sequences end.   d(inputs) = the step's ops' own backwards, "
+            f"last step first, each step's state gradient carried to the step before "
+            f"(backpropagation through time; see replay.py).")})
+    n_seq, varying = len(sequences), len(sequences) + len(states)
+    used = next(iter(programs.values())).used
+    out = node.apply(*sequences, *states, *[fixed[s - varying] for s in used[varying:]],
+                     programs=programs, sizes=tuple(sizes), n_seq=n_seq, reverse=reverse)
+    return out[0], out[1:]
+
+
+_PACKED_CLASSES: dict = {}  # step name -> its PackedScan class
+
+
+class PackedScan(Function):
+    """The base of the packed-batch scans (``scan_packed``): ``Scan`` with a batch that
+    shrinks (forward in time) or grows (backward in time) at the steps where sequences
+    end. Where it changes, the state's rows are cut or joined as ``nn.RNN`` does op by
+    op, and in backward their gradients are added in the engine's order: the output's
+    share first, then what the next step sends back (seeded) while the batch keeps its
+    size, or that step's sum afterwards where it changed (as a getitem or concat node
+    would hand it over)."""
+
+    @staticmethod
+    def forward(ctx, *arrays, programs, sizes, n_seq, reverse):
+        n_state = len(next(iter(programs.values())).outputs)
+        sequences, initial = arrays[:n_seq], arrays[n_seq:n_seq + n_state]
+        fixed, new = arrays[n_seq + n_state:], object.__new__
+        offsets = np.cumsum((0,) + sizes[:-1]).tolist()
+        contexts, outputs = [None] * len(sizes), [None] * len(sizes)
+        ended = []  # forward in time: the final states of sequences that ended, in order
+        state = initial if not reverse else tuple(s[:sizes[-1]] for s in initial)
+        for t in (reversed(range(len(sizes))) if reverse else range(len(sizes))):
+            b, o, rows = sizes[t], offsets[t], len(state[0])
+            if b < rows:  # sequences b.. ended at step t - 1
+                ended.append(tuple(s[b:] for s in state))
+                state = tuple(s[:b] for s in state)
+            elif b > rows:  # (reverse) sequences rows.. start here, at their last step
+                state = tuple(np.concatenate([s, s0[rows:b]]) for s, s0 in zip(state, initial))
+            contexts[t] = sub = new(Context)
+            state = programs[b].forward(sub, *[q[o:o + b] for q in sequences], *state, *fixed)
+            outputs[t] = state[0]
+        if ended:  # every sequence's final state, in batch order
+            state = tuple(np.concatenate([s, *(e[k] for e in reversed(ended))])
+                          for k, s in enumerate(state))
+        ctx.programs, ctx.sizes, ctx.offsets = programs, sizes, offsets
+        ctx.n_seq, ctx.reverse = n_seq, reverse
+        ctx.sequence_metas = [(q.shape, q.dtype) for q in sequences]
+        ctx.saved_tensors = tuple(contexts)
+        return (np.concatenate(outputs), *state)
+
+    @staticmethod
+    def backward(ctx, grads):
+        sizes, offsets, n_seq, contexts = ctx.sizes, ctx.offsets, ctx.n_seq, ctx.saved_tensors
+        needs, steps = ctx.needs_input_grad, len(sizes)
+        varying = n_seq + len(grads) - 1
+        later_needs = needs[:n_seq] + (True,) * (varying - n_seq) + needs[varying:]
+        g_outputs, g_finals = grads[0], grads[1:]
+        g_sequences = [np.empty(shape, dtype) if need else None
+                       for (shape, dtype), need in zip(ctx.sequence_metas, needs)]
+        g_fixed, fixed_slots = [None] * (len(needs) - varying), range(varying, len(needs))
+        g_initial = [np.zeros(g.shape, g.dtype) for g in g_finals]
+
+        def output_share(t):  # the output's gradient of step t's h
+            return g_outputs[offsets[t]:offsets[t] + sizes[t]]
+
+        # the order backward visits the steps, and for each the one it visits next
+        order = list(range(steps)) if ctx.reverse else list(range(steps - 1, -1, -1))
+        first_t = order[-1]  # the step that read the initial state (or its first rows)
+        b = sizes[order[0]]
+        # the last step's state: the final state's rows (its first b when the batch shrank),
+        # plus, for h, the output's share
+        carry = [g[:b] for g in g_finals]
+        carry[0] = carry[0] + output_share(order[0])
+        for i, t in enumerate(order):
+            b, o = sizes[t], offsets[t]
+            upstream = carry[0] if len(carry) == 1 else tuple(carry)
+            nxt = order[i + 1] if i + 1 < len(order) else None  # the step whose state t reads
+            program = ctx.programs[b]
+            if t == first_t:
+                d = program.backward_for(needs)(contexts[t], upstream)
+            elif sizes[nxt] == b:  # the same batch: h's gradient starts from its output share
+                d = program.backward_for(later_needs, seeded=n_seq)(
+                    contexts[t], upstream, output_share(nxt))
+            else:
+                d = program.backward_for(later_needs)(contexts[t], upstream)
+            for k, g_sequence in enumerate(g_sequences):
+                if g_sequence is not None:
+                    g_sequence[o:o + b] = d[k] if type(d[k]) is not OuterSum else d[k].array()
+            for j in fixed_slots:
+                g = d[j]
+                if g is not None:
+                    so_far = g_fixed[j - varying]
+                    g_fixed[j - varying] = g if so_far is None else _plus(so_far, g)
+            carry = list(d[n_seq:varying])  # the gradient of the state step t read (b rows)
+            if nxt is None:  # the initial state's first b rows
+                for g_init, g in zip(g_initial, carry):
+                    if g is not None:
+                        g_init[:b] = g
+                continue
+            b_next = sizes[nxt]
+            if b_next > b:  # (forward in time) sequences b.. ended at step nxt
+                carry = [np.concatenate([g, g_final[b:b_next]]) for g, g_final in zip(carry, g_finals)]
+                carry[0][:b] = output_share(nxt)[:b] + carry[0][:b]
+                carry[0][b:] = output_share(nxt)[b:] + carry[0][b:]
+            elif b_next < b:  # (reverse) sequences b_next.. started at step t
+                for g_init, g in zip(g_initial, carry):
+                    g_init[b_next:b] = g[b_next:]
+                carry = [g[:b_next] for g in carry]
+                carry[0] = output_share(nxt) + carry[0]
+        return (*g_sequences, *[g if need else None for g, need in
+                                zip(g_initial, needs[n_seq:varying])], *g_fixed)
+
+
 def _one(grads):
     """The single gradient of a one-input op (which may return it alone or in a tuple)."""
     return grads[0] if type(grads) is tuple else grads

@@ -25,7 +25,7 @@ from .. import functional as F
 from ..ops import concat, stack
 from ..autograd import ShapeError
 from .. import replay
-from ..replay import Program, record
+from ..replay import record, scan_packed
 from ..speedups import gc_paused
 from ..tensor import Tensor, no_grad
 from . import cells as _cells, init
@@ -267,6 +267,12 @@ class RNNBase(Module):
         state; backward in time, a sequence joins the batch at its own last step,
         from its initial state.
         """
+        if _cells._recorder is None and replay.is_enabled() and self._folds_bias_hh():
+            (whole,), w_all = self._step_inputs(x, w, _whole)  # one PackedScan node
+            sequences = whole if type(whole) is tuple else (whole,)
+            scanned = self._scan_packed(sequences, sizes, state, w_all, reverse)
+            if scanned is not None:
+                return scanned
         xps, w = self._step_inputs(
             x, w, lambda xp: xp.split(sizes, axis=0) if len(sizes) > 1 else (xp,))
         outputs = [None] * len(sizes)
@@ -298,31 +304,48 @@ class RNNBase(Module):
     def _scan(self, sequences: tuple, state: tuple, w: dict, reverse: bool):
         """(outputs, final state) of the layer's own step run over ``sequences`` as one
         ``Scan`` node (``replay.py``), or None when its recorded program cannot be scanned.
-
-        The step's ops are recorded once for inputs of these shapes (by any layer of
-        this class: the program depends on nothing else) and replayed at every step.
         """
         weights = tuple(w.values())
-        signature = Program.signature(sequences, state, weights)
-        key = (type(self), getattr(self, "nonlinearity", None), signature)
+        step_inputs = [q.data[0] for q in sequences] + [h.data for h in state]
+        program = self._program(step_inputs, len(sequences), w, weights)
+        return program.scan_unchecked(sequences, state, weights, reverse) if program else None
+
+    def _scan_packed(self, sequences: tuple, sizes: list, state: tuple, w: dict, reverse: bool):
+        """``_scan`` for packed rows: a program for every batch size (``scan_packed``)."""
+        weights, programs = tuple(w.values()), {}
+        for b in sorted(set(sizes)):
+            step_inputs = [q.data[:b] for q in sequences] + [h.data[:b] for h in state]
+            programs[b] = self._program(step_inputs, len(sequences), w, weights)
+            if not programs[b]:
+                return None
+        return scan_packed(programs, sequences, state, weights, sizes, reverse)
+
+    def _program(self, step_inputs: list, n_seq: int, w: dict, weights: tuple):
+        """The Program of ``_step`` for one step's inputs of the shapes of ``step_inputs``
+        (arrays: its xp parts, then its states) and these weights, or False when it cannot
+        be scanned. Recorded once for every layer of this class and these shapes: the
+        program depends on nothing else."""
+        signature = (tuple([(a.shape, a.dtype) for a in step_inputs])
+                     + tuple([None if t is None else (t.data.shape, t.data.dtype) for t in weights]))
+        key = (type(self), getattr(self, "nonlinearity", None), n_seq, signature)
         program = _PROGRAMS.get(key)
         if program is None:
             if len(_PROGRAMS) > 1000:  # a program of ever new shapes: start again
                 _PROGRAMS.clear()
-            program = self._record_step(sequences, state, w)
-            if program is None or not program.can_scan(len(sequences), len(state)):
+            program = self._record_step([Tensor(a) for a in step_inputs], n_seq, w)
+            if program is None or not program.can_scan(n_seq, len(step_inputs) - n_seq):
                 program = False  # (no layer of this class and these shapes will try again)
             _PROGRAMS[key] = program
-        return program.scan_unchecked(sequences, state, weights, reverse) if program else None
+        return program
 
-    def _record_step(self, sequences: tuple, state: tuple, w: dict):
-        """The Program of ``_step`` on the first step's inputs (recorded without a graph:
-        only the ops matter), or None when it cannot be replayed."""
-        first = tuple(Tensor(s.data[0]) for s in sequences)
+    def _record_step(self, inputs: list, n_seq: int, w: dict):
+        """The Program of ``_step`` on stand-ins for one step's ``inputs`` (its xp parts,
+        then its states), recorded without a graph (only the ops matter), or None when it
+        cannot be replayed."""
+        xp = inputs[0] if n_seq == 1 else tuple(inputs[:n_seq])
         with no_grad():
-            _, program = record(lambda: self._step(first if len(first) > 1 else first[0],
-                                                   state, w),
-                                (*first, *state, *w.values()), name=self.kind)
+            _, program = record(lambda: self._step(xp, tuple(inputs[n_seq:]), w),
+                                (*inputs, *w.values()), name=self.kind)
         return program
 
     def _folds_bias_hh(self) -> bool:
@@ -362,8 +385,9 @@ def _weight_names(layer: int, direction: int) -> tuple:
                  for f in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"))
 
 
-# (layer class, nonlinearity, Program.signature of a step's inputs) -> its Program, or False
-# for a step that cannot be scanned: the same for every layer of that class and shapes.
+# (layer class, nonlinearity, number of xp parts, shapes and dtypes of a step's inputs) ->
+# its Program, or False for a step that cannot be scanned: the same for every layer of that
+# class and shapes.
 _PROGRAMS: dict = {}
 
 
