@@ -26,7 +26,9 @@ the same ops for inputs of the same shapes, and reads no tensor but
 ``inputs``: a number or array it hands an op, or a tensor it makes (a dropout
 mask), is taken as a constant, the same at every step. The layers in
 ``nn/rnn.py`` scan their own steps only, never a subclass's, and run op by op
-inside ``disabled()``, while ``trace`` records gates, and for packed sequences.
+inside ``disabled()`` and while ``trace`` records gates. A packed batch, whose
+state shrinks as its sequences end, is scanned with a program per batch size
+(``scan_packed``).
 """
 
 from __future__ import annotations
