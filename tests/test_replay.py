@@ -325,3 +325,60 @@ def test_the_generated_source_shown_in_the_engine_docs_is_what_the_code_generate
     first = Tensor(xs.data[0])
     _, program = replay.record(lambda: ((first + h0 @ W_t).tanh(),), (first, h0, W_t))
     assert shown.split("```")[0].strip() == program.source().strip()
+
+
+# --------------------------------------------------------------------------- replay.scan: your own step
+
+class MinimalGatedCell(tr.nn.Module):
+    """The minimal gated unit (Zhou et al., 2016): f = sigmoid(W_f [x, h]), 
+    h' = (1 - f) h + f tanh(W_h [x, f h]), its parameters read from the module."""
+
+    def __init__(self, I, H, seed=0):
+        rng = np.random.default_rng(seed)
+        self.w_f = nn.Parameter(rng.standard_normal((I + H, H)) * 0.5)
+        self.w_h = nn.Parameter(rng.standard_normal((I + H, H)) * 0.5)
+
+    def forward(self, x, h):
+        f = (tr.concat([x, h], axis=-1) @ self.w_f).sigmoid()
+        n = (tr.concat([x, f * h], axis=-1) @ self.w_h).tanh()
+        return (tr.lerp(h, n, f),)
+
+
+def run_cell(scanned: bool, reverse=False):
+    cell = MinimalGatedCell(2, 3)
+    rng = np.random.default_rng(1)
+    xs = Tensor(rng.standard_normal((6, 4, 2)), requires_grad=True)
+    h0 = Tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    if scanned:
+        out, (h,) = replay.scan(cell, [xs], [h0], fixed=list(cell.parameters()), reverse=reverse)
+    else:
+        with replay.disabled():
+            out, (h,) = replay.scan(cell, [xs], [h0], fixed=list(cell.parameters()),
+                                    reverse=reverse)
+    (out * Tensor(rng.standard_normal(out.shape))).sum().backward()
+    return [out.data, h.data, xs.grad, h0.grad, cell.w_f.grad, cell.w_h.grad], graph_ops(out)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_your_own_cell_scanned_agrees_with_it_run_op_by_op(reverse):
+    scanned, scanned_ops = run_cell(True, reverse)
+    op_by_op, op_by_op_ops = run_cell(False, reverse)
+    assert "MinimalGatedCellScan" in scanned_ops and "Lerp" not in scanned_ops
+    assert op_by_op_ops.count("Lerp") == 6
+    for a, b in zip(scanned[:4], op_by_op[:4], strict=True):  # outputs, xs and h0 grads
+        assert np.array_equal(a, b)
+    # A parameter read at every step is a leaf: op by op, its .grad adds each step's
+    # x^T g in turn; scanned, it gets the one matmul over all steps (OuterSum), as a
+    # layer's weights do either way. The same sum, rounded in another order.
+    for a, b in zip(scanned[4:], op_by_op[4:], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-14)
+
+
+def test_a_step_reading_a_parameter_it_was_not_given_runs_op_by_op():
+    cell = MinimalGatedCell(2, 3)
+    xs, h0 = Tensor(np.ones((3, 1, 2))), Tensor(np.zeros((1, 3)))
+    out, _ = replay.scan(cell, [xs], [h0], fixed=[cell.w_f])  # w_h missing
+    ops = graph_ops(out)
+    assert "MinimalGatedCellScan" not in ops and ops.count("Lerp") == 3
+    expected, _ = replay.scan(cell, [xs], [h0], fixed=list(cell.parameters()))
+    assert np.array_equal(out.data, expected.data)

@@ -28,19 +28,22 @@ mask), is taken as a constant, the same at every step. The layers in
 ``nn/rnn.py`` scan their own steps only, never a subclass's, and run op by op
 inside ``disabled()`` and while ``trace`` records gates. A packed batch, whose
 state shrinks as its sequences end, is scanned with a program per batch size
-(``scan_packed``).
+(``scan_packed``). ``scan(step, sequences, states, fixed)`` does all of this for
+a step of your own.
 """
 
 from __future__ import annotations
 
 import functools
+import weakref
 
 import numpy as np
 
 from . import autograd
 from .autograd import Context, Function, _conform
+from .ops import stack
 from .speedups import OuterSum, add_grads
-from .tensor import Tensor
+from .tensor import Tensor, no_grad
 
 
 _enabled = True
@@ -374,6 +377,61 @@ class Scan(Function):
                     so_far = g_fixed[j - varying]
                     g_fixed[j - varying] = g if so_far is None else _plus(so_far, g)
         return (*g_sequences, *carry, *g_fixed)
+
+
+def scan(step, sequences, states, fixed=(), reverse: bool = False):
+    """Run your own step over time as one node: ``step(*x_t, *state)`` returns the new
+    state (a tuple of tensors), where x_t are the ``sequences``' slices at step t (along
+    axis 0) and ``fixed`` lists every other tensor it reads (a cell's parameters).
+
+    Returns (the first state output of every step, stacked along axis 0; the last
+    state, a tuple): what the op-by-op loop gives, to the bit, except that a leaf in
+    ``fixed`` (a Parameter) gets the gradient of all steps as one matmul, where op by
+    op each step's share is added to its ``.grad`` in turn (the same sum, rounded in
+    another order). The step is recorded at the first call for inputs of these shapes
+    and replayed after; pass the same function (or cell) to reuse the recording. A
+    step that reads a tensor requiring grad that is not in ``fixed``, or returns
+    something its ops did not make, runs op by op, as everything does inside
+    ``disabled()``. A random draw inside the step (a dropout mask) would be recorded
+    once: draw it outside, and pass it in as a sequence.
+
+    >>> out, (h, c) = replay.scan(lambda x, h, c: cell(x, (h, c)), [x], [h0, c0],
+    ...                           fixed=list(cell.parameters()))
+    """
+    sequences, states, fixed = tuple(sequences), tuple(states), tuple(fixed)
+    program = _enabled and _program_of(step, sequences, states, fixed)
+    if program:
+        return program.scan_unchecked(sequences, states, fixed, reverse)
+    outputs, pieces = [None] * len(sequences[0]), [q.unbind(0) for q in sequences]
+    for t in (reversed(range(len(outputs))) if reverse else range(len(outputs))):
+        states = tuple(step(*[p[t] for p in pieces], *states))
+        outputs[t] = states[0]
+    return stack(outputs, axis=0), states
+
+
+# step function -> {(number of sequences, signature): Program, or False}; weak, so that a
+# cell or function nobody holds any more takes its recordings with it
+_STEPS = weakref.WeakKeyDictionary()
+
+
+def _program_of(step, sequences, states, fixed):
+    """``step``'s Program for inputs of these shapes, recorded at the first call, or False."""
+    try:
+        programs = _STEPS.setdefault(step, {})
+    except TypeError:  # a step that cannot be weakly referenced is recorded at every call
+        programs = {}
+    key = (len(sequences), Program.signature(sequences, states, fixed))
+    program = programs.get(key)
+    if program is None:
+        inputs = [Tensor(q.data[0]) for q in sequences] + [Tensor(s.data) for s in states]
+        name = getattr(step, "__name__", type(step).__name__)
+        with no_grad():
+            _, program = record(lambda: tuple(step(*inputs)), (*inputs, *fixed),
+                                name=name if name.isidentifier() else "Step")
+        if program is None or not program.can_scan(len(sequences), len(states)):
+            program = False
+        programs[key] = program
+    return program
 
 
 def scan_packed(programs: dict, sequences, states, fixed, sizes, reverse: bool = False):
