@@ -382,3 +382,37 @@ def test_a_step_reading_a_parameter_it_was_not_given_runs_op_by_op():
     assert "MinimalGatedCellScan" not in ops and ops.count("Lerp") == 3
     expected, _ = replay.scan(cell, [xs], [h0], fixed=list(cell.parameters()))
     assert np.array_equal(out.data, expected.data)
+
+
+def test_scan_refuses_sequences_of_different_lengths():
+    xs, h0, w = step_inputs()
+    first = Tensor(xs.data[0])
+
+    def two(x, y, h, w):
+        return ((x + y + h @ w).tanh(),)
+
+    other = Tensor(xs.data[1])
+    _, program = replay.record(lambda: two(first, other, h0, w), (first, other, h0, w))
+    assert program.can_scan(2, 1)
+    assert program.scan((xs, Tensor(xs.data[:4])), (h0,), (w,)) is None
+    assert program.scan((xs, xs), (h0,), (w,)) is not None
+
+
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+def test_a_packed_batch_without_grad_and_twice_with_retain_graph(kind):
+    tr.manual_seed(5)
+    layer = LAYERS[kind](2, 3, bidirectional=True)
+    x = Tensor(np.random.default_rng(5).standard_normal((4, 3, 2)))
+    packed = nn.utils.rnn.pack_padded_sequence(x, [4, 2, 1])
+    with tr.no_grad():
+        quiet, _ = layer(packed)
+    assert quiet.data._node is None
+    out, _ = layer(packed)
+    assert np.array_equal(quiet.data.data, out.data.data)
+    loss = (out.data * out.data).sum()
+    loss.backward(retain_graph=True)
+    first = layer.weight_hh_l0_reverse.grad.copy()
+    loss.backward()
+    np.testing.assert_allclose(layer.weight_hh_l0_reverse.grad, 2 * first, rtol=1e-12)
+    with pytest.raises(RuntimeError, match="a second time"):
+        loss.backward()
