@@ -416,3 +416,33 @@ def test_a_packed_batch_without_grad_and_twice_with_retain_graph(kind):
     np.testing.assert_allclose(layer.weight_hh_l0_reverse.grad, 2 * first, rtol=1e-12)
     with pytest.raises(RuntimeError, match="a second time"):
         loss.backward()
+
+
+class Twice(Function):
+    """out = 2 x.   dx = 2 grad (its backward looks at saved_tensors, which forward left empty)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return 2.0 * x
+
+    @staticmethod
+    def backward(ctx, grad):
+        assert ctx.saved_tensors == ()  # the engine's default, which a replayed op sees too
+        return 2.0 * grad
+
+
+def test_a_custom_function_in_your_step_sees_what_the_engine_shows_it():
+    xs, h0, w = step_inputs()
+
+    def step(x, h):
+        return (Twice.apply(x + h @ w).tanh(),)
+
+    out, _ = replay.scan(step, [xs], [h0], fixed=[w])
+    assert "stepScan" in graph_ops(out)
+    out.sum().backward()
+    scanned = xs.grad.copy()
+    xs.grad = None
+    with replay.disabled():
+        out, _ = replay.scan(step, [xs], [h0], fixed=[w])
+    out.sum().backward()
+    assert np.array_equal(scanned, xs.grad)

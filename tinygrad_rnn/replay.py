@@ -162,9 +162,11 @@ class Program:
 
     # ----------------------------------------------------------------- code generation
     def _namespace(self) -> dict:
-        names = {"Context": Context, "new": object.__new__, "ndarray": np.ndarray,
-                 "OuterSum": OuterSum,
-                 "zeros": np.zeros, "fit": _fit, "fit_value": _fit_value, "plus": _plus}
+        """The names the generated code reads: the ops (F), their parameters (P),
+        constants (v), every value's shape and dtype (S, D), and the helpers below."""
+        names = {"Context": _StepContext, "new": object.__new__, "ndarray": np.ndarray,
+                 "OuterSum": OuterSum, "zeros": np.zeros, "fit": _fit,
+                 "fit_value": _fit_value, "plus": _plus, "_one": _one}
         for k, op in enumerate(self.ops):
             names[f"F{k}"], names[f"P{k}"] = op.fn, op.params
         for s, array in self.constants.items():
@@ -247,7 +249,6 @@ class Program:
 
     def _compile(self, source: str, name: str):
         names = self._namespace()
-        names["_one"] = _one
         exec(compile(source, f"<replayed {self.name}>", "exec"), names)
         return names[name]
 
@@ -562,6 +563,13 @@ class PackedScan(Function):
                 carry[0] = output_share(nxt) + carry[0]
         return (*g_sequences, *[g if need else None for g, need in
                                 zip(g_initial, needs[n_seq:varying])], *g_fixed)
+
+
+class _StepContext(Context):
+    """The Context of an op inside a replayed step: a node the engine never sees, so it
+    needs no links, only what the op's forward saves (nothing, until it saves)."""
+
+    saved_tensors = ()
 
 
 def _one(grads):
