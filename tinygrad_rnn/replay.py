@@ -126,6 +126,8 @@ class Program:
         self.used = tuple(sorted({s for op in ops for s in op.inputs if s < num_inputs}))
         self.backwards: dict = {}  # (needs_input_grad, seeded) -> generated backward
         self.forward = self._compile(self.forward_source(), "forward")
+        # (inference: no graph will be recorded, so no Context per op is kept)
+        self.forward_without_graph = self._compile(self.forward_source(graph=False), "forward")
         self.scan_class = None  # made at the first scan()
 
     @classmethod
@@ -176,17 +178,21 @@ class Program:
                 names[f"S{s}"], names[f"D{s}"] = meta
         return names
 
-    def forward_source(self) -> str:
-        """The step's forward: each op's forward, one Context each."""
+    def forward_source(self, graph: bool = True) -> str:
+        """The step's forward: each op's forward, one Context each, which ``ctx`` keeps
+        for backward; or, without a ``graph`` to record, ``ctx`` lent to every op."""
         lines = [f"def forward(ctx, {', '.join(f'v{s}' for s in self.used)}):"]
         for k, op in enumerate(self.ops):
-            args = ", ".join([f"c{k}"] + [f"v{s}" for s in op.inputs])
+            args = ", ".join([f"c{k}" if graph else "ctx"] + [f"v{s}" for s in op.inputs])
             if op.params:
                 args += f", **P{k}"
             outs = ", ".join(f"v{s}" for s in op.outputs) + ("," if op.tuple_output else "")
-            lines += [f"    c{k} = new(Context)  # {op.fn.__name__}",
-                      f"    {outs} = F{k}.forward({args})"]
-        lines.append(f"    ctx.saved_tensors = ({''.join(f'c{k}, ' for k in range(len(self.ops)))})")
+            if graph:
+                lines.append(f"    c{k} = new(Context)  # {op.fn.__name__}")
+            lines.append(f"    {outs} = F{k}.forward({args})" + ("" if graph else
+                                                                 f"  # {op.fn.__name__}"))
+        if graph:
+            lines.append(f"    ctx.saved_tensors = ({''.join(f'c{k}, ' for k in range(len(self.ops)))})")
         lines.append("    return " + "".join(f"v{s}, " for s in self.outputs).rstrip())
         return "\n".join(lines) + "\n"
 
@@ -306,9 +312,9 @@ class Program:
                 f"backwards, last step first, each step's state gradient carried to the step "
                 f"before (backpropagation through time; see replay.py).")})
         varying = len(sequences) + len(states)
-        out = self.scan_class.apply(*sequences, *states,
-                                    *[fixed[s - varying] for s in self.used[varying:]],
-                                    n_seq=len(sequences), reverse=reverse)
+        inputs = (*sequences, *states, *[fixed[s - varying] for s in self.used[varying:]])
+        out = self.scan_class.apply(*inputs, n_seq=len(sequences), reverse=reverse,
+                                    graph=_records(inputs))
         return out[0], out[1:]
 
 
@@ -326,15 +332,18 @@ class Scan(Function):
     program: Program = None
 
     @staticmethod
-    def forward(ctx, *arrays, n_seq, reverse):
+    def forward(ctx, *arrays, n_seq, reverse, graph=True):
         program = ctx.fn.program
         n_state = len(program.outputs)
         sequences, state = arrays[:n_seq], arrays[n_seq:n_seq + n_state]
-        fixed, step, new = arrays[n_seq + n_state:], program.forward, object.__new__
+        fixed = arrays[n_seq + n_state:]
+        step = program.forward if graph else program.forward_without_graph
+        new, sub = object.__new__, _StepContext()  # (without a graph: one for every step)
         steps = len(sequences[0])
         contexts, outputs = [None] * steps, [None] * steps
         for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
-            contexts[t] = sub = new(Context)
+            if graph:
+                contexts[t] = sub = new(Context)
             if n_seq == 1:  # (RNN, LSTM: no list to build)
                 state = step(sub, sequences[0][t], *state, *fixed)
             else:
@@ -457,8 +466,9 @@ def scan_packed(programs: dict, sequences, states, fixed, sizes, reverse: bool =
             f"(backpropagation through time; see replay.py).")})
     n_seq, varying = len(sequences), len(sequences) + len(states)
     used = next(iter(programs.values())).used
-    out = node.apply(*sequences, *states, *[fixed[s - varying] for s in used[varying:]],
-                     programs=programs, sizes=tuple(sizes), n_seq=n_seq, reverse=reverse)
+    inputs = (*sequences, *states, *[fixed[s - varying] for s in used[varying:]])
+    out = node.apply(*inputs, programs=programs, sizes=tuple(sizes), n_seq=n_seq,
+                     reverse=reverse, graph=_records(inputs))
     return out[0], out[1:]
 
 
@@ -475,10 +485,10 @@ class PackedScan(Function):
     would hand it over)."""
 
     @staticmethod
-    def forward(ctx, *arrays, programs, sizes, n_seq, reverse):
+    def forward(ctx, *arrays, programs, sizes, n_seq, reverse, graph=True):
         n_state = len(next(iter(programs.values())).outputs)
         sequences, initial = arrays[:n_seq], arrays[n_seq:n_seq + n_state]
-        fixed, new = arrays[n_seq + n_state:], object.__new__
+        fixed, new, sub = arrays[n_seq + n_state:], object.__new__, _StepContext()
         offsets = np.cumsum((0,) + sizes[:-1]).tolist()
         contexts, outputs = [None] * len(sizes), [None] * len(sizes)
         ended = []  # forward in time: the final states of sequences that ended, in order
@@ -490,8 +500,10 @@ class PackedScan(Function):
                 state = tuple(s[:b] for s in state)
             elif b > rows:  # (reverse) sequences rows.. start here, at their last step
                 state = tuple(np.concatenate([s, s0[rows:b]]) for s, s0 in zip(state, initial))
-            contexts[t] = sub = new(Context)
-            state = programs[b].forward(sub, *[q[o:o + b] for q in sequences], *state, *fixed)
+            if graph:
+                contexts[t] = sub = new(Context)
+            step = programs[b].forward if graph else programs[b].forward_without_graph
+            state = step(sub, *[q[o:o + b] for q in sequences], *state, *fixed)
             outputs[t] = state[0]
         if ended:  # every sequence's final state, in batch order
             state = tuple(np.concatenate([s, *(e[k] for e in reversed(ended))])
@@ -563,6 +575,11 @@ class PackedScan(Function):
                 carry[0] = output_share(nxt) + carry[0]
         return (*g_sequences, *[g if need else None for g, need in
                                 zip(g_initial, needs[n_seq:varying])], *g_fixed)
+
+
+def _records(inputs) -> bool:
+    """Will ``Function.apply`` record a node for these inputs?"""
+    return autograd._grad_enabled and any(t._requires_grad for t in inputs)
 
 
 class _StepContext(Context):
