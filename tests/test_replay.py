@@ -446,3 +446,18 @@ def test_a_custom_function_in_your_step_sees_what_the_engine_shows_it():
         out, _ = replay.scan(step, [xs], [h0], fixed=[w])
     out.sum().backward()
     assert np.array_equal(scanned, xs.grad)
+
+
+def test_scan_refuses_sequences_it_cannot_step_through_with_the_reason():
+    cell = MinimalGatedCell(2, 3)
+    h0 = Tensor(np.zeros((1, 3)))
+    with pytest.raises(ValueError, match=r"replay.scan: the sequences need one length.*\(0, 1, 2\)"):
+        replay.scan(cell, [np.ones((0, 1, 2))], [h0], fixed=list(cell.parameters()))
+    with pytest.raises(ValueError, match=r"got shapes \[\(3, 1, 2\), \(2, 1, 2\)\]"):
+        replay.scan(lambda x, y, h: cell(x + y, h), [np.ones((3, 1, 2)), np.ones((2, 1, 2))],
+                    [h0], fixed=list(cell.parameters()))
+    with pytest.raises(TypeError, match="the very objects"):
+        replay.scan(cell, [np.ones((3, 1, 2))], [h0], fixed=[cell.w_f.data])
+    out, _ = replay.scan(cell, [np.ones((3, 1, 2))], [np.zeros((1, 3))],  # arrays are wrapped
+                         fixed=list(cell.parameters()))
+    assert out.shape == (3, 1, 3)

@@ -408,7 +408,16 @@ def scan(step, sequences, states, fixed=(), reverse: bool = False):
     >>> out, (h, c) = replay.scan(lambda x, h, c: cell(x, (h, c)), [x], [h0, c0],
     ...                           fixed=list(cell.parameters()))
     """
-    sequences, states, fixed = tuple(sequences), tuple(states), tuple(fixed)
+    sequences = tuple(q if isinstance(q, Tensor) else Tensor(q) for q in sequences)
+    states = tuple(s if isinstance(s, Tensor) else Tensor(s) for s in states)
+    fixed = tuple(fixed)
+    if not sequences or len({q.shape[:1] for q in sequences}) != 1 or not sequences[0].ndim \
+            or not len(sequences[0]):
+        raise ValueError(f"replay.scan: the sequences need one length along axis 0, at least "
+                         f"1, got shapes {[q.shape for q in sequences]}")
+    if not states or not all(isinstance(t, Tensor) for t in fixed):
+        raise TypeError("replay.scan: give the state as a list of tensors, and as fixed the "
+                        "tensors the step reads (the very objects, e.g. a cell's parameters)")
     program = _enabled and _program_of(step, sequences, states, fixed)
     if program:
         return program.scan_unchecked(sequences, states, fixed, reverse)
