@@ -66,6 +66,10 @@ class disabled:
     ...     out, h = rnn(x)      # tanh and addmm nodes at every step
     """
 
+    def __new__(cls, fn=None):
+        self = super().__new__(cls)
+        return self if fn is None else self(fn)  # bare @disabled, as no_grad allows
+
     def __enter__(self):
         global _enabled
         self._previous, _enabled = _enabled, False
