@@ -493,3 +493,18 @@ def test_a_scanned_step_has_the_gradients_of_finite_differences(steps, batch, re
 
     assert "MinimalGatedCellScan" in graph_ops(scanned(xs, h0, cell.w_f, cell.w_h)[0])
     assert tr.gradcheck(scanned, [xs, h0, cell.w_f, cell.w_h])
+
+
+def test_a_step_may_return_its_one_state_alone_but_nothing_else():
+    cell = MinimalGatedCell(2, 3)
+    xs, h0 = Tensor(np.ones((3, 1, 2))), Tensor(np.zeros((1, 3)))
+
+    def bare(x, h):
+        return cell(x, h)[0]  # a Tensor, not a tuple
+
+    out, (h,) = replay.scan(bare, [xs], [h0], fixed=list(cell.parameters()))
+    expected, (h2,) = replay.scan(cell, [xs], [h0], fixed=list(cell.parameters()))
+    assert "bareScan" in graph_ops(out) and np.array_equal(out.data, expected.data)
+    for broken in (lambda x, h: cell(x, h) + cell(x, h), lambda x, h: h.data):
+        with pytest.raises(TypeError, match="the step must return the new state, 1 tensor"):
+            replay.scan(broken, [xs], [h0], fixed=list(cell.parameters()))

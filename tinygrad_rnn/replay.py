@@ -395,7 +395,7 @@ class Scan(Function):
 
 def scan(step, sequences, states, fixed=(), reverse: bool = False):
     """Run your own step over time as one node: ``step(*x_t, *state)`` returns the new
-    state (a tuple of tensors), where x_t are the ``sequences``' slices at step t (along
+    state (a tuple of tensors, or one tensor for a state of one), where x_t are the ``sequences``' slices at step t (along
     axis 0) and ``fixed`` lists every other tensor it reads (a cell's parameters).
 
     Returns (the first state output of every step, stacked along axis 0; the last
@@ -427,9 +427,19 @@ def scan(step, sequences, states, fixed=(), reverse: bool = False):
         return program.scan_unchecked(sequences, states, fixed, reverse)
     outputs, pieces = [None] * len(sequences[0]), [q.unbind(0) for q in sequences]
     for t in (reversed(range(len(outputs))) if reverse else range(len(outputs))):
-        states = tuple(step(*[p[t] for p in pieces], *states))
+        states = _new_state(step(*[p[t] for p in pieces], *states), len(states))
         outputs[t] = states[0]
     return stack(outputs, axis=0), states
+
+
+def _new_state(result, count: int) -> tuple:
+    """What a step returned, as the state tuple (a lone tensor is a state of one)."""
+    state = (result,) if isinstance(result, Tensor) else result
+    if type(state) not in (tuple, list) or len(state) != count or not all(
+            isinstance(t, Tensor) for t in state):
+        raise TypeError(f"replay.scan: the step must return the new state, {count} tensor(s) "
+                        f"like the state it was given, got {type(result).__name__}")
+    return tuple(state)
 
 
 # step function -> {(number of sequences, signature): Program, or False}; weak, so that a
@@ -449,8 +459,8 @@ def _program_of(step, sequences, states, fixed):
         inputs = [Tensor(q.data[0]) for q in sequences] + [Tensor(s.data) for s in states]
         name = getattr(step, "__name__", type(step).__name__)
         with no_grad():
-            _, program = record(lambda: tuple(step(*inputs)), (*inputs, *fixed),
-                                name=name if name.isidentifier() else "Step")
+            _, program = record(lambda: _new_state(step(*inputs), len(states)),
+                                (*inputs, *fixed), name=name if name.isidentifier() else "Step")
         if program is None or not program.can_scan(len(sequences), len(states)):
             program = False
         programs[key] = program
