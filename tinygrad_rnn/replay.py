@@ -406,8 +406,10 @@ def scan(step, sequences, states, fixed=(), reverse: bool = False):
     and replayed after; pass the same function (or cell) to reuse the recording. A
     step that reads a tensor requiring grad that is not in ``fixed``, or returns
     something its ops did not make, runs op by op, as everything does inside
-    ``disabled()``. A random draw inside the step (a dropout mask) would be recorded
-    once: draw it outside, and pass it in as a sequence.
+    ``disabled()``. What the step computes in Python is recorded as it was at the
+    first call: a number it uses (a closure's ``scale``, a cell attribute), or a
+    random draw (a dropout mask), is a constant from then on. Pass what changes as
+    a tensor: in ``fixed``, or as a sequence.
 
     >>> out, (h, c) = replay.scan(lambda x, h, c: cell(x, (h, c)), [x], [h0, c0],
     ...                           fixed=list(cell.parameters()))
