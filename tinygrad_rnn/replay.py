@@ -96,6 +96,12 @@ class Op:
         self.outputs, self.tuple_output = outputs, tuple_output
 
 
+def signature(values) -> tuple:
+    """The (shape, dtype) of each tensor or array, None for None: what a recorded step's
+    inputs must keep for it to be replayed."""
+    return tuple([None if v is None else (v.shape, v.dtype) for v in values])
+
+
 def record(call, inputs, name: str = "Step"):
     """``(call(), Program or None)``: run the step ``call`` and write its ops down.
 
@@ -136,7 +142,7 @@ class Program:
 
     @classmethod
     def build(cls, inputs, log: list, result, name: str = "Step") -> "Program | None":
-        metas = [None if t is None else (t.shape, t.dtype) for t in inputs]
+        metas = list(signature(inputs))
         slot_of = {}  # id(tensor) -> slot (the log holds every tensor: ids stay unique)
         for i, t in enumerate(inputs):
             if t is not None:
@@ -210,7 +216,7 @@ class Program:
             wanted = any(requires.get(s, False) for s in op.inputs)
             requires.update((s, wanted) for s in op.outputs)
         outputs = ", ".join(f"g{s}" for s in self.outputs) + ("," if len(self.outputs) > 1 else "")
-        lines = [f"def backward(ctx, grad, seed=None):",
+        lines = ["def backward(ctx, grad, seed=None):",
                  f"    {''.join(f'c{k}, ' for k in range(len(self.ops)))}= ctx.saved_tensors",
                  f"    {outputs} = grad"]
         has_grad = {s for s in self.outputs if requires[s]}  # slots whose g{s} is assigned
@@ -291,8 +297,7 @@ class Program:
     def signature(sequences, states, fixed) -> tuple:
         """The (shape, dtype) of one step's inputs (None for a None input)."""
         return (tuple([(s.data.shape[1:], s.data.dtype) for s in sequences])
-                + tuple([(s.data.shape, s.data.dtype) for s in states])
-                + tuple([None if t is None else (t.data.shape, t.data.dtype) for t in fixed]))
+                + signature(states) + signature(fixed))
 
     @property
     def recorded_signature(self) -> tuple:
@@ -365,12 +370,11 @@ class Scan(Function):
         # (h's gradient at step t starts from the output's share, as in the engine, where
         # the output's stack node is the first to add to it: the same sums, bit for bit)
         first = program.backward_for(needs)  # the first step's state is the node's input
-        later = program.backward_for(needs[:n_seq] + (True,) * (varying - n_seq)
-                                     + needs[varying:], seeded=n_seq)
+        later = program.backward_for(_later_needs(needs, n_seq, varying), seeded=n_seq)
         g_outputs, carry = grads[0], grads[1:]
         g_sequences = [np.empty(shape, dtype) if need else None
                        for (shape, dtype), need in zip(ctx.sequence_metas, needs)]
-        g_fixed, fixed_slots = [None] * (len(needs) - varying), range(varying, len(needs))
+        g_fixed = [None] * (len(needs) - varying)
         steps = len(contexts)
         first_t = steps - 1 if ctx.reverse else 0
         previous = 1 if ctx.reverse else -1  # the step whose state step t reads
@@ -381,15 +385,8 @@ class Scan(Function):
                 d = first(contexts[t], upstream)
             else:  # h_t-1's gradient: its output's share, then what step t sends back
                 d = later(contexts[t], upstream, g_outputs[t + previous])
-            for k, g_sequence in enumerate(g_sequences):
-                if g_sequence is not None:
-                    g_sequence[t] = d[k] if type(d[k]) is not OuterSum else d[k].array()
+            _collect(d, t, g_sequences, g_fixed, varying)
             carry = d[n_seq:varying]
-            for j in fixed_slots:
-                g = d[j]
-                if g is not None:
-                    so_far = g_fixed[j - varying]
-                    g_fixed[j - varying] = g if so_far is None else _plus(so_far, g)
         return (*g_sequences, *carry, *g_fixed)
 
 
@@ -458,15 +455,23 @@ def _program_of(step, sequences, states, fixed):
     key = (len(sequences), Program.signature(sequences, states, fixed))
     program = programs.get(key)
     if program is None:
-        inputs = [Tensor(q.data[0]) for q in sequences] + [Tensor(s.data) for s in states]
         name = getattr(step, "__name__", type(step).__name__)
-        with no_grad():
-            _, program = record(lambda: _new_state(step(*inputs), len(states)),
-                                (*inputs, *fixed), name=name if name.isidentifier() else "Step")
-        if program is None or not program.can_scan(len(sequences), len(states)):
-            program = False
-        programs[key] = program
+        program = programs[key] = record_step(
+            step, [q.data[0] for q in sequences] + [s.data for s in states], len(states),
+            fixed, name if name.isidentifier() else "Step")
     return program
+
+
+def record_step(step, step_inputs, n_states: int, fixed, name: str):
+    """The Program of ``step(*x_t, *state)``, recorded without a graph (only the ops
+    matter) on stand-ins for one step's inputs ``step_inputs`` (arrays: its sequences'
+    slices, then its ``n_states`` states; one tensor each, even where two are one
+    object), or False when it cannot be scanned."""
+    inputs = [Tensor(a) for a in step_inputs]
+    with no_grad():
+        _, program = record(lambda: _new_state(step(*inputs), n_states), (*inputs, *fixed), name)
+    n_seq = len(inputs) - n_states
+    return program if program is not None and program.can_scan(n_seq, n_states) else False
 
 
 def scan_packed(programs: dict, sequences, states, fixed, sizes, reverse: bool = False):
@@ -544,11 +549,11 @@ class PackedScan(Function):
         sizes, offsets, n_seq, contexts = ctx.sizes, ctx.offsets, ctx.n_seq, ctx.saved_tensors
         needs, steps = ctx.needs_input_grad, len(sizes)
         varying = n_seq + len(grads) - 1
-        later_needs = needs[:n_seq] + (True,) * (varying - n_seq) + needs[varying:]
+        later_needs = _later_needs(needs, n_seq, varying)
         g_outputs, g_finals = grads[0], grads[1:]
         g_sequences = [np.empty(shape, dtype) if need else None
                        for (shape, dtype), need in zip(ctx.sequence_metas, needs)]
-        g_fixed, fixed_slots = [None] * (len(needs) - varying), range(varying, len(needs))
+        g_fixed = [None] * (len(needs) - varying)
         g_initial = [np.zeros(g.shape, g.dtype) for g in g_finals]
 
         def output_share(t):  # the output's gradient of step t's h
@@ -574,14 +579,7 @@ class PackedScan(Function):
                     contexts[t], upstream, output_share(nxt))
             else:
                 d = program.backward_for(later_needs)(contexts[t], upstream)
-            for k, g_sequence in enumerate(g_sequences):
-                if g_sequence is not None:
-                    g_sequence[o:o + b] = d[k] if type(d[k]) is not OuterSum else d[k].array()
-            for j in fixed_slots:
-                g = d[j]
-                if g is not None:
-                    so_far = g_fixed[j - varying]
-                    g_fixed[j - varying] = g if so_far is None else _plus(so_far, g)
+            _collect(d, slice(o, o + b), g_sequences, g_fixed, varying)
             carry = list(d[n_seq:varying])  # the gradient of the state step t read (b rows)
             if nxt is None:  # the initial state's first b rows
                 for g_init, g in zip(g_initial, carry):
@@ -600,6 +598,23 @@ class PackedScan(Function):
                 carry[0] = output_share(nxt) + carry[0]
         return (*g_sequences, *[g if need else None for g, need in
                                 zip(g_initial, needs[n_seq:varying])], *g_fixed)
+
+
+def _later_needs(needs: tuple, n_seq: int, varying: int) -> tuple:
+    """needs_input_grad of every step but the first: its state is the step before's
+    output, which needs a gradient whenever the node records."""
+    return needs[:n_seq] + (True,) * (varying - n_seq) + needs[varying:]
+
+
+def _collect(d: tuple, rows, g_sequences: list, g_fixed: list, varying: int) -> None:
+    """One step's input gradients ``d``: the sequences' go into their ``rows``, the fixed
+    inputs' are pooled over the steps (OuterSums add their terms)."""
+    for g_sequence, g in zip(g_sequences, d):
+        if g_sequence is not None:
+            g_sequence[rows] = g if type(g) is not OuterSum else g.array()
+    for j, g in enumerate(d[varying:]):
+        if g is not None:
+            g_fixed[j] = g if g_fixed[j] is None else _plus(g_fixed[j], g)
 
 
 def _records(inputs) -> bool:

@@ -25,9 +25,9 @@ from .. import functional as F
 from ..ops import concat, stack
 from ..autograd import ShapeError
 from .. import replay
-from ..replay import record, scan_packed
+from ..replay import scan_packed
 from ..speedups import gc_paused
-from ..tensor import Tensor, no_grad
+from ..tensor import Tensor
 from . import cells as _cells, init
 from .cells import (GateGrad, GateView, checked_input, checked_states, gate_view, gru_inputs,
                     gru_step, lstm_step, rnn_step)
@@ -216,9 +216,8 @@ class RNNBase(Module):
     def _run(self, x, state, w, reverse: bool):
         """One layer, one direction: (outputs (T, N, H_out), final state tuple)."""
         recorder = _cells._recorder
-        if recorder is None and replay.is_enabled() and self._folds_bias_hh():  # one Scan node
-            (whole,), w = self._step_inputs(x, w, _whole)
-            sequences = whole if type(whole) is tuple else (whole,)
+        if self._scans():  # one Scan node
+            sequences, w = self._sequences(x, w)
             scanned = self._scan(sequences, state, w, reverse)
             if scanned is not None:
                 return scanned
@@ -267,9 +266,8 @@ class RNNBase(Module):
         state; backward in time, a sequence joins the batch at its own last step,
         from its initial state.
         """
-        if _cells._recorder is None and replay.is_enabled() and self._folds_bias_hh():
-            (whole,), w_all = self._step_inputs(x, w, _whole)  # one PackedScan node
-            sequences = whole if type(whole) is tuple else (whole,)
+        if self._scans():  # one PackedScan node
+            sequences, w_all = self._sequences(x, w)
             scanned = self._scan_packed(sequences, sizes, state, w_all, reverse)
             if scanned is not None:
                 return scanned
@@ -301,6 +299,17 @@ class RNNBase(Module):
     def _step(self, xp, state, w) -> tuple:
         raise NotImplementedError
 
+    def _scans(self) -> bool:
+        """Does this forward run the layer's step as one Scan node (``replay.py``)? Its own
+        step only, and not inside ``replay.disabled()`` or while ``trace`` records."""
+        return _cells._recorder is None and replay.is_enabled() and self._folds_bias_hh()
+
+    def _sequences(self, x, w: dict) -> tuple:
+        """(what ``_step`` gets as xp, for all steps at once: a tuple of sequences; the
+        weights), for a scan."""
+        (whole,), w = self._step_inputs(x, w, _whole)
+        return (whole if type(whole) is tuple else (whole,)), w
+
     def _scan(self, sequences: tuple, state: tuple, w: dict, reverse: bool):
         """(outputs, final state) of the layer's own step run over ``sequences`` as one
         ``Scan`` node (``replay.py``), or None when its recorded program cannot be scanned.
@@ -325,27 +334,20 @@ class RNNBase(Module):
         (arrays: its xp parts, then its states) and these weights, or False when it cannot
         be scanned. Recorded once for every layer of this class and these shapes: the
         program depends on nothing else."""
-        signature = (tuple([(a.shape, a.dtype) for a in step_inputs])
-                     + tuple([None if t is None else (t.data.shape, t.data.dtype) for t in weights]))
-        key = (type(self), getattr(self, "nonlinearity", None), n_seq, signature)
+        key = (type(self), getattr(self, "nonlinearity", None), n_seq,
+               replay.signature(step_inputs) + replay.signature(weights))
         program = _PROGRAMS.get(key)
         if program is None:
             if len(_PROGRAMS) > 1000:  # a program of ever new shapes: start again
                 _PROGRAMS.clear()
-            program = self._record_step([Tensor(a) for a in step_inputs], n_seq, w)
-            if program is None or not program.can_scan(n_seq, len(step_inputs) - n_seq):
-                program = False  # (no layer of this class and these shapes will try again)
-            _PROGRAMS[key] = program
-        return program
 
-    def _record_step(self, inputs: list, n_seq: int, w: dict):
-        """The Program of ``_step`` on stand-ins for one step's ``inputs`` (its xp parts,
-        then its states), recorded without a graph (only the ops matter), or None when it
-        cannot be replayed."""
-        xp = inputs[0] if n_seq == 1 else tuple(inputs[:n_seq])
-        with no_grad():
-            _, program = record(lambda: self._step(xp, tuple(inputs[n_seq:]), w),
-                                (*inputs, *w.values()), name=self.kind)
+            def step(*inputs):  # _step as replay.record_step calls a step
+                xp = inputs[0] if n_seq == 1 else inputs[:n_seq]
+                return self._step(xp, inputs[n_seq:], w)
+
+            # (False: no layer of this class and these shapes will try again)
+            program = _PROGRAMS[key] = replay.record_step(
+                step, step_inputs, len(step_inputs) - n_seq, weights, self.kind)
         return program
 
     def _folds_bias_hh(self) -> bool:
