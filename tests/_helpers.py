@@ -41,3 +41,15 @@ class Softsign(tr.Function):
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         return grad / (1 + np.abs(x)) ** 2
+
+
+def graph_nodes(root: Tensor) -> set:
+    """The graph nodes reachable from root, by a walk written here (not the engine's)."""
+    seen, todo = set(), [root._node]
+    while todo:
+        node = todo.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        todo.extend(t._node for t in node.inputs)
+    return seen

@@ -13,21 +13,14 @@ from hypothesis import given, strategies as st
 
 import tinygrad_rnn as tr
 from tinygrad_rnn import Function, Tensor, nn, replay
-from tinygrad_rnn.autograd import Context
+from _helpers import graph_nodes
 
 LAYERS = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}
 
 
 def graph_ops(root: Tensor) -> list:
-    """The op names of every node reachable from root (a walk written here)."""
-    seen, todo = set(), [root._node]
-    while todo:
-        node = todo.pop()
-        if node is None or node in seen:
-            continue
-        seen.add(node)
-        todo.extend(p for p in node.parents if type(p) is Context)
-    return [node.fn.__name__ for node in seen]
+    """The op names of every node reachable from root."""
+    return [node.fn.__name__ for node in graph_nodes(root)]
 
 
 def run_layer(make_layer, x_data, hx_data, loss_seed: int, scanned: bool) -> list:

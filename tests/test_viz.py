@@ -11,6 +11,7 @@ import pytest
 
 import tinygrad_rnn as tr
 from tinygrad_rnn import Tensor, nn, viz
+from _helpers import graph_nodes
 
 NODE = re.compile(r"^\s*(\w+) \[(.*)\];$")
 EDGE = re.compile(r"^\s*(\w+) -> (\w+)( \[label=\"\[(\d+)\]\"\])?;$")
@@ -44,15 +45,8 @@ def parse(dot: str) -> dict:
 
 
 def count_ops(root: Tensor) -> int:
-    """Graph nodes reachable from root, by a walk written here (not the engine's)."""
-    seen, todo = set(), [root._node]
-    while todo:
-        node = todo.pop()
-        if node is None or node in seen:
-            continue
-        seen.add(node)
-        todo.extend(t._node for t in node.inputs)
-    return len(seen)
+    """Graph nodes reachable from root."""
+    return len(graph_nodes(root))
 
 
 class Tiny(nn.Module):
