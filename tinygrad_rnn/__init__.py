@@ -3,7 +3,8 @@ networks built from its ops alone, with every gradient checked."""
 
 from .tensor import Tensor  # first: the engine (autograd) and the ops build on it
 from .autograd import Context, Function, ShapeError, enable_grad, is_grad_enabled, no_grad
-from .ops import addcmul, addmm, concat, lerp, stack
+from . import speedups  # the engine's fast paths (TINYGRAD_RNN_PLAIN=1: the plain ones)
+from .tensor import addcmul, addmm, concat, lerp, stack
 from .rng import manual_seed
 from .compare import GradComparison, compare_grads
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck, gradcheck_report, numerical_grad

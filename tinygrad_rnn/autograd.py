@@ -3,26 +3,29 @@
 Every differentiable operation is a ``Function`` subclass (see ``ops.py``).
 ``SomeOp.apply(a, b)`` runs its ``forward`` on the numpy arrays and, when
 gradients are wanted, records a graph node (a ``Context``) that remembers the
-op, its inputs and whatever ``forward`` saved. ``backward(root, grad)`` walks
-those nodes from the root back to the leaves, calls each op's ``backward``
-exactly once, and adds up the gradients that reach each tensor.
+op, where its inputs came from and whatever ``forward`` saved. ``backward(root,
+grad)`` walks those nodes from the root back to the leaves, calls each op's
+``backward`` exactly once, and adds up the gradients that reach each tensor.
 
-Read this file top to bottom: grad mode, Context, Function, backward. The three
-speed tricks the backward walk uses (pooled weight gradients, in-place
-accumulation, a paused garbage collector) are in ``speedups.py``; the walk
-reads the same without them.
+Read this file top to bottom: grad mode, Context, Function, backward. The walk
+calls five small functions by name (``backward_of``, ``conform``,
+``add_grads``, ``as_array``, ``gc_paused``), defined here in their obvious form;
+``speedups.py`` swaps in faster ones that give the same gradients, unless the
+environment variable ``TINYGRAD_RNN_PLAIN=1`` is set.
+
+This module imports nothing else of the package: ``tensor.py`` builds on it,
+and ``Function.apply`` wraps its results in the class of its Tensor inputs.
 """
 
 from __future__ import annotations
 
-import dis
+import contextlib
 import functools
 import itertools
 from heapq import heappop, heappush
+from typing import Any, Callable
 
 import numpy as np
-
-from .speedups import OuterSum, add_grads, materialize
 
 # --------------------------------------------------------------------------- grad mode
 
@@ -46,16 +49,16 @@ class no_grad:
         self = super().__new__(cls)
         return self if fn is None else self(fn)  # bare @no_grad, as torch allows
 
-    def __enter__(self):
+    def __enter__(self) -> None:
         global _grad_enabled
         self._previous = _grad_enabled
         _grad_enabled = self._enabled_inside
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info) -> None:
         global _grad_enabled
         _grad_enabled = self._previous
 
-    def __call__(self, fn):
+    def __call__(self, fn: Callable) -> Callable:
         def wrapper(*args, **kwargs):
             with self.__class__():
                 return fn(*args, **kwargs)
@@ -71,24 +74,26 @@ class enable_grad(no_grad):
 
 # --------------------------------------------------------------------------- graph nodes
 
+_creation_order = itertools.count()
+
+
 class Context:
     """One node of the graph: the op that ran, where its inputs came from, what it saved.
 
     ``Function.apply`` makes one per op call. ``forward`` receives it as ``ctx``
     and may store anything on it (``ctx.axis = axis``) but the engine's own
-    fields, the names in ``__slots__``, which the engine fills in after forward
-    (a Function class whose forward or backward stores one is refused when defined);
-    ``save_for_backward`` is the place for arrays. Once backward has run,
-    ``saved_tensors`` is ``FREED`` (unless retain_graph=True).
+    fields, the names in ``__slots__`` (a Function whose forward or backward
+    stores one is refused when its class is defined); ``save_for_backward`` is
+    the place for arrays. Once backward has run, ``saved_tensors`` is ``FREED``
+    (unless retain_graph=True).
 
     ``seq`` numbers nodes in the order they were created, which backward uses.
     A node does not keep its input *tensors*, only links to their parents:
     ``parents[k]`` is the node that computed input k (and ``parent_indices[k]``
     which of its outputs it was), or input k itself when it is a leaf. So an
     intermediate array lives only as long as the user holds its tensor or an
-    op saved it for backward: a 2000-step LSTM keeps what backward needs, not
-    every value it ever computed. ``output_meta`` gives the (shape, dtype) of
-    each output, all backward needs to know about a gradient's destination.
+    op saved it for backward. ``output_meta`` gives the (shape, dtype) of each
+    output, all backward needs to know about a gradient's destination.
     """
 
     __slots__ = ("fn", "seq", "parents", "parent_indices", "needs_input_grad", "saved_tensors",
@@ -101,44 +106,23 @@ class Context:
     def record(self, inputs: tuple, out) -> bool:
         """Number the node, link it to its inputs' parents, note its outputs' shapes and
         dtypes. When no input requires grad, record nothing and return False."""
-        if len(inputs) == 1:  # most ops have one to three inputs: the general case, unrolled
-            (a,) = inputs
-            if not a._requires_grad:
-                return False
-            parents, indices, needs = (a._node or a,), (a._index,), (True,)
-        elif len(inputs) == 2:
-            a, b = inputs
-            if not (a._requires_grad or b._requires_grad):
-                return False
-            parents = (a._node or a, b._node or b)
-            indices, needs = (a._index, b._index), (a._requires_grad, b._requires_grad)
-        elif len(inputs) == 3:  # addmm, addcmul, lerp, linear: one at every recurrent step
-            a, b, c = inputs
-            needs = (a._requires_grad, b._requires_grad, c._requires_grad)
-            if True not in needs:
-                return False
-            parents = (a._node or a, b._node or b, c._node or c)
-            indices = (a._index, b._index, c._index)
-        else:  # one loop, not three comprehensions (each of which is a call in 3.11)
-            parents, indices, needs = [], [], []
-            for t in inputs:
-                parents.append(t._node or t)
-                indices.append(t._index)
-                needs.append(t._requires_grad)
-            if True not in needs:
-                return False
-            parents, indices, needs = tuple(parents), tuple(indices), tuple(needs)
+        parents, indices, needs = [], [], []
+        for t in inputs:  # (one loop: in Python 3.11 each comprehension is a call)
+            parents.append(t._node or t)  # a leaf is its own parent
+            indices.append(t._index)
+            needs.append(t._requires_grad)
+        if True not in needs:
+            return False
         self.seq = next(_creation_order)
-        self.parents = parents
-        self.parent_indices = _INDICES.get(indices) or _shared(_INDICES, indices)
-        self.needs_input_grad = _NEEDS.get(needs) or _shared(_NEEDS, needs)
+        self.parents = tuple(parents)
+        self.parent_indices = tuple(indices)
+        needs = tuple(needs)
+        self.needs_input_grad = needs
         self.tuple_output = type(out) is tuple  # (a tuple of one output stays a tuple)
         if self.tuple_output:
-            meta = tuple([(o.shape, o.dtype) for o in out])
-            self.output_meta = _META.get(meta) or _shared(_META, meta)
+            self.output_meta = tuple([(o.shape, o.dtype) for o in out])
         else:
-            meta = (out.shape, out.dtype)
-            self.output_meta = _ONE_META.get(meta) or _shared(_ONE_META, meta, (meta,))
+            self.output_meta = ((out.shape, out.dtype),)
         return True
 
     @property
@@ -151,7 +135,7 @@ class Context:
         return tuple(p if type(p) is not Context else OpOutput(p, i)
                      for p, i in zip(self.parents, self.parent_indices))
 
-    def save_for_backward(self, *arrays):
+    def save_for_backward(self, *arrays) -> None:
         self.saved_tensors = arrays
 
 
@@ -172,27 +156,6 @@ class OpOutput:
 
     def __repr__(self) -> str:
         return f"OpOutput({self._node.fn.__name__}, {self._index})"
-
-
-# Equal small tuples (needs_input_grad, indices, output shapes) are shared between
-# nodes: a graph of 100,000 nodes holds a few hundred of them, not 300,000.
-# (One table each: (True,) == (1,) in Python, and indices must stay ints.)
-_NEEDS: dict = {}
-_INDICES: dict = {}
-_META: dict = {}
-_ONE_META: dict = {}  # (shape, dtype) of a single output -> ((shape, dtype),)
-
-
-def _shared(table: dict, key: tuple, value: tuple | None = None) -> tuple:
-    shared = table.get(key)
-    if shared is None:
-        if len(table) > 100_000:  # a program of ever new shapes: start again
-            table.clear()
-        shared = table[key] = key if value is None else value
-    return shared
-
-
-_creation_order = itertools.count()
 
 
 class Function:
@@ -224,73 +187,47 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, **params):
+        """Run ``forward`` on the inputs' arrays; record a node if a gradient will be wanted.
+
+        Numbers and arrays among the inputs become constant tensors. The outputs are
+        made by the inputs' own ``_from_op`` (``Tensor``'s, in tensor.py, which
+        imports this module rather than the other way round)."""
         for x in inputs:
-            if not isinstance(x, Tensor):  # a number or an array among them: wrap them all
-                inputs = tuple([x if isinstance(x, Tensor) else Tensor(x) for x in inputs])
+            if not hasattr(x, "_from_op"):  # a number or an array among them
+                inputs = _as_tensors(cls, inputs)
                 break
-        ctx = _new_object(Context)  # the node (filled in by record() if one is wanted)
+        ctx = _new_node(Context)
         ctx.fn, ctx.saved_tensors = cls, ()
-        try:  # free in Python 3.11 when nothing is raised
-            if len(inputs) == 1:  # one to three inputs unrolled (most ops): no list to build
-                out = cls.forward(ctx, inputs[0].data, **params)
-            elif len(inputs) == 2:
-                out = cls.forward(ctx, inputs[0].data, inputs[1].data, **params)
-            elif len(inputs) == 3:
-                out = cls.forward(ctx, inputs[0].data, inputs[1].data, inputs[2].data, **params)
-            else:
-                out = cls.forward(ctx, *[t.data for t in inputs], **params)
+        try:
+            out = cls.forward(ctx, *[t.data for t in inputs], **params)
         except ShapeError:
             raise  # already in the user's words
         except ValueError as err:
             raise _shape_error(cls, inputs, err) from None
-        # a node is recorded when someone will want a gradient
         node = ctx if _grad_enabled and ctx.record(inputs, out) else None
         if node is None:
             ctx.saved_tensors = ()  # nothing will call backward: let the arrays go now
+        make = inputs[0]._from_op
         if type(out) is tuple:
-            result = tuple([_tensor_from_op(o, node, i) for i, o in enumerate(out)])
+            result = tuple([make(o, node, i) for i, o in enumerate(out)])
         else:
-            result = _tensor_from_op(out, node, 0)
-        if _op_log is not None:  # replay.record() is writing the ops of a step down
+            result = make(out, node, 0)
+        if _op_log is not None:
             _op_log.append((cls, inputs, params, result))
         return result
 
 
-_new_object = object.__new__
-_op_log = None  # a list while replay.record() runs (see replay.py), else None
-
-# What the engine stores on a node, and why, for the error below.
-_ENGINE_FIELDS = {
-    "fn": "the op's class", "seq": "the node's creation number, which orders backward",
-    "parents": "the links to the inputs' nodes", "parent_indices": "which output of each",
-    "needs_input_grad": "which inputs want a gradient", "output_meta": "the outputs' shapes",
-    "tuple_output": "whether forward returned a tuple", "retained": "retain_grad()'s tensors",
-    "names": "the outputs' names",
-}
+_new_node = object.__new__  # (a Context has no __init__; this skips looking for one)
 
 
-def _refuse_engine_names(fn_class) -> None:
-    """A forward or backward that stores one of the engine's own names on ctx
-    (``ctx.seq = ...``) would be overwritten by the engine, or worse, would reorder or
-    relink the graph without a word: refuse it when the class is defined. (This reads
-    the methods' bytecode for stores on their first argument, so it costs nothing per
-    call; a name set some other way, through setattr or a helper, is not seen.)"""
-    for method in ("forward", "backward"):
-        code = getattr(getattr(fn_class, method, None), "__code__", None)
-        if code is None or code.co_argcount == 0 or _ENGINE_FIELDS.keys().isdisjoint(code.co_names):
-            continue  # (no such name anywhere in the method: nothing to disassemble)
-        ctx_name, previous = code.co_varnames[0], None
-        for instruction in dis.get_instructions(code):
-            if (instruction.opname == "STORE_ATTR" and instruction.argval in _ENGINE_FIELDS
-                    and previous is not None and previous.opname.startswith("LOAD_FAST")
-                    and ctx_name in (previous.argval if isinstance(previous.argval, tuple)
-                                     else (previous.argval,))):
-                field = instruction.argval
-                raise TypeError(
-                    f"{fn_class.__name__}.{method} sets {ctx_name}.{field}, a name the engine "
-                    f"uses ({_ENGINE_FIELDS[field]}) and would overwrite; keep the value under "
-                    f"another name, e.g. {ctx_name}.my_{field}")
-            previous = instruction
+def _as_tensors(fn, inputs: tuple) -> tuple:
+    """``inputs``, every number or array among them made a constant tensor by a tensor
+    among them (``Tensor._constant``)."""
+    tensors = [x for x in inputs if hasattr(x, "_from_op")]
+    if not tensors:
+        raise TypeError(f"{fn.__name__}.apply: needs at least one Tensor among its inputs, "
+                        f"got {', '.join(type(x).__name__ for x in inputs) or 'none'}")
+    return tuple([x if hasattr(x, "_from_op") else tensors[0]._constant(x) for x in inputs])
 
 
 class ShapeError(ValueError):
@@ -303,6 +240,36 @@ def _shape_error(fn, tensors, err) -> ShapeError:
     if fn.broadcasts and "broadcast" in str(err):
         return ShapeError(f"{fn.__name__.lower()}: shapes {shapes} cannot be broadcast together")
     return ShapeError(f"{fn.__name__.lower()}: {err} (input shapes {shapes})")
+
+
+# --------------------------------------------------------------------------- the one hook
+
+_op_log: list | None = None  # a list while noting_ops() runs, else None
+
+
+class noting_ops:
+    """Context manager: every op applied inside is appended, as ``(fn, inputs, params,
+    outputs)``, to the list it returns. ``replay.py`` records a recurrent step this way;
+    it is the only thing the engine does for it.
+
+    >>> with noting_ops() as log:
+    ...     y = (x * 2).tanh()      # log: [(Mul, ...), (Tanh, ...)]
+    """
+
+    def __enter__(self) -> list:
+        global _op_log
+        if _op_log is not None:
+            raise RuntimeError("noting_ops: already noting the ops of another block")
+        _op_log = []
+        return _op_log
+
+    def __exit__(self, *exc_info) -> None:
+        global _op_log
+        _op_log = None
+
+    @staticmethod
+    def active() -> bool:
+        return _op_log is not None
 
 
 # --------------------------------------------------------------------------- backward
@@ -320,60 +287,60 @@ def backward(root, grad: np.ndarray, retain_graph: bool = False) -> None:
     each such node's output gradients, summed over every path seen so far (one
     slot per output). A node no gradient reaches is never visited.
     """
-    pending = {root._node: [None] * len(root._node.output_meta)}
+    pending = {root._node: [None] * root._node.num_outputs}
     pending[root._node][root._index] = grad
     ready = [(-root._node.seq, root._node)]
-    while ready:
-        node = heappop(ready)[1]
-        out_grads = pending.pop(node)
-        if node.tuple_output or node.retained is not None or node.saved_tensors is FREED:
-            upstream = _upstream(node, out_grads)  # the general case
-        else:  # one output, the case of most nodes
-            upstream = out_grads[0]
-            if type(upstream) is OuterSum:  # all its terms are in: now the one matmul
-                upstream = upstream.array()
-        in_grads = node.fn.backward(node, upstream)
-        if type(in_grads) is not tuple:
-            in_grads = (in_grads,)
-        if len(in_grads) != len(node.parents):
-            raise RuntimeError(f"{node.fn.__name__}.backward returned {len(in_grads)} "
-                               f"gradients for {len(node.parents)} inputs")
-        for parent, index, g, needed in zip(node.parents, node.parent_indices, in_grads,
-                                            node.needs_input_grad):
-            if g is None or not needed:
-                continue
-            if type(parent) is not Context:  # a leaf: gradients add up across backward() calls
-                _accumulate_into_leaf(node, parent, g)
-                continue
-            shape, dtype = parent.output_meta[index]
-            if (type(g) is not np.ndarray and type(g) is not OuterSum) or g.shape != shape \
-                    or g.dtype is not dtype:  # (numpy shares one dtype object per type)
-                g = _conform(node, shape, dtype, g)  # rare: a broadcast to undo, a number, a cast
-            slots = pending.get(parent)
-            if slots is None:  # its first gradient: it joins the heap
-                slots = pending[parent] = [None] * len(parent.output_meta)
-                heappush(ready, (-parent.seq, parent))
-            if slots[index] is None:
-                slots[index] = g
-            else:  # a reused tensor: gradients of all its uses add, never overwrite
-                slots[index] = add_grads(slots[index], g)
-        if not retain_graph and node.saved_tensors:
-            # drop the saved arrays; a node that saved none stays usable, as in torch
-            node.saved_tensors = FREED
+    with gc_paused():
+        while ready:
+            node = heappop(ready)[1]
+            in_grads = _call_backward(node, pending.pop(node))
+            for parent, index, g, needed in zip(node.parents, node.parent_indices, in_grads,
+                                                node.needs_input_grad):
+                if g is None or not needed:
+                    continue
+                if type(parent) is not Context:  # a leaf: gradients add up across backward() calls
+                    _accumulate_into_leaf(node, parent, g)
+                    continue
+                shape, dtype = parent.output_meta[index]
+                if type(g) is not np.ndarray or g.shape != shape or g.dtype != dtype:
+                    g = conform(node, shape, dtype, g)  # a broadcast to undo, a number, a cast
+                slots = pending.get(parent)
+                if slots is None:  # its first gradient: the parent joins the heap
+                    slots = pending[parent] = [None] * len(parent.output_meta)
+                    heappush(ready, (-parent.seq, parent))
+                if slots[index] is None:
+                    slots[index] = g
+                else:  # a reused tensor: gradients of all its uses add, never overwrite
+                    slots[index] = add_grads(slots[index], g)
+            if not retain_graph and node.saved_tensors:
+                # drop the saved arrays; a node that saved none stays usable, as in torch
+                node.saved_tensors = FREED
 
 
-_NoneType = type(None)  # (`None in out_grads` would compare arrays with None)
-
-
-def _upstream(node: Context, out_grads: list):
-    """What the op's backward gets: the gradient of its output, or a tuple of them."""
+def _call_backward(node: Context, out_grads: list) -> tuple:
+    """The op's backward on its outputs' gradients: one gradient (or None) per input."""
     if node.saved_tensors is FREED:
         raise RuntimeError(
             f"backward through the graph a second time: the saved values of "
             f"{node.fn.__name__} were freed after the first backward(). "
             f"Pass retain_graph=True to the first backward() to keep them.")
-    if OuterSum in map(type, out_grads):  # (a C-level scan: this runs at every split)
-        out_grads[:] = [materialize(g) for g in out_grads]
+    if node.tuple_output or node.retained is not None:
+        upstream = _gather(node, out_grads)
+    else:  # one output, the case of most nodes
+        upstream = as_array(out_grads[0])
+    in_grads = backward_of(node.fn)(node, upstream)
+    if type(in_grads) is not tuple:
+        in_grads = (in_grads,)
+    if len(in_grads) != len(node.parents):
+        raise RuntimeError(f"{node.fn.__name__}.backward returned {len(in_grads)} "
+                           f"gradients for {len(node.parents)} inputs")
+    return in_grads
+
+
+def _gather(node: Context, out_grads: list):
+    """The gradients of a node's outputs as its backward takes them (a tuple for several,
+    zeros for an output nobody used), kept in ``.grad`` for outputs that retain it."""
+    out_grads = [as_array(g) for g in out_grads]
     if node.retained is not None:
         for i, t in node.retained.items():
             if out_grads[i] is not None:
@@ -381,23 +348,21 @@ def _upstream(node: Context, out_grads: list):
                 t.grad = out_grads[i].copy() if t.grad is None else t.grad + out_grads[i]
     if not node.tuple_output:
         return out_grads[0]
-    if _NoneType in map(type, out_grads):  # an output nobody used contributes zeros
-        return tuple(g if g is not None else np.zeros(s, d)
-                     for g, (s, d) in zip(out_grads, node.output_meta))
-    return tuple(out_grads)
+    return tuple(g if g is not None else np.zeros(shape, dtype)
+                 for g, (shape, dtype) in zip(out_grads, node.output_meta))
 
 
 def _accumulate_into_leaf(node: Context, leaf, g) -> None:
     """Add ``g`` (from ``node``) into ``leaf.grad``."""
     data = leaf.data
     if type(g) is not np.ndarray or g.shape != data.shape or g.dtype != data.dtype:
-        g = _conform(node, data.shape, data.dtype, g)
+        g = as_array(conform(node, data.shape, data.dtype, g))
     if leaf.grad is None:
         # a copy, because g may be shared with other inputs (add passes grad to both)
-        # and optimizers update .grad in place; an OuterSum's matmul is a new array
-        leaf.grad = g.array() if type(g) is OuterSum else g.copy()
+        # and optimizers update .grad in place
+        leaf.grad = g.copy()
     else:
-        leaf.grad = add_grads(leaf.grad, materialize(g))
+        leaf.grad = add_grads(leaf.grad, g)
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
@@ -418,14 +383,12 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     return grad
 
 
-def _conform(node: Context, shape: tuple, dtype, g):
-    """Gradient ``g`` from ``node`` as an array of its input's ``shape`` and ``dtype``
-    (an OuterSum of that shape and dtype stays one)."""
-    if type(g) is OuterSum:
-        if g.shape == shape and g.dtype == dtype:
-            return g
-        g = g.array()
-    g = np.asarray(g)
+def conform(node: Context, shape: tuple, dtype, g):
+    """Gradient ``g`` from ``node`` as a gradient of an input of ``shape`` and ``dtype``:
+    broadcast axes summed away, cast to the input's dtype."""
+    if getattr(g, "shape", None) == shape and getattr(g, "dtype", None) == dtype:
+        return g  # a speedups.OuterSum of the right shape: stays lazy
+    g = np.asarray(as_array(g))
     if g.shape != shape:
         g = unbroadcast(g, shape)
         if g.shape != shape:
@@ -436,6 +399,63 @@ def _conform(node: Context, shape: tuple, dtype, g):
     return g
 
 
-# Tensor is built on the engine above (tensor.py imports this module at its end),
-# and Function.apply wraps its results in Tensors.
-from .tensor import Tensor, _tensor_from_op  # noqa: E402
+# --------------------------------------------------------------------------- the speed doors
+# The walk above calls these five (conform is above) by name. Here they are as plain as they can be;
+# speedups.install() (run when the package is imported, unless TINYGRAD_RNN_PLAIN=1)
+# replaces them with versions that give the same gradients faster.
+
+
+def backward_of(fn: type) -> Callable[[Context, Any], Any]:
+    """The backward the walk calls for op class ``fn``: its own."""
+    return fn.backward
+
+
+def add_grads(previous, g):
+    """The sum of two gradients of one tensor."""
+    return previous + g
+
+
+def as_array(g):
+    """A gradient as an array (the fast path may keep one lazy)."""
+    return g
+
+
+gc_paused = contextlib.nullcontext  # the fast path pauses the cyclic garbage collector
+
+
+# --------------------------------------------------------------------------- a guard
+
+# What the engine stores on a node, and why, for the error below.
+_ENGINE_FIELDS = {
+    "fn": "the op's class", "seq": "the node's creation number, which orders backward",
+    "parents": "the links to the inputs' nodes", "parent_indices": "which output of each",
+    "needs_input_grad": "which inputs want a gradient", "output_meta": "the outputs' shapes",
+    "tuple_output": "whether forward returned a tuple", "retained": "retain_grad()'s tensors",
+    "names": "the outputs' names",
+}
+
+
+def _refuse_engine_names(fn_class) -> None:
+    """A forward or backward that stores one of the engine's own names on ctx
+    (``ctx.seq = ...``) would be overwritten by the engine, or worse, would reorder or
+    relink the graph without a word: refuse it when the class is defined. (This reads
+    the methods' bytecode for stores on their first argument, so it costs nothing per
+    call; a name set some other way, through setattr or a helper, is not seen.)"""
+    import dis  # (only here: reading bytecode is this guard's business alone)
+
+    for method in ("forward", "backward"):
+        code = getattr(getattr(fn_class, method, None), "__code__", None)
+        if code is None or code.co_argcount == 0 or _ENGINE_FIELDS.keys().isdisjoint(code.co_names):
+            continue  # (no such name anywhere in the method: nothing to disassemble)
+        ctx_name, previous = code.co_varnames[0], None
+        for instruction in dis.get_instructions(code):
+            if (instruction.opname == "STORE_ATTR" and instruction.argval in _ENGINE_FIELDS
+                    and previous is not None and previous.opname.startswith("LOAD_FAST")
+                    and ctx_name in (previous.argval if isinstance(previous.argval, tuple)
+                                     else (previous.argval,))):
+                field = instruction.argval
+                raise TypeError(
+                    f"{fn_class.__name__}.{method} sets {ctx_name}.{field}, a name the engine "
+                    f"uses ({_ENGINE_FIELDS[field]}) and would overwrite; keep the value under "
+                    f"another name, e.g. {ctx_name}.my_{field}")
+            previous = instruction

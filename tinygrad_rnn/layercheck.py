@@ -36,7 +36,7 @@ import numpy as np
 from .gradcheck import GradcheckError, _flatten_outputs, numerical_grad
 from .nn.cells import GATES, _Cell
 from .nn.rnn import RNNBase
-from .ops import stack
+from .tensor import stack
 from .tensor import Tensor, no_grad
 
 __all__ = ["gradcheck_layer", "layercheck_report", "LayerCheckReport", "LayerCheckRow"]

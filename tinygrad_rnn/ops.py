@@ -17,8 +17,6 @@ import functools
 import numpy as np
 
 from .autograd import Function, ShapeError
-from .speedups import OuterSum
-from .tensor import Tensor
 
 # --------------------------------------------------------------------------- arithmetic
 
@@ -122,10 +120,6 @@ class Matmul(Function):
     For 2-D x (n, k) and y (k, m):  dx = grad @ y^T,  dy = x^T @ grad.
     A 1-D x is a row (1, k) and a 1-D y a column (k, 1) for the same formulas,
     and the added axis is dropped again; batch axes are summed by the engine.
-    For 2-D x and y, dy is handed to the engine as the factors (x, grad) of
-    x^T @ grad (an ``OuterSum``): the dy of all T time steps that share a
-    weight then become one matmul. A 2-D y under a batched x gets the same over
-    all of x's rows (X^T @ G, the batch axes' sum in the one matmul).
     """
 
     @staticmethod
@@ -159,11 +153,7 @@ class Matmul(Function):
             dx = grad @ y2.swapaxes(-1, -2)
             if x.ndim == 1:
                 dx = dx[..., 0, :]
-        if need_y and x.ndim == 2 and y.ndim == 2:
-            dy = OuterSum(x, grad)
-        elif need_y and x.ndim > 2 and y.ndim == 2:  # batch axes of x only: all rows at once
-            dy = OuterSum(x.reshape(-1, x.shape[-1]), grad.reshape(-1, grad.shape[-1]))
-        elif need_y:
+        if need_y:
             dy = x2.swapaxes(-1, -2) @ grad
             if y.ndim == 1:
                 dy = dy[..., 0]
@@ -176,9 +166,7 @@ class Addmm(Function):
 
     One node where ``input + mat1 @ mat2`` makes two, for the sum a recurrent
     step computes at every time step (xp + h W_hh^T) and a linear layer once
-    (bias + x W^T). As in ``Matmul``, dmat2 goes to the engine as an ``OuterSum``,
-    and so does dinput for a bias (m,): the sum of grad's rows, ``OuterSum.of_rows``,
-    which the engine sums once over all the steps that used the bias.
+    (bias + x W^T).
     """
 
     @staticmethod
@@ -195,16 +183,15 @@ class Addmm(Function):
         if not fits:
             raise ShapeError(f"addmm: input of shape {input.shape} does not broadcast to the "
                              f"product's shape {product.shape}")
-        ctx.save_for_backward(mat1, mat2, input.ndim == 1)  # (a bias row rides along)
+        ctx.save_for_backward(mat1, mat2)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        mat1, mat2, bias_row = ctx.saved_tensors
-        need_input, need_mat1, need_mat2 = ctx.needs_input_grad
-        dinput = OuterSum.of_rows(grad) if bias_row and need_input else grad
-        return (dinput, grad @ mat2.T if need_mat1 else None,
-                OuterSum(mat1, grad) if need_mat2 else None)
+        mat1, mat2 = ctx.saved_tensors
+        _, need_mat1, need_mat2 = ctx.needs_input_grad
+        return (grad, grad @ mat2.T if need_mat1 else None,
+                mat1.T @ grad if need_mat2 else None)
 
 
 class Addcmul(Function):
@@ -266,7 +253,6 @@ class Linear(Function):
 
     One node where ``reshape``, ``.T``, ``addmm`` and ``reshape`` make four: a
     sequence layer's input projection of every time step, and a cell's.
-    dweight goes to the engine as an ``OuterSum``, as in ``Matmul``.
     """
 
     @staticmethod
@@ -290,7 +276,7 @@ class Linear(Function):
             if grad.ndim != 2:
                 dx = dx.reshape(grad.shape[:-1] + (weight.shape[1],))
         if need_weight:
-            dweight = OuterSum(grad_rows, rows)
+            dweight = grad_rows.T @ rows
         if len(ctx.needs_input_grad) == 2:
             return dx, dweight
         return dx, dweight, np.add.reduce(grad_rows, axis=0) if ctx.needs_input_grad[2] else None
@@ -539,10 +525,6 @@ class GetItem(Function):
 
     @staticmethod
     def forward(ctx, x, index):
-        if isinstance(index, Tensor):
-            index = index.data
-        elif isinstance(index, tuple):
-            index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
         ctx.index, ctx.shape, ctx.dtype = index, x.shape, x.dtype
         try:
             return x[index]
@@ -693,49 +675,3 @@ def _stack(arrays, axis: int) -> np.ndarray:
 
 def _unstack(x: np.ndarray, axis: int) -> tuple:
     return tuple(x) if axis == 0 else tuple(np.moveaxis(x, axis, 0))
-
-
-def concat(tensors, axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis (torch.cat)."""
-    tensors = list(tensors)
-    if not tensors:
-        raise ValueError("concat: needs at least one tensor, got an empty sequence")
-    return Concat.apply(*tensors, axis=axis)
-
-
-def addmm(input, mat1, mat2) -> Tensor:
-    """input + mat1 @ mat2 as one node (torch.addmm): 2-D mat1 (n, k) and mat2 (k, m),
-    input broadcastable to (n, m)."""
-    return Addmm.apply(input, mat1, mat2)
-
-
-def is_number(value) -> bool:
-    """A Python number, a numpy scalar or a 0-d array: not a Tensor, not an array of
-    values. (Python numbers are told apart first: ``np.ndim`` costs a microsecond, too
-    much for the ``x ** 2`` of a loss and the ``addcmul`` of every LSTM step.)"""
-    return isinstance(value, (int, float)) or (not isinstance(value, Tensor)
-                                               and np.ndim(value) == 0)
-
-
-def addcmul(input, tensor1, tensor2, value: float = 1.0) -> Tensor:
-    """input + value * tensor1 * tensor2 as one node (torch.addcmul), with broadcasting."""
-    if not is_number(value):
-        raise TypeError(f"addcmul: value must be a number, got {type(value).__name__}")
-    if value == 1:  # forward's default: no keyword to pass at every step
-        return Addcmul.apply(input, tensor1, tensor2)
-    return Addcmul.apply(input, tensor1, tensor2, value=value)
-
-
-def lerp(start, end, weight) -> Tensor:
-    """start + weight * (end - start) as one node (torch.lerp), with broadcasting; a
-    number ``weight`` (or ``end``) takes start's dtype."""
-    start = start if isinstance(start, Tensor) else Tensor(start)
-    return Lerp.apply(start, start._lift(end), start._lift(weight))
-
-
-def stack(tensors, axis: int = 0) -> Tensor:
-    """Join tensors of one shape along a new axis (torch.stack)."""
-    tensors = list(tensors)
-    if not tensors:
-        raise ValueError("stack: needs at least one tensor, got an empty sequence")
-    return Stack.apply(*tensors, axis=axis)

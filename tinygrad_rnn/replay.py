@@ -40,9 +40,10 @@ import weakref
 import numpy as np
 
 from . import autograd
-from .autograd import Context, Function, _conform
-from .ops import stack
-from .speedups import OuterSum, add_grads
+from .autograd import Context, Function
+from .tensor import stack
+from . import speedups
+from .speedups import OuterSum
 from .tensor import Tensor, no_grad
 
 
@@ -50,7 +51,10 @@ _enabled = True
 
 
 def is_enabled() -> bool:
-    return _enabled
+    """Do recurrent layers run as Scan nodes? Not inside ``disabled()``, nor with the
+    engine's plain doors (``TINYGRAD_RNN_PLAIN=1``, see speedups.py), where everything
+    runs op by op."""
+    return _enabled and speedups.installed()
 
 
 class disabled:
@@ -181,6 +185,7 @@ class Program:
                  "fit_value": _fit_value, "plus": _plus, "_one": _one}
         for k, op in enumerate(self.ops):
             names[f"F{k}"], names[f"P{k}"] = op.fn, op.params
+            names[f"F{k}_backward"] = autograd.backward_of(op.fn)  # the engine's door (speedups.py)
         for s, array in self.constants.items():
             names[f"v{s}"] = array
         for s, meta in enumerate(self.metas):
@@ -233,8 +238,8 @@ class Program:
             grads = [f"d{j}" for j in range(len(op.inputs))]
             lines += [f"    c{k}.needs_input_grad = {op_needs!r}  # {op.fn.__name__}",
                       f"    {', '.join(grads)} = "
-                      + (f"F{k}.backward(c{k}, {upstream})" if len(grads) > 1 else
-                         f"_one(F{k}.backward(c{k}, {upstream}))")]
+                      + (f"F{k}_backward(c{k}, {upstream})" if len(grads) > 1 else
+                         f"_one(F{k}_backward(c{k}, {upstream}))")]
             for d, s, need in zip(grads, op.inputs, op_needs):
                 if not need:
                     continue
@@ -421,7 +426,7 @@ def scan(step, sequences, states, fixed=(), reverse: bool = False):
     if not states or not all(isinstance(t, Tensor) for t in fixed):
         raise TypeError("replay.scan: give the state as a list of tensors, and as fixed the "
                         "tensors the step reads (the very objects, e.g. a cell's parameters)")
-    program = _enabled and _program_of(step, sequences, states, fixed)
+    program = is_enabled() and _program_of(step, sequences, states, fixed)
     if program:
         return program.scan_unchecked(sequences, states, fixed, reverse)
     outputs, pieces = [None] * len(sequences[0]), [q.unbind(0) for q in sequences]
@@ -637,14 +642,14 @@ def _one(grads):
 def _fit(g, shape, dtype, fn):
     """An input's gradient from op ``fn`` as the input's shape and dtype (an OuterSum of
     them stays one, for the engine to pool across steps), or the engine's error."""
-    return g if g is None else _conform(_Named(fn), shape, dtype, g)
+    return g if g is None else autograd.conform(_Named(fn), shape, dtype, g)
 
 
 def _fit_value(g, shape, dtype, fn):
     """As ``_fit``, for a value inside the step, which the next op's backward reads: an array."""
     if g is None:
         return g
-    g = _conform(_Named(fn), shape, dtype, g)
+    g = autograd.conform(_Named(fn), shape, dtype, g)
     return g.array() if type(g) is OuterSum else g
 
 
@@ -660,5 +665,5 @@ def _plus(a, b):
     if a is None or b is None:
         return b if a is None else a
     if type(a) is OuterSum or type(b) is OuterSum:
-        return add_grads(a, b)
+        return autograd.add_grads(a, b)
     return a + b

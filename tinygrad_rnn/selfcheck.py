@@ -17,7 +17,7 @@ from . import functional as F
 from . import nn
 from .gradcheck import gradcheck_report
 from .layercheck import layercheck_report
-from .ops import addcmul, addmm, concat, lerp, stack
+from .tensor import addcmul, addmm, concat, lerp, stack
 from .tensor import Tensor
 
 

@@ -1,15 +1,24 @@
-"""The speed layer: three tricks the backward walk uses, none of which changes a result.
+"""The speed layer: faster versions of the five functions the backward walk calls by name.
 
-Read ``autograd.py`` first: its backward walk is the whole algorithm, and it
-stays correct if every function here is replaced by the obvious one
-(``add_grads(a, b)`` by ``a + b``, ``OuterSum(x, g)`` by ``x.T @ g`` and
-``OuterSum.of_rows(g)`` by ``g.sum(axis=0)``, ``gc_paused`` by nothing). They
-exist because an unrolled RNN is a graph of tens of thousands of small nodes
-and a handful of weights shared by all of them, which is the worst case for a
-naive engine:
+Read ``autograd.py`` first: its walk is the whole algorithm, and it calls
+``backward_of``, ``conform``, ``add_grads``, ``as_array`` and ``gc_paused`` in
+their obvious forms, written there. ``install()`` (run when the package is
+imported) replaces each with the version below, which gives the same gradients
+(up to the order in which a sum is rounded) faster. With the environment
+variable ``TINYGRAD_RNN_PLAIN=1`` set at import, nothing is replaced and the
+recurrent layers run op by op (``replay.is_enabled()`` is False): the suite
+runs in that mode too, which is what keeps this promise honest.
+
+They exist because an unrolled RNN is a graph of tens of thousands of small
+nodes and a handful of weights shared by all of them, which is the worst case
+for a naive engine:
 
 1. ``OuterSum``: the weight gradient of all T time steps as one matmul (and a
-   bias's as one sum).
+   bias's as one sum over all rows), instead of T small ones and T - 1 adds.
+   ``backward_of`` hands the engine ``Matmul``'s, ``Addmm``'s and ``Linear``'s
+   weight gradient as its two factors, and ``conform`` a bias's gradient as
+   its rows; ``add_grads`` pools the terms; ``as_array`` does the one matmul
+   (or sum) when the gradient is finally read.
 2. ``add_grads``: a gradient buffer reused (added into in place) when a
    reference count proves nobody else can see it.
 3. ``gc_paused``: CPython's cyclic garbage collector kept off a graph that has
@@ -21,9 +30,15 @@ naive engine:
 from __future__ import annotations
 
 import gc
+import os
 import sys
 
 import numpy as np
+
+from . import autograd, ops
+
+# Read once, at import: the whole process runs one way or the other.
+PLAIN = os.environ.get("TINYGRAD_RNN_PLAIN", "") not in ("", "0")
 
 # --------------------------------------------------------------------------- 1. OuterSum
 
@@ -31,17 +46,16 @@ import numpy as np
 class OuterSum:
     """A gradient sum_k a_k^T @ b_k kept as its factors until all terms are in.
 
-    ``Matmul.backward`` returns dy = x^T @ grad in this form. A weight used at T
-    time steps (h W_hh^T) then receives T terms, and instead of T small matmuls
-    and T additions of (K, M) arrays the engine does, once the last term is in,
-    one (T*N, K)^T @ (T*N, M) matmul over the stacked rows: as fast as BLAS
-    gets, and what a hand-written BPTT does. Only the engine sees these: an
-    op's backward and ``.grad`` always get arrays.
+    A weight used at T time steps (h W_hh^T) receives T terms, and instead of
+    T small matmuls and T additions of (K, M) arrays the engine does, once the
+    last term is in, one (T*N, K)^T @ (T*N, M) matmul over the stacked rows: as
+    fast as BLAS gets, and what a hand-written BPTT does. Only the engine sees
+    these: an op's backward and ``.grad`` always get arrays.
 
     ``OuterSum.of_rows(g)`` is the case a_k = a column of ones: the sum of g's
-    rows, the gradient of a bias added to every row (``Addmm``'s input). A bias
-    used at T time steps then gets one sum over all T*N rows, not T sums and
-    T - 1 additions. (Its ``lefts`` list stays empty: no ones are stored.)
+    rows, the gradient of a bias added to every row. A bias used at T time
+    steps then gets one sum over all T*N rows, not T sums and T - 1 additions.
+    (Its ``lefts`` list stays empty: no ones are stored.)
     """
 
     __slots__ = ("lefts", "rights", "shape", "dtype")
@@ -67,9 +81,60 @@ class OuterSum:
         return lefts.T @ rights
 
 
-def materialize(g):
+def as_array(g):
     """``g`` as an array (an OuterSum does its matmul now)."""
     return g.array() if type(g) is OuterSum else g
+
+
+def backward_of(fn: type):
+    """The op's own backward, but for the three ops whose weight gradient is a product."""
+    return _FACTORED.get(fn, fn.backward)
+
+
+def _matmul_backward(ctx, grad):
+    """``ops.Matmul.backward`` with dy = x^T @ grad as its factors, for a 2-D y."""
+    x, y = ctx.saved_tensors
+    need_x, need_y = ctx.needs_input_grad
+    if y.ndim != 2 or x.ndim < 2 or not need_y:
+        return ops.Matmul.backward(ctx, grad)
+    dx = grad @ y.swapaxes(-1, -2) if need_x else None
+    return dx, OuterSum(x.reshape(-1, x.shape[-1]), grad.reshape(-1, grad.shape[-1]))
+
+
+def _addmm_backward(ctx, grad):
+    """``ops.Addmm.backward`` with dmat2 = mat1^T @ grad as its factors."""
+    mat1, mat2 = ctx.saved_tensors
+    _, need_mat1, need_mat2 = ctx.needs_input_grad
+    return (grad, grad @ mat2.T if need_mat1 else None,
+            OuterSum(mat1, grad) if need_mat2 else None)
+
+
+def _linear_backward(ctx, grad):
+    """``ops.Linear.backward`` with dweight = grad^T @ x as its factors."""
+    rows, weight = ctx.saved_tensors
+    if not ctx.needs_input_grad[1]:
+        return ops.Linear.backward(ctx, grad)
+    grad_rows = grad.reshape(rows.shape[0], weight.shape[0])
+    dx = None
+    if ctx.needs_input_grad[0]:
+        dx = (grad_rows @ weight).reshape(grad.shape[:-1] + (weight.shape[1],))
+    dweight = OuterSum(grad_rows, rows)
+    if len(ctx.needs_input_grad) == 2:
+        return dx, dweight
+    return dx, dweight, grad_rows  # the bias's: conform makes it one lazy sum of rows
+
+
+_FACTORED = {ops.Matmul: _matmul_backward, ops.Addmm: _addmm_backward,
+             ops.Linear: _linear_backward}
+
+
+def conform(node, shape: tuple, dtype, g):
+    """``autograd.conform``, but a bias's gradient (rows (N, M) for a (M,) input) is kept
+    as its rows, summed once with every other step's."""
+    if (type(g) is np.ndarray and g.ndim == 2 and len(shape) == 1 and g.shape[1] == shape[0]
+            and g.dtype == dtype):
+        return OuterSum.of_rows(g)
+    return _plain_conform(node, shape, dtype, g)
 
 
 # --------------------------------------------------------------------------- 2. add_grads
@@ -98,7 +163,7 @@ def add_grads(previous, g):
             previous.lefts += g.lefts
             previous.rights += g.rights
             return previous
-        return materialize(previous) + materialize(g)
+        return as_array(previous) + as_array(g)
     if (previous.size >= IN_PLACE_MIN_SIZE and sys.getrefcount(previous) == _SOLE_REFCOUNT
             and previous.base is None and previous.flags.writeable
             and previous.shape == g.shape and previous.dtype == g.dtype):
@@ -137,10 +202,32 @@ class gc_paused:
     @contextmanager: a microsecond less on every backward().)
     """
 
-    def __enter__(self):
+    def __enter__(self) -> None:
         self.was_enabled = gc.isenabled()
         gc.disable()
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info) -> None:
         if self.was_enabled:
             gc.enable()
+
+
+# --------------------------------------------------------------------------- the switch
+
+_plain_conform = autograd.conform
+FAST = {"backward_of": backward_of, "conform": conform, "add_grads": add_grads,
+        "as_array": as_array, "gc_paused": gc_paused}
+PLAIN_VERSIONS = {name: getattr(autograd, name) for name in FAST}
+
+
+def install(fast: bool = True) -> None:
+    """Point the engine's five doors at the fast versions above (or back at the plain ones)."""
+    for name, function in (FAST if fast else PLAIN_VERSIONS).items():
+        setattr(autograd, name, function)
+
+
+def installed() -> bool:
+    return autograd.add_grads is add_grads
+
+
+if not PLAIN:
+    install()

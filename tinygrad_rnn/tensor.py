@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import autograd, ops
+from .autograd import (  # noqa: F401  (also importable from here, as they always were)
+    Context, Function, ShapeError, enable_grad, is_grad_enabled, no_grad, unbroadcast)
+
 # --------------------------------------------------------------------------- Tensor
 
 
@@ -53,6 +57,28 @@ class Tensor:
         self._requires_grad = False
         self._name = name
         self.requires_grad = requires_grad
+
+    @staticmethod
+    def _from_op(data, node, index: int) -> "Tensor":
+        """Output ``index`` of an op (``node`` is None when no graph is recorded); what
+        ``Function.apply`` makes its results with.
+
+        Skips ``Tensor.__init__``, whose checks forward has already settled: this
+        runs once per op, so every attribute store counts.
+        """
+        t = _new_tensor(Tensor)
+        t.data = data if isinstance(data, np.ndarray) else np.asarray(data)
+        t.grad = None
+        t._requires_grad = node is not None
+        t._node = node
+        t._index = index
+        t._name = None
+        return t
+
+    @staticmethod
+    def _constant(data) -> "Tensor":
+        """A number or array that ``Function.apply`` was given among tensors."""
+        return Tensor(data)
 
     # ----------------------------------------------------------------- properties
     @property
@@ -136,7 +162,7 @@ class Tensor:
 
     def detach(self) -> "Tensor":
         """The same values (shared memory), cut from the graph: gradients stop here."""
-        return _tensor_from_op(self.data, None, 0)
+        return Tensor._from_op(self.data, None, 0)
 
     def retain_grad(self) -> None:
         """Keep this non-leaf tensor's gradient in ``.grad`` after backward."""
@@ -178,8 +204,7 @@ class Tensor:
         if self._node is None:  # a leaf: d self / d self
             self.grad = gradient.copy() if self.grad is None else self.grad + gradient
             return
-        with gc_paused():  # see speedups.py: the graph has no cycles for the collector
-            autograd.backward(self, gradient, retain_graph)
+        autograd.backward(self, gradient, retain_graph)
 
     # ----------------------------------------------------------------- arithmetic
     def _lift(self, other) -> "Tensor":
@@ -208,14 +233,14 @@ class Tensor:
 
     def addcmul(self, tensor1, tensor2, value: float = 1.0):
         """self + value * tensor1 * tensor2 as one node (torch's Tensor.addcmul)."""
-        return ops.addcmul(self, tensor1, tensor2, value)
+        return addcmul(self, tensor1, tensor2, value)
 
     def lerp(self, end, weight):
         """self + weight * (end - self) as one node (torch's Tensor.lerp)."""
-        return ops.lerp(self, end, weight)
+        return lerp(self, end, weight)
 
     def __pow__(self, exponent):
-        if not ops.is_number(exponent):
+        if not is_number(exponent):
             raise TypeError("pow: the exponent must be a Python number (x ** 2); "
                             "for a tensor exponent write (y * x.log()).exp()")
         return ops.Pow.apply(self, exponent=float(exponent))
@@ -265,6 +290,10 @@ class Tensor:
         return ops.Transpose.apply(self, axes=None)
 
     def __getitem__(self, index):
+        if isinstance(index, Tensor):  # an index tensor picks by its values
+            index = index.data
+        elif isinstance(index, tuple):
+            index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
         return ops.GetItem.apply(self, index=index)
 
     def split(self, split_size_or_sections, axis: int = -1):
@@ -286,26 +315,52 @@ class Tensor:
         return ops.Unbind.apply(self, axis=axis)
 
 
-def _tensor_from_op(data, node, index: int) -> Tensor:
-    """Output ``index`` of an op (``node`` is None when no graph is recorded).
-
-    Skips ``Tensor.__init__``, whose checks forward has already settled: this
-    runs once per op, so every attribute store counts.
-    """
-    t = _new_tensor(Tensor)
-    t.data = data if isinstance(data, np.ndarray) else np.asarray(data)
-    t.grad = None
-    t._requires_grad = node is not None
-    t._node = node
-    t._index = index
-    t._name = None
-    return t
-
-
 _new_tensor = object.__new__
 
-# The engine and the ops are imported last: both build on Tensor, defined above.
-from . import autograd, ops  # noqa: E402
-from .autograd import (  # noqa: E402,F401  (also importable from here, as they always were)
-    Context, Function, ShapeError, enable_grad, is_grad_enabled, no_grad, unbroadcast)
-from .speedups import gc_paused  # noqa: E402
+# --------------------------------------------------------------------------- functions of several tensors
+
+
+def concat(tensors, axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis (torch.cat)."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("concat: needs at least one tensor, got an empty sequence")
+    return ops.Concat.apply(*tensors, axis=axis)
+
+
+def addmm(input, mat1, mat2) -> Tensor:
+    """input + mat1 @ mat2 as one node (torch.addmm): 2-D mat1 (n, k) and mat2 (k, m),
+    input broadcastable to (n, m)."""
+    return ops.Addmm.apply(input, mat1, mat2)
+
+
+def is_number(value) -> bool:
+    """A Python number, a numpy scalar or a 0-d array: not a Tensor, not an array of
+    values. (Python numbers are told apart first: ``np.ndim`` costs a microsecond, too
+    much for the ``x ** 2`` of a loss and the ``addcmul`` of every LSTM step.)"""
+    return isinstance(value, (int, float)) or (not isinstance(value, Tensor)
+                                               and np.ndim(value) == 0)
+
+
+def addcmul(input, tensor1, tensor2, value: float = 1.0) -> Tensor:
+    """input + value * tensor1 * tensor2 as one node (torch.addcmul), with broadcasting."""
+    if not is_number(value):
+        raise TypeError(f"addcmul: value must be a number, got {type(value).__name__}")
+    if value == 1:  # forward's default: no keyword to pass at every step
+        return ops.Addcmul.apply(input, tensor1, tensor2)
+    return ops.Addcmul.apply(input, tensor1, tensor2, value=value)
+
+
+def lerp(start, end, weight) -> Tensor:
+    """start + weight * (end - start) as one node (torch.lerp), with broadcasting; a
+    number ``weight`` (or ``end``) takes start's dtype."""
+    start = start if isinstance(start, Tensor) else Tensor(start)
+    return ops.Lerp.apply(start, start._lift(end), start._lift(weight))
+
+
+def stack(tensors, axis: int = 0) -> Tensor:
+    """Join tensors of one shape along a new axis (torch.stack)."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: needs at least one tensor, got an empty sequence")
+    return ops.Stack.apply(*tensors, axis=axis)

@@ -24,7 +24,7 @@ import numpy as np
 from .nn import cells as _cells
 from .nn.cells import _Cell
 from .nn.rnn import RNNBase
-from .ops import stack
+from .tensor import stack
 from .tensor import Tensor, enable_grad
 
 __all__ = ["record_gates", "Recorder", "Step", "gate_trace", "gradient_flow", "run_sequence"]

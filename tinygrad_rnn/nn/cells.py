@@ -18,7 +18,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import functional as F
-from ..ops import addcmul, addmm, lerp
+from ..tensor import addcmul, addmm, lerp
 from ..tensor import ShapeError, Tensor
 from . import init
 from .module import Module, Parameter, check_dtype

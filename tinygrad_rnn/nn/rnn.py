@@ -22,11 +22,10 @@ import warnings
 import numpy as np
 
 from .. import functional as F
-from ..ops import concat, stack
+from ..tensor import concat, stack
 from ..autograd import ShapeError
-from .. import replay
+from .. import autograd, replay
 from ..replay import scan_packed
-from ..speedups import gc_paused
 from ..tensor import Tensor
 from . import cells as _cells, init
 from .cells import (GateGrad, GateView, checked_input, checked_states, gate_view, gru_inputs,
@@ -164,7 +163,7 @@ class RNNBase(Module):
         """
         # The whole unrolled graph is built with the cyclic collector paused: it has no
         # cycles, and each collection would walk all of it (see speedups.gc_paused).
-        with gc_paused():
+        with autograd.gc_paused():
             if isinstance(x, PackedSequence):
                 return self._forward_packed(x, hx)
             return self._forward(x, hx)

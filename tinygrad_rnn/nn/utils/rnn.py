@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ...functional import _tensor
-from ...ops import ShapeError, concat, stack
+from ...tensor import ShapeError, concat, stack
 from ...tensor import Tensor
 
 
