@@ -106,17 +106,6 @@ class _Step:
         _matmul(y, readout.T, b.dy_flat)  # dL/dh for all steps, before the time loop
         return loss
 
-    @staticmethod
-    def _tanh_into(src, dst, exp_tanh):
-        """dst = tanh(a) where src holds -2a (exp_tanh) or a (np.tanh)."""
-        if exp_tanh:
-            _exp(src, dst)
-            _add(dst, 1.0, dst)
-            _div(2.0, dst, dst)
-            _sub(dst, 1.0, dst)
-        else:
-            _tanh(src, dst)
-
 
 class RNN(_Step):
     """h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)."""
@@ -151,7 +140,13 @@ class RNN(_Step):
             if h_prev is not None:  # h0 = 0: nothing to add at t = 0
                 _dot(h_prev, wh, tmp)
                 _add(a_t, tmp, a_t)
-            self._tanh_into(a_t, h_t, exp_tanh)
+            if exp_tanh:  # tanh(a) = 2 / (1 + exp(-2a)) - 1, the -2 already in a_t
+                _exp(a_t, h_t)
+                _add(h_t, 1.0, h_t)
+                _div(2.0, h_t, h_t)
+                _sub(h_t, 1.0, h_t)
+            else:
+                _tanh(a_t, h_t)
         loss = self._loss(b, readout, targets)
 
         d = b.d  # tanh' = 1 - h^2, all steps in two calls
@@ -180,7 +175,6 @@ class LSTM(_Step):
         G = 4 * H
         # exp(-a) for the sigmoid gates i, f, o and exp(-2a) for g = tanh(a_g)
         b.k = np.repeat(np.array([-1.0, -1.0, -2.0, -1.0], dtype), H)
-        b.kc = -2.0 if b.exp_tanh else 1.0
         b.wx = np.empty((I + 1, G), dtype)  # k [W_ih^T ; b_ih + b_hh]
         b.wh = np.empty((H, G), dtype)      # k W_hh^T
         b.s = np.empty((T, N, G), dtype)    # pre-activations, then i, f, g, o in place
@@ -212,7 +206,7 @@ class LSTM(_Step):
 
     def _step(self, b, W_ih, W_hh, b_ih, b_hh, readout, targets):
         k, wh, tmp, ig, I, H = b.k, b.wh, b.tmp, b.ig, b.I, b.H
-        exp_tanh, kc = b.exp_tanh, b.kc
+        exp_tanh = b.exp_tanh
         _mul(W_ih.T, k, b.wx[:I])
         _add(b_ih, b_hh, b.wx[I])
         _mul(b.wx[I], k, b.wx[I])
@@ -230,9 +224,12 @@ class LSTM(_Step):
             _mul(f, c_prev, c_t)
             _mul(i, g, ig)
             _add(c_t, ig, c_t)
-            if exp_tanh:
-                _mul(c_t, kc, tc_t)
-                self._tanh_into(tc_t, tc_t, True)
+            if exp_tanh:  # tanh(c) = 2 / (1 + exp(-2c)) - 1
+                _mul(c_t, -2.0, tc_t)
+                _exp(tc_t, tc_t)
+                _add(tc_t, 1.0, tc_t)
+                _div(2.0, tc_t, tc_t)
+                _sub(tc_t, 1.0, tc_t)
             else:
                 _tanh(c_t, tc_t)
             _mul(o, tc_t, h_t)
@@ -332,7 +329,13 @@ class GRU(_Step):
             _recip(a_rz, a_rz)
             _mul(r, hn, tmp)
             _add(n, tmp, n)
-            self._tanh_into(n, n, exp_tanh)
+            if exp_tanh:  # tanh(a) = 2 / (1 + exp(-2a)) - 1, the -2 already in n
+                _exp(n, n)
+                _add(n, 1.0, n)
+                _div(2.0, n, n)
+                _sub(n, 1.0, n)
+            else:
+                _tanh(n, n)
             _sub(h_prev, n, tmp)       # h_t = n + z (h_{t-1} - n)
             _mul(tmp, z, tmp)
             _add(tmp, n, h_t)
