@@ -1,5 +1,6 @@
-"""Time one training step of RNN, LSTM and GRU layers: tinygrad_rnn against
-hand-derived numpy BPTT (tinygrad_rnn.reference) and, when installed, torch.
+"""Time one training step of RNN, LSTM and GRU layers: tinygrad_rnn against two
+hand-written numpy BPTTs, the readable one (tinygrad_rnn.reference) and the
+fastest we could write (fast_numpy.py), and, when installed, torch.
 
 One training step = forward over T steps from a zero state, loss = mean
 squared error of a fixed linear readout of every hidden state against fixed
@@ -12,9 +13,10 @@ to 1e-6 relative in float64); one that does not is refused.
     python benchmarks/bench_rnn.py --kinds lstm --configs small medium
     python benchmarks/bench_rnn.py --dtype float32 --configs medium
 
-Besides the ratios, each row gives microseconds per time step (flat over
-T = 250, 1000, 4000 when backward is linear in T) and, for the one-sequence
-configs, the peak memory of one training step (linear in T).
+Each row gives the two baselines in ms and every other implementation as a
+ratio to each of them ("/ hand", "/ fast"), microseconds per time step (flat
+over T = 250, 1000, 4000 when backward is linear in T) and, for the
+one-sequence configs, the peak memory of one training step (linear in T).
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import fast_numpy  # noqa: E402
+
 import tinygrad_rnn as tr  # noqa: E402
 from tinygrad_rnn import reference  # noqa: E402
 
@@ -63,6 +68,9 @@ CONFIGS = {
 MEMORY_CONFIGS = ("long", "T=250", "T=1000", "T=4000")
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 PARAM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+# the two numpy baselines every other implementation is given a ratio to: the readable
+# hand-derived BPTT (the truth every implementation must agree with) and the fast one
+BASELINES = ("hand numpy", "fast numpy")
 
 
 class Problem:
@@ -105,6 +113,12 @@ def hand_numpy(p: Problem):
         return loss, {name: grads[name] for name in PARAM_NAMES}
 
     return step
+
+
+def fast_numpy_step(p: Problem):
+    """fast_numpy.py: the same step with every trick we know (cached buffers, one exp per step)."""
+    step = fast_numpy.make_step(p.kind)
+    return lambda: step(p.params, p.x, p.readout, p.targets)
 
 
 def tinygrad_layer(p: Problem):
@@ -185,7 +199,7 @@ def torch_eager(p: Problem):
 
 
 def implementations():
-    impls = {"hand numpy": hand_numpy, "tinygrad_rnn": tinygrad_layer}
+    impls = {"hand numpy": hand_numpy, "fast numpy": fast_numpy_step, "tinygrad_rnn": tinygrad_layer}
     if torch is not None:
         impls.update({"torch fused": torch_fused, "torch eager": torch_eager})
     return impls
@@ -238,8 +252,10 @@ def measure(kind, config, dtype, repeats, min_time, impls):
             del steps[name]
     medians = interleaved_medians(steps, "hand numpy", repeats, min_time)
     memory = {}
-    if config in MEMORY_CONFIGS:  # torch allocates outside tracemalloc's view: left out
-        memory = {name: peak_memory_mb(steps[name]) for name in steps if not name.startswith("torch")}
+    if config in MEMORY_CONFIGS:  # torch allocates outside tracemalloc's view, and fast
+        # numpy keeps its buffers between calls (nothing new at a step): both left out
+        memory = {name: peak_memory_mb(steps[name]) for name in ("tinygrad_rnn", "hand numpy")
+                  if name in steps}
     return medians, refused, memory
 
 
@@ -260,19 +276,41 @@ def interleaved_medians(steps: dict, base: str, repeats: int, min_time: float) -
     return {name: statistics.median(s) for name, s in samples.items()}
 
 
-def ratio_cells(names: list, medians: dict, refused: dict, base: str) -> tuple:
-    """(one table cell per implementation: ms for ``base``, a ratio to it for the
-    others, REFUSED and why for one that disagreed; whether none was refused)."""
+def ratio_cells(names: list, medians: dict, refused: dict, base) -> tuple:
+    """(one table cell per column, whether none was refused): ``base`` is one baseline
+    or a tuple of them; a baseline's cell is its ms, every other implementation has a
+    ratio to each baseline in turn (``header_cells`` names them), REFUSED and why for
+    one that disagreed, "-" for a ratio to a refused baseline."""
+    bases = (base,) if isinstance(base, str) else tuple(base)
     cells, all_agree = [], True
     for name in names:
-        if name in refused:
-            cells.append(f"REFUSED ({refused[name]})")
-            all_agree = False
-        elif name == base:
-            cells.append(f"{medians[base]:.3f} ms")
-        else:
-            cells.append(f"{medians[name] / medians[base]:.2f}x")
+        all_agree &= name not in refused
+        if name in bases:
+            cells.append(f"REFUSED ({refused[name]})" if name in refused else f"{medians[name]:.3f} ms")
+            continue
+        for i, b in enumerate(bases):
+            if name in refused:
+                cells.append(f"REFUSED ({refused[name]})" if i == 0 else "-")
+            elif b not in medians:
+                cells.append("-")
+            else:
+                cells.append(f"{medians[name] / medians[b]:.2f}x")
     return cells, all_agree
+
+
+def header_cells(names: list, base) -> list:
+    """The column names that go with ``ratio_cells``: "tinygrad_rnn / hand" is the ratio
+    to "hand numpy"."""
+    bases = (base,) if isinstance(base, str) else tuple(base)
+    if len(bases) == 1:
+        return list(names)
+    cells = []
+    for name in names:
+        if name in bases:
+            cells.append(name)
+        else:  # "hand numpy" -> "/ hand"
+            cells.extend(f"{name} / {b.split()[0]}" for b in bases)
+    return cells
 
 
 def pin_malloc() -> str:
@@ -317,19 +355,21 @@ def blas_info() -> str:
 def table(kinds, configs, dtype, repeats, min_time, impls) -> bool:
     """Print one markdown table; False if some implementation was refused."""
     names = list(impls)
-    print("| kind | config (N, I, H, T) | " + " | ".join(names)
-          + " | us per time step (ours / hand) | peak MB (ours / hand) |")
-    print("|---|---|" + "---|" * len(names) + "---|---|")
+    bases = tuple(b for b in BASELINES if b in names)
+    columns = header_cells(names, bases)
+    per_step_of = " / ".join(["ours"] + [b.split()[0] for b in bases])
+    print("| kind | config (N, I, H, T) | " + " | ".join(columns)
+          + f" | us per time step ({per_step_of}) | peak MB (ours / hand) |")
+    print("|---|---|" + "---|" * len(columns) + "---|---|")
     all_agree = True
     for kind in kinds:
         for config in configs:
             medians, refused, memory = measure(kind, config, dtype, repeats, min_time, impls)
-            base = medians["hand numpy"]
-            cells, agree = ratio_cells(names, medians, refused, "hand numpy")
+            cells, agree = ratio_cells(names, medians, refused, bases)
             all_agree &= agree
             steps = CONFIGS[config][3]
-            ours = medians.get("tinygrad_rnn")
-            per_step = f"{ours / steps * 1e3:.1f} / {base / steps * 1e3:.1f}" if ours else ""
+            per_step = " / ".join(f"{medians[n] / steps * 1e3:.1f}" if n in medians else "-"
+                                  for n in ("tinygrad_rnn",) + bases)
             mem = (f"{memory['tinygrad_rnn']:.1f} / {memory['hand numpy']:.1f}"
                    if "tinygrad_rnn" in memory else "")
             print(f"| {kind} | {config} {CONFIGS[config]} | " + " | ".join(cells)
@@ -362,11 +402,13 @@ def main(argv=None) -> int:
           f"{os.cpu_count()} cores), Python {platform.python_version()}, numpy {np.__version__} "
           f"(BLAS: {blas_info()}, 1 thread), "
           f"torch {torch.__version__ if torch else 'not installed'}; {malloc}")
-    print(f"# median ms per training step over {repeats} interleaved repeats; ratio to hand numpy\n")
+    print(f"# median ms per training step over {repeats} interleaved repeats; ratios to hand "
+          f"numpy (tinygrad_rnn.reference) and to fast numpy (benchmarks/fast_numpy.py)\n")
     print(f"{args.dtype}:\n")
     ok = table(args.kinds, configs, np.dtype(args.dtype).type, repeats, min_time, impls)
     if float32_configs:
-        print("\nfloat32 (torch fused runs a oneDNN kernel on CPU; the goal is against hand numpy):\n")
+        print("\nfloat32, against hand and fast float32 numpy (torch fused runs a oneDNN "
+              "kernel on CPU):\n")
         ok &= table(args.kinds, float32_configs, np.float32, repeats, min_time, impls)
     return 0 if ok else 1
 

@@ -29,6 +29,56 @@ def test_quick_mode_runs_and_all_implementations_agree(bench, capsys):
     assert "REFUSED" not in out
     for kind in ("rnn", "lstm", "gru"):
         assert f"| {kind} | tiny" in out
+    # both baselines, and a ratio of ours to each
+    header = next(line for line in out.splitlines() if line.startswith("| kind")).split(" | ")
+    assert {"hand numpy", "fast numpy", "tinygrad_rnn / hand", "tinygrad_rnn / fast"} <= set(header)
+    row = next(line for line in out.splitlines() if line.startswith("| lstm | tiny"))
+    assert row.count("|") == len(header) + 1
+
+
+def _fast_vs_reference(bench, step, problem):
+    """max relative errors of the loss and of each gradient of ``step`` against the reference."""
+    want_loss, want = bench.hand_numpy(problem)()
+    loss, grads = step()
+    errors = {"loss": abs(loss - want_loss) / abs(want_loss)}
+    for name in bench.PARAM_NAMES:
+        scale = np.max(np.abs(want[name])) or 1.0
+        assert grads[name].shape == want[name].shape, name
+        errors[name] = np.max(np.abs(grads[name] - want[name])) / scale
+    return errors
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_fast_baseline_agrees_with_the_reference_gradients(bench, kind):
+    fast = bench.fast_numpy
+    rng = np.random.default_rng(13)
+    configs = [(1, 1, 4, 3), (2, 3, 5, 1), (8, 3, 16, 4), (1, 2, 16, 9)]  # T = 1; both sides of
+    configs += [tuple(int(v) for v in rng.integers(1, (10, 7, 25, 13))) for _ in range(6)]
+    assert {n * h >= fast.EXP_TANH_MIN for n, _, h, _ in configs} == {True, False}  # EXP_TANH_MIN
+    step = fast.make_step(kind)  # one step object for every shape: each gets its own buffers
+    for seed, (N, I, H, T) in enumerate(configs):
+        problem = bench.Problem(kind, N, I, H, T, np.float64, seed=seed)
+
+        def run(problem=problem):
+            return step(problem.params, problem.x, problem.readout, problem.targets)
+
+        errors = _fast_vs_reference(bench, run, problem)
+        assert max(errors.values()) < 1e-10, ((N, I, H, T), errors)
+        # new values in the same buffers: nothing of the last call may leak into this one
+        for array in (*problem.params.values(), problem.x, problem.targets):
+            array *= rng.uniform(0.5, 1.5, array.shape)
+        errors = _fast_vs_reference(bench, run, problem)
+        assert max(errors.values()) < 1e-10, ((N, I, H, T), "second call", errors)
+
+
+def test_a_refused_fast_baseline_leaves_no_ratio_to_it(bench):
+    names = ["hand numpy", "fast numpy", "tinygrad_rnn"]
+    medians = {"hand numpy": 2.0, "tinygrad_rnn": 3.0}
+    cells, agree = bench.ratio_cells(names, medians, {"fast numpy": "bias_ih: off"}, bench.BASELINES)
+    assert not agree
+    assert cells == ["2.000 ms", "REFUSED (bias_ih: off)", "1.50x", "-"]
+    assert bench.header_cells(names, bench.BASELINES) == [
+        "hand numpy", "fast numpy", "tinygrad_rnn / hand", "tinygrad_rnn / fast"]
 
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
