@@ -6,8 +6,12 @@ import warnings
 import numpy as np
 import pytest
 
-from tinygrad_rnn import Tensor
-from tinygrad_rnn.checkrows import Column, GradientErrors, format_table, warn_unless_float64
+import tinygrad_rnn as tr
+from tinygrad_rnn import Tensor, nn
+from tinygrad_rnn.checkrows import (ERROR_COLUMNS, Column, GradientErrors, format_table,
+                                    warn_unless_float64)
+from tinygrad_rnn.layercheck import layercheck_report
+from _helpers import NotebookTanh
 
 
 def test_the_errors_follow_from_the_two_arrays():
@@ -59,6 +63,16 @@ def test_a_table_pads_every_cell_to_its_column():
                      "--------------------",
                      "a       1.50e+00  yes",
                      "long_n -2.00e+00  NO"]
+
+
+def test_gradcheck_and_gradcheck_layer_print_the_same_error_columns():
+    x = Tensor(np.linspace(-1, 1, 4), requires_grad=True, name="x")
+    gradcheck_header = str(tr.gradcheck_report(NotebookTanh.apply, [x])).splitlines()[0]
+    layer_header = str(layercheck_report(nn.Linear(3, 2).double(), np.ones((2, 3)))).splitlines()[1]
+    errors_header = format_table(ERROR_COLUMNS, [])[0]
+    assert gradcheck_header.endswith(errors_header) and layer_header.endswith(errors_header)
+    compare_header = str(tr.compare_grads({"w": np.ones(2)}, {"w": np.ones(2)})).splitlines()[0]
+    assert "max abs err max rel err" in compare_header
 
 
 def test_one_warning_names_every_tensor_that_is_not_float64():
