@@ -219,7 +219,28 @@ def test_the_layer_is_left_as_found():
     for name, p in layer.named_parameters():
         np.testing.assert_array_equal(p.data, before[name])
         np.testing.assert_array_equal(p.grad, 7.0)
-    assert "_run" not in vars(layer)
+
+
+class SealedLSTM(nn.LSTM):
+    """An LSTM that refuses every attribute write after it is built, but its mode."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        object.__setattr__(self, "sealed", True)
+
+    def __setattr__(self, name, value):
+        if getattr(self, "sealed", False) and name != "training":
+            raise AttributeError(f"SealedLSTM: {name} may not be set")
+        super().__setattr__(name, value)
+
+
+def test_the_per_step_view_runs_the_layer_without_patching_it():
+    layer = SealedLSTM(2, 3, batch_first=True).double()
+    with pytest.raises(AttributeError):
+        layer.bias = False
+    report = layercheck_report(layer, data(2, 3, 2))
+    assert report.ok and not report.notes
+    assert len(report.step_rows) == 4 * 4 * 3  # 4 weights, 4 gates, 3 steps
 
 
 def test_a_given_state_is_checked_and_not_modified():

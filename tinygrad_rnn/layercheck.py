@@ -14,7 +14,11 @@ reports the worst disagreement
   differences give one gradient per step. That localizes a bug: BPTT starts at
   the last step, where the upstream gradient is still exact, so the gates
   that already disagree there are the culprits; earlier steps only inherit
-  the error through the recurrence.
+  the error through the recurrence. A sequence layer is written out step by
+  step from its own step (``_step_inputs`` and ``_step``, what a subclass
+  defines), a cell by calling it step by step; the layer itself is not patched,
+  and if the written-out forward differs from the layer's, the per-step view is
+  skipped with a note.
 
     >>> tr.gradcheck_layer(nn.LSTM(2, 3).double(), x)          # True, or raises
     >>> print(tr.layercheck.layercheck_report(layer, x))      # the table, never raises
@@ -38,12 +42,13 @@ from .checkrows import (ERROR_COLUMNS, Column, GradientErrors, format_table, nam
 from .gradcheck import _flatten_outputs, autograd_and_numeric, verdict
 from .nn.cells import GATES, _Cell
 from .nn.rnn import RNNBase
-from .ops import stack
+from .ops import concat, stack
 from .tensor import Tensor, no_grad
 
 __all__ = ["gradcheck_layer", "layercheck_report", "LayerCheckReport", "LayerCheckRow"]
 
 _GATED = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+_WEIGHTS = _GATED + ("weight_hr",)   # one layer and direction's weights, by torch name
 
 
 @dataclass
@@ -261,46 +266,83 @@ def _time_axis(layer, x: np.ndarray, unroll=None):
     return 0 if _unrolls(layer, x, unroll) else None
 
 
-def _one_step(xp):
-    return (xp,)
+# --------------------------------------------------------------------------- untied weights
 
 
 def _untied_forward(layer, x, states, per_step, unroll=None):
-    """The layer with a separate copy of every weight at every step (per_step:
-    name -> list of T tensors). None when the layer is not one we can untie."""
-    names = {id(p): n for n, p in layer.named_parameters()}
-    state = _pack(states)
+    """The layer's forward with step t's own copy of every weight (``per_step``: name ->
+    a list of T tensors), or None when the layer is not one we can untie."""
     if isinstance(layer, RNNBase):
-        def run(xs, st, w, reverse):
-            steps = xs.shape[0]
-            slices = xs.unbind(0)
-            outputs = [None] * steps
-            for t in (reversed(range(steps)) if reverse else range(steps)):
-                wt = {f: None if p is None else per_step[names[id(p)]][t] for f, p in w.items()}
-                xp, wt = layer._step_inputs(slices[t], wt, _one_step)
-                st = layer._step(xp[0], st, wt)
-                outputs[t] = st[0]
-            return stack(outputs, axis=0), st
-
-        layer._run = run    # an instance attribute shadows the method for this call only
-        try:
-            return layer(x, state)
-        finally:
-            del layer._run
+        return _untied_sequence_layer(layer, x, states, per_step)
     if _unrolls(layer, x, unroll) and all("." not in n for n in per_step):
-        originals = {n: getattr(layer, n) for n in per_step}
-        outputs = []
-        try:
-            for t, x_t in enumerate(x.unbind(0)):
-                for n in per_step:
-                    setattr(layer, n, per_step[n][t])
-                state = layer(x_t, state)
-                outputs.append(state[0] if isinstance(state, tuple) else state)
-        finally:
-            for n, p in originals.items():
-                setattr(layer, n, p)
-        return stack(outputs, axis=0), state
+        return _untied_cell(layer, x, _pack(states), per_step)
     return None
+
+
+def _untied_sequence_layer(layer, x, states, per_step):
+    """``layer(x, states)`` of an RNN, LSTM or GRU (or a subclass), written out a layer,
+    a direction and a time step at a time, step t with its own weights.
+
+    Of the layer it uses what a subclass defines, its step (``_step_inputs`` makes
+    what ``_step`` takes, ``_step`` advances the state), and its public attributes;
+    the layout (batch_first, unbatched, layers, directions) is torch's, written out
+    here. The caller compares the result with ``layer(x, states)`` before trusting it.
+    """
+    unbatched = x.ndim == 2
+    if unbatched:  # as a batch of one
+        x = x.reshape(x.shape[0], 1, x.shape[1])
+        states = [s.reshape(s.shape[0], 1, s.shape[1]) for s in states]
+    elif layer.batch_first:
+        x = x.transpose(0, 1)
+    initial = list(zip(*(s.unbind(0) for s in states)))  # per (layer, direction): (h,) or (h, c)
+    finals = []
+    for k in range(layer.num_layers):
+        outputs = []
+        for direction in range(layer.num_directions):
+            suffix = f"_l{k}" + ("_reverse" if direction else "")
+            state = initial[k * layer.num_directions + direction]
+            output, final = _untied_steps(layer, x, state, per_step, suffix, direction == 1)
+            outputs.append(output)
+            finals.append(final)
+        x = concat(outputs, axis=-1) if len(outputs) > 1 else outputs[0]
+    states = [stack(list(s), axis=0) for s in zip(*finals)]  # (D*L, N, .) each
+    if unbatched:
+        x = x.reshape(x.shape[0], x.shape[2])
+        states = [s.reshape(s.shape[0], s.shape[2]) for s in states]
+    elif layer.batch_first:
+        x = x.transpose(0, 1)
+    return x, _pack(states)
+
+
+def _untied_steps(layer, x, state, per_step, suffix, reverse):
+    """One layer and direction (``suffix``: "_l0", "_l1_reverse", ...) over a time-major
+    x, step t with its own weights: (outputs (T, N, H_out), final state)."""
+    x_steps = x.unbind(0)
+    outputs = [None] * len(x_steps)
+    for t in (reversed(range(len(x_steps))) if reverse else range(len(x_steps))):
+        # step t's copies by field, None where the layer has no such weight (bias=False)
+        w = {f: per_step[f + suffix][t] if f + suffix in per_step else None for f in _WEIGHTS}
+        (xp,), w = layer._step_inputs(x_steps[t], w, lambda xp: (xp,))
+        state = layer._step(xp, state, w)
+        outputs[t] = state[0]
+    return stack(outputs, axis=0), state
+
+
+def _untied_cell(cell, x, state, per_step):
+    """A cell stepped over a time-major x with its parameters swapped for step t's
+    copies while step t runs (as torch's ``functional_call``), then put back."""
+    originals = {n: getattr(cell, n) for n in per_step}
+    outputs = []
+    try:
+        for t, x_t in enumerate(x.unbind(0)):
+            for n in per_step:
+                setattr(cell, n, per_step[n][t])
+            state = cell(x_t, state)
+            outputs.append(state[0] if isinstance(state, tuple) else state)
+    finally:
+        for n, p in originals.items():
+            setattr(cell, n, p)
+    return stack(outputs, axis=0), state
 
 
 def _per_step_rows(layer, x_data, state_leaves, named, gates, steps, eps, atol, rtol, seed,
