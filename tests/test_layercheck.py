@@ -1,6 +1,8 @@
 """tr.gradcheck_layer: healthy layers pass, and a layer broken in one gate is
 caught with that gate named as the culprit."""
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -10,7 +12,7 @@ from tinygrad_rnn.layercheck import gradcheck_layer, layercheck_report
 from _helpers import NotebookTanh  # tanh with the notebook's dtanh bug
 
 
-# --------------------------------------------------------------------------- ops with a wrong backward
+# ------------------------------------------------------------------------ ops with a wrong backward
 
 
 class BadSigmoid(ops.Sigmoid):
@@ -88,6 +90,7 @@ def data(*shape, seed=0):
     (lambda: nn.GRU(2, 2, num_layers=2, bidirectional=True, batch_first=True), (1, 2, 2)),
     (lambda: nn.LSTM(2, 2, batch_first=True), (2, 3, 2)),
     (lambda: nn.GRU(2, 3), (3, 2)),                       # unbatched
+    (lambda: nn.LSTM(2, 3, num_layers=2, bidirectional=True, proj_size=2), (2, 2)),
     (lambda: nn.LSTMCell(2, 3), (2, 2)),                  # one step
     (lambda: nn.GRUCell(2, 3), (3, 2, 2)),                # a cell unrolled over T = 3
     (lambda: nn.Linear(3, 2), (4, 3)),                    # any module
@@ -97,6 +100,7 @@ def test_built_in_layers_pass(make, shape):
     report = layercheck_report(layer, data(*shape))
     assert report.ok, str(report)
     assert report.culprit is None
+    assert not report.notes  # the per-step view ran: its unroll matched the layer's forward
     assert gradcheck_layer(layer, data(*shape), per_step=False) is True
 
 
@@ -215,7 +219,28 @@ def test_the_layer_is_left_as_found():
     for name, p in layer.named_parameters():
         np.testing.assert_array_equal(p.data, before[name])
         np.testing.assert_array_equal(p.grad, 7.0)
-    assert "_run" not in vars(layer)
+
+
+class SealedLSTM(nn.LSTM):
+    """An LSTM that refuses every attribute write after it is built, but its mode."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        object.__setattr__(self, "sealed", True)
+
+    def __setattr__(self, name, value):
+        if getattr(self, "sealed", False) and name != "training":
+            raise AttributeError(f"SealedLSTM: {name} may not be set")
+        super().__setattr__(name, value)
+
+
+def test_the_per_step_view_runs_the_layer_without_patching_it():
+    layer = SealedLSTM(2, 3, batch_first=True).double()
+    with pytest.raises(AttributeError):
+        layer.bias = False
+    report = layercheck_report(layer, data(2, 3, 2))
+    assert report.ok and not report.notes
+    assert len(report.step_rows) == 4 * 4 * 3  # 4 weights, 4 gates, 3 steps
 
 
 def test_a_given_state_is_checked_and_not_modified():
@@ -227,6 +252,10 @@ def test_a_given_state_is_checked_and_not_modified():
     np.testing.assert_array_equal(h0, copy)
 
 
-def test_float32_weights_give_a_warning():
-    with pytest.warns(UserWarning, match="float64"):
-        layercheck_report(nn.RNN(2, 2).float(), data(2, 1, 2), per_step=False)
+def test_float32_weights_give_one_warning_at_the_callers_line():
+    for check in (layercheck_report, functools.partial(gradcheck_layer, raise_exception=False)):
+        with pytest.warns(UserWarning, match="float64") as record:
+            check(nn.RNN(2, 2).float(), data(2, 1, 2), per_step=False)
+        assert len(record) == 1 and record[0].filename == __file__  # not inside tinygrad_rnn
+        assert "weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0 are float32" in str(
+            record[0].message)

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .checkrows import MAX_ERRORS, Column, GradientErrors, format_table, name_width
+
 
 @dataclass
 class GradComparisonRow:
@@ -51,13 +53,12 @@ class GradComparison:
         raise KeyError(name)
 
     def __str__(self) -> str:
-        width = max([len(r.name) for r in self.rows] + [4]) + 2
-        header = (f"{'name':<{width}}{'shape':<14}{'max abs err':>12}{'max rel err':>12}"
-                  f"{'cosine':>9}  verdict")
-        lines = [header, "-" * len(header)]
-        for r in self.rows:
-            lines.append(f"{r.name:<{width}}{str(r.shape):<14}{r.max_abs_error:>12.3e}"
-                         f"{r.max_rel_error:>12.3e}{r.cosine:>9.4f}  {'ok' if r.ok else 'MISMATCH'}")
+        width = name_width([r.name for r in self.rows], "name")
+        columns = (Column("name", lambda r: r.name, width, align="<"),
+                   Column("shape", lambda r: r.shape, 14, align="<"), *MAX_ERRORS,
+                   Column("cosine", lambda r: r.cosine, 9, ".4f"),
+                   Column("verdict", lambda r: "ok" if r.ok else "MISMATCH", align="<", gap="  "))
+        lines = format_table(columns, self.rows)
         notes = [f"  {r.name}: {d}" for r in self.rows for d in r.diagnoses]
         if notes:
             lines += ["", "diagnoses:"] + notes
@@ -104,7 +105,8 @@ def _diagnose(name, expected, actual, rtol, atol, time_axis, activation) -> list
     if _close(expected, -actual, rtol, atol):
         return ["sign flipped: actual = -expected (a subtraction reversed, or a step "
                 "taken with + instead of -)"]
-    if actual.ndim == 2 and actual.shape[0] == actual.shape[1] and _close(expected, actual.T, rtol, atol):
+    square = actual.ndim == 2 and actual.shape[0] == actual.shape[1]
+    if square and _close(expected, actual.T, rtol, atol):
         return ["transposed: actual.T matches expected: check the order of a matmul's operands"]
     notes = []
     k, residual = _scale_factor(expected, actual)
@@ -155,8 +157,8 @@ def _rank_correlation(x, y) -> float:
     """Spearman's rank correlation: monotone trends count, outliers do not dominate."""
     if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return 0.0
-    rank = lambda v: np.argsort(np.argsort(v))
-    return float(np.corrcoef(rank(x), rank(y))[0, 1])
+    rank_x, rank_y = np.argsort(np.argsort(x)), np.argsort(np.argsort(y))
+    return float(np.corrcoef(rank_x, rank_y)[0, 1])
 
 
 def _cosine(a, b) -> float:
@@ -174,7 +176,8 @@ def compare_grads(expected, actual, *, rtol: float = 1e-5, atol: float = 1e-8,
         expected: the trusted gradients: a dict name -> array, a dict name ->
             Tensor (their ``.grad``), or a Module (its parameters' ``.grad``).
         actual: the gradients under test, in the same forms.
-        rtol, atol: a name is ok when allclose(actual, expected, rtol, atol).
+        rtol, atol: a name is ok when |actual - expected| <= atol + rtol * |expected|
+            for every element (``np.allclose``'s rule, and ``tr.gradcheck``'s).
         time_axis: an int (or a dict name -> int) naming the time axis of
             per-step gradients, to find an error confined to one end of BPTT.
         activations: dict name -> the activation each gradient element belongs
@@ -192,17 +195,20 @@ def compare_grads(expected, actual, *, rtol: float = 1e-5, atol: float = 1e-8,
                        f"not in expected {extra}")
     rows = []
     for name, e in expected.items():
-        a = actual[name]
-        if a.shape == e.shape:
-            abs_err = np.abs(a - e)
-            max_abs = float(abs_err.max()) if a.size else 0.0
-            max_rel = float((abs_err / np.maximum(np.abs(e), 1e-300)).max()) if a.size else 0.0
-        else:
-            max_abs = max_rel = float("inf")
-        ok = _close(e, a, rtol, atol)
         axis = time_axis.get(name) if isinstance(time_axis, dict) else time_axis
-        activation = (activations or {}).get(name)
-        diagnoses = [] if ok else _diagnose(name, e, a, rtol, atol, axis, activation)
-        cosine = _cosine(e, a) if a.shape == e.shape else float("nan")
-        rows.append(GradComparisonRow(name, e.shape, max_abs, max_rel, cosine, ok, diagnoses))
+        rows.append(_row(name, e, actual[name], rtol, atol, axis, (activations or {}).get(name)))
     return GradComparison(rows)
+
+
+def _row(name, expected, actual, rtol, atol, time_axis, activation) -> GradComparisonRow:
+    """The errors, cosine, verdict and (for a mismatch) diagnoses of one gradient."""
+    if actual.shape == expected.shape:
+        # the same errors and rule as a gradcheck, with the expected gradient trusted
+        errors = GradientErrors.measure(actual, expected, atol, rtol)
+        max_abs, max_rel, ok = errors.max_abs_error, errors.max_rel_error, errors.ok
+        cosine = _cosine(expected, actual)
+    else:  # no element stands beside another (a transposed gradient, say)
+        max_abs = max_rel = float("inf")
+        ok, cosine = False, float("nan")
+    diagnoses = [] if ok else _diagnose(name, expected, actual, rtol, atol, time_axis, activation)
+    return GradComparisonRow(name, expected.shape, max_abs, max_rel, cosine, ok, diagnoses)

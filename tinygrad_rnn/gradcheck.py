@@ -13,12 +13,11 @@ average, such as a transposed or permuted one.
 
 from __future__ import annotations
 
-import sys
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .checkrows import ERROR_COLUMNS, Column, GradientErrors, format_table, warn_unless_float64
 from .tensor import Tensor, no_grad
 
 
@@ -90,15 +89,16 @@ def _check_no_shared_memory(tensors) -> None:
 
 
 @dataclass
-class GradcheckRow:
+class GradcheckRow(GradientErrors):
+    """One checked tensor: its name and shape, and how far autograd is from central
+    differences (the fields of ``GradientErrors``)."""
+
     name: str
     shape: tuple
-    max_abs_error: float
-    max_rel_error: float
-    worst_index: tuple
-    analytic: float
-    numeric: float
-    ok: bool
+
+
+_COLUMNS = (Column("input", lambda r: r.name, 16, align="<"),
+            Column("shape", lambda r: r.shape, 14, align="<"), *ERROR_COLUMNS)
 
 
 @dataclass
@@ -112,26 +112,7 @@ class GradcheckReport:
         return all(row.ok for row in self.rows)
 
     def __str__(self) -> str:
-        header = (f"{'input':<16}{'shape':<14}{'max abs err':>12}{'max rel err':>12}  "
-                  f"{'worst at':<12}{'analytic':>14}{'numeric':>14}  ok")
-        lines = [header, "-" * len(header)]
-        for r in self.rows:
-            lines.append(f"{r.name:<16}{str(r.shape):<14}{r.max_abs_error:>12.3e}"
-                         f"{r.max_rel_error:>12.3e}  {str(r.worst_index):<12}"
-                         f"{r.analytic:>14.6e}{r.numeric:>14.6e}  {'yes' if r.ok else 'NO'}")
-        return "\n".join(lines)
-
-
-def _compare(name, analytic, numeric, atol, rtol) -> GradcheckRow:
-    abs_err = np.abs(analytic - numeric)
-    rel_err = abs_err / np.maximum(np.abs(numeric), np.finfo(np.float64).tiny)
-    excess = abs_err - (atol + rtol * np.abs(numeric))  # > 0 where the check fails
-    if analytic.size == 0:
-        return GradcheckRow(name, analytic.shape, 0.0, 0.0, (), 0.0, 0.0, True)
-    worst = np.unravel_index(np.argmax(excess), analytic.shape)
-    return GradcheckRow(name, analytic.shape, float(abs_err.max()), float(rel_err.max()),
-                        tuple(int(i) for i in worst), float(analytic[worst]),
-                        float(numeric[worst]), bool(np.all(excess <= 0)))
+        return "\n".join(format_table(_COLUMNS, self.rows))
 
 
 def _as_leaf(t: Tensor) -> Tensor:
@@ -141,13 +122,26 @@ def _as_leaf(t: Tensor) -> Tensor:
     return Tensor(t.detach(), requires_grad=t.requires_grad, name=t.name)
 
 
-def _user_stacklevel() -> int:
-    """The warnings stacklevel of the first caller outside this package, so that a
-    warning points at the user's line however deep inside us it was raised."""
-    frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_globals.get("__name__", "").startswith("tinygrad_rnn"):
-        frame, level = frame.f_back, level + 1
-    return level
+def autograd_and_numeric(fn, inputs, wrt, eps: float, seed: int) -> tuple:
+    """(autograd's, central differences') gradients of ``sum(v * fn(*inputs))`` with
+    respect to each tensor in ``wrt``, for one random ``v`` per output drawn from
+    ``seed``: two lists of float64 arrays. Every ``.grad`` is left as it was found."""
+    saved_grads = [t.grad for t in wrt]
+    try:
+        for t in wrt:
+            t.grad = None
+        outs = _flatten_outputs(fn(*inputs))
+        rng = np.random.default_rng(seed)
+        upstream = [rng.standard_normal(o.shape) for o in outs]
+        for o, v in zip(outs, upstream):
+            if o.requires_grad:
+                o.backward(v, retain_graph=True)
+        analytic = [np.zeros(t.shape) if t.grad is None else t.grad.astype(np.float64)
+                    for t in wrt]
+    finally:
+        for t, g in zip(wrt, saved_grads):
+            t.grad = g
+    return analytic, numerical_grad(fn, inputs, eps, upstream, wrt=wrt)
 
 
 def gradcheck_report(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
@@ -161,28 +155,18 @@ def gradcheck_report(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: fl
     inputs = [_as_leaf(t) for t in inputs]
     named = [(t.name or f"input {i}", t) for i, t in enumerate(inputs) if t.requires_grad]
     named += list((params or {}).items())
-    for name, t in named:
-        if t.dtype != np.float64:
-            warnings.warn(f"gradcheck: {name} is {t.dtype}; finite differences are only "
-                          f"meaningful in float64", stacklevel=_user_stacklevel())
-    rng = np.random.default_rng(seed)
-    saved_grads = [t.grad for _, t in named]
-    try:
-        for _, t in named:
-            t.grad = None
-        outs = _flatten_outputs(fn(*inputs))
-        upstream = [rng.standard_normal(o.shape) for o in outs]
-        for o, v in zip(outs, upstream):
-            if o.requires_grad:
-                o.backward(v, retain_graph=True)
-        analytic = [np.zeros(t.shape) if t.grad is None else t.grad.astype(np.float64)
-                    for _, t in named]
-    finally:
-        for (_, t), g in zip(named, saved_grads):
-            t.grad = g
-    numeric = numerical_grad(fn, inputs, eps, upstream, wrt=[t for _, t in named])
-    return GradcheckReport([_compare(name, a, n, atol, rtol)
+    warn_unless_float64("gradcheck", named)
+    analytic, numeric = autograd_and_numeric(fn, inputs, [t for _, t in named], eps, seed)
+    return GradcheckReport([GradcheckRow.measure(a, n, atol, rtol, name=name, shape=a.shape)
                             for (name, _), a, n in zip(named, analytic, numeric)])
+
+
+def verdict(report, raise_exception: bool, headline: str) -> bool:
+    """``report.ok``; or, when it is False and ``raise_exception``, raise ``GradcheckError``
+    with the headline and the report's table. (``gradcheck`` and ``gradcheck_layer``.)"""
+    if not report.ok and raise_exception:
+        raise GradcheckError(f"{headline}:\n{report}")
+    return report.ok
 
 
 def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
@@ -195,6 +179,4 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     and numeric values there), or returns False if ``raise_exception=False``.
     """
     report = gradcheck_report(fn, inputs, eps, atol, rtol, params, seed)
-    if not report.ok and raise_exception:
-        raise GradcheckError("gradients disagree with finite differences:\n" + str(report))
-    return report.ok
+    return verdict(report, raise_exception, "gradients disagree with finite differences")

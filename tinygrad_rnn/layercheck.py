@@ -14,7 +14,11 @@ reports the worst disagreement
   differences give one gradient per step. That localizes a bug: BPTT starts at
   the last step, where the upstream gradient is still exact, so the gates
   that already disagree there are the culprits; earlier steps only inherit
-  the error through the recurrence.
+  the error through the recurrence. A sequence layer is written out step by
+  step from its own step (``_step_inputs`` and ``_step``, what a subclass
+  defines), a cell by calling it step by step; the layer itself is not patched,
+  and if the written-out forward differs from the layer's, the per-step view is
+  skipped with a note.
 
     >>> tr.gradcheck_layer(nn.LSTM(2, 3).double(), x)          # True, or raises
     >>> print(tr.layercheck.layercheck_report(layer, x))      # the table, never raises
@@ -28,36 +32,34 @@ gate row blocks of a layer of your own).
 
 from __future__ import annotations
 
-import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .gradcheck import GradcheckError, _flatten_outputs, numerical_grad
+from .checkrows import (ERROR_COLUMNS, Column, GradientErrors, format_table, name_width,
+                        warn_unless_float64)
+from .gradcheck import _flatten_outputs, autograd_and_numeric, verdict
 from .nn.cells import GATES, _Cell
 from .nn.rnn import RNNBase
-from .tensor import stack
-from .tensor import Tensor, no_grad
+from .tensor import Tensor, concat, no_grad, stack
 
 __all__ = ["gradcheck_layer", "layercheck_report", "LayerCheckReport", "LayerCheckRow"]
 
 _GATED = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+_WEIGHTS = _GATED + ("weight_hr",)   # one layer and direction's weights, by torch name
 
 
 @dataclass
-class LayerCheckRow:
-    """One slice of one tensor: a gate's rows, a time step, a layer's initial state."""
+class LayerCheckRow(GradientErrors):
+    """One slice of one tensor (a gate's rows, a time step, a layer's initial state) and
+    how far autograd is from central differences there (the fields of ``GradientErrors``;
+    ``worst_index`` is an index into the whole tensor)."""
 
     tensor: str
-    part: str                 # "f", "t=2", "l0_reverse", or "" for the whole tensor
-    gate: str | None
-    step: int | None
-    max_abs_error: float
-    max_rel_error: float
-    worst_index: tuple
-    analytic: float
-    numeric: float
-    ok: bool
+    part: str                 # "f [3:6]", "t=2", "f t=2", "l0_reverse", or "" for the whole tensor
+    gate: str | None = None
+    step: int | None = None
 
 
 @dataclass
@@ -84,21 +86,17 @@ class LayerCheckReport:
         return max(bad, key=lambda r: r.max_rel_error) if bad else None
 
     def __str__(self) -> str:
-        width = max([len(r.tensor) for r in self.rows] + [6]) + 2
-        header = (f"{'tensor':<{width}}{'part':<12}{'max abs err':>12}{'max rel err':>12}  "
-                  f"{'worst at':<14}{'analytic':>13}{'numeric':>13}  ok")
-        lines = [self.title, header, "-" * len(header)]
-        for r in self.rows:
-            lines.append(f"{r.tensor:<{width}}{r.part:<12}{r.max_abs_error:>12.3e}"
-                         f"{r.max_rel_error:>12.3e}  {str(r.worst_index):<14}{r.analytic:>13.5e}"
-                         f"{r.numeric:>13.5e}  {'yes' if r.ok else 'NO'}")
+        width = name_width([r.tensor for r in self.rows], "tensor")
+        columns = (Column("tensor", lambda r: r.tensor, width, align="<"),
+                   Column("part", lambda r: r.part, 12, align="<"), *ERROR_COLUMNS)
+        lines = [self.title, *format_table(columns, self.rows)]
         if self.step_rows:
             lines.append("")
             lines += _step_table(self.step_rows, width)
-        lines += [""] + [f"note: {n}" for n in self.notes] if self.notes else []
-        lines.append("")
-        lines.append(f"culprit: {self.culprit}" if self.culprit
-                     else "all gradients agree with finite differences")
+        if self.notes:
+            lines += ["", *(f"note: {n}" for n in self.notes)]
+        lines += ["", f"culprit: {self.culprit}" if self.culprit
+                  else "all gradients agree with finite differences"]
         return "\n".join(lines)
 
 
@@ -109,44 +107,21 @@ def _step_table(step_rows, width) -> list:
         keys = {(r.tensor, r.gate) for r in step_rows}
         return [f"per time step: all {len(keys)} weight slices agree at each of the "
                 f"{len(steps)} steps"]
-    lines = ["per time step (each step's own use of the weights: max abs error, "
-             "'ok' where it agrees):",
-             f"{'tensor':<{width}}{'gate':<6}" + "".join(f"{'t=' + str(t):>10}" for t in steps)]
-    grid = {}
+    grid = {}  # (tensor, gate) -> {step: row}
     for r in step_rows:
-        grid.setdefault((r.tensor, r.gate), {})[r.step] = r
-    for (tensor, gate), cells in grid.items():
-        text = "".join(f"{'ok' if cells[t].ok else f'{cells[t].max_abs_error:.2e}':>10}"
-                       for t in steps)
-        lines.append(f"{tensor:<{width}}{gate or '':<6}{text}")
-    return lines
+        grid.setdefault((r.tensor, r.gate or ""), {})[r.step] = r
+
+    def at(t):  # the cell of step t: 'ok', or the max abs error there
+        return lambda key: "ok" if grid[key][t].ok else f"{grid[key][t].max_abs_error:.2e}"
+
+    columns = [Column("tensor", lambda key: key[0], width, align="<"),
+               Column("gate", lambda key: key[1], 6, align="<"),
+               *(Column(f"t={t}", at(t), 10) for t in steps)]
+    return ["per time step (each step's own use of the weights: max abs error, "
+            "'ok' where it agrees):", *format_table(columns, list(grid))]
 
 
-# --------------------------------------------------------------------------- comparing slices
-
-
-def _region_row(tensor, part, gate, step, analytic, numeric, region, atol, rtol) -> LayerCheckRow:
-    """Compare one region (a tuple of slices) of two full arrays; the worst index is a
-    full index, so it points into the tensor itself."""
-    a, n = analytic[region], numeric[region]
-    if a.size == 0:
-        return LayerCheckRow(tensor, part, gate, step, 0.0, 0.0, (), 0.0, 0.0, True)
-    abs_err = np.abs(a - n)
-    rel_err = abs_err / np.maximum(np.abs(n), np.finfo(np.float64).tiny)
-    excess = abs_err - (atol + rtol * np.abs(n))   # > 0 where the check fails
-    local = np.unravel_index(np.argmax(excess), a.shape)
-    starts = [s.indices(dim)[0] if isinstance(s, slice) else s
-              for s, dim in zip(region + (slice(None),) * (analytic.ndim - len(region)),
-                                analytic.shape)]
-    full, k = [], 0
-    for d, s in enumerate(region + (slice(None),) * (analytic.ndim - len(region))):
-        if isinstance(s, slice):
-            full.append(int(starts[d] + local[k]))
-            k += 1
-        else:
-            full.append(int(s))
-    return LayerCheckRow(tensor, part, gate, step, float(abs_err.max()), float(rel_err.max()),
-                         tuple(full), float(a[local]), float(n[local]), bool(np.all(excess <= 0)))
+# --------------------------------------------------------------------------- rows of slices
 
 
 def _gate_slices(name: str, shape: tuple, gates: tuple) -> list:
@@ -159,40 +134,45 @@ def _gate_slices(name: str, shape: tuple, gates: tuple) -> list:
 
 
 def _param_rows(name, analytic, numeric, gates, atol, rtol, step=None) -> list:
+    """One row per gate slice of a parameter (of its use at ``step``, when given)."""
     rows = []
     for gate, rows_slice in _gate_slices(name, analytic.shape, gates):
         part = "" if gate is None else f"{gate} [{rows_slice.start}:{rows_slice.stop}]"
         if step is not None:
             part = f"t={step}" if gate is None else f"{gate} t={step}"
-        rows.append(_region_row(name, part, gate, step, analytic, numeric, (rows_slice,),
-                                atol, rtol))
+        rows.append(LayerCheckRow.measure(analytic, numeric, atol, rtol, (rows_slice,),
+                                          tensor=name, part=part, gate=gate, step=step))
     return rows
 
 
+def _x_rows(analytic, numeric, axis, atol, rtol) -> list:
+    """One row per time step of x (``axis`` is its time axis), or one for all of it."""
+    if axis is None:
+        return [LayerCheckRow.measure(analytic, numeric, atol, rtol, tensor="x", part="")]
+    return [LayerCheckRow.measure(analytic, numeric, atol, rtol, (slice(None),) * axis + (t,),
+                                  tensor="x", part=f"t={t}", step=t)
+            for t in range(analytic.shape[axis])]
+
+
+def _state_rows(layer, name, analytic, numeric, atol, rtol) -> list:
+    """One row per layer and direction of an initial state (one for a cell's)."""
+    return [LayerCheckRow.measure(analytic, numeric, atol, rtol, () if k is None else (k,),
+                                  tensor=name, part=label)
+            for label, k in _state_labels(layer, analytic.shape)]
+
+
+def _state_labels(layer, state_shape: tuple) -> list:
+    """(label, index along axis 0) for each layer/direction of an initial state."""
+    if not isinstance(layer, RNNBase) or state_shape[0] == 1:
+        return [("", None)]
+    labels = []
+    for k in range(state_shape[0]):
+        layer_index, direction = divmod(k, layer.num_directions)
+        labels.append((f"l{layer_index}" + ("_reverse" if direction else ""), k))
+    return labels
+
+
 # --------------------------------------------------------------------------- running the layer
-
-
-def _autograd_and_numeric(fn, leaves, eps, seed):
-    """Analytic and numeric gradients of sum(v * fn()) w.r.t. each leaf, for a random v.
-
-    The leaves' ``.grad`` is left as it was found."""
-    outs = _flatten_outputs(fn())
-    rng = np.random.default_rng(seed)
-    upstream = [rng.standard_normal(o.shape) for o in outs]
-    saved = [t.grad for t in leaves]
-    try:
-        for t in leaves:
-            t.grad = None
-        for o, v in zip(outs, upstream):
-            if o.requires_grad:
-                o.backward(v, retain_graph=True)
-        analytic = [np.zeros(t.shape) if t.grad is None else t.grad.astype(np.float64)
-                    for t in leaves]
-    finally:
-        for t, g in zip(leaves, saved):
-            t.grad = g
-    numeric = numerical_grad(lambda: fn(), [], eps, upstream, wrt=leaves)
-    return analytic, numeric
 
 
 def _leaf(value, name, requires_grad=True, dtype=None) -> Tensor:
@@ -223,28 +203,34 @@ def _default_state(layer, x: np.ndarray, rng):
     return None
 
 
-def _state_labels(layer, state_shape: tuple) -> list:
-    """(label, index along axis 0) for each layer/direction of an initial state."""
-    if not isinstance(layer, RNNBase) or state_shape[0] == 1:
-        return [("", None)]
-    labels = []
-    for k in range(state_shape[0]):
-        layer_index, direction = divmod(k, layer.num_directions)
-        labels.append((f"l{layer_index}" + ("_reverse" if direction else ""), k))
-    return labels
+def _state_leaves(layer, state, x: np.ndarray, dtype, seed: int):
+    """The initial state as leaves named h0 (and c0), or None for a module run as layer(x)."""
+    if state is None:
+        arrays = _default_state(layer, x, np.random.default_rng(seed + 1))
+        if arrays is None:
+            return None
+    else:
+        arrays = list(state) if isinstance(state, (tuple, list)) else [state]
+    names = _state_names(layer)
+    if len(names) != len(arrays):
+        names = tuple(f"state {k}" for k in range(len(arrays)))
+    return [_leaf(s, n, dtype=dtype) for s, n in zip(arrays, names)]
 
 
-def _unroll_cell(cell, x: Tensor, state):
-    """A cell stepped over a time-major x (T, N, I): (outputs (T, N, H), final state)."""
-    outputs = []
-    for x_t in x.unbind(0):
-        state = cell(x_t, state)
-        outputs.append(state[0] if isinstance(state, tuple) else state)
-    return stack(outputs, axis=0), state
+@contextmanager
+def _eval_mode(layer):
+    """Run ``layer`` in eval mode (no dropout), then give every module its mode back."""
+    modes = [(m, m.training) for m in layer.modules()]
+    layer.eval()
+    try:
+        yield
+    finally:
+        for m, mode in modes:
+            m.training = mode
 
 
-def _pack(layer, states):
-    """The states list as the layer takes it: h, or (h, c)."""
+def _pack(states):
+    """The states list as a layer takes it: h, or (h, c)."""
     if states is None:
         return None
     return tuple(states) if len(states) > 1 else states[0]
@@ -258,58 +244,138 @@ def _unrolls(layer, x, unroll) -> bool:
 
 
 def _forward(layer, x, states, unroll=None):
-    state = _pack(layer, states)
+    state = _pack(states)
     if _unrolls(layer, x, unroll):
         return _unroll_cell(layer, x, state)
     return layer(x) if state is None else layer(x, state)
 
 
-def _one_step(xp):
-    return (xp,)
-
-
-def _untied_forward(layer, x, states, per_step, unroll=None):
-    """The layer with a separate copy of every weight at every step (per_step:
-    name -> list of T tensors). None when the layer is not one we can untie."""
-    names = {id(p): n for n, p in layer.named_parameters()}
-    state = _pack(layer, states)
-    if isinstance(layer, RNNBase):
-        def run(xs, st, w, reverse):
-            steps = xs.shape[0]
-            slices = xs.unbind(0)
-            outputs = [None] * steps
-            for t in (reversed(range(steps)) if reverse else range(steps)):
-                wt = {f: None if p is None else per_step[names[id(p)]][t] for f, p in w.items()}
-                xp, wt = layer._step_inputs(slices[t], wt, _one_step)
-                st = layer._step(xp[0], st, wt)
-                outputs[t] = st[0]
-            return stack(outputs, axis=0), st
-
-        layer._run = run    # an instance attribute shadows the method for this call only
-        try:
-            return layer(x, state)
-        finally:
-            del layer._run
-    if _unrolls(layer, x, unroll) and all("." not in n for n in per_step):
-        originals = {n: getattr(layer, n) for n in per_step}
-        outputs = []
-        try:
-            for t, x_t in enumerate(x.unbind(0)):
-                for n in per_step:
-                    setattr(layer, n, per_step[n][t])
-                state = layer(x_t, state)
-                outputs.append(state[0] if isinstance(state, tuple) else state)
-        finally:
-            for n, p in originals.items():
-                setattr(layer, n, p)
-        return stack(outputs, axis=0), state
-    return None
+def _unroll_cell(cell, x: Tensor, state):
+    """A cell stepped over a time-major x (T, N, I): (outputs (T, N, H), final state)."""
+    outputs = []
+    for x_t in x.unbind(0):
+        state = cell(x_t, state)
+        outputs.append(state[0] if isinstance(state, tuple) else state)
+    return stack(outputs, axis=0), state
 
 
 def _time_axis(layer, x: np.ndarray, unroll=None):
     if isinstance(layer, RNNBase):
         return 1 if (layer.batch_first and x.ndim == 3) else 0
     return 0 if _unrolls(layer, x, unroll) else None
+
+
+# --------------------------------------------------------------------------- untied weights
+
+
+def _untied_forward(layer, x, states, per_step, unroll=None):
+    """The layer's forward with step t's own copy of every weight (``per_step``: name ->
+    a list of T tensors), or None when the layer is not one we can untie."""
+    if isinstance(layer, RNNBase):
+        return _untied_sequence_layer(layer, x, states, per_step)
+    if _unrolls(layer, x, unroll) and all("." not in n for n in per_step):
+        return _untied_cell(layer, x, _pack(states), per_step)
+    return None
+
+
+def _untied_sequence_layer(layer, x, states, per_step):
+    """``layer(x, states)`` of an RNN, LSTM or GRU (or a subclass), written out a layer,
+    a direction and a time step at a time, step t with its own weights.
+
+    Of the layer it uses what a subclass defines, its step (``_step_inputs`` makes
+    what ``_step`` takes, ``_step`` advances the state), and its public attributes;
+    the layout (batch_first, unbatched, layers, directions) is torch's, written out
+    here. The caller compares the result with ``layer(x, states)`` before trusting it.
+    """
+    unbatched = x.ndim == 2
+    if unbatched:  # as a batch of one
+        x = x.reshape(x.shape[0], 1, x.shape[1])
+        states = [s.reshape(s.shape[0], 1, s.shape[1]) for s in states]
+    elif layer.batch_first:
+        x = x.transpose(0, 1)
+    initial = list(zip(*(s.unbind(0) for s in states)))  # per (layer, direction): (h,) or (h, c)
+    finals = []
+    for k in range(layer.num_layers):
+        outputs = []
+        for direction in range(layer.num_directions):
+            suffix = f"_l{k}" + ("_reverse" if direction else "")
+            state = initial[k * layer.num_directions + direction]
+            output, final = _untied_steps(layer, x, state, per_step, suffix, direction == 1)
+            outputs.append(output)
+            finals.append(final)
+        x = concat(outputs, axis=-1) if len(outputs) > 1 else outputs[0]
+    states = [stack(list(s), axis=0) for s in zip(*finals)]  # (D*L, N, .) each
+    if unbatched:
+        x = x.reshape(x.shape[0], x.shape[2])
+        states = [s.reshape(s.shape[0], s.shape[2]) for s in states]
+    elif layer.batch_first:
+        x = x.transpose(0, 1)
+    return x, _pack(states)
+
+
+def _untied_steps(layer, x, state, per_step, suffix, reverse):
+    """One layer and direction (``suffix``: "_l0", "_l1_reverse", ...) over a time-major
+    x, step t with its own weights: (outputs (T, N, H_out), final state)."""
+    x_steps = x.unbind(0)
+    outputs = [None] * len(x_steps)
+    for t in (reversed(range(len(x_steps))) if reverse else range(len(x_steps))):
+        # step t's copies by field, None where the layer has no such weight (bias=False)
+        w = {f: per_step[f + suffix][t] if f + suffix in per_step else None for f in _WEIGHTS}
+        (xp,), w = layer._step_inputs(x_steps[t], w, lambda xp: (xp,))
+        state = layer._step(xp, state, w)
+        outputs[t] = state[0]
+    return stack(outputs, axis=0), state
+
+
+def _untied_cell(cell, x, state, per_step):
+    """A cell stepped over a time-major x with its parameters swapped for step t's
+    copies while step t runs (as torch's ``functional_call``), then put back."""
+    originals = {n: getattr(cell, n) for n in per_step}
+    outputs = []
+    try:
+        for t, x_t in enumerate(x.unbind(0)):
+            for n in per_step:
+                setattr(cell, n, per_step[n][t])
+            state = cell(x_t, state)
+            outputs.append(state[0] if isinstance(state, tuple) else state)
+    finally:
+        for n, p in originals.items():
+            setattr(cell, n, p)
+    return stack(outputs, axis=0), state
+
+
+def _per_step_rows(layer, x_data, state_leaves, named, gates, steps, eps, atol, rtol, seed,
+                   unroll=None):
+    """Rows per (weight, gate, step) from a run with untied per-step weight copies, and
+    a note when there are none."""
+    per_step = {n: [Tensor(p.data.copy(), requires_grad=True, name=f"{n}@t{t}")
+                    for t in range(steps)] for n, p in named}
+    x_const = Tensor(x_data)
+    states_const = None if state_leaves is None else [Tensor(s.data) for s in state_leaves]
+    with no_grad():
+        tied = _flatten_outputs(_forward(layer, x_const, states_const, unroll))
+        untied = _untied_forward(layer, x_const, states_const, per_step, unroll)
+    if untied is None:
+        return [], "per-step view skipped: only built-in layers and cells can be untied"
+    untied = _flatten_outputs(untied)
+    if len(untied) != len(tied) or not all(
+            a.shape == b.shape and np.allclose(a.data, b.data, rtol=1e-10, atol=1e-12)
+            for a, b in zip(tied, untied)):
+        return [], ("per-step view skipped: the layer's forward does not match its "
+                    "step-by-step unroll (does it use its weights outside _step?)")
+    leaves = [t for n, _ in named for t in per_step[n]]
+    analytic, numeric = autograd_and_numeric(
+        lambda: _untied_forward(layer, x_const, states_const, per_step, unroll), [], leaves,
+        eps, seed)
+    rows, k = [], 0
+    for name, _ in named:
+        for t in range(steps):
+            rows += _param_rows(name, analytic[k], numeric[k], gates, atol, rtol, step=t)
+            k += 1
+    order = {n: i for i, (n, _) in enumerate(named)}
+    rows.sort(key=lambda r: (order[r.tensor], (gates.index(r.gate) if r.gate in gates else 0),
+                             r.step))
+    return rows, None
 
 
 def _reverse_direction(name: str) -> bool:
@@ -328,46 +394,63 @@ def _layer_index(name: str) -> int:
 
 
 def _culprit(rows, step_rows, gates, steps) -> tuple:
-    """(sentence, gates, step) naming where the disagreement starts."""
-    bad_rows = [r for r in rows if not r.ok]
-    if not bad_rows and not any(not r.ok for r in step_rows):
-        return None, (), None
+    """(sentence, gates, step) naming where the disagreement starts; (None, (), None)
+    when everything agrees."""
     bad_steps = [r for r in step_rows if not r.ok]
     if bad_steps:
-        # the top layer gets the exact upstream gradient; BPTT reaches its last step
-        # first (its first step, for the reverse direction)
-        top = max(_layer_index(r.tensor) for r in bad_steps)
-        in_top = [r for r in bad_steps if _layer_index(r.tensor) == top]
-        first = lambda r: -r.step if _reverse_direction(r.tensor) else r.step
-        step = max(in_top, key=first).step
-        reverse = _reverse_direction(max(in_top, key=first).tensor)
-        at_step = [r for r in in_top if r.step == step and _reverse_direction(r.tensor) == reverse]
-        tensors = sorted({r.tensor for r in at_step}, key=lambda n: [x.tensor for x in step_rows].index(n))
-        where = "the first step BPTT reaches" if step == (0 if reverse else steps - 1) \
-            else "the first step at which they disagree, in backward order"
-        bad_gates = tuple(g for g in gates if any(r.gate == g for r in at_step))
-        if gates and bad_gates and len(bad_gates) < len(gates):
-            fine = [g for g in gates if g not in bad_gates]
-            label = "gate " + bad_gates[0] if len(bad_gates) == 1 else "gates " + ", ".join(bad_gates)
-            verb = "disagrees" if len(bad_gates) == 1 else "disagree"
-            agree = "agrees" if len(fine) == 1 else "agree"
-            sentence = (f"{label}. At t={step}, {where}, only {label} {verb} "
-                        f"({', '.join(tensors)}) while {', '.join(fine)} {agree}; earlier steps "
-                        f"inherit the error through the recurrence. Look for a wrong backward, "
-                        f"or a missing path (.data, detach), in what computes {label} or "
-                        f"carries it to the loss.")
-            return sentence, bad_gates, step
-        if gates and bad_gates:
-            sentence = (f"every gate ({', '.join(gates)}) disagrees already at t={step}, {where}: "
-                        f"the error is in something all gates share (the pre-activation matmul "
-                        f"or sum, or the state update), in {', '.join(tensors)}.")
-            return sentence, bad_gates, step
-        sentence = (f"{', '.join(tensors)} at t={step}, {where}; earlier steps inherit the "
-                    f"error through the recurrence.")
-        return sentence, (), step
+        return _culprit_at_step(bad_steps, step_rows, gates, steps)
+    bad_rows = [r for r in rows if not r.ok]
+    if bad_rows:
+        return _culprit_in_rows(bad_rows, rows, gates)
+    return None, (), None
+
+
+def _culprit_at_step(bad_steps, step_rows, gates, steps) -> tuple:
+    """The culprit from the per-step rows: the gates that disagree at the first step
+    BPTT reaches with an error."""
+    # the top layer gets the exact upstream gradient; BPTT reaches its last step
+    # first (its first step, for the reverse direction)
+    top = max(_layer_index(r.tensor) for r in bad_steps)
+    in_top = [r for r in bad_steps if _layer_index(r.tensor) == top]
+
+    def backward_order(r):  # BPTT's order: late steps first, early ones for the reverse direction
+        return -r.step if _reverse_direction(r.tensor) else r.step
+
+    first = max(in_top, key=backward_order)
+    step, reverse = first.step, _reverse_direction(first.tensor)
+    at_step = [r for r in in_top if r.step == step and _reverse_direction(r.tensor) == reverse]
+    order = [r.tensor for r in step_rows]
+    tensors = sorted({r.tensor for r in at_step}, key=order.index)
+    where = "the first step BPTT reaches" if step == (0 if reverse else steps - 1) \
+        else "the first step at which they disagree, in backward order"
+    bad_gates = tuple(g for g in gates if any(r.gate == g for r in at_step))
+    if gates and bad_gates and len(bad_gates) < len(gates):
+        fine = [g for g in gates if g not in bad_gates]
+        label = "gate " + bad_gates[0] if len(bad_gates) == 1 else "gates " + ", ".join(bad_gates)
+        verb = "disagrees" if len(bad_gates) == 1 else "disagree"
+        agree = "agrees" if len(fine) == 1 else "agree"
+        sentence = (f"{label}. At t={step}, {where}, only {label} {verb} "
+                    f"({', '.join(tensors)}) while {', '.join(fine)} {agree}; earlier steps "
+                    f"inherit the error through the recurrence. Look for a wrong backward, "
+                    f"or a missing path (.data, detach), in what computes {label} or "
+                    f"carries it to the loss.")
+        return sentence, bad_gates, step
+    if gates and bad_gates:
+        sentence = (f"every gate ({', '.join(gates)}) disagrees already at t={step}, {where}: "
+                    f"the error is in something all gates share (the pre-activation matmul "
+                    f"or sum, or the state update), in {', '.join(tensors)}.")
+        return sentence, bad_gates, step
+    sentence = (f"{', '.join(tensors)} at t={step}, {where}; earlier steps inherit the "
+                f"error through the recurrence.")
+    return sentence, (), step
+
+
+def _culprit_in_rows(bad_rows, rows, gates) -> tuple:
+    """The culprit without a per-step view: the tensors and gates that disagree."""
     bad_gates = tuple(g for g in gates if any(r.gate == g for r in bad_rows))
     worst = max(bad_rows, key=lambda r: r.max_rel_error)
-    names = sorted({r.tensor for r in bad_rows}, key=lambda n: [x.tensor for x in rows].index(n))
+    order = [r.tensor for r in rows]
+    names = sorted({r.tensor for r in bad_rows}, key=order.index)
     sentence = (f"{', '.join(names)} disagree; the worst is {worst.tensor} {worst.part} "
                 f"(max rel error {worst.max_rel_error:.2e})")
     if bad_gates and len(bad_gates) < len(gates):
@@ -404,102 +487,36 @@ def layercheck_report(layer, x, state=None, *, gates: tuple | None = None, per_s
         a ``LayerCheckReport``.
     """
     x_data = x.data if isinstance(x, Tensor) else np.asarray(x, dtype=np.float64)
-    kind = getattr(layer, "kind", None)
-    gates = tuple(GATES.get(kind, ())) if gates is None else tuple(gates)
-    rng = np.random.default_rng(seed + 1)
-    if state is None:
-        state_arrays = _default_state(layer, x_data, rng)
-    else:
-        state_arrays = list(state) if isinstance(state, (tuple, list)) else [state]
+    gates = tuple(GATES.get(getattr(layer, "kind", None), ())) if gates is None else tuple(gates)
     named = list(layer.named_parameters())
-    for name, p in named:
-        if p.dtype != np.float64:
-            warnings.warn(f"gradcheck_layer: {name} is {p.dtype}; finite differences are only "
-                          f"meaningful in float64 (use layer.double())", stacklevel=2)
-            break
-
+    warn_unless_float64("gradcheck_layer", named, " (use layer.double())")
     # x and the states in the parameters' dtype: a module refuses any other, as torch
     dtype = named[0][1].dtype if named else x_data.dtype
     x_leaf = _leaf(x_data, "x", dtype=dtype)
-    state_names = _state_names(layer) if state_arrays is not None else ()
-    if state_arrays is not None and len(state_names) != len(state_arrays):
-        state_names = tuple(f"state {k}" for k in range(len(state_arrays)))
-    state_leaves = None if state_arrays is None else [
-        _leaf(s, n, dtype=dtype) for s, n in zip(state_arrays, state_names)]
+    state_leaves = _state_leaves(layer, state, x_data, dtype, seed)
+    axis = _time_axis(layer, x_data, unroll)
+    steps = x_data.shape[axis] if axis is not None else 1
 
-    modes = [(m, m.training) for m in layer.modules()]
-    layer.eval()
-    try:
+    with _eval_mode(layer):
         leaves = [p for _, p in named] + [x_leaf] + (state_leaves or [])
-        analytic, numeric = _autograd_and_numeric(
-            lambda: _forward(layer, x_leaf, state_leaves, unroll), leaves, eps, seed)
-
-        rows = []
-        for k, (name, _) in enumerate(named):
-            rows += _param_rows(name, analytic[k], numeric[k], gates, atol, rtol)
-        axis = _time_axis(layer, x_data, unroll)
-        a_x, n_x = analytic[len(named)], numeric[len(named)]
-        if axis is None:
-            rows.append(_region_row("x", "", None, None, a_x, n_x, (), atol, rtol))
-        else:
-            for t in range(x_data.shape[axis]):
-                region = (slice(None),) * axis + (t,)
-                rows.append(_region_row("x", f"t={t}", None, t, a_x, n_x, region, atol, rtol))
-        for j, name in enumerate(state_names):
-            a_s, n_s = analytic[len(named) + 1 + j], numeric[len(named) + 1 + j]
-            for label, index in _state_labels(layer, a_s.shape):
-                region = () if index is None else (index,)
-                rows.append(_region_row(name, label, None, None, a_s, n_s, region, atol, rtol))
-
-        steps = x_data.shape[axis] if axis is not None else 1
-        step_rows, notes = [], []
+        analytic, numeric = autograd_and_numeric(
+            lambda: _forward(layer, x_leaf, state_leaves, unroll), [], leaves, eps, seed)
+        rows = [row for (name, _), a, n in zip(named, analytic, numeric)
+                for row in _param_rows(name, a, n, gates, atol, rtol)]
+        rows += _x_rows(analytic[len(named)], numeric[len(named)], axis, atol, rtol)
+        for s, a, n in zip(state_leaves or [], analytic[len(named) + 1:], numeric[len(named) + 1:]):
+            rows += _state_rows(layer, s.name, a, n, atol, rtol)
+        step_rows, note = [], None
         if per_step and axis is not None and steps > 1:
             step_rows, note = _per_step_rows(layer, x_data, state_leaves, named, gates,
                                              steps, eps, atol, rtol, seed, unroll)
-            if note:
-                notes.append(note)
-    finally:
-        for m, mode in modes:
-            m.training = mode
 
     culprit, culprit_gates, culprit_step = _culprit(rows, step_rows, gates, steps)
     title = (f"gradcheck of {type(layer).__name__}: x {tuple(x_data.shape)}"
              + (f", {steps} time steps" if axis is not None else "")
              + "; autograd vs central differences of sum(v * outputs), v random")
-    return LayerCheckReport(title, rows, step_rows, culprit, culprit_gates, culprit_step, notes)
-
-
-def _per_step_rows(layer, x_data, state_leaves, named, gates, steps, eps, atol, rtol, seed,
-                   unroll=None):
-    """Rows per (weight, gate, step) from a run with untied per-step weight copies."""
-    per_step = {n: [Tensor(p.data.copy(), requires_grad=True, name=f"{n}@t{t}")
-                    for t in range(steps)] for n, p in named}
-    x_const = Tensor(x_data)
-    states_const = None if state_leaves is None else [Tensor(s.data) for s in state_leaves]
-    with no_grad():
-        tied = _flatten_outputs(_forward(layer, x_const, states_const, unroll))
-        untied = _untied_forward(layer, x_const, states_const, per_step, unroll)
-    if untied is None:
-        return [], "per-step view skipped: only built-in layers and cells can be untied"
-    untied = _flatten_outputs(untied)
-    if len(untied) != len(tied) or not all(
-            a.shape == b.shape and np.allclose(a.data, b.data, rtol=1e-10, atol=1e-12)
-            for a, b in zip(tied, untied)):
-        return [], ("per-step view skipped: the layer's forward does not match its "
-                    "step-by-step unroll (does it use its weights outside _step?)")
-    leaves = [t for n, _ in named for t in per_step[n]]
-    analytic, numeric = _autograd_and_numeric(
-        lambda: _untied_forward(layer, x_const, states_const, per_step, unroll), leaves, eps,
-        seed)
-    rows, k = [], 0
-    for name, _ in named:
-        for t in range(steps):
-            rows += _param_rows(name, analytic[k], numeric[k], gates, atol, rtol, step=t)
-            k += 1
-    order = {n: i for i, (n, _) in enumerate(named)}
-    rows.sort(key=lambda r: (order[r.tensor], (gates.index(r.gate) if r.gate in gates else 0),
-                             r.step))
-    return rows, None
+    return LayerCheckReport(title, rows, step_rows, culprit, culprit_gates, culprit_step,
+                            [note] if note else [])
 
 
 def gradcheck_layer(layer, x, state=None, *, raise_exception: bool = True, **kwargs) -> bool:
@@ -510,6 +527,4 @@ def gradcheck_layer(layer, x, state=None, *, raise_exception: bool = True, **kwa
     ``raise_exception=False``. Arguments as ``layercheck_report``.
     """
     report = layercheck_report(layer, x, state, **kwargs)
-    if not report.ok and raise_exception:
-        raise GradcheckError("layer gradients disagree with finite differences:\n" + str(report))
-    return report.ok
+    return verdict(report, raise_exception, "layer gradients disagree with finite differences")
