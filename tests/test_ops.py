@@ -11,8 +11,9 @@ A new op is one row here.
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
+from hypothesis.database import InMemoryExampleDatabase
 from hypothesis.extra import numpy as hnp
 
 import tinygrad_rnn as tr
@@ -533,8 +534,8 @@ class _InPlaceTanh(tr.Function):
         return grad * (1 - out * out)
 
 
-def _softsign_case(fn, numpy_fn=lambda x: x / (1 + np.abs(x))):
-    return OpCase("softsign", fn, arrays(min_dims=1), lambda x: x / (1 + x.abs()), numpy_fn)
+def _softsign_case(fn, numpy_fn=lambda x: x / (1 + np.abs(x)), name="softsign"):
+    return OpCase(name, fn, arrays(min_dims=1), lambda x: x / (1 + x.abs()), numpy_fn)
 
 
 def _torch_installed():
@@ -582,6 +583,25 @@ def test_dtype_check_catches_an_upcast():
     case = OpCase("upcast", lambda x: x * np.ones(1), arrays(dtype=np.float32))
     with pytest.raises(AssertionError, match="output 0 is float64"):
         run_check(case, check_dtype)
+
+
+def test_each_case_and_check_files_its_examples_apart():
+    # run_check's inner test has one source for every (case, check), which is what
+    # Hypothesis keys its example database by; each pair still gets keys of its own
+    saved = {}
+
+    class Recording(InMemoryExampleDatabase):
+        def save(self, key, value):
+            saved.setdefault(current, set()).add(key)
+            super().save(key, value)
+
+    quick = settings(database=Recording(), max_examples=10, phases=[Phase.generate])
+    for current in ("softsign", "softsign again"):
+        with pytest.raises(tr.GradcheckError):
+            run_check(_softsign_case(_SoftsignWrongBackward.apply, name=current),
+                      check_gradients, quick)
+    assert saved["softsign"] and saved["softsign again"]
+    assert not saved["softsign"] & saved["softsign again"]
 
 
 @given(arrays(avoid_zero=0.25))

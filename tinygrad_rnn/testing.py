@@ -37,9 +37,11 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple, Sequence
 
+import hypothesis
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis.database import ExampleDatabase
 from hypothesis.extra import numpy as hnp
 
 from .gradcheck import _flatten_outputs, gradcheck
@@ -385,6 +387,49 @@ CHECKS = {
 # --------------------------------------------------------------------------- running
 
 
+class _KeyedDatabase(ExampleDatabase):
+    """Another example database, its entries filed under keys that start with a name.
+
+    Hypothesis files the examples it saves (failures first of all, to replay
+    them on the next run) under a key made from the test function's source.
+    Every ``run_check`` runs the same inner function, so without a name of its
+    own a failure of one (case, check) would be replayed against every other
+    pair, and found again from scratch for its own.
+    """
+
+    def __init__(self, database: ExampleDatabase, name: str):
+        super().__init__()
+        self.database, self.prefix = database, name.encode() + b"/"
+
+    def save(self, key: bytes, value: bytes) -> None:
+        self.database.save(self.prefix + key, value)
+
+    def fetch(self, key: bytes):
+        return self.database.fetch(self.prefix + key)
+
+    def delete(self, key: bytes, value: bytes) -> None:
+        self.database.delete(self.prefix + key, value)
+
+    def move(self, src: bytes, dest: bytes, value: bytes) -> None:
+        self.database.move(self.prefix + src, self.prefix + dest, value)
+
+
+def _run_as(name: str, test, settings=None) -> None:
+    """Run a ``@given`` test under ``name``, in failure reports and in the example database.
+
+    Arguments:
+        name: e.g. ``check_gradients[tanh]``.
+        test: the function returned by ``hypothesis.given``.
+        settings: a ``hypothesis.settings`` (default: the loaded profile).
+    """
+    settings = hypothesis.settings() if settings is None else settings
+    if settings.database is not None:
+        settings = hypothesis.settings(settings,
+                                       database=_KeyedDatabase(settings.database, name))
+    test.__name__ = test.__qualname__ = name
+    settings(test)()
+
+
 def run_check(case: OpCase, check: Callable | str, settings=None) -> None:
     """Run one check on examples drawn by Hypothesis from ``case.inputs``.
 
@@ -401,12 +446,7 @@ def run_check(case: OpCase, check: Callable | str, settings=None) -> None:
     def run(example, seed):
         check(case, example, seed)
 
-    # one example database entry per (case, check), although ``run`` is one function
-    run._hypothesis_internal_add_digest = f"{case.name}/{check.__name__}".encode()
-    run.__name__ = run.__qualname__ = f"{check.__name__}[{case.name}]"
-    if settings is not None:
-        run = settings(run)
-    run()
+    _run_as(f"{check.__name__}[{case.name}]", run, settings)
 
 
 def _default_checks(case: OpCase) -> list:
@@ -574,11 +614,7 @@ def _run_given(configs, body, name: str, settings=None) -> None:
     def run(config):
         body(config)
 
-    run._hypothesis_internal_add_digest = name.encode()
-    run.__name__ = run.__qualname__ = name
-    if settings is not None:
-        run = settings(run)
-    run()
+    _run_as(name, run, settings)
 
 
 def check_layer_gradients(configs: st.SearchStrategy, make_layer=None, settings=None,
