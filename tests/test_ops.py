@@ -8,7 +8,7 @@ inputs left unmutated, and float32 kept float32 (outputs and gradients). Each
 runs the row's fixed example first, then Hypothesis' examples; a row's ``skip``
 names a check that does not apply, and why.
 
-Below the five: the table agrees with ops.py, then the rules
+Below the five: the table agrees with ops.py and docs/api.md, then the rules
 stated once, the factory caught failing, and the casts.
 """
 
@@ -24,6 +24,7 @@ from hypothesis.database import InMemoryExampleDatabase
 
 import tinygrad_rnn as tr
 from tinygrad_rnn import Tensor, ops
+from tinygrad_rnn.op_cases import BEGIN, END, api_table, update_api_doc
 from tinygrad_rnn.testing import (
     CHECKS, OP_CASES, OpCase, arrays, broadcastable_arrays, check_dtype, check_forward,
     check_gradients, check_no_mutation, check_op, check_torch, op_test, run_check,
@@ -117,6 +118,19 @@ def test_a_case_runs_the_functions_it_names(case, monkeypatch):
     example = case.fixed_example()
     case.fn(*case.tensors(example.arrays), **example.params)
     assert set(case.functions) <= ran, f"{case.name} never ran {sorted(set(case.functions) - ran)}"
+
+
+def test_the_op_table_in_docs_api_md_is_up_to_date():
+    text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    assert update_api_doc(text) == text, ("docs/api.md: the op table is out of date; "
+                                          "run python -m tinygrad_rnn.op_cases")
+
+
+def test_the_op_table_is_written_between_its_markers_only():
+    text = f"before\n{BEGIN}\na stale table\n{END}\nafter\n"
+    assert update_api_doc(text) == f"before\n{BEGIN}\n{api_table()}\n{END}\nafter\n"
+    with pytest.raises(ValueError, match="marker"):
+        update_api_doc("a page without the markers")
 
 
 def test_the_table_and_the_gradcheck_command_need_neither_hypothesis_nor_torch():
