@@ -1,463 +1,169 @@
 """Every op, and every Tensor method that reaches one, from one table.
 
-Each row of ``CASES`` is an ``OpCase`` of ``tinygrad_rnn.testing`` (the factory
-users apply to their own ops) and drives four tests: finite-difference gradients
-in float64 with a random upstream gradient, forward values against numpy, values
-and gradients against torch in float64, and inputs left unmutated. Each row is
-also run in float32, where outputs and gradients must stay float32.
+The rows are ``tinygrad_rnn.op_cases.CASES`` (also ``tinygrad_rnn.testing.OP_CASES``),
+``OpCase``s of the factory users apply to their own ops. Each row drives five
+tests: finite-difference gradients in float64 with a random upstream gradient,
+forward values against numpy, values and gradients against torch in float64,
+inputs left unmutated, and float32 kept float32 (outputs and gradients). Each
+runs the row's fixed example first, then Hypothesis' examples; a row's ``skip``
+names a check that does not apply, and why.
 
-A new op is one row here.
+Below the five: the table agrees with ops.py and docs/api.md, then the rules
+stated once, the factory caught failing, and the casts.
 """
+
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
+from hypothesis.database import InMemoryExampleDatabase
 
 import tinygrad_rnn as tr
-from tinygrad_rnn import Tensor
+from tinygrad_rnn import Tensor, ops
+from tinygrad_rnn.op_cases import BEGIN, END, api_table, update_api_doc
 from tinygrad_rnn.testing import (
-    CHECKS, Inputs, OpCase, arrays, broadcastable_arrays, check_dtype, check_forward,
-    check_gradients, check_no_mutation, check_op, check_torch, op_test, positive_arrays,
-    run_check,
+    CHECKS, OP_CASES, OpCase, arrays, broadcastable_arrays, check_dtype, check_forward,
+    check_gradients, check_no_mutation, check_op, check_torch, op_test, run_check,
 )
 from _helpers import Softsign  # a user's own op
 
-MATMUL = "(n?,k),(k,m?)->(n?,m?)"  # numpy's own gufunc signature of matmul
+ROOT = Path(__file__).resolve().parent.parent
 
 
-# --------------------------------------------------------------------------- strategies for parameters
+def rows_for(check: str):
+    """Parametrize a test over the rows that ``check`` applies to."""
+    cases = [case for case in OP_CASES if check in case.checks()]
+    return pytest.mark.parametrize("case", cases, ids=[case.name for case in cases])
 
 
-@st.composite
-def reduction(draw):
-    """x and an axis (None, an int, a negative int or a tuple) with keepdims."""
-    x = draw(arrays())
-    choices = [st.none()]
-    if x.ndim:
-        choices += [st.integers(-x.ndim, x.ndim - 1),
-                    hnp.valid_tuple_axes(x.ndim, min_size=1)]  # negative ones included
-    axis = draw(st.one_of(choices))
-    return Inputs((x,), {"axis": axis, "keepdims": draw(st.booleans())})
+# --------------------------------------------------------------------------- five tests per row
 
 
-@st.composite
-def reshaped(draw):
-    x = draw(arrays())
-    n = x.size
-    shape = draw(st.sampled_from([(n,), (-1,), x.shape[::-1], (1,) + x.shape, (n, 1),
-                                  x.shape + (1,), (1, -1)]))
-    return Inputs((x,), {"shape": shape})
-
-
-@st.composite
-def two_axes(draw, min_dims=2):
-    x = draw(arrays(min_dims=min_dims))
-    a, b = (draw(st.integers(-x.ndim, x.ndim - 1)) for _ in range(2))
-    return Inputs((x,), {"a": a, "b": b})
-
-
-@st.composite
-def permutation(draw):
-    x = draw(arrays(min_dims=1))
-    perm = draw(st.permutations(range(x.ndim)))
-    # some axes counted from the end, as torch allows
-    perm = tuple(p - x.ndim if draw(st.booleans()) else p for p in perm)
-    return Inputs((x,), {"axes": perm})
-
-
-@st.composite
-def basic_index(draw):
-    """A tuple of ints and slices (negative steps included), one per leading axis."""
-    x = draw(arrays(min_dims=1))
-    index = []
-    for n in x.shape[:draw(st.integers(1, x.ndim))]:
-        if draw(st.booleans()):
-            index.append(draw(st.integers(-n, n - 1)))
-        else:
-            step = draw(st.sampled_from([1, 2, -1, -2]))
-            start = draw(st.none() | st.integers(-n, n - 1))
-            stop = draw(st.none() | st.integers(-n - 1, n))
-            index.append(slice(start, stop, step))
-    return Inputs((x,), {"index": tuple(index)})
-
-
-@st.composite
-def array_index(draw, leading_slice=False):
-    """Integer arrays picking elements, repeats included (their gradients must add)."""
-    x = draw(arrays(min_dims=2 if leading_slice else 1))
-    n = x.shape[1 if leading_slice else 0]
-    picks = draw(st.lists(st.integers(-n, n - 1), min_size=1, max_size=6))
-    picks = np.array(picks + picks[:1])  # at least one index repeats
-    return Inputs((x,), {"index": (slice(None), picks) if leading_slice else picks})
-
-
-@st.composite
-def to_concat(draw, new_axis=False):
-    """2 to 3 arrays that agree everywhere but along ``axis`` (or everywhere, to stack)."""
-    base = draw(hnp.array_shapes(min_dims=0 if new_axis else 1, max_dims=3, max_side=3))
-    ndim = len(base) + (1 if new_axis else 0)
-    axis = draw(st.integers(-ndim, ndim - 1))
-    xs = []
-    for _ in range(draw(st.integers(2, 3))):
-        shape = list(base)
-        if not new_axis:
-            shape[axis] = draw(st.integers(1, 3))
-        xs.append(draw(arrays(tuple(shape))))
-    return Inputs(tuple(xs), {"axis": axis})
-
-
-@st.composite
-def chunked(draw):
-    x = draw(arrays(min_dims=1))
-    axis = draw(st.integers(-x.ndim, x.ndim - 1))
-    return Inputs((x,), {"chunks": draw(st.integers(1, 5)), "axis": axis})
-
-
-@st.composite
-def split_sizes(draw, as_list):
-    x = draw(arrays(min_dims=1))
-    axis = draw(st.integers(-x.ndim, x.ndim - 1))
-    n = x.shape[axis]
-    if not as_list:
-        return Inputs((x,), {"sizes": draw(st.integers(1, n + 1)), "axis": axis})
-    cuts = sorted(draw(st.lists(st.integers(0, n), max_size=3)))
-    sizes = list(np.diff([0] + cuts + [n]))
-    return Inputs((x,), {"sizes": [int(s) for s in sizes], "axis": axis})
-
-
-@st.composite
-def one_axis(draw):
-    x = draw(arrays(min_dims=1))
-    return Inputs((x,), {"axis": draw(st.integers(-x.ndim, x.ndim - 1))})
-
-
-@st.composite
-def addmm_inputs(draw):
-    """input, mat1 (n, k), mat2 (k, m), input of a shape that broadcasts to (n, m)."""
-    n, k, m = (draw(st.integers(1, 4)) for _ in range(3))
-    input_shape = draw(st.sampled_from([(n, m), (m,), (1, m), (n, 1), (1, 1), ()]))
-    return tuple(draw(arrays(shape)) for shape in (input_shape, (n, k), (k, m)))
-
-
-@st.composite
-def linear_inputs(draw, bias: bool):
-    """x (*, in) with 0 to 3 leading axes, weight (out, in), and a bias (out,) if ``bias``."""
-    leading = draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=3))
-    n_in, n_out = draw(st.integers(1, 4)), draw(st.integers(1, 4))
-    shapes = [leading + (n_in,), (n_out, n_in)] + ([(n_out,)] if bias else [])
-    return tuple(draw(arrays(shape)) for shape in shapes)
-
-
-@st.composite
-def scaled(draw, arrays_strategy, name="value"):
-    """Arrays and a number parameter ``name`` (negative, zero, fractional, above 1)."""
-    number = draw(st.sampled_from([1.0, -2.0, 0.0, 0.3, 0.75, 2.5]))
-    return Inputs(tuple(draw(arrays_strategy)), {name: number})
-
-
-def torch_addcmul(a, b, c, value=1):
-    import torch
-    return torch.addcmul(a, b, c, value=value)
-
-
-def torch_lerp(a, b, weight):
-    import torch
-    return torch.lerp(a, b, weight)
-
-
-def torch_linear(*args):
-    import torch
-    return torch.nn.functional.linear(*args)
-
-
-@st.composite
-def embedding_inputs(draw, padding: bool, pick_padding: bool = True):
-    """A table (V, D), integer indices of any shape into it, and maybe a padding row
-    (which the indices avoid unless ``pick_padding``)."""
-    rows, dim = draw(st.integers(2 if padding else 1, 5)), draw(st.integers(1, 3))
-    weight = draw(arrays((rows, dim)))
-    padding_idx = draw(st.integers(-rows, rows - 1)) if padding else None
-    rows_picked = [r for r in range(rows) if pick_padding or r != padding_idx % rows]
-    index_shape = draw(hnp.array_shapes(min_dims=0, max_dims=2, max_side=4))
-    indices = draw(hnp.arrays(np.intp, index_shape, elements=st.sampled_from(rows_picked)))
-    return Inputs((weight,), {"indices": indices, "padding_idx": padding_idx})
-
-
-def torch_embedding(w, indices, padding_idx):
-    import torch
-    return torch.nn.functional.embedding(torch.as_tensor(indices), w, padding_idx)
-
-
-def fixed(*shapes, positive=False):
-    make = positive_arrays if positive else arrays
-    return st.tuples(*(make(s) for s in shapes))
-
-
-# --------------------------------------------------------------------------- numpy and torch twins
-
-
-def chunk_numpy(x, chunks, axis):
-    """torch.chunk's rule: parts of ceil(n / chunks) elements, the last smaller."""
-    size = -(-x.shape[axis] // chunks)
-    return np.split(x, range(size, x.shape[axis], size), axis=axis)
-
-
-def split_numpy(x, sizes, axis):
-    if isinstance(sizes, int):
-        sizes = [sizes] * (x.shape[axis] // sizes) + [x.shape[axis] % sizes] * bool(
-            x.shape[axis] % sizes)
-    return np.split(x, np.cumsum(sizes)[:-1], axis=axis)
-
-
-def torch_basic_index(x, index):
-    """numpy's basic indexing in torch, which has no negative slice steps: one axis at a time."""
-    import torch
-
-    axis = 0
-    for part in index:
-        if isinstance(part, slice):
-            picks = list(range(*part.indices(x.shape[axis])))
-            x = x.index_select(axis, torch.tensor(picks, dtype=torch.long))
-            axis += 1
-        else:
-            x = x.select(axis, part)
-    return x
-
-
-def torch_index(x, index):
-    import torch
-
-    if isinstance(index, tuple):
-        return x[tuple(torch.as_tensor(i) if isinstance(i, np.ndarray) else i for i in index)]
-    return x[torch.as_tensor(index)]
-
-
-def torch_cat(*xs, axis):
-    import torch
-
-    return torch.cat(xs, dim=axis)
-
-
-def torch_stack(*xs, axis):
-    import torch
-
-    return torch.stack(xs, dim=axis)
-
-
-def numpy_sigmoid(x):
-    return 1 / (1 + np.exp(-x))
-
-
-def torch_sum(x, axis, keepdims):
-    return x.sum() if axis is None and not keepdims else x.sum(dim=axis, keepdim=keepdims)
-
-
-def torch_mean(x, axis, keepdims):
-    return x.mean() if axis is None and not keepdims else x.mean(dim=axis, keepdim=keepdims)
-
-
-def reversed_axes(x):
-    return x.permute(tuple(reversed(range(x.ndim))))
-
-
-# --------------------------------------------------------------------------- the table
-
-BINARY = broadcastable_arrays(2)
-OVER_POSITIVE = broadcastable_arrays(2, elements=[(-3.0, 3.0), (0.5, 3.0)])
-
-CASES = [
-    # arithmetic, with broadcasting
-    OpCase("add", lambda x, y: x + y, BINARY, lambda x, y: x + y, np.add),
-    OpCase("sub", lambda x, y: x - y, BINARY, lambda x, y: x - y, np.subtract),
-    OpCase("mul", lambda x, y: x * y, BINARY, lambda x, y: x * y, np.multiply),
-    OpCase("div", lambda x, y: x / y, OVER_POSITIVE, lambda x, y: x / y, np.divide),
-    OpCase("div_negative_denominator", lambda x, y: x / y,
-           broadcastable_arrays(2, elements=[(-3.0, 3.0), (-3.0, -0.5)]),
-           lambda x, y: x / y, np.divide),
-    OpCase("neg", lambda x: -x, arrays(), lambda x: -x, np.negative),
-    OpCase("same_tensor_twice", lambda x: x * x + x, arrays(), lambda x: x * x + x,
-           lambda x: x * x + x),
-    # reflected operators: Python scalars and numpy arrays on either side
-    OpCase("scalar_radd", lambda x: 1 + x, arrays(), lambda x: 1 + x, lambda x: 1 + x),
-    OpCase("scalar_rsub", lambda x: 2.0 - x, arrays(), lambda x: 2.0 - x, lambda x: 2.0 - x),
-    OpCase("scalar_rmul", lambda x: 3.0 * x, arrays(), lambda x: 3.0 * x, lambda x: 3.0 * x),
-    OpCase("scalar_div", lambda x: x / 3, arrays(), lambda x: x / 3, lambda x: x / 3),
-    OpCase("scalar_rdiv", lambda x: 2.0 / x, positive_arrays(), lambda x: 2.0 / x,
-           lambda x: 2.0 / x),
-    OpCase("array_add", lambda a, x: x + a.data, BINARY, lambda a, x: x + a, np.add,
-           grad_inputs=(1,)),
-    OpCase("array_rsub", lambda a, x: a.data - x, BINARY, lambda a, x: a - x, np.subtract,
-           grad_inputs=(1,)),
-    OpCase("array_rmul", lambda a, x: a.data * x, BINARY, lambda a, x: a * x, np.multiply,
-           grad_inputs=(1,)),
-    OpCase("array_rdiv", lambda a, y: a.data / y, OVER_POSITIVE, lambda a, y: a / y,
-           np.divide, grad_inputs=(1,)),
-    OpCase("array_rmatmul", lambda a, x: a.data @ x, broadcastable_arrays(signature=MATMUL),
-           lambda a, x: a @ x, np.matmul, grad_inputs=(1,)),
-    # pow with a number exponent
-    OpCase("pow_2", lambda x: x ** 2, arrays(), lambda x: x ** 2, lambda x: x ** 2),
-    OpCase("pow_3", lambda x: x ** 3, arrays(), lambda x: x ** 3, lambda x: x ** 3),
-    OpCase("pow_half", lambda x: x ** 0.5, positive_arrays(), lambda x: x ** 0.5, np.sqrt),
-    OpCase("pow_minus_1", lambda x: x ** -1, arrays(avoid_zero=0.5), lambda x: x ** -1,
-           lambda x: 1 / x),
-    OpCase("pow_int_exponent_negative_base", lambda x: x ** 4, arrays(), lambda x: x ** 4,
-           lambda x: x ** 4),
-    OpCase("sqrt", lambda x: x.sqrt(), positive_arrays(), lambda x: x.sqrt(), np.sqrt),
-    # matmul: every rank, and batch axes that broadcast
-    OpCase("matmul", lambda x, y: x @ y, broadcastable_arrays(signature=MATMUL),
-           lambda x, y: x @ y, np.matmul),
-    OpCase("matmul_1d_1d", lambda x, y: x @ y, fixed((4,), (4,)), lambda x, y: x @ y, np.matmul),
-    OpCase("matmul_1d_2d", lambda x, y: x @ y, fixed((3,), (3, 4)), lambda x, y: x @ y,
-           np.matmul),
-    OpCase("matmul_2d_1d", lambda x, y: x @ y, fixed((2, 3), (3,)), lambda x, y: x @ y,
-           np.matmul),
-    OpCase("matmul_2d_2d", lambda x, y: x @ y, fixed((2, 3), (3, 4)), lambda x, y: x @ y,
-           np.matmul),
-    OpCase("matmul_batch_broadcast", lambda x, y: x @ y, fixed((5, 1, 3, 4), (2, 4, 6)),
-           lambda x, y: x @ y, np.matmul),
-    OpCase("matmul_1d_batched", lambda x, y: x @ y, fixed((4,), (2, 4, 3)), lambda x, y: x @ y,
-           np.matmul),
-    OpCase("matmul_batched_2d", lambda x, y: x @ y, fixed((2, 1, 3, 4), (4, 5)),
-           lambda x, y: x @ y, np.matmul),
-    OpCase("matmul_batched_1d", lambda x, y: x @ y, fixed((2, 3, 4), (4,)), lambda x, y: x @ y,
-           np.matmul),
-    OpCase("embedding", lambda w, indices, padding_idx: tr.functional.embedding(
-        indices, w, padding_idx), embedding_inputs(padding=False), torch_embedding,
-        lambda w, indices, padding_idx: w[indices]),
-    # (the padding row is read, but gets no gradient: finite differences would disagree
-    # by design where it is picked, so here it is not; see EMBEDDING_PADDING_PICKED)
-    OpCase("embedding_padding_idx", lambda w, indices, padding_idx: tr.functional.embedding(
-        indices, w, padding_idx), embedding_inputs(padding=True, pick_padding=False),
-        torch_embedding, lambda w, indices, padding_idx: w[indices]),
-    OpCase("addmm", tr.addmm, addmm_inputs(), lambda b, x, y: b.addmm(x, y),
-           lambda b, x, y: b + x @ y),
-    OpCase("addmm_method", lambda b, x, y: b.addmm(x, y), fixed((3,), (2, 4), (4, 3)),
-           lambda b, x, y: b.addmm(x, y), lambda b, x, y: b + x @ y),
-    OpCase("addcmul", tr.addcmul, broadcastable_arrays(3), torch_addcmul,
-           lambda a, b, c: a + b * c),
-    OpCase("addcmul_value", lambda a, b, c, value: tr.addcmul(a, b, c, value=value),
-           scaled(broadcastable_arrays(3)), torch_addcmul,
-           lambda a, b, c, value: a + value * b * c),
-    OpCase("addcmul_method", lambda a, b, c: a.addcmul(b, c), fixed((2, 3), (3,), (2, 1)),
-           torch_addcmul, lambda a, b, c: a + b * c),
-    OpCase("lerp", tr.lerp, broadcastable_arrays(3), torch_lerp,
-           lambda a, b, w: a + w * (b - a)),
-    OpCase("lerp_number_weight", lambda a, b, weight: a.lerp(b, weight),
-           scaled(broadcastable_arrays(2), "weight"), torch_lerp,
-           lambda a, b, weight: a + weight * (b - a)),
-    OpCase("linear", tr.functional.linear, linear_inputs(bias=True), torch_linear,
-           lambda x, w, b: x @ w.T + b),
-    OpCase("linear_no_bias", tr.functional.linear, linear_inputs(bias=False), torch_linear,
-           lambda x, w: x @ w.T),
-    # elementwise functions
-    OpCase("exp", lambda x: x.exp(), arrays(), lambda x: x.exp(), np.exp),
-    OpCase("log", lambda x: x.log(), positive_arrays(), lambda x: x.log(), np.log),
-    OpCase("tanh", lambda x: x.tanh(), arrays(), lambda x: x.tanh(), np.tanh),
-    OpCase("sigmoid", lambda x: x.sigmoid(), arrays(elements=(-8.0, 8.0)),
-           lambda x: x.sigmoid(), numpy_sigmoid),
-    OpCase("relu", lambda x: x.relu(), arrays(avoid_zero=0.1), lambda x: x.relu(),
-           lambda x: np.maximum(x, 0)),
-    # reductions
-    OpCase("sum", lambda x, axis, keepdims: x.sum(axis, keepdims), reduction(), torch_sum,
-           lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims)),
-    OpCase("mean", lambda x, axis, keepdims: x.mean(axis=axis, keepdims=keepdims), reduction(),
-           torch_mean, lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims)),
-    OpCase("sum_default", lambda x: x.sum(), arrays(), lambda x: x.sum(), np.sum),
-    OpCase("mean_default", lambda x: x.mean(), arrays(), lambda x: x.mean(), np.mean),
-    # shape
-    OpCase("reshape", lambda x, shape: x.reshape(shape), reshaped(),
-           lambda x, shape: x.reshape(shape), lambda x, shape: x.reshape(shape)),
-    OpCase("reshape_varargs", lambda x, shape: x.reshape(*shape), reshaped(),
-           lambda x, shape: x.reshape(shape), lambda x, shape: x.reshape(shape)),
-    OpCase("transpose_reverse", lambda x: x.transpose(), arrays(), reversed_axes, np.transpose),
-    OpCase("T", lambda x: x.T, arrays(), reversed_axes, lambda x: x.T),
-    OpCase("transpose_swap", lambda x, a, b: x.transpose(a, b), two_axes(),
-           lambda x, a, b: x.transpose(a, b), lambda x, a, b: np.swapaxes(x, a, b)),
-    OpCase("transpose_swap_3d", lambda x, a, b: x.transpose(a, b),
-           two_axes(min_dims=3), lambda x, a, b: x.transpose(a, b),
-           lambda x, a, b: np.swapaxes(x, a, b)),
-    OpCase("transpose_permutation", lambda x, axes: x.transpose(axes),
-           permutation().filter(lambda e: len(e.params["axes"]) != 2),
-           lambda x, axes: x.permute(*axes), lambda x, axes: np.transpose(x, axes)),
-    OpCase("permute", lambda x, axes: x.permute(*axes), permutation(),
-           lambda x, axes: x.permute(*axes), lambda x, axes: np.transpose(x, axes)),
-    OpCase("getitem_basic", lambda x, index: x[index], basic_index(), torch_basic_index,
-           lambda x, index: x[index]),
-    OpCase("getitem_int_array", lambda x, index: x[index], array_index(), torch_index,
-           lambda x, index: x[index]),
-    OpCase("getitem_slice_and_int_array", lambda x, index: x[index],
-           array_index(leading_slice=True), torch_index, lambda x, index: x[index]),
-    OpCase("concat", lambda *xs, axis: tr.concat(xs, axis=axis), to_concat(),
-           torch_cat,
-           lambda *xs, axis: np.concatenate(xs, axis=axis)),
-    OpCase("stack", lambda *xs, axis: tr.stack(xs, axis=axis), to_concat(new_axis=True),
-           torch_stack,
-           lambda *xs, axis: np.stack(xs, axis=axis)),
-    OpCase("chunk", lambda x, chunks, axis: x.chunk(chunks, axis), chunked(),
-           lambda x, chunks, axis: x.chunk(chunks, dim=axis), chunk_numpy),
-    OpCase("chunk_5_into_3", lambda x: x.chunk(3, axis=0), arrays((5, 2)),
-           lambda x: x.chunk(3, dim=0), lambda x: [x[0:2], x[2:4], x[4:5]]),
-    OpCase("chunk_6_into_4", lambda x: x.chunk(4), arrays((2, 6)),
-           lambda x: x.chunk(4, dim=-1), lambda x: [x[:, 0:2], x[:, 2:4], x[:, 4:6]]),
-    OpCase("split_int", lambda x, sizes, axis: x.split(sizes, axis), split_sizes(as_list=False),
-           lambda x, sizes, axis: x.split(sizes, dim=axis), split_numpy),
-    OpCase("split_list", lambda x, sizes, axis: x.split(sizes, axis), split_sizes(as_list=True),
-           lambda x, sizes, axis: x.split(sizes, dim=axis), split_numpy),
-    OpCase("unbind", lambda x, axis: x.unbind(axis), one_axis(),
-           lambda x, axis: x.unbind(dim=axis), lambda x, axis: list(np.moveaxis(x, axis, 0))),
-    OpCase("split_then_use_one_part", lambda x: x.split(1, axis=0)[1] * 2.0, arrays((3, 2)),
-           lambda x: x.split(1, dim=0)[1] * 2.0, lambda x: x[1:2] * 2.0),
-]
-
-IDS = [case.name for case in CASES]
-
-
-# --------------------------------------------------------------------------- four tests per row
-
-
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@rows_for("gradients")
 def test_gradients_match_finite_differences(case):
     run_check(case, check_gradients)
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@rows_for("forward")
 def test_forward_matches_numpy(case):
     run_check(case, check_forward)
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@rows_for("torch")
 def test_values_and_gradients_match_torch(case):
     pytest.importorskip("torch")
     run_check(case, check_torch)
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@rows_for("no_mutation")
 def test_inputs_are_not_mutated(case):
     run_check(case, check_no_mutation)
 
 
-@pytest.mark.parametrize("case", [c.with_dtype(np.float32) for c in CASES],
-                         ids=[f"{name}-float32" for name in IDS])
+@rows_for("dtype")
 def test_float32_stays_float32(case):
-    run_check(case, check_dtype)
+    run_check(case.with_dtype(np.float32), check_dtype)
+
+
+# --------------------------------------------------------------------------- the table agrees
+
+
+def function_classes() -> dict:
+    """Every ``Function`` subclass defined in ops.py, by name."""
+    return {name: value for name, value in vars(ops).items()
+            if isinstance(value, type) and issubclass(value, tr.Function)
+            and value.__module__ == ops.__name__}
+
+
+def test_every_function_in_ops_has_a_case_and_a_line_in_the_api_doc():
+    classes = set(function_classes())
+    named = {name for case in OP_CASES for name in case.functions}
+    documented = {name for case in OP_CASES if case.doc for name in case.functions}
+    assert not classes - named, (f"ops.py defines {sorted(classes - named)} but no row of "
+                                 f"tinygrad_rnn/op_cases.py names them: add a row")
+    assert not classes - documented, (f"no row of tinygrad_rnn/op_cases.py with a doc line "
+                                      f"names {sorted(classes - documented)}")
+
+
+def test_every_case_names_functions_that_exist_in_ops():
+    classes = set(function_classes())
+    for case in OP_CASES:
+        assert case.functions, f"{case.name}: names no Function class of ops.py"
+        unknown = set(case.functions) - classes
+        assert not unknown, f"{case.name}: ops.py has no Function {sorted(unknown)}"
+
+
+def test_case_names_are_unique_and_every_case_has_a_fixed_example():
+    names = [case.name for case in OP_CASES]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+    assert all(case.example is not None for case in OP_CASES)
+
+
+@pytest.mark.parametrize("case", OP_CASES, ids=[case.name for case in OP_CASES])
+def test_a_case_runs_the_functions_it_names(case, monkeypatch):
+    ran = set()
+
+    def recording(name, forward):
+        def record_then_forward(ctx, *args, **kwargs):
+            ran.add(name)
+            return forward(ctx, *args, **kwargs)
+        return staticmethod(record_then_forward)
+
+    for name, cls in function_classes().items():
+        monkeypatch.setattr(cls, "forward", recording(name, cls.forward))
+    example = case.fixed_example()
+    case.fn(*case.tensors(example.arrays), **example.params)
+    assert set(case.functions) <= ran, f"{case.name} never ran {sorted(set(case.functions) - ran)}"
+
+
+def test_the_op_table_in_docs_api_md_is_up_to_date():
+    text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    assert update_api_doc(text) == text, ("docs/api.md: the op table is out of date; "
+                                          "run python -m tinygrad_rnn.op_cases")
+
+
+def test_the_op_table_is_written_between_its_markers_only():
+    text = f"before\n{BEGIN}\na stale table\n{END}\nafter\n"
+    assert update_api_doc(text) == f"before\n{BEGIN}\n{api_table()}\n{END}\nafter\n"
+    with pytest.raises(ValueError, match="marker"):
+        update_api_doc("a page without the markers")
+
+
+def test_the_table_and_the_gradcheck_command_need_neither_hypothesis_nor_torch():
+    code = ("import sys; sys.modules['hypothesis'] = sys.modules['torch'] = None\n"
+            "from tinygrad_rnn import selfcheck\n"
+            "rows = [selfcheck.check_op_example(case) for case in selfcheck.gradcheck_cases()]\n"
+            "assert rows and all(row.ok for row in rows), rows\n"
+            "assert 'hypothesis' not in sys.modules or sys.modules['hypothesis'] is None\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def test_each_case_and_check_files_its_examples_apart():
+    # run_check's inner test has one source for every (case, check), which is what
+    # Hypothesis keys its example database by; each pair still gets keys of its own
+    saved = {}
+
+    class Recording(InMemoryExampleDatabase):
+        def save(self, key, value):
+            saved.setdefault(current, set()).add(key)
+            super().save(key, value)
+
+    quick = settings(database=Recording(), max_examples=10, phases=[Phase.generate])
+    for current in ("softsign", "softsign again"):
+        with pytest.raises(tr.GradcheckError):
+            run_check(_softsign_case(_SoftsignWrongBackward.apply, name=current),
+                      check_gradients, quick)
+    assert saved["softsign"] and saved["softsign again"]
+    assert not saved["softsign"] & saved["softsign again"]
 
 
 # --------------------------------------------------------------------------- the rules, stated once
-
-
-EMBEDDING_PADDING_PICKED = OpCase(
-    "embedding_padding_picked", lambda w, indices, padding_idx: tr.functional.embedding(
-        indices, w, padding_idx), embedding_inputs(padding=True), torch_embedding,
-    lambda w, indices, padding_idx: w[indices])
-
-
-@pytest.mark.parametrize("check", ["forward", "torch", "no_mutation", "dtype"])
-def test_embedding_reads_the_padding_row_but_gives_it_no_gradient_as_torch(check):
-    if check == "torch":
-        pytest.importorskip("torch")
-    run_check(EMBEDDING_PADDING_PICKED, check)
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
@@ -533,8 +239,8 @@ class _InPlaceTanh(tr.Function):
         return grad * (1 - out * out)
 
 
-def _softsign_case(fn, numpy_fn=lambda x: x / (1 + np.abs(x))):
-    return OpCase("softsign", fn, arrays(min_dims=1), lambda x: x / (1 + x.abs()), numpy_fn)
+def _softsign_case(fn, numpy_fn=lambda x: x / (1 + np.abs(x)), name="softsign"):
+    return OpCase(name, fn, arrays(min_dims=1), lambda x: x / (1 + x.abs()), numpy_fn)
 
 
 def _torch_installed():

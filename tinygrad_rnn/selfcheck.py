@@ -1,9 +1,10 @@
 """``python -m tinygrad_rnn gradcheck``: every built-in op and layer against
 central finite differences, one fixed float64 example each, as one table.
 
-The test suite checks the same things on many random examples with Hypothesis;
-this is the quick look a user can run anywhere numpy is installed (no
-hypothesis, no torch): a few seconds, one row per op or layer.
+The ops are the rows of the op table (``op_cases.CASES``), each on its fixed
+example; the test suite checks the same rows on many random examples with
+Hypothesis. This is the quick look a user can run anywhere numpy is installed
+(no hypothesis, no torch): a few seconds, one row per op or layer.
 """
 
 from __future__ import annotations
@@ -13,12 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import functional as F
 from . import nn
 from .gradcheck import gradcheck_report
 from .layercheck import layercheck_report
-from .tensor import addcmul, addmm, concat, lerp, stack
-from .tensor import Tensor
+from .op_cases import CASES
 
 
 @dataclass
@@ -31,56 +30,20 @@ class CheckRow:
     seconds: float
 
 
-def _arrays(rng, *shapes, positive=False):
-    return [rng.uniform(0.5, 2.0, s) if positive else rng.uniform(-2.0, 2.0, s) for s in shapes]
+def gradcheck_cases() -> list:
+    """The rows of the op table (``op_cases.CASES``) that finite differences can check."""
+    return [case for case in CASES if "gradients" not in case.skip]
 
 
-def op_cases(rng) -> list:
-    """(name, fn, input arrays): every op and Tensor method that reaches one."""
-    a, b = _arrays(rng, (3, 4), (3, 4))
-    col, pos = _arrays(rng, (3, 1))[0], _arrays(rng, (3, 4), positive=True)[0]
-    m1, m2, v = _arrays(rng, (2, 3, 4), (4, 5), (4,))
-    away = np.where(a >= 0, a + 0.2, a - 0.2)   # keep relu off its kink
-    labels = np.array([0, 3, 1])
-    return [
-        ("add (broadcast)", lambda x, y: x + y, [a, col]),
-        ("sub", lambda x, y: x - y, [a, b]),
-        ("mul (broadcast)", lambda x, y: x * y, [a, col]),
-        ("div", lambda x, y: x / y, [a, pos]),
-        ("neg", lambda x: -x, [a]),
-        ("pow", lambda x: x ** 3, [a]),
-        ("sqrt", lambda x: x.sqrt(), [pos]),
-        ("matmul (batched)", lambda x, y: x @ y, [m1, m2]),
-        ("matmul (vector)", lambda x, y: x @ y, [m1, v]),
-        ("addmm (broadcast input)", lambda c, x, y: addmm(c, x, y), [*_arrays(rng, (5,)), a, m2]),
-        ("addcmul (broadcast, value)", lambda c, x, y: addcmul(c, x, y, value=0.5), [a, col, b]),
-        ("lerp (broadcast weight)", lambda x, y, w: lerp(x, y, w), [a, b, col]),
-        ("exp", lambda x: x.exp(), [a]),
-        ("log", lambda x: x.log(), [pos]),
-        ("tanh", lambda x: x.tanh(), [a]),
-        ("sigmoid", lambda x: x.sigmoid(), [a]),
-        ("relu", lambda x: x.relu(), [away]),
-        ("sum (axis)", lambda x: x.sum(axis=1, keepdims=True), [a]),
-        ("mean", lambda x: x.mean(axis=0), [a]),
-        ("reshape", lambda x: x.reshape(4, 3), [a]),
-        ("transpose", lambda x: x.transpose(0, 2, 1), [m1]),
-        ("getitem (slice)", lambda x: x[1:, ::-2], [a]),
-        ("getitem (repeated index)", lambda x: x[np.array([0, 2, 0])], [a]),
-        ("concat", lambda x, y: concat([x, y], axis=1), [a, col]),
-        ("stack", lambda x, y: stack([x, y], axis=0), [a, b]),
-        ("split", lambda x: x.split([1, 3], axis=-1), [a]),
-        ("chunk", lambda x: x.chunk(2, axis=-1), [a]),
-        ("unbind", lambda x: x.unbind(0), [a]),
-        ("softmax", lambda x: F.softmax(x, dim=-1), [a]),
-        ("log_softmax", lambda x: F.log_softmax(x, dim=-1), [a]),
-        ("cross_entropy", lambda x: F.cross_entropy(x, labels), [a]),
-        ("cross_entropy (label smoothing)",
-         lambda x: F.cross_entropy(x, labels, label_smoothing=0.1), [a]),
-        ("embedding (repeated index)", lambda w: F.embedding(np.array([[0, 2], [2, 1]]), w), [a]),
-        ("mse_loss", lambda x: F.mse_loss(x, b), [a]),
-        ("linear", lambda x, w, bias: F.linear(x, w, bias), [a, *_arrays(rng, (2, 4), (2,))]),
-        ("linear (batched, no bias)", lambda x, w: F.linear(x, w), [m1, *_arrays(rng, (2, 4))]),
-    ]
+def check_op_example(case, seed: int = 0) -> CheckRow:
+    """``case``'s fixed example against finite differences, with the case's tolerances."""
+    start = time.perf_counter()
+    arrays, params = case.fixed_example(seed)
+    report = gradcheck_report(lambda *tensors: case.fn(*tensors, **params), case.tensors(arrays),
+                              atol=case.atol, rtol=case.rtol)
+    return CheckRow(case.name, "op", max(r.max_abs_error for r in report.rows),
+                    max(r.max_rel_error for r in report.rows), report.ok,
+                    time.perf_counter() - start)
 
 
 def layer_cases(rng) -> list:
@@ -104,15 +67,8 @@ def layer_cases(rng) -> list:
 
 def run_all(seed: int = 0) -> list:
     """Check every op and layer; one ``CheckRow`` each."""
+    rows = [check_op_example(case, seed) for case in gradcheck_cases()]
     rng = np.random.default_rng(seed)
-    rows = []
-    for name, fn, arrays in op_cases(rng):
-        start = time.perf_counter()
-        inputs = [Tensor(a, requires_grad=True) for a in arrays]
-        report = gradcheck_report(fn, inputs)
-        rows.append(CheckRow(name, "op", max(r.max_abs_error for r in report.rows),
-                             max(r.max_rel_error for r in report.rows), report.ok,
-                             time.perf_counter() - start))
     for name, layer, x in layer_cases(rng):
         start = time.perf_counter()
         report = layercheck_report(layer.double(), x)

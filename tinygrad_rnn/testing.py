@@ -18,7 +18,12 @@ lines check a new op::
     case = OpCase("softsign", Softsign.apply, arrays(), numpy_fn=lambda x: x / (1 + np.abs(x)))
     test_softsign = op_test(case)      # a test function pytest collects
 
-or call ``check_op(case)`` inside a test of your own.
+or call ``check_op(case)`` inside a test of your own. A case with a fixed
+``example`` is checked on it first, every run.
+
+``OpCase`` and ``Inputs`` live in ``case.py`` (numpy only) and are re-exported
+here, as is ``OP_CASES``, the table of every built-in op (``op_cases.py``),
+which the test suite runs through these same checks.
 
 For recurrent layers: ``recurrent_configs()`` draws configurations (kind, sequence
 length, batch, sizes, layers, direction, batch_first, bias); a
@@ -33,24 +38,27 @@ import it.
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, NamedTuple, Sequence
 
+import hypothesis
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis.database import ExampleDatabase
 from hypothesis.extra import numpy as hnp
 
+from .case import BOUNDS, POSITIVE, ExampleArrays, Inputs, OpCase, shift_from_zero, unpack
 from .gradcheck import _flatten_outputs, gradcheck
+from .op_cases import CASES as OP_CASES
 from .tensor import Tensor
 
 __all__ = [
-    "Inputs", "OpCase", "arrays", "positive_arrays", "broadcastable_shapes",
-    "broadcastable_arrays", "check_gradients", "check_forward", "check_torch",
-    "check_no_mutation", "check_dtype", "CHECKS", "run_check", "check_op", "op_test",
-    "RecurrentConfig", "recurrent_configs", "check_hand_backward", "HandBackwardError",
-    "check_layer_gradients",
+    "Inputs", "OpCase", "ExampleArrays", "OP_CASES", "arrays", "positive_arrays",
+    "broadcastable_shapes", "broadcastable_arrays", "check_gradients", "check_forward",
+    "check_torch", "check_no_mutation", "check_dtype", "CHECKS", "run_check", "check_op",
+    "op_test", "RecurrentConfig", "recurrent_configs", "check_hand_backward",
+    "HandBackwardError", "check_layer_gradients",
 ]
 
 # --------------------------------------------------------------------------- strategies
@@ -64,12 +72,7 @@ def _elements(dtype, bounds: Bounds) -> st.SearchStrategy:
     return st.floats(low, high, allow_nan=False, allow_infinity=False, width=width)
 
 
-def _shift_from_zero(array: np.ndarray, margin: float) -> np.ndarray:
-    # shift rather than filter: Hypothesis never has to throw an example away
-    return np.where(array >= 0, array + margin, array - margin).astype(array.dtype)
-
-
-def arrays(shape=None, dtype=np.float64, elements: Bounds = (-3.0, 3.0), avoid_zero: float = 0.0,
+def arrays(shape=None, dtype=np.float64, elements: Bounds = BOUNDS, avoid_zero: float = 0.0,
            min_dims: int = 0, max_dims: int = 3, min_side: int = 1,
            max_side: int = 4) -> st.SearchStrategy:
     """Arrays of bounded, finite elements.
@@ -91,11 +94,11 @@ def arrays(shape=None, dtype=np.float64, elements: Bounds = (-3.0, 3.0), avoid_z
                                  min_side=min_side, max_side=max_side)
     strategy = hnp.arrays(dtype, shape, elements=_elements(dtype, elements))
     if avoid_zero:
-        strategy = strategy.map(lambda a: _shift_from_zero(a, avoid_zero))
+        strategy = strategy.map(lambda a: shift_from_zero(a, avoid_zero))
     return strategy
 
 
-def positive_arrays(shape=None, dtype=np.float64, elements: Bounds = (0.5, 3.0),
+def positive_arrays(shape=None, dtype=np.float64, elements: Bounds = POSITIVE,
                     **shape_kwargs) -> st.SearchStrategy:
     """Arrays of elements in [0.5, 3]: inputs of log, sqrt, and denominators.
 
@@ -132,7 +135,7 @@ def broadcastable_shapes(num_shapes: int | None = None, signature: str | None = 
 
 
 def broadcastable_arrays(num_arrays: int | None = None, dtype=np.float64,
-                         elements: Bounds | Sequence[Bounds] = (-3.0, 3.0),
+                         elements: Bounds | Sequence[Bounds] = BOUNDS,
                          avoid_zero: float | Sequence[float] = 0.0, signature: str | None = None,
                          **shape_kwargs) -> st.SearchStrategy:
     """Tuples of arrays of mutually broadcastable shapes (see ``broadcastable_shapes``).
@@ -156,77 +159,6 @@ def broadcastable_arrays(num_arrays: int | None = None, dtype=np.float64,
         return tuple(draw(arrays(s, dtype, b, m)) for s, b, m in zip(shapes, bounds, margins))
 
     return draw_arrays()
-
-
-# --------------------------------------------------------------------------- cases
-
-
-class Inputs(NamedTuple):
-    """One drawn example: the input arrays and keyword parameters (axis, index, ...).
-
-    A strategy of an ``OpCase`` may also produce a bare array (one input) or a
-    tuple of arrays (no parameters); draw an ``Inputs`` when parameters must
-    agree with the shapes, e.g. ``Inputs((x,), {"axis": x.ndim - 1})``.
-    """
-
-    arrays: tuple
-    params: dict
-
-
-def _unpack(example) -> Inputs:
-    if isinstance(example, Inputs):
-        return Inputs(tuple(example.arrays), dict(example.params))
-    if isinstance(example, np.ndarray):
-        return Inputs((example,), {})
-    return Inputs(tuple(example), {})
-
-
-@dataclass(frozen=True)
-class OpCase:
-    """An op to check, described once.
-
-    Arguments:
-        name: shown in test ids and failure messages.
-        fn: ``fn(*tensors, **params)`` -> Tensor, or a (nested) tuple of Tensors.
-        inputs: a Hypothesis strategy of examples: an array, a tuple of
-            arrays, or an ``Inputs(arrays, params)``.
-        numpy_fn: the same maths on numpy arrays, ``numpy_fn(*arrays, **params)``,
-            returning an array or a sequence of arrays.
-        torch_fn: the same maths on torch tensors, ``torch_fn(*tensors, **params)``.
-        grad_inputs: positions of the inputs that require grad (default: all);
-            the others are constants, e.g. the numpy array in ``a @ x``.
-        atol, rtol: tolerances of the finite-difference check.
-        parity_tol: relative and absolute tolerance against numpy and torch in
-            float64 (float32 examples use at least 1e-5).
-    """
-
-    name: str
-    fn: Callable[..., Any]
-    inputs: st.SearchStrategy
-    torch_fn: Callable[..., Any] | None = None
-    numpy_fn: Callable[..., Any] | None = None
-    grad_inputs: tuple | None = None
-    atol: float = 1e-5
-    rtol: float = 1e-3
-    parity_tol: float = 1e-12
-
-    def with_dtype(self, dtype) -> "OpCase":
-        """The same case with every floating input array cast to ``dtype``."""
-        def cast(example):
-            arrays, params = _unpack(example)
-            return Inputs(tuple(a.astype(dtype) if a.dtype.kind == "f" else a for a in arrays),
-                          params)
-
-        return dataclasses.replace(self, name=f"{self.name}[{np.dtype(dtype).name}]",
-                                   inputs=self.inputs.map(cast))
-
-    def requires_grad(self, i: int) -> bool:
-        return self.grad_inputs is None or i in self.grad_inputs
-
-    def tensors(self, arrays) -> list:
-        """Fresh leaf tensors over (not copies of) ``arrays``."""
-        return [Tensor(a, requires_grad=self.requires_grad(i) and a.dtype.kind == "f")
-                for i, a in enumerate(arrays)]
 
 
 def _upstream(outs, seed: int) -> list:
@@ -256,7 +188,7 @@ def check_gradients(case: OpCase, example, seed: int = 0) -> None:
     The example is cast to float64 first: finite differences mean nothing in float32.
     Raises ``tr.GradcheckError`` with a per-input table when they disagree.
     """
-    arrays, params = _unpack(example)
+    arrays, params = unpack(example)
     arrays = [a.astype(np.float64) if a.dtype.kind == "f" else a for a in arrays]
     tensors = case.tensors(arrays)
     gradcheck(lambda *ts: case.fn(*ts, **params), tensors, atol=case.atol, rtol=case.rtol,
@@ -267,7 +199,7 @@ def check_forward(case: OpCase, example, seed: int = 0) -> None:
     """Forward values equal ``case.numpy_fn`` on the same arrays (to ``parity_tol``)."""
     if case.numpy_fn is None:
         raise ValueError(f"{case.name}: no numpy_fn to compare with")
-    arrays, params = _unpack(example)
+    arrays, params = unpack(example)
     outs = _flatten_outputs(case.fn(*case.tensors(arrays), **params))
     expected = case.numpy_fn(*arrays, **params)
     expected = list(expected) if isinstance(expected, (list, tuple)) else [expected]
@@ -296,7 +228,7 @@ def check_torch(case: OpCase, example, seed: int = 0) -> None:
         raise ImportError("check_torch needs torch")
     if case.torch_fn is None:
         raise ValueError(f"{case.name}: no torch_fn to compare with")
-    arrays, params = _unpack(example)
+    arrays, params = unpack(example)
     arrays = [a.astype(np.float64) if a.dtype.kind == "f" else a for a in arrays]
 
     tensors = case.tensors(arrays)
@@ -329,7 +261,7 @@ def check_torch(case: OpCase, example, seed: int = 0) -> None:
 def check_no_mutation(case: OpCase, example, seed: int = 0) -> None:
     """Neither forward nor backward writes into the input arrays, the parameters
     (e.g. an index array) or the upstream gradient."""
-    arrays, params = _unpack(example)
+    arrays, params = unpack(example)
     before = [a.copy() for a in arrays]
     params_before = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in params.items()}
     outs = _flatten_outputs(case.fn(*case.tensors(arrays), **params))
@@ -353,7 +285,7 @@ def check_no_mutation(case: OpCase, example, seed: int = 0) -> None:
 
 def check_dtype(case: OpCase, example, seed: int = 0) -> None:
     """Outputs and gradients keep the inputs' floating dtype (float32 stays float32)."""
-    arrays, params = _unpack(example)
+    arrays, params = unpack(example)
     dtypes = {a.dtype for a in arrays if a.dtype.kind == "f"}
     if len(dtypes) != 1:
         raise ValueError(f"{case.name}: check_dtype needs inputs of one floating dtype, "
@@ -385,8 +317,52 @@ CHECKS = {
 # --------------------------------------------------------------------------- running
 
 
+class _KeyedDatabase(ExampleDatabase):
+    """Another example database, its entries filed under keys that start with a name.
+
+    Hypothesis files the examples it saves (failures first of all, to replay
+    them on the next run) under a key made from the test function's source.
+    Every ``run_check`` runs the same inner function, so without a name of its
+    own a failure of one (case, check) would be replayed against every other
+    pair, and found again from scratch for its own.
+    """
+
+    def __init__(self, database: ExampleDatabase, name: str):
+        super().__init__()
+        self.database, self.prefix = database, name.encode() + b"/"
+
+    def save(self, key: bytes, value: bytes) -> None:
+        self.database.save(self.prefix + key, value)
+
+    def fetch(self, key: bytes):
+        return self.database.fetch(self.prefix + key)
+
+    def delete(self, key: bytes, value: bytes) -> None:
+        self.database.delete(self.prefix + key, value)
+
+    def move(self, src: bytes, dest: bytes, value: bytes) -> None:
+        self.database.move(self.prefix + src, self.prefix + dest, value)
+
+
+def _run_as(name: str, test, settings=None) -> None:
+    """Run a ``@given`` test under ``name``, in failure reports and in the example database.
+
+    Arguments:
+        name: e.g. ``check_gradients[tanh]``.
+        test: the function returned by ``hypothesis.given``.
+        settings: a ``hypothesis.settings`` (default: the loaded profile).
+    """
+    settings = hypothesis.settings() if settings is None else settings
+    if settings.database is not None:
+        settings = hypothesis.settings(settings,
+                                       database=_KeyedDatabase(settings.database, name))
+    test.__name__ = test.__qualname__ = name
+    settings(test)()
+
+
 def run_check(case: OpCase, check: Callable | str, settings=None) -> None:
-    """Run one check on examples drawn by Hypothesis from ``case.inputs``.
+    """Run one check on the case's fixed example (if it has one), then on examples
+    drawn by Hypothesis from ``case.inputs``.
 
     Arguments:
         case: the op.
@@ -397,25 +373,21 @@ def run_check(case: OpCase, check: Callable | str, settings=None) -> None:
     """
     check = CHECKS[check] if isinstance(check, str) else check
 
-    @given(example=case.inputs, seed=st.integers(0, 2**32 - 1))
+    @given(example=case.strategy(), seed=st.integers(0, 2**32 - 1))
     def run(example, seed):
         check(case, example, seed)
 
-    # one example database entry per (case, check), although ``run`` is one function
-    run._hypothesis_internal_add_digest = f"{case.name}/{check.__name__}".encode()
-    run.__name__ = run.__qualname__ = f"{check.__name__}[{case.name}]"
-    if settings is not None:
-        run = settings(run)
-    run()
+    fixed = case.fixed_example()
+    if fixed is not None:  # the example `python -m tinygrad_rnn gradcheck` shows
+        run = hypothesis.example(example=fixed, seed=0)(run)
+    _run_as(f"{check.__name__}[{case.name}]", run, settings)
 
 
 def _default_checks(case: OpCase) -> list:
-    checks = ["gradients", "no_mutation"]
-    if case.numpy_fn is not None:
-        checks.append("forward")
-    if case.torch_fn is not None and _import_torch() is not None:
-        checks.append("torch")
-    return checks
+    """The checks that apply to ``case``, but ``dtype`` (run on request) and ``torch``
+    when torch is not installed."""
+    return [name for name in case.checks()
+            if name != "dtype" and (name != "torch" or _import_torch() is not None)]
 
 
 def check_op(case: OpCase, checks: Sequence[str] | None = None, settings=None) -> None:
@@ -574,11 +546,7 @@ def _run_given(configs, body, name: str, settings=None) -> None:
     def run(config):
         body(config)
 
-    run._hypothesis_internal_add_digest = name.encode()
-    run.__name__ = run.__qualname__ = name
-    if settings is not None:
-        run = settings(run)
-    run()
+    _run_as(name, run, settings)
 
 
 def check_layer_gradients(configs: st.SearchStrategy, make_layer=None, settings=None,

@@ -1,0 +1,542 @@
+"""Every built-in op, and every Tensor method that reaches one, in one table.
+
+Each row of ``CASES`` is an ``OpCase``: the function under test, a fixed example
+and a Hypothesis strategy for its inputs, the same maths in numpy and in torch,
+the ``ops.Function`` classes it exercises and, for one row per op, its line in
+docs/api.md. Three things are generated from it:
+
+    tests/test_ops.py                 every check of ``tinygrad_rnn.testing`` on every row
+    python -m tinygrad_rnn gradcheck  finite differences on each row's fixed example
+    docs/api.md, its op table         ``python -m tinygrad_rnn.op_cases`` rewrites it
+
+and tests/test_ops.py fails when a ``Function`` in ops.py has no row. A new op
+is its class in ops.py, its Tensor method, and one row here.
+
+This module needs numpy only: rows name their strategies (``strategy.reduction()``,
+built from ``op_strategies.py`` when a test draws), and the torch twins import
+torch when they run.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import functional as F
+from .case import Doc, Inputs, OpCase, shapes, strategy
+from .tensor import addcmul, addmm, concat, lerp, stack
+
+__all__ = ["CASES", "by_name", "api_table", "API_DOC", "update_api_doc"]
+
+MATMUL = "(n?,k),(k,m?)->(n?,m?)"  # numpy's own gufunc signature of matmul
+
+
+# --------------------------------------------------------------------------- numpy twins
+
+
+def chunk_numpy(x, chunks, axis):
+    """torch.chunk's rule: parts of ceil(n / chunks) elements, the last smaller."""
+    size = -(-x.shape[axis] // chunks)
+    return np.split(x, range(size, x.shape[axis], size), axis=axis)
+
+
+def split_numpy(x, sizes, axis):
+    if isinstance(sizes, int):
+        sizes = [sizes] * (x.shape[axis] // sizes) + [x.shape[axis] % sizes] * bool(
+            x.shape[axis] % sizes)
+    return np.split(x, np.cumsum(sizes)[:-1], axis=axis)
+
+
+def sigmoid_numpy(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def log_softmax_numpy(x, axis):
+    z = x - x.max(axis=axis, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+
+
+def softmax_numpy(x, axis):
+    return np.exp(log_softmax_numpy(x, axis))
+
+
+def cross_entropy_numpy(x, target, label_smoothing=0.0):
+    """The mean over samples of -(1 - eps) log p[target] - eps/C sum_c log p[c]."""
+    logp = log_softmax_numpy(x.reshape(-1, x.shape[-1]), axis=-1)
+    picked = logp[np.arange(len(logp)), target.reshape(-1)]
+    return np.mean(-(1 - label_smoothing) * picked - label_smoothing * logp.mean(axis=-1))
+
+
+# --------------------------------------------------------------------------- torch twins
+# (each imports torch when it runs: the table itself imports without torch)
+
+
+def torch_addcmul(a, b, c, value=1):
+    import torch
+    return torch.addcmul(a, b, c, value=value)
+
+
+def torch_lerp(a, b, weight):
+    import torch
+    return torch.lerp(a, b, weight)
+
+
+def torch_linear(*args):
+    import torch
+    return torch.nn.functional.linear(*args)
+
+
+def torch_embedding(w, indices, padding_idx):
+    import torch
+    return torch.nn.functional.embedding(torch.as_tensor(indices), w, padding_idx)
+
+
+def torch_cross_entropy(x, target, label_smoothing=0.0):
+    import torch
+    return torch.nn.functional.cross_entropy(x, torch.as_tensor(target),
+                                             label_smoothing=label_smoothing)
+
+
+def torch_mse_loss(x, y):
+    import torch
+    return torch.nn.functional.mse_loss(x, y)
+
+
+def torch_basic_index(x, index):
+    """numpy's basic indexing in torch, which has no negative slice steps: one axis at a time."""
+    import torch
+
+    axis = 0
+    for part in index:
+        if isinstance(part, slice):
+            picks = list(range(*part.indices(x.shape[axis])))
+            x = x.index_select(axis, torch.tensor(picks, dtype=torch.long))
+            axis += 1
+        else:
+            x = x.select(axis, part)
+    return x
+
+
+def torch_index(x, index):
+    import torch
+
+    if isinstance(index, tuple):
+        return x[tuple(torch.as_tensor(i) if isinstance(i, np.ndarray) else i for i in index)]
+    return x[torch.as_tensor(index)]
+
+
+def torch_cat(*xs, axis):
+    import torch
+    return torch.cat(xs, dim=axis)
+
+
+def torch_stack(*xs, axis):
+    import torch
+    return torch.stack(xs, dim=axis)
+
+
+def torch_sum(x, axis, keepdims):
+    return x.sum() if axis is None and not keepdims else x.sum(dim=axis, keepdim=keepdims)
+
+
+def torch_mean(x, axis, keepdims):
+    return x.mean() if axis is None and not keepdims else x.mean(dim=axis, keepdim=keepdims)
+
+
+def reversed_axes(x):
+    return x.permute(tuple(reversed(range(x.ndim))))
+
+
+# --------------------------------------------------------------------------- the table
+
+BINARY = strategy.broadcastable_arrays(2)
+OVER_POSITIVE = strategy.broadcastable_arrays(2, elements=[(-3.0, 3.0), (0.5, 3.0)])
+UNARY = shapes((3, 4))  # the fixed example of most one-input ops
+MATRIX_AND_COLUMN = shapes((3, 4), (3, 1))
+
+
+def embedding_fn(w, indices, padding_idx):
+    return F.embedding(indices, w, padding_idx)
+
+
+def embedding_example(indices, padding_idx=None):
+    """A (3, 4) table, these indices into it."""
+    return lambda r: Inputs((r.array(3, 4),), {"indices": np.array(indices),
+                                               "padding_idx": padding_idx})
+
+
+def one_input(*shape, **params):
+    """A fixed example of one array of ``shape`` with keyword parameters."""
+    return lambda r: Inputs((r.array(*shape),), params)
+
+
+CASES = [
+    # arithmetic, with broadcasting
+    OpCase("add", lambda x, y: x + y, BINARY, lambda x, y: x + y, np.add,
+           example=MATRIX_AND_COLUMN, functions=("Add",),
+           doc=Doc("x + y", "torch.add", "numpy broadcasting (so do `- * /`); each gradient "
+                   "is summed back to its input's shape, once, by the engine")),
+    OpCase("sub", lambda x, y: x - y, BINARY, lambda x, y: x - y, np.subtract,
+           example=shapes((3, 4), (3, 4)), functions=("Sub",),
+           doc=Doc("x - y", "torch.sub", "broadcasting, as `+`")),
+    OpCase("mul", lambda x, y: x * y, BINARY, lambda x, y: x * y, np.multiply,
+           example=MATRIX_AND_COLUMN, functions=("Mul",),
+           doc=Doc("x * y", "torch.mul", "broadcasting, as `+`")),
+    OpCase("div", lambda x, y: x / y, OVER_POSITIVE, lambda x, y: x / y, np.divide,
+           example=lambda r: (r.array(3, 4), r.positive(3, 4)), functions=("Div",),
+           doc=Doc("x / y", "torch.div", "broadcasting, as `+`")),
+    OpCase("div_negative_denominator", lambda x, y: x / y,
+           strategy.broadcastable_arrays(2, elements=[(-3.0, 3.0), (-3.0, -0.5)]),
+           lambda x, y: x / y, np.divide,
+           example=lambda r: (r.array(3, 4), r.array(3, 4, elements=(-3.0, -0.5))),
+           functions=("Div",)),
+    OpCase("neg", lambda x: -x, strategy.arrays(), lambda x: -x, np.negative,
+           example=UNARY, functions=("Neg",), doc=Doc("-x", "torch.neg", "`dx = -grad`")),
+    OpCase("same_tensor_twice", lambda x: x * x + x, strategy.arrays(), lambda x: x * x + x,
+           lambda x: x * x + x, example=UNARY, functions=("Mul", "Add")),
+    # reflected operators: Python scalars and numpy arrays on either side
+    OpCase("scalar_radd", lambda x: 1 + x, strategy.arrays(), lambda x: 1 + x, lambda x: 1 + x,
+           example=UNARY, functions=("Add",)),
+    OpCase("scalar_rsub", lambda x: 2.0 - x, strategy.arrays(), lambda x: 2.0 - x,
+           lambda x: 2.0 - x, example=UNARY, functions=("Sub",)),
+    OpCase("scalar_rmul", lambda x: 3.0 * x, strategy.arrays(), lambda x: 3.0 * x,
+           lambda x: 3.0 * x, example=UNARY, functions=("Mul",)),
+    OpCase("scalar_div", lambda x: x / 3, strategy.arrays(), lambda x: x / 3, lambda x: x / 3,
+           example=UNARY, functions=("Div",)),
+    OpCase("scalar_rdiv", lambda x: 2.0 / x, strategy.positive_arrays(), lambda x: 2.0 / x,
+           lambda x: 2.0 / x, example=lambda r: r.positive(3, 4), functions=("Div",)),
+    OpCase("array_add", lambda a, x: x + a.data, BINARY, lambda a, x: x + a, np.add,
+           grad_inputs=(1,), example=MATRIX_AND_COLUMN, functions=("Add",)),
+    OpCase("array_rsub", lambda a, x: a.data - x, BINARY, lambda a, x: a - x, np.subtract,
+           grad_inputs=(1,), example=MATRIX_AND_COLUMN, functions=("Sub",)),
+    OpCase("array_rmul", lambda a, x: a.data * x, BINARY, lambda a, x: a * x, np.multiply,
+           grad_inputs=(1,), example=MATRIX_AND_COLUMN, functions=("Mul",)),
+    OpCase("array_rdiv", lambda a, y: a.data / y, OVER_POSITIVE, lambda a, y: a / y,
+           np.divide, grad_inputs=(1,), example=lambda r: (r.array(3, 4), r.positive(3, 1)),
+           functions=("Div",)),
+    OpCase("array_rmatmul", lambda a, x: a.data @ x,
+           strategy.broadcastable_arrays(signature=MATMUL), lambda a, x: a @ x, np.matmul,
+           grad_inputs=(1,), example=shapes((2, 3), (3, 4)), functions=("Matmul",)),
+    # pow with a number exponent
+    OpCase("pow_2", lambda x: x ** 2, strategy.arrays(), lambda x: x ** 2, lambda x: x ** 2,
+           example=UNARY, functions=("Pow",)),
+    OpCase("pow_3", lambda x: x ** 3, strategy.arrays(), lambda x: x ** 3, lambda x: x ** 3,
+           example=UNARY, functions=("Pow",),
+           doc=Doc("x ** p", "torch.pow", "p a Python number")),
+    OpCase("pow_half", lambda x: x ** 0.5, strategy.positive_arrays(), lambda x: x ** 0.5,
+           np.sqrt, example=lambda r: r.positive(3, 4), functions=("Pow",)),
+    OpCase("pow_minus_1", lambda x: x ** -1, strategy.arrays(avoid_zero=0.5),
+           lambda x: x ** -1, lambda x: 1 / x,
+           example=lambda r: r.array(3, 4, avoid_zero=0.5), functions=("Pow",)),
+    OpCase("pow_int_exponent_negative_base", lambda x: x ** 4, strategy.arrays(),
+           lambda x: x ** 4, lambda x: x ** 4, example=UNARY, functions=("Pow",)),
+    OpCase("sqrt", lambda x: x.sqrt(), strategy.positive_arrays(), lambda x: x.sqrt(), np.sqrt,
+           example=lambda r: r.positive(3, 4), functions=("Pow",),
+           doc=Doc(".sqrt()", "torch.sqrt", "`x ** 0.5`, the same op")),
+    # matmul: every rank, and batch axes that broadcast
+    OpCase("matmul", lambda x, y: x @ y, strategy.broadcastable_arrays(signature=MATMUL),
+           lambda x, y: x @ y, np.matmul, example=shapes((2, 3, 4), (4, 5)),
+           functions=("Matmul",),
+           doc=Doc("x @ y", "torch.matmul", "every rank, as numpy: 1-D operands, batch axes "
+                   "that broadcast")),
+    OpCase("matmul_1d_1d", lambda x, y: x @ y, strategy.arrays_of_shapes((4,), (4,)),
+           lambda x, y: x @ y, np.matmul, example=shapes((4,), (4,)), functions=("Matmul",)),
+    OpCase("matmul_1d_2d", lambda x, y: x @ y, strategy.arrays_of_shapes((3,), (3, 4)),
+           lambda x, y: x @ y, np.matmul, example=shapes((3,), (3, 4)), functions=("Matmul",)),
+    OpCase("matmul_2d_1d", lambda x, y: x @ y, strategy.arrays_of_shapes((2, 3), (3,)),
+           lambda x, y: x @ y, np.matmul, example=shapes((2, 3), (3,)), functions=("Matmul",)),
+    OpCase("matmul_2d_2d", lambda x, y: x @ y, strategy.arrays_of_shapes((2, 3), (3, 4)),
+           lambda x, y: x @ y, np.matmul, example=shapes((2, 3), (3, 4)),
+           functions=("Matmul",)),
+    OpCase("matmul_batch_broadcast", lambda x, y: x @ y,
+           strategy.arrays_of_shapes((5, 1, 3, 4), (2, 4, 6)), lambda x, y: x @ y, np.matmul,
+           example=shapes((5, 1, 3, 4), (2, 4, 6)), functions=("Matmul",)),
+    OpCase("matmul_1d_batched", lambda x, y: x @ y, strategy.arrays_of_shapes((4,), (2, 4, 3)),
+           lambda x, y: x @ y, np.matmul, example=shapes((4,), (2, 4, 3)),
+           functions=("Matmul",)),
+    OpCase("matmul_batched_2d", lambda x, y: x @ y,
+           strategy.arrays_of_shapes((2, 1, 3, 4), (4, 5)), lambda x, y: x @ y, np.matmul,
+           example=shapes((2, 1, 3, 4), (4, 5)), functions=("Matmul",)),
+    OpCase("matmul_batched_1d", lambda x, y: x @ y, strategy.arrays_of_shapes((2, 3, 4), (4,)),
+           lambda x, y: x @ y, np.matmul, example=shapes((2, 3, 4), (4,)),
+           functions=("Matmul",)),
+    # one node where the formula makes several: what every recurrent step uses
+    OpCase("addmm", addmm, strategy.addmm_inputs(), lambda b, x, y: b.addmm(x, y),
+           lambda b, x, y: b + x @ y, example=shapes((5,), (3, 4), (4, 5)),
+           functions=("Addmm",),
+           doc=Doc(("tr.addmm(input, mat1, mat2)", "input.addmm(mat1, mat2)"), "torch.addmm",
+                   "`input + mat1 @ mat2` as one node: 2-D matrices, `input` broadcasts to "
+                   "the product; every recurrent step uses it")),
+    OpCase("addmm_method", lambda b, x, y: b.addmm(x, y),
+           strategy.arrays_of_shapes((3,), (2, 4), (4, 3)), lambda b, x, y: b.addmm(x, y),
+           lambda b, x, y: b + x @ y, example=shapes((3,), (2, 4), (4, 3)),
+           functions=("Addmm",)),
+    OpCase("addcmul", addcmul, strategy.broadcastable_arrays(3), torch_addcmul,
+           lambda a, b, c: a + b * c, example=shapes((2, 3), (3,), (2, 1)),
+           functions=("Addcmul",),
+           doc=Doc(("tr.addcmul(input, t1, t2, value=1)", "input.addcmul(t1, t2)"), "torch.addcmul",
+                   "`input + value * t1 * t2` as one node, broadcasting; LSTM's "
+                   "`c' = f c + i g`, GRU's `x_n + r h_n`")),
+    OpCase("addcmul_value", lambda a, b, c, value: addcmul(a, b, c, value=value),
+           strategy.scaled(strategy.broadcastable_arrays(3)), torch_addcmul,
+           lambda a, b, c, value: a + value * b * c,
+           example=lambda r: Inputs((r.array(3, 4), r.array(3, 1), r.array(3, 4)),
+                                    {"value": 0.5}),
+           functions=("Addcmul",)),
+    OpCase("addcmul_method", lambda a, b, c: a.addcmul(b, c),
+           strategy.arrays_of_shapes((2, 3), (3,), (2, 1)), torch_addcmul,
+           lambda a, b, c: a + b * c, example=shapes((2, 3), (3,), (2, 1)),
+           functions=("Addcmul",)),
+    OpCase("lerp", lerp, strategy.broadcastable_arrays(3), torch_lerp,
+           lambda a, b, w: a + w * (b - a), example=shapes((3, 4), (3, 4), (3, 1)),
+           functions=("Lerp",),
+           doc=Doc(("tr.lerp(start, end, weight)", "start.lerp(end, weight)"), "torch.lerp",
+                   "`start + weight * (end - start)` as one node (torch.lerp's formula for "
+                   "weight < 0.5, kept everywhere: torch switches formulas at 0.5, equal up "
+                   "to the last bit); GRU's `h' = n + z (h - n)`")),
+    OpCase("lerp_number_weight", lambda a, b, weight: a.lerp(b, weight),
+           strategy.scaled(strategy.broadcastable_arrays(2), "weight"), torch_lerp,
+           lambda a, b, weight: a + weight * (b - a),
+           example=lambda r: Inputs((r.array(3, 4), r.array(3, 4)), {"weight": 0.3}),
+           functions=("Lerp",)),
+    OpCase("linear", F.linear, strategy.linear_inputs(bias=True), torch_linear,
+           lambda x, w, b: x @ w.T + b, example=shapes((3, 4), (2, 4), (2,)),
+           functions=("Linear",),
+           doc=Doc("F.linear(x, weight, bias=None)", "torch.nn.functional.linear",
+                   "`x @ weight^T + bias` as one node, for any number of leading axes")),
+    OpCase("linear_no_bias", F.linear, strategy.linear_inputs(bias=False), torch_linear,
+           lambda x, w: x @ w.T, example=shapes((2, 3, 4), (2, 4)), functions=("Linear",)),
+    OpCase("embedding", embedding_fn, strategy.embedding_inputs(padding=False),
+           torch_embedding, lambda w, indices, padding_idx: w[indices],
+           example=embedding_example([[0, 2], [2, 1]]), functions=("Embedding",),
+           doc=Doc("F.embedding(indices, weight, padding_idx=None)",
+                   "torch.nn.functional.embedding",
+                   "rows of `weight`; a repeated index adds its gradients; the padding row "
+                   "is read but gets no gradient")),
+    # (the indices avoid the padding row here, for the finite differences; the next row
+    # picks it)
+    OpCase("embedding_padding_idx", embedding_fn,
+           strategy.embedding_inputs(padding=True, pick_padding=False), torch_embedding,
+           lambda w, indices, padding_idx: w[indices],
+           example=embedding_example([[0, 2], [2, 0]], padding_idx=1), functions=("Embedding",)),
+    OpCase("embedding_padding_picked", embedding_fn, strategy.embedding_inputs(padding=True),
+           torch_embedding, lambda w, indices, padding_idx: w[indices],
+           example=embedding_example([[0, 1], [1, 2]], padding_idx=-2), functions=("Embedding",),
+           skip={"gradients": "the padding row is read but gets no gradient, as in torch: "
+                              "finite differences disagree there by design"}),
+    # elementwise functions
+    OpCase("exp", lambda x: x.exp(), strategy.arrays(), lambda x: x.exp(), np.exp,
+           example=UNARY, functions=("Exp",),
+           doc=Doc(".exp()", "torch.exp", "`dx = grad * out`: the saved output")),
+    OpCase("log", lambda x: x.log(), strategy.positive_arrays(), lambda x: x.log(), np.log,
+           example=lambda r: r.positive(3, 4), functions=("Log",),
+           doc=Doc(".log()", "torch.log", "natural log; `dx = grad / x`")),
+    OpCase("tanh", lambda x: x.tanh(), strategy.arrays(), lambda x: x.tanh(), np.tanh,
+           example=UNARY, functions=("Tanh",),
+           doc=Doc(".tanh()", "torch.tanh", "`dx = grad * (1 - out**2)`: the saved output")),
+    OpCase("sigmoid", lambda x: x.sigmoid(), strategy.arrays(elements=(-8.0, 8.0)),
+           lambda x: x.sigmoid(), sigmoid_numpy,
+           example=lambda r: r.array(3, 4, elements=(-8.0, 8.0)), functions=("Sigmoid",),
+           doc=Doc(".sigmoid()", "torch.sigmoid", "finite for logits of any size")),
+    OpCase("relu", lambda x: x.relu(), strategy.arrays(avoid_zero=0.1), lambda x: x.relu(),
+           lambda x: np.maximum(x, 0), example=lambda r: r.array(3, 4, avoid_zero=0.1),
+           functions=("Relu",), doc=Doc(".relu()", "torch.relu", "the gradient at 0 is 0")),
+    # reductions
+    OpCase("sum", lambda x, axis, keepdims: x.sum(axis=axis, keepdims=keepdims),
+           strategy.reduction(), torch_sum,
+           lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
+           example=one_input(3, 4, axis=1, keepdims=True), functions=("Sum",),
+           doc=Doc(".sum(axis=None, keepdims=False)", "torch.sum",
+                   "`axis` None, an int or a tuple")),
+    OpCase("mean", lambda x, axis, keepdims: x.mean(axis=axis, keepdims=keepdims),
+           strategy.reduction(), torch_mean,
+           lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims),
+           example=one_input(3, 4, axis=0, keepdims=False), functions=("Mean",),
+           doc=Doc(".mean(axis=None, keepdims=False)", "torch.mean",
+                   "numpy's mean to the bit, float16 summed in float32")),
+    OpCase("sum_default", lambda x: x.sum(), strategy.arrays(), lambda x: x.sum(), np.sum,
+           example=UNARY, functions=("Sum",)),
+    OpCase("mean_default", lambda x: x.mean(), strategy.arrays(), lambda x: x.mean(), np.mean,
+           example=UNARY, functions=("Mean",)),
+    # dtype
+    OpCase("to_float32", lambda x: x.to(np.float32), strategy.arrays(),
+           lambda x: x.float(), lambda x: x.astype(np.float32), example=UNARY, functions=("Cast",),
+           doc=Doc((".to(dtype)", ".float()", ".double()"), "torch.Tensor.to",
+                   "a cast to a floating dtype; the gradient flows back in the input's dtype"),
+           skip={"gradients": "finite differences through a float32 rounding mean nothing; "
+                              "tests/test_ops.py checks that the derivative is exactly 1"}),
+    OpCase("double", lambda x: x.double(), strategy.arrays(), lambda x: x.double(),
+           lambda x: x.astype(np.float64), example=UNARY, functions=("Cast",),
+           skip={"dtype": "it makes float64 of float32 by design"}),
+    # shape
+    OpCase("reshape", lambda x, shape: x.reshape(shape), strategy.reshaped(),
+           lambda x, shape: x.reshape(shape), lambda x, shape: x.reshape(shape),
+           example=one_input(3, 4, shape=(-1,)), functions=("Reshape",),
+           doc=Doc(".reshape(*shape)", "torch.reshape", "a tuple or the sizes; -1 once")),
+    OpCase("reshape_varargs", lambda x, shape: x.reshape(*shape), strategy.reshaped(),
+           lambda x, shape: x.reshape(shape), lambda x, shape: x.reshape(shape),
+           example=one_input(3, 4, shape=(4, 3)), functions=("Reshape",)),
+    OpCase("transpose_reverse", lambda x: x.transpose(), strategy.arrays(), reversed_axes,
+           np.transpose, example=shapes((2, 3, 4)), functions=("Transpose",)),
+    OpCase("T", lambda x: x.T, strategy.arrays(), reversed_axes, lambda x: x.T, example=UNARY,
+           functions=("Transpose",)),
+    OpCase("transpose_swap", lambda x, a, b: x.transpose(a, b), strategy.two_axes(),
+           lambda x, a, b: x.transpose(a, b), lambda x, a, b: np.swapaxes(x, a, b),
+           example=one_input(3, 4, a=0, b=1), functions=("Transpose",),
+           doc=Doc((".transpose(*axes)", ".T"), "torch.transpose",
+                   "two axes swap them, as torch; all axes permute them; none (and `.T`) "
+                   "reverse them")),
+    OpCase("transpose_swap_3d", lambda x, a, b: x.transpose(a, b),
+           strategy.two_axes(min_dims=3), lambda x, a, b: x.transpose(a, b),
+           lambda x, a, b: np.swapaxes(x, a, b), example=one_input(2, 3, 4, a=-1, b=0),
+           functions=("Transpose",)),
+    OpCase("transpose_permutation", lambda x, axes: x.transpose(axes),
+           strategy.permutation(two_axes=False),
+           lambda x, axes: x.permute(*axes), lambda x, axes: np.transpose(x, axes),
+           example=one_input(2, 3, 4, axes=(0, 2, 1)), functions=("Transpose",)),
+    OpCase("permute", lambda x, axes: x.permute(*axes), strategy.permutation(),
+           lambda x, axes: x.permute(*axes), lambda x, axes: np.transpose(x, axes),
+           example=one_input(2, 3, 4, axes=(-1, 0, 1)), functions=("Transpose",),
+           doc=Doc(".permute(*axes)", "torch.permute", "negative axes count from the end")),
+    OpCase("getitem_basic", lambda x, index: x[index], strategy.basic_index(),
+           torch_basic_index, lambda x, index: x[index],
+           example=one_input(3, 4, index=(slice(1, None), slice(None, None, -2))),
+           functions=("GetItem",),
+           doc=Doc("x[index]", "torch.Tensor.__getitem__", "ints, slices (negative steps "
+                   "too), integer arrays; a repeated index adds its gradients")),
+    OpCase("getitem_int_array", lambda x, index: x[index], strategy.array_index(), torch_index,
+           lambda x, index: x[index], example=one_input(3, 4, index=np.array([0, 2, 0])),
+           functions=("GetItem",)),
+    OpCase("getitem_slice_and_int_array", lambda x, index: x[index],
+           strategy.array_index(leading_slice=True), torch_index, lambda x, index: x[index],
+           example=one_input(3, 4, index=(slice(None), np.array([1, 3, 1]))),
+           functions=("GetItem",)),
+    OpCase("concat", lambda *xs, axis: concat(xs, axis=axis), strategy.to_concat(), torch_cat,
+           lambda *xs, axis: np.concatenate(xs, axis=axis),
+           example=lambda r: Inputs((r.array(3, 4), r.array(3, 1)), {"axis": 1}),
+           functions=("Concat",), doc=Doc("tr.concat(tensors, axis=0)", "torch.cat",
+                                   "along an existing axis; each input gets its slice of `grad`")),
+    OpCase("stack", lambda *xs, axis: stack(xs, axis=axis), strategy.to_concat(new_axis=True),
+           torch_stack, lambda *xs, axis: np.stack(xs, axis=axis),
+           example=lambda r: Inputs((r.array(3, 4), r.array(3, 4)), {"axis": 0}),
+           functions=("Stack",), doc=Doc("tr.stack(tensors, axis=0)", "torch.stack",
+                                  "along a new axis; each input gets its slice of `grad`")),
+    # several outputs from one node
+    OpCase("chunk", lambda x, chunks, axis: x.chunk(chunks, axis=axis), strategy.chunked(),
+           lambda x, chunks, axis: x.chunk(chunks, dim=axis), chunk_numpy,
+           example=one_input(3, 4, chunks=2, axis=-1), functions=("Split",),
+           doc=Doc(".chunk(chunks, axis)", "torch.chunk",
+                   "parts of ceil(n / chunks) elements, the last smaller, as torch; one node")),
+    OpCase("chunk_5_into_3", lambda x: x.chunk(3, axis=0), strategy.arrays((5, 2)),
+           lambda x: x.chunk(3, dim=0), lambda x: [x[0:2], x[2:4], x[4:5]],
+           example=shapes((5, 2)), functions=("Split",)),
+    OpCase("chunk_6_into_4", lambda x: x.chunk(4, axis=-1), strategy.arrays((2, 6)),
+           lambda x: x.chunk(4, dim=-1), lambda x: [x[:, 0:2], x[:, 2:4], x[:, 4:6]],
+           example=shapes((2, 6)), functions=("Split",)),
+    OpCase("split_int", lambda x, sizes, axis: x.split(sizes, axis=axis),
+           strategy.split_sizes(as_list=False), lambda x, sizes, axis: x.split(sizes, dim=axis),
+           split_numpy, example=one_input(3, 4, sizes=3, axis=-1), functions=("Split",),
+           doc=Doc(".split(sizes, axis)", "torch.split",
+                   "`sizes` an int (equal parts, the last smaller) or a list; one node")),
+    OpCase("split_list", lambda x, sizes, axis: x.split(sizes, axis=axis),
+           strategy.split_sizes(as_list=True), lambda x, sizes, axis: x.split(sizes, dim=axis),
+           split_numpy, example=one_input(3, 4, sizes=[1, 3], axis=-1), functions=("Split",)),
+    OpCase("unbind", lambda x, axis: x.unbind(axis=axis), strategy.one_axis(),
+           lambda x, axis: x.unbind(dim=axis), lambda x, axis: list(np.moveaxis(x, axis, 0)),
+           example=one_input(3, 4, axis=0), functions=("Unbind",),
+           doc=Doc(".unbind(axis)", "torch.unbind",
+                   "the slices along `axis` from one node: a sequence's time steps")),
+    OpCase("split_then_use_one_part", lambda x: x.split(1, axis=0)[1] * 2.0,
+           strategy.arrays((3, 2)), lambda x: x.split(1, dim=0)[1] * 2.0,
+           lambda x: x[1:2] * 2.0, example=shapes((3, 2)), functions=("Split", "Mul")),
+    # composites of ops (functional.py)
+    OpCase("softmax", lambda x, axis: F.softmax(x, dim=axis), strategy.one_axis(),
+           lambda x, axis: x.softmax(dim=axis), softmax_numpy, example=one_input(3, 4, axis=-1),
+           functions=("Sub", "Exp", "Sum", "Div"),
+           doc=Doc("F.softmax(x, dim=-1)", "torch.softmax",
+                   "the max subtracted first, so logits of any size stay finite")),
+    OpCase("log_softmax", lambda x, axis: F.log_softmax(x, dim=axis), strategy.one_axis(),
+           lambda x, axis: x.log_softmax(dim=axis), log_softmax_numpy,
+           example=one_input(3, 4, axis=-1), functions=("Sub", "Exp", "Sum", "Log"),
+           doc=Doc("F.log_softmax(x, dim=-1)", "torch.log_softmax",
+                   "the max subtracted first, as softmax")),
+    OpCase("cross_entropy", lambda x, target: F.cross_entropy(x, target),
+           strategy.class_targets(), torch_cross_entropy, cross_entropy_numpy,
+           example=one_input(3, 4, target=np.array([0, 3, 1])),
+           functions=("Sub", "Exp", "Sum", "Log", "GetItem", "Mul", "Div"),
+           doc=Doc("F.cross_entropy(logits, target, ...)", "torch.nn.functional.cross_entropy",
+                   "through log_softmax; class weights, `ignore_index`, `label_smoothing`, "
+                   "`reduction`")),
+    OpCase("cross_entropy_label_smoothing",
+           lambda x, target: F.cross_entropy(x, target, label_smoothing=0.1),
+           strategy.class_targets(),
+           lambda x, target: torch_cross_entropy(x, target, label_smoothing=0.1),
+           lambda x, target: cross_entropy_numpy(x, target, label_smoothing=0.1),
+           example=one_input(3, 4, target=np.array([0, 3, 1])),
+           functions=("Sub", "Exp", "Sum", "Log", "GetItem", "Mul", "Div")),
+    OpCase("mse_loss", F.mse_loss, strategy.same_shape_arrays(), torch_mse_loss,
+           lambda x, y: np.mean((x - y) ** 2), example=shapes((3, 4), (3, 4)),
+           functions=("Sub", "Mul", "Mean"),
+           doc=Doc("F.mse_loss(input, target)", "torch.nn.functional.mse_loss",
+                   "`reduction` 'mean', 'sum' or 'none'")),
+]
+
+
+def by_name(name: str) -> OpCase:
+    """The row called ``name``."""
+    for case in CASES:
+        if case.name == name:
+            return case
+    raise KeyError(f"no op case named {name!r}")
+
+
+# --------------------------------------------------------------------------- docs/api.md
+
+API_DOC = Path(__file__).resolve().parent.parent / "docs" / "api.md"
+BEGIN = ("<!-- op table: generated from tinygrad_rnn/op_cases.py by "
+         "`python -m tinygrad_rnn.op_cases`; edit the rows there, not here -->")
+END = "<!-- end of the op table -->"
+
+
+def api_table() -> str:
+    """The op table of docs/api.md: one line per row of ``CASES`` with a ``doc``."""
+    lines = ["| call | op (`tinygrad_rnn.ops`) | torch | what |", "|---|---|---|---|"]
+    for case in CASES:
+        if case.doc is not None:
+            calls, torch_name, what = case.doc
+            calls = (calls,) if isinstance(calls, str) else calls
+            calls = ", ".join(f"`{call}`" for call in calls)
+            ops = ", ".join(f"`{name}`" for name in case.functions)
+            lines.append(f"| {calls} | {ops} | `{torch_name}` | {what} |")
+    return "\n".join(lines)
+
+
+def update_api_doc(text: str) -> str:
+    """``text`` (docs/api.md) with the lines between the markers replaced by ``api_table()``."""
+    if text.count(BEGIN) != 1 or text.count(END) != 1:
+        raise ValueError(f"docs/api.md must hold each marker once:\n{BEGIN}\n{END}")
+    head, rest = text.split(BEGIN)
+    _, tail = rest.split(END)
+    return f"{head}{BEGIN}\n{api_table()}\n{END}{tail}"
+
+
+def main(argv=None) -> int:
+    """``python -m tinygrad_rnn.op_cases [--check]``: rewrite the op table of docs/api.md,
+    or with ``--check`` only say whether it is up to date (exit status 1 if not)."""
+    argv = sys.argv[1:] if argv is None else argv
+    text = API_DOC.read_text(encoding="utf-8")
+    updated = update_api_doc(text)
+    if "--check" in argv:
+        print("docs/api.md: the op table is "
+              + ("up to date" if updated == text
+                 else "out of date; run python -m tinygrad_rnn.op_cases"))
+        return 0 if updated == text else 1
+    API_DOC.write_text(updated, encoding="utf-8")
+    print(f"wrote the op table of {API_DOC}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""The Hypothesis strategies that the op table (``op_cases.py``) names.
+
+A row of the table says ``strategy.reduction()``; its tests build that into
+``reduction()`` here. This module imports Hypothesis, so the table itself, and
+``python -m tinygrad_rnn gradcheck``, never import it. Besides the general
+strategies of ``tinygrad_rnn.testing`` (re-exported), one strategy per kind of
+parameter an op takes: an axis that fits the drawn array, an index, sizes that
+add up, ...
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from .case import Inputs
+from .testing import arrays, broadcastable_arrays, positive_arrays
+
+__all__ = [
+    "arrays", "positive_arrays", "broadcastable_arrays", "arrays_of_shapes", "same_shape_arrays",
+    "reduction", "one_axis", "two_axes", "permutation", "reshaped", "basic_index", "array_index",
+    "to_concat", "chunked", "split_sizes", "addmm_inputs", "linear_inputs", "scaled",
+    "embedding_inputs", "class_targets",
+]
+
+
+def arrays_of_shapes(*shapes, positive=False) -> st.SearchStrategy:
+    """One array per given shape (a tuple of them)."""
+    make = positive_arrays if positive else arrays
+    return st.tuples(*(make(s) for s in shapes))
+
+
+@st.composite
+def same_shape_arrays(draw, count: int = 2):
+    """``count`` arrays of one random shape (an input and its target)."""
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=4))
+    return tuple(draw(arrays(shape)) for _ in range(count))
+
+
+@st.composite
+def reduction(draw):
+    """x and an axis (None, an int, a negative int or a tuple) with keepdims."""
+    x = draw(arrays())
+    choices = [st.none()]
+    if x.ndim:
+        choices += [st.integers(-x.ndim, x.ndim - 1),
+                    hnp.valid_tuple_axes(x.ndim, min_size=1)]  # negative ones included
+    axis = draw(st.one_of(choices))
+    return Inputs((x,), {"axis": axis, "keepdims": draw(st.booleans())})
+
+
+@st.composite
+def one_axis(draw):
+    """x of at least one dimension and one of its axes, maybe counted from the end."""
+    x = draw(arrays(min_dims=1))
+    return Inputs((x,), {"axis": draw(st.integers(-x.ndim, x.ndim - 1))})
+
+
+@st.composite
+def two_axes(draw, min_dims=2):
+    """x and two of its axes ``a`` and ``b`` (maybe the same one)."""
+    x = draw(arrays(min_dims=min_dims))
+    a, b = (draw(st.integers(-x.ndim, x.ndim - 1)) for _ in range(2))
+    return Inputs((x,), {"a": a, "b": b})
+
+
+def permutation(two_axes: bool = True) -> st.SearchStrategy:
+    """x and a permutation of all its axes; without ``two_axes``, never of exactly
+    two (which ``transpose(a, b)`` reads as a swap)."""
+    @st.composite
+    def draw_permutation(draw):
+        x = draw(arrays(min_dims=1))
+        perm = draw(st.permutations(range(x.ndim)))
+        # some axes counted from the end, as torch allows
+        perm = tuple(p - x.ndim if draw(st.booleans()) else p for p in perm)
+        return Inputs((x,), {"axes": perm})
+
+    drawn = draw_permutation()
+    return drawn if two_axes else drawn.filter(lambda e: len(e.params["axes"]) != 2)
+
+
+@st.composite
+def reshaped(draw):
+    """x and a shape of as many elements (some with -1, some adding axes of 1)."""
+    x = draw(arrays())
+    n = x.size
+    shape = draw(st.sampled_from([(n,), (-1,), x.shape[::-1], (1,) + x.shape, (n, 1),
+                                  x.shape + (1,), (1, -1)]))
+    return Inputs((x,), {"shape": shape})
+
+
+@st.composite
+def basic_index(draw):
+    """A tuple of ints and slices (negative steps included), one per leading axis."""
+    x = draw(arrays(min_dims=1))
+    index = []
+    for n in x.shape[:draw(st.integers(1, x.ndim))]:
+        if draw(st.booleans()):
+            index.append(draw(st.integers(-n, n - 1)))
+        else:
+            step = draw(st.sampled_from([1, 2, -1, -2]))
+            start = draw(st.none() | st.integers(-n, n - 1))
+            stop = draw(st.none() | st.integers(-n - 1, n))
+            index.append(slice(start, stop, step))
+    return Inputs((x,), {"index": tuple(index)})
+
+
+@st.composite
+def array_index(draw, leading_slice=False):
+    """Integer arrays picking elements, repeats included (their gradients must add)."""
+    x = draw(arrays(min_dims=2 if leading_slice else 1))
+    n = x.shape[1 if leading_slice else 0]
+    picks = draw(st.lists(st.integers(-n, n - 1), min_size=1, max_size=6))
+    picks = np.array(picks + picks[:1])  # at least one index repeats
+    return Inputs((x,), {"index": (slice(None), picks) if leading_slice else picks})
+
+
+@st.composite
+def to_concat(draw, new_axis=False):
+    """2 to 3 arrays that agree everywhere but along ``axis`` (or everywhere, to stack)."""
+    base = draw(hnp.array_shapes(min_dims=0 if new_axis else 1, max_dims=3, max_side=3))
+    ndim = len(base) + (1 if new_axis else 0)
+    axis = draw(st.integers(-ndim, ndim - 1))
+    xs = []
+    for _ in range(draw(st.integers(2, 3))):
+        shape = list(base)
+        if not new_axis:
+            shape[axis] = draw(st.integers(1, 3))
+        xs.append(draw(arrays(tuple(shape))))
+    return Inputs(tuple(xs), {"axis": axis})
+
+
+@st.composite
+def chunked(draw):
+    """x, a number of chunks (1 to 5, maybe more than the axis holds) and an axis."""
+    x = draw(arrays(min_dims=1))
+    axis = draw(st.integers(-x.ndim, x.ndim - 1))
+    return Inputs((x,), {"chunks": draw(st.integers(1, 5)), "axis": axis})
+
+
+@st.composite
+def split_sizes(draw, as_list):
+    """x, an axis, and sizes: an int (maybe more than the axis holds), or a list
+    (empty parts included) that adds up to the axis."""
+    x = draw(arrays(min_dims=1))
+    axis = draw(st.integers(-x.ndim, x.ndim - 1))
+    n = x.shape[axis]
+    if not as_list:
+        return Inputs((x,), {"sizes": draw(st.integers(1, n + 1)), "axis": axis})
+    cuts = sorted(draw(st.lists(st.integers(0, n), max_size=3)))
+    sizes = list(np.diff([0] + cuts + [n]))
+    return Inputs((x,), {"sizes": [int(s) for s in sizes], "axis": axis})
+
+
+@st.composite
+def addmm_inputs(draw):
+    """input, mat1 (n, k), mat2 (k, m), input of a shape that broadcasts to (n, m)."""
+    n, k, m = (draw(st.integers(1, 4)) for _ in range(3))
+    input_shape = draw(st.sampled_from([(n, m), (m,), (1, m), (n, 1), (1, 1), ()]))
+    return tuple(draw(arrays(shape)) for shape in (input_shape, (n, k), (k, m)))
+
+
+@st.composite
+def linear_inputs(draw, bias: bool):
+    """x (*, in) with 0 to 3 leading axes, weight (out, in), and a bias (out,) if ``bias``."""
+    leading = draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=3))
+    n_in, n_out = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    shapes = [leading + (n_in,), (n_out, n_in)] + ([(n_out,)] if bias else [])
+    return tuple(draw(arrays(shape)) for shape in shapes)
+
+
+@st.composite
+def scaled(draw, arrays_strategy, name="value"):
+    """Arrays and a number parameter ``name`` (negative, zero, fractional, above 1)."""
+    number = draw(st.sampled_from([1.0, -2.0, 0.0, 0.3, 0.75, 2.5]))
+    return Inputs(tuple(draw(arrays_strategy)), {name: number})
+
+
+@st.composite
+def embedding_inputs(draw, padding: bool, pick_padding: bool = True):
+    """A table (V, D), integer indices of any shape into it, and maybe a padding row
+    (which the indices avoid unless ``pick_padding``)."""
+    rows, dim = draw(st.integers(2 if padding else 1, 5)), draw(st.integers(1, 3))
+    weight = draw(arrays((rows, dim)))
+    padding_idx = draw(st.integers(-rows, rows - 1)) if padding else None
+    rows_picked = [r for r in range(rows) if pick_padding or r != padding_idx % rows]
+    index_shape = draw(hnp.array_shapes(min_dims=0, max_dims=2, max_side=4))
+    indices = draw(hnp.arrays(np.intp, index_shape, elements=st.sampled_from(rows_picked)))
+    return Inputs((weight,), {"indices": indices, "padding_idx": padding_idx})
+
+
+@st.composite
+def class_targets(draw):
+    """Logits (C,) or (N, C) and a target of class indices, () or (N,)."""
+    n_classes = draw(st.integers(1, 4))
+    batch = draw(st.none() | st.integers(1, 4))
+    shape = (n_classes,) if batch is None else (batch, n_classes)
+    logits = draw(arrays(shape))
+    target = draw(hnp.arrays(np.intp, () if batch is None else (batch,),
+                             elements=st.integers(0, n_classes - 1)))
+    return Inputs((logits,), {"target": target})
