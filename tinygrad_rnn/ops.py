@@ -17,6 +17,7 @@ import functools
 import numpy as np
 
 from .autograd import Function, ShapeError
+from .dims import resolve_dim
 from .speedups import OuterSum
 from .tensor import Tensor
 
@@ -695,12 +696,13 @@ def _unstack(x: np.ndarray, axis: int) -> tuple:
     return tuple(x) if axis == 0 else tuple(np.moveaxis(x, axis, 0))
 
 
-def concat(tensors, axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis (torch.cat)."""
+def concat(tensors, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """Join tensors along an existing axis ``dim`` (default 0), as torch.cat;
+    numpy's name ``axis=`` also works."""
     tensors = list(tensors)
     if not tensors:
         raise ValueError("concat: needs at least one tensor, got an empty sequence")
-    return Concat.apply(*tensors, axis=axis)
+    return Concat.apply(*tensors, axis=resolve_dim("concat", dim, axis, 0))
 
 
 def addmm(input, mat1, mat2) -> Tensor:
@@ -733,9 +735,10 @@ def lerp(start, end, weight) -> Tensor:
     return Lerp.apply(start, start._lift(end), start._lift(weight))
 
 
-def stack(tensors, axis: int = 0) -> Tensor:
-    """Join tensors of one shape along a new axis (torch.stack)."""
+def stack(tensors, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """Join tensors of one shape along a new axis ``dim`` (default 0), as torch.stack;
+    numpy's name ``axis=`` also works."""
     tensors = list(tensors)
     if not tensors:
         raise ValueError("stack: needs at least one tensor, got an empty sequence")
-    return Stack.apply(*tensors, axis=axis)
+    return Stack.apply(*tensors, axis=resolve_dim("stack", dim, axis, 0))
