@@ -108,3 +108,51 @@ def test_positional_arguments_are_torchs():
     assert len(x.unbind(1)) == 6
     assert tr.concat([x, x], 1).shape == (4, 12) and tr.stack([x, x], 1).shape == (4, 2, 6)
     np.testing.assert_allclose(F.softmax(x, 0).data.sum(axis=0), 1.0)
+
+
+# --------------------------------------------------------------------------- defaults, as torch
+
+# Each with no axis argument: split and chunk cut along dim 0 (torch's default; this
+# package used the last axis before, so code ported from torch split the wrong axis).
+DEFAULTS = {  # name: (ours, torch's given the torch module)
+    "split int": (lambda x: x.split(3), lambda torch, t: t.split(3)),
+    "split list": (lambda x: x.split([1, 3]), lambda torch, t: t.split([1, 3])),
+    "chunk": (lambda x: x.chunk(2), lambda torch, t: t.chunk(2)),
+    "chunk uneven": (lambda x: x.chunk(3), lambda torch, t: t.chunk(3)),
+    "unbind": (lambda x: x.unbind(), lambda torch, t: t.unbind()),
+    "concat": (lambda x: tr.concat([x, x * 2.0]), lambda torch, t: torch.cat([t, t * 2.0])),
+    "stack": (lambda x: tr.stack([x, x * 2.0]), lambda torch, t: torch.stack([t, t * 2.0])),
+    "sum": (lambda x: x.sum(), lambda torch, t: t.sum()),
+    "mean": (lambda x: x.mean(), lambda torch, t: t.mean()),
+    "softmax": (lambda x: F.softmax(x), lambda torch, t: torch.softmax(t, dim=-1)),
+    "log_softmax": (lambda x: F.log_softmax(x), lambda torch, t: torch.log_softmax(t, dim=-1)),
+}
+
+
+def test_split_and_chunk_cut_along_dim_0_by_default():
+    x = Tensor(np.arange(24.0).reshape(4, 6))
+    assert [p.shape for p in x.split(3)] == [(3, 6), (1, 6)]
+    assert [p.shape for p in x.split([1, 3])] == [(1, 6), (3, 6)]
+    assert [p.shape for p in x.chunk(2)] == [(2, 6), (2, 6)]
+    np.testing.assert_array_equal(x.chunk(2)[1].data, x.data[2:])
+    # the gates of an LSTM lie along the last axis: say so
+    assert [p.shape for p in x.chunk(2, dim=-1)] == [(4, 3), (4, 3)]
+
+
+@pytest.mark.parametrize("name", DEFAULTS)
+def test_defaults_match_torch(name):
+    torch = pytest.importorskip("torch")
+    ours, theirs = DEFAULTS[name]
+    data = np.random.default_rng(1).standard_normal((4, 6))
+    x, t = Tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
+    out, expected = ours(x), theirs(torch, t)
+    outs = out if isinstance(out, tuple) else (out,)
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    assert [o.shape for o in outs] == [tuple(e.shape) for e in expected]
+    rng = np.random.default_rng(2)
+    upstream = [rng.standard_normal(o.shape) for o in outs]
+    sum((o * Tensor(u)).sum() for o, u in zip(outs, upstream)).backward()
+    sum((e * torch.tensor(u)).sum() for e, u in zip(expected, upstream)).backward()
+    for o, e in zip(outs, expected):
+        np.testing.assert_allclose(o.data, e.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-12)

@@ -313,8 +313,8 @@ F32_OPS = {
     "relu": lambda x, w: x.relu(), "sum": lambda x, w: x.sum(0), "mean": lambda x, w: x.mean(1),
     "reshape": lambda x, w: x.reshape(3, 2), "T": lambda x, w: x.T,
     "getitem": lambda x, w: x[[0, 0, 1]], "concat": lambda x, w: tr.concat([x, x], axis=1),
-    "stack": lambda x, w: tr.stack([x, x]), "split": lambda x, w: x.split([1, 2])[1],
-    "chunk": lambda x, w: x.chunk(2)[0], "unbind": lambda x, w: x.unbind(1)[2],
+    "stack": lambda x, w: tr.stack([x, x]), "split": lambda x, w: x.split([1, 2], dim=1)[1],
+    "chunk": lambda x, w: x.chunk(2, dim=1)[0], "unbind": lambda x, w: x.unbind(1)[2],
     "mul tensor": lambda x, w: x * x, "chain": lambda x, w: ((x @ w).tanh() * 0.5).sigmoid(),
 }
 

@@ -399,7 +399,7 @@ CASES = [
            lambda x, chunks, axis: x.chunk(chunks, dim=axis), chunk_numpy),
     OpCase("chunk_5_into_3", lambda x: x.chunk(3, axis=0), arrays((5, 2)),
            lambda x: x.chunk(3, dim=0), lambda x: [x[0:2], x[2:4], x[4:5]]),
-    OpCase("chunk_6_into_4", lambda x: x.chunk(4), arrays((2, 6)),
+    OpCase("chunk_6_into_4", lambda x: x.chunk(4, dim=-1), arrays((2, 6)),
            lambda x: x.chunk(4, dim=-1), lambda x: [x[:, 0:2], x[:, 2:4], x[:, 4:6]]),
     OpCase("split_int", lambda x, sizes, axis: x.split(sizes, axis), split_sizes(as_list=False),
            lambda x, sizes, axis: x.split(sizes, dim=axis), split_numpy),

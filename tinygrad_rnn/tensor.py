@@ -280,20 +280,20 @@ class Tensor:
         return ops.GetItem.apply(self, index=index)
 
     def split(self, split_size_or_sections, dim: int | None = None, *, axis: int | None = None):
-        """As torch.split, along ``dim`` (default -1; numpy's ``axis=`` also
+        """As torch.split, along ``dim`` (default 0, as torch; numpy's ``axis=`` also
         works): an int k gives parts of size k (the last may be smaller); a list gives
         parts of exactly those sizes. An LSTM's gates are ``pre.split(H, dim=-1)``."""
         return ops.Split.apply(self, sizes=split_size_or_sections,
-                               axis=resolve_dim("split", dim, axis, -1))
+                               axis=resolve_dim("split", dim, axis, 0))
 
     def chunk(self, chunks: int, dim: int | None = None, *, axis: int | None = None):
-        """As torch.chunk, along ``dim`` (default -1; numpy's ``axis=`` also
+        """As torch.chunk, along ``dim`` (default 0, as torch; numpy's ``axis=`` also
         works): ``chunks`` parts of size ceil(n / chunks), the last smaller when n does
         not divide evenly (so there may be fewer than ``chunks`` parts). An LSTM's
         gates are ``pre.chunk(4, dim=-1)``."""
         if not isinstance(chunks, (int, np.integer)) or chunks < 1:
             raise ValueError(f"chunk: chunks must be a positive integer, got {chunks!r}")
-        dim = resolve_dim("chunk", dim, axis, -1)
+        dim = resolve_dim("chunk", dim, axis, 0)
         shape = self.data.shape
         n = shape[ops.check_axis("chunk", dim, shape)] if shape else 0
         return ops.Split.apply(self, sizes=max(-(-n // chunks), 1), axis=dim)
