@@ -240,7 +240,7 @@ def _unroll_cell(cell, x: Tensor, state):
     for x_t in x.unbind(0):
         state = cell(x_t, state)
         outputs.append(state[0] if isinstance(state, tuple) else state)
-    return stack(outputs, axis=0), state
+    return stack(outputs, dim=0), state
 
 
 def _pack(layer, states):
@@ -283,7 +283,7 @@ def _untied_forward(layer, x, states, per_step, unroll=None):
                 xp, wt = layer._step_inputs(slices[t], wt, _one_step)
                 st = layer._step(xp[0], st, wt)
                 outputs[t] = st[0]
-            return stack(outputs, axis=0), st
+            return stack(outputs, dim=0), st
 
         layer._run = run    # an instance attribute shadows the method for this call only
         try:
@@ -302,7 +302,7 @@ def _untied_forward(layer, x, states, per_step, unroll=None):
         finally:
             for n, p in originals.items():
                 setattr(layer, n, p)
-        return stack(outputs, axis=0), state
+        return stack(outputs, dim=0), state
     return None
 
 
