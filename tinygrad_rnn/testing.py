@@ -162,11 +162,11 @@ def broadcastable_arrays(num_arrays: int | None = None, dtype=np.float64,
 
 
 class Inputs(NamedTuple):
-    """One drawn example: the input arrays and keyword parameters (axis, index, ...).
+    """One drawn example: the input arrays and keyword parameters (dim, index, ...).
 
     A strategy of an ``OpCase`` may also produce a bare array (one input) or a
     tuple of arrays (no parameters); draw an ``Inputs`` when parameters must
-    agree with the shapes, e.g. ``Inputs((x,), {"axis": x.ndim - 1})``.
+    agree with the shapes, e.g. ``Inputs((x,), {"dim": x.ndim - 1})``.
     """
 
     arrays: tuple
