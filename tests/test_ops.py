@@ -359,7 +359,7 @@ CASES = [
            lambda x: x.sigmoid(), numpy_sigmoid),
     OpCase("relu", lambda x: x.relu(), arrays(avoid_zero=0.1), lambda x: x.relu(),
            lambda x: np.maximum(x, 0)),
-    # reductions
+    # reductions: sum by torch's positions (dim, keepdim), mean by numpy's names
     OpCase("sum", lambda x, axis, keepdims: x.sum(axis, keepdims), reduction(), torch_sum,
            lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims)),
     OpCase("mean", lambda x, axis, keepdims: x.mean(axis=axis, keepdims=keepdims), reduction(),
@@ -389,15 +389,15 @@ CASES = [
            lambda x, index: x[index]),
     OpCase("getitem_slice_and_int_array", lambda x, index: x[index],
            array_index(leading_slice=True), torch_index, lambda x, index: x[index]),
-    OpCase("concat", lambda *xs, axis: tr.concat(xs, axis=axis), to_concat(),
+    OpCase("concat", lambda *xs, axis: tr.concat(xs, dim=axis), to_concat(),
            torch_cat,
            lambda *xs, axis: np.concatenate(xs, axis=axis)),
-    OpCase("stack", lambda *xs, axis: tr.stack(xs, axis=axis), to_concat(new_axis=True),
+    OpCase("stack", lambda *xs, axis: tr.stack(xs, dim=axis), to_concat(new_axis=True),
            torch_stack,
            lambda *xs, axis: np.stack(xs, axis=axis)),
     OpCase("chunk", lambda x, chunks, axis: x.chunk(chunks, axis), chunked(),
            lambda x, chunks, axis: x.chunk(chunks, dim=axis), chunk_numpy),
-    OpCase("chunk_5_into_3", lambda x: x.chunk(3, axis=0), arrays((5, 2)),
+    OpCase("chunk_5_into_3", lambda x: x.chunk(3, dim=0), arrays((5, 2)),
            lambda x: x.chunk(3, dim=0), lambda x: [x[0:2], x[2:4], x[4:5]]),
     OpCase("chunk_6_into_4", lambda x: x.chunk(4, dim=-1), arrays((2, 6)),
            lambda x: x.chunk(4, dim=-1), lambda x: [x[:, 0:2], x[:, 2:4], x[:, 4:6]]),
@@ -407,7 +407,7 @@ CASES = [
            lambda x, sizes, axis: x.split(sizes, dim=axis), split_numpy),
     OpCase("unbind", lambda x, axis: x.unbind(axis), one_axis(),
            lambda x, axis: x.unbind(dim=axis), lambda x, axis: list(np.moveaxis(x, axis, 0))),
-    OpCase("split_then_use_one_part", lambda x: x.split(1, axis=0)[1] * 2.0, arrays((3, 2)),
+    OpCase("split_then_use_one_part", lambda x: x.split(1, dim=0)[1] * 2.0, arrays((3, 2)),
            lambda x: x.split(1, dim=0)[1] * 2.0, lambda x: x[1:2] * 2.0),
 ]
 
@@ -598,7 +598,7 @@ def test_broadcastable_arrays_broadcast_and_keep_their_bounds(xs):
 def test_split_sizes_that_only_multiply_out_are_not_taken_for_equal_parts():
     # [1, 0, 2] adds up to 3 = 1 * 3: equal parts of size 1 would be wrong (found by Hypothesis)
     x = Tensor(np.arange(6.0).reshape(2, 3))
-    parts = x.split([1, 0, 2], axis=1)
+    parts = x.split([1, 0, 2], dim=1)
     assert [p.shape for p in parts] == [(2, 1), (2, 0), (2, 2)]
     np.testing.assert_array_equal(parts[2].data, [[1.0, 2.0], [4.0, 5.0]])
 
