@@ -1,4 +1,4 @@
-"""torch's names for an axis argument, and numpy's: ``dim`` or ``axis``, ``keepdim`` or ``keepdims``.
+"""Axis arguments by torch's names or numpy's: ``dim`` or ``axis``, ``keepdim`` or ``keepdims``.
 
 The public API names an axis as torch does (``x.sum(dim=1, keepdim=True)``,
 ``x.chunk(4, dim=-1)``, ``F.softmax(x, dim=-1)``) and accepts numpy's names
@@ -13,8 +13,11 @@ for ``sum`` and ``mean``; ``keepdim=False``) are applied here, in one place.
 
 from __future__ import annotations
 
+# one axis, several, or None (all axes for a reduction; "not given" as an argument)
+Dims = int | tuple[int, ...] | list[int] | None
 
-def resolve_dim(fn: str, dim, axis, default=None):
+
+def resolve_dim(fn: str, dim: Dims, axis: Dims, default: Dims = None) -> Dims:
     """The axis argument of ``fn``, given as ``dim`` (torch) or ``axis`` (numpy).
 
     ``default`` when neither is given. A tuple and a list of the same axes agree.
@@ -22,7 +25,7 @@ def resolve_dim(fn: str, dim, axis, default=None):
     return _one_argument(fn, "dim", dim, "axis", axis, default)
 
 
-def resolve_keepdim(fn: str, keepdim, keepdims) -> bool:
+def resolve_keepdim(fn: str, keepdim: bool | None, keepdims: bool | None) -> bool:
     """``keepdim`` (torch) or ``keepdims`` (numpy) of ``fn``; False when neither is given."""
     return bool(_one_argument(fn, "keepdim", keepdim, "keepdims", keepdims, False))
 
