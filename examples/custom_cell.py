@@ -49,9 +49,9 @@ def mgu_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh):
     n = tanh(x W_in^T + b_in + (f * h) W_hn^T + b_hn)
     h' = (1 - f) * h + f * n
     """
-    x_f, x_n = F.linear(x, weight_ih, bias_ih).chunk(2, axis=-1)
-    w_hf, w_hn = weight_hh.chunk(2, axis=0)
-    b_hf, b_hn = bias_hh.chunk(2, axis=-1)
+    x_f, x_n = F.linear(x, weight_ih, bias_ih).chunk(2, dim=-1)
+    w_hf, w_hn = weight_hh.chunk(2, dim=0)
+    b_hf, b_hn = bias_hh.chunk(2, dim=-1)
     f = (x_f + F.linear(h, w_hf, b_hf)).sigmoid()
     n = (x_n + F.linear(f * h, w_hn, b_hn)).tanh()
     return (1 - f) * h + f * n

@@ -171,7 +171,7 @@ def gate_trace(model: NextTerm, terms: list) -> list:
     for term in terms:
         x = Tensor([[term / SCALE]])
         pre = x @ lstm.weight_ih_l0.T + lstm.bias_ih_l0 + h @ lstm.weight_hh_l0.T + lstm.bias_hh_l0
-        i, f, g, o = pre.chunk(4, axis=-1)
+        i, f, g, o = pre.chunk(4, dim=-1)
         i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
         c = f * c + i * g
         h = o * c.tanh()

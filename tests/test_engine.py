@@ -312,9 +312,9 @@ F32_OPS = {
     "tanh": lambda x, w: x.tanh(), "sigmoid": lambda x, w: x.sigmoid(),
     "relu": lambda x, w: x.relu(), "sum": lambda x, w: x.sum(0), "mean": lambda x, w: x.mean(1),
     "reshape": lambda x, w: x.reshape(3, 2), "T": lambda x, w: x.T,
-    "getitem": lambda x, w: x[[0, 0, 1]], "concat": lambda x, w: tr.concat([x, x], axis=1),
-    "stack": lambda x, w: tr.stack([x, x]), "split": lambda x, w: x.split([1, 2])[1],
-    "chunk": lambda x, w: x.chunk(2)[0], "unbind": lambda x, w: x.unbind(1)[2],
+    "getitem": lambda x, w: x[[0, 0, 1]], "concat": lambda x, w: tr.concat([x, x], dim=1),
+    "stack": lambda x, w: tr.stack([x, x]), "split": lambda x, w: x.split([1, 2], dim=1)[1],
+    "chunk": lambda x, w: x.chunk(2, dim=1)[0], "unbind": lambda x, w: x.unbind(1)[2],
     "mul tensor": lambda x, w: x * x, "chain": lambda x, w: ((x @ w).tanh() * 0.5).sigmoid(),
 }
 
@@ -373,9 +373,9 @@ def test_backward_with_a_gradient_on_a_leaf():
 
 
 @pytest.mark.parametrize("split", [
-    lambda x: x.split([1, 2, 3], axis=1),
-    lambda x: x.chunk(3, axis=1),
-    lambda x: x.split(2, axis=1),
+    lambda x: x.split([1, 2, 3], dim=1),
+    lambda x: x.chunk(3, dim=1),
+    lambda x: x.split(2, dim=1),
 ])
 def test_split_with_only_one_output_used(split):
     x = rand(4, 6)
@@ -576,7 +576,7 @@ def test_a_node_keeps_no_intermediate_tensor_alive():
 
 def test_nodes_link_to_parents_and_inputs_shows_them():
     x = rand(2, 3)
-    first, second = x.split([1, 2], axis=-1)
+    first, second = x.split([1, 2], dim=-1)
     y = second.tanh()
     node = y._node
     assert node.parents[0] is first._node and node.parent_indices == (1,)

@@ -117,7 +117,7 @@ def test_addmm_input_must_broadcast_to_the_product(input_shape):
 
 def test_concat_names_the_shapes():
     with pytest.raises(tr.ShapeError) as info:
-        tr.concat([ones(2, 3), ones(3, 2)], axis=0)
+        tr.concat([ones(2, 3), ones(3, 2)], dim=0)
     message = assert_ours(info.value, "concat")
     assert "(2, 3)" in message and "(3, 2)" in message
 
@@ -145,7 +145,7 @@ def test_stack_needs_equal_shapes():
 
 def test_split_sizes_must_add_up():
     with pytest.raises(tr.ShapeError) as info:
-        ones(2, 5).split([2, 2], axis=1)
+        ones(2, 5).split([2, 2], dim=1)
     message = assert_ours(info.value, "split")
     assert "[2, 2]" in message and "5" in message and "(2, 5)" in message
 
@@ -165,9 +165,9 @@ def test_chunk_needs_a_positive_number_of_chunks(chunks):
 
 
 @pytest.mark.parametrize("op, fn", [
-    ("concat", lambda: tr.concat([ones(2, 3), ones(2, 3)], axis=2)),
-    ("split", lambda: ones(2, 3).split(1, axis=4)),
-    ("chunk", lambda: ones(2, 3).chunk(2, axis=-3)),
+    ("concat", lambda: tr.concat([ones(2, 3), ones(2, 3)], dim=2)),
+    ("split", lambda: ones(2, 3).split(1, dim=4)),
+    ("chunk", lambda: ones(2, 3).chunk(2, dim=-3)),
     ("unbind", lambda: ones(2, 3).unbind(2)),
     ("unbind", lambda: Tensor(1.0).unbind()),
     ("transpose", lambda: ones(2, 3, 4).transpose(0, 5)),
@@ -180,9 +180,9 @@ def test_an_axis_out_of_range_is_an_error_not_wrapped_around(op, fn):
 
 
 @pytest.mark.parametrize("op, fn", [
-    ("sum", lambda: ones(2, 3).sum(axis=2)),
-    ("mean", lambda: ones(2, 3).mean(axis=(0, -3))),
-    ("stack", lambda: tr.stack([ones(2, 3), ones(2, 3)], axis=4)),
+    ("sum", lambda: ones(2, 3).sum(dim=2)),
+    ("mean", lambda: ones(2, 3).mean(dim=(0, -3))),
+    ("stack", lambda: tr.stack([ones(2, 3), ones(2, 3)], dim=4)),
 ])
 def test_reductions_and_stack_with_an_axis_out_of_range(op, fn):
     with pytest.raises(tr.ShapeError) as info:

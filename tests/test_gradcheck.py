@@ -41,7 +41,7 @@ def test_gradcheck_passes_on_correct_ops():
     x, y = rand(3, 4, seed=1, name="x"), rand(3, 4, seed=2, low=0.5, high=2.0, name="y")
     w = rand(4, 2, seed=3, name="w")
     assert tr.gradcheck(lambda x, y, w: ((x * y + x / y).tanh() @ w).sigmoid(), [x, y, w])
-    assert tr.gradcheck(lambda x, y: (x.exp() * y.log()).sum(axis=0), [x, y])
+    assert tr.gradcheck(lambda x, y: (x.exp() * y.log()).sum(dim=0), [x, y])
     assert tr.gradcheck(FixedTanh.apply, [x])
 
 
@@ -293,7 +293,7 @@ def test_functions_returning_nested_tuples():
 
     def cell(x, w):  # shaped like an LSTM's (output, (h, c))
         z = x @ w
-        h, c = z.chunk(2, axis=-1)
+        h, c = z.chunk(2, dim=-1)
         return z.tanh(), (h.sigmoid(), [c * c])
 
     assert tr.gradcheck(cell, [x, w])

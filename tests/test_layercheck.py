@@ -25,7 +25,7 @@ class BadSigmoid(ops.Sigmoid):
 
 
 def lstm_step_with(xp, h, c, w, sig_f=None, sig_o=None, tanh_c=None):
-    i, f, g, o = (xp + h @ w["hh_t"] + w["bias_hh"]).chunk(4, axis=-1)
+    i, f, g, o = (xp + h @ w["hh_t"] + w["bias_hh"]).chunk(4, dim=-1)
     f = (sig_f or tr.Tensor.sigmoid)(f)
     c = f * c + i.sigmoid() * g.tanh()
     o = (sig_o or tr.Tensor.sigmoid)(o)
@@ -51,8 +51,8 @@ class BadUpdateGRU(nn.GRU):
 
     def _step(self, xp, state, w):
         (h,) = state
-        x_r, x_z, x_n = xp.chunk(3, axis=-1)
-        h_r, h_z, h_n = (h @ w["hh_t"] + w["bias_hh"]).chunk(3, axis=-1)
+        x_r, x_z, x_n = xp.chunk(3, dim=-1)
+        h_r, h_z, h_n = (h @ w["hh_t"] + w["bias_hh"]).chunk(3, dim=-1)
         r = (x_r + h_r).sigmoid()
         z = BadSigmoid.apply(x_z + h_z)
         n = (x_n + r * h_n).tanh()
@@ -65,7 +65,7 @@ class BadOutputCell(nn.LSTMCell):
     def forward(self, x, state):
         h, c = state
         pre = x @ self.weight_ih.T + self.bias_ih + h @ self.weight_hh.T + self.bias_hh
-        i, f, g, o = pre.chunk(4, axis=-1)
+        i, f, g, o = pre.chunk(4, dim=-1)
         c = f.sigmoid() * c + i.sigmoid() * g.tanh()
         return BadSigmoid.apply(o) * c.tanh(), c
 
@@ -187,8 +187,8 @@ class MinimalGatedCell(tr.nn.Module):
 
     def forward(self, x, h=None):
         h = tr.Tensor(np.zeros((x.shape[0], self.hidden_size))) if h is None else h
-        x_z, x_r, x_n = (x @ self.weight_ih.T).chunk(3, axis=-1)
-        h_z, h_r, h_n = (h @ self.weight_hh.T).chunk(3, axis=-1)
+        x_z, x_r, x_n = (x @ self.weight_ih.T).chunk(3, dim=-1)
+        h_z, h_r, h_n = (h @ self.weight_hh.T).chunk(3, dim=-1)
         z = (x_z + h_z).sigmoid()
         r = (x_r + h_r).sigmoid()
         n = (x_n + r * (h_n.data if self.leak else h_n)).tanh()

@@ -205,7 +205,7 @@ def looped(step, xs, h0, w):
     for x in xs.unbind(0):
         (h,) = step(x, h, w)
         outputs.append(h)
-    return tr.stack(outputs, axis=0), h
+    return tr.stack(outputs, dim=0), h
 
 
 def test_a_program_scanned_agrees_with_its_step_looped_bit_for_bit():
@@ -332,8 +332,8 @@ class MinimalGatedCell(tr.nn.Module):
         self.w_h = nn.Parameter(rng.standard_normal((I + H, H)) * 0.5)
 
     def forward(self, x, h):
-        f = (tr.concat([x, h], axis=-1) @ self.w_f).sigmoid()
-        n = (tr.concat([x, f * h], axis=-1) @ self.w_h).tanh()
+        f = (tr.concat([x, h], dim=-1) @ self.w_f).sigmoid()
+        n = (tr.concat([x, f * h], dim=-1) @ self.w_h).tanh()
         return (tr.lerp(h, n, f),)
 
 

@@ -394,7 +394,7 @@ def test_single_output_multi_output_ops_backward():
     (row * 2).sum().backward()
     np.testing.assert_array_equal(x.grad, [[2.0, 2.0, 2.0]])
     y = Tensor(np.ones((2, 3)), requires_grad=True)
-    (part,) = y.chunk(1, axis=-1)
+    (part,) = y.chunk(1, dim=-1)
     (part * 3).sum().backward()
     np.testing.assert_array_equal(y.grad, np.full((2, 3), 3.0))
 

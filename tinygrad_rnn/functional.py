@@ -7,13 +7,15 @@ first two (``reduction``, ``ignore_index``, ...) are keyword-only here, so a
 positional argument can never land in the wrong slot.
 
 ``reduction`` follows torch: ``'none'`` keeps one loss per element (per
-sample for cross_entropy), ``'sum'`` adds them, ``'mean'`` averages them.
+sample for cross_entropy), ``'sum'`` adds them, ``'mean'`` averages them. An
+axis is ``dim``, as torch; numpy's name ``axis`` means the same (dims.py).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .dims import resolve_dim
 from .ops import Embedding, Linear
 from .rng import generator
 from .tensor import ShapeError, Tensor
@@ -42,27 +44,31 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
 # --------------------------------------------------------------------------- activations
 
 
-def log_softmax(input: Tensor, dim: int = -1) -> Tensor:
-    """log_softmax(x)_i = z_i - log(sum_j exp(z_j)),  z = x - max(x)  along ``dim``.
+def log_softmax(input: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """log_softmax(x)_i = z_i - log(sum_j exp(z_j)),  z = x - max(x)  along ``dim``
+    (default -1, the last axis; numpy's name ``axis=`` also works).
 
     Subtracting the max (a constant: it carries no gradient, and the result does
     not depend on it) keeps exp() from overflowing, so logits of size 1000 give
     finite values and gradients.
     """
+    dim = resolve_dim("log_softmax", dim, axis, -1)
     x = _tensor(input)
     if x.ndim == 0:
         raise ShapeError("log_softmax: input must have at least one dimension, got a 0-d tensor")
     z = x - Tensor(np.max(x.data, axis=dim, keepdims=True))
-    return z - z.exp().sum(axis=dim, keepdims=True).log()
+    return z - z.exp().sum(dim=dim, keepdim=True).log()
 
 
-def softmax(input: Tensor, dim: int = -1) -> Tensor:
-    """softmax(x)_i = exp(z_i) / sum_j exp(z_j),  z = x - max(x)  along ``dim``."""
+def softmax(input: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """softmax(x)_i = exp(z_i) / sum_j exp(z_j),  z = x - max(x)  along ``dim``
+    (default -1, the last axis; numpy's name ``axis=`` also works)."""
+    dim = resolve_dim("softmax", dim, axis, -1)
     x = _tensor(input)
     if x.ndim == 0:
         raise ShapeError("softmax: input must have at least one dimension, got a 0-d tensor")
     e = (x - Tensor(np.max(x.data, axis=dim, keepdims=True))).exp()
-    return e / e.sum(axis=dim, keepdims=True)
+    return e / e.sum(dim=dim, keepdim=True)
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
@@ -214,7 +220,7 @@ def cross_entropy(input: Tensor, target, weight=None, *, ignore_index: int = -10
     if label_smoothing == 0.0:
         return loss
     # every class's share: -sum_c w_c log p_c per sample, 0 for an ignored one
-    smooth = -((rows * Tensor(w)).sum(axis=1)) * Tensor(keep.astype(x.dtype))
+    smooth = -((rows * Tensor(w)).sum(dim=1)) * Tensor(keep.astype(x.dtype))
     smooth = _reduce_samples(smooth, reduction, t.shape, total_w)
     return loss * (1.0 - label_smoothing) + smooth * (label_smoothing / n_classes)
 

@@ -15,6 +15,7 @@ import numpy as np
 from . import autograd, ops
 from .autograd import (  # noqa: F401  (also importable from here, as they always were)
     Context, Function, ShapeError, enable_grad, is_grad_enabled, no_grad, unbroadcast)
+from .dims import resolve_dim, resolve_keepdim
 
 # --------------------------------------------------------------------------- Tensor
 
@@ -254,11 +255,21 @@ class Tensor:
     def sqrt(self): return ops.Pow.apply(self, exponent=0.5)
 
     # ----------------------------------------------------------------- reductions
-    def sum(self, axis=None, keepdims: bool = False):
-        return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+    # Axis arguments take torch's names and numpy's, with one meaning (see dims.py):
+    # ``dim`` or ``axis``, ``keepdim`` or ``keepdims``.
+    def sum(self, dim: int | tuple[int, ...] | None = None, keepdim: bool | None = None, *,
+            axis: int | tuple[int, ...] | None = None, keepdims: bool | None = None):
+        """The sum over ``dim`` (an int or a tuple; all axes when None), as torch's
+        ``x.sum(dim, keepdim=False)``; numpy's ``axis=`` and ``keepdims=`` also work."""
+        return ops.Sum.apply(self, axis=resolve_dim("sum", dim, axis),
+                             keepdims=resolve_keepdim("sum", keepdim, keepdims))
 
-    def mean(self, axis=None, keepdims: bool = False):
-        return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
+    def mean(self, dim: int | tuple[int, ...] | None = None, keepdim: bool | None = None, *,
+             axis: int | tuple[int, ...] | None = None, keepdims: bool | None = None):
+        """The mean over ``dim`` (an int or a tuple; all axes when None), as torch's
+        ``x.mean(dim, keepdim=False)``; numpy's ``axis=`` and ``keepdims=`` also work."""
+        return ops.Mean.apply(self, axis=resolve_dim("mean", dim, axis),
+                              keepdims=resolve_keepdim("mean", keepdim, keepdims))
 
     # ----------------------------------------------------------------- shape
     def reshape(self, *shape):
@@ -296,23 +307,29 @@ class Tensor:
             index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
         return ops.GetItem.apply(self, index=index)
 
-    def split(self, split_size_or_sections, axis: int = -1):
-        """As torch.split: an int k gives parts of size k (the last may be smaller);
-        a list gives parts of exactly those sizes."""
-        return ops.Split.apply(self, sizes=split_size_or_sections, axis=axis)
+    def split(self, split_size_or_sections, dim: int | None = None, *, axis: int | None = None):
+        """As torch.split, along ``dim`` (default 0, as torch; numpy's ``axis=`` also
+        works): an int k gives parts of size k (the last may be smaller); a list gives
+        parts of exactly those sizes. An LSTM's gates are ``pre.split(H, dim=-1)``."""
+        return ops.Split.apply(self, sizes=split_size_or_sections,
+                               axis=resolve_dim("split", dim, axis, 0))
 
-    def chunk(self, chunks: int, axis: int = -1):
-        """As torch.chunk: ``chunks`` parts of size ceil(n / chunks), the last smaller
-        when n does not divide evenly (so there may be fewer than ``chunks`` parts)."""
+    def chunk(self, chunks: int, dim: int | None = None, *, axis: int | None = None):
+        """As torch.chunk, along ``dim`` (default 0, as torch; numpy's ``axis=`` also
+        works): ``chunks`` parts of size ceil(n / chunks), the last smaller when n does
+        not divide evenly (so there may be fewer than ``chunks`` parts). An LSTM's
+        gates are ``pre.chunk(4, dim=-1)``."""
         if not isinstance(chunks, (int, np.integer)) or chunks < 1:
             raise ValueError(f"chunk: chunks must be a positive integer, got {chunks!r}")
+        dim = resolve_dim("chunk", dim, axis, 0)
         shape = self.data.shape
-        n = shape[ops.check_axis("chunk", axis, shape)] if shape else 0
-        return ops.Split.apply(self, sizes=max(-(-n // chunks), 1), axis=axis)
+        n = shape[ops.check_axis("chunk", dim, shape)] if shape else 0
+        return ops.Split.apply(self, sizes=max(-(-n // chunks), 1), axis=dim)
 
-    def unbind(self, axis: int = 0):
-        """As torch.unbind: the slices along ``axis``, one node for all of them."""
-        return ops.Unbind.apply(self, axis=axis)
+    def unbind(self, dim: int | None = None, *, axis: int | None = None):
+        """As torch.unbind: the slices along ``dim`` (default 0; numpy's name ``axis=``
+        also works), one node for all of them."""
+        return ops.Unbind.apply(self, axis=resolve_dim("unbind", dim, axis, 0))
 
 
 _new_tensor = object.__new__
@@ -320,12 +337,13 @@ _new_tensor = object.__new__
 # --------------------------------------------------------------------------- functions of several tensors
 
 
-def concat(tensors, axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis (torch.cat)."""
+def concat(tensors, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """Join tensors along an existing axis ``dim`` (default 0), as torch.cat;
+    numpy's name ``axis=`` also works."""
     tensors = list(tensors)
     if not tensors:
         raise ValueError("concat: needs at least one tensor, got an empty sequence")
-    return ops.Concat.apply(*tensors, axis=axis)
+    return ops.Concat.apply(*tensors, axis=resolve_dim("concat", dim, axis, 0))
 
 
 def addmm(input, mat1, mat2) -> Tensor:
@@ -358,9 +376,10 @@ def lerp(start, end, weight) -> Tensor:
     return ops.Lerp.apply(start, start._lift(end), start._lift(weight))
 
 
-def stack(tensors, axis: int = 0) -> Tensor:
-    """Join tensors of one shape along a new axis (torch.stack)."""
+def stack(tensors, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """Join tensors of one shape along a new axis ``dim`` (default 0), as torch.stack;
+    numpy's name ``axis=`` also works."""
     tensors = list(tensors)
     if not tensors:
         raise ValueError("stack: needs at least one tensor, got an empty sequence")
-    return ops.Stack.apply(*tensors, axis=axis)
+    return ops.Stack.apply(*tensors, axis=resolve_dim("stack", dim, axis, 0))

@@ -233,7 +233,7 @@ def _gate_trace(model: NextElement, sequence) -> dict:
         out = {n: [] for n in "ifgoch"}
         for x_t in x.unbind(0):
             pre = F.linear(x_t, W_ih, model.lstm.bias_ih_l0) + F.linear(h, W_hh, model.lstm.bias_hh_l0)
-            i, f, g, o = pre.chunk(4, axis=-1)
+            i, f, g, o = pre.chunk(4, dim=-1)
             i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
             c = f * c + i * g
             h = o * c.tanh()

@@ -219,7 +219,7 @@ def run_sequence(module, x, state=None):
     for x_t in x.unbind(0):
         state = module(x_t, state)
         outputs.append(state[0] if isinstance(state, tuple) else state)
-    return stack(outputs, axis=0), state
+    return stack(outputs, dim=0), state
 
 
 def gate_trace(module, x, state=None):

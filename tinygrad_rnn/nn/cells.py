@@ -57,7 +57,7 @@ def lstm_step(xp, h, c, w_hh_t, b_hh=None, w_hr_t=None) -> tuple[Tensor, Tensor]
     """i, f, g, o = chunk(xp + h W_hh^T + b_hh, 4),  xp = x W_ih^T + b_ih
     c' = sigmoid(f) * c + sigmoid(i) * tanh(g);   h' = sigmoid(o) * tanh(c')
     and with a projection (torch's proj_size):  h' = h' W_hr^T."""
-    i, f, g, o = _preactivation(xp, h, w_hh_t, b_hh).chunk(4, axis=-1)
+    i, f, g, o = _preactivation(xp, h, w_hh_t, b_hh).chunk(4, dim=-1)
     i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
     c_new = addcmul(f * c, i, g)  # f * c + i * g in one node
     h_new = o * c_new.tanh()
@@ -79,11 +79,11 @@ def gru_inputs(xp, w_hh, b_hh=None) -> tuple:
     each part transposed: the layout ``W_hh.T`` has, which the matmuls are fastest with.
     """
     hidden = w_hh.shape[-1]
-    x_rz, x_n = xp.split([2 * hidden, hidden], axis=-1)
-    w_rz, w_n = w_hh.split([2 * hidden, hidden], axis=0)
+    x_rz, x_n = xp.split([2 * hidden, hidden], dim=-1)
+    w_rz, w_n = w_hh.split([2 * hidden, hidden], dim=0)
     b_hn = None
     if b_hh is not None:
-        b_rz, b_hn = b_hh.split([2 * hidden, hidden], axis=0)
+        b_rz, b_hn = b_hh.split([2 * hidden, hidden], dim=0)
         x_rz = x_rz + b_rz
     return x_rz, x_n, w_rz.T, w_n.T, b_hn
 
@@ -92,7 +92,7 @@ def gru_step(x_rz, x_n, h, w_rz_t, w_n_t, b_hn=None) -> Tensor:
     """r, z = chunk(sigmoid(x_rz + h W_hrz^T), 2)   (both gates at once; x_rz, x_n: gru_inputs)
     n = tanh(x_n + r * (h W_hn^T + b_hn))    (the reset gate scales W_hn h + b_hn, as torch)
     h' = n + z * (h - n)        (= (1 - z) * n + z * h, in torch's own arithmetic)"""
-    r, z = addmm(x_rz, h, w_rz_t).sigmoid().chunk(2, axis=-1)
+    r, z = addmm(x_rz, h, w_rz_t).sigmoid().chunk(2, dim=-1)
     n = addcmul(x_n, r, _recurrent(h, w_n_t, b_hn)).tanh()
     h_new = lerp(n, h, z)  # n + z * (h - n) in one node
     if _recorder is not None:

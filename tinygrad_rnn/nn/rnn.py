@@ -190,10 +190,10 @@ class RNNBase(Module):
                                 reverse=direction == 1)
                 outputs.append(out)
                 finals.append(last)
-            x = outputs[0] if len(outputs) == 1 else concat(outputs, axis=-1)
+            x = outputs[0] if len(outputs) == 1 else concat(outputs, dim=-1)
             if layer < self.num_layers - 1:  # between layers only, and only when training
                 x = F.dropout(x, self.dropout, self.training)
-        return x, [stack(list(s), axis=0) for s in zip(*finals)]
+        return x, [stack(list(s), dim=0) for s in zip(*finals)]
 
     def _step_inputs(self, x: Tensor, w: dict, cut) -> tuple:
         """(what ``_step`` gets at each time step, the weights it uses), made for all
@@ -233,7 +233,7 @@ class RNNBase(Module):
             outputs[t] = state[0]
         if recorder is not None:
             recorder.exit()
-        return stack(outputs, axis=0), state
+        return stack(outputs, dim=0), state
 
     # ----------------------------------------------------------------- packed batches
     def _forward_packed(self, packed: PackedSequence, hx):
@@ -271,7 +271,7 @@ class RNNBase(Module):
             if scanned is not None:
                 return scanned
         xps, w = self._step_inputs(
-            x, w, lambda xp: xp.split(sizes, axis=0) if len(sizes) > 1 else (xp,))
+            x, w, lambda xp: xp.split(sizes, dim=0) if len(sizes) > 1 else (xp,))
         outputs = [None] * len(sizes)
         if reverse:
             initial = state
@@ -279,10 +279,10 @@ class RNNBase(Module):
             for t in reversed(range(len(sizes))):
                 rows, b = state[0].shape[0], sizes[t]
                 if b > rows:  # the sequences rows..b start here, at their last step
-                    state = tuple(concat([s, s0[rows:b]], axis=0) for s, s0 in zip(state, initial))
+                    state = tuple(concat([s, s0[rows:b]], dim=0) for s, s0 in zip(state, initial))
                 state = self._step(xps[t], state, w)
                 outputs[t] = state[0]
-            return concat(outputs, axis=0) if len(outputs) > 1 else outputs[0], state
+            return concat(outputs, dim=0) if len(outputs) > 1 else outputs[0], state
         ended = []  # the final states of the sequences that ended, shortest last
         for t, b in enumerate(sizes):
             if b < state[0].shape[0]:  # sequences b.. ended at step t - 1
@@ -291,9 +291,9 @@ class RNNBase(Module):
             state = self._step(xps[t], state, w)
             outputs[t] = state[0]
         if ended:  # back in batch order: the longest (still running) first
-            state = tuple(concat([s, *(e[k] for e in reversed(ended))], axis=0)
+            state = tuple(concat([s, *(e[k] for e in reversed(ended))], dim=0)
                           for k, s in enumerate(state))
-        return concat(outputs, axis=0) if len(outputs) > 1 else outputs[0], state
+        return concat(outputs, dim=0) if len(outputs) > 1 else outputs[0], state
 
     def _step(self, xp, state, w) -> tuple:
         raise NotImplementedError

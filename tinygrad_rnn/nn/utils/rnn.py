@@ -70,7 +70,7 @@ def pack_padded_sequence(input, lengths, batch_first: bool = False,
     # one unbind, then a slice of one step each (x[t, :b] would make backward O(T^2))
     steps = [step if b == x.shape[1] else step[:b]
              for step, b in zip(x.unbind(0), batch_sizes)]
-    data = steps[0] if len(steps) == 1 else concat(steps, axis=0)
+    data = steps[0] if len(steps) == 1 else concat(steps, dim=0)
     return PackedSequence(data, batch_sizes, sorted_indices, unsorted_indices)
 
 
@@ -84,16 +84,16 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
         raise ValueError(f"pad_packed_sequence: total_length {total_length} is shorter than "
                          f"the longest sequence, {steps} steps")
     features = data.shape[1:]
-    pieces = data.split([int(b) for b in batch_sizes], axis=0) if steps > 1 else (data,)
+    pieces = data.split([int(b) for b in batch_sizes], dim=0) if steps > 1 else (data,)
     rows = []
     for piece, b in zip(pieces, batch_sizes):
         if b < batch:  # the sequences that have ended get the padding value
             filler = Tensor(np.full((batch - b,) + features, padding_value, dtype=data.dtype))
-            piece = concat([piece, filler], axis=0)
+            piece = concat([piece, filler], dim=0)
         rows.append(piece)
     for _ in range(steps, total_length or steps):
         rows.append(Tensor(np.full((batch,) + features, padding_value, dtype=data.dtype)))
-    padded = stack(rows, axis=0)
+    padded = stack(rows, dim=0)
     lengths = (batch_sizes[:, None] > np.arange(batch)).sum(axis=0)
     if unsorted_indices is not None:
         padded, lengths = padded[:, unsorted_indices], lengths[unsorted_indices]
@@ -110,9 +110,9 @@ def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.
     for s in seqs:
         if s.shape[0] < longest:
             filler = np.full((longest - s.shape[0],) + s.shape[1:], padding_value, dtype=s.dtype)
-            s = concat([s, Tensor(filler)], axis=0)
+            s = concat([s, Tensor(filler)], dim=0)
         padded.append(s)
-    return stack(padded, axis=0 if batch_first else 1)
+    return stack(padded, dim=0 if batch_first else 1)
 
 
 def pack_sequence(sequences, enforce_sorted: bool = True) -> PackedSequence:
