@@ -327,7 +327,9 @@ def _call_backward(node: Context, out_grads: list) -> tuple:
     if node.tuple_output or node.retained is not None:
         upstream = _gather(node, out_grads)
     else:  # one output, the case of most nodes
-        upstream = as_array(out_grads[0])
+        upstream = out_grads[0]
+        if type(upstream) is not np.ndarray:  # a lazy sum of speedups.py: its product now
+            upstream = as_array(upstream)
     in_grads = backward_of(node.fn)(node, upstream)
     if type(in_grads) is not tuple:
         in_grads = (in_grads,)

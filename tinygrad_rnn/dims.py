@@ -22,6 +22,8 @@ def resolve_dim(fn: str, dim: Dims, axis: Dims, default: Dims = None) -> Dims:
 
     ``default`` when neither is given. A tuple and a list of the same axes agree.
     """
+    if axis is None:  # (the common case, without a second call)
+        return default if dim is None else dim
     return _one_argument(fn, "dim", dim, "axis", axis, default)
 
 

@@ -131,6 +131,8 @@ _FACTORED = {ops.Matmul: _matmul_backward, ops.Addmm: _addmm_backward,
 def conform(node, shape: tuple, dtype, g):
     """``autograd.conform``, but a bias's gradient (rows (N, M) for a (M,) input) is kept
     as its rows, summed once with every other step's."""
+    if type(g) is OuterSum and g.shape == shape and g.dtype == dtype:
+        return g  # (a weight's factors, on their way to being pooled)
     if (type(g) is np.ndarray and g.ndim == 2 and len(shape) == 1 and g.shape[1] == shape[0]
             and g.dtype == dtype):
         return OuterSum.of_rows(g)
