@@ -642,3 +642,50 @@ def test_a_bias_added_at_many_steps_gets_one_sum_of_all_their_rows():
     b1 = rand(1)
     (tr.addmm(b1, Tensor(hs[0]), w) * Tensor(gs[0])).sum().backward()
     np.testing.assert_allclose(b1.grad, [gs[0].sum()], rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- the engine's layout
+
+def _package_imports(module_file: str) -> set:
+    """The package modules a file imports (relative imports, by name), wherever in the file."""
+    import ast
+    from pathlib import Path
+    tree = ast.parse((Path(tr.__file__).parent / module_file).read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            names.update([node.module] if node.module else [a.name for a in node.names])
+    return names
+
+
+def test_the_engine_files_import_each_other_without_a_cycle():
+    # autograd.py is the bottom: it imports nothing of the package; ops.py builds on it,
+    # tensor.py on both, and nothing of the three imports speedups (which imports them).
+    assert _package_imports("autograd.py") == set()
+    assert _package_imports("ops.py") == {"autograd"}
+    assert _package_imports("tensor.py") <= {"autograd", "ops", "dims"}
+    assert "tensor" not in _package_imports("dims.py")
+
+
+def test_apply_needs_a_tensor_among_its_inputs():
+    class Twice(tr.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return 2 * x
+
+        @staticmethod
+        def backward(ctx, grad):
+            return 2 * grad
+
+    with pytest.raises(TypeError, match="Twice.apply: needs at least one Tensor"):
+        Twice.apply(np.ones(3))
+    with pytest.raises(TypeError, match="got none"):
+        Twice.apply()
+    y = Twice.apply(Tensor(np.ones(2)))
+    assert type(y) is Tensor and y.data.tolist() == [2.0, 2.0]
+
+
+def test_an_op_on_a_parameter_makes_a_plain_tensor():
+    w = tr.nn.Parameter(np.ones((2, 2)))
+    out = (w * 2.0).T
+    assert type(out) is Tensor and not isinstance(out, tr.nn.Parameter)

@@ -192,8 +192,8 @@ class Function:
         Numbers and arrays among the inputs become constant tensors. The outputs are
         made by the inputs' own ``_from_op`` (``Tensor``'s, in tensor.py, which
         imports this module rather than the other way round)."""
-        for x in inputs:
-            if not hasattr(x, "_from_op"):  # a number or an array among them
+        for x in inputs or (None,):
+            if not hasattr(x, "_from_op"):  # a number or an array among them (or nothing)
                 inputs = _as_tensors(cls, inputs)
                 break
         ctx = _new_node(Context)
