@@ -211,7 +211,8 @@ def cross_entropy(input: Tensor, target, weight=None, *, ignore_index: int = -10
     flat_t = t.reshape(-1)
     keep = flat_t != ignore_index
     safe_t = np.where(keep, flat_t, 0)  # any valid index; these rows get weight 0
-    w = np.ones(n_classes, dtype=x.dtype) if weight is None else _weights(fn, weight, n_classes, x.dtype)
+    w = (np.ones(n_classes, dtype=x.dtype) if weight is None
+         else _weights(fn, weight, n_classes, x.dtype))
     sample_w = np.where(keep, w[safe_t], 0).astype(x.dtype)
     # torch's mean divides by the total weight of the counted samples (nan when none)
     total_w = Tensor(np.asarray(sample_w.sum(), dtype=x.dtype))

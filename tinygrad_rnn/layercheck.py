@@ -37,8 +37,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .checkrows import (ERROR_COLUMNS, Column, GradientErrors, format_table, name_width,
-                        warn_unless_float64)
+from .checkrows import (
+    ERROR_COLUMNS,
+    Column,
+    GradientErrors,
+    format_table,
+    name_width,
+    warn_unless_float64,
+)
 from .gradcheck import _flatten_outputs, autograd_and_numeric, verdict
 from .nn.cells import GATES, _Cell
 from .nn.rnn import RNNBase

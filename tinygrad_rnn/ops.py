@@ -368,7 +368,7 @@ class Sigmoid(Function):
         return grad * (out * (1.0 - out))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _normal_exp_floor(dtype) -> float:
     """The x below which exp(x) is no longer a normal float of ``dtype`` (float64: -708.4)."""
     return float(np.log(np.finfo(dtype if dtype.kind == "f" else np.float64).tiny))

@@ -57,9 +57,11 @@ def layer_cases(rng) -> list:
         ("nn.LSTMCell", nn.LSTMCell(2, 3), x(2, 2)),
         ("nn.GRUCell", nn.GRUCell(2, 3), x(2, 2)),
         ("nn.RNN", nn.RNN(2, 3), x(3, 2, 2)),
-        ("nn.RNN 2 layers, bidirectional", nn.RNN(2, 2, num_layers=2, bidirectional=True), x(2, 1, 2)),
+        ("nn.RNN 2 layers, bidirectional", nn.RNN(2, 2, num_layers=2, bidirectional=True),
+         x(2, 1, 2)),
         ("nn.LSTM", nn.LSTM(2, 3), x(3, 2, 2)),
-        ("nn.LSTM batch_first, proj_size", nn.LSTM(2, 3, batch_first=True, proj_size=2), x(1, 3, 2)),
+        ("nn.LSTM batch_first, proj_size", nn.LSTM(2, 3, batch_first=True, proj_size=2),
+         x(1, 3, 2)),
         ("nn.GRU", nn.GRU(2, 3), x(3, 2, 2)),
         ("nn.GRU bidirectional, no bias", nn.GRU(2, 2, bias=False, bidirectional=True), x(3, 1, 2)),
     ]

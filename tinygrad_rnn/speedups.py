@@ -66,7 +66,7 @@ class OuterSum:
         self.dtype = left.dtype if left.dtype == right.dtype else np.result_type(left, right)
 
     @classmethod
-    def of_rows(cls, right: np.ndarray) -> "OuterSum":
+    def of_rows(cls, right: np.ndarray) -> OuterSum:
         """ones^T @ right, of shape (M,) for a 2-D ``right`` (N, M)."""
         rows = object.__new__(cls)  # (not __init__: there is no left factor)
         rows.lefts, rows.rights = [], [right]

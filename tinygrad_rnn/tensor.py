@@ -14,7 +14,14 @@ import numpy as np
 
 from . import autograd, ops
 from .autograd import (  # noqa: F401  (also importable from here, as they always were)
-    Context, Function, ShapeError, enable_grad, is_grad_enabled, no_grad, unbroadcast)
+    Context,
+    Function,
+    ShapeError,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    unbroadcast,
+)
 from .dims import resolve_dim, resolve_keepdim
 
 # --------------------------------------------------------------------------- Tensor
@@ -60,7 +67,7 @@ class Tensor:
         self.requires_grad = requires_grad
 
     @staticmethod
-    def _from_op(data, node, index: int) -> "Tensor":
+    def _from_op(data, node, index: int) -> Tensor:
         """Output ``index`` of an op (``node`` is None when no graph is recorded); what
         ``Function.apply`` makes its results with.
 
@@ -77,7 +84,7 @@ class Tensor:
         return t
 
     @staticmethod
-    def _constant(data) -> "Tensor":
+    def _constant(data) -> Tensor:
         """A number or array that ``Function.apply`` was given among tensors."""
         return Tensor(data)
 
@@ -148,20 +155,20 @@ class Tensor:
     def numpy(self) -> np.ndarray:
         return self.data
 
-    def to(self, dtype) -> "Tensor":
+    def to(self, dtype) -> Tensor:
         """This tensor in floating ``dtype`` (np.float32, "float64", ...), gradients
         flowing back in the original dtype, as torch's ``x.to(dtype)``."""
         return ops.Cast.apply(self, dtype=dtype)
 
-    def float(self) -> "Tensor":
+    def float(self) -> Tensor:
         """``to(np.float32)``."""
         return ops.Cast.apply(self, dtype=np.float32)
 
-    def double(self) -> "Tensor":
+    def double(self) -> Tensor:
         """``to(np.float64)``."""
         return ops.Cast.apply(self, dtype=np.float64)
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """The same values (shared memory), cut from the graph: gradients stop here."""
         return Tensor._from_op(self.data, None, 0)
 
@@ -208,7 +215,7 @@ class Tensor:
         autograd.backward(self, gradient, retain_graph)
 
     # ----------------------------------------------------------------- arithmetic
-    def _lift(self, other) -> "Tensor":
+    def _lift(self, other) -> Tensor:
         """A Python number takes this tensor's dtype (float32 stays float32)."""
         if isinstance(other, Tensor):
             return other
@@ -334,7 +341,7 @@ class Tensor:
 
 _new_tensor = object.__new__
 
-# --------------------------------------------------------------------------- functions of several tensors
+# --------------------------------------------------------------------- functions of several tensors
 
 
 def concat(tensors, dim: int | None = None, *, axis: int | None = None) -> Tensor:

@@ -43,8 +43,7 @@ from dataclasses import dataclass
 
 import hypothesis
 import numpy as np
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 from hypothesis.database import ExampleDatabase
 from hypothesis.extra import numpy as hnp
 

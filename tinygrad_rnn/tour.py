@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import functional as F
-from . import nn, optim
+from . import functional as F, nn, optim
 from .compare import compare_grads
 from .reference.notebook import PARAM_NAMES, notebook_bptt, notebook_forward, notebook_train
 from .rng import manual_seed
@@ -125,7 +124,8 @@ def _autograd_gradients(params: dict) -> dict:
     """Autograd's gradient of the printed loss, plus each step's dL/da_t as "dh_raw"."""
     P = {k: Tensor(v.copy(), requires_grad=True) for k, v in params.items()}
     pre = []
-    printed_loss(rnn_forward(P, _column(NOTEBOOK_INPUTS), pre), _column(NOTEBOOK_TARGETS)).backward()
+    loss = printed_loss(rnn_forward(P, _column(NOTEBOOK_INPUTS), pre), _column(NOTEBOOK_TARGETS))
+    loss.backward()
     grads = {k: P[k].grad for k in PARAM_NAMES}
     grads["dh_raw"] = np.stack([a.grad for a in pre])
     return grads
@@ -232,7 +232,8 @@ def _gate_trace(model: NextElement, sequence) -> dict:
         h = c = Tensor(np.zeros((1, model.lstm.hidden_size)))
         out = {n: [] for n in "ifgoch"}
         for x_t in x.unbind(0):
-            pre = F.linear(x_t, W_ih, model.lstm.bias_ih_l0) + F.linear(h, W_hh, model.lstm.bias_hh_l0)
+            pre = (F.linear(x_t, W_ih, model.lstm.bias_ih_l0)
+                   + F.linear(h, W_hh, model.lstm.bias_hh_l0))
             i, f, g, o = pre.chunk(4, dim=-1)
             i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
             c = f * c + i * g

@@ -24,8 +24,7 @@ import numpy as np
 from .nn import cells as _cells
 from .nn.cells import _Cell
 from .nn.rnn import RNNBase
-from .tensor import stack
-from .tensor import Tensor, enable_grad
+from .tensor import Tensor, enable_grad, stack
 
 __all__ = ["record_gates", "Recorder", "Step", "gate_trace", "gradient_flow", "run_sequence"]
 
@@ -53,7 +52,8 @@ class Step:
 
     def __repr__(self) -> str:
         owner = type(self.module).__name__ if self.module is not None else "step function"
-        return f"Step({owner}, layer {self.layer}, direction {self.direction}, {list(self.tensors)})"
+        return (f"Step({owner}, layer {self.layer}, direction {self.direction}, "
+                f"{list(self.tensors)})")
 
 
 class _Run:

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .nn.rnn import RNNBase
 from .autograd import Context, enable_grad
+from .nn.rnn import RNNBase
 from .tensor import Tensor
 from .trace import record_gates, run_sequence
 
@@ -171,7 +171,8 @@ def _dot(root: Tensor, params=None, clusters=None, labels=None, leaf_labels=None
     def leaf_line(t: Tensor) -> str:
         name = g.leaf_name(t) or leaf_labels.get(id(t))
         if id(t) in g.param_names:
-            style, text = 'shape=ellipse, style=filled, fillcolor="#cfe3ff"', f"{name}\n{_shape(t.shape)}"
+            style = 'shape=ellipse, style=filled, fillcolor="#cfe3ff"'
+            text = f"{name}\n{_shape(t.shape)}"
         elif name or t.requires_grad:
             style = 'shape=ellipse, style=filled, fillcolor="#e3f5d8"'
             text = f"{name or 'input'}\n{_shape(t.shape)}"
@@ -197,7 +198,7 @@ def _dot(root: Tensor, params=None, clusters=None, labels=None, leaf_labels=None
     outside = [t for t in g.leaves if id(t) not in where] + [n for n in g.ops if n not in where]
     for item in outside:
         lines.append("  " + (op_line(item) if isinstance(item, Context) else leaf_line(item)))
-    for k, (title, members) in enumerate(clusters or ()):
+    for k, (title, _members) in enumerate(clusters or ()):
         lines.append(f"  subgraph cluster_{k} {{")
         lines.append(f'    label={_quote(title)}; style="rounded"; color="#999999";')
         for t in g.leaves:
@@ -266,7 +267,8 @@ def unrolled_dot(module, x, state=None, loss_fn=None, params=None, rankdir: str 
     labels: dict = {}
     leaf_labels: dict = {}
     for (layer, direction), steps in rec.steps_of(module).items():
-        where = f"_l{layer}" + ("_reverse" if direction else "") if isinstance(module, RNNBase) else ""
+        where = (f"_l{layer}" + ("_reverse" if direction else "")
+                 if isinstance(module, RNNBase) else "")
         for t, step in enumerate(steps):
             by_time.setdefault(t, set()).update(_step_nodes(step))
             for name, tensor in step.tensors.items():
@@ -319,7 +321,8 @@ def draw(graph, path, params=None) -> Path:
     text = graph if isinstance(graph, str) else to_dot(graph, params)
     exe = shutil.which("dot")
     if exe is None:
-        raise GraphvizNotFoundError("draw: Graphviz's `dot` program was not found; " + _INSTALL_HINT)
+        raise GraphvizNotFoundError("draw: Graphviz's `dot` program was not found; "
+                                    + _INSTALL_HINT)
     done = subprocess.run([exe, f"-T{fmt}", "-o", str(path)], input=text.encode(),
                           capture_output=True, check=False)
     if done.returncode != 0:
@@ -427,21 +430,24 @@ def explain_backward(loss: Tensor, params=None, width: int = 96) -> str:
         counts: dict = {}
         for u in users:
             counts[u] = counts.get(u, 0) + 1
-        by = ", ".join(f"{_op_out_name(u)}" + (" twice" if n == 2 else f" {n} times" if n > 2 else "")
+        by = ", ".join(f"{_op_out_name(u)}"
+                       + (" twice" if n == 2 else f" {n} times" if n > 2 else "")
                        for u, n in counts.items())
         return f"{name_of(parent, index)} is used {len(users)} times (by {by}): its gradients add"
 
     def _op_out_name(node: Context) -> str:
         return names[(node, "base")]
 
-    wrap = lambda text, indent: textwrap.fill(text, width, initial_indent=indent,
-                                              subsequent_indent=indent + "  ")
+    def wrap(text: str, indent: str) -> str:
+        return textwrap.fill(text, width, initial_indent=indent, subsequent_indent=indent + "  ")
+
     lines = [f"Backward pass of {root_name} (shape {_shape(loss.shape)}), "
              f"in the order loss.backward() runs it."]
     if loss._node is None:
         lines.append(f"{root_name} is a leaf: no op to run; its .grad is the seed itself.")
         return "\n".join(lines) + "\n"
-    lines.append(f"The seed: dL/d{root_name} = 1" + ("" if loss.size == 1 else " (or the gradient passed in)") + ".")
+    lines.append(f"The seed: dL/d{root_name} = 1"
+                 + ("" if loss.size == 1 else " (or the gradient passed in)") + ".")
     for step, node in enumerate(reversed(g.ops), 1):
         out = _op_out_name(node)
         args = ", ".join(name_of(p, i) for p, i in _inputs(node))
@@ -473,13 +479,15 @@ def explain_backward(loss: Tensor, params=None, width: int = 96) -> str:
                 text = f"dL/d{name} to {_op_out_name(parent)}'s step"
             sends[text] = sends.get(text, 0) + 1
         lines.append(wrap("sends " + "; ".join(
-            text if n == 1 else f"{text}, {n} times (they add)" for text, n in sends.items()), "    "))
+            text if n == 1 else f"{text}, {n} times (they add)" for text, n in sends.items()),
+            "    "))
     grads = [t for t in g.leaves if t.requires_grad]
     if grads:
         lines.append("")
         lines.append("Leaves: " + ", ".join(
             f"{name_of(t)}.grad gets {len(g.uses.get(g.key(t), []))} "
-            f"contribution{'s' if len(g.uses.get(g.key(t), [])) != 1 else ''}" for t in grads) + ".")
+            f"contribution{'s' if len(g.uses.get(g.key(t), [])) != 1 else ''}"
+            for t in grads) + ".")
         for t in grads:
             note = use_note(t)
             if note:

@@ -18,8 +18,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import functional as F
-from ..tensor import addcmul, addmm, lerp
-from ..tensor import ShapeError, Tensor
+from ..tensor import ShapeError, Tensor, addcmul, addmm, lerp
 from . import init
 from .module import Module, Parameter, check_dtype
 
@@ -265,7 +264,8 @@ class RNNCell(_Cell):
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  nonlinearity: str = "tanh"):
         if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', "
+                             f"got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
         super().__init__(input_size, hidden_size, bias)
 

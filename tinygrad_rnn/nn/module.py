@@ -10,7 +10,7 @@ built with ``bias=False``) is skipped.
 from __future__ import annotations
 
 from collections import namedtuple
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -43,22 +43,22 @@ class Module:
         return self.forward(*args, **kwargs)
 
     # ----------------------------------------------------------------- walking the tree
-    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+    def named_children(self) -> Iterator[tuple[str, Module]]:
         for name, value in vars(self).items():
             if isinstance(value, Module):
                 yield name, value
 
-    def children(self) -> Iterator["Module"]:
+    def children(self) -> Iterator[Module]:
         for _, module in self.named_children():
             yield module
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
         """This module (named ``prefix``, "" at the top) and every descendant, depth first."""
         yield prefix, self
         for name, child in self.named_children():
             yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
 
-    def modules(self) -> Iterator["Module"]:
+    def modules(self) -> Iterator[Module]:
         for _, module in self.named_modules():
             yield module
 
@@ -81,16 +81,16 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Module:
         """Training mode (dropout active) for this module and all its descendants."""
         for module in self.modules():
             module.training = bool(mode)
         return self
 
-    def eval(self) -> "Module":
+    def eval(self) -> Module:
         return self.train(False)
 
-    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
         for p in self.parameters():
             p.requires_grad = requires_grad
         return self
@@ -138,7 +138,7 @@ class Module:
             np.copyto(params[name].data, value, casting="unsafe")
         return IncompatibleKeys(missing, unexpected)
 
-    def to(self, dtype) -> "Module":
+    def to(self, dtype) -> Module:
         """Cast every parameter (and its gradient) to ``dtype``, in place; returns self."""
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
@@ -149,10 +149,10 @@ class Module:
                 p.grad = p.grad.astype(dtype)
         return self
 
-    def float(self) -> "Module":
+    def float(self) -> Module:
         return self.to(np.float32)
 
-    def double(self) -> "Module":
+    def double(self) -> Module:
         return self.to(np.float64)
 
     # ----------------------------------------------------------------- repr
@@ -177,7 +177,7 @@ class ModuleList(Module):
         for module in modules:
             self.append(module)
 
-    def append(self, module: Module) -> "ModuleList":
+    def append(self, module: Module) -> ModuleList:
         if not isinstance(module, Module):
             raise TypeError(f"ModuleList holds modules, got {type(module).__name__}")
         setattr(self, str(len(self)), module)

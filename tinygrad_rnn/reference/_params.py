@@ -33,7 +33,9 @@ def weight_grads(dA_x, x, dA_h, h_prev) -> dict:
     a_t = x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh is linear in the weights, so
     dW_ih = sum_t dA_x[t]^T x_t: one matmul over (T*N) rows instead of T small ones.
     """
-    flat = lambda a: a.reshape(-1, a.shape[-1])
+    def flat(a: np.ndarray) -> np.ndarray:
+        return a.reshape(-1, a.shape[-1])
+
     return {
         "weight_ih": flat(dA_x).T @ flat(x),
         "weight_hh": flat(dA_h).T @ flat(h_prev),

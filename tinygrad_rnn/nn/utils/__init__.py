@@ -62,11 +62,10 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
         norms = np.array([np.sum(np.abs(g.astype(np.float64)) ** norm_type) ** (1.0 / norm_type)
                           for g in grads])
         total = float(np.sum(norms ** norm_type) ** (1.0 / norm_type))
-    if not math.isfinite(total):
-        if error_if_nonfinite:
-            raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the "
-                               f"gradients is {total}, so they cannot be clipped")
-        # torch scales by max_norm / (nan or inf): the gradients become nan or 0
+    if not math.isfinite(total) and error_if_nonfinite:
+        raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the "
+                           f"gradients is {total}, so they cannot be clipped")
+    # (a total of nan or inf: torch scales by max_norm / total, the gradients become nan or 0)
     coef = max_norm / (total + 1e-6)
     if coef < 1.0 or math.isnan(coef):
         for g in grads:

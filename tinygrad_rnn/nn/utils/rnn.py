@@ -16,8 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ...functional import _tensor
-from ...tensor import ShapeError, concat, stack
-from ...tensor import Tensor
+from ...tensor import ShapeError, Tensor, concat, stack
 
 
 class PackedSequence(NamedTuple):
