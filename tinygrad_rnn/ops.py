@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from .autograd import Context
     from .dims import Dims
 
+    _Axes = int | tuple[int, ...] | None  # axes as numpy's reductions take them
+
 # --------------------------------------------------------------------------- arithmetic
 
 
@@ -410,8 +412,7 @@ def check_axis(op: str, axis: int, shape: tuple) -> int:
 
 
 def _sum_keeping_axes(ctx: Context, x: np.ndarray, axis: Dims,
-                      dtype: DTypeLike | None = None
-                      ) -> tuple[np.ndarray, int | tuple[int, ...] | None]:
+                      dtype: DTypeLike | None = None) -> tuple[np.ndarray, _Axes]:
     """(x summed over ``axis`` with the summed axes kept as size 1, the axis as numpy
     takes it); notes both shapes on ``ctx`` for backward, which copies grad back."""
     axis = tuple(axis) if isinstance(axis, list) else axis
