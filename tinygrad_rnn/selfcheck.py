@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import nn
+from .case import OpCase
 from .gradcheck import gradcheck_report
 from .layercheck import layercheck_report
-from .case import OpCase
 from .op_cases import CASES
 
 
