@@ -120,7 +120,7 @@ def gate_heatmap(gates: Mapping[str, ArrayLike], path: PathLike | None = None,
     for ax, name in zip(axes, names):
         values = arrays[name].T  # (H, T): a unit per row, time left to right
         lo, hi = _RANGES.get(name, (None, None))
-        if lo is None:
+        if lo is None or hi is None:  # (both or neither)
             bound = max(float(np.abs(values).max()), 1e-12)
             lo, hi = -bound, bound
         image = ax.imshow(values, aspect="auto", cmap="viridis" if lo == 0 else "RdBu_r",
@@ -130,8 +130,7 @@ def gate_heatmap(gates: Mapping[str, ArrayLike], path: PathLike | None = None,
         ax.set_yticks(range(units))
         if annotate:
             for (u, t), v in np.ndenumerate(values):
-                # (hi is None only with lo, and both were set above)
-                dark = (v - lo) / (hi - lo) < 0.5 if lo == 0 else abs(v) / hi > 0.6  # type: ignore[operator]
+                dark = (v - lo) / (hi - lo) < 0.5 if lo == 0 else abs(v) / hi > 0.6
                 ax.text(t, u, f"{v:.2f}", ha="center", va="center", fontsize=7,
                         color="white" if dark else "black")
     axes[-1].set_xticks(range(steps))
