@@ -24,11 +24,13 @@ import functools
 import itertools
 from collections.abc import Callable
 from heapq import heappop, heappush
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 import numpy as np
 
 if TYPE_CHECKING:  # (for annotations only: at run time this module imports no other)
+    from typing_extensions import Self
+
     from .tensor import Tensor
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -50,6 +52,11 @@ class no_grad:
     """
 
     _enabled_inside = False
+
+    @overload
+    def __new__(cls, fn: None = None) -> Self: ...
+    @overload  # (mypy wants __new__ to make an instance; the decorator form returns fn)
+    def __new__(cls, fn: _F) -> _F: ...  # type: ignore[misc]
 
     def __new__(cls, fn: Callable[..., Any] | None = None) -> Any:
         self = super().__new__(cls)

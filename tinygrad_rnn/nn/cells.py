@@ -133,10 +133,21 @@ class GateView:
         array = None if p is None else getattr(p, attr)
         return None if array is None else array[self.rows]
 
-    weight_ih = property(lambda self: self._rows_of("weight_ih", "data"))
-    weight_hh = property(lambda self: self._rows_of("weight_hh", "data"))
-    bias_ih = property(lambda self: self._rows_of("bias_ih", "data"))
-    bias_hh = property(lambda self: self._rows_of("bias_hh", "data"))
+    @property
+    def weight_ih(self) -> np.ndarray | None:
+        return self._rows_of("weight_ih", "data")
+
+    @property
+    def weight_hh(self) -> np.ndarray | None:
+        return self._rows_of("weight_hh", "data")
+
+    @property
+    def bias_ih(self) -> np.ndarray | None:
+        return self._rows_of("bias_ih", "data")
+
+    @property
+    def bias_hh(self) -> np.ndarray | None:
+        return self._rows_of("bias_hh", "data")
 
     @property
     def grad(self) -> GateGrad:
