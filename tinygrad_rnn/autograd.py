@@ -28,10 +28,12 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 import numpy as np
 
-if TYPE_CHECKING:  # (for annotations only: at run time this module imports no other)
+if TYPE_CHECKING:
     from typing_extensions import Self
 
-    from .tensor import Tensor
+    # tensor.py's Tensor, in annotations. This module imports nothing of the package, not
+    # even for mypy, to which a Tensor here is therefore Any.
+    Tensor = Any
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -321,7 +323,6 @@ def backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None
     each such node's output gradients, summed over every path seen so far (one
     slot per output). A node no gradient reaches is never visited.
     """
-    assert root._node is not None  # (a leaf never gets here: Tensor.backward handles it)
     pending: dict[Context, list[Gradient]] = {root._node: [None] * root._node.num_outputs}
     pending[root._node][root._index] = grad
     ready = [(-root._node.seq, root._node)]

@@ -24,9 +24,11 @@ if TYPE_CHECKING:
     from numpy.typing import DTypeLike
 
     from .autograd import Context
-    from .dims import Dims
 
-    _Axes = int | tuple[int, ...] | None  # axes as numpy's reductions take them
+    # the axes a reduction is given (dims.Dims: ops.py imports autograd.py alone), and
+    # the axes as numpy's reductions take them
+    Dims = int | tuple[int, ...] | list[int] | None
+    _Axes = int | tuple[int, ...] | None
 
 # --------------------------------------------------------------------------- arithmetic
 
