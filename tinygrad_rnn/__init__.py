@@ -5,7 +5,7 @@ networks built from its ops alone, with every gradient checked."""
 # isort: off
 from .tensor import Tensor  # first: the engine (autograd) and the ops build on it
 from .autograd import Context, Function, ShapeError, enable_grad, is_grad_enabled, no_grad
-from . import speedups  # noqa: F401  the engine's fast paths (TINYGRAD_RNN_PLAIN=1: the plain ones)
+from . import speedups  # noqa: F401  (installs the fast paths, unless TINYGRAD_RNN_PLAIN=1)
 from .tensor import addcmul, addmm, concat, lerp, stack
 from .rng import manual_seed
 from .compare import GradComparison, compare_grads
