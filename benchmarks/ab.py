@@ -57,7 +57,8 @@ def training_step(tr, kind: str, config: tuple):
     tr.manual_seed(0)
     layer = {"rnn": tr.nn.RNN, "lstm": tr.nn.LSTM, "gru": tr.nn.GRU}[kind](I, H)
     params = list(layer.parameters())
-    x, readout, targets = (tr.Tensor(rng.standard_normal(s)) for s in ((T, N, I), (H, 1), (T, N, 1)))
+    shapes = ((T, N, I), (H, 1), (T, N, 1))
+    x, readout, targets = (tr.Tensor(rng.standard_normal(s)) for s in shapes)
 
     def step():
         for p in params:
@@ -81,7 +82,8 @@ def compare(packages: dict, kind: str, config: tuple, repeats: int, min_time: fl
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("a", help="a git revision")
-    parser.add_argument("b", nargs="?", default="WORKTREE", help="a git revision (default: the work tree)")
+    parser.add_argument("b", nargs="?", default="WORKTREE",
+                        help="a git revision (default: the work tree)")
     parser.add_argument("--kinds", nargs="+", default=["lstm"], choices=list(GATES))
     parser.add_argument("--configs", nargs="+", default=["tiny", "small"], choices=list(CONFIGS))
     parser.add_argument("--repeats", type=int, default=21)

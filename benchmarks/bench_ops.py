@@ -138,8 +138,9 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--calls", type=int, default=2000, help="calls per timing sample")
     args = parser.parse_args(argv)
-    print(f"# {time.strftime('%Y-%m-%d')}, Python {sys.version.split()[0]}, numpy {np.__version__}; "
-          f"(4, 4) float64, microseconds per call, fastest of {args.repeats} interleaved repeats\n")
+    print(f"# {time.strftime('%Y-%m-%d')}, Python {sys.version.split()[0]}, "
+          f"numpy {np.__version__}; (4, 4) float64, microseconds per call, "
+          f"fastest of {args.repeats} interleaved repeats\n")
     cols = ["numpy fwd", "ours fwd", "no_grad fwd", "numpy f+b", "ours f+b", "numpy chain",
             "chain/node"]
     print("| op | " + " | ".join(cols) + " | overhead fwd | overhead f+b | overhead/node |")

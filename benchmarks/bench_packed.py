@@ -11,8 +11,8 @@ after it, so both steps have the same loss and the same gradients, and every
 implementation must agree with tinygrad_rnn's padded step (loss and every
 gradient to 1e-6 relative) before it is timed.
 
-    python benchmarks/bench_packed.py              # RNN, LSTM, GRU at (N, I, H, T) = (16, 8, 32, 50)
-    python benchmarks/bench_packed.py --quick      # a smoke run
+    python benchmarks/bench_packed.py          # RNN, LSTM, GRU at (N, I, H, T) = (16, 8, 32, 50)
+    python benchmarks/bench_packed.py --quick  # a smoke run
 
 Columns: ms per step of our padded step, and every step as a ratio to it.
 """
@@ -31,11 +31,19 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_rnn import (GATES, PARAM_NAMES, Problem, agrees, interleaved_medians,  # noqa: E402
-                       pin_malloc, ratio_cells, torch)
-
 import tinygrad_rnn as tr  # noqa: E402  (bench_rnn put the repository on the path)
 from tinygrad_rnn.nn.utils.rnn import pack_padded_sequence  # noqa: E402
+
+from bench_rnn import (  # noqa: E402
+    GATES,
+    PARAM_NAMES,
+    Problem,
+    agrees,
+    interleaved_medians,
+    pin_malloc,
+    ratio_cells,
+    torch,
+)
 
 SIZES = (16, 8, 32, 50)  # N, I, H, T: bench_rnn's "small"
 
@@ -136,7 +144,8 @@ def main(argv=None) -> int:
     names = list(implementations())
     N, I, H, T = SIZES
     print(f"# (N, I, H, T) = {SIZES}, lengths {T} down to 1; {malloc}; float64, 1 BLAS thread")
-    print(f"# median ms per training step over {repeats} interleaved repeats; ratio to ours padded\n")
+    print(f"# median ms per training step over {repeats} interleaved repeats; "
+          f"ratio to ours padded\n")
     print("| kind | " + " | ".join(names) + " |")
     print("|---|" + "---|" * len(names))
     ok = True

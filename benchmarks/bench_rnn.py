@@ -41,10 +41,10 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import fast_numpy  # noqa: E402
-
 import tinygrad_rnn as tr  # noqa: E402
 from tinygrad_rnn import reference  # noqa: E402
+
+import fast_numpy  # noqa: E402
 
 try:
     import torch  # noqa: E402
@@ -147,7 +147,8 @@ def torch_fused(p: Problem):
     T, N, I = p.x.shape
     H = p.params["weight_hh"].shape[1]
     tdtype = torch.float64 if p.dtype == np.float64 else torch.float32
-    layer = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[p.kind](I, H).to(tdtype)
+    kinds = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
+    layer = kinds[p.kind](I, H).to(tdtype)
     layer.load_state_dict({k + "_l0": torch.from_numpy(v.copy()) for k, v in p.params.items()})
     params = dict(layer.named_parameters())
     x, readout, targets = (torch.from_numpy(a) for a in (p.x, p.readout, p.targets))
@@ -199,7 +200,8 @@ def torch_eager(p: Problem):
 
 
 def implementations():
-    impls = {"hand numpy": hand_numpy, "fast numpy": fast_numpy_step, "tinygrad_rnn": tinygrad_layer}
+    impls = {"hand numpy": hand_numpy, "fast numpy": fast_numpy_step,
+             "tinygrad_rnn": tinygrad_layer}
     if torch is not None:
         impls.update({"torch fused": torch_fused, "torch eager": torch_eager})
     return impls
@@ -286,7 +288,8 @@ def ratio_cells(names: list, medians: dict, refused: dict, base) -> tuple:
     for name in names:
         all_agree &= name not in refused
         if name in bases:
-            cells.append(f"REFUSED ({refused[name]})" if name in refused else f"{medians[name]:.3f} ms")
+            cells.append(f"REFUSED ({refused[name]})" if name in refused
+                         else f"{medians[name]:.3f} ms")
             continue
         for i, b in enumerate(bases):
             if name in refused:
@@ -379,11 +382,13 @@ def table(kinds, configs, dtype, repeats, min_time, impls) -> bool:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: tiny and small, few repeats")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: tiny and small, few repeats")
     parser.add_argument("--kinds", nargs="+", default=list(GATES), choices=list(GATES))
     parser.add_argument("--configs", nargs="+", default=None, choices=list(CONFIGS))
     parser.add_argument("--dtype", default="float64", choices=["float64", "float32"])
-    parser.add_argument("--float32", nargs="*", default=None, choices=list(CONFIGS), metavar="CONFIG",
+    parser.add_argument("--float32", nargs="*", default=None, choices=list(CONFIGS),
+                        metavar="CONFIG",
                         help="after the main table, these configs again in float32 against hand "
                              "float32 numpy (default: medium in a full run, none with --quick)")
     parser.add_argument("--repeats", type=int, default=None)

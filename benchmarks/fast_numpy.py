@@ -34,7 +34,8 @@ consume them. Each step must agree with the reference (bench_rnn's agreement
 check; tests/test_benchmarks.py).
 
     step = make_step("lstm")
-    loss, grads = step(params, x, readout, targets)   # params: weight_ih, weight_hh, bias_ih, bias_hh
+    loss, grads = step(params, x, readout, targets)
+    # params: weight_ih, weight_hh, bias_ih, bias_hh
 
 Large pre-activations (below -354 for a tanh, -709 for a sigmoid) make exp
 overflow to inf, which still gives the exact limits (-1, 0) and a numpy
@@ -305,7 +306,9 @@ class GRU(_Step):
         b.fwd = [(he[t], b.hp[t], b.a[t, :, :2 * H], b.hp[t, :, :2 * H], a3[t, :, 0],
                   a3[t, :, 1], a3[t, :, 2], hp3[t, :, 2], hv[t], hv[t + 1]) for t in range(T)]
         dy3 = b.dy.reshape(T, N, 1, H)
-        flat = lambda v: v.reshape(N, G)
+        def flat(v):
+            return v.reshape(N, G)
+
         b.bwd = [(dy3[t], b.dy[t], b.f[t, :, 1:], b.dax[t, :, 1:], b.dax[t, :, 2], b.f[t, :, 0],
                   b.dax[t, :, 0], flat(b.dax[t]), flat(b.rv[t]), flat(b.dah[t]), a3[t, :, 1],
                   flat(b.dah[t + 1]) if t < T - 1 else None) for t in range(T)]

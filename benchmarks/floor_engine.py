@@ -40,8 +40,16 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_rnn import (CONFIGS, Problem, agrees, hand_numpy, interleaved_medians,  # noqa: E402
-                       pin_malloc, tinygrad_layer, tr)
+from bench_rnn import (  # noqa: E402
+    CONFIGS,
+    Problem,
+    agrees,
+    hand_numpy,
+    interleaved_medians,
+    pin_malloc,
+    tinygrad_layer,
+    tr,
+)
 
 _order = itertools.count()
 

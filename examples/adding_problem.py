@@ -31,7 +31,8 @@ BASELINE = 1.0 / 6.0  # MSE of always predicting 1.0: Var(u1 + u2) = 2 * 1/12
 LAYERS = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}
 
 
-def adding_batch(rng: np.random.Generator, batch: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+def adding_batch(rng: np.random.Generator, batch: int,
+                 length: int) -> tuple[np.ndarray, np.ndarray]:
     """x (length, batch, 2) float32, time first; y (batch, 1): the sum of the marked values."""
     values = rng.uniform(0.0, 1.0, (length, batch))
     first = rng.integers(0, length // 2, batch)
@@ -69,8 +70,10 @@ def train(kind: str, args, seed: int, test: tuple) -> dict:
 
 def get_args(argv):
     p = C.parser(__doc__.split("\n\n")[0])
-    p.add_argument("--length", type=int, default=None, help="sequence length T (default 50; quick 20)")
-    p.add_argument("--steps", type=int, default=None, help="updates per layer (default 900; quick 400)")
+    p.add_argument("--length", type=int, default=None,
+                   help="sequence length T (default 50; quick 20)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="updates per layer (default 900; quick 400)")
     p.add_argument("--hidden", type=int, default=None, help="hidden size (default 32; quick 16)")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-2)

@@ -220,7 +220,8 @@ def get_args(argv):
     p.add_argument("--steps", type=int, default=None, help="total updates (default 900; quick 80)")
     p.add_argument("--hidden", type=int, default=None, help="hidden size (default 128; quick 64)")
     p.add_argument("--embed", type=int, default=32, help="embedding size")
-    p.add_argument("--batch", type=int, default=None, help="parallel streams (default 64; quick 32)")
+    p.add_argument("--batch", type=int, default=None,
+                   help="parallel streams (default 64; quick 32)")
     p.add_argument("--bptt", type=int, default=None,
                    help="characters per truncated-BPTT chunk (default 50; quick 25)")
     p.add_argument("--clip", type=float, default=1.0, help="max total gradient norm")
@@ -312,7 +313,8 @@ def main(argv=None) -> dict:
 
     final = heldout_bits(model, held, args.bptt)
     print(f"\nheld-out: {final:.3f} bits/char, unigram baseline {baseline:.3f}: "
-          f"{baseline - final:.3f} bits/char better ({100 * (1 - final / baseline):.1f}% fewer bits)")
+          f"{baseline - final:.3f} bits/char better "
+          f"({100 * (1 - final / baseline):.1f}% fewer bits)")
     print(f"trained {args.steps - start} updates in {train_seconds:.1f} s; "
           f"checkpoint {args.checkpoint}")
 
@@ -339,7 +341,8 @@ def main(argv=None) -> dict:
     return C.finish({
         "heldout_bits": final, "unigram_bits": baseline, "improvement_bits": baseline - final,
         "steps": args.steps, "start_step": start, "cell": args.cell, "optim": args.optim,
-        "vocab_size": vocab, "train_chars": int(train_ids.size), "heldout_chars": int(held_ids.size),
+        "vocab_size": vocab, "train_chars": int(train_ids.size),
+        "heldout_chars": int(held_ids.size),
         "curve": curve, "samples": samples, "checkpoint": str(args.checkpoint),
         "seconds": timer(), "figure": figure,
     }, args)

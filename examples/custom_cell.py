@@ -39,6 +39,7 @@ import numpy as np
 
 import tinygrad_rnn as tr
 from tinygrad_rnn import Tensor, functional as F, nn, no_grad
+
 from adding_problem import BASELINE, adding_batch
 
 
@@ -60,7 +61,9 @@ def mgu_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh):
 def mgu_step_numpy(x, h, weight_ih, weight_hh, bias_ih, bias_hh):
     """The same step in plain numpy: the factory's reference for the forward values."""
     H = h.shape[-1]
-    sigmoid = lambda a: 1 / (1 + np.exp(-a))
+    def sigmoid(a):
+        return 1 / (1 + np.exp(-a))
+
     xp = x @ weight_ih.T + bias_ih
     f = sigmoid(xp[:, :H] + h @ weight_hh[:H].T + bias_hh[:H])
     n = np.tanh(xp[:, H:] + (f * h) @ weight_hh[H:].T + bias_hh[H:])
@@ -151,6 +154,7 @@ def check_with_factory(examples: int, torch: bool) -> dict:
     parity too when ``torch`` is true and torch is installed."""
     try:
         from hypothesis import settings, strategies as st
+
         from tinygrad_rnn.testing import Inputs, OpCase, arrays, check_op
     except ImportError:
         print("(hypothesis is not installed: the factory check is skipped; "
@@ -180,7 +184,8 @@ def check_with_factory(examples: int, torch: bool) -> dict:
 
 def get_args(argv):
     p = C.parser(__doc__.split("\n\n")[0])
-    p.add_argument("--length", type=int, default=None, help="adding-problem T (default 30; quick 10)")
+    p.add_argument("--length", type=int, default=None,
+                   help="adding-problem T (default 30; quick 10)")
     p.add_argument("--steps", type=int, default=None, help="updates (default 1000; quick 200)")
     p.add_argument("--hidden", type=int, default=None, help="hidden size (default 32; quick 16)")
     p.add_argument("--examples", type=int, default=None,

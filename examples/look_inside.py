@@ -31,6 +31,7 @@ import numpy as np
 
 import tinygrad_rnn as tr
 from tinygrad_rnn import Tensor, functional as F, nn, optim, plots
+
 from adding_problem import adding_batch
 
 SCALE = 50.0  # training values reach 45; an LSTM's tanh and sigmoid want them near 1
@@ -41,7 +42,8 @@ SHOWN = [1.0 + 3.0 * k for k in range(8)]  # 1, 4, 7, ..., 22: the notebook's [1
 
 
 def flow_models(hidden: int) -> dict:
-    """The layers compared, each freshly initialized from the same seed (2 inputs, as the adding problem)."""
+    """The layers compared, each freshly initialized from the same seed (2 inputs, as the
+    adding problem)."""
     models = {}
     for label, layer in [("RNN", nn.RNN), ("GRU", nn.GRU), ("LSTM", nn.LSTM),
                          ("LSTM, forget bias 1", nn.LSTM)]:
@@ -82,7 +84,8 @@ def arithmetic_sequences(starts, steps, length: int) -> np.ndarray:
 
 
 class NextTerm(nn.Module):
-    """An LSTM reads the terms one by one; a linear read-out of each hidden state predicts the next."""
+    """An LSTM reads the terms one by one; a linear read-out of each hidden state predicts
+    the next."""
 
     def __init__(self, hidden: int):
         self.lstm = nn.LSTM(1, hidden)
@@ -128,7 +131,8 @@ def train(args) -> tuple:
     with tr.no_grad():
         loss_after = sequence_loss(model, train_seqs).item()
         test_after = sequence_loss(model, test_seqs).item()
-    print(f"   training loss (MSE of term / {SCALE:.0f}): {curve[0]:.2e} before, {loss_after:.2e} after")
+    print(f"   training loss (MSE of term / {SCALE:.0f}): {curve[0]:.2e} before, "
+          f"{loss_after:.2e} after")
     print(f"   unseen sequences (fractional starts and steps): {test_before:.2e} before, "
           f"{test_after:.2e} after")
     return model, {"curve": curve, "loss_before": curve[0], "loss_after": loss_after,
@@ -181,7 +185,8 @@ def get_args(argv):
     p = C.parser(__doc__.split("\n\n")[0])
     p.add_argument("--length", type=int, default=50, help="gradient flow: sequence length T")
     p.add_argument("--hidden", type=int, default=32, help="gradient flow: hidden size")
-    p.add_argument("--flow-batch", type=int, default=16, help="gradient flow: sequences in the batch")
+    p.add_argument("--flow-batch", type=int, default=16,
+                   help="gradient flow: sequences in the batch")
     p.add_argument("--steps", type=int, default=None,
                    help="training: full-batch updates (default 1500; quick 400)")
     p.add_argument("--lstm-hidden", type=int, default=8, help="training: the LSTM's hidden size")

@@ -223,7 +223,8 @@ def part3(steps: int, hidden: int, quiet: bool = False) -> dict:
 def get_args(argv):
     p = C.parser(__doc__.split("\n\n")[0])
     p.add_argument("--epochs", type=int, default=1000, help="part 2's epochs (the notebook's 1000)")
-    p.add_argument("--steps", type=int, default=None, help="part 3's updates (default 1500; quick 400)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="part 3's updates (default 1500; quick 400)")
     p.add_argument("--hidden", type=int, default=8, help="part 3's LSTM size")
     return C.fill_defaults(p.parse_args(argv), dict(steps=(400, 1500)))
 

@@ -73,7 +73,8 @@ def get_args(argv):
     p = C.parser(__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=None, help="updates (default 1500; quick 150)")
     p.add_argument("--window", type=int, default=None, help="observed steps (default 48; quick 32)")
-    p.add_argument("--horizon", type=int, default=None, help="forecast steps (default 24; quick 12)")
+    p.add_argument("--horizon", type=int, default=None,
+                   help="forecast steps (default 24; quick 12)")
     p.add_argument("--hidden", type=int, default=None, help="GRU size (default 64; quick 32)")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-2)
@@ -114,7 +115,8 @@ def main(argv=None) -> dict:
     mse_by_step = np.mean((forecast - test_future) ** 2, axis=0)
     last_by_step = np.mean((last_value - test_future) ** 2, axis=0)
     linear_by_step = np.mean((linear - test_future) ** 2, axis=0)
-    print(f"GRU {args.hidden}, window {W}, horizon {K}: {args.steps} updates in {train_seconds:.1f} s")
+    print(f"GRU {args.hidden}, window {W}, horizon {K}: {args.steps} updates "
+          f"in {train_seconds:.1f} s")
     print(f"test MSE against the clean continuation ({len(test_window)} unseen series):")
     print(f"  GRU forecast        {mse:.4f}")
     print(f"  last-value forecast {mse_last:.4f}   ({mse_last / mse:.1f}x the GRU's error)")

@@ -75,8 +75,10 @@ def train(packed: bool, args, test: tuple) -> dict:
 
 def get_args(argv):
     p = C.parser(__doc__.split("\n\n")[0])
-    p.add_argument("--longest", type=int, default=None, help="the longest sequence T (default 30; quick 20)")
-    p.add_argument("--steps", type=int, default=None, help="updates per model (default 500; quick 250)")
+    p.add_argument("--longest", type=int, default=None,
+                   help="the longest sequence T (default 30; quick 20)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="updates per model (default 500; quick 250)")
     p.add_argument("--hidden", type=int, default=16)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-2)

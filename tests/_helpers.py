@@ -4,6 +4,7 @@ import numpy as np
 
 import tinygrad_rnn as tr
 from tinygrad_rnn import Tensor, ops
+
 from make_golden import state_shapes
 
 

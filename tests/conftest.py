@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, settings
 
 settings.register_profile(
     "tinygrad_rnn",
-    deadline=None,  # finite differences of a whole layer take a while; speed is benchmarked elsewhere
+    # finite differences of a whole layer take a while; speed is benchmarked elsewhere
+    deadline=None,
     max_examples=25,
     suppress_health_check=[HealthCheck.too_slow],
 )

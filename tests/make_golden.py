@@ -112,11 +112,13 @@ def make_case(kind, kwargs, x_shape, given_state, seed):
     state_dict = {k: v.numpy() for k, v in module.state_dict().items()}
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(x_shape)
-    states = [rng.standard_normal(s) for s in state_shapes(kind, kwargs, x_shape)] if given_state else []
+    states = ([rng.standard_normal(s) for s in state_shapes(kind, kwargs, x_shape)]
+              if given_state else [])
     with torch.no_grad():
         shapes = [o.shape for o in flatten(module(torch.from_numpy(x)))]
     upstream = [rng.standard_normal(tuple(s)) for s in shapes]
-    return state_dict, x, states, upstream, torch_reference(kind, kwargs, state_dict, x, states, upstream)
+    reference = torch_reference(kind, kwargs, state_dict, x, states, upstream)
+    return state_dict, x, states, upstream, reference
 
 
 def main() -> int:

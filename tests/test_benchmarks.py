@@ -74,7 +74,8 @@ def test_fast_baseline_agrees_with_the_reference_gradients(bench, kind):
 def test_a_refused_fast_baseline_leaves_no_ratio_to_it(bench):
     names = ["hand numpy", "fast numpy", "tinygrad_rnn"]
     medians = {"hand numpy": 2.0, "tinygrad_rnn": 3.0}
-    cells, agree = bench.ratio_cells(names, medians, {"fast numpy": "bias_ih: off"}, bench.BASELINES)
+    refused = {"fast numpy": "bias_ih: off"}
+    cells, agree = bench.ratio_cells(names, medians, refused, bench.BASELINES)
     assert not agree
     assert cells == ["2.000 ms", "REFUSED (bias_ih: off)", "1.50x", "-"]
     assert bench.header_cells(names, bench.BASELINES) == [
@@ -115,12 +116,14 @@ def test_peak_memory_and_time_per_step_are_reported_for_one_sequence_configs(ben
 
 def test_op_microbenchmark_runs():
     ops = load("bench_ops")
-    assert ops.main(["--repeats", "1", "--calls", "100", "--ops", "mul", "sigmoid", "identity"]) == 0
+    argv = ["--repeats", "1", "--calls", "100", "--ops", "mul", "sigmoid", "identity"]
+    assert ops.main(argv) == 0
 
 
 def test_ab_comparison_runs_two_revisions_side_by_side(capsys):
     root = BENCHMARKS.parent
-    if subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True).returncode:
+    head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True)
+    if head.returncode:
         pytest.skip("not a git checkout: nothing to compare the work tree with")
     ab = load("ab")
     assert ab.main(["HEAD", "--configs", "tiny", "--repeats", "1", "--min-time", "0.001"]) == 0

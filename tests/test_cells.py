@@ -7,8 +7,9 @@ from hypothesis import given, settings, strategies as st
 
 import tinygrad_rnn as tr
 from tinygrad_rnn import Tensor, nn
-from make_golden import flatten, torch_reference
+
 from _helpers import make_inputs
+from make_golden import flatten, torch_reference
 
 CELLS = ["RNNCell", "LSTMCell", "GRUCell"]
 
@@ -51,7 +52,8 @@ def test_cell_matches_torch(config, seed):
 
     kind, kwargs, x_shape, given_state = config
     torch.manual_seed(seed)
-    torch_sd = {k: v.double().numpy() for k, v in getattr(torch.nn, kind)(**kwargs).state_dict().items()}
+    torch_cell = getattr(torch.nn, kind)(**kwargs)
+    torch_sd = {k: v.double().numpy() for k, v in torch_cell.state_dict().items()}
     cell = getattr(nn, kind)(**kwargs)
     cell.load_state_dict(torch_sd)  # torch's state dict, unchanged
     x, states = make_inputs(kind, kwargs, x_shape, given_state, seed)
@@ -80,8 +82,11 @@ def test_lstm_cell_follows_its_equations():
     cell = nn.LSTMCell(2, 3)
     rng = np.random.default_rng(0)
     x, h, c = rng.standard_normal((4, 2)), rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
-    sig = lambda v: 1 / (1 + np.exp(-v))
-    gates = x @ cell.weight_ih.data.T + cell.bias_ih.data + h @ cell.weight_hh.data.T + cell.bias_hh.data
+    def sig(v):
+        return 1 / (1 + np.exp(-v))
+
+    gates = (x @ cell.weight_ih.data.T + cell.bias_ih.data
+             + h @ cell.weight_hh.data.T + cell.bias_hh.data)
     i, f, g, o = np.split(gates, 4, axis=1)
     c_new = sig(f) * c + sig(i) * np.tanh(g)
     h_new, c_out = cell(Tensor(x), (Tensor(h), Tensor(c)))
@@ -93,7 +98,9 @@ def test_gru_cell_applies_reset_to_the_recurrent_term_with_its_bias():
     cell = nn.GRUCell(2, 3)
     rng = np.random.default_rng(1)
     x, h = rng.standard_normal((2, 2)), rng.standard_normal((2, 3))
-    sig = lambda v: 1 / (1 + np.exp(-v))
+    def sig(v):
+        return 1 / (1 + np.exp(-v))
+
     xr, xz, xn = np.split(x @ cell.weight_ih.data.T + cell.bias_ih.data, 3, axis=1)
     hr, hz, hn = np.split(h @ cell.weight_hh.data.T + cell.bias_hh.data, 3, axis=1)
     r, z = sig(xr + hr), sig(xz + hz)
@@ -101,12 +108,14 @@ def test_gru_cell_applies_reset_to_the_recurrent_term_with_its_bias():
     np.testing.assert_allclose(cell(Tensor(x), Tensor(h)).data, (1 - z) * n + z * h, rtol=1e-12)
 
 
-@pytest.mark.parametrize("nonlinearity,act", [("tanh", np.tanh), ("relu", lambda v: np.maximum(v, 0))])
+@pytest.mark.parametrize("nonlinearity,act",
+                         [("tanh", np.tanh), ("relu", lambda v: np.maximum(v, 0))])
 def test_rnn_cell_follows_its_equation(nonlinearity, act):
     cell = nn.RNNCell(3, 2, nonlinearity=nonlinearity)
     rng = np.random.default_rng(2)
     x, h = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
-    pre = x @ cell.weight_ih.data.T + cell.bias_ih.data + h @ cell.weight_hh.data.T + cell.bias_hh.data
+    pre = (x @ cell.weight_ih.data.T + cell.bias_ih.data
+           + h @ cell.weight_hh.data.T + cell.bias_hh.data)
     np.testing.assert_allclose(cell(Tensor(x), Tensor(h)).data, act(pre), rtol=1e-12)
 
 

@@ -8,9 +8,15 @@ import pytest
 
 import tinygrad_rnn as tr
 from tinygrad_rnn import Tensor, nn
-from tinygrad_rnn.checkrows import (ERROR_COLUMNS, Column, GradientErrors, format_table,
-                                    warn_unless_float64)
+from tinygrad_rnn.checkrows import (
+    ERROR_COLUMNS,
+    Column,
+    GradientErrors,
+    format_table,
+    warn_unless_float64,
+)
 from tinygrad_rnn.layercheck import layercheck_report
+
 from _helpers import NotebookTanh
 
 

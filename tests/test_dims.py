@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tr
-from tinygrad_rnn import Tensor
-from tinygrad_rnn import functional as F
+from tinygrad_rnn import Tensor, functional as F
 
 # Every public function with an axis argument, called with keyword arguments only.
 TAKES_A_DIM = {

@@ -8,14 +8,13 @@ this engine's own earlier output. Per-op gradients live in tests/test_ops.py.
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinygrad_rnn as tr
-from tinygrad_rnn import Tensor
-from tinygrad_rnn import ops
+from tinygrad_rnn import Tensor, ops
 from tinygrad_rnn.tensor import unbroadcast
+
 from _helpers import Softsign  # a user's own op
 
 
@@ -192,9 +191,8 @@ def test_no_grad_as_a_decorator_and_restored_after_an_exception():
     assert not double(x).requires_grad
     assert double.__name__ == "double" and double.__doc__ == "doubles"
     assert (x * 2).requires_grad  # recording is back on after the call
-    with pytest.raises(ZeroDivisionError):
-        with tr.no_grad():
-            1 / 0
+    with pytest.raises(ZeroDivisionError), tr.no_grad():
+        1 / 0  # noqa: B018  (the error it raises is the point)
     assert tr.is_grad_enabled()
 
 
@@ -354,7 +352,7 @@ def test_a_float_ndarray_is_not_copied(dtype):
     assert t.data is a and t.dtype == dtype
 
 
-# --------------------------------------------------------------------------- backward(gradient), several outputs
+# -------------------------------------------------------------- backward(gradient), several outputs
 
 
 def test_backward_with_a_gradient_for_a_non_scalar():
@@ -558,7 +556,7 @@ def test_backward_does_not_mutate_inputs_or_the_upstream_gradient():
     np.testing.assert_allclose(x.grad, gx + 2 * x.data)
 
 
-# --------------------------------------------------------------------------- memory and the speed layer
+# ----------------------------------------------------------------------- memory and the speed layer
 
 
 def test_a_node_keeps_no_intermediate_tensor_alive():

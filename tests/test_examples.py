@@ -172,7 +172,8 @@ def test_adding_problem_data_sums_the_two_marked_values():
 def test_custom_cell_passes_its_checks_and_learns(tmp_path):
     r = run("custom_cell", tmp_path)
     assert r["gradcheck"] is True
-    assert r["factory"]["ran"] and {"gradients", "forward", "no_mutation"} <= set(r["factory"]["checks"])
+    assert r["factory"]["ran"]
+    assert {"gradients", "forward", "no_mutation"} <= set(r["factory"]["checks"])
     assert r["test_mse"] < 0.05  # the adding problem at T = 10; always 1.0 scores 0.167
     assert np.mean(r["curve"][-20:]) < np.mean(r["curve"][:20]) / 10
     assert_figure(r, tmp_path, "custom_cell.png")
@@ -181,8 +182,9 @@ def test_custom_cell_passes_its_checks_and_learns(tmp_path):
 def test_a_wrong_custom_cell_is_caught_by_the_same_checks():
     custom = load_example("custom_cell")
     from hypothesis import Phase, settings, strategies as st
-    from tinygrad_rnn.testing import OpCase, arrays, check_op
+
     import tinygrad_rnn as tr
+    from tinygrad_rnn.testing import OpCase, arrays, check_op
 
     def leaky_step(x, h, *weights):  # the state's gradient cut: a common custom-cell bug
         return custom.mgu_step(x, h.detach(), *weights) + 0 * h
@@ -263,7 +265,7 @@ def test_look_inside_shows_the_rnn_gradient_vanish_and_an_lstm_learn(tmp_path):
     assert set(gates) == {"i", "f", "g", "o", "c", "h"}
     assert gates["f"].shape == (8, 8)  # (time steps, hidden units) of the heatmap
     for name in ("i", "f", "o"):
-        assert np.all((0 < gates[name]) & (gates[name] < 1))
+        assert np.all((gates[name] > 0) & (gates[name] < 1))
     np.testing.assert_allclose(gates["h"], gates["o"] * np.tanh(gates["c"]), rtol=1e-12)
 
     names = {"gradient_flow": "gradient_flow.png", "loss_curve": "lstm_loss.png",

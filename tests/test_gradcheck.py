@@ -11,12 +11,12 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinygrad_rnn as tr
 from tinygrad_rnn import Tensor, tour
+
 from _helpers import NotebookTanh  # tanh with the notebook's dtanh bug
 
 
@@ -86,11 +86,13 @@ def test_the_report_values_for_the_notebooks_bug_follow_from_the_maths():
     true_slope = 1 - np.tanh(x.data) ** 2
     buggy_slope = 1 - np.tanh(np.tanh(x.data)) ** 2
     w = row.worst_index
-    np.testing.assert_allclose(row.analytic / row.numeric, buggy_slope[w] / true_slope[w], rtol=1e-6)
+    np.testing.assert_allclose(row.analytic / row.numeric, buggy_slope[w] / true_slope[w],
+                               rtol=1e-6)
     v = row.numeric / true_slope[w]
     analytic, numeric = v * buggy_slope, v * true_slope
     np.testing.assert_allclose(row.max_abs_error, np.abs(analytic - numeric).max(), rtol=1e-5)
-    np.testing.assert_allclose(row.max_rel_error, np.abs(buggy_slope / true_slope - 1).max(), rtol=1e-5)
+    np.testing.assert_allclose(row.max_rel_error, np.abs(buggy_slope / true_slope - 1).max(),
+                               rtol=1e-5)
     excess = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
     assert w == np.unravel_index(np.argmax(excess), x.shape)
     # and the printed table carries exactly those numbers

@@ -9,8 +9,8 @@ import pytest
 import tinygrad_rnn as tr
 from tinygrad_rnn import nn, ops
 from tinygrad_rnn.layercheck import gradcheck_layer, layercheck_report
-from _helpers import NotebookTanh  # tanh with the notebook's dtanh bug
 
+from _helpers import NotebookTanh  # tanh with the notebook's dtanh bug
 
 # ------------------------------------------------------------------------ ops with a wrong backward
 

@@ -18,17 +18,28 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import Phase, given, settings
-from hypothesis import strategies as st
+from hypothesis import Phase, given, settings, strategies as st
 from hypothesis.database import InMemoryExampleDatabase
 
 import tinygrad_rnn as tr
 from tinygrad_rnn import Tensor, ops
 from tinygrad_rnn.op_cases import BEGIN, END, api_table, update_api_doc
 from tinygrad_rnn.testing import (
-    CHECKS, OP_CASES, OpCase, arrays, broadcastable_arrays, check_dtype, check_forward,
-    check_gradients, check_no_mutation, check_op, check_torch, op_test, run_check,
+    CHECKS,
+    OP_CASES,
+    OpCase,
+    arrays,
+    broadcastable_arrays,
+    check_dtype,
+    check_forward,
+    check_gradients,
+    check_no_mutation,
+    check_op,
+    check_torch,
+    op_test,
+    run_check,
 )
+
 from _helpers import Softsign  # a user's own op
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -245,6 +245,7 @@ def test_state_dict_is_a_copy_and_a_mismatch_changes_nothing():
     assert not np.any(opt.state[id(w)]["exp_avg"] == 99.0)
     other = optim.Adam([Tensor(np.ones(3), requires_grad=True)], lr=0.5)
     before = other.state_dict()
-    with pytest.raises(ValueError, match=r"state\.0\.exp_avg: shape \(2, 2\), parameter 0 has shape \(3,\)"):
+    message = r"state\.0\.exp_avg: shape \(2, 2\), parameter 0 has shape \(3,\)"
+    with pytest.raises(ValueError, match=message):
         other.load_state_dict(saved)
     assert other.param_groups[0]["lr"] == 0.5 and other.state_dict().keys() == before.keys()

@@ -68,7 +68,7 @@ def test_bad_lengths_are_refused_with_the_reason():
         rnn_utils.pad_packed_sequence(packed, total_length=2)
 
 
-# --------------------------------------------------------------------------- layers on packed batches
+# ------------------------------------------------------------------------- layers on packed batches
 
 
 @st.composite

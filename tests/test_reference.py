@@ -8,10 +8,14 @@ import pytest
 from hypothesis import given, strategies as st
 
 import tinygrad_rnn as tr
-from tinygrad_rnn import nn
-from tinygrad_rnn import reference as R
+from tinygrad_rnn import nn, reference as R
+from tinygrad_rnn.reference.notebook import (
+    PARAM_NAMES,
+    notebook_bptt,
+    notebook_forward,
+    notebook_loss,
+)
 from tinygrad_rnn.testing import check_hand_backward, recurrent_configs
-from tinygrad_rnn.reference.notebook import PARAM_NAMES, notebook_bptt, notebook_forward, notebook_loss
 
 KINDS = {
     "rnn": (1, R.rnn_forward, R.rnn_backward),
@@ -42,7 +46,8 @@ def run(kind, params, states, upstream):
     _, forward, backward = KINDS[kind]
     if kind == "lstm":
         out, (hn, cn), cache = forward(params, states["x"], states["h0"], states["c0"])
-        loss = np.sum(upstream["out"] * out) + np.sum(upstream["hn"] * hn) + np.sum(upstream["cn"] * cn)
+        loss = (np.sum(upstream["out"] * out) + np.sum(upstream["hn"] * hn)
+                + np.sum(upstream["cn"] * cn))
         return loss, lambda: backward(cache, upstream["out"], upstream["hn"], upstream["cn"])
     out, cache = forward(params, states["x"], states["h0"])
     loss = np.sum(upstream["out"] * out) + np.sum(upstream["hn"] * out[-1])
@@ -139,7 +144,8 @@ def test_hand_bptt_matches_torch(kind):
     else:
         out, hn = layer(x, h0)
         extra = 0.0
-    loss = (out * torch.tensor(upstream["out"])).sum() + (hn[0] * torch.tensor(upstream["hn"])).sum() + extra
+    loss = ((out * torch.tensor(upstream["out"])).sum()
+            + (hn[0] * torch.tensor(upstream["hn"])).sum() + extra)
     loss.backward()
     ours_loss, backward = run(kind, params, states, upstream)
     ours = backward()

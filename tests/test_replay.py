@@ -13,6 +13,7 @@ from hypothesis import given, strategies as st
 
 import tinygrad_rnn as tr
 from tinygrad_rnn import Function, Tensor, nn, replay
+
 from _helpers import graph_nodes
 
 LAYERS = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}
@@ -320,10 +321,10 @@ def test_the_generated_source_shown_in_the_engine_docs_is_what_the_code_generate
     assert shown.split("```")[0].strip() == program.source().strip()
 
 
-# --------------------------------------------------------------------------- replay.scan: your own step
+# ----------------------------------------------------------------------- replay.scan: your own step
 
 class MinimalGatedCell(tr.nn.Module):
-    """The minimal gated unit (Zhou et al., 2016): f = sigmoid(W_f [x, h]), 
+    """The minimal gated unit (Zhou et al., 2016): f = sigmoid(W_f [x, h]),
     h' = (1 - f) h + f tanh(W_h [x, f h]), its parameters read from the module."""
 
     def __init__(self, I, H, seed=0):
@@ -444,7 +445,8 @@ def test_a_custom_function_in_your_step_sees_what_the_engine_shows_it():
 def test_scan_refuses_sequences_it_cannot_step_through_with_the_reason():
     cell = MinimalGatedCell(2, 3)
     h0 = Tensor(np.zeros((1, 3)))
-    with pytest.raises(ValueError, match=r"replay.scan: the sequences need one length.*\(0, 1, 2\)"):
+    message = r"replay.scan: the sequences need one length.*\(0, 1, 2\)"
+    with pytest.raises(ValueError, match=message):
         replay.scan(cell, [np.ones((0, 1, 2))], [h0], fixed=list(cell.parameters()))
     with pytest.raises(ValueError, match=r"got shapes \[\(3, 1, 2\), \(2, 1, 2\)\]"):
         replay.scan(lambda x, y, h: cell(x + y, h), [np.ones((3, 1, 2)), np.ones((2, 1, 2))],

@@ -15,8 +15,9 @@ from hypothesis import given, settings, strategies as st
 import tinygrad_rnn as tr
 from tinygrad_rnn import Tensor, functional as F, nn, optim
 from tinygrad_rnn.tensor import Context
-from make_golden import GOLDEN_CONFIGS, GOLDEN_DIR, flatten, state_shapes, torch_reference
+
 from _helpers import make_inputs
+from make_golden import GOLDEN_CONFIGS, GOLDEN_DIR, flatten, state_shapes, torch_reference
 
 
 @st.composite
@@ -139,7 +140,8 @@ def test_golden_parity(path):
     """torch's outputs and gradients, stored: parity is checked even without torch."""
     kind, kwargs, arrays = load_golden(path)
     layer = getattr(nn, kind)(**kwargs)
-    layer.load_state_dict({k[len("param."):]: v for k, v in arrays.items() if k.startswith("param.")})
+    layer.load_state_dict({k.removeprefix("param."): v for k, v in arrays.items()
+                           if k.startswith("param.")})
     x = Tensor(arrays["x"], requires_grad=True)
     states = [Tensor(s, requires_grad=True) for s in numbered(arrays, "state")]
     outs = flatten(call(layer, x, states))
@@ -199,7 +201,8 @@ def test_repr_matches_torch():
     for args, kwargs in [((3, 4), {}), ((3, 4, 2), dict(dropout=0.5, batch_first=True)),
                          ((2, 5), dict(bias=False, bidirectional=True))]:
         for kind in ("RNN", "LSTM", "GRU"):
-            assert repr(getattr(nn, kind)(*args, **kwargs)) == repr(getattr(torch.nn, kind)(*args, **kwargs))
+            theirs = getattr(torch.nn, kind)(*args, **kwargs)
+            assert repr(getattr(nn, kind)(*args, **kwargs)) == repr(theirs)
     assert repr(nn.LSTM(3, 4, proj_size=2)) == repr(torch.nn.LSTM(3, 4, proj_size=2))
     assert repr(nn.RNN(3, 4, nonlinearity="relu")) == repr(torch.nn.RNN(3, 4, nonlinearity="relu"))
 
@@ -215,7 +218,8 @@ def test_default_state_is_zeros_and_batch_first_is_a_transpose(kind):
     time_major = flatten(layer(Tensor(x)))
     layer.batch_first = True
     batch_major = flatten(layer(Tensor(x.transpose(1, 0, 2))))
-    np.testing.assert_allclose(batch_major[0].data, time_major[0].data.transpose(1, 0, 2), rtol=1e-13)
+    np.testing.assert_allclose(batch_major[0].data, time_major[0].data.transpose(1, 0, 2),
+                               rtol=1e-13)
     for a, b in zip(batch_major[1:], time_major[1:]):  # states are (D*L, N, H) either way
         np.testing.assert_allclose(a.data, b.data, rtol=1e-13)
 
@@ -339,7 +343,8 @@ def test_bad_state_dict_lists_problems_and_leaves_weights_unchanged():
     msg = str(info.value)
     assert "missing keys: weight_ih_l1, weight_hh_l1, bias_ih_l1, bias_hh_l1" in msg
     assert "unexpected keys: weight_ih_l0_reverse" in msg
-    assert "weight_ih_l0: shape (16, 2) in the state dict, but the parameter has shape (12, 2)" in msg
+    assert ("weight_ih_l0: shape (16, 2) in the state dict, "
+            "but the parameter has shape (12, 2)") in msg
     for k, v in lstm.state_dict().items():
         np.testing.assert_array_equal(v, before[k])
 
@@ -383,7 +388,7 @@ def test_gate_view_survives_load_state_dict_and_errors_are_clear():
         nn.RNN(2, 3).gate("i")
 
 
-# --------------------------------------------------------------------------- long sequences and truncated BPTT
+# ---------------------------------------------------------------- long sequences and truncated BPTT
 
 
 def test_single_output_multi_output_ops_backward():
@@ -411,7 +416,7 @@ def test_ten_thousand_steps_forward_and_backward():
     assert np.all(np.isfinite(x.grad)) and all(np.isfinite(p.grad).all() for p in lstm.parameters())
     print(f"10,000-step LSTM forward + backward: {elapsed:.2f} s")
     try:
-        import torch
+        import torch  # noqa: F401  (only whether it is installed)
     except ImportError:
         return
     ref = torch_reference("LSTM", dict(input_size=1, hidden_size=3), lstm.state_dict(), x.data,

@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-import tinygrad_rnn as tr
 from tinygrad_rnn import reference as R
 from tinygrad_rnn.testing import (
-    HandBackwardError, RecurrentConfig, check_hand_backward, check_layer_gradients,
+    HandBackwardError,
+    RecurrentConfig,
+    check_hand_backward,
+    check_layer_gradients,
     recurrent_configs,
 )
 
@@ -36,7 +38,8 @@ def test_configs_respect_their_bounds_and_build_a_working_layer(config):
 
 @given(config=recurrent_configs(kinds="gru", seq_len=3, bidirectional=True, bias=False))
 def test_fixed_values_stay_fixed(config):
-    assert (config.kind, config.seq_len, config.bidirectional, config.bias) == ("gru", 3, True, False)
+    fixed = (config.kind, config.seq_len, config.bidirectional, config.bias)
+    assert fixed == ("gru", 3, True, False)
 
 
 def test_a_config_is_deterministic_and_readable():
@@ -87,7 +90,9 @@ def rnn_backward_with_the_notebooks_dtanh(state_dict, x, d_out):
     for t in reversed(range(x.shape[0])):
         da[t] = (d_out[t] + dh_next) * (1 - np.tanh(hs_all[t + 1]) ** 2)   # the bug
         dh_next = da[t] @ W_hh
-    flat = lambda a: a.reshape(-1, a.shape[-1])
+    def flat(a):
+        return a.reshape(-1, a.shape[-1])
+
     return {"weight_ih": flat(da).T @ flat(x), "weight_hh": flat(da).T @ flat(hs_all[:-1]),
             "bias_ih": flat(da).sum(0), "bias_hh": flat(da).sum(0), "x": da @ W_ih}
 

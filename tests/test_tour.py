@@ -14,7 +14,12 @@ import pytest
 from tinygrad_rnn.__main__ import main
 from tinygrad_rnn.reference.notebook import notebook_forward
 from tinygrad_rnn.tour import (
-    NOTEBOOK_INPUTS, NOTEBOOK_OUTPUTS, TEST_SEQUENCE, UNSEEN_SEQUENCE, notebook_params, run_tour,
+    NOTEBOOK_INPUTS,
+    NOTEBOOK_OUTPUTS,
+    TEST_SEQUENCE,
+    UNSEEN_SEQUENCE,
+    notebook_params,
+    run_tour,
 )
 from tinygrad_rnn.tour_text import TEXT, text
 
@@ -103,7 +108,8 @@ def test_part3_gate_trace_obeys_the_lstm_equations(tour):
         assert np.all((g[name] > 0) & (g[name] < 1))
     c_prev = np.zeros(4)
     for t in range(3):
-        np.testing.assert_allclose(g["c"][t], g["f"][t] * c_prev + g["i"][t] * g["g"][t], atol=1e-12)
+        np.testing.assert_allclose(g["c"][t], g["f"][t] * c_prev + g["i"][t] * g["g"][t],
+                                   atol=1e-12)
         np.testing.assert_allclose(g["h"][t], g["o"][t] * np.tanh(g["c"][t]), atol=1e-12)
         c_prev = g["c"][t]
     assert out.count("forget gate:") == 3 and out.count("cell state:") == 3
@@ -132,7 +138,9 @@ def test_persian_tour_computes_the_same_and_explains_in_persian(tour, tour_fa):
 
 
 def test_every_message_exists_in_both_languages_with_the_same_fields():
-    fields = lambda s: sorted(f for _, f, _, _ in string.Formatter().parse(s) if f)
+    def fields(s):
+        return sorted(f for _, f, _, _ in string.Formatter().parse(s) if f)
+
     for key, versions in TEXT.items():
         assert set(versions) == {"en", "fa"}, key
         assert fields(versions["en"]) == fields(versions["fa"]), key

@@ -9,8 +9,14 @@ import tinygrad_rnn as tr
 from tinygrad_rnn import Tensor, nn, trace
 from tinygrad_rnn.nn import cells
 from tinygrad_rnn.nn.rnn import RNNBase
-from tinygrad_rnn.reference import (gru_backward, gru_forward, lstm_backward, lstm_forward,
-                                    rnn_backward, rnn_forward)
+from tinygrad_rnn.reference import (
+    gru_backward,
+    gru_forward,
+    lstm_backward,
+    lstm_forward,
+    rnn_backward,
+    rnn_forward,
+)
 
 LAYERS = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}
 CELLS = {"RNN": nn.RNNCell, "LSTM": nn.LSTMCell, "GRU": nn.GRUCell}
@@ -143,12 +149,11 @@ def test_recorder_bookkeeping_and_errors():
     assert rec.of(gru)[0, 0]["z"].shape == (3, 1, 3)
     assert rec.of(None)[0, 0]["h"].shape == (1, 1, 3)
     with pytest.raises(ValueError, match="3 modules ran while recording"):
-        rec.layers
+        rec.layers  # noqa: B018  (reading it raises)
     with pytest.raises(KeyError, match="LSTM"):
         rec.of(nn.LSTM(2, 3))
-    with pytest.raises(RuntimeError):
-        with trace.record_gates():
-            raise RuntimeError("inside")
+    with pytest.raises(RuntimeError), trace.record_gates():
+        raise RuntimeError("inside")
     assert cells._recorder is None  # restored, even after an error
     with trace.record_gates() as outer:
         with trace.record_gates() as inner:

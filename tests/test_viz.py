@@ -11,6 +11,7 @@ import pytest
 
 import tinygrad_rnn as tr
 from tinygrad_rnn import Tensor, nn, viz
+
 from _helpers import graph_nodes
 
 NODE = re.compile(r"^\s*(\w+) \[(.*)\];$")

@@ -1,9 +1,11 @@
 """tinygrad_rnn: a small reverse-mode autograd engine on numpy, and recurrent
 networks built from its ops alone, with every gradient checked."""
 
+# The imports read as a tour of the package, the engine first, so isort leaves them be.
+# isort: off
 from .tensor import Tensor  # first: the engine (autograd) and the ops build on it
 from .autograd import Context, Function, ShapeError, enable_grad, is_grad_enabled, no_grad
-from . import speedups  # the engine's fast paths (TINYGRAD_RNN_PLAIN=1: the plain ones)
+from . import speedups  # noqa: F401  (installs the fast paths, unless TINYGRAD_RNN_PLAIN=1)
 from .tensor import addcmul, addmm, concat, lerp, stack
 from .rng import manual_seed
 from .compare import GradComparison, compare_grads
@@ -17,6 +19,7 @@ from . import viz  # graphs as DOT text, explain_backward
 from . import plots  # matplotlib figures; matplotlib itself loads only when a plot is drawn
 from . import layercheck
 from .layercheck import gradcheck_layer
+# isort: on
 
 __version__ = "0.1.0"
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Sequence
 
 from .tour import NOTEBOOK_OUTPUTS, run_tour  # noqa: F401  (NOTEBOOK_OUTPUTS: for callers)
 from .tour_text import LANGUAGES
 
 
-def _gradcheck(out=print) -> int:
+def _gradcheck(out: Callable[[str], object] = print) -> int:
     import time
 
     from .selfcheck import format_table, run_all
@@ -28,7 +29,7 @@ def _gradcheck(out=print) -> int:
     return 0 if all(r.ok for r in rows) else 1
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tinygrad_rnn",
         description="tinygrad_rnn: a guided tour of the notebook it grew from, and tools.")

@@ -22,10 +22,20 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
+from collections.abc import Callable
 from heapq import heappop, heappush
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    # tensor.py's Tensor, in annotations. This module imports nothing of the package, not
+    # even for mypy, to which a Tensor here is therefore Any.
+    Tensor = Any
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 # --------------------------------------------------------------------------- grad mode
 
@@ -45,7 +55,12 @@ class no_grad:
 
     _enabled_inside = False
 
-    def __new__(cls, fn=None):
+    @overload
+    def __new__(cls, fn: None = None) -> Self: ...
+    @overload  # (mypy wants __new__ to make an instance; the decorator form returns fn)
+    def __new__(cls, fn: _F) -> _F: ...  # type: ignore[misc]
+
+    def __new__(cls, fn: Callable[..., Any] | None = None) -> Any:
         self = super().__new__(cls)
         return self if fn is None else self(fn)  # bare @no_grad, as torch allows
 
@@ -54,16 +69,16 @@ class no_grad:
         self._previous = _grad_enabled
         _grad_enabled = self._enabled_inside
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         global _grad_enabled
         _grad_enabled = self._previous
 
-    def __call__(self, fn: Callable) -> Callable:
-        def wrapper(*args, **kwargs):
+    def __call__(self, fn: _F) -> _F:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
             with self.__class__():
                 return fn(*args, **kwargs)
 
-        return functools.wraps(fn)(wrapper)
+        return cast(_F, functools.wraps(fn)(wrapper))
 
 
 class enable_grad(no_grad):
@@ -98,14 +113,29 @@ class Context:
 
     __slots__ = ("fn", "seq", "parents", "parent_indices", "needs_input_grad", "saved_tensors",
                  "output_meta", "tuple_output", "__dict__")
+    fn: type[Function]
+    seq: int
+    parents: tuple[Any, ...]  # a Context, or the leaf Tensor itself
+    parent_indices: tuple[int, ...]
+    needs_input_grad: tuple[bool, ...]
+    saved_tensors: tuple[Any, ...]
+    output_meta: tuple[tuple[tuple[int, ...], np.dtype], ...]
+    tuple_output: bool
 
     # Most nodes never set these, so they are class defaults, not work for every node.
-    retained = None  # {output index: Tensor} for outputs that called retain_grad()
-    names = None  # {output index: name} for outputs given a name (viz shows them)
+    # {output index: Tensor} for outputs that called retain_grad()
+    retained: dict[int, Tensor] | None = None
+    # {output index: name} for outputs given a name (viz shows them)
+    names: dict[int, str | None] | None = None
 
-    def record(self, inputs: tuple, out) -> bool:
+    if TYPE_CHECKING:  # and forward may store anything else on its ctx (ctx.axis = axis)
+        def __getattr__(self, name: str) -> Any: ...
+        def __setattr__(self, name: str, value: Any) -> None: ...
+
+    def record(self, inputs: tuple[Tensor, ...], out: Any) -> bool:
         """Number the node, link it to its inputs' parents, note its outputs' shapes and
-        dtypes. When no input requires grad, record nothing and return False."""
+        dtypes (``out``: forward's array, or its tuple of arrays). When no input requires
+        grad, record nothing and return False."""
         parents, indices, needs = [], [], []
         for t in inputs:  # (one loop: in Python 3.11 each comprehension is a call)
             parents.append(t._node or t)  # a leaf is its own parent
@@ -135,7 +165,7 @@ class Context:
         return tuple(p if type(p) is not Context else OpOutput(p, i)
                      for p, i in zip(self.parents, self.parent_indices))
 
-    def save_for_backward(self, *arrays) -> None:
+    def save_for_backward(self, *arrays: Any) -> None:
         self.saved_tensors = arrays
 
 
@@ -151,7 +181,7 @@ class OpOutput:
 
     __slots__ = ("_node", "_index")
 
-    def __init__(self, node: Context, index: int):
+    def __init__(self, node: Context, index: int) -> None:
         self._node, self._index = node, index
 
     def __repr__(self) -> str:
@@ -173,20 +203,21 @@ class Function:
     # Elementwise ops with numpy broadcasting say so, for a clearer shape error.
     broadcasts = False
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         _refuse_engine_names(cls)
 
+    # (Any, so that each op declares its own inputs and gradients: ops.py's are arrays)
     @staticmethod
-    def forward(ctx, *arrays, **params):
+    def forward(ctx: Context, *arrays: Any, **params: Any) -> Any:
         raise NotImplementedError
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Context, grad: Any) -> Any:
         raise NotImplementedError
 
     @classmethod
-    def apply(cls, *inputs, **params):
+    def apply(cls, *inputs: Any, **params: Any) -> Any:
         """Run ``forward`` on the inputs' arrays; record a node if a gradient will be wanted.
 
         Numbers and arrays among the inputs become constant tensors. The outputs are
@@ -220,7 +251,7 @@ class Function:
 _new_node = object.__new__  # (a Context has no __init__; this skips looking for one)
 
 
-def _as_tensors(fn, inputs: tuple) -> tuple:
+def _as_tensors(fn: type[Function], inputs: tuple) -> tuple[Tensor, ...]:
     """``inputs``, every number or array among them made a constant tensor by a tensor
     among them (``Tensor._constant``)."""
     tensors = [x for x in inputs if hasattr(x, "_from_op")]
@@ -234,7 +265,7 @@ class ShapeError(ValueError):
     """Inputs whose shapes an op cannot take; the message names the op and the shapes."""
 
 
-def _shape_error(fn, tensors, err) -> ShapeError:
+def _shape_error(fn: type[Function], tensors: tuple[Tensor, ...], err: ValueError) -> ShapeError:
     """Retell numpy's shape complaint in the user's words: the op and the shapes."""
     shapes = " and ".join(str(t.shape) for t in tensors)
     if fn.broadcasts and "broadcast" in str(err):
@@ -263,7 +294,7 @@ class noting_ops:
         _op_log = []
         return _op_log
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         global _op_log
         _op_log = None
 
@@ -274,8 +305,13 @@ class noting_ops:
 
 # --------------------------------------------------------------------------- backward
 
+# A gradient as the walk carries it: a numpy array or, behind speedups.py's doors, a lazy
+# sum that as_array turns into one (anything with a .shape and a .dtype); None in an
+# output's slot until a gradient reaches it.
+Gradient = Any
 
-def backward(root, grad: np.ndarray, retain_graph: bool = False) -> None:
+
+def backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None:
     """Propagate ``grad`` (dL/droot) to every leaf that requires grad.
 
     A node may run only after every consumer of its outputs has added its share
@@ -287,7 +323,7 @@ def backward(root, grad: np.ndarray, retain_graph: bool = False) -> None:
     each such node's output gradients, summed over every path seen so far (one
     slot per output). A node no gradient reaches is never visited.
     """
-    pending = {root._node: [None] * root._node.num_outputs}
+    pending: dict[Context, list[Gradient]] = {root._node: [None] * root._node.num_outputs}
     pending[root._node][root._index] = grad
     ready = [(-root._node.seq, root._node)]
     with gc_paused():
@@ -317,7 +353,7 @@ def backward(root, grad: np.ndarray, retain_graph: bool = False) -> None:
                 node.saved_tensors = FREED
 
 
-def _call_backward(node: Context, out_grads: list) -> tuple:
+def _call_backward(node: Context, out_grads: list[Gradient]) -> tuple:
     """The op's backward on its outputs' gradients: one gradient (or None) per input."""
     if node.saved_tensors is FREED:
         raise RuntimeError(
@@ -339,7 +375,7 @@ def _call_backward(node: Context, out_grads: list) -> tuple:
     return in_grads
 
 
-def _gather(node: Context, out_grads: list):
+def _gather(node: Context, out_grads: list[Gradient]) -> Any:
     """The gradients of a node's outputs as its backward takes them (a tuple for several,
     zeros for an output nobody used), kept in ``.grad`` for outputs that retain it."""
     out_grads = [as_array(g) for g in out_grads]
@@ -354,7 +390,7 @@ def _gather(node: Context, out_grads: list):
                  for g, (shape, dtype) in zip(out_grads, node.output_meta))
 
 
-def _accumulate_into_leaf(node: Context, leaf, g) -> None:
+def _accumulate_into_leaf(node: Context, leaf: Tensor, g: Gradient) -> None:
     """Add ``g`` (from ``node``) into ``leaf.grad``."""
     data = leaf.data
     if type(g) is not np.ndarray or g.shape != data.shape or g.dtype != data.dtype:
@@ -385,7 +421,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     return grad
 
 
-def conform(node: Context, shape: tuple, dtype, g):
+def conform(node: Context, shape: tuple, dtype: np.dtype, g: Gradient) -> Gradient:
     """Gradient ``g`` from ``node`` as a gradient of an input of ``shape`` and ``dtype``:
     broadcast axes summed away, cast to the input's dtype."""
     if getattr(g, "shape", None) == shape and getattr(g, "dtype", None) == dtype:
@@ -407,17 +443,17 @@ def conform(node: Context, shape: tuple, dtype, g):
 # replaces them with versions that give the same gradients faster.
 
 
-def backward_of(fn: type) -> Callable[[Context, Any], Any]:
+def backward_of(fn: type[Function]) -> Callable[[Context, Any], Any]:
     """The backward the walk calls for op class ``fn``: its own."""
     return fn.backward
 
 
-def add_grads(previous, g):
+def add_grads(previous: Gradient, g: Gradient) -> Gradient:
     """The sum of two gradients of one tensor."""
     return previous + g
 
 
-def as_array(g):
+def as_array(g: Gradient) -> np.ndarray:
     """A gradient as an array (the fast path may keep one lazy)."""
     return g
 
@@ -437,7 +473,7 @@ _ENGINE_FIELDS = {
 }
 
 
-def _refuse_engine_names(fn_class) -> None:
+def _refuse_engine_names(fn_class: type[Function]) -> None:
     """A forward or backward that stores one of the engine's own names on ctx
     (``ctx.seq = ...``) would be overwritten by the engine, or worse, would reorder or
     relink the graph without a word: refuse it when the class is defined. (This reads

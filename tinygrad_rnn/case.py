@@ -16,13 +16,17 @@ building it: ``strategy.arrays(elements=(-8.0, 8.0))`` is built into
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from .tensor import Tensor
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
+    from numpy.typing import DTypeLike
 
 __all__ = ["BOUNDS", "POSITIVE", "CHECK_NAMES", "Inputs", "unpack", "shift_from_zero",
            "ExampleArrays", "shapes", "StrategyRef", "strategy", "Doc", "OpCase"]
@@ -49,7 +53,7 @@ class Inputs(NamedTuple):
     params: dict
 
 
-def unpack(example) -> Inputs:
+def unpack(example: Any) -> Inputs:
     """Any form of example as ``Inputs``, with a fresh tuple and dict."""
     if isinstance(example, Inputs):
         return Inputs(tuple(example.arrays), dict(example.params))
@@ -73,10 +77,11 @@ class ExampleArrays:
     on every run and needs no Hypothesis.
     """
 
-    def __init__(self, seed: int = 0):
+    def __init__(self, seed: int = 0) -> None:
         self.rng = np.random.default_rng(seed)
 
-    def array(self, *shape: int, elements=BOUNDS, avoid_zero: float = 0.0) -> np.ndarray:
+    def array(self, *shape: int, elements: tuple[float, float] = BOUNDS,
+              avoid_zero: float = 0.0) -> np.ndarray:
         """A float64 array of ``shape``, elements in ``elements`` (then shifted
         ``avoid_zero`` away from 0, as ``testing.arrays`` does)."""
         values = self.rng.uniform(*elements, size=shape)
@@ -87,7 +92,8 @@ class ExampleArrays:
         return self.array(*shape, elements=POSITIVE)
 
 
-def shapes(*input_shapes: tuple, elements=BOUNDS) -> Callable[[ExampleArrays], tuple]:
+def shapes(*input_shapes: tuple[int, ...],
+           elements: tuple[float, float] = BOUNDS) -> Callable[[ExampleArrays], tuple]:
     """An ``example`` of one array per shape: ``shapes((3, 4), (3, 1))``."""
     return lambda r: tuple(r.array(*shape, elements=elements) for shape in input_shapes)
 
@@ -108,10 +114,10 @@ class StrategyRef:
     args: tuple = ()
     kwargs: Mapping[str, Any] = field(default_factory=dict)
 
-    def build(self):
+    def build(self) -> SearchStrategy[Any]:
         from . import op_strategies  # imports Hypothesis, only now
 
-        def built(value):
+        def built(value: Any) -> Any:
             return value.build() if isinstance(value, StrategyRef) else value
 
         make = getattr(op_strategies, self.name)
@@ -146,7 +152,7 @@ class Doc(NamedTuple):
     what: str = ""
 
 
-def _cast_floats(example, dtype) -> Inputs:
+def _cast_floats(example: Any, dtype: DTypeLike) -> Inputs:
     arrays, params = unpack(example)
     return Inputs(tuple(a.astype(dtype) if a.dtype.kind == "f" else a for a in arrays), params)
 
@@ -190,7 +196,7 @@ class OpCase:
     doc: Doc | None = None
     skip: Mapping[str, str] = field(default_factory=dict)
 
-    def strategy(self):
+    def strategy(self) -> SearchStrategy[Any]:
         """The Hypothesis strategy of the inputs, built if the case only names it."""
         return self.inputs.build() if isinstance(self.inputs, StrategyRef) else self.inputs
 
@@ -198,14 +204,14 @@ class OpCase:
         """The fixed example as ``Inputs`` (None when the case has none)."""
         return None if self.example is None else unpack(self.example(ExampleArrays(seed)))
 
-    def checks(self) -> list:
+    def checks(self) -> list[str]:
         """The names of the checks that apply: not skipped, and their twin given."""
         missing = {"forward": self.numpy_fn is None, "torch": self.torch_fn is None}
         return [c for c in CHECK_NAMES if c not in self.skip and not missing.get(c, False)]
 
-    def with_dtype(self, dtype) -> OpCase:
+    def with_dtype(self, dtype: DTypeLike) -> OpCase:
         """The same case with every floating input array cast to ``dtype``."""
-        def cast(example):
+        def cast(example: Any) -> Inputs:
             return _cast_floats(example, dtype)
 
         example = self.example
@@ -216,7 +222,7 @@ class OpCase:
     def requires_grad(self, i: int) -> bool:
         return self.grad_inputs is None or i in self.grad_inputs
 
-    def tensors(self, arrays) -> list:
+    def tensors(self, arrays: Sequence[np.ndarray]) -> list[Tensor]:
         """Fresh leaf tensors over (not copies of) ``arrays``."""
         return [Tensor(a, requires_grad=self.requires_grad(i) and a.dtype.kind == "f")
                 for i, a in enumerate(arrays)]

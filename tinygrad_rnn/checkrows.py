@@ -19,10 +19,16 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from .tensor import Tensor
 
 _TINY = np.finfo(np.float64).tiny   # divides where the trusted value is 0
 
@@ -40,7 +46,7 @@ class GradientErrors:
 
     @classmethod
     def measure(cls, checked: np.ndarray, trusted: np.ndarray, atol: float, rtol: float,
-                region: tuple = (), **about):
+                region: tuple = (), **about: Any) -> Self:
         """Compare ``checked[region]`` with ``trusted[region]``; ``about`` fills the
         subclass's own fields (``name=``, ``shape=``, ...).
 
@@ -82,14 +88,14 @@ class Column:
         return f"{self.gap}{text:{self.align}{self.width}}"
 
 
-def format_table(columns, rows) -> list:
+def format_table(columns: Sequence[Column], rows: Iterable[Any]) -> list[str]:
     """The header, a rule as wide, and one line per row."""
     header = "".join(c.cell(c.header) for c in columns)
     body = ["".join(c.cell(format(c.value(row), c.spec)) for c in columns) for row in rows]
     return [header, "-" * len(header), *body]
 
 
-def name_width(names, header: str) -> int:
+def name_width(names: Iterable[str], header: str) -> int:
     """A name column as wide as the longest name (or its header), plus two spaces."""
     return max([len(n) for n in names] + [len(header)]) + 2
 
@@ -108,7 +114,7 @@ ERROR_COLUMNS = MAX_ERRORS + (
 # --------------------------------------------------------------------------- float64 only
 
 
-def warn_unless_float64(tool: str, named, advice: str = "") -> None:
+def warn_unless_float64(tool: str, named: Iterable[tuple[str, Tensor]], advice: str = "") -> None:
     """One warning naming every tensor of ``named`` ((name, tensor) pairs) that is not
     float64, at the user's line."""
     by_dtype: dict = {}

@@ -18,11 +18,16 @@ diagnosis of the usual hand-derivation mistakes:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .checkrows import MAX_ERRORS, Column, GradientErrors, format_table, name_width
+
+if TYPE_CHECKING:
+    from .nn import Module
 
 
 @dataclass
@@ -33,14 +38,14 @@ class GradComparisonRow:
     max_rel_error: float
     cosine: float
     ok: bool
-    diagnoses: list = field(default_factory=list)
+    diagnoses: list[str] = field(default_factory=list)
 
 
 @dataclass
 class GradComparison:
     """Rows per gradient name; ``str()`` gives the table and the diagnoses."""
 
-    rows: list
+    rows: list[GradComparisonRow]
 
     @property
     def ok(self) -> bool:
@@ -65,7 +70,7 @@ class GradComparison:
         return "\n".join(lines)
 
 
-def _as_gradient_dict(grads) -> dict:
+def _as_gradient_dict(grads: Any) -> dict[str, np.ndarray]:
     """A dict of arrays as is; a Module or a dict of Tensors gives their ``.grad``."""
     if hasattr(grads, "named_parameters"):
         grads = dict(grads.named_parameters())
@@ -79,11 +84,11 @@ def _as_gradient_dict(grads) -> dict:
     return out
 
 
-def _close(a, b, rtol, atol) -> bool:
+def _close(a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> bool:
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=atol))
 
 
-def _scale_factor(expected, actual):
+def _scale_factor(expected: np.ndarray, actual: np.ndarray) -> tuple[float | None, float]:
     """Least-squares k in actual ~ k * expected, and how much of actual it leaves unexplained."""
     ee = float(np.sum(expected * expected))
     if ee == 0.0:
@@ -93,7 +98,8 @@ def _scale_factor(expected, actual):
     return k, float(residual)
 
 
-def _diagnose(name, expected, actual, rtol, atol, time_axis, activation) -> list:
+def _diagnose(name: str, expected: np.ndarray, actual: np.ndarray, rtol: float, atol: float,
+              time_axis: int | None, activation: np.ndarray | None) -> list[str]:
     if expected.shape != actual.shape:
         if actual.T.shape == expected.shape and _close(expected, actual.T, rtol, atol):
             return [f"transposed: actual has shape {actual.shape}, expected {expected.shape}, "
@@ -153,7 +159,7 @@ def _diagnose(name, expected, actual, rtol, atol, time_axis, activation) -> list
     return notes
 
 
-def _rank_correlation(x, y) -> float:
+def _rank_correlation(x: np.ndarray, y: np.ndarray) -> float:
     """Spearman's rank correlation: monotone trends count, outliers do not dominate."""
     if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return 0.0
@@ -161,15 +167,17 @@ def _rank_correlation(x, y) -> float:
     return float(np.corrcoef(rank_x, rank_y)[0, 1])
 
 
-def _cosine(a, b) -> float:
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     na, nb = np.linalg.norm(a), np.linalg.norm(b)
     if na == 0 or nb == 0:
         return 1.0 if na == nb else 0.0
     return float(np.sum(a * b) / (na * nb))
 
 
-def compare_grads(expected, actual, *, rtol: float = 1e-5, atol: float = 1e-8,
-                  time_axis=None, activations: dict | None = None) -> GradComparison:
+def compare_grads(expected: Mapping[str, Any] | Module, actual: Mapping[str, Any] | Module, *,
+                  rtol: float = 1e-5, atol: float = 1e-8,
+                  time_axis: int | dict[str, int] | None = None,
+                  activations: Mapping[str, np.ndarray] | None = None) -> GradComparison:
     """Compare gradients name by name and diagnose the usual hand-derivation mistakes.
 
     Arguments:
@@ -200,7 +208,8 @@ def compare_grads(expected, actual, *, rtol: float = 1e-5, atol: float = 1e-8,
     return GradComparison(rows)
 
 
-def _row(name, expected, actual, rtol, atol, time_axis, activation) -> GradComparisonRow:
+def _row(name: str, expected: np.ndarray, actual: np.ndarray, rtol: float, atol: float,
+         time_axis: int | None, activation: np.ndarray | None) -> GradComparisonRow:
     """The errors, cosine, verdict and (for a mismatch) diagnoses of one gradient."""
     if actual.shape == expected.shape:
         # the same errors and rule as a gradcheck, with the expected gradient trusted

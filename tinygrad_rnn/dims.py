@@ -13,8 +13,16 @@ for ``sum`` and ``mean``; ``keepdim=False``) are applied here, in one place.
 
 from __future__ import annotations
 
+from typing import Any, overload
+
 # one axis, several, or None (all axes for a reduction; "not given" as an argument)
 Dims = int | tuple[int, ...] | list[int] | None
+
+
+@overload
+def resolve_dim(fn: str, dim: int | None, axis: int | None, default: int) -> int: ...
+@overload
+def resolve_dim(fn: str, dim: Dims, axis: Dims, default: Dims = None) -> Dims: ...
 
 
 def resolve_dim(fn: str, dim: Dims, axis: Dims, default: Dims = None) -> Dims:
@@ -32,7 +40,8 @@ def resolve_keepdim(fn: str, keepdim: bool | None, keepdims: bool | None) -> boo
     return bool(_one_argument(fn, "keepdim", keepdim, "keepdims", keepdims, False))
 
 
-def _one_argument(fn: str, torch_name: str, torch_value, numpy_name: str, numpy_value, default):
+def _one_argument(fn: str, torch_name: str, torch_value: Any, numpy_name: str, numpy_value: Any,
+                  default: Any) -> Any:
     if numpy_value is None:
         return default if torch_value is None else torch_value
     if torch_value is None or _as_tuple(torch_value) == _as_tuple(numpy_value):
@@ -41,5 +50,5 @@ def _one_argument(fn: str, torch_name: str, torch_value, numpy_name: str, numpy_
                     f"they are two names for one argument (torch's and numpy's), so give one")
 
 
-def _as_tuple(value):
+def _as_tuple(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value

@@ -13,6 +13,8 @@ axis is ``dim``, as torch; numpy's name ``axis`` means the same (dims.py).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .dims import resolve_dim
@@ -20,10 +22,15 @@ from .ops import Embedding, Linear
 from .rng import generator
 from .tensor import ShapeError, Tensor
 
+if TYPE_CHECKING:
+    from numpy.typing import DTypeLike
+
+    from .tensor import TensorLike
+
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def _tensor(x) -> Tensor:
+def _tensor(x: TensorLike) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
@@ -44,7 +51,8 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
 # --------------------------------------------------------------------------- activations
 
 
-def log_softmax(input: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+def log_softmax(input: TensorLike, dim: int | None = None, *,
+                axis: int | None = None) -> Tensor:
     """log_softmax(x)_i = z_i - log(sum_j exp(z_j)),  z = x - max(x)  along ``dim``
     (default -1, the last axis; numpy's name ``axis=`` also works).
 
@@ -60,7 +68,7 @@ def log_softmax(input: Tensor, dim: int | None = None, *, axis: int | None = Non
     return z - z.exp().sum(dim=dim, keepdim=True).log()
 
 
-def softmax(input: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+def softmax(input: TensorLike, dim: int | None = None, *, axis: int | None = None) -> Tensor:
     """softmax(x)_i = exp(z_i) / sum_j exp(z_j),  z = x - max(x)  along ``dim``
     (default -1, the last axis; numpy's name ``axis=`` also works)."""
     dim = resolve_dim("softmax", dim, axis, -1)
@@ -71,7 +79,7 @@ def softmax(input: Tensor, dim: int | None = None, *, axis: int | None = None) -
     return e / e.sum(dim=dim, keepdim=True)
 
 
-def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+def dropout(input: TensorLike, p: float = 0.5, training: bool = True) -> Tensor:
     """out = x * m / (1 - p),  m_i ~ Bernoulli(1 - p)  (inverted dropout, as torch).
 
     Each element is zeroed with probability ``p`` and the survivors are scaled
@@ -90,7 +98,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     return x * Tensor((keep / (1.0 - p)).astype(x.dtype))
 
 
-def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+def linear(input: TensorLike, weight: TensorLike, bias: TensorLike | None = None) -> Tensor:
     """out = x @ weight^T + bias, one node (``ops.Linear``).
 
     Shapes: x (*, in_features), weight (out_features, in_features),
@@ -100,7 +108,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return Linear.apply(x, w) if bias is None else Linear.apply(x, w, _tensor(bias))
 
 
-def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+def embedding(input: TensorLike, weight: TensorLike, padding_idx: int | None = None) -> Tensor:
     """Rows ``input`` of ``weight``: integer indices (...) -> (..., embedding_dim).
 
     ``padding_idx`` (negative counts from the end) names a row that is read
@@ -136,7 +144,7 @@ def padding_row(padding_idx: int | None, num_embeddings: int, name: str) -> int 
 # --------------------------------------------------------------------------- losses
 
 
-def mse_loss(input: Tensor, target, *, reduction: str = "mean") -> Tensor:
+def mse_loss(input: TensorLike, target: TensorLike, *, reduction: str = "mean") -> Tensor:
     """loss_i = (input_i - target_i)^2, then reduced ('mean' divides by the element count).
 
     ``input`` and ``target`` must have the same shape (torch only warns and
@@ -154,7 +162,8 @@ def mse_loss(input: Tensor, target, *, reduction: str = "mean") -> Tensor:
     return _reduce(diff * diff, reduction)
 
 
-def _class_targets(fn: str, target, input_shape: tuple, ignore_index: int) -> np.ndarray:
+def _class_targets(fn: str, target: TensorLike, input_shape: tuple,
+                   ignore_index: int) -> np.ndarray:
     """Integer class indices of the shape the input calls for, every one in range."""
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
     if t.dtype.kind not in "iu":
@@ -172,7 +181,8 @@ def _class_targets(fn: str, target, input_shape: tuple, ignore_index: int) -> np
     return t
 
 
-def cross_entropy(input: Tensor, target, weight=None, *, ignore_index: int = -100,
+def cross_entropy(input: TensorLike, target: TensorLike, weight: TensorLike | None = None, *,
+                  ignore_index: int = -100,
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """loss_n = -weight[t_n] * log_softmax(input_n)[t_n]  for each sample n, as torch.
 
@@ -211,7 +221,8 @@ def cross_entropy(input: Tensor, target, weight=None, *, ignore_index: int = -10
     flat_t = t.reshape(-1)
     keep = flat_t != ignore_index
     safe_t = np.where(keep, flat_t, 0)  # any valid index; these rows get weight 0
-    w = np.ones(n_classes, dtype=x.dtype) if weight is None else _weights(fn, weight, n_classes, x.dtype)
+    w = (np.ones(n_classes, dtype=x.dtype) if weight is None
+         else _weights(fn, weight, n_classes, x.dtype))
     sample_w = np.where(keep, w[safe_t], 0).astype(x.dtype)
     # torch's mean divides by the total weight of the counted samples (nan when none)
     total_w = Tensor(np.asarray(sample_w.sum(), dtype=x.dtype))
@@ -235,7 +246,7 @@ def _reduce_samples(losses: Tensor, reduction: str, shape: tuple, total_weight: 
     return losses.sum() / total_weight
 
 
-def _weights(fn: str, weight, n_classes: int, dtype) -> np.ndarray:
+def _weights(fn: str, weight: TensorLike, n_classes: int, dtype: DTypeLike) -> np.ndarray:
     w = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
     if w.shape != (n_classes,):
         raise ShapeError(f"{fn}: weight must have shape ({n_classes},), one per class, "

@@ -13,19 +13,24 @@ average, such as a transposed or permuted one.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .checkrows import ERROR_COLUMNS, Column, GradientErrors, format_table, warn_unless_float64
 from .tensor import Tensor, no_grad
 
+if TYPE_CHECKING:
+    from .layercheck import LayerCheckReport
+
 
 class GradcheckError(RuntimeError):
     """Autograd and finite differences disagree; the message is a per-input table."""
 
 
-def _flatten_outputs(out) -> list:
+def _flatten_outputs(out: Any) -> list[Tensor]:
     """fn may return a Tensor or nested tuples/lists of them (as an LSTM does)."""
     if isinstance(out, Tensor):
         return [out]
@@ -35,14 +40,17 @@ def _flatten_outputs(out) -> list:
                     f"got {type(out).__name__}")
 
 
-def _weighted_output(fn, inputs, upstream) -> float:
+def _weighted_output(fn: Callable[..., Any], inputs: Sequence[Tensor],
+                     upstream: Sequence[np.ndarray]) -> float:
     """L = sum over outputs of sum(v * out), evaluated without recording a graph."""
     with no_grad():
         outs = _flatten_outputs(fn(*inputs))
     return float(sum(np.sum(v * o.data) for v, o in zip(upstream, outs)))
 
 
-def numerical_grad(fn, inputs, eps: float = 1e-6, grad_outputs=None, wrt=None) -> list:
+def numerical_grad(fn: Callable[..., Any], inputs: Sequence[Tensor], eps: float = 1e-6,
+                   grad_outputs: Sequence[np.ndarray] | None = None,
+                   wrt: Sequence[Tensor] | None = None) -> list[np.ndarray]:
     """Central-difference gradient of ``sum(v * fn(*inputs))`` for each tensor in ``wrt``.
 
     Arguments:
@@ -77,7 +85,7 @@ def numerical_grad(fn, inputs, eps: float = 1e-6, grad_outputs=None, wrt=None) -
     return grads
 
 
-def _check_no_shared_memory(tensors) -> None:
+def _check_no_shared_memory(tensors: Sequence[Tensor]) -> None:
     """Nudging one element of a tensor would also nudge a tensor that views the same
     memory (``x`` and ``x.T`` made from one array): refuse, as the numbers would lie."""
     for j, b in enumerate(tensors):
@@ -105,7 +113,7 @@ _COLUMNS = (Column("input", lambda r: r.name, 16, align="<"),
 class GradcheckReport:
     """One row per checked tensor; ``str(report)`` is a readable table."""
 
-    rows: list = field(default_factory=list)
+    rows: list[GradcheckRow] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -122,7 +130,8 @@ def _as_leaf(t: Tensor) -> Tensor:
     return Tensor(t.detach(), requires_grad=t.requires_grad, name=t.name)
 
 
-def autograd_and_numeric(fn, inputs, wrt, eps: float, seed: int) -> tuple:
+def autograd_and_numeric(fn: Callable[..., Any], inputs: Sequence[Tensor], wrt: Sequence[Tensor],
+                         eps: float, seed: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(autograd's, central differences') gradients of ``sum(v * fn(*inputs))`` with
     respect to each tensor in ``wrt``, for one random ``v`` per output drawn from
     ``seed``: two lists of float64 arrays. Every ``.grad`` is left as it was found."""
@@ -144,8 +153,9 @@ def autograd_and_numeric(fn, inputs, wrt, eps: float, seed: int) -> tuple:
     return analytic, numerical_grad(fn, inputs, eps, upstream, wrt=wrt)
 
 
-def gradcheck_report(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
-                    params: dict | None = None, seed: int = 0) -> GradcheckReport:
+def gradcheck_report(fn: Callable[..., Any], inputs: Sequence[Tensor], eps: float = 1e-6,
+                     atol: float = 1e-5, rtol: float = 1e-3,
+                     params: dict[str, Tensor] | None = None, seed: int = 0) -> GradcheckReport:
     """Compare autograd with finite differences; return the report without raising.
 
     ``params`` (name -> Tensor) adds tensors that ``fn`` uses without taking them
@@ -161,7 +171,8 @@ def gradcheck_report(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: fl
                             for (name, _), a, n in zip(named, analytic, numeric)])
 
 
-def verdict(report, raise_exception: bool, headline: str) -> bool:
+def verdict(report: GradcheckReport | LayerCheckReport, raise_exception: bool,
+            headline: str) -> bool:
     """``report.ok``; or, when it is False and ``raise_exception``, raise ``GradcheckError``
     with the headline and the report's table. (``gradcheck`` and ``gradcheck_layer``.)"""
     if not report.ok and raise_exception:
@@ -169,8 +180,9 @@ def verdict(report, raise_exception: bool, headline: str) -> bool:
     return report.ok
 
 
-def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
-              raise_exception: bool = True, params: dict | None = None, seed: int = 0) -> bool:
+def gradcheck(fn: Callable[..., Any], inputs: Sequence[Tensor], eps: float = 1e-6,
+              atol: float = 1e-5, rtol: float = 1e-3, raise_exception: bool = True,
+              params: dict[str, Tensor] | None = None, seed: int = 0) -> bool:
     """True when autograd matches central differences for every input requiring grad.
 
     Passes where ``|analytic - numeric| <= atol + rtol * |numeric|`` for every

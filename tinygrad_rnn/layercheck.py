@@ -32,17 +32,30 @@ gate row blocks of a layer of your own).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .checkrows import (ERROR_COLUMNS, Column, GradientErrors, format_table, name_width,
-                        warn_unless_float64)
+from .checkrows import (
+    ERROR_COLUMNS,
+    Column,
+    GradientErrors,
+    format_table,
+    name_width,
+    warn_unless_float64,
+)
 from .gradcheck import _flatten_outputs, autograd_and_numeric, verdict
 from .nn.cells import GATES, _Cell
 from .nn.rnn import RNNBase
 from .tensor import Tensor, concat, no_grad, stack
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, DTypeLike
+
+    from .nn.module import Module, Parameter
 
 __all__ = ["gradcheck_layer", "layercheck_report", "LayerCheckReport", "LayerCheckRow"]
 
@@ -69,12 +82,12 @@ class LayerCheckReport:
     ``.culprit_gates`` and ``.culprit_step``; ``str()`` is the table."""
 
     title: str
-    rows: list = field(default_factory=list)
-    step_rows: list = field(default_factory=list)
+    rows: list[LayerCheckRow] = field(default_factory=list)
+    step_rows: list[LayerCheckRow] = field(default_factory=list)
     culprit: str | None = None
-    culprit_gates: tuple = ()
+    culprit_gates: tuple[str, ...] = ()
     culprit_step: int | None = None
-    notes: list = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -100,18 +113,19 @@ class LayerCheckReport:
         return "\n".join(lines)
 
 
-def _step_table(step_rows, width) -> list:
+def _step_table(step_rows: list[LayerCheckRow], width: int) -> list[str]:
     """Per-step rows as a grid: one line per (tensor, gate), one column per step."""
-    steps = sorted({r.step for r in step_rows})
+    # (per-step rows all have a step: never None here)
+    steps = sorted({r.step for r in step_rows})  # type: ignore[type-var]
     if all(r.ok for r in step_rows):
         keys = {(r.tensor, r.gate) for r in step_rows}
         return [f"per time step: all {len(keys)} weight slices agree at each of the "
                 f"{len(steps)} steps"]
-    grid = {}  # (tensor, gate) -> {step: row}
+    grid: dict[tuple[str, str], dict[int | None, LayerCheckRow]] = {}  # (tensor, gate): {step: row}
     for r in step_rows:
         grid.setdefault((r.tensor, r.gate or ""), {})[r.step] = r
 
-    def at(t):  # the cell of step t: 'ok', or the max abs error there
+    def at(t: int | None) -> Callable[[tuple[str, str]], str]:  # 'ok', or the max abs error at t
         return lambda key: "ok" if grid[key][t].ok else f"{grid[key][t].max_abs_error:.2e}"
 
     columns = [Column("tensor", lambda key: key[0], width, align="<"),
@@ -124,7 +138,7 @@ def _step_table(step_rows, width) -> list:
 # --------------------------------------------------------------------------- rows of slices
 
 
-def _gate_slices(name: str, shape: tuple, gates: tuple) -> list:
+def _gate_slices(name: str, shape: tuple, gates: tuple[str, ...]) -> list[tuple[str | None, slice]]:
     """[(gate, rows)] for a gated parameter, [(None, all rows)] otherwise."""
     base = name.rsplit(".", 1)[-1]
     if gates and base.startswith(_GATED) and shape and shape[0] % len(gates) == 0:
@@ -133,7 +147,8 @@ def _gate_slices(name: str, shape: tuple, gates: tuple) -> list:
     return [(None, slice(None))]
 
 
-def _param_rows(name, analytic, numeric, gates, atol, rtol, step=None) -> list:
+def _param_rows(name: str, analytic: np.ndarray, numeric: np.ndarray, gates: tuple[str, ...],
+                atol: float, rtol: float, step: int | None = None) -> list[LayerCheckRow]:
     """One row per gate slice of a parameter (of its use at ``step``, when given)."""
     rows = []
     for gate, rows_slice in _gate_slices(name, analytic.shape, gates):
@@ -145,7 +160,8 @@ def _param_rows(name, analytic, numeric, gates, atol, rtol, step=None) -> list:
     return rows
 
 
-def _x_rows(analytic, numeric, axis, atol, rtol) -> list:
+def _x_rows(analytic: np.ndarray, numeric: np.ndarray, axis: int | None, atol: float,
+            rtol: float) -> list[LayerCheckRow]:
     """One row per time step of x (``axis`` is its time axis), or one for all of it."""
     if axis is None:
         return [LayerCheckRow.measure(analytic, numeric, atol, rtol, tensor="x", part="")]
@@ -154,18 +170,19 @@ def _x_rows(analytic, numeric, axis, atol, rtol) -> list:
             for t in range(analytic.shape[axis])]
 
 
-def _state_rows(layer, name, analytic, numeric, atol, rtol) -> list:
+def _state_rows(layer: Module, name: str | None, analytic: np.ndarray, numeric: np.ndarray,
+                atol: float, rtol: float) -> list[LayerCheckRow]:
     """One row per layer and direction of an initial state (one for a cell's)."""
     return [LayerCheckRow.measure(analytic, numeric, atol, rtol, () if k is None else (k,),
                                   tensor=name, part=label)
             for label, k in _state_labels(layer, analytic.shape)]
 
 
-def _state_labels(layer, state_shape: tuple) -> list:
+def _state_labels(layer: Module, state_shape: tuple) -> list[tuple[str, int | None]]:
     """(label, index along axis 0) for each layer/direction of an initial state."""
     if not isinstance(layer, RNNBase) or state_shape[0] == 1:
         return [("", None)]
-    labels = []
+    labels: list[tuple[str, int | None]] = []
     for k in range(state_shape[0]):
         layer_index, direction = divmod(k, layer.num_directions)
         labels.append((f"l{layer_index}" + ("_reverse" if direction else ""), k))
@@ -175,16 +192,18 @@ def _state_labels(layer, state_shape: tuple) -> list:
 # --------------------------------------------------------------------------- running the layer
 
 
-def _leaf(value, name, requires_grad=True, dtype=None) -> Tensor:
+def _leaf(value: Tensor | ArrayLike, name: str, requires_grad: bool = True,
+          dtype: DTypeLike | None = None) -> Tensor:
     data = value.data if isinstance(value, Tensor) else np.asarray(value, dtype=np.float64)
     return Tensor(np.array(data, dtype=dtype, copy=True), requires_grad=requires_grad, name=name)
 
 
-def _state_names(layer) -> tuple:
+def _state_names(layer: Module) -> tuple[str, ...]:
     return ("h0", "c0") if getattr(layer, "kind", None) == "LSTM" else ("h0",)
 
 
-def _default_state(layer, x: np.ndarray, rng):
+def _default_state(layer: Module, x: np.ndarray,
+                   rng: np.random.Generator) -> list[np.ndarray] | None:
     """A random initial state of the right shape (None for a module we do not know).
 
     Random rather than zeros: a zero c0 hides the forget gate's gradient at t = 0."""
@@ -203,7 +222,8 @@ def _default_state(layer, x: np.ndarray, rng):
     return None
 
 
-def _state_leaves(layer, state, x: np.ndarray, dtype, seed: int):
+def _state_leaves(layer: Module, state: Any, x: np.ndarray, dtype: DTypeLike,
+                  seed: int) -> list[Tensor] | None:
     """The initial state as leaves named h0 (and c0), or None for a module run as layer(x)."""
     if state is None:
         arrays = _default_state(layer, x, np.random.default_rng(seed + 1))
@@ -218,7 +238,7 @@ def _state_leaves(layer, state, x: np.ndarray, dtype, seed: int):
 
 
 @contextmanager
-def _eval_mode(layer):
+def _eval_mode(layer: Module) -> Iterator[None]:
     """Run ``layer`` in eval mode (no dropout), then give every module its mode back."""
     modes = [(m, m.training) for m in layer.modules()]
     layer.eval()
@@ -229,28 +249,29 @@ def _eval_mode(layer):
             m.training = mode
 
 
-def _pack(states):
+def _pack(states: Sequence[Tensor] | None) -> Tensor | tuple[Tensor, ...] | None:
     """The states list as a layer takes it: h, or (h, c)."""
     if states is None:
         return None
     return tuple(states) if len(states) > 1 else states[0]
 
 
-def _unrolls(layer, x, unroll) -> bool:
+def _unrolls(layer: Module, x: Tensor | np.ndarray, unroll: bool | None) -> bool:
     """Is ``layer`` a cell to be stepped over a time-major x (T, N, I)?"""
     if unroll is None:
         return isinstance(layer, _Cell) and x.ndim == 3
     return bool(unroll)
 
 
-def _forward(layer, x, states, unroll=None):
+def _forward(layer: Module, x: Tensor, states: Sequence[Tensor] | None,
+             unroll: bool | None = None) -> Any:
     state = _pack(states)
     if _unrolls(layer, x, unroll):
         return _unroll_cell(layer, x, state)
     return layer(x) if state is None else layer(x, state)
 
 
-def _unroll_cell(cell, x: Tensor, state):
+def _unroll_cell(cell: Module, x: Tensor, state: Any) -> tuple[Tensor, Any]:
     """A cell stepped over a time-major x (T, N, I): (outputs (T, N, H), final state)."""
     outputs = []
     for x_t in x.unbind(0):
@@ -259,7 +280,7 @@ def _unroll_cell(cell, x: Tensor, state):
     return stack(outputs, axis=0), state
 
 
-def _time_axis(layer, x: np.ndarray, unroll=None):
+def _time_axis(layer: Module, x: np.ndarray, unroll: bool | None = None) -> int | None:
     if isinstance(layer, RNNBase):
         return 1 if (layer.batch_first and x.ndim == 3) else 0
     return 0 if _unrolls(layer, x, unroll) else None
@@ -268,17 +289,20 @@ def _time_axis(layer, x: np.ndarray, unroll=None):
 # --------------------------------------------------------------------------- untied weights
 
 
-def _untied_forward(layer, x, states, per_step, unroll=None):
+def _untied_forward(layer: Module, x: Tensor, states: Sequence[Tensor] | None,
+                    per_step: dict[str, list[Tensor]], unroll: bool | None = None) -> Any:
     """The layer's forward with step t's own copy of every weight (``per_step``: name ->
     a list of T tensors), or None when the layer is not one we can untie."""
     if isinstance(layer, RNNBase):
+        assert states is not None  # (_state_leaves always gives a sequence layer its states)
         return _untied_sequence_layer(layer, x, states, per_step)
     if _unrolls(layer, x, unroll) and all("." not in n for n in per_step):
         return _untied_cell(layer, x, _pack(states), per_step)
     return None
 
 
-def _untied_sequence_layer(layer, x, states, per_step):
+def _untied_sequence_layer(layer: RNNBase, x: Tensor, states: Sequence[Tensor],
+                           per_step: dict[str, list[Tensor]]) -> tuple[Tensor, Any]:
     """``layer(x, states)`` of an RNN, LSTM or GRU (or a subclass), written out a layer,
     a direction and a time step at a time, step t with its own weights.
 
@@ -313,11 +337,13 @@ def _untied_sequence_layer(layer, x, states, per_step):
     return x, _pack(states)
 
 
-def _untied_steps(layer, x, state, per_step, suffix, reverse):
+def _untied_steps(layer: RNNBase, x: Tensor, state: tuple[Tensor, ...],
+                  per_step: dict[str, list[Tensor]], suffix: str,
+                  reverse: bool) -> tuple[Tensor, tuple[Tensor, ...]]:
     """One layer and direction (``suffix``: "_l0", "_l1_reverse", ...) over a time-major
     x, step t with its own weights: (outputs (T, N, H_out), final state)."""
     x_steps = x.unbind(0)
-    outputs = [None] * len(x_steps)
+    outputs: list[Any] = [None] * len(x_steps)  # filled in the direction's order
     for t in (reversed(range(len(x_steps))) if reverse else range(len(x_steps))):
         # step t's copies by field, None where the layer has no such weight (bias=False)
         w = {f: per_step[f + suffix][t] if f + suffix in per_step else None for f in _WEIGHTS}
@@ -327,7 +353,8 @@ def _untied_steps(layer, x, state, per_step, suffix, reverse):
     return stack(outputs, axis=0), state
 
 
-def _untied_cell(cell, x, state, per_step):
+def _untied_cell(cell: Module, x: Tensor, state: Any,
+                 per_step: dict[str, list[Tensor]]) -> tuple[Tensor, Any]:
     """A cell stepped over a time-major x with its parameters swapped for step t's
     copies while step t runs (as torch's ``functional_call``), then put back."""
     originals = {n: getattr(cell, n) for n in per_step}
@@ -344,8 +371,10 @@ def _untied_cell(cell, x, state, per_step):
     return stack(outputs, axis=0), state
 
 
-def _per_step_rows(layer, x_data, state_leaves, named, gates, steps, eps, atol, rtol, seed,
-                   unroll=None):
+def _per_step_rows(layer: Module, x_data: np.ndarray, state_leaves: list[Tensor] | None,
+                   named: list[tuple[str, Parameter]], gates: tuple[str, ...], steps: int,
+                   eps: float, atol: float, rtol: float, seed: int,
+                   unroll: bool | None = None) -> tuple[list[LayerCheckRow], str | None]:
     """Rows per (weight, gate, step) from a run with untied per-step weight copies, and
     a note when there are none."""
     per_step = {n: [Tensor(p.data.copy(), requires_grad=True, name=f"{n}@t{t}")
@@ -393,7 +422,8 @@ def _layer_index(name: str) -> int:
 # --------------------------------------------------------------------------- the culprit
 
 
-def _culprit(rows, step_rows, gates, steps) -> tuple:
+def _culprit(rows: list[LayerCheckRow], step_rows: list[LayerCheckRow], gates: tuple[str, ...],
+             steps: int) -> tuple[str | None, tuple[str, ...], int | None]:
     """(sentence, gates, step) naming where the disagreement starts; (None, (), None)
     when everything agrees."""
     bad_steps = [r for r in step_rows if not r.ok]
@@ -405,7 +435,9 @@ def _culprit(rows, step_rows, gates, steps) -> tuple:
     return None, (), None
 
 
-def _culprit_at_step(bad_steps, step_rows, gates, steps) -> tuple:
+def _culprit_at_step(bad_steps: list[LayerCheckRow], step_rows: list[LayerCheckRow],
+                     gates: tuple[str, ...],
+                     steps: int) -> tuple[str, tuple[str, ...], int | None]:
     """The culprit from the per-step rows: the gates that disagree at the first step
     BPTT reaches with an error."""
     # the top layer gets the exact upstream gradient; BPTT reaches its last step
@@ -413,8 +445,10 @@ def _culprit_at_step(bad_steps, step_rows, gates, steps) -> tuple:
     top = max(_layer_index(r.tensor) for r in bad_steps)
     in_top = [r for r in bad_steps if _layer_index(r.tensor) == top]
 
-    def backward_order(r):  # BPTT's order: late steps first, early ones for the reverse direction
-        return -r.step if _reverse_direction(r.tensor) else r.step
+    # BPTT's order: late steps first, early ones for the reverse direction (and every
+    # per-step row has a step)
+    def backward_order(r: LayerCheckRow) -> int:
+        return -r.step if _reverse_direction(r.tensor) else r.step  # type: ignore[operator, return-value]
 
     first = max(in_top, key=backward_order)
     step, reverse = first.step, _reverse_direction(first.tensor)
@@ -445,7 +479,8 @@ def _culprit_at_step(bad_steps, step_rows, gates, steps) -> tuple:
     return sentence, (), step
 
 
-def _culprit_in_rows(bad_rows, rows, gates) -> tuple:
+def _culprit_in_rows(bad_rows: list[LayerCheckRow], rows: list[LayerCheckRow],
+                     gates: tuple[str, ...]) -> tuple[str, tuple[str, ...], None]:
     """The culprit without a per-step view: the tensors and gates that disagree."""
     bad_gates = tuple(g for g in gates if any(r.gate == g for r in bad_rows))
     worst = max(bad_rows, key=lambda r: r.max_rel_error)
@@ -461,7 +496,8 @@ def _culprit_in_rows(bad_rows, rows, gates) -> tuple:
 # --------------------------------------------------------------------------- the public API
 
 
-def layercheck_report(layer, x, state=None, *, gates: tuple | None = None, per_step: bool = True,
+def layercheck_report(layer: Module, x: Tensor | ArrayLike, state: Any = None, *,
+                      gates: Sequence[str] | None = None, per_step: bool = True,
                       unroll: bool | None = None, eps: float = 1e-6, atol: float = 1e-5,
                       rtol: float = 1e-3, seed: int = 0) -> LayerCheckReport:
     """Check a layer's gradients against finite differences; return the report.
@@ -487,7 +523,7 @@ def layercheck_report(layer, x, state=None, *, gates: tuple | None = None, per_s
         a ``LayerCheckReport``.
     """
     x_data = x.data if isinstance(x, Tensor) else np.asarray(x, dtype=np.float64)
-    gates = tuple(GATES.get(getattr(layer, "kind", None), ())) if gates is None else tuple(gates)
+    gates = tuple(GATES.get(getattr(layer, "kind", ""), ())) if gates is None else tuple(gates)
     named = list(layer.named_parameters())
     warn_unless_float64("gradcheck_layer", named, " (use layer.double())")
     # x and the states in the parameters' dtype: a module refuses any other, as torch
@@ -506,6 +542,7 @@ def layercheck_report(layer, x, state=None, *, gates: tuple | None = None, per_s
         rows += _x_rows(analytic[len(named)], numeric[len(named)], axis, atol, rtol)
         for s, a, n in zip(state_leaves or [], analytic[len(named) + 1:], numeric[len(named) + 1:]):
             rows += _state_rows(layer, s.name, a, n, atol, rtol)
+        step_rows: list[LayerCheckRow]
         step_rows, note = [], None
         if per_step and axis is not None and steps > 1:
             step_rows, note = _per_step_rows(layer, x_data, state_leaves, named, gates,
@@ -519,7 +556,8 @@ def layercheck_report(layer, x, state=None, *, gates: tuple | None = None, per_s
                             [note] if note else [])
 
 
-def gradcheck_layer(layer, x, state=None, *, raise_exception: bool = True, **kwargs) -> bool:
+def gradcheck_layer(layer: Module, x: Tensor | ArrayLike, state: Any = None, *,
+                    raise_exception: bool = True, **kwargs: Any) -> bool:
     """True when a layer's gradients match central finite differences everywhere.
 
     Otherwise raises ``tr.GradcheckError`` whose message is the report (per

@@ -20,13 +20,21 @@ torch when they run.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import functional as F
 from .case import Doc, Inputs, OpCase, shapes, strategy
-from .tensor import addcmul, addmm, concat, lerp, stack
+from .tensor import Tensor, addcmul, addmm, concat, lerp, stack
+
+if TYPE_CHECKING:
+    import torch  # (torch is optional: its twins import it when they run)
+    from numpy.typing import ArrayLike
+
+    from .case import ExampleArrays
 
 __all__ = ["CASES", "by_name", "api_table", "API_DOC", "update_api_doc"]
 
@@ -36,33 +44,34 @@ MATMUL = "(n?,k),(k,m?)->(n?,m?)"  # numpy's own gufunc signature of matmul
 # --------------------------------------------------------------------------- numpy twins
 
 
-def chunk_numpy(x, chunks, axis):
+def chunk_numpy(x: np.ndarray, chunks: int, axis: int) -> list[np.ndarray]:
     """torch.chunk's rule: parts of ceil(n / chunks) elements, the last smaller."""
     size = -(-x.shape[axis] // chunks)
     return np.split(x, range(size, x.shape[axis], size), axis=axis)
 
 
-def split_numpy(x, sizes, axis):
+def split_numpy(x: np.ndarray, sizes: int | Sequence[int], axis: int) -> list[np.ndarray]:
     if isinstance(sizes, int):
         sizes = [sizes] * (x.shape[axis] // sizes) + [x.shape[axis] % sizes] * bool(
             x.shape[axis] % sizes)
     return np.split(x, np.cumsum(sizes)[:-1], axis=axis)
 
 
-def sigmoid_numpy(x):
+def sigmoid_numpy(x: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-x))
 
 
-def log_softmax_numpy(x, axis):
+def log_softmax_numpy(x: np.ndarray, axis: int) -> np.ndarray:
     z = x - x.max(axis=axis, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
 
 
-def softmax_numpy(x, axis):
+def softmax_numpy(x: np.ndarray, axis: int) -> np.ndarray:
     return np.exp(log_softmax_numpy(x, axis))
 
 
-def cross_entropy_numpy(x, target, label_smoothing=0.0):
+def cross_entropy_numpy(x: np.ndarray, target: np.ndarray,
+                        label_smoothing: float = 0.0) -> float:
     """The mean over samples of -(1 - eps) log p[target] - eps/C sum_c log p[c]."""
     logp = log_softmax_numpy(x.reshape(-1, x.shape[-1]), axis=-1)
     picked = logp[np.arange(len(logp)), target.reshape(-1)]
@@ -73,38 +82,40 @@ def cross_entropy_numpy(x, target, label_smoothing=0.0):
 # (each imports torch when it runs: the table itself imports without torch)
 
 
-def torch_addcmul(a, b, c, value=1):
+def torch_addcmul(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor,
+                  value: float = 1) -> torch.Tensor:
     import torch
     return torch.addcmul(a, b, c, value=value)
 
 
-def torch_lerp(a, b, weight):
+def torch_lerp(a: torch.Tensor, b: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     import torch
     return torch.lerp(a, b, weight)
 
 
-def torch_linear(*args):
+def torch_linear(*args: torch.Tensor) -> torch.Tensor:
     import torch
     return torch.nn.functional.linear(*args)
 
 
-def torch_embedding(w, indices, padding_idx):
+def torch_embedding(w: torch.Tensor, indices: np.ndarray, padding_idx: int | None) -> torch.Tensor:
     import torch
     return torch.nn.functional.embedding(torch.as_tensor(indices), w, padding_idx)
 
 
-def torch_cross_entropy(x, target, label_smoothing=0.0):
+def torch_cross_entropy(x: torch.Tensor, target: np.ndarray,
+                        label_smoothing: float = 0.0) -> torch.Tensor:
     import torch
     return torch.nn.functional.cross_entropy(x, torch.as_tensor(target),
                                              label_smoothing=label_smoothing)
 
 
-def torch_mse_loss(x, y):
+def torch_mse_loss(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     import torch
     return torch.nn.functional.mse_loss(x, y)
 
 
-def torch_basic_index(x, index):
+def torch_basic_index(x: torch.Tensor, index: tuple) -> torch.Tensor:
     """numpy's basic indexing in torch, which has no negative slice steps: one axis at a time."""
     import torch
 
@@ -119,7 +130,7 @@ def torch_basic_index(x, index):
     return x
 
 
-def torch_index(x, index):
+def torch_index(x: torch.Tensor, index: Any) -> torch.Tensor:
     import torch
 
     if isinstance(index, tuple):
@@ -127,25 +138,25 @@ def torch_index(x, index):
     return x[torch.as_tensor(index)]
 
 
-def torch_cat(*xs, axis):
+def torch_cat(*xs: torch.Tensor, axis: int) -> torch.Tensor:
     import torch
     return torch.cat(xs, dim=axis)
 
 
-def torch_stack(*xs, axis):
+def torch_stack(*xs: torch.Tensor, axis: int) -> torch.Tensor:
     import torch
     return torch.stack(xs, dim=axis)
 
 
-def torch_sum(x, axis, keepdims):
+def torch_sum(x: torch.Tensor, axis: int | tuple[int, ...] | None, keepdims: bool) -> torch.Tensor:
     return x.sum() if axis is None and not keepdims else x.sum(dim=axis, keepdim=keepdims)
 
 
-def torch_mean(x, axis, keepdims):
+def torch_mean(x: torch.Tensor, axis: int | tuple[int, ...] | None, keepdims: bool) -> torch.Tensor:
     return x.mean() if axis is None and not keepdims else x.mean(dim=axis, keepdim=keepdims)
 
 
-def reversed_axes(x):
+def reversed_axes(x: torch.Tensor) -> torch.Tensor:
     return x.permute(tuple(reversed(range(x.ndim))))
 
 
@@ -157,17 +168,18 @@ UNARY = shapes((3, 4))  # the fixed example of most one-input ops
 MATRIX_AND_COLUMN = shapes((3, 4), (3, 1))
 
 
-def embedding_fn(w, indices, padding_idx):
+def embedding_fn(w: Tensor, indices: np.ndarray, padding_idx: int | None) -> Tensor:
     return F.embedding(indices, w, padding_idx)
 
 
-def embedding_example(indices, padding_idx=None):
+def embedding_example(indices: ArrayLike,
+                      padding_idx: int | None = None) -> Callable[[ExampleArrays], Inputs]:
     """A (3, 4) table, these indices into it."""
     return lambda r: Inputs((r.array(3, 4),), {"indices": np.array(indices),
                                                "padding_idx": padding_idx})
 
 
-def one_input(*shape, **params):
+def one_input(*shape: int, **params: Any) -> Callable[[ExampleArrays], Inputs]:
     """A fixed example of one array of ``shape`` with keyword parameters."""
     return lambda r: Inputs((r.array(*shape),), params)
 
@@ -522,7 +534,7 @@ def update_api_doc(text: str) -> str:
     return f"{head}{BEGIN}\n{api_table()}\n{END}{tail}"
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """``python -m tinygrad_rnn.op_cases [--check]``: rewrite the op table of docs/api.md,
     or with ``--check`` only say whether it is up to date (exit status 1 if not)."""
     argv = sys.argv[1:] if argv is None else argv

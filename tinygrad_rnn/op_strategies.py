@@ -10,6 +10,8 @@ add up, ...
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -25,24 +27,25 @@ __all__ = [
 ]
 
 
-def arrays_of_shapes(*shapes, positive=False) -> st.SearchStrategy:
+def arrays_of_shapes(*shapes: tuple[int, ...],
+                     positive: bool = False) -> st.SearchStrategy[tuple[np.ndarray, ...]]:
     """One array per given shape (a tuple of them)."""
     make = positive_arrays if positive else arrays
     return st.tuples(*(make(s) for s in shapes))
 
 
 @st.composite
-def same_shape_arrays(draw, count: int = 2):
+def same_shape_arrays(draw: st.DrawFn, count: int = 2) -> tuple[np.ndarray, ...]:
     """``count`` arrays of one random shape (an input and its target)."""
     shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=4))
     return tuple(draw(arrays(shape)) for _ in range(count))
 
 
 @st.composite
-def reduction(draw):
+def reduction(draw: st.DrawFn) -> Inputs:
     """x and an axis (None, an int, a negative int or a tuple) with keepdims."""
     x = draw(arrays())
-    choices = [st.none()]
+    choices: list[st.SearchStrategy[Any]] = [st.none()]
     if x.ndim:
         choices += [st.integers(-x.ndim, x.ndim - 1),
                     hnp.valid_tuple_axes(x.ndim, min_size=1)]  # negative ones included
@@ -51,25 +54,25 @@ def reduction(draw):
 
 
 @st.composite
-def one_axis(draw):
+def one_axis(draw: st.DrawFn) -> Inputs:
     """x of at least one dimension and one of its axes, maybe counted from the end."""
     x = draw(arrays(min_dims=1))
     return Inputs((x,), {"axis": draw(st.integers(-x.ndim, x.ndim - 1))})
 
 
 @st.composite
-def two_axes(draw, min_dims=2):
+def two_axes(draw: st.DrawFn, min_dims: int = 2) -> Inputs:
     """x and two of its axes ``a`` and ``b`` (maybe the same one)."""
     x = draw(arrays(min_dims=min_dims))
     a, b = (draw(st.integers(-x.ndim, x.ndim - 1)) for _ in range(2))
     return Inputs((x,), {"a": a, "b": b})
 
 
-def permutation(two_axes: bool = True) -> st.SearchStrategy:
+def permutation(two_axes: bool = True) -> st.SearchStrategy[Inputs]:
     """x and a permutation of all its axes; without ``two_axes``, never of exactly
     two (which ``transpose(a, b)`` reads as a swap)."""
     @st.composite
-    def draw_permutation(draw):
+    def draw_permutation(draw: st.DrawFn) -> Inputs:
         x = draw(arrays(min_dims=1))
         perm = draw(st.permutations(range(x.ndim)))
         # some axes counted from the end, as torch allows
@@ -81,7 +84,7 @@ def permutation(two_axes: bool = True) -> st.SearchStrategy:
 
 
 @st.composite
-def reshaped(draw):
+def reshaped(draw: st.DrawFn) -> Inputs:
     """x and a shape of as many elements (some with -1, some adding axes of 1)."""
     x = draw(arrays())
     n = x.size
@@ -91,10 +94,10 @@ def reshaped(draw):
 
 
 @st.composite
-def basic_index(draw):
+def basic_index(draw: st.DrawFn) -> Inputs:
     """A tuple of ints and slices (negative steps included), one per leading axis."""
     x = draw(arrays(min_dims=1))
-    index = []
+    index: list[int | slice] = []
     for n in x.shape[:draw(st.integers(1, x.ndim))]:
         if draw(st.booleans()):
             index.append(draw(st.integers(-n, n - 1)))
@@ -107,7 +110,7 @@ def basic_index(draw):
 
 
 @st.composite
-def array_index(draw, leading_slice=False):
+def array_index(draw: st.DrawFn, leading_slice: bool = False) -> Inputs:
     """Integer arrays picking elements, repeats included (their gradients must add)."""
     x = draw(arrays(min_dims=2 if leading_slice else 1))
     n = x.shape[1 if leading_slice else 0]
@@ -117,7 +120,7 @@ def array_index(draw, leading_slice=False):
 
 
 @st.composite
-def to_concat(draw, new_axis=False):
+def to_concat(draw: st.DrawFn, new_axis: bool = False) -> Inputs:
     """2 to 3 arrays that agree everywhere but along ``axis`` (or everywhere, to stack)."""
     base = draw(hnp.array_shapes(min_dims=0 if new_axis else 1, max_dims=3, max_side=3))
     ndim = len(base) + (1 if new_axis else 0)
@@ -132,7 +135,7 @@ def to_concat(draw, new_axis=False):
 
 
 @st.composite
-def chunked(draw):
+def chunked(draw: st.DrawFn) -> Inputs:
     """x, a number of chunks (1 to 5, maybe more than the axis holds) and an axis."""
     x = draw(arrays(min_dims=1))
     axis = draw(st.integers(-x.ndim, x.ndim - 1))
@@ -140,7 +143,7 @@ def chunked(draw):
 
 
 @st.composite
-def split_sizes(draw, as_list):
+def split_sizes(draw: st.DrawFn, as_list: bool) -> Inputs:
     """x, an axis, and sizes: an int (maybe more than the axis holds), or a list
     (empty parts included) that adds up to the axis."""
     x = draw(arrays(min_dims=1))
@@ -154,7 +157,7 @@ def split_sizes(draw, as_list):
 
 
 @st.composite
-def addmm_inputs(draw):
+def addmm_inputs(draw: st.DrawFn) -> tuple[np.ndarray, ...]:
     """input, mat1 (n, k), mat2 (k, m), input of a shape that broadcasts to (n, m)."""
     n, k, m = (draw(st.integers(1, 4)) for _ in range(3))
     input_shape = draw(st.sampled_from([(n, m), (m,), (1, m), (n, 1), (1, 1), ()]))
@@ -162,7 +165,7 @@ def addmm_inputs(draw):
 
 
 @st.composite
-def linear_inputs(draw, bias: bool):
+def linear_inputs(draw: st.DrawFn, bias: bool) -> tuple[np.ndarray, ...]:
     """x (*, in) with 0 to 3 leading axes, weight (out, in), and a bias (out,) if ``bias``."""
     leading = draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=3))
     n_in, n_out = draw(st.integers(1, 4)), draw(st.integers(1, 4))
@@ -171,27 +174,29 @@ def linear_inputs(draw, bias: bool):
 
 
 @st.composite
-def scaled(draw, arrays_strategy, name="value"):
+def scaled(draw: st.DrawFn, arrays_strategy: st.SearchStrategy[Any], name: str = "value") -> Inputs:
     """Arrays and a number parameter ``name`` (negative, zero, fractional, above 1)."""
     number = draw(st.sampled_from([1.0, -2.0, 0.0, 0.3, 0.75, 2.5]))
     return Inputs(tuple(draw(arrays_strategy)), {name: number})
 
 
 @st.composite
-def embedding_inputs(draw, padding: bool, pick_padding: bool = True):
+def embedding_inputs(draw: st.DrawFn, padding: bool, pick_padding: bool = True) -> Inputs:
     """A table (V, D), integer indices of any shape into it, and maybe a padding row
     (which the indices avoid unless ``pick_padding``)."""
     rows, dim = draw(st.integers(2 if padding else 1, 5)), draw(st.integers(1, 3))
     weight = draw(arrays((rows, dim)))
     padding_idx = draw(st.integers(-rows, rows - 1)) if padding else None
-    rows_picked = [r for r in range(rows) if pick_padding or r != padding_idx % rows]
+    # (padding_idx is None only with padding=False, which always picks any row)
+    rows_picked = [r for r in range(rows)
+                   if pick_padding or r != padding_idx % rows]  # type: ignore[operator]
     index_shape = draw(hnp.array_shapes(min_dims=0, max_dims=2, max_side=4))
     indices = draw(hnp.arrays(np.intp, index_shape, elements=st.sampled_from(rows_picked)))
     return Inputs((weight,), {"indices": indices, "padding_idx": padding_idx})
 
 
 @st.composite
-def class_targets(draw):
+def class_targets(draw: st.DrawFn) -> Inputs:
     """Logits (C,) or (N, C) and a target of class indices, () or (N,)."""
     n_classes = draw(st.integers(1, 4))
     batch = draw(st.none() | st.integers(1, 4))

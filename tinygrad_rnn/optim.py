@@ -17,10 +17,18 @@ weight_decay, and every rule starts with ``g = -g`` if ``maximize`` and then
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .tensor import Tensor
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    # tensors, or param groups: dicts with the key "params" (as torch's ParamsT)
+    Params: TypeAlias = "Iterable[Tensor] | Iterable[dict[str, Any]]"
 
 
 class Optimizer:
@@ -30,14 +38,14 @@ class Optimizer:
     ``_update(p, g, state, group)``, which changes ``p.data`` in place.
     """
 
-    def __init__(self, params, defaults: dict):
+    def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
         if isinstance(params, Tensor):
             raise TypeError(f"{type(self).__name__}: params must be an iterable of tensors "
                             f"(or of param-group dicts), got a single Tensor; wrap it in a list")
         self.defaults = dict(defaults)
         self.param_groups: list[dict] = []
         self.state: dict[int, dict] = {}  # id(p) -> that parameter's state
-        groups = list(params)
+        groups: list[Any] = list(params)
         if not groups:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
         if not isinstance(groups[0], dict):
@@ -114,7 +122,7 @@ class Optimizer:
     def _params(self) -> list:
         return [p for group in self.param_groups for p in group["params"]]
 
-    def state_dict(self) -> dict:
+    def state_dict(self) -> dict[str, np.ndarray]:
         """The optimizer's state as a flat dict of numpy arrays, ready for ``tr.save``.
 
         Keys: ``state.{i}.{name}`` for parameter i (counted over all groups, in
@@ -146,7 +154,7 @@ class Optimizer:
             if stored is None or len(stored) != len(group["params"]):
                 problems.append(f"param group {g} has {len(group['params'])} parameters, the "
                                 f"state dict {'none' if stored is None else len(stored)}")
-        new_state = {}
+        new_state: dict[int, dict[str, np.ndarray]] = {}
         for key, value in state_dict.items():
             kind, index, field = key.split(".", 2)
             if kind == "state":
@@ -183,7 +191,7 @@ class Optimizer:
         return "\n".join(lines + [")"])
 
 
-def _as_option(stored: np.ndarray, current):
+def _as_option(stored: np.ndarray, current: Any) -> Any:
     """A stored option back in the Python type it had (float, bool, tuple of floats)."""
     stored = np.asarray(stored)
     if isinstance(current, tuple):
@@ -200,15 +208,16 @@ class SGD(Optimizer):
         p = p - lr * d
     """
 
-    def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False):
+    def __init__(self, params: Params, lr: float = 1e-3, momentum: float = 0.0,
+                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False, *,
+                 maximize: bool = False) -> None:
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("SGD: Nesterov momentum requires a momentum > 0 and zero dampening")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov,
                                       maximize=maximize))
 
-    def _update(self, p, g, state, group):
+    def _update(self, p: Tensor, g: np.ndarray, state: dict, group: dict) -> None:
         momentum = group["momentum"]
         if momentum != 0:
             buf = state.get("momentum_buffer")
@@ -231,8 +240,10 @@ class Adam(Optimizer):
         p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
     """
 
-    def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False):
+    def __init__(self, params: Params, lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, amsgrad: bool = False, *,
+                 maximize: bool = False) -> None:
         for beta in betas:
             if not 0.0 <= beta < 1.0:
                 raise ValueError(f"{type(self).__name__}: invalid betas {betas} "
@@ -241,7 +252,7 @@ class Adam(Optimizer):
                                       weight_decay=weight_decay, amsgrad=amsgrad,
                                       maximize=maximize, decoupled=False))
 
-    def _update(self, p, g, state, group):
+    def _update(self, p: Tensor, g: np.ndarray, state: dict, group: dict) -> None:
         if not state:
             state["step"] = 0
             state["exp_avg"] = np.zeros_like(p.data)
@@ -270,8 +281,10 @@ class AdamW(Adam):
     """Adam with decoupled weight decay, as torch.optim.AdamW: before the Adam step,
     p = p * (1 - lr * weight_decay)  (the decay never enters m or v)."""
 
-    def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False):
+    def __init__(self, params: Params, lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False, *,
+                 maximize: bool = False) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
         for group in self.param_groups:
             group["decoupled"] = True
@@ -285,9 +298,9 @@ class Adagrad(Optimizer):
         p = p - lr / (1 + (t - 1) * lr_decay) * g / (sqrt(s) + eps)
     """
 
-    def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
-                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, *,
-                 maximize: bool = False):
+    def __init__(self, params: Params, lr: float = 1e-2, lr_decay: float = 0.0,
+                 weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
+                 eps: float = 1e-10, *, maximize: bool = False) -> None:
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value,
                                       eps=eps, maximize=maximize))
@@ -298,7 +311,7 @@ class Adagrad(Optimizer):
                     "step": 0,
                     "sum": np.full_like(p.data, group["initial_accumulator_value"])}
 
-    def _update(self, p, g, state, group):
+    def _update(self, p: Tensor, g: np.ndarray, state: dict, group: dict) -> None:
         if not state:  # a parameter added later with add_param_group
             state.update(step=0, sum=np.full_like(p.data, group["initial_accumulator_value"]))
         state["step"] += 1
@@ -317,13 +330,13 @@ class RMSprop(Optimizer):
         p = p - lr * g / a                            otherwise
     """
 
-    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+    def __init__(self, params: Params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
-                 maximize: bool = False):
+                 maximize: bool = False) -> None:
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                       momentum=momentum, centered=centered, maximize=maximize))
 
-    def _update(self, p, g, state, group):
+    def _update(self, p: Tensor, g: np.ndarray, state: dict, group: dict) -> None:
         if not state:
             state["step"] = 0
             state["square_avg"] = np.zeros_like(p.data)

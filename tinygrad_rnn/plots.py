@@ -14,14 +14,24 @@ plot is made: ``import tinygrad_rnn`` never needs it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import os
+
+    from matplotlib.figure import Figure
+    from numpy.typing import ArrayLike
+
+    PathLike = str | os.PathLike[str]
 
 __all__ = ["gradient_flow", "gate_heatmap", "loss_curve"]
 
 
-def _figure(width: float, height: float):
+def _figure(width: float, height: float) -> Figure:
     try:
         from matplotlib.figure import Figure
     except ImportError:  # pragma: no cover - exercised only without matplotlib
@@ -32,7 +42,7 @@ def _figure(width: float, height: float):
     return Figure(figsize=(width, height), layout="constrained")
 
 
-def _save(fig, path):
+def _save(fig: Figure, path: PathLike | None) -> Figure:
     if path is not None:
         path = Path(path)
         if path.suffix.lower() != ".png":
@@ -41,14 +51,15 @@ def _save(fig, path):
     return fig
 
 
-def _series(data, default: str) -> dict:
+def _series(data: Mapping[Any, ArrayLike] | ArrayLike, default: str) -> dict[str, np.ndarray]:
     """{label: 1-D array} from a dict, or from one sequence (labelled ``default``)."""
     if isinstance(data, dict):
         return {str(k): np.asarray(v, dtype=float).ravel() for k, v in data.items()}
     return {default: np.asarray(data, dtype=float).ravel()}
 
 
-def gradient_flow(flows, path=None, title: str = "Gradient flow through time"):
+def gradient_flow(flows: Mapping[str, ArrayLike] | ArrayLike, path: PathLike | None = None,
+                  title: str = "Gradient flow through time") -> Figure:
     """||dL/dh_t|| against the time step t, one line per model, log scale.
 
     Arguments:
@@ -78,8 +89,9 @@ _RANGES = {"i": (0, 1), "f": (0, 1), "o": (0, 1), "r": (0, 1), "z": (0, 1),
            "g": (-1, 1), "n": (-1, 1)}
 
 
-def gate_heatmap(gates: dict, path=None, batch_index: int = 0, names=None,
-                 title: str = "Gate activations", annotate: bool | None = None):
+def gate_heatmap(gates: Mapping[str, ArrayLike], path: PathLike | None = None,
+                 batch_index: int = 0, names: Sequence[str] | None = None,
+                 title: str = "Gate activations", annotate: bool | None = None) -> Figure:
     """One heatmap per gate or state, units (rows) against time (columns), for one sequence.
 
     Arguments:
@@ -108,7 +120,7 @@ def gate_heatmap(gates: dict, path=None, batch_index: int = 0, names=None,
     for ax, name in zip(axes, names):
         values = arrays[name].T  # (H, T): a unit per row, time left to right
         lo, hi = _RANGES.get(name, (None, None))
-        if lo is None:
+        if lo is None or hi is None:  # (both or neither)
             bound = max(float(np.abs(values).max()), 1e-12)
             lo, hi = -bound, bound
         image = ax.imshow(values, aspect="auto", cmap="viridis" if lo == 0 else "RdBu_r",
@@ -127,7 +139,8 @@ def gate_heatmap(gates: dict, path=None, batch_index: int = 0, names=None,
     return _save(fig, path)
 
 
-def loss_curve(losses, path=None, title: str = "Training loss", log: bool = True):
+def loss_curve(losses: Mapping[str, ArrayLike] | ArrayLike, path: PathLike | None = None,
+               title: str = "Training loss", log: bool = True) -> Figure:
     """Training loss against step, one line per run.
 
     Arguments:

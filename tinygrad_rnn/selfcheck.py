@@ -10,11 +10,13 @@ Hypothesis. This is the quick look a user can run anywhere numpy is installed
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import nn
+from .case import OpCase
 from .gradcheck import gradcheck_report
 from .layercheck import layercheck_report
 from .op_cases import CASES
@@ -30,15 +32,16 @@ class CheckRow:
     seconds: float
 
 
-def gradcheck_cases() -> list:
+def gradcheck_cases() -> list[OpCase]:
     """The rows of the op table (``op_cases.CASES``) that finite differences can check."""
     return [case for case in CASES if "gradients" not in case.skip]
 
 
-def check_op_example(case, seed: int = 0) -> CheckRow:
+def check_op_example(case: OpCase, seed: int = 0) -> CheckRow:
     """``case``'s fixed example against finite differences, with the case's tolerances."""
     start = time.perf_counter()
-    arrays, params = case.fixed_example(seed)
+    # (not None: every case of the table has a fixed example, which test_ops checks)
+    arrays, params = case.fixed_example(seed)  # type: ignore[misc]
     report = gradcheck_report(lambda *tensors: case.fn(*tensors, **params), case.tensors(arrays),
                               atol=case.atol, rtol=case.rtol)
     return CheckRow(case.name, "op", max(r.max_abs_error for r in report.rows),
@@ -46,9 +49,9 @@ def check_op_example(case, seed: int = 0) -> CheckRow:
                     time.perf_counter() - start)
 
 
-def layer_cases(rng) -> list:
+def layer_cases(rng: np.random.Generator) -> list[tuple[str, nn.Module, np.ndarray]]:
     """(name, layer, x): every built-in layer and cell, small, in float64."""
-    def x(*shape):
+    def x(*shape: int) -> np.ndarray:
         return rng.standard_normal(shape)
     return [
         ("nn.Linear", nn.Linear(3, 2), x(4, 3)),
@@ -57,15 +60,17 @@ def layer_cases(rng) -> list:
         ("nn.LSTMCell", nn.LSTMCell(2, 3), x(2, 2)),
         ("nn.GRUCell", nn.GRUCell(2, 3), x(2, 2)),
         ("nn.RNN", nn.RNN(2, 3), x(3, 2, 2)),
-        ("nn.RNN 2 layers, bidirectional", nn.RNN(2, 2, num_layers=2, bidirectional=True), x(2, 1, 2)),
+        ("nn.RNN 2 layers, bidirectional", nn.RNN(2, 2, num_layers=2, bidirectional=True),
+         x(2, 1, 2)),
         ("nn.LSTM", nn.LSTM(2, 3), x(3, 2, 2)),
-        ("nn.LSTM batch_first, proj_size", nn.LSTM(2, 3, batch_first=True, proj_size=2), x(1, 3, 2)),
+        ("nn.LSTM batch_first, proj_size", nn.LSTM(2, 3, batch_first=True, proj_size=2),
+         x(1, 3, 2)),
         ("nn.GRU", nn.GRU(2, 3), x(3, 2, 2)),
         ("nn.GRU bidirectional, no bias", nn.GRU(2, 2, bias=False, bidirectional=True), x(3, 1, 2)),
     ]
 
 
-def run_all(seed: int = 0) -> list:
+def run_all(seed: int = 0) -> list[CheckRow]:
     """Check every op and layer; one ``CheckRow`` each."""
     rows = [check_op_example(case, seed) for case in gradcheck_cases()]
     rng = np.random.default_rng(seed)
@@ -78,7 +83,7 @@ def run_all(seed: int = 0) -> list:
     return rows
 
 
-def format_table(rows) -> str:
+def format_table(rows: Sequence[CheckRow]) -> str:
     width = max(len(r.name) for r in rows) + 2
     header = f"{'':<6}{'name':<{width}}{'max abs err':>12}{'max rel err':>12}{'time':>8}  ok"
     lines = [header, "-" * len(header)]

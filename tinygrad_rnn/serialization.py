@@ -18,6 +18,7 @@ import pathlib
 import uuid
 import zipfile
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -26,12 +27,12 @@ from .tensor import Tensor
 __all__ = ["save", "load"]
 
 
-def _npz_path(path) -> pathlib.Path:
+def _npz_path(path: str | os.PathLike[str]) -> pathlib.Path:
     path = pathlib.Path(os.fspath(path))
     return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
 
 
-def _as_array(name: str, value) -> np.ndarray:
+def _as_array(name: str, value: Any) -> np.ndarray:
     """A tensor's or array's values; anything that would need pickle is refused."""
     if isinstance(value, Tensor):
         value = value.data
@@ -47,7 +48,7 @@ def _as_array(name: str, value) -> np.ndarray:
     return value
 
 
-def save(obj, path) -> pathlib.Path:
+def save(obj: Any, path: str | os.PathLike[str]) -> pathlib.Path:
     """Write a state dict ``{name: array}`` (or anything with ``.state_dict()``) to ``path``.
 
     Arguments:
@@ -92,7 +93,7 @@ def save(obj, path) -> pathlib.Path:
     return target
 
 
-def load(path) -> dict:
+def load(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """Read a file written by ``save`` (or by ``np.savez``) into ``{name: np.ndarray}``.
 
     Every array is read into memory and the file is closed before returning.

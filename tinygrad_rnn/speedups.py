@@ -32,10 +32,15 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import autograd, ops
+
+if TYPE_CHECKING:
+    from .autograd import Context, Function, Gradient
 
 # Read once, at import: the whole process runs one way or the other.
 PLAIN = os.environ.get("TINYGRAD_RNN_PLAIN", "") not in ("", "0")
@@ -59,14 +64,18 @@ class OuterSum:
     """
 
     __slots__ = ("lefts", "rights", "shape", "dtype")
+    lefts: list[np.ndarray]
+    rights: list[np.ndarray]
+    shape: tuple[int, ...]
+    dtype: np.dtype
 
-    def __init__(self, left: np.ndarray, right: np.ndarray):
+    def __init__(self, left: np.ndarray, right: np.ndarray) -> None:
         self.lefts, self.rights = [left], [right]
         self.shape = (left.shape[1], right.shape[1])
         self.dtype = left.dtype if left.dtype == right.dtype else np.result_type(left, right)
 
     @classmethod
-    def of_rows(cls, right: np.ndarray) -> "OuterSum":
+    def of_rows(cls, right: np.ndarray) -> OuterSum:
         """ones^T @ right, of shape (M,) for a 2-D ``right`` (N, M)."""
         rows = object.__new__(cls)  # (not __init__: there is no left factor)
         rows.lefts, rows.rights = [], [right]
@@ -81,17 +90,17 @@ class OuterSum:
         return lefts.T @ rights
 
 
-def as_array(g):
+def as_array(g: Gradient) -> np.ndarray:
     """``g`` as an array (an OuterSum does its matmul now)."""
     return g.array() if type(g) is OuterSum else g
 
 
-def backward_of(fn: type):
+def backward_of(fn: type[Function]) -> Callable[[Context, Any], Any]:
     """The op's own backward, but for the three ops whose weight gradient is a product."""
     return _FACTORED.get(fn, fn.backward)
 
 
-def _matmul_backward(ctx, grad):
+def _matmul_backward(ctx: Context, grad: np.ndarray) -> tuple[Gradient, ...]:
     """``ops.Matmul.backward`` with dy = x^T @ grad as its factors, for a 2-D y."""
     x, y = ctx.saved_tensors
     need_x, need_y = ctx.needs_input_grad
@@ -101,7 +110,7 @@ def _matmul_backward(ctx, grad):
     return dx, OuterSum(x.reshape(-1, x.shape[-1]), grad.reshape(-1, grad.shape[-1]))
 
 
-def _addmm_backward(ctx, grad):
+def _addmm_backward(ctx: Context, grad: np.ndarray) -> tuple[Gradient, ...]:
     """``ops.Addmm.backward`` with dmat2 = mat1^T @ grad as its factors."""
     mat1, mat2 = ctx.saved_tensors
     _, need_mat1, need_mat2 = ctx.needs_input_grad
@@ -109,7 +118,7 @@ def _addmm_backward(ctx, grad):
             OuterSum(mat1, grad) if need_mat2 else None)
 
 
-def _linear_backward(ctx, grad):
+def _linear_backward(ctx: Context, grad: np.ndarray) -> tuple[Gradient, ...]:
     """``ops.Linear.backward`` with dweight = grad^T @ x as its factors."""
     rows, weight = ctx.saved_tensors
     if not ctx.needs_input_grad[1]:
@@ -128,7 +137,7 @@ _FACTORED = {ops.Matmul: _matmul_backward, ops.Addmm: _addmm_backward,
              ops.Linear: _linear_backward}
 
 
-def conform(node, shape: tuple, dtype, g):
+def conform(node: Context, shape: tuple, dtype: np.dtype, g: Gradient) -> Gradient:
     """``autograd.conform``, but a bias's gradient (rows (N, M) for a (M,) input) is kept
     as its rows, summed once with every other step's."""
     if type(g) is OuterSum and g.shape == shape and g.dtype == dtype:
@@ -145,7 +154,7 @@ def conform(node, shape: tuple, dtype, g):
 IN_PLACE_MIN_SIZE = 4096
 
 
-def add_grads(previous, g):
+def add_grads(previous: Gradient, g: Gradient) -> Gradient:
     """previous + g, for two gradients of one tensor (either may be an OuterSum).
 
     Call it as ``slot = add_grads(slot, g)``, passing the container's item
@@ -174,7 +183,7 @@ def add_grads(previous, g):
     return previous + g
 
 
-def _refcount_in_callee(previous, g) -> int:
+def _refcount_in_callee(previous: Gradient, g: Gradient) -> int:
     return sys.getrefcount(previous)
 
 
@@ -208,7 +217,7 @@ class gc_paused:
         self.was_enabled = gc.isenabled()
         gc.disable()
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         if self.was_enabled:
             gc.enable()
 

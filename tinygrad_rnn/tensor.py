@@ -10,17 +10,36 @@ the backward pass is ``autograd.py``; the ops are ``ops.py``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from . import autograd, ops
 from .autograd import (  # noqa: F401  (also importable from here, as they always were)
-    Context, Function, ShapeError, enable_grad, is_grad_enabled, no_grad, unbroadcast)
+    Context,
+    Function,
+    ShapeError,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    unbroadcast,
+)
 from .dims import resolve_dim, resolve_keepdim
+
+if TYPE_CHECKING:
+    import builtins  # (inside class Tensor, ``float`` is the method Tensor.float)
+    from typing import TypeAlias
+
+    from numpy.typing import ArrayLike, DTypeLike
+
+    # what an op takes for a tensor: a Tensor, or a number or array (a constant)
+    TensorLike: TypeAlias = "Tensor | ArrayLike"
 
 # --------------------------------------------------------------------------- Tensor
 
 
-def _as_array(data, dtype) -> np.ndarray:
+def _as_array(data: ArrayLike, dtype: DTypeLike | None) -> np.ndarray:
     """Float arrays keep their dtype; Python numbers, lists, ints and bools become float64."""
     if dtype is not None:
         return np.asarray(data, dtype=dtype)
@@ -45,10 +64,17 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "_requires_grad", "_node", "_index", "_name", "__weakref__")
+    data: np.ndarray
+    grad: np.ndarray | None
+    _requires_grad: bool
+    _node: Context | None
+    _index: int
+    _name: str | None
     # numpy defers to our reflected operators: ndarray + Tensor calls Tensor.__radd__
     __array_ufunc__ = None
 
-    def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
+    def __init__(self, data: TensorLike, requires_grad: bool = False,
+                 dtype: DTypeLike | None = None, name: str | None = None) -> None:
         if isinstance(data, Tensor):
             data = data.data
         self.data = _as_array(data, dtype)
@@ -60,7 +86,7 @@ class Tensor:
         self.requires_grad = requires_grad
 
     @staticmethod
-    def _from_op(data, node, index: int) -> "Tensor":
+    def _from_op(data: ArrayLike, node: Context | None, index: int) -> Tensor:
         """Output ``index`` of an op (``node`` is None when no graph is recorded); what
         ``Function.apply`` makes its results with.
 
@@ -77,7 +103,7 @@ class Tensor:
         return t
 
     @staticmethod
-    def _constant(data) -> "Tensor":
+    def _constant(data: ArrayLike) -> Tensor:
         """A number or array that ``Function.apply`` was given among tensors."""
         return Tensor(data)
 
@@ -116,14 +142,25 @@ class Tensor:
         return self._node is None
 
     @property
-    def grad_fn(self):
+    def grad_fn(self) -> type[Function] | None:
         """The op that computed this tensor (None for a leaf)."""
         return None if self._node is None else self._node.fn
 
-    shape = property(lambda self: self.data.shape)
-    dtype = property(lambda self: self.data.dtype)
-    ndim = property(lambda self: self.data.ndim)
-    size = property(lambda self: self.data.size)
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
 
     def __len__(self) -> int:
         return len(self.data)
@@ -148,20 +185,20 @@ class Tensor:
     def numpy(self) -> np.ndarray:
         return self.data
 
-    def to(self, dtype) -> "Tensor":
+    def to(self, dtype: DTypeLike) -> Tensor:
         """This tensor in floating ``dtype`` (np.float32, "float64", ...), gradients
         flowing back in the original dtype, as torch's ``x.to(dtype)``."""
         return ops.Cast.apply(self, dtype=dtype)
 
-    def float(self) -> "Tensor":
+    def float(self) -> Tensor:
         """``to(np.float32)``."""
         return ops.Cast.apply(self, dtype=np.float32)
 
-    def double(self) -> "Tensor":
+    def double(self) -> Tensor:
         """``to(np.float64)``."""
         return ops.Cast.apply(self, dtype=np.float64)
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """The same values (shared memory), cut from the graph: gradients stop here."""
         return Tensor._from_op(self.data, None, 0)
 
@@ -177,7 +214,7 @@ class Tensor:
         self.grad = None
 
     # ----------------------------------------------------------------- backward
-    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+    def backward(self, gradient: TensorLike | None = None, retain_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad.
 
         Arguments:
@@ -208,7 +245,7 @@ class Tensor:
         autograd.backward(self, gradient, retain_graph)
 
     # ----------------------------------------------------------------- arithmetic
-    def _lift(self, other) -> "Tensor":
+    def _lift(self, other: TensorLike) -> Tensor:
         """A Python number takes this tensor's dtype (float32 stays float32)."""
         if isinstance(other, Tensor):
             return other
@@ -216,105 +253,129 @@ class Tensor:
             return Tensor(np.asarray(other, dtype=self.data.dtype))
         return Tensor(other)
 
-    def __add__(self, other): return ops.Add.apply(self, self._lift(other))
-    def __radd__(self, other): return ops.Add.apply(self._lift(other), self)
-    def __sub__(self, other): return ops.Sub.apply(self, self._lift(other))
-    def __rsub__(self, other): return ops.Sub.apply(self._lift(other), self)
-    def __mul__(self, other): return ops.Mul.apply(self, self._lift(other))
-    def __rmul__(self, other): return ops.Mul.apply(self._lift(other), self)
-    def __truediv__(self, other): return ops.Div.apply(self, self._lift(other))
-    def __rtruediv__(self, other): return ops.Div.apply(self._lift(other), self)
-    def __matmul__(self, other): return ops.Matmul.apply(self, self._lift(other))
-    def __rmatmul__(self, other): return ops.Matmul.apply(self._lift(other), self)
-    def __neg__(self): return ops.Neg.apply(self)
+    def __add__(self, other: TensorLike) -> Tensor:
+        return ops.Add.apply(self, self._lift(other))
 
-    def addmm(self, mat1, mat2):
+    def __radd__(self, other: TensorLike) -> Tensor:
+        return ops.Add.apply(self._lift(other), self)
+
+    def __sub__(self, other: TensorLike) -> Tensor:
+        return ops.Sub.apply(self, self._lift(other))
+
+    def __rsub__(self, other: TensorLike) -> Tensor:
+        return ops.Sub.apply(self._lift(other), self)
+
+    def __mul__(self, other: TensorLike) -> Tensor:
+        return ops.Mul.apply(self, self._lift(other))
+
+    def __rmul__(self, other: TensorLike) -> Tensor:
+        return ops.Mul.apply(self._lift(other), self)
+
+    def __truediv__(self, other: TensorLike) -> Tensor:
+        return ops.Div.apply(self, self._lift(other))
+
+    def __rtruediv__(self, other: TensorLike) -> Tensor:
+        return ops.Div.apply(self._lift(other), self)
+
+    def __matmul__(self, other: TensorLike) -> Tensor:
+        return ops.Matmul.apply(self, self._lift(other))
+
+    def __rmatmul__(self, other: TensorLike) -> Tensor:
+        return ops.Matmul.apply(self._lift(other), self)
+
+    def __neg__(self) -> Tensor:
+        return ops.Neg.apply(self)
+
+    def addmm(self, mat1: TensorLike, mat2: TensorLike) -> Tensor:
         """self + mat1 @ mat2 as one node (torch's Tensor.addmm; see ops.Addmm)."""
         return ops.Addmm.apply(self, mat1, mat2)
 
-    def addcmul(self, tensor1, tensor2, value: float = 1.0):
+    def addcmul(self, tensor1: TensorLike, tensor2: TensorLike,
+                value: builtins.float = 1.0) -> Tensor:
         """self + value * tensor1 * tensor2 as one node (torch's Tensor.addcmul)."""
         return addcmul(self, tensor1, tensor2, value)
 
-    def lerp(self, end, weight):
+    def lerp(self, end: TensorLike, weight: TensorLike) -> Tensor:
         """self + weight * (end - self) as one node (torch's Tensor.lerp)."""
         return lerp(self, end, weight)
 
-    def __pow__(self, exponent):
+    def __pow__(self, exponent: builtins.float) -> Tensor:
         if not is_number(exponent):
             raise TypeError("pow: the exponent must be a Python number (x ** 2); "
                             "for a tensor exponent write (y * x.log()).exp()")
         return ops.Pow.apply(self, exponent=float(exponent))
 
     # ----------------------------------------------------------------- elementwise
-    def exp(self): return ops.Exp.apply(self)
-    def log(self): return ops.Log.apply(self)
-    def tanh(self): return ops.Tanh.apply(self)
-    def sigmoid(self): return ops.Sigmoid.apply(self)
-    def relu(self): return ops.Relu.apply(self)
-    def sqrt(self): return ops.Pow.apply(self, exponent=0.5)
+    def exp(self) -> Tensor: return ops.Exp.apply(self)
+    def log(self) -> Tensor: return ops.Log.apply(self)
+    def tanh(self) -> Tensor: return ops.Tanh.apply(self)
+    def sigmoid(self) -> Tensor: return ops.Sigmoid.apply(self)
+    def relu(self) -> Tensor: return ops.Relu.apply(self)
+    def sqrt(self) -> Tensor: return ops.Pow.apply(self, exponent=0.5)
 
     # ----------------------------------------------------------------- reductions
     # Axis arguments take torch's names and numpy's, with one meaning (see dims.py):
     # ``dim`` or ``axis``, ``keepdim`` or ``keepdims``.
     def sum(self, dim: int | tuple[int, ...] | None = None, keepdim: bool | None = None, *,
-            axis: int | tuple[int, ...] | None = None, keepdims: bool | None = None):
+            axis: int | tuple[int, ...] | None = None, keepdims: bool | None = None) -> Tensor:
         """The sum over ``dim`` (an int or a tuple; all axes when None), as torch's
         ``x.sum(dim, keepdim=False)``; numpy's ``axis=`` and ``keepdims=`` also work."""
         return ops.Sum.apply(self, axis=resolve_dim("sum", dim, axis),
                              keepdims=resolve_keepdim("sum", keepdim, keepdims))
 
     def mean(self, dim: int | tuple[int, ...] | None = None, keepdim: bool | None = None, *,
-             axis: int | tuple[int, ...] | None = None, keepdims: bool | None = None):
+             axis: int | tuple[int, ...] | None = None, keepdims: bool | None = None) -> Tensor:
         """The mean over ``dim`` (an int or a tuple; all axes when None), as torch's
         ``x.mean(dim, keepdim=False)``; numpy's ``axis=`` and ``keepdims=`` also work."""
         return ops.Mean.apply(self, axis=resolve_dim("mean", dim, axis),
                               keepdims=resolve_keepdim("mean", keepdim, keepdims))
 
     # ----------------------------------------------------------------- shape
-    def reshape(self, *shape):
+    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
         return ops.Reshape.apply(self, shape=shape)
 
-    def transpose(self, *axes):
+    def transpose(self, *axes: int | Sequence[int]) -> Tensor:
         """No axes: reverse them (numpy). Two axes: swap them (torch). All axes: permute.
 
         Two axes always swap, also on a 2-D tensor, where ``w.transpose(0, 1)``
         and ``w.transpose(-2, -1)`` are w.T as in torch (never the identity)."""
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
-        if len(axes) == 2:
-            a, b = (ops.check_axis("transpose", ax, self.shape) for ax in axes)
+        if len(axes) == 2:  # (two ints: mypy cannot see that a sequence was unpacked above)
+            a, b = (ops.check_axis("transpose", ax, self.shape) for ax in axes)  # type: ignore[arg-type]
             perm = list(range(self.ndim))
             perm[a], perm[b] = perm[b], perm[a]
             axes = tuple(perm)
         return ops.Transpose.apply(self, axes=axes or None)
 
-    def permute(self, *axes):
+    def permute(self, *axes: int | Sequence[int]) -> Tensor:
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
         return ops.Transpose.apply(self, axes=axes)
 
     @property
-    def T(self):
+    def T(self) -> Tensor:
         return ops.Transpose.apply(self, axes=None)
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: Any) -> Tensor:
         if isinstance(index, Tensor):  # an index tensor picks by its values
             index = index.data
         elif isinstance(index, tuple):
             index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
         return ops.GetItem.apply(self, index=index)
 
-    def split(self, split_size_or_sections, dim: int | None = None, *, axis: int | None = None):
+    def split(self, split_size_or_sections: int | Sequence[int], dim: int | None = None, *,
+              axis: int | None = None) -> tuple[Tensor, ...]:
         """As torch.split, along ``dim`` (default 0, as torch; numpy's ``axis=`` also
         works): an int k gives parts of size k (the last may be smaller); a list gives
         parts of exactly those sizes. An LSTM's gates are ``pre.split(H, dim=-1)``."""
         return ops.Split.apply(self, sizes=split_size_or_sections,
                                axis=resolve_dim("split", dim, axis, 0))
 
-    def chunk(self, chunks: int, dim: int | None = None, *, axis: int | None = None):
+    def chunk(self, chunks: int, dim: int | None = None, *,
+              axis: int | None = None) -> tuple[Tensor, ...]:
         """As torch.chunk, along ``dim`` (default 0, as torch; numpy's ``axis=`` also
         works): ``chunks`` parts of size ceil(n / chunks), the last smaller when n does
         not divide evenly (so there may be fewer than ``chunks`` parts). An LSTM's
@@ -326,7 +387,7 @@ class Tensor:
         n = shape[ops.check_axis("chunk", dim, shape)] if shape else 0
         return ops.Split.apply(self, sizes=max(-(-n // chunks), 1), axis=dim)
 
-    def unbind(self, dim: int | None = None, *, axis: int | None = None):
+    def unbind(self, dim: int | None = None, *, axis: int | None = None) -> tuple[Tensor, ...]:
         """As torch.unbind: the slices along ``dim`` (default 0; numpy's name ``axis=``
         also works), one node for all of them."""
         return ops.Unbind.apply(self, axis=resolve_dim("unbind", dim, axis, 0))
@@ -334,10 +395,11 @@ class Tensor:
 
 _new_tensor = object.__new__
 
-# --------------------------------------------------------------------------- functions of several tensors
+# --------------------------------------------------------------------- functions of several tensors
 
 
-def concat(tensors, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+def concat(tensors: Iterable[Tensor], dim: int | None = None, *,
+           axis: int | None = None) -> Tensor:
     """Join tensors along an existing axis ``dim`` (default 0), as torch.cat;
     numpy's name ``axis=`` also works."""
     tensors = list(tensors)
@@ -346,13 +408,13 @@ def concat(tensors, dim: int | None = None, *, axis: int | None = None) -> Tenso
     return ops.Concat.apply(*tensors, axis=resolve_dim("concat", dim, axis, 0))
 
 
-def addmm(input, mat1, mat2) -> Tensor:
+def addmm(input: TensorLike, mat1: TensorLike, mat2: TensorLike) -> Tensor:
     """input + mat1 @ mat2 as one node (torch.addmm): 2-D mat1 (n, k) and mat2 (k, m),
     input broadcastable to (n, m)."""
     return ops.Addmm.apply(input, mat1, mat2)
 
 
-def is_number(value) -> bool:
+def is_number(value: Any) -> bool:
     """A Python number, a numpy scalar or a 0-d array: not a Tensor, not an array of
     values. (Python numbers are told apart first: ``np.ndim`` costs a microsecond, too
     much for the ``x ** 2`` of a loss and the ``addcmul`` of every LSTM step.)"""
@@ -360,7 +422,8 @@ def is_number(value) -> bool:
                                                and np.ndim(value) == 0)
 
 
-def addcmul(input, tensor1, tensor2, value: float = 1.0) -> Tensor:
+def addcmul(input: TensorLike, tensor1: TensorLike, tensor2: TensorLike,
+            value: float = 1.0) -> Tensor:
     """input + value * tensor1 * tensor2 as one node (torch.addcmul), with broadcasting."""
     if not is_number(value):
         raise TypeError(f"addcmul: value must be a number, got {type(value).__name__}")
@@ -369,14 +432,15 @@ def addcmul(input, tensor1, tensor2, value: float = 1.0) -> Tensor:
     return ops.Addcmul.apply(input, tensor1, tensor2, value=value)
 
 
-def lerp(start, end, weight) -> Tensor:
+def lerp(start: TensorLike, end: TensorLike, weight: TensorLike) -> Tensor:
     """start + weight * (end - start) as one node (torch.lerp), with broadcasting; a
     number ``weight`` (or ``end``) takes start's dtype."""
     start = start if isinstance(start, Tensor) else Tensor(start)
     return ops.Lerp.apply(start, start._lift(end), start._lift(weight))
 
 
-def stack(tensors, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+def stack(tensors: Iterable[Tensor], dim: int | None = None, *,
+          axis: int | None = None) -> Tensor:
     """Join tensors of one shape along a new axis ``dim`` (default 0), as torch.stack;
     numpy's name ``axis=`` also works."""
     tensors = list(tensors)

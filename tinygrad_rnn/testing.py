@@ -38,13 +38,13 @@ import it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import hypothesis
 import numpy as np
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 from hypothesis.database import ExampleDatabase
 from hypothesis.extra import numpy as hnp
 
@@ -52,6 +52,15 @@ from .case import BOUNDS, POSITIVE, ExampleArrays, Inputs, OpCase, shift_from_ze
 from .gradcheck import _flatten_outputs, gradcheck
 from .op_cases import CASES as OP_CASES
 from .tensor import Tensor
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, DTypeLike
+
+    from .compare import GradComparison
+    from .nn.module import Module
+    from .nn.rnn import RNNBase
+
+    Shape = tuple[int, ...]
 
 __all__ = [
     "Inputs", "OpCase", "ExampleArrays", "OP_CASES", "arrays", "positive_arrays",
@@ -63,18 +72,19 @@ __all__ = [
 
 # --------------------------------------------------------------------------- strategies
 
-Bounds = tuple  # (low, high) for the elements of an array
+Bounds = tuple[float, float]  # (low, high) for the elements of an array
 
 
-def _elements(dtype, bounds: Bounds) -> st.SearchStrategy:
+def _elements(dtype: DTypeLike, bounds: Bounds) -> st.SearchStrategy[float]:
     low, high = bounds
-    width = 32 if np.dtype(dtype) == np.float32 else 64
+    width: Literal[32, 64] = 32 if np.dtype(dtype) == np.float32 else 64
     return st.floats(low, high, allow_nan=False, allow_infinity=False, width=width)
 
 
-def arrays(shape=None, dtype=np.float64, elements: Bounds = BOUNDS, avoid_zero: float = 0.0,
-           min_dims: int = 0, max_dims: int = 3, min_side: int = 1,
-           max_side: int = 4) -> st.SearchStrategy:
+def arrays(shape: Shape | st.SearchStrategy[Shape] | None = None, dtype: DTypeLike = np.float64,
+           elements: Bounds = BOUNDS, avoid_zero: float = 0.0, min_dims: int = 0,
+           max_dims: int = 3, min_side: int = 1,
+           max_side: int = 4) -> st.SearchStrategy[np.ndarray]:
     """Arrays of bounded, finite elements.
 
     Arguments:
@@ -98,8 +108,9 @@ def arrays(shape=None, dtype=np.float64, elements: Bounds = BOUNDS, avoid_zero: 
     return strategy
 
 
-def positive_arrays(shape=None, dtype=np.float64, elements: Bounds = POSITIVE,
-                    **shape_kwargs) -> st.SearchStrategy:
+def positive_arrays(shape: Shape | st.SearchStrategy[Shape] | None = None,
+                    dtype: DTypeLike = np.float64, elements: Bounds = POSITIVE,
+                    **shape_kwargs: int) -> st.SearchStrategy[np.ndarray]:
     """Arrays of elements in [0.5, 3]: inputs of log, sqrt, and denominators.
 
     Arguments and Returns: as ``arrays``.
@@ -109,7 +120,7 @@ def positive_arrays(shape=None, dtype=np.float64, elements: Bounds = POSITIVE,
 
 def broadcastable_shapes(num_shapes: int | None = None, signature: str | None = None,
                          min_dims: int = 0, max_dims: int = 3, min_side: int = 1,
-                         max_side: int = 4) -> st.SearchStrategy:
+                         max_side: int = 4) -> st.SearchStrategy[tuple[Shape, ...]]:
     """Shapes that broadcast together, as numpy would combine them.
 
     Arguments:
@@ -128,16 +139,17 @@ def broadcastable_shapes(num_shapes: int | None = None, signature: str | None = 
             signature=signature, min_dims=min_dims, max_dims=max_dims,
             min_side=min_side, max_side=max_side)
     else:
+        # (num_shapes None too: Hypothesis then says it needs num_shapes or a signature)
         strategy = hnp.mutually_broadcastable_shapes(
-            num_shapes=num_shapes, min_dims=min_dims, max_dims=max_dims,
+            num_shapes=num_shapes, min_dims=min_dims, max_dims=max_dims,  # type: ignore[arg-type]
             min_side=min_side, max_side=max_side)
     return strategy.map(lambda shapes: tuple(shapes.input_shapes))
 
 
-def broadcastable_arrays(num_arrays: int | None = None, dtype=np.float64,
+def broadcastable_arrays(num_arrays: int | None = None, dtype: DTypeLike = np.float64,
                          elements: Bounds | Sequence[Bounds] = BOUNDS,
                          avoid_zero: float | Sequence[float] = 0.0, signature: str | None = None,
-                         **shape_kwargs) -> st.SearchStrategy:
+                         **shape_kwargs: int) -> st.SearchStrategy[tuple[np.ndarray, ...]]:
     """Tuples of arrays of mutually broadcastable shapes (see ``broadcastable_shapes``).
 
     Arguments:
@@ -152,26 +164,31 @@ def broadcastable_arrays(num_arrays: int | None = None, dtype=np.float64,
         a strategy of tuples of ``np.ndarray``.
     """
     @st.composite
-    def draw_arrays(draw):
+    def draw_arrays(draw: st.DrawFn) -> tuple[np.ndarray, ...]:
         shapes = draw(broadcastable_shapes(num_arrays, signature, **shape_kwargs))
+        # (one for all or one each: np.ndim tells them apart, which mypy cannot follow)
+        bounds: list[Any]
+        margins: list[Any]
         bounds = [elements] * len(shapes) if np.ndim(elements[0]) == 0 else list(elements)
-        margins = [avoid_zero] * len(shapes) if np.ndim(avoid_zero) == 0 else list(avoid_zero)
+        margins = ([avoid_zero] * len(shapes) if np.ndim(avoid_zero) == 0
+                   else list(avoid_zero))  # type: ignore[arg-type]
         return tuple(draw(arrays(s, dtype, b, m)) for s, b, m in zip(shapes, bounds, margins))
 
     return draw_arrays()
 
 
-def _upstream(outs, seed: int) -> list:
+def _upstream(outs: Sequence[Tensor], seed: int) -> list[np.ndarray]:
     """A random upstream gradient per output, in the output's dtype."""
     rng = np.random.default_rng(seed)
     return [rng.standard_normal(o.shape).astype(o.dtype) for o in outs]
 
 
-def _tolerance(case: OpCase, dtype) -> float:
+def _tolerance(case: OpCase, dtype: DTypeLike) -> float:
     return case.parity_tol if np.dtype(dtype) == np.float64 else max(case.parity_tol, 1e-5)
 
 
-def _assert_close(actual, expected, tol: float, what: str) -> None:
+def _assert_close(actual: np.ndarray, expected: np.ndarray | float, tol: float,
+                  what: str) -> None:
     np.testing.assert_allclose(actual, expected, rtol=tol, atol=tol, err_msg=what)
     if np.shape(actual) != np.shape(expected):
         raise AssertionError(f"{what}: shape {np.shape(actual)} != {np.shape(expected)}")
@@ -182,7 +199,7 @@ def _assert_close(actual, expected, tol: float, what: str) -> None:
 # ``run_check`` feeds it Hypothesis examples.
 
 
-def check_gradients(case: OpCase, example, seed: int = 0) -> None:
+def check_gradients(case: OpCase, example: Any, seed: int = 0) -> None:
     """Autograd matches central finite differences, for a random upstream gradient.
 
     The example is cast to float64 first: finite differences mean nothing in float32.
@@ -195,7 +212,7 @@ def check_gradients(case: OpCase, example, seed: int = 0) -> None:
               seed=seed)
 
 
-def check_forward(case: OpCase, example, seed: int = 0) -> None:
+def check_forward(case: OpCase, example: Any, seed: int = 0) -> None:
     """Forward values equal ``case.numpy_fn`` on the same arrays (to ``parity_tol``)."""
     if case.numpy_fn is None:
         raise ValueError(f"{case.name}: no numpy_fn to compare with")
@@ -209,7 +226,7 @@ def check_forward(case: OpCase, example, seed: int = 0) -> None:
         _assert_close(o.data, e, _tolerance(case, o.dtype), f"{case.name}: output {k}")
 
 
-def _import_torch():
+def _import_torch() -> Any:
     try:
         import torch
     except ImportError:
@@ -217,7 +234,7 @@ def _import_torch():
     return torch
 
 
-def check_torch(case: OpCase, example, seed: int = 0) -> None:
+def check_torch(case: OpCase, example: Any, seed: int = 0) -> None:
     """Values and gradients equal ``case.torch_fn``'s, in float64, for one upstream gradient.
 
     Raises ``ImportError`` when torch is not installed (``check_op`` and the
@@ -258,7 +275,7 @@ def check_torch(case: OpCase, example, seed: int = 0) -> None:
         _assert_close(actual, expected, case.parity_tol, f"{case.name}: gradient of input {i}")
 
 
-def check_no_mutation(case: OpCase, example, seed: int = 0) -> None:
+def check_no_mutation(case: OpCase, example: Any, seed: int = 0) -> None:
     """Neither forward nor backward writes into the input arrays, the parameters
     (e.g. an index array) or the upstream gradient."""
     arrays, params = unpack(example)
@@ -283,7 +300,7 @@ def check_no_mutation(case: OpCase, example, seed: int = 0) -> None:
                                           err_msg=f"{case.name}: parameter {k!r} was modified")
 
 
-def check_dtype(case: OpCase, example, seed: int = 0) -> None:
+def check_dtype(case: OpCase, example: Any, seed: int = 0) -> None:
     """Outputs and gradients keep the inputs' floating dtype (float32 stays float32)."""
     arrays, params = unpack(example)
     dtypes = {a.dtype for a in arrays if a.dtype.kind == "f"}
@@ -327,14 +344,14 @@ class _KeyedDatabase(ExampleDatabase):
     pair, and found again from scratch for its own.
     """
 
-    def __init__(self, database: ExampleDatabase, name: str):
+    def __init__(self, database: ExampleDatabase, name: str) -> None:
         super().__init__()
         self.database, self.prefix = database, name.encode() + b"/"
 
     def save(self, key: bytes, value: bytes) -> None:
         self.database.save(self.prefix + key, value)
 
-    def fetch(self, key: bytes):
+    def fetch(self, key: bytes) -> Iterable[bytes]:
         return self.database.fetch(self.prefix + key)
 
     def delete(self, key: bytes, value: bytes) -> None:
@@ -344,7 +361,8 @@ class _KeyedDatabase(ExampleDatabase):
         self.database.move(self.prefix + src, self.prefix + dest, value)
 
 
-def _run_as(name: str, test, settings=None) -> None:
+def _run_as(name: str, test: Callable[..., None],
+            settings: hypothesis.settings | None = None) -> None:
     """Run a ``@given`` test under ``name``, in failure reports and in the example database.
 
     Arguments:
@@ -360,7 +378,8 @@ def _run_as(name: str, test, settings=None) -> None:
     settings(test)()
 
 
-def run_check(case: OpCase, check: Callable | str, settings=None) -> None:
+def run_check(case: OpCase, check: Callable[..., None] | str,
+              settings: hypothesis.settings | None = None) -> None:
     """Run one check on the case's fixed example (if it has one), then on examples
     drawn by Hypothesis from ``case.inputs``.
 
@@ -374,7 +393,7 @@ def run_check(case: OpCase, check: Callable | str, settings=None) -> None:
     check = CHECKS[check] if isinstance(check, str) else check
 
     @given(example=case.strategy(), seed=st.integers(0, 2**32 - 1))
-    def run(example, seed):
+    def run(example: Any, seed: int) -> None:
         check(case, example, seed)
 
     fixed = case.fixed_example()
@@ -383,14 +402,15 @@ def run_check(case: OpCase, check: Callable | str, settings=None) -> None:
     _run_as(f"{check.__name__}[{case.name}]", run, settings)
 
 
-def _default_checks(case: OpCase) -> list:
+def _default_checks(case: OpCase) -> list[str]:
     """The checks that apply to ``case``, but ``dtype`` (run on request) and ``torch``
     when torch is not installed."""
     return [name for name in case.checks()
             if name != "dtype" and (name != "torch" or _import_torch() is not None)]
 
 
-def check_op(case: OpCase, checks: Sequence[str] | None = None, settings=None) -> None:
+def check_op(case: OpCase, checks: Sequence[str] | None = None,
+             settings: hypothesis.settings | None = None) -> None:
     """Run the checks of ``case`` with Hypothesis; raise on the first failure.
 
     Arguments:
@@ -405,7 +425,7 @@ def check_op(case: OpCase, checks: Sequence[str] | None = None, settings=None) -
 
 
 def op_test(case: OpCase, checks: Sequence[str] | None = None,
-            settings=None) -> Callable[[], None]:
+            settings: hypothesis.settings | None = None) -> Callable[[], None]:
     """A test function for pytest: ``test_softsign = op_test(OpCase(...))``.
 
     Arguments and behaviour: as ``check_op``, run when the test runs.
@@ -413,7 +433,7 @@ def op_test(case: OpCase, checks: Sequence[str] | None = None,
     Returns:
         a function of no arguments named ``test_<case name>``.
     """
-    def test():
+    def test() -> None:
         check_op(case, checks, settings)
 
     test.__name__ = test.__qualname__ = "test_" + "".join(
@@ -450,10 +470,10 @@ class RecurrentConfig:
     bias: bool = True
     seed: int = 0
 
-    def _rng(self, stream: int):
+    def _rng(self, stream: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, stream])
 
-    def layer(self):
+    def layer(self) -> RNNBase:
         """The ``nn.RNN``/``LSTM``/``GRU`` with weights drawn from U(-0.8, 0.8) (larger
         than the default init, so the nonlinearities are off their linear part)."""
         from . import nn
@@ -496,7 +516,7 @@ class RecurrentConfig:
                 + "".join(" " + f for f in flags) + f" seed={self.seed}")
 
 
-def _int_strategy(name: str, spec) -> st.SearchStrategy:
+def _int_strategy(name: str, spec: int | tuple[int, int]) -> st.SearchStrategy[int]:
     if isinstance(spec, (int, np.integer)):
         return st.just(int(spec))
     low, high = spec
@@ -505,15 +525,22 @@ def _int_strategy(name: str, spec) -> st.SearchStrategy:
     return st.integers(low, high)
 
 
-def _choice_strategy(spec) -> st.SearchStrategy:
+def _choice_strategy(spec: Any) -> st.SearchStrategy[Any]:
     if isinstance(spec, (bool, str)):
         return st.just(spec)
     return st.sampled_from(tuple(spec))  # shrinks towards the first choice
 
 
-def recurrent_configs(kinds=RECURRENT_KINDS, seq_len=(1, 5), batch=(1, 3), input_size=(1, 4),
-                      hidden_size=(1, 4), num_layers=(1, 2), bidirectional=(False, True),
-                      batch_first=(False, True), bias=(True, False)) -> st.SearchStrategy:
+def recurrent_configs(kinds: str | Sequence[str] = RECURRENT_KINDS,
+                      seq_len: int | tuple[int, int] = (1, 5),
+                      batch: int | tuple[int, int] = (1, 3),
+                      input_size: int | tuple[int, int] = (1, 4),
+                      hidden_size: int | tuple[int, int] = (1, 4),
+                      num_layers: int | tuple[int, int] = (1, 2),
+                      bidirectional: bool | Sequence[bool] = (False, True),
+                      batch_first: bool | Sequence[bool] = (False, True),
+                      bias: bool | Sequence[bool] = (True, False),
+                      ) -> st.SearchStrategy[RecurrentConfig]:
     """Hypothesis strategy of ``RecurrentConfig``.
 
     Arguments:
@@ -541,16 +568,20 @@ def recurrent_configs(kinds=RECURRENT_KINDS, seq_len=(1, 5), batch=(1, 3), input
     )
 
 
-def _run_given(configs, body, name: str, settings=None) -> None:
+def _run_given(configs: st.SearchStrategy[RecurrentConfig],
+               body: Callable[[RecurrentConfig], None], name: str,
+               settings: hypothesis.settings | None = None) -> None:
     @given(config=configs)
-    def run(config):
+    def run(config: RecurrentConfig) -> None:
         body(config)
 
     _run_as(name, run, settings)
 
 
-def check_layer_gradients(configs: st.SearchStrategy, make_layer=None, settings=None,
-                          per_step: bool = False, **gradcheck_kwargs) -> None:
+def check_layer_gradients(configs: st.SearchStrategy[RecurrentConfig],
+                          make_layer: Callable[[RecurrentConfig], Module] | None = None,
+                          settings: hypothesis.settings | None = None, per_step: bool = False,
+                          **gradcheck_kwargs: Any) -> None:
     """``tr.gradcheck_layer`` on every drawn configuration.
 
     Arguments:
@@ -567,7 +598,7 @@ def check_layer_gradients(configs: st.SearchStrategy, make_layer=None, settings=
     """
     from .layercheck import gradcheck_layer
 
-    def body(config):
+    def body(config: RecurrentConfig) -> None:
         layer = config.layer() if make_layer is None else make_layer(config)
         gradcheck_layer(layer, config.input(), per_step=per_step, **gradcheck_kwargs)
 
@@ -579,12 +610,13 @@ class HandBackwardError(AssertionError):
     configuration (the smallest one, after Hypothesis shrank it) and
     ``.report`` the ``tr.compare_grads`` report."""
 
-    def __init__(self, message: str, config=None, report=None):
+    def __init__(self, message: str, config: RecurrentConfig | None = None,
+                 report: GradComparison | None = None) -> None:
         super().__init__(message)
         self.config, self.report = config, report
 
 
-def _autograd_grads(layer, x: np.ndarray, d_out: np.ndarray) -> dict:
+def _autograd_grads(layer: Module, x: np.ndarray, d_out: np.ndarray) -> dict[str, np.ndarray]:
     xt = Tensor(x.copy(), requires_grad=True)
     out, _ = layer(xt)
     out.backward(d_out)
@@ -594,8 +626,11 @@ def _autograd_grads(layer, x: np.ndarray, d_out: np.ndarray) -> dict:
     return grads
 
 
-def check_hand_backward(hand_fn: Callable, configs: st.SearchStrategy, make_layer=None, *,
-                        rtol: float = 1e-7, atol: float = 1e-10, settings=None) -> None:
+def check_hand_backward(hand_fn: Callable[..., Mapping[str, ArrayLike]],
+                        configs: st.SearchStrategy[RecurrentConfig],
+                        make_layer: Callable[[RecurrentConfig], Module] | None = None, *,
+                        rtol: float = 1e-7, atol: float = 1e-10,
+                        settings: hypothesis.settings | None = None) -> None:
     """Check a hand-written backward against the graph's gradients, on many configurations.
 
     For each drawn configuration: the layer's output ``out`` (its first return
@@ -621,7 +656,7 @@ def check_hand_backward(hand_fn: Callable, configs: st.SearchStrategy, make_laye
     """
     from .compare import compare_grads
 
-    def body(config):
+    def body(config: RecurrentConfig) -> None:
         layer = config.layer() if make_layer is None else make_layer(config)
         x, d_out = config.input(), config.d_outputs()
         expected = _autograd_grads(layer, x, d_out)

@@ -18,12 +18,13 @@ notebook's printed weights and outputs, which part 1 checks against.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from . import functional as F
-from . import nn, optim
+from . import functional as F, nn, optim
 from .compare import compare_grads
 from .reference.notebook import PARAM_NAMES, notebook_bptt, notebook_forward, notebook_train
 from .rng import manual_seed
@@ -79,11 +80,12 @@ def notebook_params() -> dict:
             "W_y": np.array(NOTEBOOK_W_Y), "b_h": np.zeros((4, 1)), "b_y": np.zeros((1, 1))}
 
 
-def _column(values) -> list:
+def _column(values: Iterable[float]) -> list[np.ndarray]:
     return [np.array([[v]], dtype=np.float64) for v in values]
 
 
-def rnn_forward(P: dict, inputs: list, pre_activations: list | None = None) -> list:
+def rnn_forward(P: dict[str, Tensor], inputs: list,
+                pre_activations: list[Tensor] | None = None) -> list[Tensor]:
     """h_t = tanh(W_x x_t + W_h h_(t-1) + b_h),  y_t = W_y h_t + b_y, from ops.
 
     ``pre_activations``, if given, collects each a_t with its gradient retained."""
@@ -107,7 +109,7 @@ def printed_loss(outputs: list, targets: list) -> Tensor:
 # --------------------------------------------------------------------------- part 1
 
 
-def part1(say, result: TourResult) -> None:
+def part1(say: Callable[..., None], result: TourResult) -> None:
     say("part1_title")
     say("part1_what")
     P = {k: Tensor(v, requires_grad=True, name=k) for k, v in notebook_params().items()}
@@ -124,18 +126,20 @@ def part1(say, result: TourResult) -> None:
 def _autograd_gradients(params: dict) -> dict:
     """Autograd's gradient of the printed loss, plus each step's dL/da_t as "dh_raw"."""
     P = {k: Tensor(v.copy(), requires_grad=True) for k, v in params.items()}
-    pre = []
-    printed_loss(rnn_forward(P, _column(NOTEBOOK_INPUTS), pre), _column(NOTEBOOK_TARGETS)).backward()
+    pre: list[Tensor] = []
+    loss = printed_loss(rnn_forward(P, _column(NOTEBOOK_INPUTS), pre), _column(NOTEBOOK_TARGETS))
+    loss.backward()
     grads = {k: P[k].grad for k in PARAM_NAMES}
-    grads["dh_raw"] = np.stack([a.grad for a in pre])
+    # (each a_t retained its gradient, so none is None)
+    grads["dh_raw"] = np.stack([a.grad for a in pre])  # type: ignore[misc]
     return grads
 
 
-def _indent(report) -> str:
+def _indent(report: object) -> str:
     return "    " + str(report).replace("\n", "\n    ")
 
 
-def part2(say, result: TourResult) -> None:
+def part2(say: Callable[..., None], result: TourResult) -> None:
     say("part2_title")
     say("part2_setup", lr=NOTEBOOK_LEARNING_RATE, epochs=NOTEBOOK_EPOCHS)
     inputs, targets = _column(NOTEBOOK_INPUTS), _column(NOTEBOOK_TARGETS)
@@ -192,7 +196,7 @@ def part2(say, result: TourResult) -> None:
 # --------------------------------------------------------------------------- part 3
 
 
-def _windows(starts) -> np.ndarray:
+def _windows(starts: Iterable[float]) -> np.ndarray:
     """Each row: one window [s, s+3, s+6] followed by its next element s+9."""
     return np.array([[s + STEP * k for k in range(4)] for s in starts], dtype=np.float64)
 
@@ -200,39 +204,40 @@ def _windows(starts) -> np.ndarray:
 class NextElement(nn.Module):
     """The notebook's SimpleLSTM, trainable: an LSTM and a linear read-out per step."""
 
-    def __init__(self, hidden_size: int = HIDDEN):
+    def __init__(self, hidden_size: int = HIDDEN) -> None:
         self.lstm = nn.LSTM(1, hidden_size)
         self.head = nn.Linear(hidden_size, 1)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         """x: (T, N, 1), scaled -> the prediction of the next element at every step (T, N, 1)."""
         out, _ = self.lstm(x)
         return self.head(out)
 
-    def predict(self, sequence) -> np.ndarray:
+    def predict(self, sequence: Sequence[float]) -> np.ndarray:
         """Predictions after each element of ``sequence``, unscaled."""
         with no_grad():
             x = Tensor(np.asarray(sequence, dtype=np.float64).reshape(-1, 1, 1) / SCALE)
             return self(x).data.reshape(-1) * SCALE
 
 
-def _gate_trace(model: NextElement, sequence) -> dict:
+def _gate_trace(model: NextElement, sequence: Sequence[float]) -> dict[str, np.ndarray]:
     """{name: (T, H)} gates i, f, g, o and states c, h over ``sequence``."""
     x = Tensor(np.asarray(sequence, dtype=np.float64).reshape(-1, 1, 1) / SCALE)
     with no_grad():
         try:
             from .trace import gate_trace
         except ImportError:  # pragma: no cover - trace.py ships with the package
-            gate_trace = None
+            gate_trace = None  # type: ignore[assignment]  # (then by hand, below)
         if gate_trace is not None:
             gates, _ = gate_trace(model.lstm, x)
             return {name: a[:, 0, :] for name, a in gates[0, 0].items()}
         # the same by hand, stepping the layer's own weights with ops
         W_ih, W_hh = model.lstm.weight_ih_l0, model.lstm.weight_hh_l0
         h = c = Tensor(np.zeros((1, model.lstm.hidden_size)))
-        out = {n: [] for n in "ifgoch"}
+        out: dict[str, list[np.ndarray]] = {n: [] for n in "ifgoch"}
         for x_t in x.unbind(0):
-            pre = F.linear(x_t, W_ih, model.lstm.bias_ih_l0) + F.linear(h, W_hh, model.lstm.bias_hh_l0)
+            pre = (F.linear(x_t, W_ih, model.lstm.bias_ih_l0)
+                   + F.linear(h, W_hh, model.lstm.bias_hh_l0))
             i, f, g, o = pre.chunk(4, dim=-1)
             i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
             c = f * c + i * g
@@ -242,7 +247,8 @@ def _gate_trace(model: NextElement, sequence) -> dict:
         return {n: np.stack(v) for n, v in out.items()}
 
 
-def part3(say, result: TourResult, iterations: int = 400, lr: float = 0.05) -> None:
+def part3(say: Callable[..., None], result: TourResult, iterations: int = 400,
+          lr: float = 0.05) -> None:
     say("part3_title")
     manual_seed(0)
     model = NextElement()
@@ -291,11 +297,11 @@ def part3(say, result: TourResult, iterations: int = 400, lr: float = 0.05) -> N
 # --------------------------------------------------------------------------- the tour
 
 
-def run_tour(lang: str = "en", out=print) -> TourResult:
+def run_tour(lang: str = "en", out: Callable[[Any], object] = print) -> TourResult:
     """Print the tour in ``lang`` ("en" or "fa") through ``out``; return what it computed."""
     start = time.perf_counter()
 
-    def say(key, raw: str | None = None, **values):
+    def say(key: str | None, raw: str | None = None, **values: Any) -> None:
         out(raw if key is None else text(key, lang, **values))
 
     result = TourResult()

@@ -8,6 +8,8 @@ Code, formulas and tables stay as they are in both languages.
 
 from __future__ import annotations
 
+from typing import Any
+
 LANGUAGES = ("en", "fa")
 
 RULE = "=" * 72
@@ -196,7 +198,7 @@ TEXT = {
 }
 
 
-def text(key: str, lang: str = "en", **values) -> str:
+def text(key: str, lang: str = "en", **values: Any) -> str:
     """The message ``key`` in ``lang`` ("en" or "fa"), formatted with ``values``."""
     if lang not in LANGUAGES:
         raise ValueError(f"unknown language {lang!r}; choose one of {', '.join(LANGUAGES)}")

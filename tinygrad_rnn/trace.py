@@ -17,15 +17,25 @@ the recorded hidden states to ask the graph for ||dL/dh_t|| at every step.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .nn import cells as _cells
 from .nn.cells import _Cell
 from .nn.rnn import RNNBase
-from .tensor import stack
-from .tensor import Tensor, enable_grad
+from .tensor import Tensor, enable_grad, stack
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from .nn.module import Module
+    from .tensor import TensorLike
+
+    # {(layer, direction): {name: array (T, N, H)}}, as Recorder.of gives them
+    GateArrays: TypeAlias = "dict[tuple[int, int], dict[str, np.ndarray]]"
 
 __all__ = ["record_gates", "Recorder", "Step", "gate_trace", "gradient_flow", "run_sequence"]
 
@@ -47,28 +57,32 @@ class Step:
 
     __slots__ = ("module", "layer", "direction", "kind", "tensors", "previous", "inputs")
 
-    def __init__(self, module, layer, direction, kind, tensors, previous, inputs):
+    def __init__(self, module: Module | None, layer: int, direction: int, kind: str,
+                 tensors: dict[str, Tensor], previous: dict[str, Tensor],
+                 inputs: tuple[Tensor, ...]) -> None:
         self.module, self.layer, self.direction = module, layer, direction
         self.kind, self.tensors, self.previous, self.inputs = kind, tensors, previous, inputs
 
     def __repr__(self) -> str:
         owner = type(self.module).__name__ if self.module is not None else "step function"
-        return f"Step({owner}, layer {self.layer}, direction {self.direction}, {list(self.tensors)})"
+        return (f"Step({owner}, layer {self.layer}, direction {self.direction}, "
+                f"{list(self.tensors)})")
 
 
 class _Run:
     """The steps of one layer and direction in one forward call, in execution order."""
 
-    def __init__(self, module, layer, direction, reverse, single, inputs):
+    def __init__(self, module: Module | None, layer: int, direction: int, reverse: bool,
+                 single: bool, inputs: tuple[Tensor, ...]) -> None:
         self.module, self.layer, self.direction = module, layer, direction
         self.reverse, self.single, self.inputs = reverse, single, inputs
         self.steps: list[Step] = []
 
-    def in_time_order(self) -> list:
+    def in_time_order(self) -> list[Step]:
         return self.steps[::-1] if self.reverse else self.steps
 
 
-def _flat_tensors(items) -> tuple:
+def _flat_tensors(items: Iterable[Any]) -> tuple[Tensor, ...]:
     out = []
     for item in items:
         if isinstance(item, Tensor):
@@ -91,19 +105,21 @@ class Recorder:
     has its runs joined along time, in the order they ran.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.runs: list[_Run] = []
         self._current: _Run | None = None
 
     # ----------------------------------------------------------------- hooks (nn.cells, nn.rnn)
-    def enter(self, module, weights=None, reverse: bool = False, inputs=()) -> None:
+    def enter(self, module: Module, weights: dict[str, Any] | None = None, reverse: bool = False,
+              inputs: Iterable[Any] = ()) -> None:
         """A cell (one step follows) or one layer and direction of a sequence layer."""
         layer = direction = 0
         if weights is not None:  # which layer and direction: find the weight by identity
             for name, value in vars(module).items():
                 if value is weights["weight_ih"]:
                     m = _WEIGHT_NAME.match(name)
-                    layer, direction = int(m.group(1)), int(bool(m.group(2)))
+                    # (m is not None: the attribute holding weight_ih is weight_ih_l{k}...)
+                    layer, direction = int(m.group(1)), int(bool(m.group(2)))  # type: ignore[union-attr]
                     break
         self._current = _Run(module, layer, direction, reverse, single=weights is None,
                              inputs=_flat_tensors(inputs))
@@ -112,7 +128,8 @@ class Recorder:
     def exit(self) -> None:
         self._current = None
 
-    def step(self, kind: str, inputs: tuple, previous: dict, **tensors) -> None:
+    def step(self, kind: str, inputs: tuple, previous: dict[str, Tensor],
+             **tensors: Tensor) -> None:
         """``inputs``: the step function's tensor arguments, (xp, h, [c,] w_hh_t, b_hh, ...)
         (GRU: x_rz, x_n, h, w_rz_t, w_n_t, b_hn);
         ``previous``: the states it started from, {"h": h} or {"h": h, "c": c}."""
@@ -128,20 +145,20 @@ class Recorder:
 
     # ----------------------------------------------------------------- results
     @property
-    def steps(self) -> list:
+    def steps(self) -> list[Step]:
         return [s for run in self.runs for s in run.steps]
 
-    def modules(self) -> list:
+    def modules(self) -> list[Module | None]:
         """The modules that ran, in first-run order (None for direct step-function calls)."""
-        seen = []
+        seen: list[Module | None] = []
         for run in self.runs:
             if run.steps and not any(run.module is m for m in seen):
                 seen.append(run.module)
         return seen
 
-    def steps_of(self, module) -> dict:
+    def steps_of(self, module: Module | None) -> dict[tuple[int, int], list[Step]]:
         """{(layer, direction): [Step, ...] in time order} for one module."""
-        out: dict = {}
+        out: dict[tuple[int, int], list[Step]] = {}
         for run in self.runs:
             if run.module is module and run.steps:
                 out.setdefault((run.layer, run.direction), []).extend(run.in_time_order())
@@ -149,7 +166,7 @@ class Recorder:
             raise KeyError(f"no step of {type(module).__name__} was recorded")
         return dict(sorted(out.items()))
 
-    def of(self, module) -> dict:
+    def of(self, module: Module | None) -> GateArrays:
         """{(layer, direction): {name: np.ndarray (T, N, H)}} for one module.
 
         Names: LSTM "i", "f", "g", "o" (after their nonlinearities), "c", "h";
@@ -162,7 +179,7 @@ class Recorder:
                 for key, steps in self.steps_of(module).items()}
 
     @property
-    def layers(self) -> dict:
+    def layers(self) -> GateArrays:
         """``of(module)`` for the one module that ran (an error if several did)."""
         modules = self.modules()
         if len(modules) != 1:
@@ -173,7 +190,7 @@ class Recorder:
 
 
 @contextmanager
-def record_gates():
+def record_gates() -> Iterator[Recorder]:
     """Record every recurrent step that runs inside the ``with`` block.
 
     >>> with record_gates() as rec:
@@ -194,13 +211,13 @@ def record_gates():
 # --------------------------------------------------------------------------- one call
 
 
-def _as_time_major(module, x: Tensor) -> Tensor:
+def _as_time_major(module: Module, x: Tensor) -> Tensor:
     if isinstance(module, RNNBase) and module.batch_first and x.ndim == 3:
         return x.transpose(0, 1)
     return x
 
 
-def run_sequence(module, x, state=None):
+def run_sequence(module: Module, x: TensorLike, state: Any = None) -> tuple[Tensor, Any]:
     """Run a sequence layer, or a cell step by step over the sequence ``x``.
 
     A cell takes x of shape (T, N, I) or (T, I) and returns what a layer does:
@@ -222,7 +239,8 @@ def run_sequence(module, x, state=None):
     return stack(outputs, dim=0), state
 
 
-def gate_trace(module, x, state=None):
+def gate_trace(module: Module, x: TensorLike,
+               state: Any = None) -> tuple[GateArrays, tuple[Tensor, Any]]:
     """Run ``module`` over ``x`` and return (gates, outputs).
 
     gates: {(layer, direction): {name: np.ndarray (T, N, H)}} as ``Recorder.of``
@@ -237,7 +255,7 @@ def gate_trace(module, x, state=None):
 # --------------------------------------------------------------------------- gradient flow
 
 
-def last_step_loss(module):
+def last_step_loss(module: Module) -> Callable[[Tensor], Tensor]:
     """The default loss of ``gradient_flow``: the sum of the last time step's output.
 
     The loss reads h_T only, so dL/dh_t for t < T is purely what travels back
@@ -253,8 +271,8 @@ def last_step_loss(module):
     return loss
 
 
-def gradient_flow(module, x, loss_fn=None, state=None, layer: int = -1,
-                  direction: int = 0) -> np.ndarray:
+def gradient_flow(module: Module, x: TensorLike, loss_fn: Callable[[Any], Tensor] | None = None,
+                  state: Any = None, layer: int = -1, direction: int = 0) -> np.ndarray:
     """||dL/dh_t|| for t = 0 .. T-1, computed by the graph's own backward pass.
 
     Arguments:

@@ -18,14 +18,27 @@ import inspect
 import shutil
 import subprocess
 import textwrap
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .nn.rnn import RNNBase
 from .autograd import Context, enable_grad
+from .nn.rnn import RNNBase
 from .tensor import Tensor
-from .trace import record_gates, run_sequence
+from .trace import Step, record_gates, run_sequence
+
+if TYPE_CHECKING:
+    import os
+    from typing import TypeAlias
+
+    from .autograd import Function
+    from .nn.module import Module
+    from .tensor import TensorLike
+
+    # parameters to name the leaves by: a Module, or {name: tensor}
+    Params: TypeAlias = "Module | Mapping[str, Tensor] | None"
 
 __all__ = ["to_dot", "unrolled_dot", "draw", "explain_backward", "GraphvizNotFoundError"]
 
@@ -37,7 +50,7 @@ class GraphvizNotFoundError(RuntimeError):
 # --------------------------------------------------------------------------- naming
 
 
-def _param_names(params) -> dict:
+def _param_names(params: Params) -> dict[int, str]:
     """{id(tensor): name} from a Module or a {name: tensor} mapping."""
     if params is None:
         return {}
@@ -46,7 +59,7 @@ def _param_names(params) -> dict:
     return {id(t): name for name, t in params.items()}
 
 
-def topological_order(root: Context) -> list:
+def topological_order(root: Context) -> list[Context]:
     """The nodes reachable from ``root``, in the order they were created (every node
     after the nodes it feeds from); backward runs them in the reverse order."""
     seen, todo = {root}, [root]
@@ -58,7 +71,7 @@ def topological_order(root: Context) -> list:
     return sorted(seen, key=lambda node: node.seq)
 
 
-def _inputs(node: Context):
+def _inputs(node: Context) -> Iterable[tuple[Any, int]]:
     """(parent, index) for each input of ``node``: a leaf Tensor (index 0), or the node
     that computed the input and which of its outputs it is (the graph links nodes,
     not the intermediate tensors, which may be gone)."""
@@ -73,7 +86,7 @@ def _ref(t: Tensor) -> tuple:
 class _Graph:
     """The nodes reachable from a root, in forward order, and what to call them."""
 
-    def __init__(self, root: Tensor, params=None):
+    def __init__(self, root: Tensor, params: Params = None) -> None:
         self.root = root
         self.param_names = _param_names(params)
         self.ops: list[Context] = [] if root._node is None else topological_order(root._node)
@@ -95,7 +108,7 @@ class _Graph:
             self.used.add((root._node, root._index))
         self.uses = self._count_uses()
 
-    def _count_uses(self) -> dict:
+    def _count_uses(self) -> dict[Any, list[Context]]:
         """{key: [consumer node, ...]}, one entry per use (x * x lists Mul twice)."""
         uses: dict = {}
         for node in self.ops:
@@ -104,7 +117,7 @@ class _Graph:
         return uses
 
     @staticmethod
-    def key(parent, index: int = 0):
+    def key(parent: Any, index: int = 0) -> tuple[Any, int]:
         return ("leaf", id(parent)) if isinstance(parent, Tensor) else (parent, index)
 
     @staticmethod
@@ -115,7 +128,7 @@ class _Graph:
         return self.param_names.get(id(t)) or t.name
 
 
-def _shape(shape) -> str:
+def _shape(shape: tuple[int, ...]) -> str:
     return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
@@ -125,7 +138,7 @@ def _const_text(t: Tensor) -> str:
     return f"{'zeros' if not t.data.any() else 'const'} {_shape(t.shape)}"
 
 
-def _output_shapes(g: _Graph, node: Context) -> list:
+def _output_shapes(g: _Graph, node: Context) -> list[tuple[int, ...]]:
     """Shapes of a node's outputs."""
     return [s for s, _ in node.output_meta]
 
@@ -137,8 +150,10 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def _dot(root: Tensor, params=None, clusters=None, labels=None, leaf_labels=None,
-         rankdir: str = "TB") -> str:
+def _dot(root: Tensor, params: Params = None,
+         clusters: list[tuple[str, set[Context]]] | None = None,
+         labels: dict[tuple[Context, int], str] | None = None,
+         leaf_labels: dict[int, str] | None = None, rankdir: str = "TB") -> str:
     """DOT text for the graph of ``root``.
 
     clusters: [(title, set of Contexts)], each drawn as ``subgraph cluster_<k>``;
@@ -171,7 +186,8 @@ def _dot(root: Tensor, params=None, clusters=None, labels=None, leaf_labels=None
     def leaf_line(t: Tensor) -> str:
         name = g.leaf_name(t) or leaf_labels.get(id(t))
         if id(t) in g.param_names:
-            style, text = 'shape=ellipse, style=filled, fillcolor="#cfe3ff"', f"{name}\n{_shape(t.shape)}"
+            style = 'shape=ellipse, style=filled, fillcolor="#cfe3ff"'
+            text = f"{name}\n{_shape(t.shape)}"
         elif name or t.requires_grad:
             style = 'shape=ellipse, style=filled, fillcolor="#e3f5d8"'
             text = f"{name or 'input'}\n{_shape(t.shape)}"
@@ -197,7 +213,7 @@ def _dot(root: Tensor, params=None, clusters=None, labels=None, leaf_labels=None
     outside = [t for t in g.leaves if id(t) not in where] + [n for n in g.ops if n not in where]
     for item in outside:
         lines.append("  " + (op_line(item) if isinstance(item, Context) else leaf_line(item)))
-    for k, (title, members) in enumerate(clusters or ()):
+    for k, (title, _members) in enumerate(clusters or ()):
         lines.append(f"  subgraph cluster_{k} {{")
         lines.append(f'    label={_quote(title)}; style="rounded"; color="#999999";')
         for t in g.leaves:
@@ -218,7 +234,7 @@ def _dot(root: Tensor, params=None, clusters=None, labels=None, leaf_labels=None
     return "\n".join(lines) + "\n"
 
 
-def to_dot(tensor: Tensor, params=None, rankdir: str = "TB") -> str:
+def to_dot(tensor: Tensor, params: Params = None, rankdir: str = "TB") -> str:
     """Graphviz DOT text of the graph that computed ``tensor``.
 
     One box per op (its name and output shape; a named output, ``t.name = "h"``,
@@ -231,7 +247,7 @@ def to_dot(tensor: Tensor, params=None, rankdir: str = "TB") -> str:
     return _dot(tensor, params, rankdir=rankdir)
 
 
-def _step_nodes(step) -> set:
+def _step_nodes(step: Step) -> set[Context]:
     """The ops of one recorded step: reachable from what it made, stopping at its inputs."""
     stop = {_ref(t) for t in step.inputs}
     members, todo = set(), [t._node for t in step.tensors.values() if t._node is not None]
@@ -246,7 +262,9 @@ def _step_nodes(step) -> set:
     return members
 
 
-def unrolled_dot(module, x, state=None, loss_fn=None, params=None, rankdir: str = "LR") -> str:
+def unrolled_dot(module: Module, x: TensorLike, state: Any = None,
+                 loss_fn: Callable[[Any], Tensor] | None = None, params: Params = None,
+                 rankdir: str = "LR") -> str:
     """DOT text of a recurrent layer (or cell) unrolled over ``x``: one cluster per time step.
 
     The module runs on ``x`` while ``trace.record_gates`` records its steps;
@@ -266,7 +284,8 @@ def unrolled_dot(module, x, state=None, loss_fn=None, params=None, rankdir: str 
     labels: dict = {}
     leaf_labels: dict = {}
     for (layer, direction), steps in rec.steps_of(module).items():
-        where = f"_l{layer}" + ("_reverse" if direction else "") if isinstance(module, RNNBase) else ""
+        where = (f"_l{layer}" + ("_reverse" if direction else "")
+                 if isinstance(module, RNNBase) else "")
         for t, step in enumerate(steps):
             by_time.setdefault(t, set()).update(_step_nodes(step))
             for name, tensor in step.tensors.items():
@@ -287,7 +306,7 @@ def unrolled_dot(module, x, state=None, loss_fn=None, params=None, rankdir: str 
         if node not in step_of:
             feeding = {step_of.get(p) for p in node.parents if isinstance(p, Context)}
             if len(feeding) == 1 and None not in feeding:
-                step_of[node] = feeding.pop()
+                step_of[node] = feeding.pop()  # type: ignore[assignment]  # (None is not in it)
                 clusters[step_of[node]][1].add(node)
     return _dot(root, module if params is None else params, clusters, labels, leaf_labels,
                 rankdir)
@@ -302,7 +321,7 @@ _INSTALL_HINT = ("install Graphviz to draw graphs: `apt install graphviz` (Debia
                  "GraphvizOnline) renders")
 
 
-def draw(graph, path, params=None) -> Path:
+def draw(graph: Tensor | str, path: str | os.PathLike[str], params: Params = None) -> Path:
     """Render a graph to ``path`` (.svg or .png) with Graphviz's ``dot`` program.
 
     Arguments:
@@ -319,7 +338,8 @@ def draw(graph, path, params=None) -> Path:
     text = graph if isinstance(graph, str) else to_dot(graph, params)
     exe = shutil.which("dot")
     if exe is None:
-        raise GraphvizNotFoundError("draw: Graphviz's `dot` program was not found; " + _INSTALL_HINT)
+        raise GraphvizNotFoundError("draw: Graphviz's `dot` program was not found; "
+                                    + _INSTALL_HINT)
     done = subprocess.run([exe, f"-T{fmt}", "-o", str(path)], input=text.encode(),
                           capture_output=True, check=False)
     if done.returncode != 0:
@@ -331,7 +351,7 @@ def draw(graph, path, params=None) -> Path:
 # --------------------------------------------------------------------------- backprop, narrated
 
 
-def derivative_doc(fn) -> str:
+def derivative_doc(fn: type[Function]) -> str:
     """The forward formula and derivative an op's docstring states, on one line.
 
     The first paragraph of the docstring, plus the first later paragraph that
@@ -349,7 +369,7 @@ def derivative_doc(fn) -> str:
     return text
 
 
-def _formula_names(node: Context, names: list) -> str:
+def _formula_names(node: Context, names: list[str]) -> str:
     """"x <- h, y <- W": which tensors the names in the op's formula stand for."""
     try:
         parameters = list(inspect.signature(node.fn.forward).parameters.values())[1:]
@@ -369,7 +389,7 @@ def _formula_names(node: Context, names: list) -> str:
     return ", ".join(pairs)
 
 
-def explain_backward(loss: Tensor, params=None, width: int = 96) -> str:
+def explain_backward(loss: Tensor, params: Params = None, width: int = 96) -> str:
     """Backpropagation narrated: each node's backward step, in the engine's order.
 
     For every op, from the loss back to the leaves (the order ``loss.backward()``
@@ -386,7 +406,7 @@ def explain_backward(loss: Tensor, params=None, width: int = 96) -> str:
     counters: dict = {}
     names: dict = {}
 
-    def name_of(parent, index: int = 0) -> str:
+    def name_of(parent: Any, index: int = 0) -> str:
         """The name of input ``(parent, index)``: a leaf Tensor, or output ``index`` of a node."""
         key = g.key(parent, index)
         if key not in names:
@@ -420,28 +440,31 @@ def explain_backward(loss: Tensor, params=None, width: int = 96) -> str:
             name_of(parent, index)
     root_name = name_of(*_ref(loss))
 
-    def use_note(parent, index: int = 0) -> str | None:
+    def use_note(parent: Any, index: int = 0) -> str | None:
         users = g.uses.get(g.key(parent, index), [])
         if len(users) < 2:
             return None
         counts: dict = {}
         for u in users:
             counts[u] = counts.get(u, 0) + 1
-        by = ", ".join(f"{_op_out_name(u)}" + (" twice" if n == 2 else f" {n} times" if n > 2 else "")
+        by = ", ".join(f"{_op_out_name(u)}"
+                       + (" twice" if n == 2 else f" {n} times" if n > 2 else "")
                        for u, n in counts.items())
         return f"{name_of(parent, index)} is used {len(users)} times (by {by}): its gradients add"
 
     def _op_out_name(node: Context) -> str:
         return names[(node, "base")]
 
-    wrap = lambda text, indent: textwrap.fill(text, width, initial_indent=indent,
-                                              subsequent_indent=indent + "  ")
+    def wrap(text: str, indent: str) -> str:
+        return textwrap.fill(text, width, initial_indent=indent, subsequent_indent=indent + "  ")
+
     lines = [f"Backward pass of {root_name} (shape {_shape(loss.shape)}), "
              f"in the order loss.backward() runs it."]
     if loss._node is None:
         lines.append(f"{root_name} is a leaf: no op to run; its .grad is the seed itself.")
         return "\n".join(lines) + "\n"
-    lines.append(f"The seed: dL/d{root_name} = 1" + ("" if loss.size == 1 else " (or the gradient passed in)") + ".")
+    lines.append(f"The seed: dL/d{root_name} = 1"
+                 + ("" if loss.size == 1 else " (or the gradient passed in)") + ".")
     for step, node in enumerate(reversed(g.ops), 1):
         out = _op_out_name(node)
         args = ", ".join(name_of(p, i) for p, i in _inputs(node))
@@ -473,13 +496,15 @@ def explain_backward(loss: Tensor, params=None, width: int = 96) -> str:
                 text = f"dL/d{name} to {_op_out_name(parent)}'s step"
             sends[text] = sends.get(text, 0) + 1
         lines.append(wrap("sends " + "; ".join(
-            text if n == 1 else f"{text}, {n} times (they add)" for text, n in sends.items()), "    "))
+            text if n == 1 else f"{text}, {n} times (they add)" for text, n in sends.items()),
+            "    "))
     grads = [t for t in g.leaves if t.requires_grad]
     if grads:
         lines.append("")
         lines.append("Leaves: " + ", ".join(
             f"{name_of(t)}.grad gets {len(g.uses.get(g.key(t), []))} "
-            f"contribution{'s' if len(g.uses.get(g.key(t), [])) != 1 else ''}" for t in grads) + ".")
+            f"contribution{'s' if len(g.uses.get(g.key(t), [])) != 1 else ''}"
+            for t in grads) + ".")
         for t in grads:
             note = use_note(t)
             if note:

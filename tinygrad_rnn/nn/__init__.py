@@ -2,9 +2,9 @@
 cells (one time step) and sequence layers (RNN, LSTM, GRU), all assembled from ops."""
 
 from . import init, utils
-from .module import Module, ModuleList, Parameter
-from .layers import Dropout, Embedding, Linear
 from .cells import GRUCell, LSTMCell, RNNCell
+from .layers import Dropout, Embedding, Linear
+from .module import Module, ModuleList, Parameter
 from .rnn import GRU, LSTM, RNN
 
 __all__ = ["Module", "ModuleList", "Parameter", "Linear", "Embedding", "Dropout", "init", "utils",

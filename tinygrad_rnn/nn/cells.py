@@ -14,21 +14,27 @@ from __future__ import annotations
 
 import math
 from collections import namedtuple
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import functional as F
-from ..tensor import addcmul, addmm, lerp
-from ..tensor import ShapeError, Tensor
+from ..tensor import ShapeError, Tensor, addcmul, addmm, lerp
 from . import init
 from .module import Module, Parameter, check_dtype
+
+if TYPE_CHECKING:
+    from numpy.typing import DTypeLike
+
+    from ..tensor import TensorLike
+    from ..trace import Recorder
 
 GATES = {"LSTM": ("i", "f", "g", "o"), "GRU": ("r", "z", "n"), "RNN": ()}
 
 # While ``tinygrad_rnn.trace`` records (gate traces, gradient flow, the per-step
 # clusters of ``viz.unrolled_dot``) this is its recorder, and None otherwise: when
 # nothing records, a step pays one global lookup for it.
-_recorder = None
+_recorder: Recorder | None = None
 
 
 # --------------------------------------------------------------------------- the recurrences
@@ -44,7 +50,8 @@ def _preactivation(xp: Tensor, h: Tensor, w_hh_t: Tensor, b_hh: Tensor | None) -
     return addmm(xp, h, w_hh_t) if b_hh is None else xp + _recurrent(h, w_hh_t, b_hh)
 
 
-def rnn_step(xp, h, w_hh_t, b_hh=None, nonlinearity: str = "tanh") -> Tensor:
+def rnn_step(xp: Tensor, h: Tensor, w_hh_t: Tensor, b_hh: Tensor | None = None,
+             nonlinearity: str = "tanh") -> Tensor:
     """h' = act(xp + h W_hh^T + b_hh),  xp = x W_ih^T + b_ih,  act = tanh or relu."""
     pre = _preactivation(xp, h, w_hh_t, b_hh)
     h_new = pre.tanh() if nonlinearity == "tanh" else pre.relu()
@@ -53,7 +60,8 @@ def rnn_step(xp, h, w_hh_t, b_hh=None, nonlinearity: str = "tanh") -> Tensor:
     return h_new
 
 
-def lstm_step(xp, h, c, w_hh_t, b_hh=None, w_hr_t=None) -> tuple[Tensor, Tensor]:
+def lstm_step(xp: Tensor, h: Tensor, c: Tensor, w_hh_t: Tensor, b_hh: Tensor | None = None,
+              w_hr_t: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """i, f, g, o = chunk(xp + h W_hh^T + b_hh, 4),  xp = x W_ih^T + b_ih
     c' = sigmoid(f) * c + sigmoid(i) * tanh(g);   h' = sigmoid(o) * tanh(c')
     and with a projection (torch's proj_size):  h' = h' W_hr^T."""
@@ -69,7 +77,8 @@ def lstm_step(xp, h, c, w_hh_t, b_hh=None, w_hr_t=None) -> tuple[Tensor, Tensor]
     return h_new, c_new
 
 
-def gru_inputs(xp, w_hh, b_hh=None) -> tuple:
+def gru_inputs(xp: Tensor, w_hh: Tensor,
+               b_hh: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor | None]:
     """What ``gru_step`` takes, from xp = x W_ih^T + b_ih (of one step or of all steps
     of a sequence) and the recurrent weight and bias: (x_rz, x_n, w_rz^T, w_n^T, b_hn).
 
@@ -88,7 +97,8 @@ def gru_inputs(xp, w_hh, b_hh=None) -> tuple:
     return x_rz, x_n, w_rz.T, w_n.T, b_hn
 
 
-def gru_step(x_rz, x_n, h, w_rz_t, w_n_t, b_hn=None) -> Tensor:
+def gru_step(x_rz: Tensor, x_n: Tensor, h: Tensor, w_rz_t: Tensor, w_n_t: Tensor,
+             b_hn: Tensor | None = None) -> Tensor:
     """r, z = chunk(sigmoid(x_rz + h W_hrz^T), 2)   (both gates at once; x_rz, x_n: gru_inputs)
     n = tanh(x_n + r * (h W_hn^T + b_hn))    (the reset gate scales W_hn h + b_hn, as torch)
     h' = n + z * (h - n)        (= (1 - z) * n + z * h, in torch's own arithmetic)"""
@@ -115,18 +125,29 @@ class GateView:
     gives the same rows of each parameter's ``.grad`` (None where there is none yet).
     """
 
-    def __init__(self, name: str, rows: slice, params: dict):
+    def __init__(self, name: str, rows: slice, params: dict[str, Parameter | None]) -> None:
         self.name, self.rows, self._params = name, rows, params
 
-    def _rows_of(self, field: str, attr: str):
+    def _rows_of(self, field: str, attr: str) -> np.ndarray | None:
         p = self._params[field]
         array = None if p is None else getattr(p, attr)
         return None if array is None else array[self.rows]
 
-    weight_ih = property(lambda self: self._rows_of("weight_ih", "data"))
-    weight_hh = property(lambda self: self._rows_of("weight_hh", "data"))
-    bias_ih = property(lambda self: self._rows_of("bias_ih", "data"))
-    bias_hh = property(lambda self: self._rows_of("bias_hh", "data"))
+    @property
+    def weight_ih(self) -> np.ndarray | None:
+        return self._rows_of("weight_ih", "data")
+
+    @property
+    def weight_hh(self) -> np.ndarray | None:
+        return self._rows_of("weight_hh", "data")
+
+    @property
+    def bias_ih(self) -> np.ndarray | None:
+        return self._rows_of("bias_ih", "data")
+
+    @property
+    def bias_hh(self) -> np.ndarray | None:
+        return self._rows_of("bias_hh", "data")
 
     @property
     def grad(self) -> GateGrad:
@@ -136,7 +157,8 @@ class GateView:
         return f"GateView({self.name!r}, rows {self.rows.start}:{self.rows.stop})"
 
 
-def gate_view(kind: str, owner: str, gate: str, hidden_size: int, params: dict) -> GateView:
+def gate_view(kind: str, owner: str, gate: str, hidden_size: int,
+              params: dict[str, Parameter | None]) -> GateView:
     """The view of gate ``gate`` for a cell or layer of kind "LSTM", "GRU" or "RNN"."""
     names = GATES[kind]
     if not names:
@@ -151,8 +173,8 @@ def gate_view(kind: str, owner: str, gate: str, hidden_size: int, params: dict) 
 # --------------------------------------------------------------------------- input checks
 
 
-def checked_input(name: str, x, input_size: int, ndims: tuple, expected: str,
-                  dtype) -> Tensor:
+def checked_input(name: str, x: TensorLike, input_size: int, ndims: tuple[int, ...],
+                  expected: str, dtype: DTypeLike) -> Tensor:
     """``x`` as a Tensor, after the checks a cell and a layer share: its number of
     dimensions (one of ``ndims``; ``expected`` says which shapes in words), its
     last axis, which must be ``input_size`` (the error names both sizes), and its
@@ -167,7 +189,8 @@ def checked_input(name: str, x, input_size: int, ndims: tuple, expected: str,
     return x
 
 
-def checked_states(name: str, what: str, given, expected: dict, dtype) -> list:
+def checked_states(name: str, what: str, given: Any, expected: dict[str, tuple[int, ...]],
+                   dtype: DTypeLike) -> list[Tensor]:
     """The given state(s) as Tensors of the ``expected`` shapes ({label: shape}) and of
     the parameters' ``dtype``: one state alone, or a tuple in the labels' order (LSTM's
     (h, c))."""
@@ -193,7 +216,7 @@ class _Cell(Module):
     kind = "RNN"  # LSTM, GRU or RNN: fixes the number of gates
     num_gates = 1
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
         if input_size < 1 or hidden_size < 1:
             raise ValueError(f"{type(self).__name__}: input_size and hidden_size must be "
                              f"positive, got {input_size} and {hidden_size}")
@@ -216,7 +239,8 @@ class _Cell(Module):
         params = {f: getattr(self, f) for f in GateGrad._fields}
         return gate_view(self.kind, type(self).__name__, name, self.hidden_size, params)
 
-    def _prepare(self, x, state, labels: tuple):
+    def _prepare(self, x: TensorLike, state: Any,
+                 labels: tuple[str, ...]) -> tuple[Tensor, tuple[Tensor, ...], bool]:
         """(x as (N, I), states as (N, H) each, unbatched?) after checking shapes.
 
         A missing state is zeros; an unbatched input (I,) takes states (H,).
@@ -263,13 +287,14 @@ class RNNCell(_Cell):
     """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 nonlinearity: str = "tanh"):
+                 nonlinearity: str = "tanh") -> None:
         if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', "
+                             f"got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
         super().__init__(input_size, hidden_size, bias)
 
-    def forward(self, x, h=None) -> Tensor:
+    def forward(self, x: TensorLike, h: TensorLike | None = None) -> Tensor:
         x, (h,), unbatched = self._prepare(x, h, ("h",))
         xp = F.linear(x, self.weight_ih, self.bias_ih)
         h = rnn_step(xp, h, self.weight_hh.T, self.bias_hh, self.nonlinearity)
@@ -293,7 +318,8 @@ class LSTMCell(_Cell):
 
     kind, num_gates = "LSTM", 4
 
-    def forward(self, x, state=None) -> tuple[Tensor, Tensor]:
+    def forward(self, x: TensorLike,
+                state: tuple[TensorLike, TensorLike] | None = None) -> tuple[Tensor, Tensor]:
         x, (h, c), unbatched = self._prepare(x, state, ("h", "c"))
         xp = F.linear(x, self.weight_ih, self.bias_ih)
         h, c = lstm_step(xp, h, c, self.weight_hh.T, self.bias_hh)
@@ -313,7 +339,7 @@ class GRUCell(_Cell):
 
     kind, num_gates = "GRU", 3
 
-    def forward(self, x, h=None) -> Tensor:
+    def forward(self, x: TensorLike, h: TensorLike | None = None) -> Tensor:
         x, (h,), unbatched = self._prepare(x, h, ("h",))
         xp = F.linear(x, self.weight_ih, self.bias_ih)
         x_rz, x_n, w_rz_t, w_n_t, b_hn = gru_inputs(xp, self.weight_hh, self.bias_hh)

@@ -9,22 +9,31 @@ reproducible.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
 from .. import rng
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
-def _array(tensor) -> np.ndarray:
+    from ..tensor import Tensor
+
+# a Tensor (or Parameter) or a numpy array: each function returns what it was given
+_T = TypeVar("_T", bound="Tensor | np.ndarray")
+
+
+def _array(tensor: Tensor | np.ndarray) -> np.ndarray:
     return tensor if isinstance(tensor, np.ndarray) else tensor.data
 
 
-def _fill(tensor, values):
+def _fill(tensor: _T, values: ArrayLike) -> _T:
     np.copyto(_array(tensor), values, casting="unsafe")
     return tensor
 
 
-def _fans(tensor) -> tuple[int, int]:
+def _fans(tensor: Tensor | np.ndarray) -> tuple[int, int]:
     """(fan_in, fan_out) as torch: dims 1 and 0, times the receptive field of the rest."""
     shape = _array(tensor).shape
     if len(shape) < 2:
@@ -34,42 +43,42 @@ def _fans(tensor) -> tuple[int, int]:
     return shape[1] * receptive, shape[0] * receptive
 
 
-def uniform_(tensor, a: float = 0.0, b: float = 1.0):
+def uniform_(tensor: _T, a: float = 0.0, b: float = 1.0) -> _T:
     """Fill with draws from U(a, b)."""
     return _fill(tensor, rng.generator().uniform(a, b, _array(tensor).shape))
 
 
-def normal_(tensor, mean: float = 0.0, std: float = 1.0):
+def normal_(tensor: _T, mean: float = 0.0, std: float = 1.0) -> _T:
     """Fill with draws from N(mean, std^2)."""
     return _fill(tensor, rng.generator().normal(mean, std, _array(tensor).shape))
 
 
-def constant_(tensor, val: float):
+def constant_(tensor: _T, val: float) -> _T:
     return _fill(tensor, val)
 
 
-def zeros_(tensor):
+def zeros_(tensor: _T) -> _T:
     return _fill(tensor, 0.0)
 
 
-def ones_(tensor):
+def ones_(tensor: _T) -> _T:
     return _fill(tensor, 1.0)
 
 
-def xavier_uniform_(tensor, gain: float = 1.0):
+def xavier_uniform_(tensor: _T, gain: float = 1.0) -> _T:
     """U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out))  (Glorot & Bengio, 2010)."""
     fan_in, fan_out = _fans(tensor)
     a = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(tensor, -a, a)
 
 
-def xavier_normal_(tensor, gain: float = 1.0):
+def xavier_normal_(tensor: _T, gain: float = 1.0) -> _T:
     """N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _fans(tensor)
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
 
-def orthogonal_(tensor, gain: float = 1.0):
+def orthogonal_(tensor: _T, gain: float = 1.0) -> _T:
     """A (semi-)orthogonal matrix times ``gain`` (Saxe et al., 2013), as torch.
 
     The tensor is seen as (rows, everything else); QR of a Gaussian matrix gives

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -10,6 +11,11 @@ from .. import functional as F
 from ..tensor import ShapeError, Tensor
 from . import init
 from .module import Module, Parameter, check_dtype
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ..tensor import TensorLike
 
 
 class Linear(Module):
@@ -24,13 +30,13 @@ class Linear(Module):
     as torch.
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
         self.in_features, self.out_features = in_features, out_features
         k = 1.0 / math.sqrt(in_features) if in_features > 0 else 0.0
         self.weight = init.uniform_(Parameter(np.empty((out_features, in_features))), -k, k)
         self.bias = init.uniform_(Parameter(np.empty(out_features)), -k, k) if bias else None
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: TensorLike) -> Tensor:
         x = x if isinstance(x, Tensor) else Tensor(x)
         if x.shape[-1:] != (self.in_features,):
             raise ShapeError(f"Linear: expected input with {self.in_features} features "
@@ -57,14 +63,15 @@ class Embedding(Module):
     as torch. An index used twice gets the sum of both gradients.
     """
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None):
+    def __init__(self, num_embeddings: int, embedding_dim: int,
+                 padding_idx: int | None = None) -> None:
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.padding_idx = F.padding_row(padding_idx, num_embeddings, "Embedding")
         self.weight = init.normal_(Parameter(np.empty((num_embeddings, embedding_dim))))
         if self.padding_idx is not None:
             self.weight.data[self.padding_idx] = 0.0
 
-    def forward(self, indices) -> Tensor:
+    def forward(self, indices: Tensor | ArrayLike) -> Tensor:
         return F.embedding(indices, self.weight, self.padding_idx)
 
     def extra_repr(self) -> str:
@@ -76,7 +83,7 @@ class Dropout(Module):
     """In training mode, zero each element with probability p and scale the rest
     by 1/(1-p); in evaluation mode, the identity."""
 
-    def __init__(self, p: float = 0.5):
+    def __init__(self, p: float = 0.5) -> None:
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
         self.p = p

@@ -10,17 +10,24 @@ built with ``bias=False``) is skipped.
 from __future__ import annotations
 
 from collections import namedtuple
-from typing import Iterator
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..tensor import Tensor
 
+if TYPE_CHECKING:
+    from numpy.typing import DTypeLike
+    from typing_extensions import Self
+
+    from ..tensor import TensorLike
+
 
 class Parameter(Tensor):
     """A tensor that is a module's learnable weight: a leaf with ``requires_grad=True``."""
 
-    def __init__(self, data, requires_grad: bool = True):
+    def __init__(self, data: TensorLike, requires_grad: bool = True) -> None:
         super().__init__(data, requires_grad=requires_grad)
 
     def __repr__(self) -> str:
@@ -36,29 +43,29 @@ class Module:
 
     training = True
 
-    def forward(self, *args, **kwargs):
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
 
     # ----------------------------------------------------------------- walking the tree
-    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+    def named_children(self) -> Iterator[tuple[str, Module]]:
         for name, value in vars(self).items():
             if isinstance(value, Module):
                 yield name, value
 
-    def children(self) -> Iterator["Module"]:
+    def children(self) -> Iterator[Module]:
         for _, module in self.named_children():
             yield module
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
         """This module (named ``prefix``, "" at the top) and every descendant, depth first."""
         yield prefix, self
         for name, child in self.named_children():
             yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
 
-    def modules(self) -> Iterator["Module"]:
+    def modules(self) -> Iterator[Module]:
         for _, module in self.named_modules():
             yield module
 
@@ -81,16 +88,16 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Self:
         """Training mode (dropout active) for this module and all its descendants."""
         for module in self.modules():
             module.training = bool(mode)
         return self
 
-    def eval(self) -> "Module":
+    def eval(self) -> Self:
         return self.train(False)
 
-    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+    def requires_grad_(self, requires_grad: bool = True) -> Self:
         for p in self.parameters():
             p.requires_grad = requires_grad
         return self
@@ -138,7 +145,7 @@ class Module:
             np.copyto(params[name].data, value, casting="unsafe")
         return IncompatibleKeys(missing, unexpected)
 
-    def to(self, dtype) -> "Module":
+    def to(self, dtype: DTypeLike) -> Self:
         """Cast every parameter (and its gradient) to ``dtype``, in place; returns self."""
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
@@ -149,10 +156,10 @@ class Module:
                 p.grad = p.grad.astype(dtype)
         return self
 
-    def float(self) -> "Module":
+    def float(self) -> Self:
         return self.to(np.float32)
 
-    def double(self) -> "Module":
+    def double(self) -> Self:
         return self.to(np.float64)
 
     # ----------------------------------------------------------------- repr
@@ -173,11 +180,11 @@ class Module:
 class ModuleList(Module):
     """A list of modules, registered as children ``"0"``, ``"1"``, ... (as torch)."""
 
-    def __init__(self, modules=()):
+    def __init__(self, modules: Iterable[Module] = ()) -> None:
         for module in modules:
             self.append(module)
 
-    def append(self, module: Module) -> "ModuleList":
+    def append(self, module: Module) -> Self:
         if not isinstance(module, Module):
             raise TypeError(f"ModuleList holds modules, got {type(module).__name__}")
         setattr(self, str(len(self)), module)
@@ -193,11 +200,11 @@ class ModuleList(Module):
     def __iter__(self) -> Iterator[Module]:
         return self.children()
 
-    def forward(self, *args, **kwargs):
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("ModuleList has no forward(); iterate over its modules")
 
 
-def check_dtype(name: str, what: str, t: Tensor, dtype) -> None:
+def check_dtype(name: str, what: str, t: Tensor, dtype: DTypeLike) -> None:
     """Refuse a ``what`` (input, state) whose dtype is not the parameters' ``dtype``.
 
     As torch, a module computes in its parameters' dtype: numpy would silently

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, DTypeLike
 
 NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
-def unpack(params: dict, dtype=None) -> tuple:
+def unpack(params: Mapping[str, ArrayLike],
+           dtype: DTypeLike | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(W_ih, W_hh, b_ih, b_hh) from a dict keyed ``weight_ih`` or ``weight_ih_l0``.
 
     Missing biases (a layer built with bias=False) become zeros, whose
     gradients are then computed but belong to no parameter.
     """
-    def get(name):
+    def get(name: str) -> np.ndarray | None:
         for key in (name, name + "_l0"):
             if key in params:
                 return np.asarray(params[key])
@@ -27,13 +34,16 @@ def unpack(params: dict, dtype=None) -> tuple:
     return W_ih, W_hh, zeros if b_ih is None else b_ih, zeros if b_hh is None else b_hh
 
 
-def weight_grads(dA_x, x, dA_h, h_prev) -> dict:
+def weight_grads(dA_x: np.ndarray, x: np.ndarray, dA_h: np.ndarray,
+                 h_prev: np.ndarray) -> dict[str, np.ndarray]:
     """Weight and bias gradients of all time steps at once.
 
     a_t = x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh is linear in the weights, so
     dW_ih = sum_t dA_x[t]^T x_t: one matmul over (T*N) rows instead of T small ones.
     """
-    flat = lambda a: a.reshape(-1, a.shape[-1])
+    def flat(a: np.ndarray) -> np.ndarray:
+        return a.reshape(-1, a.shape[-1])
+
     return {
         "weight_ih": flat(dA_x).T @ flat(x),
         "weight_hh": flat(dA_h).T @ flat(h_prev),

@@ -24,7 +24,8 @@ from ._params import unpack, weight_grads
 from .lstm import _sigmoid
 
 
-def gru_forward(params: dict, x: np.ndarray, h0=None):
+def gru_forward(params: dict, x: np.ndarray,
+                h0: np.ndarray | None = None) -> tuple[np.ndarray, tuple]:
     """Returns (outputs (T, N, H), cache for gru_backward)."""
     W_ih, W_hh, b_ih, b_hh = unpack(params)
     T, N, _ = x.shape
@@ -45,7 +46,8 @@ def gru_forward(params: dict, x: np.ndarray, h0=None):
     return hs[1:], (x, hs, r_z_n, hidden_n, W_ih, W_hh)
 
 
-def gru_backward(cache, d_outputs, d_hn=None) -> dict:
+def gru_backward(cache: tuple, d_outputs: np.ndarray,
+                 d_hn: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Gradients of every parameter and of x and h0."""
     x, hs, r_z_n, hidden_n, W_ih, W_hh = cache
     T = x.shape[0]

@@ -22,11 +22,12 @@ import numpy as np
 from ._params import unpack, weight_grads
 
 
-def _sigmoid(a):
+def _sigmoid(a: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * a))  # the same function, no overflow warning
 
 
-def lstm_forward(params: dict, x: np.ndarray, h0=None, c0=None):
+def lstm_forward(params: dict, x: np.ndarray, h0: np.ndarray | None = None,
+                 c0: np.ndarray | None = None) -> tuple[np.ndarray, tuple, tuple]:
     """Returns (outputs (T, N, H), (h_T, c_T), cache for lstm_backward)."""
     W_ih, W_hh, b_ih, b_hh = unpack(params)
     T, N, _ = x.shape
@@ -49,7 +50,8 @@ def lstm_forward(params: dict, x: np.ndarray, h0=None, c0=None):
     return hs[1:], (hs[-1], cs[-1]), (x, hs, cs, gates, W_ih, W_hh)
 
 
-def lstm_backward(cache, d_outputs, d_hn=None, d_cn=None) -> dict:
+def lstm_backward(cache: tuple, d_outputs: np.ndarray, d_hn: np.ndarray | None = None,
+                  d_cn: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Gradients of every parameter and of x, h0 and c0."""
     x, hs, cs, gates, W_ih, W_hh = cache
     T = x.shape[0]

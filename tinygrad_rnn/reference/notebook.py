@@ -20,6 +20,8 @@ the corrected derivation, which agrees with autograd.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 PARAM_NAMES = ("W_x", "W_h", "W_y", "b_h", "b_y")
@@ -45,7 +47,7 @@ def notebook_loss(outputs: list, targets: list) -> float:
 
 def notebook_bptt(params: dict, inputs: list, targets: list, faithful: bool = True, *,
                   dtanh_bug: bool | None = None, scale_bug: bool | None = None,
-                  with_steps: bool = False):
+                  with_steps: bool = False) -> tuple[float, dict[str, np.ndarray]]:
     """One BPTT pass. Returns (printed loss, {name: gradient}).
 
     faithful=True: the notebook's code line by line, both mistakes included.
@@ -61,7 +63,7 @@ def notebook_bptt(params: dict, inputs: list, targets: list, faithful: bool = Tr
     T = len(inputs)
     grads = {n: np.zeros_like(params[n]) for n in PARAM_NAMES}
     dh_next = np.zeros_like(h_states[0])
-    steps = [None] * T
+    steps: list[Any] = [None] * T  # each step's dh_raw, filled from the last
     for t in reversed(range(T)):
         if scale_bug:
             dy = outputs[t] - targets[t]                 # d/dy of 0.5 * (y - target)**2
@@ -86,7 +88,8 @@ def notebook_bptt(params: dict, inputs: list, targets: list, faithful: bool = Tr
 
 
 def notebook_train(params: dict, inputs: list, targets: list, epochs: int = 1000,
-                   learning_rate: float = 0.01, faithful: bool = True, every: int = 100):
+                   learning_rate: float = 0.01, faithful: bool = True,
+                   every: int = 100) -> list[tuple[int, float]]:
     """The notebook's training loop (plain SGD). Updates ``params`` in place.
 
     Returns the list of (epoch, printed loss) every ``every`` epochs, as it prints them.

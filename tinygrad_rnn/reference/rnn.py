@@ -20,7 +20,8 @@ import numpy as np
 from ._params import unpack, weight_grads
 
 
-def rnn_forward(params: dict, x: np.ndarray, h0: np.ndarray | None = None):
+def rnn_forward(params: dict, x: np.ndarray,
+                h0: np.ndarray | None = None) -> tuple[np.ndarray, tuple]:
     """Returns (outputs (T, N, H), cache for rnn_backward)."""
     W_ih, W_hh, b_ih, b_hh = unpack(params)
     T, N, _ = x.shape
@@ -34,7 +35,8 @@ def rnn_forward(params: dict, x: np.ndarray, h0: np.ndarray | None = None):
     return hs[1:], (x, hs, W_ih, W_hh)
 
 
-def rnn_backward(cache, d_outputs: np.ndarray, d_hn: np.ndarray | None = None) -> dict:
+def rnn_backward(cache: tuple, d_outputs: np.ndarray,
+                 d_hn: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Gradients of every parameter and of x and h0, given dL/d(outputs) and dL/dh_T."""
     x, hs, W_ih, W_hh = cache
     T = x.shape[0]

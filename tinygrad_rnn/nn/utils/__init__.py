@@ -8,6 +8,7 @@ Both functions take a single Tensor or an iterable of them (such as
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -15,7 +16,7 @@ from ...tensor import Tensor
 from . import rnn  # noqa: F401  (torch's nn.utils.rnn: PackedSequence and friends)
 
 
-def _grads(parameters) -> list:
+def _grads(parameters: Tensor | Iterable[Tensor]) -> list[np.ndarray]:
     """The gradient arrays, to be changed in place (a numpy scalar becomes a 0-d array)."""
     if isinstance(parameters, Tensor):
         parameters = [parameters]
@@ -29,7 +30,8 @@ def _grads(parameters) -> list:
     return grads
 
 
-def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
+def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
+                    norm_type: float | str = 2.0,
                     error_if_nonfinite: bool = False) -> float:
     """Scale all gradients together so that their joint norm is at most ``max_norm``.
 
@@ -62,11 +64,10 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
         norms = np.array([np.sum(np.abs(g.astype(np.float64)) ** norm_type) ** (1.0 / norm_type)
                           for g in grads])
         total = float(np.sum(norms ** norm_type) ** (1.0 / norm_type))
-    if not math.isfinite(total):
-        if error_if_nonfinite:
-            raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the "
-                               f"gradients is {total}, so they cannot be clipped")
-        # torch scales by max_norm / (nan or inf): the gradients become nan or 0
+    if not math.isfinite(total) and error_if_nonfinite:
+        raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the "
+                           f"gradients is {total}, so they cannot be clipped")
+    # (a total of nan or inf: torch scales by max_norm / total, the gradients become nan or 0)
     coef = max_norm / (total + 1e-6)
     if coef < 1.0 or math.isnan(coef):
         for g in grads:
@@ -74,7 +75,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     return total
 
 
-def clip_grad_value_(parameters, clip_value: float) -> None:
+def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
     """Clamp every gradient element into [-clip_value, clip_value], in place."""
     clip_value = float(clip_value)
     if clip_value < 0:

@@ -11,13 +11,18 @@ split, stack), so gradients flow through them.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from ...functional import _tensor
-from ...tensor import ShapeError, concat, stack
-from ...tensor import Tensor
+from ...tensor import ShapeError, Tensor, concat, stack
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ...tensor import TensorLike
 
 
 class PackedSequence(NamedTuple):
@@ -31,7 +36,7 @@ class PackedSequence(NamedTuple):
     unsorted_indices: np.ndarray | None = None
 
 
-def _lengths(name: str, lengths, batch: int, steps: int) -> np.ndarray:
+def _lengths(name: str, lengths: Tensor | ArrayLike, batch: int, steps: int) -> np.ndarray:
     lengths = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths)
     if lengths.shape != (batch,) or lengths.dtype.kind not in "iuf" or \
             np.any(lengths != np.round(lengths)):
@@ -44,7 +49,7 @@ def _lengths(name: str, lengths, batch: int, steps: int) -> np.ndarray:
     return lengths
 
 
-def pack_padded_sequence(input, lengths, batch_first: bool = False,
+def pack_padded_sequence(input: TensorLike, lengths: Tensor | ArrayLike, batch_first: bool = False,
                          enforce_sorted: bool = True) -> PackedSequence:
     """Pack a padded batch (T, B, *) ((B, T, *) with batch_first) of sequences of the
     given lengths. With ``enforce_sorted`` the lengths must already decrease;
@@ -75,7 +80,8 @@ def pack_padded_sequence(input, lengths, batch_first: bool = False,
 
 
 def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
-                        padding_value: float = 0.0, total_length: int | None = None):
+                        padding_value: float = 0.0,
+                        total_length: int | None = None) -> tuple[Tensor, np.ndarray]:
     """(padded (T, B, *) or (B, T, *), lengths (B,)): the inverse of pack_padded_sequence,
     in the batch's original order; ``total_length`` pads T further."""
     data, batch_sizes, _, unsorted_indices = sequence
@@ -100,7 +106,8 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
     return (padded.transpose(0, 1) if batch_first else padded), lengths
 
 
-def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.0) -> Tensor:
+def pad_sequence(sequences: Iterable[TensorLike], batch_first: bool = False,
+                 padding_value: float = 0.0) -> Tensor:
     """Sequences (L_i, *) of one feature shape, padded to the longest: (T, B, *)."""
     seqs = [_tensor(s) for s in sequences]
     if not seqs:
@@ -115,7 +122,7 @@ def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.
     return stack(padded, dim=0 if batch_first else 1)
 
 
-def pack_sequence(sequences, enforce_sorted: bool = True) -> PackedSequence:
+def pack_sequence(sequences: Iterable[TensorLike], enforce_sorted: bool = True) -> PackedSequence:
     """Pack a list of sequences (L_i, *) directly."""
     seqs = [_tensor(s) for s in sequences]
     return pack_padded_sequence(pad_sequence(seqs), [s.shape[0] for s in seqs],
