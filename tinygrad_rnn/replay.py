@@ -34,6 +34,7 @@ a step of your own.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import weakref
 
@@ -50,6 +51,8 @@ _enabled = True
 
 
 def is_enabled() -> bool:
+    """Do recurrent layers (and ``scan``) run as one Scan node? The one place that decides:
+    False inside ``disabled()``."""
     return _enabled
 
 
@@ -111,14 +114,27 @@ def record(call, inputs, name: str = "Step"):
     or was computed outside it but is not among ``inputs``, or it returned
     something its ops did not make.
     """
-    if autograd._op_log is not None:  # inside another recording: just run
-        return call(), None
+    with _noting_ops() as log:
+        result = call()
+    if log is None:  # inside another recording, which writes these ops down
+        return result, None
+    return result, Program.build(inputs, log, result, name)
+
+
+@contextlib.contextmanager
+def _noting_ops():
+    """The engine's one hook for replay: yields the list into which ``Function.apply``
+    writes every op call of the block, as (fn, input tensors, params, result); None
+    inside another recording (the outer one notes the ops). Every use of
+    ``autograd._op_log`` is here."""
+    if autograd._op_log is not None:
+        yield None
+        return
     log = autograd._op_log = []
     try:
-        result = call()
+        yield log
     finally:
         autograd._op_log = None
-    return result, Program.build(inputs, log, result, name)
 
 
 class Program:
@@ -421,7 +437,7 @@ def scan(step, sequences, states, fixed=(), reverse: bool = False):
     if not states or not all(isinstance(t, Tensor) for t in fixed):
         raise TypeError("replay.scan: give the state as a list of tensors, and as fixed the "
                         "tensors the step reads (the very objects, e.g. a cell's parameters)")
-    program = _enabled and _program_of(step, sequences, states, fixed)
+    program = is_enabled() and _program_of(step, sequences, states, fixed)
     if program:
         return program.scan_unchecked(sequences, states, fixed, reverse)
     outputs, pieces = [None] * len(sequences[0]), [q.unbind(0) for q in sequences]
