@@ -129,7 +129,7 @@ def test_packed_batches_scanned_agree_with_op_by_op_bit_for_bit(config, lengths,
             hx.append(rng.standard_normal((d_l, len(lengths), H)).astype(dtype))
     scanned, scanned_ops = run_packed(make_layer, x, lengths, hx, seed, scanned=True)
     op_by_op, op_by_op_ops = run_packed(make_layer, x, lengths, hx, seed, scanned=False)
-    assert f"{kind}PackedScan" in scanned_ops and f"{kind}PackedScan" not in op_by_op_ops
+    assert f"{kind}Scan" in scanned_ops and f"{kind}Scan" not in op_by_op_ops
     for a, b in zip(scanned, op_by_op, strict=True):
         assert a.dtype == b.dtype and np.array_equal(a, b)
 

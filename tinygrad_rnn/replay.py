@@ -41,9 +41,10 @@ import weakref
 import numpy as np
 
 from . import autograd
-from .autograd import Context, Function, _conform
+from .autograd import _conform
 from .ops import stack
-from .speedups import OuterSum, add_grads
+from .scan import Batches, Scan, StepContext, plus, run_scan
+from .speedups import OuterSum
 from .tensor import Tensor, no_grad
 
 
@@ -192,9 +193,9 @@ class Program:
     def _namespace(self) -> dict:
         """The names the generated code reads: the ops (F), their parameters (P),
         constants (v), every value's shape and dtype (S, D), and the helpers below."""
-        names = {"Context": _StepContext, "new": object.__new__, "ndarray": np.ndarray,
+        names = {"Context": StepContext, "new": object.__new__, "ndarray": np.ndarray,
                  "OuterSum": OuterSum, "zeros": np.zeros, "fit": _fit,
-                 "fit_value": _fit_value, "plus": _plus, "_one": _one}
+                 "fit_value": _fit_value, "plus": plus, "_one": _one}
         for k, op in enumerate(self.ops):
             names[f"F{k}"], names[f"P{k}"] = op.fn, op.params
         for s, array in self.constants.items():
@@ -329,81 +330,20 @@ class Program:
     def scan_unchecked(self, sequences, states, fixed, reverse: bool = False):
         """``scan`` for inputs known to fit, as a layer that looked this program up by
         their ``signature`` knows them to: the checks cost a microsecond or two."""
+        batches = Batches.of(len(sequences[0]), None, reverse)
+        return run_scan(self.node_class(), batches.per_step(lambda t: self), batches,
+                        sequences, states, fixed)
+
+    def node_class(self) -> type:
+        """The class of this step's Scan nodes, ``<name>Scan``: what a graph shows."""
         if self.scan_class is None:
             op_names = ", ".join(op.fn.__name__.lower() for op in self.ops)
-            self.scan_class = type(f"{self.name}Scan", (Scan,), {"program": self, "__doc__": (
+            self.scan_class = type(f"{self.name}Scan", (Scan,), {"__doc__": (
                 f"outputs, state_T = the {self.name} step ({op_names}) run over every time "
                 f"step, state_t = step(x_t, state_t-1).   d(inputs) = the step's ops' own "
                 f"backwards, last step first, each step's state gradient carried to the step "
-                f"before (backpropagation through time; see replay.py).")})
-        varying = len(sequences) + len(states)
-        inputs = (*sequences, *states, *[fixed[s - varying] for s in self.used[varying:]])
-        out = self.scan_class.apply(*inputs, n_seq=len(sequences), reverse=reverse,
-                                    graph=_records(inputs))
-        return out[0], out[1:]
-
-
-class Scan(Function):
-    """The base of every scanned step's node class (``Program.scan`` makes one per step).
-
-    Its forward runs the step's generated forward at every time step, one
-    Context per step holding that step's ops' Contexts; its backward runs the
-    step's generated backward from the last step to the first, adding each
-    step's output gradient to the state gradient carried back from the step
-    after, pooling the fixed inputs' gradients (OuterSums: one matmul per weight
-    for all steps) and writing the sequences' gradients step by step.
-    """
-
-    program: Program = None
-
-    @staticmethod
-    def forward(ctx, *arrays, n_seq, reverse, graph=True):
-        program = ctx.fn.program
-        n_state = len(program.outputs)
-        sequences, state = arrays[:n_seq], arrays[n_seq:n_seq + n_state]
-        fixed = arrays[n_seq + n_state:]
-        step = program.forward if graph else program.forward_without_graph
-        new, sub = object.__new__, _StepContext()  # (without a graph: one for every step)
-        steps = len(sequences[0])
-        contexts, outputs = [None] * steps, [None] * steps
-        for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
-            if graph:
-                contexts[t] = sub = new(Context)
-            if n_seq == 1:  # (RNN, LSTM: no list to build)
-                state = step(sub, sequences[0][t], *state, *fixed)
-            else:
-                state = step(sub, *[s[t] for s in sequences], *state, *fixed)
-            outputs[t] = state[0]
-        ctx.n_seq, ctx.reverse = n_seq, reverse
-        ctx.sequence_metas = [(s.shape, s.dtype) for s in sequences]
-        ctx.saved_tensors = tuple(contexts)
-        return (np.array(outputs), *state)
-
-    @staticmethod
-    def backward(ctx, grads):
-        program, n_seq, contexts = ctx.fn.program, ctx.n_seq, ctx.saved_tensors
-        needs, varying = ctx.needs_input_grad, n_seq + len(program.outputs)
-        # (h's gradient at step t starts from the output's share, as in the engine, where
-        # the output's stack node is the first to add to it: the same sums, bit for bit)
-        first = program.backward_for(needs)  # the first step's state is the node's input
-        later = program.backward_for(_later_needs(needs, n_seq, varying), seeded=n_seq)
-        g_outputs, carry = grads[0], grads[1:]
-        g_sequences = [np.empty(shape, dtype) if need else None
-                       for (shape, dtype), need in zip(ctx.sequence_metas, needs)]
-        g_fixed = [None] * (len(needs) - varying)
-        steps = len(contexts)
-        first_t = steps - 1 if ctx.reverse else 0
-        previous = 1 if ctx.reverse else -1  # the step whose state step t reads
-        carry = (grads[1] + g_outputs[steps - 1 - first_t], *carry[1:])  # the last state
-        for t in (range(steps) if ctx.reverse else range(steps - 1, -1, -1)):
-            upstream = carry if len(carry) > 1 else carry[0]
-            if t == first_t:
-                d = first(contexts[t], upstream)
-            else:  # h_t-1's gradient: its output's share, then what step t sends back
-                d = later(contexts[t], upstream, g_outputs[t + previous])
-            _collect(d, t, g_sequences, g_fixed, varying)
-            carry = d[n_seq:varying]
-        return (*g_sequences, *carry, *g_fixed)
+                f"before (backpropagation through time; see scan.py).")})
+        return self.scan_class
 
 
 def scan(step, sequences, states, fixed=(), reverse: bool = False):
@@ -440,10 +380,10 @@ def scan(step, sequences, states, fixed=(), reverse: bool = False):
     program = is_enabled() and _program_of(step, sequences, states, fixed)
     if program:
         return program.scan_unchecked(sequences, states, fixed, reverse)
-    outputs, pieces = [None] * len(sequences[0]), [q.unbind(0) for q in sequences]
-    for t in (reversed(range(len(outputs))) if reverse else range(len(outputs))):
-        states = _new_state(step(*[p[t] for p in pieces], *states), len(states))
-        outputs[t] = states[0]
+    pieces = [q.unbind(0) for q in sequences]  # op by op: the reference loop
+    outputs, states = Batches.of(len(sequences[0]), None, reverse).run(
+        lambda t, state: _new_state(step(*[p[t] for p in pieces], *state), len(state)),
+        states, None)
     return stack(outputs, axis=0), states
 
 
@@ -497,152 +437,17 @@ def scan_packed(programs: dict, sequences, states, fixed, sizes, reverse: bool =
     step recorded for that batch size. ``sizes`` does not grow; ``states`` have
     ``sizes[0]`` rows. Forward in time, a sequence that ends keeps its last state;
     with ``reverse``, one joins the batch at its own last step, from its initial
-    state. Returns (the packed outputs, the final states of every sequence), as
-    ``nn.RNN`` computes them op by op, to the bit. The caller vouches that each
-    program fits its batch size (``Program.can_scan``, shapes), as a layer that
-    looked them up by signature does.
+    state (``scan.Batches``). Returns (the packed outputs, the final states of every
+    sequence), as ``nn.RNN`` computes them op by op, to the bit. The caller vouches
+    that each program fits its batch size (``Program.can_scan``, shapes), as a layer
+    that looked them up by signature does.
     """
-    name = next(iter(programs.values())).name
-    node = _PACKED_CLASSES.get(name)
-    if node is None:
-        node = _PACKED_CLASSES[name] = type(f"{name}PackedScan", (PackedScan,), {"__doc__": (
-            f"outputs, state_T = the {name} step run over a packed batch, the batch "
-            f"shrinking as sequences end.   d(inputs) = the step's ops' own backwards, "
-            f"last step first, each step's state gradient carried to the step before "
-            f"(backpropagation through time; see replay.py).")})
-    n_seq, varying = len(sequences), len(sequences) + len(states)
-    used = next(iter(programs.values())).used
-    inputs = (*sequences, *states, *[fixed[s - varying] for s in used[varying:]])
-    out = node.apply(*inputs, programs=programs, sizes=tuple(sizes), n_seq=n_seq,
-                     reverse=reverse, graph=_records(inputs))
-    return out[0], out[1:]
+    batches = Batches.of(len(sizes), tuple(sizes), reverse)
+    step_programs = batches.per_step(lambda t: programs[sizes[t]])
+    return run_scan(step_programs[0].node_class(), step_programs, batches, sequences, states,
+                    fixed)
 
 
-_PACKED_CLASSES: dict = {}  # step name -> its PackedScan class
-
-
-class PackedScan(Function):
-    """The base of the packed-batch scans (``scan_packed``): ``Scan`` with a batch that
-    shrinks (forward in time) or grows (backward in time) at the steps where sequences
-    end. Where it changes, the state's rows are cut or joined as ``nn.RNN`` does op by
-    op, and in backward their gradients are added in the engine's order: the output's
-    share first, then what the next step sends back (seeded) while the batch keeps its
-    size, or that step's sum afterwards where it changed (as a getitem or concat node
-    would hand it over)."""
-
-    @staticmethod
-    def forward(ctx, *arrays, programs, sizes, n_seq, reverse, graph=True):
-        n_state = len(next(iter(programs.values())).outputs)
-        sequences, initial = arrays[:n_seq], arrays[n_seq:n_seq + n_state]
-        fixed, new, sub = arrays[n_seq + n_state:], object.__new__, _StepContext()
-        offsets = np.cumsum((0,) + sizes[:-1]).tolist()
-        contexts, outputs = [None] * len(sizes), [None] * len(sizes)
-        ended = []  # forward in time: the final states of sequences that ended, in order
-        state = initial if not reverse else tuple(s[:sizes[-1]] for s in initial)
-        for t in (reversed(range(len(sizes))) if reverse else range(len(sizes))):
-            b, o, rows = sizes[t], offsets[t], len(state[0])
-            if b < rows:  # sequences b.. ended at step t - 1
-                ended.append(tuple(s[b:] for s in state))
-                state = tuple(s[:b] for s in state)
-            elif b > rows:  # (reverse) sequences rows.. start here, at their last step
-                state = tuple(np.concatenate([s, s0[rows:b]]) for s, s0 in zip(state, initial))
-            if graph:
-                contexts[t] = sub = new(Context)
-            step = programs[b].forward if graph else programs[b].forward_without_graph
-            state = step(sub, *[q[o:o + b] for q in sequences], *state, *fixed)
-            outputs[t] = state[0]
-        if ended:  # every sequence's final state, in batch order
-            state = tuple(np.concatenate([s, *(e[k] for e in reversed(ended))])
-                          for k, s in enumerate(state))
-        ctx.programs, ctx.sizes, ctx.offsets = programs, sizes, offsets
-        ctx.n_seq, ctx.reverse = n_seq, reverse
-        ctx.sequence_metas = [(q.shape, q.dtype) for q in sequences]
-        ctx.saved_tensors = tuple(contexts)
-        return (np.concatenate(outputs), *state)
-
-    @staticmethod
-    def backward(ctx, grads):
-        sizes, offsets, n_seq, contexts = ctx.sizes, ctx.offsets, ctx.n_seq, ctx.saved_tensors
-        needs, steps = ctx.needs_input_grad, len(sizes)
-        varying = n_seq + len(grads) - 1
-        later_needs = _later_needs(needs, n_seq, varying)
-        g_outputs, g_finals = grads[0], grads[1:]
-        g_sequences = [np.empty(shape, dtype) if need else None
-                       for (shape, dtype), need in zip(ctx.sequence_metas, needs)]
-        g_fixed = [None] * (len(needs) - varying)
-        g_initial = [np.zeros(g.shape, g.dtype) for g in g_finals]
-
-        def output_share(t):  # the output's gradient of step t's h
-            return g_outputs[offsets[t]:offsets[t] + sizes[t]]
-
-        # the order backward visits the steps, and for each the one it visits next
-        order = list(range(steps)) if ctx.reverse else list(range(steps - 1, -1, -1))
-        first_t = order[-1]  # the step that read the initial state (or its first rows)
-        b = sizes[order[0]]
-        # the last step's state: the final state's rows (its first b when the batch shrank),
-        # plus, for h, the output's share
-        carry = [g[:b] for g in g_finals]
-        carry[0] = carry[0] + output_share(order[0])
-        for i, t in enumerate(order):
-            b, o = sizes[t], offsets[t]
-            upstream = carry[0] if len(carry) == 1 else tuple(carry)
-            nxt = order[i + 1] if i + 1 < len(order) else None  # the step whose state t reads
-            program = ctx.programs[b]
-            if t == first_t:
-                d = program.backward_for(needs)(contexts[t], upstream)
-            elif sizes[nxt] == b:  # the same batch: h's gradient starts from its output share
-                d = program.backward_for(later_needs, seeded=n_seq)(
-                    contexts[t], upstream, output_share(nxt))
-            else:
-                d = program.backward_for(later_needs)(contexts[t], upstream)
-            _collect(d, slice(o, o + b), g_sequences, g_fixed, varying)
-            carry = list(d[n_seq:varying])  # the gradient of the state step t read (b rows)
-            if nxt is None:  # the initial state's first b rows
-                for g_init, g in zip(g_initial, carry):
-                    if g is not None:
-                        g_init[:b] = g
-                continue
-            b_next = sizes[nxt]
-            if b_next > b:  # (forward in time) sequences b.. ended at step nxt
-                carry = [np.concatenate([g, g_final[b:b_next]]) for g, g_final in zip(carry, g_finals)]
-                carry[0][:b] = output_share(nxt)[:b] + carry[0][:b]
-                carry[0][b:] = output_share(nxt)[b:] + carry[0][b:]
-            elif b_next < b:  # (reverse) sequences b_next.. started at step t
-                for g_init, g in zip(g_initial, carry):
-                    g_init[b_next:b] = g[b_next:]
-                carry = [g[:b_next] for g in carry]
-                carry[0] = output_share(nxt) + carry[0]
-        return (*g_sequences, *[g if need else None for g, need in
-                                zip(g_initial, needs[n_seq:varying])], *g_fixed)
-
-
-def _later_needs(needs: tuple, n_seq: int, varying: int) -> tuple:
-    """needs_input_grad of every step but the first: its state is the step before's
-    output, which needs a gradient whenever the node records."""
-    return needs[:n_seq] + (True,) * (varying - n_seq) + needs[varying:]
-
-
-def _collect(d: tuple, rows, g_sequences: list, g_fixed: list, varying: int) -> None:
-    """One step's input gradients ``d``: the sequences' go into their ``rows``, the fixed
-    inputs' are pooled over the steps (OuterSums add their terms)."""
-    for g_sequence, g in zip(g_sequences, d):
-        if g_sequence is not None:
-            g_sequence[rows] = g if type(g) is not OuterSum else g.array()
-    for j, g in enumerate(d[varying:]):
-        if g is not None:
-            g_fixed[j] = g if g_fixed[j] is None else _plus(g_fixed[j], g)
-
-
-def _records(inputs) -> bool:
-    """Will ``Function.apply`` record a node for these inputs?"""
-    return autograd._grad_enabled and any(t._requires_grad for t in inputs)
-
-
-class _StepContext(Context):
-    """The Context of an op inside a replayed step: a node the engine never sees, so it
-    needs no links, only what the op's forward saves (nothing, until it saves)."""
-
-    saved_tensors = ()
 
 
 def _one(grads):
@@ -669,12 +474,3 @@ class _Named:
 
     def __init__(self, fn):
         self.fn = fn
-
-
-def _plus(a, b):
-    """a + b for two gradients of one value (either may be None or an OuterSum)."""
-    if a is None or b is None:
-        return b if a is None else a
-    if type(a) is OuterSum or type(b) is OuterSum:
-        return add_grads(a, b)
-    return a + b
