@@ -155,7 +155,13 @@ class Program:
         self.forward = self._compile(self.forward_source(), "forward")
         # (inference: no graph will be recorded, so no Context per op is kept)
         self.forward_without_graph = self._compile(self.forward_source(graph=False), "forward")
-        self.scan_class = None  # made at the first scan()
+        op_names = ", ".join(op.fn.__name__.lower() for op in ops)
+        # the class of this step's Scan nodes, ``<name>Scan``: what a graph shows
+        self.node_class = type(f"{name}Scan", (Scan,), {"__doc__": (
+            f"outputs, state_T = the {name} step ({op_names}) run over every time step, "
+            f"state_t = step(x_t, state_t-1).   d(inputs) = the step's ops' own backwards, "
+            f"last step first, each step's state gradient carried to the step before "
+            f"(backpropagation through time; see scan.py).")})
 
     @classmethod
     def build(cls, inputs, log: list, result, name: str = "Step") -> "Program | None":
@@ -331,19 +337,7 @@ class Program:
         """``scan`` for inputs known to fit, as a layer that looked this program up by
         their ``signature`` knows them to: the checks cost a microsecond or two."""
         batches = Batches.of(len(sequences[0]), None, reverse)
-        return run_scan(self.node_class(), batches.per_step(lambda t: self), batches,
-                        sequences, states, fixed)
-
-    def node_class(self) -> type:
-        """The class of this step's Scan nodes, ``<name>Scan``: what a graph shows."""
-        if self.scan_class is None:
-            op_names = ", ".join(op.fn.__name__.lower() for op in self.ops)
-            self.scan_class = type(f"{self.name}Scan", (Scan,), {"__doc__": (
-                f"outputs, state_T = the {self.name} step ({op_names}) run over every time "
-                f"step, state_t = step(x_t, state_t-1).   d(inputs) = the step's ops' own "
-                f"backwards, last step first, each step's state gradient carried to the step "
-                f"before (backpropagation through time; see scan.py).")})
-        return self.scan_class
+        return run_scan(batches.per_step([self]), batches, sequences, states, fixed)
 
 
 def scan(step, sequences, states, fixed=(), reverse: bool = False):
@@ -443,9 +437,8 @@ def scan_packed(programs: dict, sequences, states, fixed, sizes, reverse: bool =
     that looked them up by signature does.
     """
     batches = Batches.of(len(sizes), tuple(sizes), reverse)
-    step_programs = batches.per_step(lambda t: programs[sizes[t]])
-    return run_scan(step_programs[0].node_class(), step_programs, batches, sequences, states,
-                    fixed)
+    step_programs = batches.per_step([programs[sizes[t]] for t in batches.first_steps])
+    return run_scan(step_programs, batches, sequences, states, fixed)
 
 
 

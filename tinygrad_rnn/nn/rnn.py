@@ -274,18 +274,15 @@ class RNNBase(Module):
         """(outputs, final state) of the layer's own step run over ``sequences`` as one
         ``Scan`` node, or None when its recorded program cannot be scanned. A packed
         batch needs a program for every batch size it has."""
-        weights = tuple(w.values())
-
-        def program(t):  # the step recorded for step t's shapes
+        weights, programs = tuple(w.values()), []
+        for t in batches.first_steps:  # (a padded batch: step 0 only)
             step_inputs = [q.data[batches.rows[t]] for q in sequences]
             rows = len(step_inputs[0])
-            step_inputs += [h.data if rows == len(h.data) else h.data[:rows] for h in state]
-            return self._program(step_inputs, len(sequences), w, weights)
-
-        programs = batches.per_step(program)
-        if programs is None:
-            return None
-        return run_scan(programs[0].node_class(), programs, batches, sequences, state, weights)
+            step_inputs += [h.data[:rows] for h in state]
+            programs.append(self._program(step_inputs, len(sequences), w, weights))
+            if not programs[-1]:
+                return None
+        return run_scan(batches.per_step(programs), batches, sequences, state, weights)
 
     def _program(self, step_inputs: list, n_seq: int, w: dict, weights: tuple):
         """The Program of ``_step`` for one step's inputs of the shapes of ``step_inputs``
