@@ -159,7 +159,7 @@ def run_scan(programs: tuple, batches: Batches, sequences, states, fixed) -> tup
 
 class Scan(Function):
     """The base of every scanned step's node class (``replay`` makes one per step, named
-    after it: ``LSTMScan``).
+    after it, ``LSTMScan``, with the step's Program as ``program``).
 
     Its forward runs step t's generated forward, ``programs[t].forward``, at every
     time step (``Batches.run``'s loop), one Context per step holding that step's

@@ -16,6 +16,7 @@ the suffix ``_reverse`` for the backward direction.
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import warnings
 
@@ -300,9 +301,14 @@ class RNNBase(Module):
                 xp = inputs[0] if n_seq == 1 else inputs[:n_seq]
                 return self._step(xp, inputs[n_seq:], w)
 
-            # (False: no layer of this class and these shapes will try again)
-            program = _PROGRAMS[key] = replay.record_step(
-                step, step_inputs, len(step_inputs) - n_seq, weights, self.kind)
+            # the generated code names the inputs after the cell's step function's
+            # arguments and the weights after w's keys (hh_t), the gates as the cells
+            # report them (i_gate: _GateNames)
+            names = [*inspect.signature(_STEP_FUNCTIONS[self.kind]).parameters][:len(step_inputs)]
+            with _GateNames():  # (False: no layer of this class and shapes will try again)
+                program = _PROGRAMS[key] = replay.record_step(
+                    step, step_inputs, len(step_inputs) - n_seq, weights, self.kind,
+                    names + list(w))
         return program
 
     def _folds_bias_hh(self) -> bool:
@@ -346,6 +352,28 @@ def _weight_names(layer: int, direction: int) -> tuple:
 # its Program, or False for a step that cannot be scanned: the same for every layer of that
 # class and shapes.
 _PROGRAMS: dict = {}
+
+
+_STEP_FUNCTIONS = {"RNN": rnn_step, "LSTM": lstm_step, "GRU": gru_step}
+
+
+class _GateNames:
+    """While a layer records its step for replay: the gates the cells' step functions
+    report (to ``trace``'s recorder, whose place this takes) name their values in the
+    generated code, ``i_gate`` to ``o_gate``, ``r_gate`` to ``n_gate``. (The new states
+    are named by ``replay.record_step``: ``h_new``.)"""
+
+    def __enter__(self):
+        self.previous, _cells._recorder = _cells._recorder, self
+
+    def __exit__(self, *exc_info):
+        _cells._recorder = self.previous
+
+    @staticmethod
+    def step(kind: str, inputs: tuple, previous: dict, **values) -> None:
+        for gate in _cells.GATES[kind]:
+            if values[gate].name is None:  # (a stand-in of the recording, nobody else's)
+                values[gate].name = f"{gate}_gate"
 
 
 def _whole(xp: Tensor) -> list:
