@@ -375,7 +375,7 @@ def test_the_generated_source_shown_in_the_engine_docs_is_what_the_code_generate
     assert lstm_backward == out.grad_fn.program.backward_source((True,) * 4, checks=False)
 
 
-# --------------------------------------------------------------------------- replay.scan: your own step
+# ------------------------------------------------------------------- replay.scan: your own step
 
 class MinimalGatedCell(tr.nn.Module):
     """The minimal gated unit (Zhou et al., 2016): f = sigmoid(W_f [x, h]), 
@@ -430,6 +430,18 @@ def test_a_step_reading_a_parameter_it_was_not_given_runs_op_by_op():
     assert "MinimalGatedCellScan" not in ops and ops.count("Lerp") == 3
     expected, _ = replay.scan(cell, [xs], [h0], fixed=list(cell.parameters()))
     assert np.array_equal(out.data, expected.data)
+
+
+def test_scan_names_the_step_inputs_after_its_arguments_and_the_fixed_by_name():
+    cell = MinimalGatedCell(2, 3)
+    xs, h0 = Tensor(np.ones((3, 1, 2))), Tensor(np.zeros((1, 3)))
+    out, _ = replay.scan(cell, [xs], [h0], fixed=list(cell.parameters()))  # a module's own
+    assert "def forward(ctx, x, h, w_f, w_h):" in out.grad_fn.program.source()
+    renamed, _ = replay.scan(lambda x, h: cell(x, h), [xs], [h0],
+                             fixed={"W_f": cell.w_f, "W_h": cell.w_h})
+    assert "def forward(ctx, x, h, W_f, W_h):" in renamed.grad_fn.program.source()
+    assert "return h_new," in renamed.grad_fn.program.source()  # the new state: h_new
+    assert np.array_equal(out.data, renamed.data)
 
 
 def test_scan_refuses_sequences_of_different_lengths():

@@ -184,7 +184,7 @@ class Program:
               result_names=()) -> "Program | None":
         """The Program of the ops in ``log`` (``record``), or None if it cannot be replayed."""
         metas = list(signature(inputs))
-        labels = [given or getattr(t, "name", None) for given, t in _padded(names, inputs)]
+        labels = [given or getattr(t, "name", None) for given, t in _paired(names, inputs)]
         slot_of = {}  # id(tensor) -> slot (the log holds every tensor: ids stay unique)
         for i, t in enumerate(inputs):
             if t is not None:
@@ -214,7 +214,7 @@ class Program:
                 isinstance(t, Tensor) and slot_of.get(id(t)) in made for t in result):
             return None
         outputs = tuple(slot_of[id(t)] for t in result)
-        for s, (given, t) in zip(outputs, _padded(result_names, result)):
+        for s, (given, t) in zip(outputs, _paired(result_names, result)):
             labels[s] = t.name or given or labels[s]
         return cls(name, len(inputs), ops, outputs, metas, constants, labels)
 
@@ -234,7 +234,7 @@ class Program:
             lines.append(f"    {outs} = {self._names.ops[op.fn]}.forward({args})")
         if graph:
             lines.append(_wrapped("    ctx.saved_tensors = (", self._names.contexts, ")"))
-        lines.append(f"    return {_tuple([name[s] for s in self.outputs])}")
+        lines.append(_returned([name[s] for s in self.outputs]))
         return "\n".join(lines) + "\n"
 
     def backward_source(self, needs: tuple, seeded: int | None = None,
@@ -336,7 +336,7 @@ class _BackwardWriter:
             self.op(k)
         returned = [d(s) if s in self.has_grad else "seed" if s == self.seeded else "None"
                     for s in p.used]
-        self.lines.append(f"    return {_tuple(returned)}")
+        self.lines.append(_returned(returned))
         return "\n".join(self.lines) + "\n"
 
     def grad(self, s: int) -> str:
@@ -533,6 +533,12 @@ def _tuple(items: list) -> str:
     return f"{items[0]}," if len(items) == 1 else ", ".join(items)
 
 
+def _returned(items: list) -> str:
+    """``return a, b``, in parentheses over several lines if long."""
+    line = f"    return {_tuple(items)}"
+    return line if len(line) <= 92 else _wrapped("    return (", items, ")")
+
+
 def _wrapped(head: str, items: list, tail: str, width: int = 92) -> str:
     """``head + "a, b, c" + tail``, broken after a comma where a line would pass ``width``
     (the items of a one-item tuple are ``a,``)."""
@@ -548,18 +554,22 @@ def _wrapped(head: str, items: list, tail: str, width: int = 92) -> str:
     return "\n".join([*lines, line])
 
 
-def _padded(given, values) -> list:
-    """(given[i] or None, values[i]) for every value."""
+def _paired(given, values) -> list:
+    """(given[i], values[i]) for every value, given[i] None where ``given`` is shorter."""
     given = list(given) + [None] * (len(values) - len(given))
     return list(zip(given, values))
 
 
-# --------------------------------------------------------------------------- replay.scan: your own step
+# --------------------------------------------------------------------------- your own step
 
 def scan(step, sequences, states, fixed=(), reverse: bool = False):
     """Run your own step over time as one node: ``step(*x_t, *state)`` returns the new
-    state (a tuple of tensors, or one tensor for a state of one), where x_t are the ``sequences``' slices at step t (along
-    axis 0) and ``fixed`` lists every other tensor it reads (a cell's parameters).
+    state (a tuple of tensors, or one tensor for a state of one), where x_t are the
+    ``sequences``' slices at step t (along axis 0) and ``fixed`` lists every other
+    tensor it reads (a cell's parameters).
+
+    ``fixed`` may be a dict (``dict(cell.named_parameters())``), whose keys then name
+    the tensors in the generated code (``out.grad_fn.program.source()``).
 
     Returns (the first state output of every step, stacked along axis 0; the last
     state, a tuple): what the op-by-op loop gives, to the bit, except that a leaf in
@@ -579,7 +589,8 @@ def scan(step, sequences, states, fixed=(), reverse: bool = False):
     """
     sequences = tuple(q if isinstance(q, Tensor) else Tensor(q) for q in sequences)
     states = tuple(s if isinstance(s, Tensor) else Tensor(s) for s in states)
-    fixed = tuple(fixed)
+    fixed_names = list(fixed) if isinstance(fixed, dict) else []
+    fixed = tuple(fixed.values() if isinstance(fixed, dict) else fixed)
     if not sequences or len({q.shape[:1] for q in sequences}) != 1 or not sequences[0].ndim \
             or not len(sequences[0]):
         raise ValueError(f"replay.scan: the sequences need one length along axis 0, at least "
@@ -587,7 +598,7 @@ def scan(step, sequences, states, fixed=(), reverse: bool = False):
     if not states or not all(isinstance(t, Tensor) for t in fixed):
         raise TypeError("replay.scan: give the state as a list of tensors, and as fixed the "
                         "tensors the step reads (the very objects, e.g. a cell's parameters)")
-    program = is_enabled() and _program_of(step, sequences, states, fixed)
+    program = is_enabled() and _program_of(step, sequences, states, fixed, fixed_names)
     if program:
         return program.scan_unchecked(sequences, states, fixed, reverse)
     pieces = [q.unbind(0) for q in sequences]  # op by op: the reference loop
@@ -612,7 +623,7 @@ def _new_state(result, count: int) -> tuple:
 _STEPS = weakref.WeakKeyDictionary()
 
 
-def _program_of(step, sequences, states, fixed):
+def _program_of(step, sequences, states, fixed, fixed_names=()):
     """``step``'s Program for inputs of these shapes, recorded at the first call, or False."""
     try:
         programs = _STEPS.setdefault(step, {})
@@ -622,7 +633,8 @@ def _program_of(step, sequences, states, fixed):
     program = programs.get(key)
     if program is None:
         name = getattr(step, "__name__", type(step).__name__)
-        names = _argument_names(step, len(sequences) + len(states)) + _fixed_names(step, fixed)
+        names = (_argument_names(step, len(sequences) + len(states))
+                 + _fixed_names(step, fixed, fixed_names))
         program = programs[key] = record_step(
             step, [q.data[0] for q in sequences] + [s.data for s in states], len(states),
             fixed, name if name.isidentifier() else "Step", names)
@@ -637,18 +649,19 @@ def _argument_names(step, count: int) -> list:
             parameters = inspect.signature(function).parameters.values()
         except (TypeError, ValueError):  # not a function, or one without a signature
             continue
-        names = [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        names = [p.name for p in parameters
+                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         if names:
             return (names + [None] * count)[:count]
     return [None] * count
 
 
-def _fixed_names(step, fixed) -> list:
-    """The fixed inputs' names: a tensor's ``.name``, or a module step's name for its
-    parameter (``w_f``, ``cell_weight``), else None."""
+def _fixed_names(step, fixed, given=()) -> list:
+    """The fixed inputs' names: ``given`` (the keys of a dict), a tensor's ``.name``, or a
+    module step's name for its parameter (``w_f``, ``cell.weight``), else None."""
     named = getattr(step, "named_parameters", None)
     owned = {id(p): n for n, p in named()} if callable(named) else {}
-    return [t.name or owned.get(id(t)) for t in fixed]
+    return [name or t.name or owned.get(id(t)) for name, t in _paired(given, fixed)]
 
 
 def record_step(step, step_inputs, n_states: int, fixed, name: str, names=()):
@@ -661,10 +674,11 @@ def record_step(step, step_inputs, n_states: int, fixed, name: str, names=()):
     inputs = [Tensor(a) for a in step_inputs]
     n_seq = len(inputs) - n_states
     defaults = ["x"] * n_seq + ["state"] * n_states + ["w"] * len(fixed)
-    names = [given or default for given, default in zip(list(names) + [None] * len(defaults), defaults)]
+    names = [given or default for given, default in _paired(names, defaults)]
+    states = names[n_seq:n_seq + n_states]
     with no_grad():
         _, program = record(lambda: _new_state(step(*inputs), n_states), (*inputs, *fixed), name,
-                            names=names, result_names=[f"{n}_new" for n in names[n_seq:n_seq + n_states]])
+                            names=names, result_names=[f"{n}_new" for n in states])
     return program if program is not None and program.can_scan(n_seq, n_states) else False
 
 

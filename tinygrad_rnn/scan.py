@@ -136,7 +136,8 @@ class Batches:
         final state's gradient; rows that started at step t hand theirs to ``g_initial``."""
         was, size = self.changes[t], self.sizes[t]
         if size < was:
-            return tuple(np.concatenate([g, g_final[size:was]]) for g, g_final in zip(carry, g_finals))
+            return tuple(np.concatenate([g, g_final[size:was]])
+                         for g, g_final in zip(carry, g_finals))
         for g_init, g in zip(g_initial, carry):
             g_init[was:size] = g[was:]
         return tuple(g[:was] for g in carry)
@@ -152,8 +153,8 @@ def run_scan(programs: tuple, batches: Batches, sequences, states, fixed) -> tup
     used = programs[0].used
     inputs = (*sequences, *states, *[fixed[s - varying] for s in used[varying:]])
     graph = autograd._grad_enabled and any(t._requires_grad for t in inputs)  # (as apply asks)
-    out = programs[0].node_class.apply(*inputs, programs=programs, batches=batches, n_seq=len(sequences),
-                           graph=graph)
+    out = programs[0].node_class.apply(*inputs, programs=programs, batches=batches,
+                                       n_seq=len(sequences), graph=graph)
     return out[0], out[1:]
 
 
@@ -214,7 +215,8 @@ class Scan(Function):
         # share, as in the engine, where the outputs' node is the first to add to it
         # (seeded); after a cut or join, that node's sum comes first.
         later_needs = needs[:n_seq] + (True,) * (varying - n_seq) + needs[varying:]
-        first_t, back = batches.order[0], (1 if batches.reverse else -1)  # t + back: the step before
+        # (t + back: the step that ran before step t)
+        first_t, back = batches.order[0], (1 if batches.reverse else -1)
         last_t = batches.order[-1]
         carry = batches.last_state_grads(g_finals)
         carry = (carry[0] + g_outputs[rows[last_t]], *carry[1:])  # h's: its output's share too
