@@ -278,8 +278,8 @@ class RNNBase(Module):
         weights, programs = tuple(w.values()), []
         for t in batches.first_steps:  # (a padded batch: step 0 only)
             step_inputs = [q.data[batches.rows[t]] for q in sequences]
-            rows = len(step_inputs[0])
-            step_inputs += [h.data[:rows] for h in state]
+            rows = len(step_inputs[0])  # (the state's first rows: no view when all of them)
+            step_inputs += [h.data if rows == len(h.data) else h.data[:rows] for h in state]
             programs.append(self._program(step_inputs, len(sequences), w, weights))
             if not programs[-1]:
                 return None
