@@ -54,13 +54,14 @@ class Batches:
 
     def __init__(self, steps: int, sizes: tuple | None = None, reverse: bool = False):
         self.sizes, self.reverse, self.padded = sizes, reverse, sizes is None
-        self.order = range(steps - 1, -1, -1) if reverse else range(steps)
+        # (tuples, not ranges: indexing a range computes the int)
+        self.order = tuple(range(steps - 1, -1, -1) if reverse else range(steps))
         self.changes: dict = {}
         self.first_rows = self.last_rows = None  # the first and last step's rows, if not all
         self.first_steps = (0,)  # a step of each batch size, and each step's index into them
         self.size_index = (0,) * steps
         if sizes is None:  # padded: step t reads x[t]
-            self.rows = range(steps)
+            self.rows = tuple(range(steps))
             return
         offsets = itertools.accumulate(sizes, initial=0)
         self.rows = [slice(o, o + b) for o, b in zip(offsets, sizes)]

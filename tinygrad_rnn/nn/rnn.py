@@ -218,15 +218,19 @@ class RNNBase(Module):
         """One layer, one direction: (outputs, final state tuple), over x (T, N, I), or
         over the rows of a packed batch of these batch ``sizes`` (``scan.Batches``)."""
         batches = Batches.of(len(sizes) if sizes else x.shape[0], sizes, reverse)
-        if self._scans():  # one Scan node
-            sequences, w = self._sequences(x, w)
-            scanned = self._scan(sequences, batches, state, w)
-            if scanned is not None:
-                return scanned
-            pieces = [_cut(q, batches) for q in sequences]
-            xps = pieces[0] if len(pieces) == 1 else list(zip(*pieces))
-        else:
-            xps, w = self._step_inputs(x, w, lambda xp: _cut(xp, batches))
+        if not self._scans():
+            xps, w = self._step_inputs(x, w, functools.partial(_cut, batches=batches))
+            return self._run_op_by_op(xps, state, w, batches)
+        sequences, w = self._sequences(x, w)
+        scanned = self._scan(sequences, batches, state, w)  # one Scan node
+        if scanned is not None:
+            return scanned
+        pieces = [_cut(q, batches) for q in sequences]
+        xps = pieces[0] if len(pieces) == 1 else list(zip(*pieces))
+        return self._run_op_by_op(xps, state, w, batches)
+
+    def _run_op_by_op(self, xps, state: tuple, w: dict, batches: Batches) -> tuple:
+        """``_run`` as a graph node per op of every step, ``xps[t]`` step t's xp."""
         recorder = _cells._recorder
         if recorder is not None:  # tinygrad_rnn.trace records: the steps that follow are ours
             recorder.enter(self, weights=w, reverse=batches.reverse)
