@@ -7,6 +7,8 @@ checked against finite differences and torch in test_rnn_layers.py, which runs
 the default (scanned) layers.
 """
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
@@ -130,7 +132,7 @@ def test_packed_batches_scanned_agree_with_op_by_op_bit_for_bit(config, lengths,
             hx.append(rng.standard_normal((d_l, len(lengths), H)).astype(dtype))
     scanned, scanned_ops = run_packed(make_layer, x, lengths, hx, seed, scanned=True)
     op_by_op, op_by_op_ops = run_packed(make_layer, x, lengths, hx, seed, scanned=False)
-    assert f"{kind}PackedScan" in scanned_ops and f"{kind}PackedScan" not in op_by_op_ops
+    assert f"{kind}Scan" in scanned_ops and f"{kind}Scan" not in op_by_op_ops
     for a, b in zip(scanned, op_by_op, strict=True):
         assert a.dtype == b.dtype and np.array_equal(a, b)
 
@@ -242,10 +244,54 @@ def test_program_source_is_each_ops_forward_then_backward_in_reverse():
     source = program.source()
     forward, backward = source.split("def backward")
     names = ["Matmul", "Add", "Tanh", "Mul", "Add"]
-    assert [line.split("# ")[1] for line in forward.splitlines() if "# " in line] == names
-    assert [line.split("# ")[1] for line in backward.splitlines() if "# " in line] == names[::-1]
+    assert re.findall(r"(\w+)\.forward\(", forward) == names
+    assert re.findall(r"(\w+)\.backward\(", backward) == names[::-1]
     # without h0 needing a gradient, nothing is computed for it
-    assert "return g0, None, g2" in program.backward_source((True, False, True))
+    assert "return dinput, None, dinput_3" in program.backward_source((True, False, True))
+
+
+def test_generated_code_names_values_after_the_steps_arguments_and_ops():
+    xs, h0, w = step_inputs()
+    first = Tensor(xs.data[0])
+    _, program = replay.record(lambda: elman(first, h0, w), (first, h0, w),
+                               names=("x", "h", "w"), result_names=("h_new",))
+    assert program.names[:3] == ["x", "h", "w"] and program.names[program.outputs[0]] == "h_new"
+    plain = program.source(checks=False, seeded=1)
+    # as one writes it by hand: no checks, h's gradient from two ops added, seed first
+    assert plain.split("def backward")[1] == """(ctx, grad, seed=None):
+    (ctx_matmul, ctx_add, ctx_tanh, ctx_mul, ctx_h_new) = ctx.saved_tensors
+    dh_new = grad
+    dmul, dh = Add.backward(ctx_h_new, dh_new)
+    dh = seed + dh
+    dtanh, _ = Mul.backward(ctx_mul, dmul)
+    dadd = Tanh.backward(ctx_tanh, dtanh)
+    dx, dmatmul = Add.backward(ctx_add, dadd)
+    dh_2, dw = Matmul.backward(ctx_matmul, dmatmul)
+    dh = dh + dh_2
+    return dx, dh, dw
+"""
+    # what runs is the same lines with the checks between them
+    checked = program.backward_source((True, True, True), seeded=1)
+    assert [line for line in checked.splitlines() if not line.lstrip().startswith("if ")
+            and "needs_input_grad" not in line] == plain.split("\n\n")[1].replace(
+        "seed + dh", "plus(seed, dh)").replace("dh + dh_2", "plus(dh, dh_2)").splitlines()
+
+
+def test_generated_names_are_unique_identifiers_whatever_the_tensors_are_called():
+    x = Tensor(np.ones((2, 3)), name="x")
+    h = Tensor(np.ones((2, 3)), name="class")  # a keyword
+    odd = Tensor(np.ones((2, 3)), name="d x")  # dx would be x's gradient: not this one's
+
+    def step():
+        y = (x * h).tanh()
+        y.name = "x"  # the name of an input
+        return ((y + odd).sigmoid(),)
+
+    _, program = replay.record(step, (x, h, odd))
+    names = [n for n in program.names if n is not None]
+    assert names[:3] == ["x", "class_", "d_x"] and "x_2" in names
+    assert len(set(names)) == len(names) and all(n.isidentifier() for n in names)
+    assert "sigmoid" in names  # an op of an unnamed value is named after the op alone
 
 
 def test_record_gives_no_program_for_a_step_that_reads_a_tensor_it_was_not_given():
@@ -309,16 +355,25 @@ def test_a_wrong_gradient_inside_a_scanned_step_is_named_as_in_the_engine():
         out.sum().backward()
 
 
+def _text_blocks(doc: str, after: str) -> list:
+    """The ```text blocks of ``doc`` after the sentence ``after``."""
+    return re.findall(r"```text\n(.*?)```", doc.split(after)[1], re.S)
+
+
 def test_the_generated_source_shown_in_the_engine_docs_is_what_the_code_generates():
     from pathlib import Path
     doc = (Path(__file__).resolve().parents[1] / "docs" / "engine.md").read_text()
-    shown = doc.split("prints the forward and the backward it runs at every step:\n\n```text\n")[1]
+    plain, checked, lstm_backward = _text_blocks(doc, "prints the forward and the backward")[:3]
     rng = np.random.default_rng(0)
     xs = Tensor(rng.standard_normal((5, 2, 3)))
     h0, W_t = Tensor(np.zeros((2, 3))), Tensor(rng.standard_normal((3, 3)), requires_grad=True).T
     first = Tensor(xs.data[0])
-    _, program = replay.record(lambda: ((first + h0 @ W_t).tanh(),), (first, h0, W_t))
-    assert shown.split("```")[0].strip() == program.source().strip()
+    _, program = replay.record(lambda: ((first + h0 @ W_t).tanh(),), (first, h0, W_t),
+                               names=("x", "h", "w"), result_names=("h_new",))
+    assert plain.strip() == program.source(checks=False).strip()
+    assert checked.strip("\n") in program.source()
+    out, _ = nn.LSTM(3, 4)(np.ones((5, 2, 3)))
+    assert lstm_backward == out.grad_fn.program.backward_source((True,) * 4, checks=False)
 
 
 # ----------------------------------------------------------------------- replay.scan: your own step
@@ -376,6 +431,18 @@ def test_a_step_reading_a_parameter_it_was_not_given_runs_op_by_op():
     assert "MinimalGatedCellScan" not in ops and ops.count("Lerp") == 3
     expected, _ = replay.scan(cell, [xs], [h0], fixed=list(cell.parameters()))
     assert np.array_equal(out.data, expected.data)
+
+
+def test_scan_names_the_step_inputs_after_its_arguments_and_the_fixed_by_name():
+    cell = MinimalGatedCell(2, 3)
+    xs, h0 = Tensor(np.ones((3, 1, 2))), Tensor(np.zeros((1, 3)))
+    out, _ = replay.scan(cell, [xs], [h0], fixed=list(cell.parameters()))  # a module's own
+    assert "def forward(ctx, x, h, w_f, w_h):" in out.grad_fn.program.source()
+    renamed, _ = replay.scan(lambda x, h: cell(x, h), [xs], [h0],
+                             fixed={"W_f": cell.w_f, "W_h": cell.w_h})
+    assert "def forward(ctx, x, h, W_f, W_h):" in renamed.grad_fn.program.source()
+    assert "return h_new," in renamed.grad_fn.program.source()  # the new state: h_new
+    assert np.array_equal(out.data, renamed.data)
 
 
 def test_scan_refuses_sequences_of_different_lengths():

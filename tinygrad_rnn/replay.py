@@ -8,18 +8,20 @@ more than the arithmetic. So a layer records its step once:
 ``record(call, inputs)`` runs ``call()`` as usual and writes down every op it
 called: the Function, where each of its inputs came from (one of ``inputs``,
 an earlier op's output, or a constant) and its keyword parameters. That list
-is a ``Program``. ``program.scan(sequences, states, fixed)`` then runs it over
-time as *one* node, a ``Scan``: its forward runs each op's own ``forward`` at
-every step, carrying the state; its backward runs each op's own ``backward``
-in reverse, last step first, checking every gradient's shape and adding the
-gradients of a value used twice in the order the engine would, so the results
-are the same bit for bit. Nothing is differentiated by hand: the derivatives
-are the ops', the routing is the recorded graph's (torch.jit.trace and
-jax.lax.scan do the same).
+is a ``Program``. It generates the step's forward and backward as
+straight-line Python, since a loop interpreting the list would spend what
+replaying saves: each op's own ``forward`` in turn, then each op's own
+``backward`` in reverse, adding the gradients of a value used twice in the
+order the engine would. ``program.source(checks=False)`` prints them as one
+would write them by hand, values named after the step's arguments and ops
+(``h``, ``c``, ``i_gate``, ``tanh_c_new``; ``dh`` is h's gradient):
+backpropagation through one step, as code. What runs also checks every
+gradient's shape and dtype, as the engine does (``source()``).
 
-The step's forward and backward are generated as straight-line Python, since
-a loop interpreting the list would spend what replaying saves.
-``program.source()`` prints them: backpropagation through one step, as code.
+``program.scan(sequences, states, fixed)`` runs the program over time as *one*
+node, a ``Scan`` (``scan.py``), to the same bits as op by op. Nothing is
+differentiated by hand: the derivatives are the ops', the routing is the
+recorded graph's (torch.jit.trace and jax.lax.scan do the same).
 
 A step can be replayed only if it reaches its inputs through ops alone, calls
 the same ops for inputs of the same shapes, and reads no tensor but
@@ -34,26 +36,30 @@ a step of your own.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import inspect
+import keyword
+import math
+import re
 import weakref
 
 import numpy as np
 
-from . import autograd
-from .autograd import Context, Function
-from .tensor import stack
-from . import speedups
+from . import autograd, speedups
+from .scan import Batches, Scan, StepContext, plus, run_scan
 from .speedups import OuterSum
-from .tensor import Tensor, no_grad
+from .tensor import Tensor, no_grad, stack
 
+# --------------------------------------------------------------------------- on and off
 
 _enabled = True
 
 
 def is_enabled() -> bool:
-    """Do recurrent layers run as Scan nodes? Not inside ``disabled()``, nor with the
-    engine's plain doors (``TINYGRAD_RNN_PLAIN=1``, see speedups.py), where everything
-    runs op by op."""
+    """Do recurrent layers (and ``scan``) run as one Scan node? The one place that decides:
+    False inside ``disabled()``, and with the engine's plain doors (``TINYGRAD_RNN_PLAIN=1``,
+    see speedups.py), where everything runs op by op."""
     return _enabled and speedups.installed()
 
 
@@ -90,6 +96,8 @@ class disabled:
         return functools.wraps(fn)(wrapper)
 
 
+# --------------------------------------------------------------------------- recording
+
 class Op:
     """One recorded op call: ``fn``'s forward read slots ``inputs`` and wrote ``outputs``."""
 
@@ -106,47 +114,72 @@ def signature(values) -> tuple:
     return tuple([None if v is None else (v.shape, v.dtype) for v in values])
 
 
-def record(call, inputs, name: str = "Step"):
+def record(call, inputs, name: str = "Step", *, names=(), result_names=()):
     """``(call(), Program or None)``: run the step ``call`` and write its ops down.
 
     ``inputs`` lists the tensors the step may read (None entries are allowed and
     stay unused); its result must be a tuple of tensors its ops made. The Program
     is None when the step cannot be replayed: it read a tensor that requires grad
     or was computed outside it but is not among ``inputs``, or it returned
-    something its ops did not make.
+    something its ops did not make. ``names`` (for the inputs) and ``result_names``
+    name the values in the generated code, before the tensors' own ``.name``;
+    the rest are named after the ops that made them.
     """
-    if autograd._op_log is not None:  # inside another recording: just run
-        return call(), None
-    log = autograd._op_log = []
-    try:
+    with _noting_ops() as log:
         result = call()
-    finally:
-        autograd._op_log = None
-    return result, Program.build(inputs, log, result, name)
+    if log is None:  # inside another recording, which writes these ops down
+        return result, None
+    return result, Program.build(inputs, log, result, name, names, result_names)
 
+
+@contextlib.contextmanager
+def _noting_ops():
+    """The engine's one hook for replay: yields the list into which ``Function.apply``
+    writes every op call of the block, as (fn, input tensors, params, result); None
+    inside another recording (the outer one notes the ops)."""
+    if autograd.noting_ops.active():
+        yield None
+        return
+    with autograd.noting_ops() as log:
+        yield log
+
+
+# --------------------------------------------------------------------------- Program
 
 class Program:
     """The ops of one step, their generated forward and backward, and ``scan``.
 
     Slots number every value of the step: first the inputs, then constants and
-    op outputs in the order they were made. ``metas[s]`` is slot s's (shape, dtype).
+    op outputs in the order they were made. ``metas[s]`` is slot s's (shape, dtype)
+    and ``names[s]`` its name in the generated code.
     """
 
     def __init__(self, name: str, num_inputs: int, ops: list, outputs: tuple, metas: list,
-                 constants: dict):
+                 constants: dict, labels: list | None = None):
         self.name, self.num_inputs, self.ops = name, num_inputs, ops
         self.outputs, self.metas, self.constants = outputs, metas, constants
         # the inputs some op reads, which the generated forward takes, in this order
         self.used = tuple(sorted({s for op in ops for s in op.inputs if s < num_inputs}))
+        self._names = _Names.of_program(self, labels or [None] * len(metas))
+        self.names = self._names.values
         self.backwards: dict = {}  # (needs_input_grad, seeded) -> generated backward
         self.forward = self._compile(self.forward_source(), "forward")
         # (inference: no graph will be recorded, so no Context per op is kept)
         self.forward_without_graph = self._compile(self.forward_source(graph=False), "forward")
-        self.scan_class = None  # made at the first scan()
+        op_names = ", ".join(op.fn.__name__.lower() for op in ops)
+        # the class of this step's Scan nodes, ``<name>Scan``: what a graph shows
+        self.node_class = type(f"{name}Scan", (Scan,), {"program": self, "__doc__": (
+            f"outputs, state_T = the {name} step ({op_names}) run over every time step, "
+            f"state_t = step(x_t, state_t-1).   d(inputs) = the step's ops' own backwards, "
+            f"last step first, each step's state gradient carried to the step before "
+            f"(backpropagation through time; see scan.py).")})
 
     @classmethod
-    def build(cls, inputs, log: list, result, name: str = "Step") -> "Program | None":
+    def build(cls, inputs, log: list, result, name: str = "Step", names=(),
+              result_names=()) -> "Program | None":
+        """The Program of the ops in ``log`` (``record``), or None if it cannot be replayed."""
         metas = list(signature(inputs))
+        labels = [given or getattr(t, "name", None) for given, t in _paired(names, inputs)]
         slot_of = {}  # id(tensor) -> slot (the log holds every tensor: ids stay unique)
         for i, t in enumerate(inputs):
             if t is not None:
@@ -161,115 +194,64 @@ class Program:
                         return None  # a tensor from outside the step, not among its inputs
                     s = slot_of[id(t)] = len(metas)
                     metas.append((t.shape, t.dtype))
+                    labels.append(t.name)
                     constants[s] = t.data
                 slots.append(s)
             outs = out if type(out) is tuple else (out,)
             for t in outs:
                 slot_of[id(t)] = len(metas)
                 metas.append((t.shape, t.dtype))
+                labels.append(t.name)
             ops.append(Op(fn, tuple(slots), params,
                           tuple(slot_of[id(t)] for t in outs), type(out) is tuple))
         made = {s for op in ops for s in op.outputs}
         if type(result) is not tuple or not result or not all(
                 isinstance(t, Tensor) and slot_of.get(id(t)) in made for t in result):
             return None
-        return cls(name, len(inputs), ops, tuple(slot_of[id(t)] for t in result), metas,
-                   constants)
+        outputs = tuple(slot_of[id(t)] for t in result)
+        for s, (given, t) in zip(outputs, _paired(result_names, result)):
+            labels[s] = t.name or given or labels[s]
+        return cls(name, len(inputs), ops, outputs, metas, constants, labels)
 
     # ----------------------------------------------------------------- code generation
-    def _namespace(self) -> dict:
-        """The names the generated code reads: the ops (F), their parameters (P),
-        constants (v), every value's shape and dtype (S, D), and the helpers below."""
-        names = {"Context": _StepContext, "new": object.__new__, "ndarray": np.ndarray,
-                 "OuterSum": OuterSum, "zeros": np.zeros, "fit": _fit,
-                 "fit_value": _fit_value, "plus": _plus, "_one": _one}
-        for k, op in enumerate(self.ops):
-            names[f"F{k}"], names[f"P{k}"] = op.fn, op.params
-            names[f"F{k}_backward"] = autograd.backward_of(op.fn)  # the engine's door (speedups.py)
-        for s, array in self.constants.items():
-            names[f"v{s}"] = array
-        for s, meta in enumerate(self.metas):
-            if meta is not None:
-                names[f"S{s}"], names[f"D{s}"] = meta
-        return names
-
     def forward_source(self, graph: bool = True) -> str:
         """The step's forward: each op's forward, one Context each, which ``ctx`` keeps
         for backward; or, without a ``graph`` to record, ``ctx`` lent to every op."""
-        lines = [f"def forward(ctx, {', '.join(f'v{s}' for s in self.used)}):"]
+        name = self.names
+        lines = [f"def forward(ctx, {', '.join(name[s] for s in self.used)}):"]
         for k, op in enumerate(self.ops):
-            args = ", ".join([f"c{k}" if graph else "ctx"] + [f"v{s}" for s in op.inputs])
-            if op.params:
-                args += f", **P{k}"
-            outs = ", ".join(f"v{s}" for s in op.outputs) + ("," if op.tuple_output else "")
+            context = self._names.contexts[k] if graph else "ctx"
+            args = ", ".join([context, *(name[s] for s in op.inputs), *self._names.params[k]])
+            outs = ", ".join(name[s] for s in op.outputs) + (
+                "," if op.tuple_output and len(op.outputs) == 1 else "")
             if graph:
-                lines.append(f"    c{k} = new(Context)  # {op.fn.__name__}")
-            lines.append(f"    {outs} = F{k}.forward({args})" + ("" if graph else
-                                                                 f"  # {op.fn.__name__}"))
+                lines.append(f"    {context} = new(Context)")
+            lines.append(f"    {outs} = {self._names.ops[op.fn]}.forward({args})")
         if graph:
-            lines.append(f"    ctx.saved_tensors = ({''.join(f'c{k}, ' for k in range(len(self.ops)))})")
-        lines.append("    return " + "".join(f"v{s}, " for s in self.outputs).rstrip())
+            lines.append(_wrapped("    ctx.saved_tensors = (", self._names.contexts, ")"))
+        lines.append(_returned([name[s] for s in self.outputs]))
         return "\n".join(lines) + "\n"
 
-    def backward_source(self, needs: tuple, seeded: int | None = None) -> str:
+    def backward_source(self, needs: tuple, seeded: int | None = None,
+                        checks: bool = True) -> str:
         """The step's backward for inputs ``needs`` (the node's needs_input_grad): each
         op's backward in reverse, skipping ops no gradient reaches or needs. The gradient
         of input slot ``seeded`` starts from ``seed`` (a gradient that reached that
-        input's value from elsewhere first, as the engine adds them), when not None."""
-        requires = dict(zip(self.used, needs))  # slot -> does its value require grad?
-        for op in self.ops:
-            wanted = any(requires.get(s, False) for s in op.inputs)
-            requires.update((s, wanted) for s in op.outputs)
-        outputs = ", ".join(f"g{s}" for s in self.outputs) + ("," if len(self.outputs) > 1 else "")
-        lines = ["def backward(ctx, grad, seed=None):",
-                 f"    {''.join(f'c{k}, ' for k in range(len(self.ops)))}= ctx.saved_tensors",
-                 f"    {outputs} = grad"]
-        has_grad = {s for s in self.outputs if requires[s]}  # slots whose g{s} is assigned
-        for k in reversed(range(len(self.ops))):
-            op = self.ops[k]
-            op_needs = tuple(requires.get(s, False) for s in op.inputs)
-            if not has_grad.intersection(op.outputs) or True not in op_needs:
-                continue
-            if op.tuple_output:  # an output nobody used gets zeros, as the engine gives it
-                upstream = "(" + "".join(f"g{s}, " if s in has_grad else f"zeros(S{s}, D{s}), "
-                                         for s in op.outputs) + ")"
-            else:
-                upstream = f"g{op.outputs[0]}"
-            grads = [f"d{j}" for j in range(len(op.inputs))]
-            lines += [f"    c{k}.needs_input_grad = {op_needs!r}  # {op.fn.__name__}",
-                      f"    {', '.join(grads)} = "
-                      + (f"F{k}_backward(c{k}, {upstream})" if len(grads) > 1 else
-                         f"_one(F{k}_backward(c{k}, {upstream}))")]
-            for d, s, need in zip(grads, op.inputs, op_needs):
-                if not need:
-                    continue
-                if s < self.num_inputs:  # an input's gradient may stay an OuterSum, as in the engine
-                    lines.append(f"    if (type({d}) is not ndarray and type({d}) is not OuterSum) "
-                                 f"or {d}.shape != S{s} or {d}.dtype is not D{s}: "
-                                 f"{d} = fit({d}, S{s}, D{s}, F{k})")
-                else:  # a value inside the step: the next op's backward reads it as an array
-                    lines.append(f"    if type({d}) is not ndarray or {d}.shape != S{s} or "
-                                 f"{d}.dtype is not D{s}: {d} = fit_value({d}, S{s}, D{s}, F{k})")
-                if s not in has_grad:
-                    lines.append(f"    g{s} = plus(seed, {d})" if s == seeded else f"    g{s} = {d}")
-                elif s < self.num_inputs:
-                    lines.append(f"    g{s} = plus(g{s}, {d})")
-                else:
-                    lines.append(f"    g{s} = g{s} + {d}")
-                has_grad.add(s)
-        lines.append("    return " + "".join(f"g{s}, " if s in has_grad else "None, "
-                                             for s in self.used).rstrip(", ") +
-                     ("," if len(self.used) == 1 else ""))
-        return "\n".join(lines) + "\n"
+        input's value from elsewhere first, as the engine adds them), when not None.
+        Without ``checks``, as one would write it by hand: no shape and dtype checks, no
+        ``needs_input_grad`` for the ops (the gradients not needed are ``_``)."""
+        return _BackwardWriter(self, needs, seeded, checks).source()
 
-    def source(self, needs: tuple | None = None, seeded: int | None = None) -> str:
+    def source(self, needs: tuple | None = None, seeded: int | None = None,
+               checks: bool = True) -> str:
         """The Python that replays the step: forward, and backward for ``needs`` (every
-        input wanting a gradient when not given)."""
+        input wanting a gradient when not given); with ``checks`` as it runs, without as
+        a student would write it (``backward_source``)."""
         return self.forward_source() + "\n" + self.backward_source(
-            needs if needs is not None else (True,) * len(self.used), seeded)
+            needs if needs is not None else (True,) * len(self.used), seeded, checks)
 
     def _compile(self, source: str, name: str):
-        names = self._namespace()
+        names = self._names.namespace(self)
         exec(compile(source, f"<replayed {self.name}>", "exec"), names)
         return names[name]
 
@@ -318,87 +300,271 @@ class Program:
     def scan_unchecked(self, sequences, states, fixed, reverse: bool = False):
         """``scan`` for inputs known to fit, as a layer that looked this program up by
         their ``signature`` knows them to: the checks cost a microsecond or two."""
-        if self.scan_class is None:
-            op_names = ", ".join(op.fn.__name__.lower() for op in self.ops)
-            self.scan_class = type(f"{self.name}Scan", (Scan,), {"program": self, "__doc__": (
-                f"outputs, state_T = the {self.name} step ({op_names}) run over every time "
-                f"step, state_t = step(x_t, state_t-1).   d(inputs) = the step's ops' own "
-                f"backwards, last step first, each step's state gradient carried to the step "
-                f"before (backpropagation through time; see replay.py).")})
-        varying = len(sequences) + len(states)
-        inputs = (*sequences, *states, *[fixed[s - varying] for s in self.used[varying:]])
-        out = self.scan_class.apply(*inputs, n_seq=len(sequences), reverse=reverse,
-                                    graph=_records(inputs))
-        return out[0], out[1:]
+        batches = Batches.of(len(sequences[0]), None, reverse)
+        return run_scan(batches.per_step([self]), batches, sequences, states, fixed)
 
 
-class Scan(Function):
-    """The base of every scanned step's node class (``Program.scan`` makes one per step).
+class _BackwardWriter:
+    """Writes a step's backward (``Program.backward_source``), one op at a time, last op
+    first. Each op's backward gives its inputs' gradients: the first to reach a value
+    is its gradient (``dh``), a later one is added to it (``dh = dh + dh_2``), in the
+    order the engine adds them."""
 
-    Its forward runs the step's generated forward at every time step, one
-    Context per step holding that step's ops' Contexts; its backward runs the
-    step's generated backward from the last step to the first, adding each
-    step's output gradient to the state gradient carried back from the step
-    after, pooling the fixed inputs' gradients (OuterSums: one matmul per weight
-    for all steps) and writing the sequences' gradients step by step.
+    def __init__(self, program: Program, needs: tuple, seeded: int | None, checks: bool):
+        self.program, self.seeded, self.checks = program, seeded, checks
+        self.names = program._names.copy()  # for the gradients' second shares
+        self.requires = dict(zip(program.used, needs))  # slot -> does its value need a grad?
+        for op in program.ops:
+            wanted = any(self.requires.get(s, False) for s in op.inputs)
+            self.requires.update((s, wanted) for s in op.outputs)
+        # the slots whose gradient is assigned: the outputs', given
+        self.has_grad = {s for s in program.outputs if self.requires[s]}
+        self.lines = []
+
+    def source(self) -> str:
+        p, d = self.program, self.grad
+        contexts = p._names.contexts
+        self.lines += ["def backward(ctx, grad, seed=None):",
+                       _wrapped("    (", contexts, ") = ctx.saved_tensors"),
+                       f"    {', '.join(d(s) for s in p.outputs)} = grad"]
+        for k in reversed(range(len(p.ops))):
+            self.op(k)
+        returned = [d(s) if s in self.has_grad else "seed" if s == self.seeded else "None"
+                    for s in p.used]
+        self.lines.append(_returned(returned))
+        return "\n".join(self.lines) + "\n"
+
+    def grad(self, s: int) -> str:
+        return "d" + self.program.names[s]
+
+    def op(self, k: int) -> None:
+        """Op k's backward, if a gradient reaches it and one of its inputs needs one."""
+        p, names = self.program, self.program._names
+        op = p.ops[k]
+        needs = tuple(self.requires.get(s, False) for s in op.inputs)
+        if not self.has_grad.intersection(op.outputs) or True not in needs:
+            return
+        if op.tuple_output:  # an output nobody used gets zeros, as the engine gives it
+            upstream = "(" + _tuple([self.grad(s) if s in self.has_grad else
+                                     f"zeros({names.shape(s)}, {names.dtype(s)})"
+                                     for s in op.outputs]) + ")"
+        else:
+            upstream = self.grad(op.outputs[0])
+        # where each needed gradient goes: the value's gradient, or a second share of it
+        targets = []
+        for s, need in zip(op.inputs, needs):
+            first = need and s not in self.has_grad and s not in op.inputs[:len(targets)]
+            targets.append("_" if not need else self.grad(s) if first else
+                           self.names.claim(self.grad(s)))  # (taken: dh_2, dh_3, ...)
+        context = names.contexts[k]
+        if self.checks:
+            self.lines.append(f"    {context}.needs_input_grad = {needs!r}")
+        self.lines.append(f"    {', '.join(targets)} = {names.ops[op.fn]}.backward({context}, "
+                          f"{upstream})")
+        for s, target in zip(op.inputs, targets):
+            if target != "_":
+                self.receive(s, target, names.ops[op.fn])
+
+    def receive(self, s: int, g: str, op_name: str) -> None:
+        """Gradient ``g`` of slot s from op ``op_name``: checked, then kept or added."""
+        names, d = self.program._names, self.grad(s)
+        shape, dtype = names.shape(s), names.dtype(s)
+        if self.checks and s < self.program.num_inputs:  # an input's may stay an OuterSum
+            self.lines.append(f"    if (type({g}) is not ndarray and type({g}) is not OuterSum) "
+                              f"or {g}.shape != {shape} or {g}.dtype is not {dtype}: "
+                              f"{g} = fit({g}, {shape}, {dtype}, {op_name})")
+        elif self.checks:  # a value inside the step: the next op's backward reads an array
+            self.lines.append(f"    if type({g}) is not ndarray or {g}.shape != {shape} or "
+                              f"{g}.dtype is not {dtype}: {g} = fit_value({g}, {shape}, {dtype}, "
+                              f"{op_name})")
+        if s not in self.has_grad:
+            if s == self.seeded:
+                self.lines.append(f"    {d} = {self.add('seed', d, s)}")
+            self.has_grad.add(s)
+        else:
+            self.lines.append(f"    {d} = {self.add(d, g, s)}")
+
+    def add(self, a: str, b: str, s: int) -> str:
+        """a + b, two gradients of slot s: ``plus`` for an input's, which may be None or an
+        OuterSum (not to the reader, who sees a + b)."""
+        return f"plus({a}, {b})" if self.checks and s < self.program.num_inputs else f"{a} + {b}"
+
+
+# --------------------------------------------------------------------------- names
+
+class _Names:
+    """The names of the generated code, unique and readable.
+
+    A value is named after what the recording knew of it: an input after the
+    step's argument (``h``), an op's output after its tensor's ``.name`` if set
+    (``i_gate``), else after its op, and the op's input if that one has a name of
+    its own (``tanh_c_new``; ``addmm``, ``split_0``). From a value's name ``v``
+    come ``dv``, its gradient, ``ctx_v``, the Context of the op that made it, and
+    ``v_shape``, ``v_dtype``, what it was recorded with. An op class is called by
+    its own name (``Tanh.forward``, ``Tanh.backward``).
     """
 
-    program: Program = None
+    # the generated code's own names, and the builtins it uses
+    RESERVED = {"ctx", "grad", "seed", "new", "Context", "ndarray", "OuterSum", "zeros", "fit",
+                "fit_value", "plus", "type", "slice", "Ellipsis", "_"}
+    DERIVED = ("d{}", "ctx_{}", "{}_shape", "{}_dtype")  # what each value's name brings along
 
-    @staticmethod
-    def forward(ctx, *arrays, n_seq, reverse, graph=True):
-        program = ctx.fn.program
-        n_state = len(program.outputs)
-        sequences, state = arrays[:n_seq], arrays[n_seq:n_seq + n_state]
-        fixed = arrays[n_seq + n_state:]
-        step = program.forward if graph else program.forward_without_graph
-        new, sub = object.__new__, _StepContext()  # (without a graph: one for every step)
-        steps = len(sequences[0])
-        contexts, outputs = [None] * steps, [None] * steps
-        for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
-            if graph:
-                contexts[t] = sub = new(Context)
-            if n_seq == 1:  # (RNN, LSTM: no list to build)
-                state = step(sub, sequences[0][t], *state, *fixed)
-            else:
-                state = step(sub, *[s[t] for s in sequences], *state, *fixed)
-            outputs[t] = state[0]
-        ctx.n_seq, ctx.reverse = n_seq, reverse
-        ctx.sequence_metas = [(s.shape, s.dtype) for s in sequences]
-        ctx.saved_tensors = tuple(contexts)
-        return (np.array(outputs), *state)
+    def __init__(self):
+        self.taken = set(self.RESERVED)
+        self.values, self.contexts, self.params = [], [], []
+        self.ops: dict = {}  # op class -> the name it is called by
+        self.objects: dict = {}  # name -> constant array or parameter dict, for the namespace
 
-    @staticmethod
-    def backward(ctx, grads):
-        program, n_seq, contexts = ctx.fn.program, ctx.n_seq, ctx.saved_tensors
-        needs, varying = ctx.needs_input_grad, n_seq + len(program.outputs)
-        # (h's gradient at step t starts from the output's share, as in the engine, where
-        # the output's stack node is the first to add to it: the same sums, bit for bit)
-        first = program.backward_for(needs)  # the first step's state is the node's input
-        later = program.backward_for(_later_needs(needs, n_seq, varying), seeded=n_seq)
-        g_outputs, carry = grads[0], grads[1:]
-        g_sequences = [np.empty(shape, dtype) if need else None
-                       for (shape, dtype), need in zip(ctx.sequence_metas, needs)]
-        g_fixed = [None] * (len(needs) - varying)
-        steps = len(contexts)
-        first_t = steps - 1 if ctx.reverse else 0
-        previous = 1 if ctx.reverse else -1  # the step whose state step t reads
-        carry = (grads[1] + g_outputs[steps - 1 - first_t], *carry[1:])  # the last state
-        for t in (range(steps) if ctx.reverse else range(steps - 1, -1, -1)):
-            upstream = carry if len(carry) > 1 else carry[0]
-            if t == first_t:
-                d = first(contexts[t], upstream)
-            else:  # h_t-1's gradient: its output's share, then what step t sends back
-                d = later(contexts[t], upstream, g_outputs[t + previous])
-            _collect(d, t, g_sequences, g_fixed, varying)
-            carry = d[n_seq:varying]
-        return (*g_sequences, *carry, *g_fixed)
+    def claim(self, base: str, derived: tuple = ()) -> str:
+        """``base`` as a new Python name (``base_2``, ``base_3`` ... if taken), with its
+        ``derived`` forms free too."""
+        base = _identifier(base)
+        name, k = base, 1
+        while name in self.taken or any(f.format(name) in self.taken for f in derived):
+            k += 1
+            name = f"{base}_{k}"
+        self.taken.add(name)
+        self.taken.update(f.format(name) for f in derived)
+        return name
 
+    def copy(self) -> "_Names":
+        other = _Names()
+        other.taken = set(self.taken)
+        return other
+
+    def shape(self, s: int) -> str:
+        return f"{self.values[s]}_shape"
+
+    def dtype(self, s: int) -> str:
+        return f"{self.values[s]}_dtype"
+
+    @classmethod
+    def of_program(cls, program: Program, labels: list) -> "_Names":
+        """The names of ``program``'s values, contexts, ops and parameters; ``labels[s]``
+        is what the recording knew of slot s's name (None: nothing)."""
+        self = cls()
+        for fn in dict.fromkeys(op.fn for op in program.ops):
+            self.ops[fn] = self.claim(fn.__name__)
+        self.values = [None] * len(labels)
+        for s in range(program.num_inputs):
+            self.values[s] = self.claim(labels[s] or "input", self.DERIVED)
+        for op in program.ops:
+            for s in op.inputs:
+                if self.values[s] is None:  # a constant
+                    self.values[s] = self.claim(labels[s] or "const", self.DERIVED)
+                    self.objects[self.values[s]] = program.constants[s]
+            self._name_outputs(op, labels)
+            self.params.append(self._params(op))
+        return self
+
+    def _name_outputs(self, op: Op, labels: list) -> None:
+        """Name op's outputs and its Context."""
+        base = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", op.fn.__name__).lower()  # GetItem: get_item
+        if op.tuple_output:
+            for j, s in enumerate(op.outputs):
+                self.values[s] = self.claim(labels[s] or f"{base}_{j}", self.DERIVED)
+            self.contexts.append(self.claim(f"ctx_{base}"))
+            return
+        (s,) = op.outputs
+        name = labels[s] or base
+        if labels[s] is None and len(op.inputs) == 1 and labels[op.inputs[0]] is not None:
+            name = f"{base}_{self.values[op.inputs[0]]}"  # of a value with a name of its own
+        self.values[s] = self.claim(name, self.DERIVED)
+        self.contexts.append(f"ctx_{self.values[s]}")
+
+    def _params(self, op: Op) -> list:
+        """op's keyword parameters as the generated call passes them: as literals
+        (``axis=-1``), or from the namespace if any is not one."""
+        literals = {key: _literal(value) for key, value in op.params.items()}
+        if None not in literals.values():
+            return [f"{key}={text}" for key, text in literals.items()]
+        name = self.claim(f"{op.fn.__name__.lower()}_params")
+        self.objects[name] = op.params
+        return [f"**{name}"]
+
+    def namespace(self, program: Program) -> dict:
+        """The globals of the generated code: the ops, constants, parameters, every
+        value's shape and dtype, and the helpers it calls."""
+        names = {"Context": StepContext, "new": object.__new__, "ndarray": np.ndarray,
+                 "OuterSum": OuterSum, "zeros": np.zeros, "fit": _fit,
+                 "fit_value": _fit_value, "plus": plus, **self.objects}
+        for fn, name in self.ops.items():
+            names[name] = _OpCalls(fn)
+        for s, meta in enumerate(program.metas):
+            if meta is not None and self.values[s] is not None:
+                names[self.shape(s)], names[self.dtype(s)] = meta
+        return names
+
+
+def _identifier(text: str) -> str:
+    """``text`` as a Python identifier: other characters as ``_``, a keyword with ``_``."""
+    name = re.sub(r"\W", "_", text) or "value"
+    if name[0].isdigit():
+        name = "v" + name
+    return name + "_" if keyword.iskeyword(name) else name
+
+
+def _literal(value) -> str | None:
+    """Python source for ``value`` if it is a plain literal (numbers, strings, None,
+    slices, and tuples or lists of them), else None."""
+    if value is None or value is Ellipsis or type(value) in (bool, int, str):
+        return repr(value)
+    if type(value) is float:
+        return repr(value) if math.isfinite(value) else None
+    if type(value) is slice:
+        value = (value.start, value.stop, value.step)
+        parts = [_literal(v) for v in value]
+        return None if None in parts else f"slice({', '.join(parts)})"
+    if type(value) in (tuple, list):
+        parts = [_literal(v) for v in value]
+        if None in parts:
+            return None
+        return f"[{', '.join(parts)}]" if type(value) is list else f"({_tuple(parts)})"
+    return None
+
+
+def _tuple(items: list) -> str:
+    """``a, b``, the items of a tuple as code: ``a,`` for one item."""
+    return f"{items[0]}," if len(items) == 1 else ", ".join(items)
+
+
+def _returned(items: list) -> str:
+    """``return a, b``, in parentheses over several lines if long."""
+    line = f"    return {_tuple(items)}"
+    return line if len(line) <= 92 else _wrapped("    return (", items, ")")
+
+
+def _wrapped(head: str, items: list, tail: str, width: int = 92) -> str:
+    """``head + "a, b, c" + tail``, broken after a comma where a line would pass ``width``
+    (the items of a one-item tuple are ``a,``)."""
+    lines, line = [], head
+    for k, item in enumerate(items):
+        last = k == len(items) - 1
+        piece = item + ("," if not last or len(items) == 1 else "") + (tail if last else "")
+        if k and len(line) + 1 + len(piece) > width:
+            lines.append(line)
+            line = " " * len(head) + piece
+        else:
+            line += (" " if k else "") + piece
+    return "\n".join([*lines, line])
+
+
+def _paired(given, values) -> list:
+    """(given[i], values[i]) for every value, given[i] None where ``given`` is shorter."""
+    given = list(given) + [None] * (len(values) - len(given))
+    return list(zip(given, values))
+
+
+# --------------------------------------------------------------------------- your own step
 
 def scan(step, sequences, states, fixed=(), reverse: bool = False):
     """Run your own step over time as one node: ``step(*x_t, *state)`` returns the new
-    state (a tuple of tensors, or one tensor for a state of one), where x_t are the ``sequences``' slices at step t (along
-    axis 0) and ``fixed`` lists every other tensor it reads (a cell's parameters).
+    state (a tuple of tensors, or one tensor for a state of one), where x_t are the
+    ``sequences``' slices at step t (along axis 0) and ``fixed`` lists every other
+    tensor it reads (a cell's parameters).
+
+    ``fixed`` may be a dict (``dict(cell.named_parameters())``), whose keys then name
+    the tensors in the generated code (``out.grad_fn.program.source()``).
 
     Returns (the first state output of every step, stacked along axis 0; the last
     state, a tuple): what the op-by-op loop gives, to the bit, except that a leaf in
@@ -418,7 +584,8 @@ def scan(step, sequences, states, fixed=(), reverse: bool = False):
     """
     sequences = tuple(q if isinstance(q, Tensor) else Tensor(q) for q in sequences)
     states = tuple(s if isinstance(s, Tensor) else Tensor(s) for s in states)
-    fixed = tuple(fixed)
+    fixed_names = list(fixed) if isinstance(fixed, dict) else []
+    fixed = tuple(fixed.values() if isinstance(fixed, dict) else fixed)
     if not sequences or len({q.shape[:1] for q in sequences}) != 1 or not sequences[0].ndim \
             or not len(sequences[0]):
         raise ValueError(f"replay.scan: the sequences need one length along axis 0, at least "
@@ -426,14 +593,14 @@ def scan(step, sequences, states, fixed=(), reverse: bool = False):
     if not states or not all(isinstance(t, Tensor) for t in fixed):
         raise TypeError("replay.scan: give the state as a list of tensors, and as fixed the "
                         "tensors the step reads (the very objects, e.g. a cell's parameters)")
-    program = is_enabled() and _program_of(step, sequences, states, fixed)
+    program = is_enabled() and _program_of(step, sequences, states, fixed, fixed_names)
     if program:
         return program.scan_unchecked(sequences, states, fixed, reverse)
-    outputs, pieces = [None] * len(sequences[0]), [q.unbind(0) for q in sequences]
-    for t in (reversed(range(len(outputs))) if reverse else range(len(outputs))):
-        states = _new_state(step(*[p[t] for p in pieces], *states), len(states))
-        outputs[t] = states[0]
-    return stack(outputs, axis=0), states
+    pieces = [q.unbind(0) for q in sequences]  # op by op: the reference loop
+    outputs, states = Batches.of(len(sequences[0]), None, reverse).run(
+        lambda t, state: _new_state(step(*[p[t] for p in pieces], *state), len(state)),
+        states, None)
+    return stack(outputs, dim=0), states
 
 
 def _new_state(result, count: int) -> tuple:
@@ -451,7 +618,7 @@ def _new_state(result, count: int) -> tuple:
 _STEPS = weakref.WeakKeyDictionary()
 
 
-def _program_of(step, sequences, states, fixed):
+def _program_of(step, sequences, states, fixed, fixed_names=()):
     """``step``'s Program for inputs of these shapes, recorded at the first call, or False."""
     try:
         programs = _STEPS.setdefault(step, {})
@@ -461,21 +628,52 @@ def _program_of(step, sequences, states, fixed):
     program = programs.get(key)
     if program is None:
         name = getattr(step, "__name__", type(step).__name__)
+        names = (_argument_names(step, len(sequences) + len(states))
+                 + _fixed_names(step, fixed, fixed_names))
         program = programs[key] = record_step(
             step, [q.data[0] for q in sequences] + [s.data for s in states], len(states),
-            fixed, name if name.isidentifier() else "Step")
+            fixed, name if name.isidentifier() else "Step", names)
     return program
 
 
-def record_step(step, step_inputs, n_states: int, fixed, name: str):
+def _argument_names(step, count: int) -> list:
+    """The names of ``step``'s first ``count`` arguments (of its ``forward`` for a module
+    called through ``*args``), None where it has none."""
+    for function in (step, getattr(step, "forward", None)):
+        try:
+            parameters = inspect.signature(function).parameters.values()
+        except (TypeError, ValueError):  # not a function, or one without a signature
+            continue
+        names = [p.name for p in parameters
+                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        if names:
+            return (names + [None] * count)[:count]
+    return [None] * count
+
+
+def _fixed_names(step, fixed, given=()) -> list:
+    """The fixed inputs' names: ``given`` (the keys of a dict), a tensor's ``.name``, or a
+    module step's name for its parameter (``w_f``, ``cell.weight``), else None."""
+    named = getattr(step, "named_parameters", None)
+    owned = {id(p): n for n, p in named()} if callable(named) else {}
+    return [name or t.name or owned.get(id(t)) for name, t in _paired(given, fixed)]
+
+
+def record_step(step, step_inputs, n_states: int, fixed, name: str, names=()):
     """The Program of ``step(*x_t, *state)``, recorded without a graph (only the ops
     matter) on stand-ins for one step's inputs ``step_inputs`` (arrays: its sequences'
     slices, then its ``n_states`` states; one tensor each, even where two are one
-    object), or False when it cannot be scanned."""
+    object), or False when it cannot be scanned. ``names`` name the step's inputs,
+    then ``fixed``'s, in the generated code (None: ``x``, ``state``, ``w``); the new
+    states are named after theirs (``h_new``)."""
     inputs = [Tensor(a) for a in step_inputs]
-    with no_grad():
-        _, program = record(lambda: _new_state(step(*inputs), n_states), (*inputs, *fixed), name)
     n_seq = len(inputs) - n_states
+    defaults = ["x"] * n_seq + ["state"] * n_states + ["w"] * len(fixed)
+    names = [given or default for given, default in _paired(names, defaults)]
+    states = names[n_seq:n_seq + n_states]
+    with no_grad():
+        _, program = record(lambda: _new_state(step(*inputs), n_states), (*inputs, *fixed), name,
+                            names=names, result_names=[f"{n}_new" for n in states])
     return program if program is not None and program.can_scan(n_seq, n_states) else False
 
 
@@ -486,184 +684,46 @@ def scan_packed(programs: dict, sequences, states, fixed, sizes, reverse: bool =
     step recorded for that batch size. ``sizes`` does not grow; ``states`` have
     ``sizes[0]`` rows. Forward in time, a sequence that ends keeps its last state;
     with ``reverse``, one joins the batch at its own last step, from its initial
-    state. Returns (the packed outputs, the final states of every sequence), as
-    ``nn.RNN`` computes them op by op, to the bit. The caller vouches that each
-    program fits its batch size (``Program.can_scan``, shapes), as a layer that
-    looked them up by signature does.
+    state (``scan.Batches``). Returns (the packed outputs, the final states of every
+    sequence), as ``nn.RNN`` computes them op by op, to the bit. The caller vouches
+    that each program fits its batch size (``Program.can_scan``, shapes), as a layer
+    that looked them up by signature does.
     """
-    name = next(iter(programs.values())).name
-    node = _PACKED_CLASSES.get(name)
-    if node is None:
-        node = _PACKED_CLASSES[name] = type(f"{name}PackedScan", (PackedScan,), {"__doc__": (
-            f"outputs, state_T = the {name} step run over a packed batch, the batch "
-            f"shrinking as sequences end.   d(inputs) = the step's ops' own backwards, "
-            f"last step first, each step's state gradient carried to the step before "
-            f"(backpropagation through time; see replay.py).")})
-    n_seq, varying = len(sequences), len(sequences) + len(states)
-    used = next(iter(programs.values())).used
-    inputs = (*sequences, *states, *[fixed[s - varying] for s in used[varying:]])
-    out = node.apply(*inputs, programs=programs, sizes=tuple(sizes), n_seq=n_seq,
-                     reverse=reverse, graph=_records(inputs))
-    return out[0], out[1:]
+    batches = Batches.of(len(sizes), tuple(sizes), reverse)
+    step_programs = batches.per_step([programs[sizes[t]] for t in batches.first_steps])
+    return run_scan(step_programs, batches, sequences, states, fixed)
 
 
-_PACKED_CLASSES: dict = {}  # step name -> its PackedScan class
+# --------------------------------------------------------------------------- what the code calls
 
+class _OpCalls:
+    """An op as the generated code calls it: ``Tanh.forward(ctx, x)``,
+    ``Tanh.backward(ctx, grad)``. ``fn``, the op, names it in error messages
+    (``autograd.conform`` reads a node's ``fn``)."""
 
-class PackedScan(Function):
-    """The base of the packed-batch scans (``scan_packed``): ``Scan`` with a batch that
-    shrinks (forward in time) or grows (backward in time) at the steps where sequences
-    end. Where it changes, the state's rows are cut or joined as ``nn.RNN`` does op by
-    op, and in backward their gradients are added in the engine's order: the output's
-    share first, then what the next step sends back (seeded) while the batch keeps its
-    size, or that step's sum afterwards where it changed (as a getitem or concat node
-    would hand it over)."""
-
-    @staticmethod
-    def forward(ctx, *arrays, programs, sizes, n_seq, reverse, graph=True):
-        n_state = len(next(iter(programs.values())).outputs)
-        sequences, initial = arrays[:n_seq], arrays[n_seq:n_seq + n_state]
-        fixed, new, sub = arrays[n_seq + n_state:], object.__new__, _StepContext()
-        offsets = np.cumsum((0,) + sizes[:-1]).tolist()
-        contexts, outputs = [None] * len(sizes), [None] * len(sizes)
-        ended = []  # forward in time: the final states of sequences that ended, in order
-        state = initial if not reverse else tuple(s[:sizes[-1]] for s in initial)
-        for t in (reversed(range(len(sizes))) if reverse else range(len(sizes))):
-            b, o, rows = sizes[t], offsets[t], len(state[0])
-            if b < rows:  # sequences b.. ended at step t - 1
-                ended.append(tuple(s[b:] for s in state))
-                state = tuple(s[:b] for s in state)
-            elif b > rows:  # (reverse) sequences rows.. start here, at their last step
-                state = tuple(np.concatenate([s, s0[rows:b]]) for s, s0 in zip(state, initial))
-            if graph:
-                contexts[t] = sub = new(Context)
-            step = programs[b].forward if graph else programs[b].forward_without_graph
-            state = step(sub, *[q[o:o + b] for q in sequences], *state, *fixed)
-            outputs[t] = state[0]
-        if ended:  # every sequence's final state, in batch order
-            state = tuple(np.concatenate([s, *(e[k] for e in reversed(ended))])
-                          for k, s in enumerate(state))
-        ctx.programs, ctx.sizes, ctx.offsets = programs, sizes, offsets
-        ctx.n_seq, ctx.reverse = n_seq, reverse
-        ctx.sequence_metas = [(q.shape, q.dtype) for q in sequences]
-        ctx.saved_tensors = tuple(contexts)
-        return (np.concatenate(outputs), *state)
-
-    @staticmethod
-    def backward(ctx, grads):
-        sizes, offsets, n_seq, contexts = ctx.sizes, ctx.offsets, ctx.n_seq, ctx.saved_tensors
-        needs, steps = ctx.needs_input_grad, len(sizes)
-        varying = n_seq + len(grads) - 1
-        later_needs = _later_needs(needs, n_seq, varying)
-        g_outputs, g_finals = grads[0], grads[1:]
-        g_sequences = [np.empty(shape, dtype) if need else None
-                       for (shape, dtype), need in zip(ctx.sequence_metas, needs)]
-        g_fixed = [None] * (len(needs) - varying)
-        g_initial = [np.zeros(g.shape, g.dtype) for g in g_finals]
-
-        def output_share(t):  # the output's gradient of step t's h
-            return g_outputs[offsets[t]:offsets[t] + sizes[t]]
-
-        # the order backward visits the steps, and for each the one it visits next
-        order = list(range(steps)) if ctx.reverse else list(range(steps - 1, -1, -1))
-        first_t = order[-1]  # the step that read the initial state (or its first rows)
-        b = sizes[order[0]]
-        # the last step's state: the final state's rows (its first b when the batch shrank),
-        # plus, for h, the output's share
-        carry = [g[:b] for g in g_finals]
-        carry[0] = carry[0] + output_share(order[0])
-        for i, t in enumerate(order):
-            b, o = sizes[t], offsets[t]
-            upstream = carry[0] if len(carry) == 1 else tuple(carry)
-            nxt = order[i + 1] if i + 1 < len(order) else None  # the step whose state t reads
-            program = ctx.programs[b]
-            if t == first_t:
-                d = program.backward_for(needs)(contexts[t], upstream)
-            elif sizes[nxt] == b:  # the same batch: h's gradient starts from its output share
-                d = program.backward_for(later_needs, seeded=n_seq)(
-                    contexts[t], upstream, output_share(nxt))
-            else:
-                d = program.backward_for(later_needs)(contexts[t], upstream)
-            _collect(d, slice(o, o + b), g_sequences, g_fixed, varying)
-            carry = list(d[n_seq:varying])  # the gradient of the state step t read (b rows)
-            if nxt is None:  # the initial state's first b rows
-                for g_init, g in zip(g_initial, carry):
-                    if g is not None:
-                        g_init[:b] = g
-                continue
-            b_next = sizes[nxt]
-            if b_next > b:  # (forward in time) sequences b.. ended at step nxt
-                carry = [np.concatenate([g, g_final[b:b_next]]) for g, g_final in zip(carry, g_finals)]
-                carry[0][:b] = output_share(nxt)[:b] + carry[0][:b]
-                carry[0][b:] = output_share(nxt)[b:] + carry[0][b:]
-            elif b_next < b:  # (reverse) sequences b_next.. started at step t
-                for g_init, g in zip(g_initial, carry):
-                    g_init[b_next:b] = g[b_next:]
-                carry = [g[:b_next] for g in carry]
-                carry[0] = output_share(nxt) + carry[0]
-        return (*g_sequences, *[g if need else None for g, need in
-                                zip(g_initial, needs[n_seq:varying])], *g_fixed)
-
-
-def _later_needs(needs: tuple, n_seq: int, varying: int) -> tuple:
-    """needs_input_grad of every step but the first: its state is the step before's
-    output, which needs a gradient whenever the node records."""
-    return needs[:n_seq] + (True,) * (varying - n_seq) + needs[varying:]
-
-
-def _collect(d: tuple, rows, g_sequences: list, g_fixed: list, varying: int) -> None:
-    """One step's input gradients ``d``: the sequences' go into their ``rows``, the fixed
-    inputs' are pooled over the steps (OuterSums add their terms)."""
-    for g_sequence, g in zip(g_sequences, d):
-        if g_sequence is not None:
-            g_sequence[rows] = g if type(g) is not OuterSum else g.array()
-    for j, g in enumerate(d[varying:]):
-        if g is not None:
-            g_fixed[j] = g if g_fixed[j] is None else _plus(g_fixed[j], g)
-
-
-def _records(inputs) -> bool:
-    """Will ``Function.apply`` record a node for these inputs?"""
-    return autograd._grad_enabled and any(t._requires_grad for t in inputs)
-
-
-class _StepContext(Context):
-    """The Context of an op inside a replayed step: a node the engine never sees, so it
-    needs no links, only what the op's forward saves (nothing, until it saves)."""
-
-    saved_tensors = ()
-
-
-def _one(grads):
-    """The single gradient of a one-input op (which may return it alone or in a tuple)."""
-    return grads[0] if type(grads) is tuple else grads
-
-
-def _fit(g, shape, dtype, fn):
-    """An input's gradient from op ``fn`` as the input's shape and dtype (an OuterSum of
-    them stays one, for the engine to pool across steps), or the engine's error."""
-    return g if g is None else autograd.conform(_Named(fn), shape, dtype, g)
-
-
-def _fit_value(g, shape, dtype, fn):
-    """As ``_fit``, for a value inside the step, which the next op's backward reads: an array."""
-    if g is None:
-        return g
-    g = autograd.conform(_Named(fn), shape, dtype, g)
-    return g.array() if type(g) is OuterSum else g
-
-
-class _Named:
-    """What ``autograd._conform`` reads of a node for its error message: the op."""
+    __slots__ = ("fn", "forward", "backward")
 
     def __init__(self, fn):
-        self.fn = fn
+        self.fn, self.forward, self.backward = fn, fn.forward, _backward_of(fn)
 
 
-def _plus(a, b):
-    """a + b for two gradients of one value (either may be None or an OuterSum)."""
-    if a is None or b is None:
-        return b if a is None else a
-    if type(a) is OuterSum or type(b) is OuterSum:
-        return autograd.add_grads(a, b)
-    return a + b
+def _backward_of(fn):
+    """The backward the generated code calls for op ``fn``: the engine's door,
+    ``autograd.backward_of`` (with speedups installed, Matmul's, Addmm's and Linear's
+    weight gradients come as OuterSums, pooled over all steps)."""
+    return autograd.backward_of(fn)
+
+
+def _fit(g, shape, dtype, op: _OpCalls):
+    """An input's gradient from ``op`` as the input's shape and dtype (an OuterSum of
+    them stays one, for the engine to pool across steps), or the engine's error. (An op
+    of one input may return its gradient alone or in a tuple.)"""
+    if type(g) is tuple and len(g) == 1:
+        (g,) = g
+    return g if g is None else autograd.conform(op, shape, dtype, g)
+
+
+def _fit_value(g, shape, dtype, op: _OpCalls):
+    """As ``_fit``, for a value inside the step, which the next op's backward reads: an array."""
+    g = _fit(g, shape, dtype, op)
+    return g.array() if type(g) is OuterSum else g

@@ -16,17 +16,17 @@ the suffix ``_reverse`` for the backward direction.
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import warnings
 
 import numpy as np
 
 from .. import functional as F
-from ..tensor import concat, stack
-from ..autograd import ShapeError
 from .. import autograd, replay
-from ..replay import scan_packed
-from ..tensor import Tensor
+from ..autograd import ShapeError
+from ..scan import Batches, run_scan
+from ..tensor import Tensor, concat, stack
 from . import cells as _cells, init
 from .cells import (GateGrad, GateView, checked_input, checked_states, gate_view, gru_inputs,
                     gru_step, lstm_step, rnn_step)
@@ -212,28 +212,33 @@ class RNNBase(Module):
                  hr_t=None if w["weight_hr"] is None else w["weight_hr"].T)
         return cut(xp), w
 
-    def _run(self, x, state, w, reverse: bool):
-        """One layer, one direction: (outputs (T, N, H_out), final state tuple)."""
+    def _run(self, x, state, w, reverse: bool, sizes: tuple | None = None):
+        """One layer, one direction: (outputs, final state tuple), over x (T, N, I), or
+        over the rows of a packed batch of these batch ``sizes`` (``scan.Batches``)."""
+        batches = Batches.of(len(sizes) if sizes else x.shape[0], sizes, reverse)
+        if not self._scans():
+            xps, w = self._step_inputs(x, w, functools.partial(_cut, batches=batches))
+            return self._run_op_by_op(xps, state, w, batches)
+        sequences, w = self._sequences(x, w)
+        scanned = self._scan(sequences, batches, state, w)  # one Scan node
+        if scanned is not None:
+            return scanned
+        pieces = [_cut(q, batches) for q in sequences]
+        xps = pieces[0] if len(pieces) == 1 else list(zip(*pieces))
+        return self._run_op_by_op(xps, state, w, batches)
+
+    def _run_op_by_op(self, xps, state: tuple, w: dict, batches: Batches) -> tuple:
+        """``_run`` as a graph node per op of every step, ``xps[t]`` step t's xp."""
         recorder = _cells._recorder
-        if self._scans():  # one Scan node
-            sequences, w = self._sequences(x, w)
-            scanned = self._scan(sequences, state, w, reverse)
-            if scanned is not None:
-                return scanned
-            cut = [s.unbind(0) for s in sequences]
-            xps = cut[0] if len(cut) == 1 else list(zip(*cut))
-        else:
-            xps, w = self._step_inputs(x, w, _unbind_steps)
-        steps = x.shape[0]
-        outputs = [None] * steps
         if recorder is not None:  # tinygrad_rnn.trace records: the steps that follow are ours
-            recorder.enter(self, weights=w, reverse=reverse)
-        for t in (reversed(range(steps)) if reverse else range(steps)):
-            state = self._step(xps[t], state, w)
-            outputs[t] = state[0]
+            recorder.enter(self, weights=w, reverse=batches.reverse)
+        outputs, state = batches.run(lambda t, state: self._step(xps[t], state, w), state,
+                                     _concat_rows)
         if recorder is not None:
             recorder.exit()
-        return stack(outputs, dim=0), state
+        if batches.padded:
+            return stack(outputs, dim=0), state
+        return (concat(outputs, dim=0) if len(outputs) > 1 else outputs[0]), state
 
     # ----------------------------------------------------------------- packed batches
     def _forward_packed(self, packed: PackedSequence, hx):
@@ -247,53 +252,12 @@ class RNNBase(Module):
                              self.weight_ih_l0.dtype)
         sizes = [int(b) for b in batch_sizes]
         initial = self._initial_states(hx, sizes[0], order=sorted_indices)
-
-        def run(x, state, w, reverse):
-            return self._run_packed(x, sizes, state, w, reverse)
-
+        run = functools.partial(self._run, sizes=tuple(sizes))
         data, states = self._all_layers(data, initial, run)
         if unsorted_indices is not None:  # h_n in the caller's batch order
             states = [s[:, unsorted_indices] for s in states]
         output = PackedSequence(data, batch_sizes, sorted_indices, unsorted_indices)
         return output, (tuple(states) if self.kind == "LSTM" else states[0])
-
-    def _run_packed(self, x, sizes: list, state: tuple, w, reverse: bool):
-        """One layer, one direction over packed rows (``sizes[t]`` of them at step t, the
-        longest sequences first): (packed outputs, final state of every sequence).
-
-        Forward in time, a sequence that has ended leaves the batch with its final
-        state; backward in time, a sequence joins the batch at its own last step,
-        from its initial state.
-        """
-        if self._scans():  # one PackedScan node
-            sequences, w_all = self._sequences(x, w)
-            scanned = self._scan_packed(sequences, sizes, state, w_all, reverse)
-            if scanned is not None:
-                return scanned
-        xps, w = self._step_inputs(
-            x, w, lambda xp: xp.split(sizes, dim=0) if len(sizes) > 1 else (xp,))
-        outputs = [None] * len(sizes)
-        if reverse:
-            initial = state
-            state = tuple(s[:sizes[-1]] if sizes[-1] < sizes[0] else s for s in initial)
-            for t in reversed(range(len(sizes))):
-                rows, b = state[0].shape[0], sizes[t]
-                if b > rows:  # the sequences rows..b start here, at their last step
-                    state = tuple(concat([s, s0[rows:b]], dim=0) for s, s0 in zip(state, initial))
-                state = self._step(xps[t], state, w)
-                outputs[t] = state[0]
-            return concat(outputs, dim=0) if len(outputs) > 1 else outputs[0], state
-        ended = []  # the final states of the sequences that ended, shortest last
-        for t, b in enumerate(sizes):
-            if b < state[0].shape[0]:  # sequences b.. ended at step t - 1
-                ended.append(tuple(s[b:] for s in state))
-                state = tuple(s[:b] for s in state)
-            state = self._step(xps[t], state, w)
-            outputs[t] = state[0]
-        if ended:  # back in batch order: the longest (still running) first
-            state = tuple(concat([s, *(e[k] for e in reversed(ended))], dim=0)
-                          for k, s in enumerate(state))
-        return concat(outputs, dim=0) if len(outputs) > 1 else outputs[0], state
 
     def _step(self, xp, state, w) -> tuple:
         raise NotImplementedError
@@ -309,24 +273,19 @@ class RNNBase(Module):
         (whole,), w = self._step_inputs(x, w, _whole)
         return (whole if type(whole) is tuple else (whole,)), w
 
-    def _scan(self, sequences: tuple, state: tuple, w: dict, reverse: bool):
+    def _scan(self, sequences: tuple, batches: Batches, state: tuple, w: dict):
         """(outputs, final state) of the layer's own step run over ``sequences`` as one
-        ``Scan`` node (``replay.py``), or None when its recorded program cannot be scanned.
-        """
-        weights = tuple(w.values())
-        step_inputs = [q.data[0] for q in sequences] + [h.data for h in state]
-        program = self._program(step_inputs, len(sequences), w, weights)
-        return program.scan_unchecked(sequences, state, weights, reverse) if program else None
-
-    def _scan_packed(self, sequences: tuple, sizes: list, state: tuple, w: dict, reverse: bool):
-        """``_scan`` for packed rows: a program for every batch size (``scan_packed``)."""
-        weights, programs = tuple(w.values()), {}
-        for b in sorted(set(sizes)):
-            step_inputs = [q.data[:b] for q in sequences] + [h.data[:b] for h in state]
-            programs[b] = self._program(step_inputs, len(sequences), w, weights)
-            if not programs[b]:
+        ``Scan`` node, or None when its recorded program cannot be scanned. A packed
+        batch needs a program for every batch size it has."""
+        weights, programs = tuple(w.values()), []
+        for t in batches.first_steps:  # (a padded batch: step 0 only)
+            step_inputs = [q.data[batches.rows[t]] for q in sequences]
+            rows = len(step_inputs[0])  # (the state's first rows: no view when all of them)
+            step_inputs += [h.data if rows == len(h.data) else h.data[:rows] for h in state]
+            programs.append(self._program(step_inputs, len(sequences), w, weights))
+            if not programs[-1]:
                 return None
-        return scan_packed(programs, sequences, state, weights, sizes, reverse)
+        return run_scan(batches.per_step(programs), batches, sequences, state, weights)
 
     def _program(self, step_inputs: list, n_seq: int, w: dict, weights: tuple):
         """The Program of ``_step`` for one step's inputs of the shapes of ``step_inputs``
@@ -344,9 +303,14 @@ class RNNBase(Module):
                 xp = inputs[0] if n_seq == 1 else inputs[:n_seq]
                 return self._step(xp, inputs[n_seq:], w)
 
-            # (False: no layer of this class and these shapes will try again)
-            program = _PROGRAMS[key] = replay.record_step(
-                step, step_inputs, len(step_inputs) - n_seq, weights, self.kind)
+            # the generated code names the inputs after the cell's step function's
+            # arguments and the weights after w's keys (hh_t), the gates as the cells
+            # report them (i_gate: _GateNames)
+            names = [*inspect.signature(_STEP_FUNCTIONS[self.kind]).parameters][:len(step_inputs)]
+            with _GateNames():  # (False: no layer of this class and shapes will try again)
+                program = _PROGRAMS[key] = replay.record_step(
+                    step, step_inputs, len(step_inputs) - n_seq, weights, self.kind,
+                    names + list(w))
         return program
 
     def _folds_bias_hh(self) -> bool:
@@ -392,12 +356,41 @@ def _weight_names(layer: int, direction: int) -> tuple:
 _PROGRAMS: dict = {}
 
 
+_STEP_FUNCTIONS = {"RNN": rnn_step, "LSTM": lstm_step, "GRU": gru_step}
+
+
+class _GateNames:
+    """While a layer records its step for replay: the gates the cells' step functions
+    report (to ``trace``'s recorder, whose place this takes) name their values in the
+    generated code, ``i_gate`` to ``o_gate``, ``r_gate`` to ``n_gate``. (The new states
+    are named by ``replay.record_step``: ``h_new``.)"""
+
+    def __enter__(self):
+        self.previous, _cells._recorder = _cells._recorder, self
+
+    def __exit__(self, *exc_info):
+        _cells._recorder = self.previous
+
+    @staticmethod
+    def step(kind: str, inputs: tuple, previous: dict, **values) -> None:
+        for gate in _cells.GATES[kind]:
+            if values[gate].name is None:  # (a stand-in of the recording, nobody else's)
+                values[gate].name = f"{gate}_gate"
+
+
 def _whole(xp: Tensor) -> list:
     return [xp]  # one piece: the whole sequence, for a scan
 
 
-def _unbind_steps(xp: Tensor) -> tuple:
-    return xp.unbind(0)
+def _cut(xp: Tensor, batches: Batches) -> tuple:
+    """A sequence's steps, as one graph node (T getitems would make backward O(T^2))."""
+    if batches.padded:
+        return xp.unbind(0)
+    return xp.split(list(batches.sizes), dim=0) if len(batches.sizes) > 1 else (xp,)
+
+
+def _concat_rows(parts: list) -> Tensor:
+    return concat(parts, dim=0)
 
 
 class RNN(RNNBase):

@@ -1,0 +1,271 @@
+"""The Scan node: a recorded step run over every time step as one graph node.
+
+``replay.py`` records a step's ops once and generates its forward and backward
+(a ``Program``). A ``Scan`` node runs them over time. Its forward calls the
+step's forward at every time step, carrying the state; its backward calls the
+step's backward from the last step to the first, handing each step's state
+gradient to the step before: backpropagation through time, with every
+derivative the ops' own. The weights' gradients pool over all steps (as
+``OuterSum``s, one matmul per weight), and the rest adds up in the order the
+engine would add it, so the results are those of the op-by-op graph, bit for bit.
+
+The reference semantics, which the tests hold it to, is the loop a layer runs
+op by op::
+
+    for t in time order:
+        state = step(x[t], *state, *fixed)
+        outputs[t] = state[0]
+
+A batch of sequences of different lengths, packed (``nn.utils.rnn``), runs the
+same loop on a batch that shrinks as its sequences end. ``Batches`` is that
+bookkeeping, written once: the layer runs its op-by-op loop with it, the Scan
+node its forward, and the node's backward walks its inverse. A padded batch is
+the packed batch whose size never changes, so one node class serves both.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+
+import numpy as np
+
+from . import autograd
+from .autograd import Context, Function
+from .speedups import OuterSum
+
+
+class Batches:
+    """Which rows of a batch run at each time step, and how its state follows them.
+
+    A padded batch runs all its rows at every step: step t reads ``x[t]`` of a
+    sequence x of shape (T, N, ...). A packed batch (``nn.utils.rnn``) runs
+    ``sizes[t]`` rows at step t, the packed rows ``offset_t .. offset_t + sizes[t]``
+    of a sequence of shape (sum of sizes, ...); its sequences are sorted longest
+    first, so these are the first ``sizes[t]`` rows of the state. Forward in time
+    the batch only shrinks: before step t, the sequences ``sizes[t]..`` leave it,
+    their state set aside as their final state. In reverse it only grows: before
+    step t, the sequences whose last step is t join it, from their initial state.
+
+    ``order`` lists the steps in the order they run, ``rows[t]`` indexes step t's
+    rows of a sequence (and of the outputs), and ``changes`` maps each step before
+    which the batch changes size to the size it had until then (empty when padded).
+    """
+
+    def __init__(self, steps: int, sizes: tuple | None = None, reverse: bool = False):
+        self.sizes, self.reverse, self.padded = sizes, reverse, sizes is None
+        # (tuples, not ranges: indexing a range computes the int)
+        self.order = tuple(range(steps - 1, -1, -1) if reverse else range(steps))
+        self.changes: dict = {}
+        self.first_rows = self.last_rows = None  # the first and last step's rows, if not all
+        self.first_steps = (0,)  # a step of each batch size, and each step's index into them
+        self.size_index = (0,) * steps
+        if sizes is None:  # padded: step t reads x[t]
+            self.rows = tuple(range(steps))
+            return
+        offsets = itertools.accumulate(sizes, initial=0)
+        self.rows = [slice(o, o + b) for o, b in zip(offsets, sizes)]
+        for before, t in itertools.pairwise(self.order):
+            if sizes[t] != sizes[before]:
+                self.changes[t] = sizes[before]
+        first, last = sizes[self.order[0]], sizes[self.order[-1]]
+        self.first_rows = first if first < sizes[0] else None  # (reverse: the longest only)
+        self.last_rows = last if last < sizes[0] else None  # (forward: the longest only)
+        distinct = sorted(set(sizes), reverse=True)
+        self.first_steps = tuple(sizes.index(b) for b in distinct)
+        self.size_index = tuple(distinct.index(b) for b in sizes)
+
+    @staticmethod
+    @functools.lru_cache(maxsize=256)
+    def of(steps: int, sizes: tuple | None = None, reverse: bool = False) -> "Batches":
+        """``Batches(steps, sizes, reverse)``, made once for every layer call that needs it."""
+        return Batches(steps, sizes, reverse)
+
+    def per_step(self, values) -> tuple:
+        """Every step's value, from ``values[k]`` for the batch size of ``first_steps[k]``
+        (a Program recorded for that size)."""
+        if self.padded:
+            return (values[0],) * len(self.rows)
+        return tuple([values[k] for k in self.size_index])
+
+    # ------------------------------------------------------------------ forward
+    def run(self, step, initial: tuple, concat) -> tuple:
+        """(every step's output, in time order; the final state of every sequence):
+        ``state = step(t, state)`` over the steps in order from ``initial`` (a tuple of
+        arrays or tensors), the state cut or joined where the batch changes size; a
+        step's output is the first part of its state. ``concat(parts)`` joins arrays or
+        tensors along axis 0. (The Scan node's forward is this loop, inlined.)"""
+        state, ended, outputs = self.first_state(initial), [], [None] * len(self.rows)
+        for t in self.order:
+            if t in self.changes:
+                state = self.resize(t, state, initial, ended, concat)
+            state = step(t, state)
+            outputs[t] = state[0]
+        return outputs, self.final_state(state, ended, concat)
+
+    def first_state(self, initial: tuple) -> tuple:
+        """The state the first step reads: all of ``initial`` but in reverse, where the
+        longest sequences start alone."""
+        return initial if self.first_rows is None else tuple(s[:self.first_rows] for s in initial)
+
+    def resize(self, t: int, state: tuple, initial: tuple, ended: list, concat) -> tuple:
+        """The state step t reads, from the one the step before returned: cut where
+        sequences ended (their state set aside in ``ended``), or joined by the initial
+        state of sequences that start at step t."""
+        was, size = self.changes[t], self.sizes[t]
+        if size < was:
+            ended.append(tuple(s[size:] for s in state))
+            return tuple(s[:size] for s in state)
+        return tuple(concat([s, s0[was:size]]) for s, s0 in zip(state, initial))
+
+    @staticmethod
+    def final_state(state: tuple, ended: list, concat) -> tuple:
+        """Every sequence's final state, in batch order: the longest (still running) first."""
+        if not ended:
+            return state
+        return tuple(concat([s, *(e[k] for e in reversed(ended))]) for k, s in enumerate(state))
+
+    # ------------------------------------------------------------------ backward
+    def last_state_grads(self, g_finals: tuple) -> tuple:
+        """The gradient of the state the last step to run returned: its rows of the final
+        states' gradients."""
+        return g_finals if self.last_rows is None else tuple(g[:self.last_rows] for g in g_finals)
+
+    def resize_back(self, t: int, carry: tuple, g_finals: tuple, g_initial: list) -> tuple:
+        """``resize`` backwards: ``carry``, the gradient of the state step t read, as the
+        gradient of the state the step before returned. Rows that ended there get their
+        final state's gradient; rows that started at step t hand theirs to ``g_initial``."""
+        was, size = self.changes[t], self.sizes[t]
+        if size < was:
+            return tuple(np.concatenate([g, g_final[size:was]])
+                         for g, g_final in zip(carry, g_finals))
+        for g_init, g in zip(g_initial, carry):
+            g_init[was:size] = g[was:]
+        return tuple(g[:was] for g in carry)
+
+
+def run_scan(programs: tuple, batches: Batches, sequences, states, fixed) -> tuple:
+    """(the outputs, the final states): ``programs[t]`` (step t's Program) run over
+    ``batches`` as one Scan node (of the class ``programs[0].node_class``), on tensors:
+    ``sequences``, the initial ``states``, and ``fixed``, of which the node takes those
+    the step reads.
+    The caller vouches that the programs fit their inputs (``Program.can_scan``, shapes)."""
+    varying = len(sequences) + len(states)
+    used = programs[0].used
+    inputs = (*sequences, *states, *[fixed[s - varying] for s in used[varying:]])
+    graph = autograd._grad_enabled and any(t._requires_grad for t in inputs)  # (as apply asks)
+    out = programs[0].node_class.apply(*inputs, programs=programs, batches=batches,
+                                       n_seq=len(sequences), graph=graph)
+    return out[0], out[1:]
+
+
+class Scan(Function):
+    """The base of every scanned step's node class (``replay`` makes one per step, named
+    after it, ``LSTMScan``, with the step's Program as ``program``).
+
+    Its forward runs step t's generated forward, ``programs[t].forward``, at every
+    time step (``Batches.run``'s loop), one Context per step holding that step's
+    ops' Contexts. Its backward runs the steps' generated backwards from the last
+    step to the first, adding each step's output gradient to the state gradient
+    carried back from the step after, pooling the fixed inputs' gradients
+    (OuterSums: one matmul per weight for all steps) and writing the sequences'
+    gradients step by step.
+    """
+
+    @staticmethod
+    def forward(ctx, *arrays, programs, batches, n_seq, graph=True):
+        n_state = len(programs[0].outputs)
+        sequences, initial = arrays[:n_seq], arrays[n_seq:n_seq + n_state]
+        fixed, rows, changes = arrays[n_seq + n_state:], batches.rows, batches.changes
+        contexts, outputs = [None] * len(rows), [None] * len(rows)
+        new, sub = object.__new__, StepContext()  # (no graph: one Context for every op)
+        which = "forward" if graph else "forward_without_graph"
+        state, ended = batches.first_state(initial), []
+        step = getattr(programs[batches.order[0]], which)
+        # Batches.run, inlined: a call per step would cost more than some steps' ops
+        for t in batches.order:
+            if t in changes:  # a new batch size: the state cut or joined, its own program
+                state = batches.resize(t, state, initial, ended, np.concatenate)
+                step = getattr(programs[t], which)
+            if graph:  # a Context for the step, which keeps its ops' Contexts
+                contexts[t] = sub = new(Context)
+            if n_seq == 1:  # (RNN, LSTM: no list to build)
+                state = step(sub, sequences[0][rows[t]], *state, *fixed)
+            else:
+                state = step(sub, *[q[rows[t]] for q in sequences], *state, *fixed)
+            outputs[t] = state[0]
+        ctx.programs, ctx.batches, ctx.n_seq = programs, batches, n_seq
+        ctx.sequence_metas = [(q.shape, q.dtype) for q in sequences]
+        ctx.saved_tensors = tuple(contexts)
+        final = batches.final_state(state, ended, np.concatenate)
+        return (np.array(outputs) if batches.padded else np.concatenate(outputs), *final)
+
+    @staticmethod
+    def backward(ctx, grads):
+        programs, batches, n_seq, contexts = ctx.programs, ctx.batches, ctx.n_seq, ctx.saved_tensors
+        needs, rows, changes = ctx.needs_input_grad, batches.rows, batches.changes
+        g_outputs, g_finals = grads[0], grads[1:]
+        varying = n_seq + len(g_finals)
+        g_sequences = [np.empty(shape, dtype) if need else None
+                       for (shape, dtype), need in zip(ctx.sequence_metas, needs)]
+        g_fixed = [None] * (len(needs) - varying)
+        g_initial = None if batches.first_rows is None else [np.zeros(g.shape, g.dtype)
+                                                             for g in g_finals]
+        # Every step's state but the first's is the step before's output, which needs a
+        # gradient whenever the node records. h's gradient starts from its output's
+        # share, as in the engine, where the outputs' node is the first to add to it
+        # (seeded); after a cut or join, that node's sum comes first.
+        later_needs = needs[:n_seq] + (True,) * (varying - n_seq) + needs[varying:]
+        # (t + back: the step that ran before step t)
+        first_t, back = batches.order[0], (1 if batches.reverse else -1)
+        last_t = batches.order[-1]
+        carry = batches.last_state_grads(g_finals)
+        carry = (carry[0] + g_outputs[rows[last_t]], *carry[1:])  # h's: its output's share too
+        later = programs[last_t].backward_for(later_needs, seeded=n_seq)
+        for t in reversed(batches.order):
+            upstream = carry if len(carry) > 1 else carry[0]
+            if t == first_t:  # the first step: its state is the node's input
+                d = programs[t].backward_for(needs)(contexts[t], upstream)
+            elif t not in changes:
+                d = later(contexts[t], upstream, g_outputs[rows[t + back]])
+            else:  # the state step t read was cut or joined: the output's share comes after
+                d = programs[t].backward_for(later_needs)(contexts[t], upstream)
+            _collect(d, rows[t], g_sequences, g_fixed, varying)
+            carry = d[n_seq:varying]  # the gradient of the state step t read
+            if t in changes:  # ... as the gradient of the state the step before returned
+                carry = batches.resize_back(t, carry, g_finals, g_initial)
+                carry = (g_outputs[rows[t + back]] + carry[0], *carry[1:])
+                later = programs[t + back].backward_for(later_needs, seeded=n_seq)
+        if g_initial is not None:  # (reverse) the longest sequences' rows, read at the first step
+            for g_init, g in zip(g_initial, carry):
+                if g is not None:
+                    g_init[:batches.first_rows] = g
+            carry = [g if need else None for g, need in zip(g_initial, needs[n_seq:varying])]
+        return (*g_sequences, *carry, *g_fixed)
+
+
+def _collect(d: tuple, rows, g_sequences: list, g_fixed: list, varying: int) -> None:
+    """One step's input gradients ``d``: the sequences' go into their ``rows``, the fixed
+    inputs' are pooled over the steps (OuterSums add their terms)."""
+    for g_sequence, g in zip(g_sequences, d):
+        if g_sequence is not None:
+            g_sequence[rows] = g if type(g) is not OuterSum else g.array()
+    for j, g in enumerate(d[varying:]):
+        if g is not None:
+            g_fixed[j] = g if g_fixed[j] is None else plus(g_fixed[j], g)
+
+
+class StepContext(Context):
+    """The Context of an op inside a scanned step: a node the engine never sees, so it
+    needs no links, only what the op's forward saves (nothing, until it saves)."""
+
+    saved_tensors = ()
+
+
+def plus(a, b):
+    """a + b for two gradients of one value (either may be None or an OuterSum)."""
+    if a is None or b is None:
+        return b if a is None else a
+    if type(a) is OuterSum or type(b) is OuterSum:
+        return autograd.add_grads(a, b)
+    return a + b
