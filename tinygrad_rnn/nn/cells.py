@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import namedtuple
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
@@ -116,6 +116,24 @@ def gru_step(x_rz: Tensor, x_n: Tensor, h: Tensor, w_rz_t: Tensor, w_n_t: Tensor
 GateGrad = namedtuple("GateGrad", ["weight_ih", "weight_hh", "bias_ih", "bias_hh"])
 
 
+class _GateRows:
+    """A ``GateView`` attribute named after a parameter (``weight_ih``, ...): the gate's
+    rows of that parameter's ``.data``, None for a layer without it."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.field = name
+
+    @overload
+    def __get__(self, view: None, owner: type) -> _GateRows: ...
+    @overload
+    def __get__(self, view: GateView, owner: type | None = None) -> np.ndarray | None: ...
+
+    def __get__(self, view: GateView | None, owner: type | None = None) -> object:
+        if view is None:  # looked up on the class (help(), a docs tool): the descriptor
+            return self
+        return view._rows_of(self.field, "data")
+
+
 class GateView:
     """The rows of one gate in ``weight_ih``, ``weight_hh``, ``bias_ih`` and ``bias_hh``.
 
@@ -133,21 +151,10 @@ class GateView:
         array = None if p is None else getattr(p, attr)
         return None if array is None else array[self.rows]
 
-    @property
-    def weight_ih(self) -> np.ndarray | None:
-        return self._rows_of("weight_ih", "data")
-
-    @property
-    def weight_hh(self) -> np.ndarray | None:
-        return self._rows_of("weight_hh", "data")
-
-    @property
-    def bias_ih(self) -> np.ndarray | None:
-        return self._rows_of("bias_ih", "data")
-
-    @property
-    def bias_hh(self) -> np.ndarray | None:
-        return self._rows_of("bias_hh", "data")
+    weight_ih = _GateRows()
+    weight_hh = _GateRows()
+    bias_ih = _GateRows()
+    bias_hh = _GateRows()
 
     @property
     def grad(self) -> GateGrad:
