@@ -43,6 +43,8 @@ import keyword
 import math
 import re
 import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 
 import numpy as np
 
@@ -50,6 +52,13 @@ from . import autograd, speedups
 from .scan import Batches, Scan, StepContext, plus, run_scan
 from .speedups import OuterSum
 from .tensor import Tensor, no_grad, stack
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from .tensor import TensorLike
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 # --------------------------------------------------------------------------- on and off
 
@@ -76,24 +85,29 @@ class disabled:
     ...     out, h = rnn(x)      # tanh and addmm nodes at every step
     """
 
-    def __new__(cls, fn=None):
+    @overload
+    def __new__(cls, fn: None = None) -> Self: ...
+    @overload  # (mypy wants __new__ to make an instance; the decorator form returns fn)
+    def __new__(cls, fn: _F) -> _F: ...  # type: ignore[misc]
+
+    def __new__(cls, fn: Callable[..., Any] | None = None) -> Any:
         self = super().__new__(cls)
         return self if fn is None else self(fn)  # bare @disabled, as no_grad allows
 
-    def __enter__(self):
+    def __enter__(self) -> None:
         global _enabled
         self._previous, _enabled = _enabled, False
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         global _enabled
         _enabled = self._previous
 
-    def __call__(self, fn):
-        def wrapper(*args, **kwargs):
+    def __call__(self, fn: _F) -> _F:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
             with disabled():
                 return fn(*args, **kwargs)
 
-        return functools.wraps(fn)(wrapper)
+        return cast(_F, functools.wraps(fn)(wrapper))
 
 
 # --------------------------------------------------------------------------- recording
@@ -103,18 +117,21 @@ class Op:
 
     __slots__ = ("fn", "inputs", "params", "outputs", "tuple_output")
 
-    def __init__(self, fn, inputs: tuple, params: dict, outputs: tuple, tuple_output: bool):
+    def __init__(self, fn: type[autograd.Function], inputs: tuple[int, ...],
+                 params: dict[str, Any], outputs: tuple[int, ...], tuple_output: bool) -> None:
         self.fn, self.inputs, self.params = fn, inputs, params
         self.outputs, self.tuple_output = outputs, tuple_output
 
 
-def signature(values) -> tuple:
+def signature(values: Iterable[Any]) -> tuple:
     """The (shape, dtype) of each tensor or array, None for None: what a recorded step's
     inputs must keep for it to be replayed."""
     return tuple([None if v is None else (v.shape, v.dtype) for v in values])
 
 
-def record(call, inputs, name: str = "Step", *, names=(), result_names=()):
+def record(call: Callable[[], Any], inputs: Sequence[Tensor | None], name: str = "Step", *,
+           names: Sequence[str | None] = (),
+           result_names: Sequence[str | None] = ()) -> tuple[Any, Program | None]:
     """``(call(), Program or None)``: run the step ``call`` and write its ops down.
 
     ``inputs`` lists the tensors the step may read (None entries are allowed and
@@ -133,7 +150,7 @@ def record(call, inputs, name: str = "Step", *, names=(), result_names=()):
 
 
 @contextlib.contextmanager
-def _noting_ops():
+def _noting_ops() -> Iterator[list | None]:
     """The engine's one hook for replay: yields the list into which ``Function.apply``
     writes every op call of the block, as (fn, input tensors, params, result); None
     inside another recording (the outer one notes the ops)."""
@@ -155,7 +172,7 @@ class Program:
     """
 
     def __init__(self, name: str, num_inputs: int, ops: list, outputs: tuple, metas: list,
-                 constants: dict, labels: list | None = None):
+                 constants: dict, labels: list | None = None) -> None:
         self.name, self.num_inputs, self.ops = name, num_inputs, ops
         self.outputs, self.metas, self.constants = outputs, metas, constants
         # the inputs some op reads, which the generated forward takes, in this order
@@ -168,19 +185,21 @@ class Program:
         self.forward_without_graph = self._compile(self.forward_source(graph=False), "forward")
         op_names = ", ".join(op.fn.__name__.lower() for op in ops)
         # the class of this step's Scan nodes, ``<name>Scan``: what a graph shows
-        self.node_class = type(f"{name}Scan", (Scan,), {"program": self, "__doc__": (
+        self.node_class: type[Scan] = type(f"{name}Scan", (Scan,), {"program": self, "__doc__": (
             f"outputs, state_T = the {name} step ({op_names}) run over every time step, "
             f"state_t = step(x_t, state_t-1).   d(inputs) = the step's ops' own backwards, "
             f"last step first, each step's state gradient carried to the step before "
             f"(backpropagation through time; see scan.py).")})
 
     @classmethod
-    def build(cls, inputs, log: list, result, name: str = "Step", names=(),
-              result_names=()) -> "Program | None":
+    def build(cls, inputs: Sequence[Tensor | None], log: list, result: Any, name: str = "Step",
+              names: Sequence[str | None] = (),
+              result_names: Sequence[str | None] = ()) -> Program | None:
         """The Program of the ops in ``log`` (``record``), or None if it cannot be replayed."""
         metas = list(signature(inputs))
         labels = [given or getattr(t, "name", None) for given, t in _paired(names, inputs)]
-        slot_of = {}  # id(tensor) -> slot (the log holds every tensor: ids stay unique)
+        # id(tensor) -> slot (the log holds every tensor: ids stay unique)
+        slot_of: dict[int, int] = {}
         for i, t in enumerate(inputs):
             if t is not None:
                 slot_of.setdefault(id(t), i)
@@ -250,12 +269,12 @@ class Program:
         return self.forward_source() + "\n" + self.backward_source(
             needs if needs is not None else (True,) * len(self.used), seeded, checks)
 
-    def _compile(self, source: str, name: str):
+    def _compile(self, source: str, name: str) -> Callable[..., Any]:
         names = self._names.namespace(self)
         exec(compile(source, f"<replayed {self.name}>", "exec"), names)
         return names[name]
 
-    def backward_for(self, needs: tuple, seeded: int | None = None):
+    def backward_for(self, needs: tuple, seeded: int | None = None) -> Callable[..., Any]:
         """The generated backward for ``needs`` and ``seeded``, compiled at its first use."""
         backward = self.backwards.get((needs, seeded))
         if backward is None:
@@ -264,7 +283,8 @@ class Program:
         return backward
 
     # ----------------------------------------------------------------- scanning
-    def scan(self, sequences, states, fixed, reverse: bool = False):
+    def scan(self, sequences: Sequence[Tensor], states: Sequence[Tensor],
+             fixed: Sequence[Tensor], reverse: bool = False) -> tuple[Tensor, tuple] | None:
         """The step run over time as one node (``Scan``): at step t it reads
         ``sequences[k][t]`` (along axis 0), the state (``states`` at the first step, its
         own result after) and ``fixed`` (the same at every step), in the order the
@@ -281,7 +301,8 @@ class Program:
         return self.scan_unchecked(sequences, states, fixed, reverse)
 
     @staticmethod
-    def signature(sequences, states, fixed) -> tuple:
+    def signature(sequences: Sequence[Tensor], states: Sequence[Tensor],
+                  fixed: Sequence[Tensor]) -> tuple:
         """The (shape, dtype) of one step's inputs (None for a None input)."""
         return (tuple([(s.data.shape[1:], s.data.dtype) for s in sequences])
                 + signature(states) + signature(fixed))
@@ -297,7 +318,8 @@ class Program:
         return (self.used[:varying] == tuple(range(varying)) and len(self.outputs) == n_state
                 and [self.metas[s] for s in self.outputs] == self.metas[n_seq:varying])
 
-    def scan_unchecked(self, sequences, states, fixed, reverse: bool = False):
+    def scan_unchecked(self, sequences: Sequence[Tensor], states: Sequence[Tensor],
+                       fixed: Sequence[Tensor], reverse: bool = False) -> tuple[Tensor, tuple]:
         """``scan`` for inputs known to fit, as a layer that looked this program up by
         their ``signature`` knows them to: the checks cost a microsecond or two."""
         batches = Batches.of(len(sequences[0]), None, reverse)
@@ -310,7 +332,8 @@ class _BackwardWriter:
     is its gradient (``dh``), a later one is added to it (``dh = dh + dh_2``), in the
     order the engine adds them."""
 
-    def __init__(self, program: Program, needs: tuple, seeded: int | None, checks: bool):
+    def __init__(self, program: Program, needs: tuple, seeded: int | None,
+                 checks: bool) -> None:
         self.program, self.seeded, self.checks = program, seeded, checks
         self.names = program._names.copy()  # for the gradients' second shares
         self.requires = dict(zip(program.used, needs))  # slot -> does its value need a grad?
@@ -319,7 +342,7 @@ class _BackwardWriter:
             self.requires.update((s, wanted) for s in op.outputs)
         # the slots whose gradient is assigned: the outputs', given
         self.has_grad = {s for s in program.outputs if self.requires[s]}
-        self.lines = []
+        self.lines: list[str] = []
 
     def source(self) -> str:
         p, d = self.program, self.grad
@@ -335,7 +358,7 @@ class _BackwardWriter:
         return "\n".join(self.lines) + "\n"
 
     def grad(self, s: int) -> str:
-        return "d" + self.program.names[s]
+        return f"d{self.program.names[s]}"
 
     def op(self, k: int) -> None:
         """Op k's backward, if a gradient reaches it and one of its inputs needs one."""
@@ -351,7 +374,7 @@ class _BackwardWriter:
         else:
             upstream = self.grad(op.outputs[0])
         # where each needed gradient goes: the value's gradient, or a second share of it
-        targets = []
+        targets: list[str] = []
         for s, need in zip(op.inputs, needs):
             first = need and s not in self.has_grad and s not in op.inputs[:len(targets)]
             targets.append("_" if not need else self.grad(s) if first else
@@ -409,9 +432,11 @@ class _Names:
                 "fit_value", "plus", "type", "slice", "Ellipsis", "_"}
     DERIVED = ("d{}", "ctx_{}", "{}_shape", "{}_dtype")  # what each value's name brings along
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.taken = set(self.RESERVED)
-        self.values, self.contexts, self.params = [], [], []
+        self.values: list[str | None] = []  # (None until of_program names the value)
+        self.contexts: list[str] = []
+        self.params: list[list[str]] = []
         self.ops: dict = {}  # op class -> the name it is called by
         self.objects: dict = {}  # name -> constant array or parameter dict, for the namespace
 
@@ -427,7 +452,7 @@ class _Names:
         self.taken.update(f.format(name) for f in derived)
         return name
 
-    def copy(self) -> "_Names":
+    def copy(self) -> _Names:
         other = _Names()
         other.taken = set(self.taken)
         return other
@@ -439,7 +464,7 @@ class _Names:
         return f"{self.values[s]}_dtype"
 
     @classmethod
-    def of_program(cls, program: Program, labels: list) -> "_Names":
+    def of_program(cls, program: Program, labels: list) -> _Names:
         """The names of ``program``'s values, contexts, ops and parameters; ``labels[s]``
         is what the recording knew of slot s's name (None: nothing)."""
         self = cls()
@@ -504,7 +529,7 @@ def _identifier(text: str) -> str:
     return name + "_" if keyword.iskeyword(name) else name
 
 
-def _literal(value) -> str | None:
+def _literal(value: Any) -> str | None:
     """Python source for ``value`` if it is a plain literal (numbers, strings, None,
     slices, and tuples or lists of them), else None."""
     if value is None or value is Ellipsis or type(value) in (bool, int, str):
@@ -514,12 +539,15 @@ def _literal(value) -> str | None:
     if type(value) is slice:
         value = (value.start, value.stop, value.step)
         parts = [_literal(v) for v in value]
-        return None if None in parts else f"slice({', '.join(parts)})"
+        # (the join sees no None: the test comes first)
+        return None if None in parts else f"slice({', '.join(parts)})"  # type: ignore[arg-type]
     if type(value) in (tuple, list):
         parts = [_literal(v) for v in value]
         if None in parts:
             return None
-        return f"[{', '.join(parts)}]" if type(value) is list else f"({_tuple(parts)})"
+        if type(value) is list:
+            return f"[{', '.join(parts)}]"  # type: ignore[arg-type]  # (no None: checked above)
+        return f"({_tuple(parts)})"
     return None
 
 
@@ -549,7 +577,7 @@ def _wrapped(head: str, items: list, tail: str, width: int = 92) -> str:
     return "\n".join([*lines, line])
 
 
-def _paired(given, values) -> list:
+def _paired(given: Sequence[Any], values: Sequence[Any]) -> list:
     """(given[i], values[i]) for every value, given[i] None where ``given`` is shorter."""
     given = list(given) + [None] * (len(values) - len(given))
     return list(zip(given, values))
@@ -557,7 +585,9 @@ def _paired(given, values) -> list:
 
 # --------------------------------------------------------------------------- your own step
 
-def scan(step, sequences, states, fixed=(), reverse: bool = False):
+def scan(step: Callable[..., Any], sequences: Iterable[TensorLike],
+         states: Iterable[TensorLike], fixed: Iterable[Tensor] | dict[str, Tensor] = (),
+         reverse: bool = False) -> tuple[Tensor, tuple]:
     """Run your own step over time as one node: ``step(*x_t, *state)`` returns the new
     state (a tuple of tensors, or one tensor for a state of one), where x_t are the
     ``sequences``' slices at step t (along axis 0) and ``fixed`` lists every other
@@ -582,8 +612,7 @@ def scan(step, sequences, states, fixed=(), reverse: bool = False):
     >>> out, (h, c) = replay.scan(lambda x, h, c: cell(x, (h, c)), [x], [h0, c0],
     ...                           fixed=list(cell.parameters()))
     """
-    sequences = tuple(q if isinstance(q, Tensor) else Tensor(q) for q in sequences)
-    states = tuple(s if isinstance(s, Tensor) else Tensor(s) for s in states)
+    sequences, states = _tensors(sequences), _tensors(states)
     fixed_names = list(fixed) if isinstance(fixed, dict) else []
     fixed = tuple(fixed.values() if isinstance(fixed, dict) else fixed)
     if not sequences or len({q.shape[:1] for q in sequences}) != 1 or not sequences[0].ndim \
@@ -599,11 +628,16 @@ def scan(step, sequences, states, fixed=(), reverse: bool = False):
     pieces = [q.unbind(0) for q in sequences]  # op by op: the reference loop
     outputs, states = Batches.of(len(sequences[0]), None, reverse).run(
         lambda t, state: _new_state(step(*[p[t] for p in pieces], *state), len(state)),
-        states, None)
+        states, None)  # type: ignore[arg-type]  # (padded: run never concatenates)
     return stack(outputs, dim=0), states
 
 
-def _new_state(result, count: int) -> tuple:
+def _tensors(values: Iterable[TensorLike]) -> tuple[Tensor, ...]:
+    """``values`` as tensors (an array becomes a new Tensor)."""
+    return tuple(v if isinstance(v, Tensor) else Tensor(v) for v in values)
+
+
+def _new_state(result: Any, count: int) -> tuple:
     """What a step returned, as the state tuple (a lone tensor is a state of one)."""
     state = (result,) if isinstance(result, Tensor) else result
     if type(state) not in (tuple, list) or len(state) != count or not all(
@@ -615,10 +649,13 @@ def _new_state(result, count: int) -> tuple:
 
 # step function -> {(number of sequences, signature): Program, or False}; weak, so that a
 # cell or function nobody holds any more takes its recordings with it
-_STEPS = weakref.WeakKeyDictionary()
+_STEPS: weakref.WeakKeyDictionary[Any, dict[tuple, Program | Literal[False]]] = (
+    weakref.WeakKeyDictionary())
 
 
-def _program_of(step, sequences, states, fixed, fixed_names=()):
+def _program_of(step: Callable[..., Any], sequences: Sequence[Tensor],
+                states: Sequence[Tensor], fixed: Sequence[Tensor],
+                fixed_names: Sequence[str | None] = ()) -> Program | Literal[False]:
     """``step``'s Program for inputs of these shapes, recorded at the first call, or False."""
     try:
         programs = _STEPS.setdefault(step, {})
@@ -636,10 +673,12 @@ def _program_of(step, sequences, states, fixed, fixed_names=()):
     return program
 
 
-def _argument_names(step, count: int) -> list:
+def _argument_names(step: Callable[..., Any], count: int) -> list:
     """The names of ``step``'s first ``count`` arguments (of its ``forward`` for a module
     called through ``*args``), None where it has none."""
-    for function in (step, getattr(step, "forward", None)):
+    # (no forward: None, whose signature raises the TypeError caught below)
+    candidates: tuple[Any, ...] = (step, getattr(step, "forward", None))
+    for function in candidates:
         try:
             parameters = inspect.signature(function).parameters.values()
         except (TypeError, ValueError):  # not a function, or one without a signature
@@ -651,7 +690,8 @@ def _argument_names(step, count: int) -> list:
     return [None] * count
 
 
-def _fixed_names(step, fixed, given=()) -> list:
+def _fixed_names(step: Callable[..., Any], fixed: Sequence[Tensor],
+                 given: Sequence[str | None] = ()) -> list:
     """The fixed inputs' names: ``given`` (the keys of a dict), a tensor's ``.name``, or a
     module step's name for its parameter (``w_f``, ``cell.weight``), else None."""
     named = getattr(step, "named_parameters", None)
@@ -659,7 +699,9 @@ def _fixed_names(step, fixed, given=()) -> list:
     return [name or t.name or owned.get(id(t)) for name, t in _paired(given, fixed)]
 
 
-def record_step(step, step_inputs, n_states: int, fixed, name: str, names=()):
+def record_step(step: Callable[..., Any], step_inputs: Sequence[np.ndarray], n_states: int,
+                fixed: Sequence[Tensor], name: str,
+                names: Sequence[str | None] = ()) -> Program | Literal[False]:
     """The Program of ``step(*x_t, *state)``, recorded without a graph (only the ops
     matter) on stand-ins for one step's inputs ``step_inputs`` (arrays: its sequences'
     slices, then its ``n_states`` states; one tensor each, even where two are one
@@ -677,7 +719,9 @@ def record_step(step, step_inputs, n_states: int, fixed, name: str, names=()):
     return program if program is not None and program.can_scan(n_seq, n_states) else False
 
 
-def scan_packed(programs: dict, sequences, states, fixed, sizes, reverse: bool = False):
+def scan_packed(programs: dict[int, Program], sequences: Sequence[Tensor],
+                states: Sequence[Tensor], fixed: Sequence[Tensor], sizes: Sequence[int],
+                reverse: bool = False) -> tuple[Tensor, tuple]:
     """``Program.scan`` for a packed batch (``nn.utils.rnn``): step t reads rows
     ``offset_t .. offset_t + sizes[t]`` of each sequence (the packed rows of step t)
     and the first ``sizes[t]`` rows of the state, with ``programs[sizes[t]]``, the
@@ -703,27 +747,30 @@ class _OpCalls:
 
     __slots__ = ("fn", "forward", "backward")
 
-    def __init__(self, fn):
+    def __init__(self, fn: type[autograd.Function]) -> None:
         self.fn, self.forward, self.backward = fn, fn.forward, _backward_of(fn)
 
 
-def _backward_of(fn):
+def _backward_of(fn: type[autograd.Function]) -> Callable[[autograd.Context, Any], Any]:
     """The backward the generated code calls for op ``fn``: the engine's door,
     ``autograd.backward_of`` (with speedups installed, Matmul's, Addmm's and Linear's
     weight gradients come as OuterSums, pooled over all steps)."""
     return autograd.backward_of(fn)
 
 
-def _fit(g, shape, dtype, op: _OpCalls):
+def _fit(g: autograd.Gradient, shape: tuple, dtype: np.dtype,
+         op: _OpCalls) -> autograd.Gradient:
     """An input's gradient from ``op`` as the input's shape and dtype (an OuterSum of
     them stays one, for the engine to pool across steps), or the engine's error. (An op
     of one input may return its gradient alone or in a tuple.)"""
     if type(g) is tuple and len(g) == 1:
         (g,) = g
-    return g if g is None else autograd.conform(op, shape, dtype, g)
+    # (conform reads only the node's fn, which _OpCalls has)
+    return g if g is None else autograd.conform(op, shape, dtype, g)  # type: ignore[arg-type]
 
 
-def _fit_value(g, shape, dtype, op: _OpCalls):
+def _fit_value(g: autograd.Gradient, shape: tuple, dtype: np.dtype,
+               op: _OpCalls) -> autograd.Gradient:
     """As ``_fit``, for a value inside the step, which the next op's backward reads: an array."""
     g = _fit(g, shape, dtype, op)
     return g.array() if type(g) is OuterSum else g

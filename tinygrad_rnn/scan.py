@@ -27,12 +27,18 @@ from __future__ import annotations
 
 import functools
 import itertools
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import autograd
-from .autograd import Context, Function
+from .autograd import Context, Function, Gradient
 from .speedups import OuterSum
+
+if TYPE_CHECKING:
+    from .replay import Program
+    from .tensor import Tensor
 
 
 class Batches:
@@ -52,14 +58,19 @@ class Batches:
     which the batch changes size to the size it had until then (empty when padded).
     """
 
-    def __init__(self, steps: int, sizes: tuple | None = None, reverse: bool = False):
+    def __init__(self, steps: int, sizes: tuple[int, ...] | None = None,
+                 reverse: bool = False) -> None:
         self.sizes, self.reverse, self.padded = sizes, reverse, sizes is None
         # (tuples, not ranges: indexing a range computes the int)
         self.order = tuple(range(steps - 1, -1, -1) if reverse else range(steps))
-        self.changes: dict = {}
-        self.first_rows = self.last_rows = None  # the first and last step's rows, if not all
-        self.first_steps = (0,)  # a step of each batch size, and each step's index into them
-        self.size_index = (0,) * steps
+        self.changes: dict[int, int] = {}
+        # the first and last step's rows, if not all
+        self.first_rows: int | None = None
+        self.last_rows: int | None = None
+        # a step of each batch size, and each step's index into them
+        self.first_steps: tuple[int, ...] = (0,)
+        self.size_index: tuple[int, ...] = (0,) * steps
+        self.rows: Sequence[int | slice]
         if sizes is None:  # padded: step t reads x[t]
             self.rows = tuple(range(steps))
             return
@@ -77,11 +88,11 @@ class Batches:
 
     @staticmethod
     @functools.lru_cache(maxsize=256)
-    def of(steps: int, sizes: tuple | None = None, reverse: bool = False) -> "Batches":
+    def of(steps: int, sizes: tuple[int, ...] | None = None, reverse: bool = False) -> Batches:
         """``Batches(steps, sizes, reverse)``, made once for every layer call that needs it."""
         return Batches(steps, sizes, reverse)
 
-    def per_step(self, values) -> tuple:
+    def per_step(self, values: Sequence[Any]) -> tuple:
         """Every step's value, from ``values[k]`` for the batch size of ``first_steps[k]``
         (a Program recorded for that size)."""
         if self.padded:
@@ -89,12 +100,15 @@ class Batches:
         return tuple([values[k] for k in self.size_index])
 
     # ------------------------------------------------------------------ forward
-    def run(self, step, initial: tuple, concat) -> tuple:
+    def run(self, step: Callable[[int, tuple], tuple], initial: tuple,
+            concat: Callable[[list], Any]) -> tuple[list, tuple]:
         """(every step's output, in time order; the final state of every sequence):
         ``state = step(t, state)`` over the steps in order from ``initial`` (a tuple of
         arrays or tensors), the state cut or joined where the batch changes size; a
         step's output is the first part of its state. ``concat(parts)`` joins arrays or
         tensors along axis 0. (The Scan node's forward is this loop, inlined.)"""
+        ended: list[tuple]
+        outputs: list[Any]
         state, ended, outputs = self.first_state(initial), [], [None] * len(self.rows)
         for t in self.order:
             if t in self.changes:
@@ -108,18 +122,20 @@ class Batches:
         longest sequences start alone."""
         return initial if self.first_rows is None else tuple(s[:self.first_rows] for s in initial)
 
-    def resize(self, t: int, state: tuple, initial: tuple, ended: list, concat) -> tuple:
+    def resize(self, t: int, state: tuple, initial: tuple, ended: list[tuple],
+               concat: Callable[[list], Any]) -> tuple:
         """The state step t reads, from the one the step before returned: cut where
         sequences ended (their state set aside in ``ended``), or joined by the initial
         state of sequences that start at step t."""
-        was, size = self.changes[t], self.sizes[t]
+        # (only a packed batch, whose sizes are set, has changes)
+        was, size = self.changes[t], self.sizes[t]  # type: ignore[index]
         if size < was:
             ended.append(tuple(s[size:] for s in state))
             return tuple(s[:size] for s in state)
         return tuple(concat([s, s0[was:size]]) for s, s0 in zip(state, initial))
 
     @staticmethod
-    def final_state(state: tuple, ended: list, concat) -> tuple:
+    def final_state(state: tuple, ended: list[tuple], concat: Callable[[list], Any]) -> tuple:
         """Every sequence's final state, in batch order: the longest (still running) first."""
         if not ended:
             return state
@@ -131,11 +147,13 @@ class Batches:
         states' gradients."""
         return g_finals if self.last_rows is None else tuple(g[:self.last_rows] for g in g_finals)
 
-    def resize_back(self, t: int, carry: tuple, g_finals: tuple, g_initial: list) -> tuple:
+    def resize_back(self, t: int, carry: tuple, g_finals: tuple,
+                    g_initial: list[np.ndarray]) -> tuple:
         """``resize`` backwards: ``carry``, the gradient of the state step t read, as the
         gradient of the state the step before returned. Rows that ended there get their
         final state's gradient; rows that started at step t hand theirs to ``g_initial``."""
-        was, size = self.changes[t], self.sizes[t]
+        # (only a packed batch, whose sizes are set, has changes)
+        was, size = self.changes[t], self.sizes[t]  # type: ignore[index]
         if size < was:
             return tuple(np.concatenate([g, g_final[size:was]])
                          for g, g_final in zip(carry, g_finals))
@@ -144,7 +162,8 @@ class Batches:
         return tuple(g[:was] for g in carry)
 
 
-def run_scan(programs: tuple, batches: Batches, sequences, states, fixed) -> tuple:
+def run_scan(programs: tuple[Program, ...], batches: Batches, sequences: Sequence[Tensor],
+             states: Sequence[Tensor], fixed: Sequence[Tensor]) -> tuple[Tensor, tuple]:
     """(the outputs, the final states): ``programs[t]`` (step t's Program) run over
     ``batches`` as one Scan node (of the class ``programs[0].node_class``), on tensors:
     ``sequences``, the initial ``states``, and ``fixed``, of which the node takes those
@@ -173,13 +192,16 @@ class Scan(Function):
     """
 
     @staticmethod
-    def forward(ctx, *arrays, programs, batches, n_seq, graph=True):
+    def forward(ctx: Context, *arrays: np.ndarray, programs: tuple[Program, ...],
+                batches: Batches, n_seq: int, graph: bool = True) -> tuple[np.ndarray, ...]:
         n_state = len(programs[0].outputs)
         sequences, initial = arrays[:n_seq], arrays[n_seq:n_seq + n_state]
         fixed, rows, changes = arrays[n_seq + n_state:], batches.rows, batches.changes
-        contexts, outputs = [None] * len(rows), [None] * len(rows)
+        contexts: list[Context | None] = [None] * len(rows)
+        outputs: list[Any] = [None] * len(rows)
         new, sub = object.__new__, StepContext()  # (no graph: one Context for every op)
         which = "forward" if graph else "forward_without_graph"
+        ended: list[tuple]
         state, ended = batches.first_state(initial), []
         step = getattr(programs[batches.order[0]], which)
         # Batches.run, inlined: a call per step would cost more than some steps' ops
@@ -201,7 +223,7 @@ class Scan(Function):
         return (np.array(outputs) if batches.padded else np.concatenate(outputs), *final)
 
     @staticmethod
-    def backward(ctx, grads):
+    def backward(ctx: Context, grads: tuple[Gradient, ...]) -> tuple[Gradient, ...]:
         programs, batches, n_seq, contexts = ctx.programs, ctx.batches, ctx.n_seq, ctx.saved_tensors
         needs, rows, changes = ctx.needs_input_grad, batches.rows, batches.changes
         g_outputs, g_finals = grads[0], grads[1:]
@@ -244,7 +266,8 @@ class Scan(Function):
         return (*g_sequences, *carry, *g_fixed)
 
 
-def _collect(d: tuple, rows, g_sequences: list, g_fixed: list, varying: int) -> None:
+def _collect(d: tuple, rows: int | slice, g_sequences: list, g_fixed: list,
+             varying: int) -> None:
     """One step's input gradients ``d``: the sequences' go into their ``rows``, the fixed
     inputs' are pooled over the steps (OuterSums add their terms)."""
     for g_sequence, g in zip(g_sequences, d):
@@ -262,7 +285,7 @@ class StepContext(Context):
     saved_tensors = ()
 
 
-def plus(a, b):
+def plus(a: Gradient, b: Gradient) -> Gradient:
     """a + b for two gradients of one value (either may be None or an OuterSum)."""
     if a is None or b is None:
         return b if a is None else a

@@ -19,19 +19,32 @@ import functools
 import inspect
 import math
 import warnings
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from .. import functional as F
-from .. import autograd, replay
+from .. import autograd, functional as F, replay
 from ..autograd import ShapeError
 from ..scan import Batches, run_scan
 from ..tensor import Tensor, concat, stack
 from . import cells as _cells, init
-from .cells import (GateGrad, GateView, checked_input, checked_states, gate_view, gru_inputs,
-                    gru_step, lstm_step, rnn_step)
+from .cells import (
+    GateGrad,
+    GateView,
+    checked_input,
+    checked_states,
+    gate_view,
+    gru_inputs,
+    gru_step,
+    lstm_step,
+    rnn_step,
+)
 from .module import Module, Parameter
 from .utils.rnn import PackedSequence
+
+if TYPE_CHECKING:
+    from ..tensor import TensorLike
 
 _NUM_GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
 
@@ -46,10 +59,12 @@ class RNNBase(Module):
     """
 
     kind = "RNN"
+    # set in __init__ (by setattr, as every layer's and direction's parameters)
+    weight_ih_l0: Parameter
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, proj_size: int = 0):
+                 bidirectional: bool = False, proj_size: int = 0) -> None:
         name = type(self).__name__
         if input_size < 1 or hidden_size < 1 or num_layers < 1:
             raise ValueError(f"{name}: input_size, hidden_size and num_layers must be positive, "
@@ -106,12 +121,13 @@ class RNNBase(Module):
         """
         if not 0 <= layer < self.num_layers or direction not in range(self.num_directions):
             raise IndexError(f"{type(self).__name__}: no layer {layer}, direction {direction} "
-                             f"(it has {self.num_layers} layer(s), {self.num_directions} direction(s))")
+                             f"(it has {self.num_layers} layer(s), "
+                             f"{self.num_directions} direction(s))")
         params = {f: p for f, p in self._weights(layer, direction).items() if f in GateGrad._fields}
         return gate_view(self.kind, type(self).__name__, name, self.hidden_size, params)
 
     # ----------------------------------------------------------------- forward
-    def _check(self, x, hx):
+    def _check(self, x: TensorLike, hx: Any) -> tuple[Tensor, list, bool]:
         """x as a time-major (T, N, I) Tensor, the initial states as lists of
         per-(layer, direction) tensors, and whether the input was unbatched."""
         name, size = type(self).__name__, self.input_size
@@ -126,7 +142,8 @@ class RNNBase(Module):
             raise ShapeError(f"{name}: the input sequence is empty (input shape {x.shape})")
         return x, self._initial_states(hx, x.shape[1], unbatched), unbatched
 
-    def _initial_states(self, hx, batch: int, unbatched: bool = False, order=None) -> list:
+    def _initial_states(self, hx: Any, batch: int, unbatched: bool = False,
+                        order: np.ndarray | None = None) -> list:
         """Per (layer, direction): the tuple of its initial states ((h,) or (h, c)), zeros
         when ``hx`` is None; ``order`` reorders the batch (a packed batch's sorting)."""
         name, dtype = type(self).__name__, self.weight_ih_l0.dtype
@@ -135,7 +152,8 @@ class RNNBase(Module):
         labels = [("h0", h_out)] + ([("c0", self.hidden_size)] if self.kind == "LSTM" else [])
         if hx is None:  # zeros for every layer and direction, shared: nothing writes to them
             return [tuple([Tensor(np.zeros((batch, n), dtype=dtype)) for _, n in labels])] * d_l
-        expected = {label: (d_l, n) if unbatched else (d_l, batch, n) for label, n in labels}
+        expected: dict[str, tuple[int, ...]] = {
+            label: (d_l, n) if unbatched else (d_l, batch, n) for label, n in labels}
         states = checked_states(name, "initial state", hx, expected, dtype)
         if unbatched:
             states = [s.reshape(d_l, 1, s.shape[-1]) for s in states]
@@ -144,7 +162,8 @@ class RNNBase(Module):
         # per (layer, direction): [(h, c), (h, c), ...] -- one unbind node per state tensor
         return list(zip(*(s.unbind(0) for s in states)))
 
-    def forward(self, x, hx=None):
+    def forward(self, x: TensorLike | PackedSequence,
+                hx: Any = None) -> tuple[Tensor | PackedSequence, Tensor | tuple[Tensor, ...]]:
         """Run all layers and directions over the sequence.
 
         Arguments:
@@ -168,7 +187,7 @@ class RNNBase(Module):
                 return self._forward_packed(x, hx)
             return self._forward(x, hx)
 
-    def _forward(self, x, hx):
+    def _forward(self, x: TensorLike, hx: Any) -> tuple[Tensor, Tensor | tuple[Tensor, ...]]:
         x, initial, unbatched = self._check(x, hx)
         x, states = self._all_layers(x, initial, self._run)  # states (D*L, N, .) each
         if unbatched:
@@ -178,7 +197,8 @@ class RNNBase(Module):
             x = x.transpose(0, 1)
         return x, (tuple(states) if self.kind == "LSTM" else states[0])
 
-    def _all_layers(self, x, initial: list, run) -> tuple:
+    def _all_layers(self, x: Tensor, initial: list,
+                    run: Callable[..., tuple]) -> tuple[Tensor, list[Tensor]]:
         """Every layer and direction, ``run(x, state, w, reverse)`` each: the last layer's
         output and the final states, stacked to (D*L, N, .) per state."""
         finals = []
@@ -195,7 +215,7 @@ class RNNBase(Module):
                 x = F.dropout(x, self.dropout, self.training)
         return x, [stack(list(s), dim=0) for s in zip(*finals)]
 
-    def _step_inputs(self, x: Tensor, w: dict, cut) -> tuple:
+    def _step_inputs(self, x: Tensor, w: dict, cut: Callable[[Tensor], Any]) -> tuple:
         """(what ``_step`` gets at each time step, the weights it uses), made for all
         steps at once.
 
@@ -212,7 +232,8 @@ class RNNBase(Module):
                  hr_t=None if w["weight_hr"] is None else w["weight_hr"].T)
         return cut(xp), w
 
-    def _run(self, x, state, w, reverse: bool, sizes: tuple | None = None):
+    def _run(self, x: Tensor, state: tuple, w: dict, reverse: bool,
+             sizes: tuple[int, ...] | None = None) -> tuple:
         """One layer, one direction: (outputs, final state tuple), over x (T, N, I), or
         over the rows of a packed batch of these batch ``sizes`` (``scan.Batches``)."""
         batches = Batches.of(len(sizes) if sizes else x.shape[0], sizes, reverse)
@@ -227,7 +248,8 @@ class RNNBase(Module):
         xps = pieces[0] if len(pieces) == 1 else list(zip(*pieces))
         return self._run_op_by_op(xps, state, w, batches)
 
-    def _run_op_by_op(self, xps, state: tuple, w: dict, batches: Batches) -> tuple:
+    def _run_op_by_op(self, xps: Sequence[Any], state: tuple, w: dict,
+                      batches: Batches) -> tuple:
         """``_run`` as a graph node per op of every step, ``xps[t]`` step t's xp."""
         recorder = _cells._recorder
         if recorder is not None:  # tinygrad_rnn.trace records: the steps that follow are ours
@@ -241,7 +263,8 @@ class RNNBase(Module):
         return (concat(outputs, dim=0) if len(outputs) > 1 else outputs[0]), state
 
     # ----------------------------------------------------------------- packed batches
-    def _forward_packed(self, packed: PackedSequence, hx):
+    def _forward_packed(self, packed: PackedSequence,
+                        hx: Any) -> tuple[PackedSequence, Tensor | tuple[Tensor, ...]]:
         name = type(self).__name__
         if _cells._recorder is not None:
             raise ValueError(f"{name}: tracing works on padded batches, not packed ones "
@@ -259,7 +282,7 @@ class RNNBase(Module):
         output = PackedSequence(data, batch_sizes, sorted_indices, unsorted_indices)
         return output, (tuple(states) if self.kind == "LSTM" else states[0])
 
-    def _step(self, xp, state, w) -> tuple:
+    def _step(self, xp: Any, state: tuple, w: dict) -> tuple:
         raise NotImplementedError
 
     def _scans(self) -> bool:
@@ -267,13 +290,14 @@ class RNNBase(Module):
         step only, and not inside ``replay.disabled()`` or while ``trace`` records."""
         return _cells._recorder is None and replay.is_enabled() and self._folds_bias_hh()
 
-    def _sequences(self, x, w: dict) -> tuple:
+    def _sequences(self, x: Tensor, w: dict) -> tuple[tuple, dict]:
         """(what ``_step`` gets as xp, for all steps at once: a tuple of sequences; the
         weights), for a scan."""
         (whole,), w = self._step_inputs(x, w, _whole)
         return (whole if type(whole) is tuple else (whole,)), w
 
-    def _scan(self, sequences: tuple, batches: Batches, state: tuple, w: dict):
+    def _scan(self, sequences: tuple, batches: Batches, state: tuple,
+              w: dict) -> tuple | None:
         """(outputs, final state) of the layer's own step run over ``sequences`` as one
         ``Scan`` node, or None when its recorded program cannot be scanned. A packed
         batch needs a program for every batch size it has."""
@@ -287,7 +311,8 @@ class RNNBase(Module):
                 return None
         return run_scan(batches.per_step(programs), batches, sequences, state, weights)
 
-    def _program(self, step_inputs: list, n_seq: int, w: dict, weights: tuple):
+    def _program(self, step_inputs: list, n_seq: int, w: dict,
+                 weights: tuple) -> replay.Program | Literal[False]:
         """The Program of ``_step`` for one step's inputs of the shapes of ``step_inputs``
         (arrays: its xp parts, then its states) and these weights, or False when it cannot
         be scanned. Recorded once for every layer of this class and these shapes: the
@@ -299,7 +324,7 @@ class RNNBase(Module):
             if len(_PROGRAMS) > 1000:  # a program of ever new shapes: start again
                 _PROGRAMS.clear()
 
-            def step(*inputs):  # _step as replay.record_step calls a step
+            def step(*inputs: Tensor) -> tuple:  # _step as replay.record_step calls a step
                 xp = inputs[0] if n_seq == 1 else inputs[:n_seq]
                 return self._step(xp, inputs[n_seq:], w)
 
@@ -341,7 +366,7 @@ class RNNBase(Module):
         return s
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _weight_names(layer: int, direction: int) -> tuple:
     """((field, attribute name), ...) of one layer and direction, made once (a forward
     reads them at every call)."""
@@ -353,10 +378,11 @@ def _weight_names(layer: int, direction: int) -> tuple:
 # (layer class, nonlinearity, number of xp parts, shapes and dtypes of a step's inputs) ->
 # its Program, or False for a step that cannot be scanned: the same for every layer of that
 # class and shapes.
-_PROGRAMS: dict = {}
+_PROGRAMS: dict[tuple, replay.Program | Literal[False]] = {}
 
 
-_STEP_FUNCTIONS = {"RNN": rnn_step, "LSTM": lstm_step, "GRU": gru_step}
+_STEP_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "RNN": rnn_step, "LSTM": lstm_step, "GRU": gru_step}
 
 
 class _GateNames:
@@ -365,14 +391,15 @@ class _GateNames:
     generated code, ``i_gate`` to ``o_gate``, ``r_gate`` to ``n_gate``. (The new states
     are named by ``replay.record_step``: ``h_new``.)"""
 
-    def __enter__(self):
-        self.previous, _cells._recorder = _cells._recorder, self
+    def __enter__(self) -> None:
+        # (a stand-in for trace's Recorder: the step functions call only its step)
+        self.previous, _cells._recorder = _cells._recorder, self  # type: ignore[assignment]
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         _cells._recorder = self.previous
 
     @staticmethod
-    def step(kind: str, inputs: tuple, previous: dict, **values) -> None:
+    def step(kind: str, inputs: tuple, previous: dict, **values: Tensor) -> None:
         for gate in _cells.GATES[kind]:
             if values[gate].name is None:  # (a stand-in of the recording, nobody else's)
                 values[gate].name = f"{gate}_gate"
@@ -384,9 +411,10 @@ def _whole(xp: Tensor) -> list:
 
 def _cut(xp: Tensor, batches: Batches) -> tuple:
     """A sequence's steps, as one graph node (T getitems would make backward O(T^2))."""
-    if batches.padded:
+    sizes = batches.sizes
+    if sizes is None:  # padded
         return xp.unbind(0)
-    return xp.split(list(batches.sizes), dim=0) if len(batches.sizes) > 1 else (xp,)
+    return xp.split(list(sizes), dim=0) if len(sizes) > 1 else (xp,)
 
 
 def _concat_rows(parts: list) -> Tensor:
@@ -406,14 +434,14 @@ class RNN(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
-                 dropout: float = 0.0, bidirectional: bool = False):
+                 dropout: float = 0.0, bidirectional: bool = False) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional)
 
-    def _step(self, xp, state, w):
+    def _step(self, xp: Tensor, state: tuple, w: dict) -> tuple:
         return (rnn_step(xp, state[0], w["hh_t"], w["bias_hh"], self.nonlinearity),)
 
 
@@ -431,8 +459,9 @@ class LSTM(RNNBase):
 
     kind = "LSTM"
 
-    def _step(self, xp, state, w):
-        return lstm_step(xp, *state, w["hh_t"], w["bias_hh"], w["hr_t"])
+    def _step(self, xp: Tensor, state: tuple, w: dict) -> tuple:
+        # (state is (h, c): mypy counts *state as any number of arguments)
+        return lstm_step(xp, *state, w["hh_t"], w["bias_hh"], w["hr_t"])  # type: ignore[call-arg]
 
 
 class GRU(RNNBase):
@@ -450,7 +479,7 @@ class GRU(RNNBase):
 
     kind = "GRU"
 
-    def _step_inputs(self, x: Tensor, w: dict, cut) -> tuple:
+    def _step_inputs(self, x: Tensor, w: dict, cut: Callable[[Tensor], Any]) -> tuple:
         """As ``RNNBase._step_inputs``, but each step gets the pair (x_rz, x_n) of
         ``cells.gru_inputs``, whose one add folds b_hr and b_hz into every step's x_rz,
         and the weights gain W_hh's parts ``rz_t``, ``n_t`` and ``bias_hn``."""
@@ -460,6 +489,6 @@ class GRU(RNNBase):
         x_rz, x_n, w_rz_t, w_n_t, b_hn = gru_inputs(xp, w["weight_hh"], w["bias_hh"])
         return list(zip(cut(x_rz), cut(x_n))), dict(w, rz_t=w_rz_t, n_t=w_n_t, bias_hn=b_hn)
 
-    def _step(self, xp, state, w):
+    def _step(self, xp: tuple[Tensor, Tensor], state: tuple, w: dict) -> tuple:
         x_rz, x_n = xp
         return (gru_step(x_rz, x_n, state[0], w["rz_t"], w["n_t"], w["bias_hn"]),)
