@@ -438,9 +438,10 @@ def conform(node: Context, shape: tuple, dtype: np.dtype, g: Gradient) -> Gradie
 
 
 # --------------------------------------------------------------------------- the speed doors
-# The walk above calls these five (conform is above) by name. Here they are as plain as they can be;
+# The walk above calls five functions by name: ``conform`` (with the walk, since undoing
+# broadcasting is part of the algorithm) and these four, as plain as they can be.
 # speedups.install() (run when the package is imported, unless TINYGRAD_RNN_PLAIN=1)
-# replaces them with versions that give the same gradients faster.
+# replaces all five with versions that give the same gradients faster.
 
 
 def backward_of(fn: type[Function]) -> Callable[[Context, Any], Any]:
