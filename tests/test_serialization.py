@@ -181,3 +181,23 @@ def test_saved_file_has_ordinary_permissions_and_missing_directory_is_named(tmp_
     assert path.stat().st_mode == (tmp_path / "other").stat().st_mode
     with pytest.raises(FileNotFoundError, match=r"directory .*no_such_dir.* does not exist"):
         tr.save({"w": np.ones(1)}, tmp_path / "no_such_dir" / "ckpt.npz")
+
+
+# --------------------------------------------------------------------------- damaged files
+
+def _saved_bytes(tmp_path) -> tuple[bytes, dict]:
+    state = {"weight": np.arange(60.0).reshape(6, 10), "bias": np.linspace(-1, 1, 6)}
+    path = tmp_path / "whole.npz"
+    tr.save(state, path)
+    return path.read_bytes(), state
+
+
+def test_a_file_cut_short_anywhere_is_refused_in_loads_words(tmp_path):
+    whole, _ = _saved_bytes(tmp_path)
+    cut_file = tmp_path / "cut.npz"
+    for length in sorted({0, 1, 4, 30, len(whole) // 2, len(whole) - 22, len(whole) - 1,
+                          *range(0, len(whole), max(1, len(whole) // 40))}):
+        cut_file.write_bytes(whole[:length])
+        with pytest.raises(ValueError, match=r"^load: .*(empty|not a complete|not an \.npz)"):
+            tr.load(cut_file)
+

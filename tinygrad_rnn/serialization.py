@@ -17,6 +17,7 @@ import os
 import pathlib
 import uuid
 import zipfile
+import zlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -93,6 +94,16 @@ def save(obj: Any, path: str | os.PathLike[str]) -> pathlib.Path:
     return target
 
 
+# What numpy and zipfile raise for a file cut short or damaged (a save killed mid-write
+# by an older version, a partial download): told in load's words, as a ValueError.
+_DAMAGED = (EOFError, zipfile.BadZipFile, zlib.error)
+
+
+def _damaged(target: pathlib.Path, err: Exception) -> ValueError:
+    return ValueError(f"load: {str(target)!r} is not a complete .npz archive: it is cut short "
+                      f"or damaged ({type(err).__name__}: {err})")
+
+
 def load(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """Read a file written by ``save`` (or by ``np.savez``) into ``{name: np.ndarray}``.
 
@@ -101,15 +112,20 @@ def load(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
 
     Raises:
         FileNotFoundError: no file at the path (after appending ``.npz``).
-        ValueError: not an ``.npz`` archive, or it holds pickled objects.
+        ValueError: not an ``.npz`` archive (empty, cut short, damaged), or it holds
+            pickled objects.
     """
     target = _npz_path(path)
     if not target.is_file():
         given = os.fspath(path)
         note = "" if str(target) == given else f" (the path {given!r} with .npz appended)"
         raise FileNotFoundError(f"load: no such file {str(target)!r}{note}")
+    if target.stat().st_size == 0:
+        raise ValueError(f"load: {str(target)!r} is empty (0 bytes), not an .npz archive")
     try:
         archive = np.load(target, allow_pickle=False)
+    except _DAMAGED as err:
+        raise _damaged(target, err) from None
     except ValueError as err:
         raise ValueError(f"load: {str(target)!r} is not an .npz archive that can be read "
                          f"without pickle ({err}); pickled objects are refused") from None
@@ -121,7 +137,11 @@ def load(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
         for name in archive.files:
             try:
                 value = archive[name]
+            except _DAMAGED as err:
+                raise _damaged(target, err) from None
             except ValueError as err:
+                if "pickle" not in str(err):  # (numpy's own words for an object array)
+                    raise _damaged(target, err) from None
                 raise ValueError(f"load: refusing {str(target)!r}: the entry {name!r} holds "
                                  f"pickled objects (an object array), and pickled objects are "
                                  f"refused because unpickling can run code ({err})") from None
