@@ -590,7 +590,9 @@ def _functional_shapes(pick: Pick) -> Case:
     else:
         args = [Arg("index", ("0", "1, 2", "slice(0, 1)", "-1", "None"),
                     ("5", "0, 7", "-3", "'a'", "1.5", "0, 0, 0"), positional=True)]
-        return call_of(pick, "functional", X, "x.__getitem__", args)
+        case = call_of(pick, "functional", X, "x.__getitem__", args)
+        index = case.call[len("x.__getitem__("):-1]
+        return Case(case.area, case.setup, f"x[{index}]", case.expect)
     return call_of(pick, "functional", X, f"x.{method}", args)
 
 
