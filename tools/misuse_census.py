@@ -677,14 +677,15 @@ def _tensor_methods(pick: Pick) -> Case:
 
 
 def _save(pick: Pick) -> Case:
-    args = [Arg("obj", ("{'w': np.ones(3)}", "nn.Linear(2, 1)", "{'a': 1.0, 'b': np.arange(3)}",
+    args = [Arg("obj", ("{'w': np.ones(3)}", "m", "{'a': 1.0, 'b': np.arange(3)}",
                         "{'w': tr.Tensor(np.ones(2))}"),
                 ("{1: np.ones(3)}", "{'a\\x00b': np.ones(1)}", "{'a': {'b': np.ones(1)}}",
                  "{'a': 'text'}", "{'a': np.array([1, 'x'], dtype=object)}", "None",
                  "[np.ones(3)]", "{'a': None}", "?{'': np.ones(1)}"), positional=True),
             Arg("path", ("tmp + '/ck.npz'", "tmp + '/ck'", "pathlib.Path(tmp) / 'ck.npz'"),
                 ("tmp + '/missing/ck.npz'", "None", "3", "tmp", "''"), positional=True)]
-    return call_of(pick, "files", "tmp = tempfile.mkdtemp()", "tr.save", args)
+    return call_of(pick, "files", "tmp = tempfile.mkdtemp(); m = nn.Linear(2, 1)", "tr.save",
+                   args)
 
 
 def _load(pick: Pick) -> Case:
@@ -744,9 +745,10 @@ def _packed_by_hand(pick: Pick) -> Case:
     for part in (data, sizes, indices):
         if part.startswith("?"):
             expect = "either"
-    setup = f"ps = PackedSequence({data}, {sizes}, {indices})".replace("?", "")
-    use = pick(["nn.utils.rnn.pad_packed_sequence(ps)", "nn.GRU(1, 2)(ps)",
-                "nn.LSTM(1, 2, bidirectional=True)(ps)"])
+    model, use = pick([("", "nn.utils.rnn.pad_packed_sequence(ps)"),
+                       ("m = nn.GRU(1, 2); ", "m(ps)"),
+                       ("m = nn.LSTM(1, 2, bidirectional=True); ", "m(ps)")])
+    setup = f"{model}ps = PackedSequence({data}, {sizes}, {indices})".replace("?", "")
     return Case("packing", setup, use, expect)
 
 
