@@ -313,6 +313,8 @@ def _read_archive(target: pathlib.Path) -> dict[str, np.ndarray]:
         if str(err).startswith("load: ") or isinstance(err, _PickledObjects):
             raise
         raise _damaged(target, err) from None
+    except MemoryError:  # a whole file too large for memory is not a damaged one
+        raise
     except Exception as err:
         raise _damaged(target, err) from None
     return result
