@@ -1,13 +1,19 @@
 """tr.save / tr.load: .npz round trips, and pickled objects refused without running anything."""
 
+import os
 import pathlib
+import signal
+import stat
+import subprocess
+import sys
+import time
 import zipfile
 
 import numpy as np
 import pytest
 
 import tinygrad_rnn as tr
-from tinygrad_rnn import Tensor
+from tinygrad_rnn import Tensor, serialization
 
 
 def _write_marker(path):
@@ -201,3 +207,160 @@ def test_a_file_cut_short_anywhere_is_refused_in_loads_words(tmp_path):
         with pytest.raises(ValueError, match=r"^load: .*(empty|not a complete|not an \.npz)"):
             tr.load(cut_file)
 
+
+
+def _same_arrays(loaded: dict, state: dict) -> bool:
+    return list(loaded) == list(state) and all(
+        loaded[k].dtype == state[k].dtype and loaded[k].shape == state[k].shape
+        and loaded[k].tobytes() == state[k].tobytes() for k in state)
+
+
+@pytest.mark.parametrize("xor", [0xFF, 0x01])
+def test_a_damaged_byte_anywhere_is_refused_or_harmless(tmp_path, xor):
+    # every byte of the file, one at a time: the entries, their headers, the zip
+    # directory (where a damaged byte could hide an entry) and the manifest
+    whole, state = _saved_bytes(tmp_path)
+    damaged_file = tmp_path / "damaged.npz"
+    outcomes = set()
+    for position in range(len(whole)):
+        damaged = bytearray(whole)
+        damaged[position] ^= xor
+        damaged_file.write_bytes(bytes(damaged))
+        try:
+            loaded = tr.load(damaged_file)
+        except ValueError as err:
+            assert str(err).startswith(f"load: {str(damaged_file)!r}"), (position, err)
+            outcomes.add("refused")
+        else:
+            assert _same_arrays(loaded, state), position
+            outcomes.add("same")
+    assert outcomes == {"refused", "same"}
+
+
+@pytest.mark.parametrize("write", [
+    lambda path, state: np.savez(path, **state),
+    lambda path, state: np.savez_compressed(path, **state),
+])
+def test_files_without_a_manifest_still_load(tmp_path, write):
+    state = {"weight": np.arange(6.0).reshape(2, 3), "steps": np.array(3)}
+    write(tmp_path / "plain.npz", state)
+    assert zipfile.ZipFile(tmp_path / "plain.npz").comment == b""
+    assert _same_arrays(tr.load(tmp_path / "plain.npz"), state)
+
+
+@pytest.mark.parametrize("bad, error, message", [
+    ({"a\x00b": np.ones(2)}, ValueError, r"cannot contain the NUL character.*'a\\x00b'"),
+    ({"w": np.ones(2), None: np.ones(2)}, TypeError, "keys must be strings, got None"),
+    ({"w": np.ones(2), "empty": None}, TypeError, r"'empty' is a NoneType"),
+    ({"w": np.ones(2), "ragged": [[1, 2], [3]]}, TypeError, r"'ragged' is a list"),
+    ({"w": np.ones(2), "huge": 2 ** 70}, TypeError, r"'huge' has dtype object"),
+])
+def test_bad_keys_and_values_change_nothing_on_disk(tmp_path, bad, error, message):
+    tr.save({"w": np.ones(2)}, tmp_path / "ckpt.npz")
+    before = (tmp_path / "ckpt.npz").read_bytes()
+    with pytest.raises(error, match=message):
+        tr.save(bad, tmp_path / "ckpt.npz")
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.npz"]
+    assert (tmp_path / "ckpt.npz").read_bytes() == before
+
+
+# --------------------------------------------------------------------------- atomic saves
+
+
+def _temporaries(folder):
+    return sorted(p.name for p in folder.iterdir() if ".tmp" in p.name)
+
+
+@pytest.mark.parametrize("interruption", [RuntimeError("disk full"), KeyboardInterrupt()])
+def test_an_exception_inside_save_leaves_no_temporary_file(tmp_path, monkeypatch, interruption):
+    tr.save({"w": np.ones(2)}, tmp_path / "ckpt.npz")
+    real_write = np.lib.format.write_array
+    calls = []
+
+    def write_then_fail(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # the first array is written, the second fails
+            raise interruption
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(np.lib.format, "write_array", write_then_fail)
+    with pytest.raises(type(interruption)):
+        tr.save({"a": np.zeros(3), "b": np.zeros(3)}, tmp_path / "ckpt.npz")
+    assert len(calls) == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.npz"]
+    np.testing.assert_array_equal(tr.load(tmp_path / "ckpt.npz")["w"], np.ones(2))
+
+
+def test_save_flushes_the_file_and_the_folder_to_disk(tmp_path, monkeypatch):
+    synced = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd):
+        synced.append(stat.S_ISDIR(os.fstat(fd).st_mode))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    tr.save({"w": np.ones(2)}, tmp_path / "ckpt.npz")
+    assert False in synced  # the temporary file, before the rename
+    if os.name == "posix":
+        assert synced[-1] is True  # the folder, after it
+
+
+_KILLED_SAVE = """
+import sys, time
+import numpy as np
+import tinygrad_rnn as tr
+real_write = np.lib.format.write_array
+def write_and_hang(member, array, **kwargs):
+    real_write(member, array, **kwargs)  # half the checkpoint is on disk...
+    print("writing", flush=True)
+    time.sleep(60)                        # ...when the process is killed
+np.lib.format.write_array = write_and_hang
+tr.save({"a": np.zeros(100_000), "b": np.zeros(100_000)}, sys.argv[1])
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_a_killed_save_keeps_the_checkpoint_and_its_orphan_is_removed_next_time(tmp_path):
+    target = tmp_path / "ckpt.npz"
+    tr.save({"w": np.ones(2)}, target)
+    env = {**os.environ, "PYTHONPATH": str(pathlib.Path(tr.__file__).parent.parent)}
+    child = subprocess.Popen([sys.executable, "-c", _KILLED_SAVE, str(target)],
+                             stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert child.stdout.readline() == "writing\n"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    orphans = _temporaries(tmp_path)
+    assert len(orphans) == 1 and f"-{child.pid}-" in orphans[0]  # a killed save's leftover
+    np.testing.assert_array_equal(tr.load(target)["w"], np.ones(2))  # the checkpoint: intact
+
+    tr.save({"w": np.zeros(2)}, target)
+    assert _temporaries(tmp_path) == []
+    np.testing.assert_array_equal(tr.load(target)["w"], np.zeros(2))
+
+
+@pytest.mark.skipif(os.name != "posix", reason="pids are checked on POSIX")
+def test_only_temporary_files_of_dead_saves_to_the_same_path_are_removed(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host, hour_ago = serialization._HOST, time.time() - 2 * 3600
+    hex32 = "0123456789abcdef" * 2
+    files = {  # name: (last modified, removed?)
+        f".ckpt.npz.tmp-{host}-{dead.pid}-{hex32}": (None, True),      # its save died
+        f".ckpt.npz.tmp-{host}-{os.getpid()}-{hex32}": (None, False),  # a live save
+        f".ckpt.npz.tmp-otherhost-{dead.pid}-{hex32}": (None, False),  # may be alive there
+        f".ckpt.npz.tmp-otherhost-{dead.pid}-{'f' * 32}": (hour_ago, True),  # long dead
+        f".ckpt.npz.{dead.pid}.{hex32}.tmp": (hour_ago, True),   # an earlier version's
+        f".ckpt.npz.{dead.pid}.{'f' * 32}.tmp": (None, False),   # ...written just now
+        f".other.npz.tmp-{host}-{dead.pid}-{hex32}": (None, False),  # another checkpoint's
+        "ckpt.npz.tmp": (hour_ago, False),                           # not ours at all
+    }
+    for name, (modified, _) in files.items():
+        (tmp_path / name).write_bytes(b"partial")
+        if modified is not None:
+            os.utime(tmp_path / name, (modified, modified))
+    tr.save({"w": np.ones(2)}, tmp_path / "ckpt.npz")
+    kept = {p.name for p in tmp_path.iterdir()} - {"ckpt.npz"}
+    assert kept == {name for name, (_, removed) in files.items() if not removed}

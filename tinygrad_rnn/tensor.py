@@ -11,11 +11,11 @@ the backward pass is ``autograd.py``; the ops are ``ops.py``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
-from . import autograd, ops
+from . import arguments, autograd, ops
 from .autograd import (  # noqa: F401  (also importable from here, as they always were)
     Context,
     Function,
@@ -39,28 +39,83 @@ if TYPE_CHECKING:
 # --------------------------------------------------------------------------- Tensor
 
 
+# the dtype kinds a tensor holds: bool, signed and unsigned int, float (complex, strings,
+# dates and Python objects are refused, as torch refuses them or has no such tensor)
+_NUMERIC_KINDS = frozenset("biuf")
+_DATA = "a number, a (nested) list of numbers or a numeric numpy array"
+
+
 def _as_array(data: ArrayLike, dtype: DTypeLike | None) -> np.ndarray:
-    """Float arrays keep their dtype; Python numbers, lists, ints and bools become float64."""
+    """Float arrays keep their dtype; Python numbers, lists, ints and bools become float64
+    (unlike torch, which keeps ints as int64); ``dtype`` casts to any numeric dtype.
+    Refuses None, strings, dicts, sets, ragged lists, complex and object data."""
+    if dtype is None and isinstance(data, np.ndarray) and data.dtype.kind == "f":
+        return data  # the common case, first: a float array is used as is (no copy)
+    array = _numeric_array(data)
     if dtype is not None:
-        return np.asarray(data, dtype=dtype)
-    array = np.asarray(data)
-    if array.dtype.kind != "f":
-        if array.dtype.kind not in "biu":
-            raise TypeError(f"Tensor: cannot make a tensor from data of dtype {array.dtype}")
-        array = array.astype(np.float64)
-    return array
+        return array.astype(_numeric_dtype(dtype), copy=False)
+    return array if array.dtype.kind == "f" else array.astype(np.float64)
+
+
+def _numeric_array(data: ArrayLike) -> np.ndarray:
+    """``data`` as an ndarray of a numeric kind, refused in Tensor's words otherwise."""
+    if isinstance(data, (str, bytes, dict, set, frozenset)) or data is None:
+        raise TypeError(f"Tensor: data must be {_DATA}, got {arguments.describe(data)}")
+    try:
+        array = np.asarray(data)
+    except ValueError:  # numpy's "inhomogeneous shape": lists of different lengths
+        raise ValueError(f"Tensor: data must be {_DATA}, got ragged nested lists (their "
+                         f"lengths differ): {arguments.describe(data)}") from None
+    if array.dtype.kind in _NUMERIC_KINDS:
+        return array
+    if array.dtype.kind == "c":
+        raise TypeError(f"Tensor: data must be {_DATA}, got complex numbers (dtype "
+                        f"{array.dtype}); complex tensors are not supported")
+    if array.dtype.kind == "O" and any(isinstance(v, Tensor) for v in array.flat):
+        raise TypeError(f"Tensor: data must be {_DATA}, got a list holding Tensors; join "
+                        f"tensors with tr.stack (which also keeps their graph)")
+    what = _KIND_NAMES.get(array.dtype.kind, f"of dtype {array.dtype}")
+    raise TypeError(f"Tensor: data must be {_DATA}, got {arguments.describe(data)}, whose "
+                    f"values are {what}")
+
+
+# how numpy reads data a tensor cannot hold, in the user's words
+_KIND_NAMES = {"U": "strings", "S": "bytes", "O": "Python objects (or integers too large "
+               "for int64)", "M": "dates", "m": "time spans", "V": "raw records"}
+
+
+def _numeric_dtype(dtype: DTypeLike) -> np.dtype:
+    """``dtype`` as a numpy dtype of a numeric kind (bool, int, uint, float)."""
+    try:
+        resolved = np.dtype(dtype)
+    except (TypeError, ValueError):
+        raise TypeError(f"Tensor: dtype must be a numeric numpy dtype such as np.float32, "
+                        f"got {arguments.describe(dtype)}") from None
+    if resolved.kind not in _NUMERIC_KINDS:
+        raise TypeError(f"Tensor: dtype must be a numeric numpy dtype (bool, int or float) "
+                        f"such as np.float32, got {resolved}")
+    return resolved
 
 
 class Tensor:
     """A numpy array that remembers how it was computed.
 
     Arguments:
-        data: array-like. A float ndarray is used as is (no copy) and keeps its
-            dtype; Python numbers, lists and integer arrays become float64.
-        requires_grad: record operations on this tensor so that ``backward``
-            can fill its ``.grad``.
-        dtype: force a dtype, e.g. ``np.float32`` (or an integer dtype for
-            index tensors, which cannot require grad).
+        data: a number, a (nested) list of numbers, a numpy array or scalar, or
+            a Tensor (its values). A float ndarray is used as is (no copy) and
+            keeps its dtype; Python numbers, lists, bools and integer arrays
+            become float64. NaN and infinities are kept, as in torch.
+        requires_grad: a bool: record operations on this tensor so that
+            ``backward`` can fill its ``.grad``. Only float tensors can.
+        dtype: force a numeric dtype, e.g. ``np.float32`` (or an integer dtype
+            for index tensors, which cannot require grad).
+        name: a str label for graph drawings, or None.
+
+    Raises:
+        TypeError: data that is None, a string, a dict or set, complex or
+            Python objects; a non-numeric ``dtype``; ``requires_grad`` that is
+            not a bool, or True for an int or bool dtype.
+        ValueError: ragged nested lists (rows of different lengths).
     """
 
     __slots__ = ("data", "grad", "_requires_grad", "_node", "_index", "_name", "__weakref__")
@@ -75,6 +130,11 @@ class Tensor:
 
     def __init__(self, data: TensorLike, requires_grad: bool = False,
                  dtype: DTypeLike | None = None, name: str | None = None) -> None:
+        if requires_grad is not False and requires_grad is not True:  # (cheap when fine)
+            requires_grad = arguments.flag("Tensor", "requires_grad", requires_grad)
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Tensor: name must be a str or None, got "
+                            f"{arguments.describe(name)}")
         if isinstance(data, Tensor):
             data = data.data
         self.data = _as_array(data, dtype)
@@ -300,10 +360,17 @@ class Tensor:
         return lerp(self, end, weight)
 
     def __pow__(self, exponent: builtins.float) -> Tensor:
-        if not is_number(exponent):
-            raise TypeError("pow: the exponent must be a Python number (x ** 2); "
-                            "for a tensor exponent write (y * x.log()).exp()")
+        """``x ** p`` for a real number ``p`` (a bool, a numpy scalar or a 0-d array
+        too); a string, complex number, tensor or array exponent is refused."""
+        if not isinstance(exponent, (int, float)):  # (Python numbers skip the check: hot)
+            exponent = _real_exponent(exponent)
         return ops.Pow.apply(self, exponent=float(exponent))
+
+    def __rpow__(self, base: object) -> NoReturn:
+        """``2 ** x``: a tensor exponent, not supported yet, said plainly."""
+        raise TypeError(f"pow: a tensor exponent ({arguments.describe(base, 20)} ** x) is "
+                        f"not supported yet; for a positive base b write "
+                        f"(x * math.log(b)).exp()")
 
     # ----------------------------------------------------------------- elementwise
     def exp(self) -> Tensor: return ops.Exp.apply(self)
@@ -401,11 +468,31 @@ _new_tensor = object.__new__
 def concat(tensors: Iterable[Tensor], dim: int | None = None, *,
            axis: int | None = None) -> Tensor:
     """Join tensors along an existing axis ``dim`` (default 0), as torch.cat;
-    numpy's name ``axis=`` also works."""
-    tensors = list(tensors)
-    if not tensors:
-        raise ValueError("concat: needs at least one tensor, got an empty sequence")
-    return ops.Concat.apply(*tensors, axis=resolve_dim("concat", dim, axis, 0))
+    numpy's name ``axis=`` also works. Refuses a single Tensor (a Tensor is iterable:
+    wrap it in a list), an empty sequence and items that are not Tensors."""
+    parts = _tensor_list("concat", tensors)
+    return ops.Concat.apply(*parts, axis=resolve_dim("concat", dim, axis, 0))
+
+
+def _tensor_list(where: str, tensors: object) -> list[Tensor]:
+    """``tensors`` as a non-empty list of Tensors, refused in ``where``'s words."""
+    if isinstance(tensors, Tensor):  # iterable over its rows, which is never what is meant
+        raise TypeError(f"{where}: expected a sequence of tensors, got a single Tensor; "
+                        f"wrap it in a list: {where}([x])")
+    if isinstance(tensors, np.ndarray):
+        raise TypeError(f"{where}: expected a sequence of tensors, got a numpy array of "
+                        f"shape {tensors.shape}; give a list of tr.Tensor")
+    if isinstance(tensors, (str, bytes)) or not isinstance(tensors, Iterable):
+        raise TypeError(f"{where}: expected a sequence of tensors, got "
+                        f"{arguments.describe(tensors)}")
+    items = list(tensors)
+    if not items:
+        raise ValueError(f"{where}: needs at least one tensor, got an empty sequence")
+    for i, item in enumerate(items):
+        if not isinstance(item, Tensor):
+            raise TypeError(f"{where}: expected a sequence of tensors, but item {i} is "
+                            f"{arguments.describe(item)}; make it a tr.Tensor first")
+    return items
 
 
 def addmm(input: TensorLike, mat1: TensorLike, mat2: TensorLike) -> Tensor:
@@ -420,6 +507,21 @@ def is_number(value: Any) -> bool:
     much for the ``x ** 2`` of a loss and the ``addcmul`` of every LSTM step.)"""
     return isinstance(value, (int, float)) or (not isinstance(value, Tensor)
                                                and np.ndim(value) == 0)
+
+
+def _real_exponent(exponent: object) -> builtins.float:
+    """``exponent`` of ``x ** exponent`` as a float, refused in pow's words unless it is
+    one real number."""
+    if isinstance(exponent, Tensor) or (isinstance(exponent, np.ndarray) and exponent.ndim):
+        raise TypeError(f"pow: the exponent must be a real number (x ** 2); a tensor or "
+                        f"array exponent (x ** y) is not supported yet, got one of shape "
+                        f"{exponent.shape}; use y.item() for a Python number, or "
+                        f"(y * x.log()).exp() for positive x")
+    if isinstance(exponent, (np.generic, np.ndarray)) and exponent.dtype.kind in "biuf":
+        return float(exponent)
+    why = "; complex numbers are not supported" if isinstance(exponent, complex) else ""
+    raise TypeError(f"pow: the exponent must be a real number (x ** 2), got "
+                    f"{arguments.describe(exponent)}{why}")
 
 
 def addcmul(input: TensorLike, tensor1: TensorLike, tensor2: TensorLike,
@@ -442,8 +544,6 @@ def lerp(start: TensorLike, end: TensorLike, weight: TensorLike) -> Tensor:
 def stack(tensors: Iterable[Tensor], dim: int | None = None, *,
           axis: int | None = None) -> Tensor:
     """Join tensors of one shape along a new axis ``dim`` (default 0), as torch.stack;
-    numpy's name ``axis=`` also works."""
-    tensors = list(tensors)
-    if not tensors:
-        raise ValueError("stack: needs at least one tensor, got an empty sequence")
-    return ops.Stack.apply(*tensors, axis=resolve_dim("stack", dim, axis, 0))
+    numpy's name ``axis=`` also works. Refuses what ``concat`` refuses."""
+    parts = _tensor_list("stack", tensors)
+    return ops.Stack.apply(*parts, axis=resolve_dim("stack", dim, axis, 0))
