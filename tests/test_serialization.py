@@ -364,3 +364,25 @@ def test_only_temporary_files_of_dead_saves_to_the_same_path_are_removed(tmp_pat
     tr.save({"w": np.ones(2)}, tmp_path / "ckpt.npz")
     kept = {p.name for p in tmp_path.iterdir()} - {"ckpt.npz"}
     assert kept == {name for name, (_, removed) in files.items() if not removed}
+
+
+@pytest.mark.parametrize("fn", ["save", "load"])
+@pytest.mark.parametrize("path, error, words", [
+    (None, TypeError, "path must be a str or os.PathLike, got None"),
+    (3, TypeError, "path must be a str or os.PathLike, got 3 (int)"),
+    (b"ck.npz", TypeError, "path must be a str or os.PathLike"),
+    ("", ValueError, "path must name a file, got '', which is empty"),
+])
+def test_a_path_that_names_no_file_is_refused_in_the_callers_words(fn, path, error, words):
+    call = (lambda: tr.save({"w": np.ones(2)}, path)) if fn == "save" else (lambda: tr.load(path))
+    with pytest.raises(error, match=f"^{fn}: ") as info:
+        call()
+    assert words in str(info.value)
+
+
+@pytest.mark.parametrize("fn", ["save", "load"])
+def test_a_folder_is_not_a_file_name(tmp_path, fn):
+    before = sorted(tmp_path.parent.iterdir())
+    with pytest.raises(ValueError, match=f"^{fn}: path must name a file, got .*which is a folder"):
+        tr.save({"w": np.ones(2)}, tmp_path) if fn == "save" else tr.load(tmp_path)
+    assert sorted(tmp_path.parent.iterdir()) == before  # no 'folder.npz' written beside it

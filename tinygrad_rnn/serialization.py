@@ -35,14 +35,23 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from .arguments import describe
 from .tensor import Tensor
 
 __all__ = ["save", "load"]
 
 
-def _npz_path(path: str | os.PathLike[str]) -> pathlib.Path:
-    path = pathlib.Path(os.fspath(path))
-    return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
+def _npz_path(fn: str, path: Any) -> pathlib.Path:
+    """``path`` as the archive ``fn`` (save or load) reads or writes: ``.npz`` appended
+    when missing. Refuses what is not a file name: a non-path, an empty path, a folder."""
+    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{fn}: path must be a str or os.PathLike, got {describe(path)}")
+    text = os.fspath(path)
+    if not isinstance(text, str) or not text or os.path.isdir(text):
+        what = "a folder" if isinstance(text, str) and text else "empty"
+        raise ValueError(f"{fn}: path must name a file, got {text!r}, which is {what}")
+    resolved = pathlib.Path(text)
+    return resolved if resolved.suffix == ".npz" else resolved.with_name(resolved.name + ".npz")
 
 
 def _as_array(name: str, value: Any) -> np.ndarray:
@@ -104,7 +113,7 @@ def save(obj: Any, path: str | os.PathLike[str]) -> pathlib.Path:
     which ``load`` checks.
     """
     arrays = _checked_arrays(obj)
-    target = _npz_path(path)
+    target = _npz_path("save", path)
     if not target.parent.is_dir():
         raise FileNotFoundError(f"save: cannot write {str(target)!r}: the directory "
                                 f"{str(target.parent)!r} does not exist")
@@ -271,7 +280,7 @@ def load(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
             either detected or harmless: the same arrays are returned), an entry
             that is not an ``.npy`` array, or pickled objects.
     """
-    target = _npz_path(path)
+    target = _npz_path("load", path)
     if not target.is_file():
         given = os.fspath(path)
         note = "" if str(target) == given else f" (the path {given!r} with .npz appended)"
