@@ -118,6 +118,29 @@ def test_zero_grad_set_to_none_false_gives_fresh_zeros_and_refuses_a_non_bool():
     assert p.grad is None
 
 
+BAD_GRADS = [
+    ("abc", TypeError, "must be a real numeric array, got 'abc'"),
+    (Tensor(np.ones(3)), TypeError, r"must be a real numeric array, got .*\(Tensor\)"),
+    (np.ones(3, dtype=bool), TypeError, "must be a real numeric array"),
+    (np.ones(3, dtype=complex), TypeError, "must be a real numeric array"),
+    (np.ones(4), ValueError, r"grad of shape \(4,\) for a parameter of shape \(3,\)"),
+]
+
+
+@pytest.mark.parametrize("grad, error, message", BAD_GRADS, ids=range(len(BAD_GRADS)))
+def test_step_checks_every_grad_before_moving_any_parameter(grad, error, message):
+    first, second = _param((3,)), _param((3,))
+    opt = optim.Adam([first, second], lr=0.1)
+    first.grad = np.ones(3)
+    opt.step()
+    before = _snapshot(opt), first.data.copy()
+    first.grad, second.grad = np.ones(3), grad
+    with pytest.raises(error, match=message):
+        opt.step()
+    _assert_same(_snapshot(opt), before[0])
+    np.testing.assert_array_equal(first.data, before[1])
+
+
 # ------------------------------------------------------------------ load_state_dict, by hand
 
 def _adam_after_a_step(dtype=np.float64, **kwargs):
@@ -184,6 +207,7 @@ BAD_LOADS = [
     (lambda sd: {**sd, 7: np.ones(1)}, TypeError, r"keys must be str, got 7 \(int\)"),
     (lambda sd: {**sd, "junk": 1}, ValueError, "unknown key 'junk'"),
     (lambda sd: {**sd, "state.x.step": 1}, ValueError, r"unknown key 'state\.x\.step'"),
+    (lambda sd: {**sd, "state.00.step": 1}, ValueError, r"unknown key 'state\.00\.step'"),
     (lambda sd: {**sd, "param_groups.1.lr": 0.1}, ValueError, r"has 2 param group\(s\)"),
     (lambda sd: {**sd, "state.1.step": 1}, ValueError, "state for parameter 1, this optimizer"),
     (_edit(param_groups__0__lr=0.5, param_groups__0__eps="bad"), TypeError,

@@ -179,22 +179,34 @@ class Optimizer:
                     p.grad = np.zeros(np.shape(p.grad), dtype=np.asarray(p.grad).dtype)
 
     def step(self) -> None:
-        """Update every parameter that has a gradient, once."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = np.asarray(p.grad)
-                if g.shape != p.shape:
-                    raise ValueError(f"{type(self).__name__}: grad of shape {g.shape} for a "
-                                     f"parameter of shape {p.shape}")
-                g = g.astype(p.data.dtype, copy=True)  # never change the user's .grad
-                if group.get("maximize", False):
-                    g = -g
-                if group.get("weight_decay", 0) != 0 and not group.get("decoupled", False):
-                    g = g + group["weight_decay"] * p.data
-                state = self.state.setdefault(id(p), {})
-                self._update(p, g, state, group)
+        """Update every parameter that has a gradient, once.
+
+        Every gradient is checked before any parameter moves: one of another shape
+        than its parameter (ValueError) or not a real numeric array (TypeError)
+        refuses the whole step."""
+        work = [(p, self._grad_of(p), group) for group in self.param_groups
+                for p in group["params"] if p.grad is not None]
+        for p, grad, group in work:
+            g = grad.astype(p.data.dtype, copy=True)  # never change the user's .grad
+            if group.get("maximize", False):
+                g = -g
+            if group.get("weight_decay", 0) != 0 and not group.get("decoupled", False):
+                g = g + group["weight_decay"] * p.data
+            state = self.state.setdefault(id(p), {})
+            self._update(p, g, state, group)
+
+    def _grad_of(self, p: Tensor) -> np.ndarray:
+        """``p.grad`` as an array, checked against ``p`` (the ``isinstance`` first: a
+        Tensor or a string must not reach ``np.asarray``)."""
+        grad = p.grad
+        g = np.asarray(grad) if isinstance(grad, (np.ndarray, np.generic, float, int)) else None
+        if g is None or g.dtype.kind not in "fiu":
+            raise TypeError(f"{type(self).__name__}: the grad of a parameter of shape {p.shape} "
+                            f"must be a real numeric array, got {describe(grad)}")
+        if g.shape != p.shape:
+            raise ValueError(f"{type(self).__name__}: grad of shape {g.shape} for a "
+                             f"parameter of shape {p.shape}")
+        return g
 
     def _update(self, p: Tensor, g: np.ndarray, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
@@ -351,7 +363,8 @@ def _split_state_dict(where: str, state_dict: Any) -> tuple[dict[int, dict[str, 
             raise TypeError(f"{where}: state dict keys must be str, got {describe(key)}")
         parts = key.split(".", 2)
         if (len(parts) != 3 or parts[0] not in ("state", "param_groups")
-                or not (parts[1].isascii() and parts[1].isdigit()) or not parts[2]):
+                or not (parts[1].isascii() and parts[1].isdigit())
+                or parts[1] != str(int(parts[1])) or not parts[2]):  # 'state.01.x' too
             raise ValueError(f"{where}: unknown key {key!r}: keys are 'state.<i>.<name>' "
                              f"and 'param_groups.<g>.<option>'")
         kind, index, field = parts[0], int(parts[1]), parts[2]
