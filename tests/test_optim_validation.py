@@ -224,6 +224,7 @@ BAD_LOADS = [
     (_edit(param_groups__0__params=np.array([1])), ValueError,
      r"params must be the indices \[0\]"),
     (_edit(param_groups__0__params=np.array([0.0])), ValueError, "must be the indices"),
+    (_edit(param_groups__0__params=[[0], [1, 2]]), ValueError, "must be the indices"),
     (_edit(state__0__exp_avg=np.asarray(1.0)), ValueError,
      r"state\.0\.exp_avg: shape \(\), parameter 0 has shape \(2, 3\)"),
     (_edit(state__0__exp_avg=np.ones((3, 2))), ValueError, r"shape \(3, 2\)"),

@@ -301,9 +301,8 @@ class Optimizer:
                              + (f"has unknown {[f'param_groups.{g}.{k}' for k in extra]}"
                                 if extra else ""))
         start = sum(len(earlier["params"]) for earlier in self.param_groups[:g])
-        indices = np.asarray(entries["params"])
         wanted = np.arange(start, start + len(group["params"]))
-        if indices.dtype.kind not in "iu" or not np.array_equal(indices, wanted):
+        if not _same_indices(entries["params"], wanted):
             raise ValueError(f"{where}: param_groups.{g}.params must be the indices "
                              f"{wanted.tolist()} of the group's {len(wanted)} parameter(s), "
                              f"got {describe(entries['params'])}")
@@ -370,6 +369,15 @@ def _split_state_dict(where: str, state_dict: Any) -> tuple[dict[int, dict[str, 
         kind, index, field = parts[0], int(parts[1]), parts[2]
         (state if kind == "state" else groups).setdefault(index, {})[field] = value
     return groups, state
+
+
+def _same_indices(stored: Any, wanted: np.ndarray) -> bool:
+    """Whether ``stored`` holds the integers ``wanted`` (a ragged list is simply not)."""
+    try:
+        indices = np.asarray(stored)
+    except (ValueError, TypeError):
+        return False
+    return indices.dtype.kind in "iu" and np.array_equal(indices, wanted)
 
 
 def _read_step(where: str, key: str, value: Any) -> int:
