@@ -97,3 +97,69 @@ def test_clip_grad_value_by_hand():
     np.testing.assert_array_equal(p.grad, [-1.0, -0.5, 0.5, 1.0])
     with pytest.raises(ValueError, match="clip_value"):
         clip_grad_value_(p, -1.0)
+
+
+# --------------------------------------------------------------------- refused arguments
+
+def _with_grad():
+    p = Tensor(np.zeros(3), requires_grad=True)
+    p.grad = np.array([1.0, -2.0, 3.0])
+    return p
+
+
+REFUSED = [
+    # (call on a parameter p that has a gradient, exception, message fragment)
+    (lambda p: clip_grad_value_([p], math.nan), ValueError, "clip_value must be a number >= 0"),
+    (lambda p: clip_grad_value_([p], -1.0), ValueError, "clip_value must be >= 0"),
+    (lambda p: clip_grad_value_([p], "1"), TypeError, "clip_value must be a real number"),
+    (lambda p: clip_grad_value_([p], None), TypeError, "clip_value must be a real number"),
+    (lambda p: clip_grad_value_([p], True), TypeError, "clip_value must be a real number"),
+    (lambda p: clip_grad_value_([p, 1.0], 1.0), TypeError, r"got 1\.0 \(float\) at position 1"),
+    (lambda p: clip_grad_value_(None, 1.0), TypeError, "parameters must be a Tensor or"),
+    (lambda p: clip_grad_norm_([p], math.nan), ValueError, "max_norm must be a number >= 0"),
+    (lambda p: clip_grad_norm_([p], -1.0), ValueError, "max_norm must be >= 0"),
+    (lambda p: clip_grad_norm_([p], "1"), TypeError, "max_norm must be a real number"),
+    (lambda p: clip_grad_norm_([p], None), TypeError, "max_norm must be a real number"),
+    (lambda p: clip_grad_norm_([p], 1.0, norm_type="fro"), ValueError, "norm_type must be"),
+    (lambda p: clip_grad_norm_([p], 1.0, norm_type=math.nan), ValueError, "norm_type must be"),
+    (lambda p: clip_grad_norm_([p], 1.0, norm_type=-1), ValueError, "norm_type must be > 0"),
+    (lambda p: clip_grad_norm_([p], 1.0, norm_type=None), TypeError, "norm_type must be a real"),
+    (lambda p: clip_grad_norm_([p], 1.0, norm_type=True), TypeError, "norm_type must be a real"),
+    (lambda p: clip_grad_norm_([p], 1.0, error_if_nonfinite="no"), TypeError,
+     "error_if_nonfinite must be a bool"),
+    (lambda p: clip_grad_norm_([p, 1], 1.0), TypeError, r"got 1 \(int\) at position 1"),
+    (lambda p: clip_grad_norm_(3, 1.0), TypeError, "parameters must be a Tensor or"),
+]
+
+
+@pytest.mark.parametrize("call, error, message", REFUSED, ids=range(len(REFUSED)))
+def test_bad_arguments_are_refused_and_leave_the_gradients_alone(call, error, message):
+    p = _with_grad()
+    before = p.grad.copy()
+    with pytest.raises(error, match=message):
+        call(p)
+    np.testing.assert_array_equal(p.grad, before)
+
+
+def test_a_bad_item_late_in_the_list_changes_no_earlier_gradient():
+    p = Tensor(np.zeros(()), requires_grad=True)
+    p.grad = grad = np.float64(5.0)  # a numpy scalar: clipping would make it a 0-d array
+    with pytest.raises(TypeError, match="parameters must be Tensors"):
+        clip_grad_norm_([p, "w"], 1.0)
+    assert p.grad is grad
+
+
+@pytest.mark.parametrize("clip", [math.inf, 0.0])
+def test_clip_values_torch_accepts_give_torchs_gradients(clip):
+    torch = pytest.importorskip("torch")
+    ours, theirs = _pair(3, 2.0)
+    clip_grad_value_(ours, clip)
+    torch.nn.utils.clip_grad_value_(theirs, clip, foreach=False)
+    for p, q in zip(ours, theirs):
+        np.testing.assert_array_equal(p.grad, q.grad.numpy())
+    ours, theirs = _pair(4, 2.0)
+    total = clip_grad_norm_(ours, clip, norm_type="inf")
+    ref = torch.nn.utils.clip_grad_norm_(theirs, clip, norm_type="inf", foreach=False)
+    assert total == pytest.approx(ref.item())
+    for p, q in zip(ours, theirs):
+        np.testing.assert_allclose(p.grad, q.grad.numpy(), rtol=1e-12, atol=1e-300)

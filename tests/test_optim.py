@@ -173,7 +173,7 @@ def test_training_a_tensor_without_any_module():
 
 def test_errors():
     p = Tensor(np.ones(2), requires_grad=True)
-    with pytest.raises(ValueError, match="SGD: invalid lr -1"):
+    with pytest.raises(ValueError, match=r"SGD: lr must be >= 0, got -1\.0"):
         optim.SGD([p], lr=-1)
     with pytest.raises(ValueError, match="Nesterov"):
         optim.SGD([p], lr=0.1, nesterov=True)
