@@ -66,3 +66,9 @@ def test_one_of_and_describe():
     with pytest.raises(ValueError, match=r"one of 'mean', 'sum', got \['sum'\] \(list\)"):
         A.one_of("f", "mode", ["sum"], ("mean", "sum"))
     assert A.describe("x" * 100).endswith("...")
+
+
+def test_numpy_scalars_are_described_by_value_and_type():
+    assert A.describe(np.float64(5.0)) == "5.0 (float64)"
+    with pytest.raises(ValueError, match="must be a number, not NaN, got nan"):
+        A.number("f", "x", math.nan, finite=False)

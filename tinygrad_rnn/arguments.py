@@ -29,7 +29,8 @@ import numpy as np
 
 def describe(value: Any, limit: int = 60) -> str:
     """``value`` as an error message shows it: a short repr and, unless obvious, its type."""
-    text = repr(value)
+    # a numpy scalar by its value (5.0), not its repr (np.float64(5.0))
+    text = repr(value.item() if isinstance(value, np.generic) else value)
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     if value is None or isinstance(value, (str, bool)):
@@ -73,7 +74,8 @@ def number(where: str, name: str, value: Any, minimum: float | None = None,
         raise TypeError(f"{where}: {name} must be a real number, got {describe(value)}")
     value = float(value)
     if math.isnan(value) or (finite and math.isinf(value)):
-        raise ValueError(f"{where}: {name} must be a finite number, got {value}")
+        kind = "a finite number" if finite else "a number, not NaN"
+        raise ValueError(f"{where}: {name} must be {kind}, got {value}")
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         raise ValueError(f"{where}: {name} must be {_range(minimum, maximum)}, got {value}")
     return value
