@@ -1,0 +1,130 @@
+"""Issue 14: the gradient checks and ``replay.scan`` refuse bad arguments at the door,
+in their own words (which argument, what was expected, what was given), and a
+gradient check fails, saying which, when the output does not depend on a tensor
+it was asked to check."""
+
+import re
+
+import numpy as np
+import pytest
+
+import tinygrad_rnn as tr
+from tinygrad_rnn import Tensor
+
+
+def leaf(*shape, seed=0, requires_grad=True, name=None):
+    data = np.random.default_rng(seed).uniform(-1, 1, shape)
+    return Tensor(data, requires_grad=requires_grad, name=name)
+
+
+def double(a):
+    return a * 2
+
+
+# --------------------------------------------------------------------------- gradcheck
+
+GRADCHECK_REFUSALS = [
+    # (call, exception, message fragment)
+    (lambda t: tr.gradcheck(double, [np.ones(3)]), TypeError,
+     "input 0 must be a Tensor, got ndarray"),
+    (lambda t: tr.gradcheck(lambda a, k: a * k, [t, 3.0]), TypeError,
+     "input 1 must be a Tensor, got float"),
+    (lambda t: tr.gradcheck(double, None), TypeError, "inputs must be a list or tuple of Tensors"),
+    (lambda t: tr.gradcheck(double, np.ones(3)), TypeError, "inputs must be a list or tuple"),
+    (lambda t: tr.gradcheck("fn", [t]), TypeError, "fn must be callable"),
+    (lambda t: tr.gradcheck(double, [t], eps=0), ValueError, "eps must be > 0, got 0.0"),
+    (lambda t: tr.gradcheck(double, [t], eps=-1e-6), ValueError, "eps must be > 0"),
+    (lambda t: tr.gradcheck(double, [t], eps=float("nan")), ValueError,
+     "eps must be a finite number"),
+    (lambda t: tr.gradcheck(double, [t], eps="1e-6"), TypeError, "eps must be a real number"),
+    (lambda t: tr.gradcheck(double, [t], atol=-1.0), ValueError, "atol must be >= 0"),
+    (lambda t: tr.gradcheck(double, [t], rtol=float("nan")), ValueError,
+     "rtol must be a finite number"),
+    (lambda t: tr.gradcheck(double, [t], atol=float("inf")), ValueError,
+     "atol must be a finite number"),
+    (lambda t: tr.gradcheck(double, [t], seed=-1), ValueError, "seed must be an int >= 0"),
+    (lambda t: tr.gradcheck(double, [t], seed=0.5), TypeError, "seed must be an int"),
+    (lambda t: tr.gradcheck(double, [t], raise_exception="no"), TypeError,
+     "raise_exception must be a bool"),
+    (lambda t: tr.gradcheck(double, [t.detach()]), ValueError,
+     "expects at least one input tensor to require gradient"),
+    (lambda t: tr.gradcheck(double, [t], params=[t]), TypeError,
+     "params must be a dict name -> Tensor"),
+    (lambda t: tr.gradcheck(double, [t], params=tr.nn.Linear(2, 2)), TypeError,
+     "pass dict(module.named_parameters())"),
+    (lambda t: tr.gradcheck(double, [t], params={"w": np.ones(2)}), TypeError,
+     "params['w'] must be a Tensor, got ndarray"),
+    (lambda t: tr.gradcheck(double, [t], params={0: leaf(2)}), TypeError,
+     "the keys of params must be str"),
+    (lambda t: tr.gradcheck(double, [t], params={"w": leaf(2, requires_grad=False)}),
+     ValueError, "params['w'] does not require grad"),
+    (lambda t: tr.gradcheck_report(double, [np.ones(3)]), TypeError, "input 0 must be a Tensor"),
+    (lambda t: tr.gradcheck_report(double, [t], eps=0.0), ValueError, "eps must be > 0"),
+    (lambda t: tr.numerical_grad(double, [np.ones(3)]), TypeError,
+     "numerical_grad: input 0 must be a Tensor"),
+    (lambda t: tr.numerical_grad(double, [t], eps=0), ValueError,
+     "numerical_grad: eps must be > 0"),
+    (lambda t: tr.numerical_grad(double, [t], wrt=t), TypeError, "wrt must be a list of Tensors"),
+    (lambda t: tr.numerical_grad(double, [t], wrt=[np.ones(3)]), TypeError,
+     "wrt[0] must be a Tensor, got ndarray"),
+    (lambda t: tr.numerical_grad(double, [t], grad_outputs=[np.ones(4)]), ValueError,
+     "grad_outputs[0] has shape (4,), but output 0 has shape (3,)"),
+    (lambda t: tr.numerical_grad(double, [t], grad_outputs=[np.ones(3)] * 2), ValueError,
+     "grad_outputs has 2 arrays, but fn returned 1 outputs"),
+    (lambda t: tr.numerical_grad(double, [t], grad_outputs=[["a"] * 3]), TypeError,
+     "grad_outputs[0] must be an array of numbers"),
+]
+
+
+@pytest.mark.parametrize("call, exception, fragment", GRADCHECK_REFUSALS)
+def test_gradcheck_refuses_bad_arguments_in_its_own_words(call, exception, fragment):
+    t = leaf(3)
+    before = t.data.copy()
+    with pytest.raises(exception, match=re.escape(fragment)):
+        call(t)
+    assert np.array_equal(t.data, before) and t.grad is None
+
+
+UNREACHED = [
+    # (fn, inputs, params, the tensor named in the headline, the note)
+    (lambda a: a.detach() * 0, [leaf(3)], None, "input 0",
+     "the output does not depend on input 0: it is not in the graph; pass it with "
+     "requires_grad=False if that is intended"),
+    (lambda a, b: a * 2, [leaf(3), leaf(2, seed=1)], None, "input 1",
+     "the output does not depend on input 1: it is not in the graph"),
+    (lambda a, b: a * 2, [leaf(3), leaf(2, seed=1, name="b")], None, "b",
+     "the output does not depend on input 1 (b): it is not in the graph"),
+    (lambda a: a * 2, [leaf(3)], {"w": leaf(2)}, "w",
+     "the output does not depend on params['w']: it is not in the graph; leave it out of "
+     "params if that is intended"),
+    (lambda a: Tensor(a.data * 2), [leaf(3)], None, "input 0",
+     "the output does not depend on input 0"),  # through .data: numerics see it, autograd not
+]
+
+
+@pytest.mark.parametrize("fn, inputs, params, name, note", UNREACHED)
+def test_gradcheck_fails_naming_an_input_the_output_does_not_depend_on(fn, inputs, params,
+                                                                        name, note):
+    with pytest.raises(tr.GradcheckError, match=f"the output does not depend on {name}:"):
+        tr.gradcheck(fn, inputs, params=params)
+    assert tr.gradcheck(fn, inputs, params=params, raise_exception=False) is False
+    report = tr.gradcheck_report(fn, inputs, params=params)
+    assert not report.ok and [row.name for row in report.unreached] == [name]
+    assert note in str(report)
+    assert all(t.grad is None for t in inputs)  # left as found
+
+
+def test_a_gradient_that_is_zero_but_flows_is_checked_and_passes():
+    # in the graph, with a zero derivative: autograd and differences agree, nothing unreached
+    t = leaf(3)
+    report = tr.gradcheck_report(lambda a: a * 0, [t])
+    assert report.ok and not report.unreached and not report.notes
+
+
+def test_a_lone_tensor_is_a_list_of_one_as_in_torch():
+    t = leaf(3)
+    assert tr.gradcheck(lambda a: a.tanh(), t)
+    torch = pytest.importorskip("torch")
+    assert torch.autograd.gradcheck(lambda a: a.tanh(), torch.tensor(t.data, requires_grad=True))
+    (g,) = tr.numerical_grad(lambda a: (a * a).sum(), t)
+    np.testing.assert_allclose(g, 2 * t.data, rtol=1e-6)
