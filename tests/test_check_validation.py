@@ -3,13 +3,14 @@ in their own words (which argument, what was expected, what was given), and a
 gradient check fails, saying which, when the output does not depend on a tensor
 it was asked to check."""
 
+import contextlib
 import re
 
 import numpy as np
 import pytest
 
 import tinygrad_rnn as tr
-from tinygrad_rnn import Tensor
+from tinygrad_rnn import Tensor, replay
 
 
 def leaf(*shape, seed=0, requires_grad=True, name=None):
@@ -128,3 +129,101 @@ def test_a_lone_tensor_is_a_list_of_one_as_in_torch():
     assert torch.autograd.gradcheck(lambda a: a.tanh(), torch.tensor(t.data, requires_grad=True))
     (g,) = tr.numerical_grad(lambda a: (a * a).sum(), t)
     np.testing.assert_allclose(g, 2 * t.data, rtol=1e-6)
+
+
+# --------------------------------------------------------------------------- replay.scan
+
+CELL = tr.nn.RNNCell(3, 4)
+XS = Tensor(np.random.default_rng(1).standard_normal((5, 2, 3)), requires_grad=True)
+H0 = Tensor(np.zeros((2, 4)))
+WEIGHTS = list(CELL.parameters())
+
+
+def rnn_step(x, h):
+    return CELL(x, h)
+
+
+def lstm_like_step(x, h, c):
+    return CELL(x, h), c
+
+
+SCAN_REFUSALS = [
+    # (call, exception, message fragment)
+    (lambda: replay.scan(rnn_step, [XS], None, fixed=WEIGHTS), TypeError,
+     "states must be a list or tuple of tensors, got None"),
+    (lambda: replay.scan(rnn_step, [XS], H0, fixed=WEIGHTS), TypeError,
+     "states must be a list or tuple of tensors; got a single Tensor, write [h0]"),
+    (lambda: replay.scan(rnn_step, [XS], [], fixed=WEIGHTS), ValueError,
+     "states must hold at least one tensor"),
+    (lambda: replay.scan(rnn_step, [XS], [[0.0] * 4], fixed=WEIGHTS), TypeError,
+     "states[0] must be a Tensor or an array, got [0.0, 0.0, 0.0, 0.0] (list)"),
+    (lambda: replay.scan(rnn_step, XS, [H0], fixed=WEIGHTS), TypeError,
+     "sequences must be a list or tuple of tensors; got a single Tensor, write [x]"),
+    (lambda: replay.scan(rnn_step, XS.data, [H0], fixed=WEIGHTS), TypeError,
+     "got a single ndarray, write [x]"),
+    (lambda: replay.scan(rnn_step, None, [H0], fixed=WEIGHTS), TypeError,
+     "sequences must be a list or tuple of tensors, got None"),
+    (lambda: replay.scan(rnn_step, [], [H0], fixed=WEIGHTS), ValueError,
+     "the sequences need one length along axis 0, at least 1, got shapes []"),
+    (lambda: replay.scan(rnn_step, ["abc"], [H0], fixed=WEIGHTS), TypeError,
+     "sequences[0] must be a Tensor or an array, got 'abc'"),
+    (lambda: replay.scan(rnn_step, [XS], [H0], fixed=CELL), TypeError,
+     "got a RNNCell (a Module): pass dict(module.named_parameters()) or "
+     "list(module.parameters())"),
+    (lambda: replay.scan(rnn_step, [XS], [H0], fixed=WEIGHTS[0]), TypeError,
+     "fixed must be a list or tuple of tensors; got a single Parameter, write [w]"),
+    (lambda: replay.scan(rnn_step, [XS], [H0], fixed=[w.data for w in WEIGHTS]), TypeError,
+     "fixed[0] must be a Tensor, one of the very objects the step reads"),
+    (lambda: replay.scan(rnn_step, [XS], [H0], fixed={"w": WEIGHTS[0].data}), TypeError,
+     "fixed['w'] must be a Tensor"),
+    (lambda: replay.scan(rnn_step, [XS], [H0], fixed={1: WEIGHTS[0]}), TypeError,
+     "the keys of fixed must be str"),
+    (lambda: replay.scan(rnn_step, [XS], [H0], fixed=WEIGHTS, reverse="no"), TypeError,
+     "reverse must be a bool"),
+    (lambda: replay.scan("step", [XS], [H0], fixed=WEIGHTS), TypeError,
+     "step must be callable"),
+    # arity: one argument per sequence, then one per state
+    (lambda: replay.scan(rnn_step, [XS], [H0, H0], fixed=WEIGHTS), TypeError,
+     "called as step(*x_t, *state) with 3 positional argument(s), 1 sequence slice(s) then "
+     "2 state tensor(s), but its signature is rnn_step(x, h)"),
+    (lambda: replay.scan(lstm_like_step, [XS], [H0], fixed=WEIGHTS), TypeError,
+     "with 2 positional argument(s), 1 sequence slice(s) then 1 state tensor(s), but its "
+     "signature is lstm_like_step(x, h, c)"),
+    (lambda: replay.scan(rnn_step, [XS, XS], [H0], fixed=WEIGHTS), TypeError,
+     "2 sequence slice(s) then 1 state tensor(s)"),
+    (lambda: replay.scan(tr.nn.LSTMCell(3, 4), [XS], [H0, H0]), TypeError,  # forward(x, state)
+     "but its signature is LSTMCell(x"),
+    # what the step returns, checked after its first step
+    (lambda: replay.scan(lambda x, h: (CELL(x, h), h), [XS], [H0], fixed=WEIGHTS), TypeError,
+     "the step must return the new state, 1 tensor(s) like the state it was given, got 2 "
+     "values"),
+    (lambda: replay.scan(lambda x, h: x, [XS], [H0], fixed=WEIGHTS), ValueError,
+     "the step returned state 0 of shape (2, 3), but the initial state 0 has shape (2, 4)"),
+    (lambda: replay.scan(lambda x, h: CELL(x, h).sum(), [XS], [H0], fixed=WEIGHTS), ValueError,
+     "the step returned state 0 of shape (), but the initial state 0 has shape (2, 4)"),
+]
+
+
+@pytest.mark.parametrize("scanned", [True, False], ids=["replayed", "op by op"])
+@pytest.mark.parametrize("call, exception, fragment", SCAN_REFUSALS)
+def test_scan_refuses_bad_arguments_in_its_own_words(call, exception, fragment, scanned):
+    weights = [w.data.copy() for w in WEIGHTS]
+    context = contextlib.nullcontext() if scanned else replay.disabled()
+    with context, pytest.raises(exception, match=re.escape(fragment)):
+        call()
+    assert all(np.array_equal(w.data, before) for w, before in zip(WEIGHTS, weights))
+    assert all(t.grad is None for t in [XS, H0, *WEIGHTS])
+
+
+@pytest.mark.parametrize("scanned", [True, False], ids=["replayed", "op by op"])
+def test_scan_accepts_what_its_docs_allow(scanned):
+    context = contextlib.nullcontext() if scanned else replay.disabled()
+    with context:
+        reference, (h,) = replay.scan(rnn_step, [XS], [H0], fixed=WEIGHTS)
+        for states, fixed in [((H0,), tuple(WEIGHTS)), ([H0.data], iter(WEIGHTS)),
+                              ([H0], dict(CELL.named_parameters()))]:
+            out, _ = replay.scan(rnn_step, [XS], states, fixed=fixed)
+            assert np.array_equal(out.data, reference.data)
+        # a Module as the step, checked by its forward's signature; a bare tensor returned
+        out, _ = replay.scan(CELL, (XS.data,), [H0], fixed=WEIGHTS)
+        assert np.array_equal(out.data, reference.data)
