@@ -227,3 +227,87 @@ def test_scan_accepts_what_its_docs_allow(scanned):
         # a Module as the step, checked by its forward's signature; a bare tensor returned
         out, _ = replay.scan(CELL, (XS.data,), [H0], fixed=WEIGHTS)
         assert np.array_equal(out.data, reference.data)
+
+
+# --------------------------------------------------------------------------- gradcheck_layer
+
+RNN = tr.nn.RNN(3, 2).double()
+X = np.random.default_rng(2).standard_normal((2, 3))
+
+LAYER_REFUSALS = [
+    # (call, exception, message fragment)
+    (lambda: tr.gradcheck_layer("lstm", X), TypeError,
+     "gradcheck_layer: layer must be a Module (an nn.RNN, a cell, a module of your own), "
+     "got 'lstm'"),
+    (lambda: tr.gradcheck_layer(RNN, "abc"), TypeError,
+     "x must be a Tensor or an array of numbers, got 'abc'"),
+    (lambda: tr.gradcheck_layer(RNN, None), TypeError, "x must be a Tensor or an array"),
+    (lambda: tr.gradcheck_layer(RNN, X, "h0"), TypeError,
+     "state must be a Tensor or an array of numbers, got 'h0'"),
+    (lambda: tr.gradcheck_layer(RNN, X, (np.zeros((1, 2)), None)), TypeError,
+     "state[1] must be a Tensor or an array of numbers, got None"),
+    (lambda: tr.gradcheck_layer(RNN, X, eps=0), ValueError, "eps must be > 0, got 0.0"),
+    (lambda: tr.gradcheck_layer(RNN, X, atol=-1), ValueError, "atol must be >= 0"),
+    (lambda: tr.gradcheck_layer(RNN, X, rtol=float("nan")), ValueError,
+     "rtol must be a finite number"),
+    (lambda: tr.gradcheck_layer(RNN, X, seed=1.5), TypeError, "seed must be an int"),
+    (lambda: tr.gradcheck_layer(RNN, X, per_step="no"), TypeError,
+     "per_step must be a bool (True or False), got 'no'"),
+    (lambda: tr.gradcheck_layer(RNN, X, unroll=1), TypeError, "unroll must be a bool"),
+    (lambda: tr.gradcheck_layer(RNN, X, raise_exception=0), TypeError,
+     "raise_exception must be a bool"),
+    (lambda: tr.gradcheck_layer(RNN, X, gates=3), TypeError,
+     "gates must be a str such as 'ifgo' or a sequence of gate names, got 3 (int)"),
+    (lambda: tr.gradcheck_layer(RNN, X, gates=["i", 2]), TypeError,
+     "each gate name must be a str, got 2 (int)"),
+    (lambda: tr.gradcheck_layer(RNN, X, gates="iifo"), ValueError,
+     "gate names must be distinct, got ['i', 'i', 'f', 'o']"),
+    (lambda: tr.gradcheck_layer(RNN, X, atl=1e-3), TypeError,
+     "gradcheck_layer: unknown option 'atl'; it takes gates, per_step"),
+    (lambda: tr.layercheck.layercheck_report(RNN, X, eps=-1.0), ValueError, "eps must be > 0"),
+]
+
+
+@pytest.mark.parametrize("call, exception, fragment", LAYER_REFUSALS)
+def test_gradcheck_layer_refuses_bad_arguments_in_its_own_words(call, exception, fragment):
+    weights = {n: p.data.copy() for n, p in RNN.named_parameters()}
+    RNN.train()
+    with pytest.raises(exception, match=re.escape(fragment)):
+        call()
+    assert RNN.training  # its mode as it was
+    assert all(np.array_equal(p.data, weights[n]) and p.grad is None
+               for n, p in RNN.named_parameters())
+
+
+def test_gradcheck_layer_takes_gates_as_a_str_or_a_list_and_state_as_arrays():
+    lstm = tr.nn.LSTM(3, 2).double()
+    state = (np.zeros((1, 2)), Tensor(np.ones((1, 2)) * 0.1))
+    assert tr.gradcheck_layer(lstm, X, state, gates="ifgo", per_step=False)
+    assert tr.gradcheck_layer(lstm, Tensor(X), list(state), gates=["i", "f", "g", "o"],
+                              per_step=False)
+
+
+CHECK_LAYER_GRADIENTS_REFUSALS = [
+    (dict(make_layer="rnn"), TypeError, "check_layer_gradients: make_layer must be callable"),
+    (dict(per_step="yes"), TypeError, "check_layer_gradients: per_step must be a bool"),
+    (dict(eps=0.0), ValueError, "check_layer_gradients: eps must be > 0"),
+    (dict(tolerance=1e-3), TypeError, "check_layer_gradients: unknown option 'tolerance'"),
+]
+
+
+@pytest.mark.parametrize("kwargs, exception, fragment", CHECK_LAYER_GRADIENTS_REFUSALS)
+def test_check_layer_gradients_refuses_bad_options_before_drawing_a_configuration(
+        kwargs, exception, fragment):
+    from tinygrad_rnn.testing import check_layer_gradients, recurrent_configs
+
+    drawn = []
+
+    def make_layer(config):
+        drawn.append(config)
+        return config.layer()
+
+    kwargs.setdefault("make_layer", make_layer)
+    with pytest.raises(exception, match=re.escape(fragment)):
+        check_layer_gradients(recurrent_configs(kinds="rnn", seq_len=1, batch=1, input_size=1,
+                                                hidden_size=1), **kwargs)
+    assert drawn == []
