@@ -311,3 +311,61 @@ def test_check_layer_gradients_refuses_bad_options_before_drawing_a_configuratio
         check_layer_gradients(recurrent_configs(kinds="rnn", seq_len=1, batch=1, input_size=1,
                                                 hidden_size=1), **kwargs)
     assert drawn == []
+
+
+# --------------------------------------------------------------------------- compare_grads
+
+G = {"w": np.ones((3, 2)), "b": np.ones(2)}
+OFF = {"w": np.full((3, 2), 2.0), "b": np.zeros(2)}  # wrong, so that every option is used
+
+COMPARE_REFUSALS = [
+    # (call, exception, message fragment)
+    (lambda: tr.compare_grads(None, G), TypeError,
+     "compare_grads: expected must be a dict name -> array (or Tensor), or a Module, got None"),
+    (lambda: tr.compare_grads(G, np.ones(3)), TypeError, "actual must be a dict name -> array"),
+    (lambda: tr.compare_grads(G, [("w", 1)]), TypeError, "actual must be a dict"),
+    (lambda: tr.compare_grads({0: np.ones(2)}, {0: np.ones(2)}), TypeError,
+     "the names in expected must be str, got 0 (int)"),
+    (lambda: tr.compare_grads(G, {**G, "b": "x"}), TypeError,
+     "actual['b'] must be an array of numbers, got 'x'"),
+    (lambda: tr.compare_grads(G, {**G, "b": [[1.0], [2.0, 3.0]]}), TypeError,
+     "actual['b'] must be an array of numbers"),
+    (lambda: tr.compare_grads(G, {**G, "b": Tensor(np.ones(2))}), ValueError,
+     "'b' has no gradient (did backward run?)"),
+    (lambda: tr.compare_grads(G, {"w": G["w"]}), KeyError, "missing from actual ['b']"),
+    (lambda: tr.compare_grads(G, OFF, rtol=-1e-5), ValueError, "rtol must be >= 0"),
+    (lambda: tr.compare_grads(G, OFF, atol=float("nan")), ValueError,
+     "atol must be a finite number"),
+    (lambda: tr.compare_grads(G, OFF, atol="0"), TypeError, "atol must be a real number"),
+    (lambda: tr.compare_grads(G, OFF, time_axis=2), ValueError,
+     "time_axis is 2, but 'w' has 2 dimension(s) (shape (3, 2))"),
+    (lambda: tr.compare_grads(G, OFF, time_axis=1.0), TypeError,
+     "time_axis must be an int, a dict name -> int or None, got 1.0 (float)"),
+    (lambda: tr.compare_grads(G, OFF, time_axis={"v": 0}), ValueError,
+     "time_axis names ['v'], which are not among the gradients ['b', 'w']"),
+    (lambda: tr.compare_grads(G, OFF, time_axis={"b": -2}), ValueError,
+     "time_axis['b'] is -2, but 'b' has 1 dimension(s)"),
+    (lambda: tr.compare_grads(G, OFF, time_axis={"b": "0"}), TypeError,
+     "time_axis['b'] must be an int, got '0'"),
+    (lambda: tr.compare_grads(G, OFF, activations=np.ones(2)), TypeError,
+     "activations must be a dict name -> array"),
+    (lambda: tr.compare_grads(G, OFF, activations={"h": np.ones(2)}), ValueError,
+     "activations names ['h'], which are not among the gradients"),
+    (lambda: tr.compare_grads(G, OFF, activations={"w": np.ones((4, 2))}), ValueError,
+     "activations['w'] has shape (4, 2), which does not broadcast to the gradient's (3, 2)"),
+    (lambda: tr.compare_grads(G, OFF, activations={"b": np.ones((3, 2))}), ValueError,
+     "activations['b'] has shape (3, 2), which does not broadcast"),
+]
+
+
+@pytest.mark.parametrize("call, exception, fragment", COMPARE_REFUSALS)
+def test_compare_grads_refuses_bad_arguments_in_its_own_words(call, exception, fragment):
+    with pytest.raises(exception, match=re.escape(fragment)):
+        call()
+
+
+def test_compare_grads_takes_what_its_docs_allow():
+    report = tr.compare_grads(G, OFF, time_axis={"w": 0}, activations={"w": np.ones(2)})
+    assert not report.ok and report["b"].diagnoses
+    report = tr.compare_grads(G, {k: v.tolist() for k, v in G.items()}, time_axis=-1)
+    assert report.ok
