@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .arguments import describe, is_int, number
 from .checkrows import MAX_ERRORS, Column, GradientErrors, format_table, name_width
 
 if TYPE_CHECKING:
@@ -70,18 +71,84 @@ class GradComparison:
         return "\n".join(lines)
 
 
-def _as_gradient_dict(grads: Any) -> dict[str, np.ndarray]:
+def _as_gradient_dict(grads: Any, which: str = "expected") -> dict[str, np.ndarray]:
     """A dict of arrays as is; a Module or a dict of Tensors gives their ``.grad``."""
     if hasattr(grads, "named_parameters"):
         grads = dict(grads.named_parameters())
+    if not isinstance(grads, Mapping):
+        raise TypeError(f"compare_grads: {which} must be a dict name -> array (or Tensor), or "
+                        f"a Module, got {describe(grads)}")
     out = {}
-    for name, value in dict(grads).items():
+    for name, value in grads.items():
+        if not isinstance(name, str):
+            raise TypeError(f"compare_grads: the names in {which} must be str, "
+                            f"got {describe(name)}")
         if hasattr(value, "grad") and hasattr(value, "data"):  # a Tensor or Parameter
             value = value.grad
         if value is None:
             raise ValueError(f"compare_grads: {name!r} has no gradient (did backward run?)")
-        out[name] = np.asarray(value, dtype=np.float64)
+        out[name] = _array(f"{which}[{name!r}]", value)
     return out
+
+
+def _array(what: str, value: Any) -> np.ndarray:
+    """``value`` as a float64 array, or a TypeError naming it."""
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"compare_grads: {what} must be an array of numbers, got {describe(value)}")
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"compare_grads: {what} must be an array of numbers, "
+                        f"got {describe(value)}") from None
+
+
+def _time_axes(time_axis: Any, grads: dict[str, np.ndarray]) -> dict[str, int | None]:
+    """Each gradient's time axis (None: none given), checked against its dimensions."""
+    if time_axis is not None and not is_int(time_axis) and not isinstance(time_axis, Mapping):
+        raise TypeError(f"compare_grads: time_axis must be an int, a dict name -> int or "
+                        f"None, got {describe(time_axis)}")
+    if isinstance(time_axis, Mapping):
+        _known_names("time_axis", time_axis, grads)
+    axes: dict[str, int | None] = {}
+    for name, g in grads.items():
+        axis = time_axis.get(name) if isinstance(time_axis, Mapping) else time_axis
+        if axis is not None:
+            label = f"time_axis[{name!r}]" if isinstance(time_axis, Mapping) else "time_axis"
+            if not is_int(axis):
+                raise TypeError(f"compare_grads: {label} must be an int, got {describe(axis)}")
+            if not -g.ndim <= axis < g.ndim:
+                raise ValueError(f"compare_grads: {label} is {axis}, but {name!r} has "
+                                 f"{g.ndim} dimension(s) (shape {g.shape})")
+            axis = int(axis)
+        axes[name] = axis
+    return axes
+
+
+def _activations(activations: Any, grads: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The activations by name, each broadcastable to its gradient's shape."""
+    if activations is None:
+        return {}
+    if not isinstance(activations, Mapping):
+        raise TypeError(f"compare_grads: activations must be a dict name -> array, "
+                        f"got {describe(activations)}")
+    _known_names("activations", activations, grads)
+    out = {}
+    for name, value in activations.items():
+        a = _array(f"activations[{name!r}]", value.data if hasattr(value, "grad") else value)
+        try:
+            np.broadcast_to(a, grads[name].shape)
+        except ValueError:
+            raise ValueError(f"compare_grads: activations[{name!r}] has shape {a.shape}, which "
+                             f"does not broadcast to the gradient's {grads[name].shape}") from None
+        out[name] = a
+    return out
+
+
+def _known_names(argument: str, given: Mapping[Any, Any], grads: dict[str, np.ndarray]) -> None:
+    unknown = [n for n in given if n not in grads]
+    if unknown:
+        raise ValueError(f"compare_grads: {argument} names {unknown}, which are not among the "
+                         f"gradients {sorted(grads)}")
 
 
 def _close(a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> bool:
@@ -194,18 +261,27 @@ def compare_grads(expected: Mapping[str, Any] | Module, actual: Mapping[str, Any
     Returns:
         a ``GradComparison``: ``.ok``, ``.rows`` (with ``.diagnoses``), and
         ``str()`` for the table.
+
+    Refuses: gradients that are not a dict or a Module, names that are not str,
+    values that are not numbers (TypeError); a Tensor without ``.grad``, a negative
+    or non-finite ``rtol``/``atol``, a ``time_axis`` out of a gradient's range, an
+    activation that does not broadcast to its gradient, a ``time_axis`` or
+    ``activations`` key that names no gradient (ValueError); different names in
+    ``expected`` and ``actual`` (KeyError, naming them).
     """
-    expected, actual = _as_gradient_dict(expected), _as_gradient_dict(actual)
+    expected = _as_gradient_dict(expected, "expected")
+    actual = _as_gradient_dict(actual, "actual")
     missing = sorted(set(expected) - set(actual))
     extra = sorted(set(actual) - set(expected))
     if missing or extra:
         raise KeyError(f"compare_grads: names differ: missing from actual {missing}, "
                        f"not in expected {extra}")
-    rows = []
-    for name, e in expected.items():
-        axis = time_axis.get(name) if isinstance(time_axis, dict) else time_axis
-        rows.append(_row(name, e, actual[name], rtol, atol, axis, (activations or {}).get(name)))
-    return GradComparison(rows)
+    rtol = number("compare_grads", "rtol", rtol, minimum=0.0)
+    atol = number("compare_grads", "atol", atol, minimum=0.0)
+    axes = _time_axes(time_axis, actual)  # (the actual gradient's axes: the one diagnosed)
+    acts = _activations(activations, actual)
+    return GradComparison([_row(name, e, actual[name], rtol, atol, axes[name], acts.get(name))
+                           for name, e in expected.items()])
 
 
 def _row(name: str, expected: np.ndarray, actual: np.ndarray, rtol: float, atol: float,

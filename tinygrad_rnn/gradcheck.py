@@ -13,12 +13,13 @@ average, such as a transposed or permuted one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .arguments import describe, flag, number, size
 from .checkrows import ERROR_COLUMNS, Column, GradientErrors, format_table, warn_unless_float64
 from .tensor import Tensor, no_grad
 
@@ -55,20 +56,41 @@ def numerical_grad(fn: Callable[..., Any], inputs: Sequence[Tensor], eps: float 
 
     Arguments:
         fn: maps the tensors in ``inputs`` to a Tensor or a tuple of Tensors.
-        inputs: the tensors passed to ``fn``.
-        eps: the step; 1e-6 suits float64.
-        grad_outputs: one array ``v`` per output (default: ones).
+        inputs: the tensors passed to ``fn`` (a lone Tensor is a list of one).
+        eps: the step, > 0; 1e-6 suits float64.
+        grad_outputs: one array ``v`` per output, of its shape (default: ones).
         wrt: the tensors to differentiate with respect to (default: the inputs
             that require grad). They may be parameters ``fn`` uses by closure.
 
     Returns:
         one array per tensor in ``wrt``, of its shape.
+
+    Refuses (TypeError) inputs that are not Tensors, a ``wrt`` of anything else,
+    and (ValueError) ``eps <= 0`` or ``grad_outputs`` that do not match fn's outputs
+    one for one, shape for shape.
     """
-    wrt = [t for t in inputs if t.requires_grad] if wrt is None else list(wrt)
+    where = "numerical_grad"
+    _check_fn(where, fn)
+    inputs = _check_inputs(where, inputs)
+    eps = _check_eps(where, eps)
+    if wrt is None:
+        wrt = [t for t in inputs if t.requires_grad]
+    else:
+        wrt = _check_tensors(where, "wrt", wrt)
     _check_no_shared_memory(wrt)
+    with no_grad():
+        outs = _flatten_outputs(fn(*inputs))
     if grad_outputs is None:
-        with no_grad():
-            grad_outputs = [np.ones(o.shape) for o in _flatten_outputs(fn(*inputs))]
+        grad_outputs = [np.ones(o.shape) for o in outs]
+    else:
+        grad_outputs = _check_grad_outputs(where, grad_outputs, outs)
+    return _central_differences(fn, inputs, eps, grad_outputs, wrt)
+
+
+def _central_differences(fn: Callable[..., Any], inputs: Sequence[Tensor], eps: float,
+                         grad_outputs: Sequence[np.ndarray],
+                         wrt: Sequence[Tensor]) -> list[np.ndarray]:
+    """``numerical_grad`` on arguments already checked."""
     grads = []
     for t in wrt:
         g = np.zeros(t.shape, dtype=np.float64)
@@ -85,6 +107,102 @@ def numerical_grad(fn: Callable[..., Any], inputs: Sequence[Tensor], eps: float 
     return grads
 
 
+# --------------------------------------------------------------------------- checks at the door
+# (torch's gradcheck passes non-Tensor inputs through to fn untouched; ours refuses them,
+# as issue 14 asks: an array in the list was surely meant as a tensor to check, and a
+# constant is as easily passed to fn by closure)
+
+
+def _check_fn(where: str, fn: Any) -> None:
+    if not callable(fn):
+        raise TypeError(f"{where}: fn must be callable, got {describe(fn)}")
+
+
+def _check_inputs(where: str, inputs: Any) -> list[Tensor]:
+    """``inputs`` as a list of Tensors; a lone Tensor is a list of one (as in torch)."""
+    if isinstance(inputs, Tensor):
+        return [inputs]
+    if isinstance(inputs, (str, bytes, np.ndarray, Mapping)) or not isinstance(inputs, Iterable):
+        raise TypeError(f"{where}: inputs must be a list or tuple of Tensors, "
+                        f"got {describe(inputs)}")
+    inputs = list(inputs)
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{where}: input {i} must be a Tensor, got {type(t).__name__}; "
+                            f"wrap an array as tr.Tensor(a, requires_grad=True), and pass a "
+                            f"constant to fn by closure")
+    return inputs
+
+
+def _check_tensors(where: str, name: str, tensors: Any) -> list[Tensor]:
+    if isinstance(tensors, (Tensor, str, bytes, np.ndarray, Mapping)) or not isinstance(
+            tensors, Iterable):
+        raise TypeError(f"{where}: {name} must be a list of Tensors, got {describe(tensors)}")
+    tensors = list(tensors)
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{where}: {name}[{i}] must be a Tensor, got {type(t).__name__}")
+    return tensors
+
+
+def _check_eps(where: str, eps: Any) -> float:
+    eps = number(where, "eps", eps)
+    if eps <= 0:
+        raise ValueError(f"{where}: eps must be > 0, got {eps}")
+    return eps
+
+
+def _check_tolerances(where: str, eps: Any, atol: Any, rtol: Any) -> tuple[float, float, float]:
+    """eps > 0, atol and rtol >= 0, all finite: (eps, atol, rtol) as floats."""
+    return (_check_eps(where, eps), number(where, "atol", atol, minimum=0.0),
+            number(where, "rtol", rtol, minimum=0.0))
+
+
+def _check_params(where: str, params: Any) -> list[tuple[str, Tensor]]:
+    """``params`` (None, or a dict name -> Tensor requiring grad) as (name, tensor) pairs."""
+    if params is None:
+        return []
+    if not isinstance(params, Mapping):
+        hint = (": pass dict(module.named_parameters())"
+                if hasattr(params, "named_parameters") else "")
+        raise TypeError(f"{where}: params must be a dict name -> Tensor, "
+                        f"got {describe(params)}{hint}")
+    for name, t in params.items():
+        if not isinstance(name, str):
+            raise TypeError(f"{where}: the keys of params must be str, got {describe(name)}")
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{where}: params[{name!r}] must be a Tensor, "
+                            f"got {type(t).__name__}")
+        if not t.requires_grad:
+            raise ValueError(f"{where}: params[{name!r}] does not require grad, so autograd "
+                             f"gives it no gradient to check")
+    return list(params.items())
+
+
+def _check_grad_outputs(where: str, grad_outputs: Any, outs: Sequence[Tensor]) -> list[np.ndarray]:
+    """One array per output of fn, of its shape."""
+    if isinstance(grad_outputs, (Tensor, np.ndarray)):
+        grad_outputs = [grad_outputs]
+    if isinstance(grad_outputs, (str, bytes, Mapping)) or not isinstance(grad_outputs, Iterable):
+        raise TypeError(f"{where}: grad_outputs must be a list of arrays, one per output, "
+                        f"got {describe(grad_outputs)}")
+    arrays = []
+    for k, v in enumerate(grad_outputs):
+        try:
+            arrays.append(np.asarray(v.data if isinstance(v, Tensor) else v, dtype=np.float64))
+        except (TypeError, ValueError):
+            raise TypeError(f"{where}: grad_outputs[{k}] must be an array of numbers, "
+                            f"got {describe(v)}") from None
+    if len(arrays) != len(outs):
+        raise ValueError(f"{where}: grad_outputs has {len(arrays)} arrays, but fn returned "
+                         f"{len(outs)} outputs")
+    for k, (v, o) in enumerate(zip(arrays, outs)):
+        if v.shape != o.shape:
+            raise ValueError(f"{where}: grad_outputs[{k}] has shape {v.shape}, but output "
+                             f"{k} has shape {o.shape}")
+    return arrays
+
+
 def _check_no_shared_memory(tensors: Sequence[Tensor]) -> None:
     """Nudging one element of a tensor would also nudge a tensor that views the same
     memory (``x`` and ``x.T`` made from one array): refuse, as the numbers would lie."""
@@ -99,10 +217,12 @@ def _check_no_shared_memory(tensors: Sequence[Tensor]) -> None:
 @dataclass
 class GradcheckRow(GradientErrors):
     """One checked tensor: its name and shape, and how far autograd is from central
-    differences (the fields of ``GradientErrors``)."""
+    differences (the fields of ``GradientErrors``). ``reached`` is False when no
+    gradient reached it from the outputs (it is not in their graph): the row fails."""
 
     name: str
     shape: tuple
+    reached: bool = True
 
 
 _COLUMNS = (Column("input", lambda r: r.name, 16, align="<"),
@@ -111,16 +231,26 @@ _COLUMNS = (Column("input", lambda r: r.name, 16, align="<"),
 
 @dataclass
 class GradcheckReport:
-    """One row per checked tensor; ``str(report)`` is a readable table."""
+    """One row per checked tensor; ``str(report)`` is a readable table, then a note
+    for each tensor the outputs do not depend on."""
 
     rows: list[GradcheckRow] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return all(row.ok for row in self.rows)
 
+    @property
+    def unreached(self) -> list[GradcheckRow]:
+        """The rows of tensors that no gradient reached from the outputs."""
+        return [row for row in self.rows if not row.reached]
+
     def __str__(self) -> str:
-        return "\n".join(format_table(_COLUMNS, self.rows))
+        lines = format_table(_COLUMNS, self.rows)
+        if self.notes:
+            lines += ["", *(f"note: {n}" for n in self.notes)]
+        return "\n".join(lines)
 
 
 def _as_leaf(t: Tensor) -> Tensor:
@@ -130,11 +260,11 @@ def _as_leaf(t: Tensor) -> Tensor:
     return Tensor(t.detach(), requires_grad=t.requires_grad, name=t.name)
 
 
-def autograd_and_numeric(fn: Callable[..., Any], inputs: Sequence[Tensor], wrt: Sequence[Tensor],
-                         eps: float, seed: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """(autograd's, central differences') gradients of ``sum(v * fn(*inputs))`` with
-    respect to each tensor in ``wrt``, for one random ``v`` per output drawn from
-    ``seed``: two lists of float64 arrays. Every ``.grad`` is left as it was found."""
+def _autograd(fn: Callable[..., Any], inputs: Sequence[Tensor], wrt: Sequence[Tensor],
+              seed: int) -> tuple[list[np.ndarray | None], list[np.ndarray]]:
+    """(autograd's gradient of ``sum(v * fn(*inputs))`` with respect to each tensor in
+    ``wrt``, None for one no gradient reached; the ``v``, one per output, drawn from
+    ``seed``). Every ``.grad`` is left as it was found."""
     saved_grads = [t.grad for t in wrt]
     try:
         for t in wrt:
@@ -145,12 +275,22 @@ def autograd_and_numeric(fn: Callable[..., Any], inputs: Sequence[Tensor], wrt: 
         for o, v in zip(outs, upstream):
             if o.requires_grad:
                 o.backward(v, retain_graph=True)
-        analytic = [np.zeros(t.shape) if t.grad is None else t.grad.astype(np.float64)
-                    for t in wrt]
+        analytic = [None if t.grad is None else t.grad.astype(np.float64) for t in wrt]
     finally:
         for t, g in zip(wrt, saved_grads):
             t.grad = g
-    return analytic, numerical_grad(fn, inputs, eps, upstream, wrt=wrt)
+    return analytic, upstream
+
+
+def autograd_and_numeric(fn: Callable[..., Any], inputs: Sequence[Tensor], wrt: Sequence[Tensor],
+                         eps: float, seed: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(autograd's, central differences') gradients of ``sum(v * fn(*inputs))`` with
+    respect to each tensor in ``wrt``, for one random ``v`` per output drawn from
+    ``seed``: two lists of float64 arrays (zeros where no gradient reached a tensor).
+    Every ``.grad`` is left as it was found. The caller has checked the arguments."""
+    analytic, upstream = _autograd(fn, inputs, wrt, seed)
+    return ([np.zeros(t.shape) if a is None else a for t, a in zip(wrt, analytic)],
+            _central_differences(fn, inputs, eps, upstream, wrt))
 
 
 def gradcheck_report(fn: Callable[..., Any], inputs: Sequence[Tensor], eps: float = 1e-6,
@@ -160,15 +300,58 @@ def gradcheck_report(fn: Callable[..., Any], inputs: Sequence[Tensor], eps: floa
 
     ``params`` (name -> Tensor) adds tensors that ``fn`` uses without taking them
     as arguments, such as a layer's parameters: ``dict(layer.named_parameters())``.
+
+    A tensor checked (an input requiring grad, or one of ``params``) that no
+    gradient reaches from the outputs fails, with a note saying which: nothing
+    was checked for it. Refuses, before running ``fn``: inputs that are not
+    Tensors (TypeError), nothing to check (no input requires grad and no
+    ``params``), ``eps <= 0``, a negative ``atol`` or ``rtol``, non-finite numbers
+    (ValueError).
     """
+    named = _checked_tensors("gradcheck", fn, inputs, eps, atol, rtol, params, seed)
+    warn_unless_float64("gradcheck", [(name, t) for name, _, t in named])
     # a computed input (not a leaf) keeps no .grad: check fn at its value, as a leaf
-    inputs = [_as_leaf(t) for t in inputs]
-    named = [(t.name or f"input {i}", t) for i, t in enumerate(inputs) if t.requires_grad]
-    named += list((params or {}).items())
-    warn_unless_float64("gradcheck", named)
-    analytic, numeric = autograd_and_numeric(fn, inputs, [t for _, t in named], eps, seed)
-    return GradcheckReport([GradcheckRow.measure(a, n, atol, rtol, name=name, shape=a.shape)
-                            for (name, _), a, n in zip(named, analytic, numeric)])
+    inputs = [_as_leaf(t) for t in _check_inputs("gradcheck", inputs)]
+    wrt = [inputs[i] if isinstance(i, int) else t for _, i, t in named]
+    analytic, upstream = _autograd(fn, inputs, wrt, seed)
+    numeric = _central_differences(fn, inputs, eps, upstream, wrt)
+    rows, notes = [], []
+    for (name, which, _), a, n in zip(named, analytic, numeric):
+        row = GradcheckRow.measure(np.zeros(n.shape) if a is None else a, n, atol, rtol,
+                                   name=name, shape=n.shape, reached=a is not None)
+        if a is None:
+            row.ok = False
+            notes.append(_not_reached(which, name))
+        rows.append(row)
+    return GradcheckReport(rows, notes)
+
+
+def _checked_tensors(where: str, fn: Any, inputs: Any, eps: Any, atol: Any, rtol: Any,
+                     params: Any, seed: Any) -> list[tuple[str, int | str, Tensor]]:
+    """Check gradcheck's arguments; return (row name, input index or params key, tensor)
+    for every tensor to check."""
+    _check_fn(where, fn)
+    tensors = _check_inputs(where, inputs)
+    _check_tolerances(where, eps, atol, rtol)
+    size(where, "seed", seed)
+    named: list[tuple[str, int | str, Tensor]] = [
+        (t.name or f"input {i}", i, t) for i, t in enumerate(tensors) if t.requires_grad]
+    named += [(name, name, t) for name, t in _check_params(where, params)]
+    if not named:
+        raise ValueError(f"{where} expects at least one input tensor to require gradient, but "
+                         f"none of them have requires_grad=True (and no params were given)")
+    _check_no_shared_memory([t for _, _, t in named])
+    return named
+
+
+def _not_reached(which: int | str, name: str) -> str:
+    """The note for a tensor that no gradient reached from the outputs."""
+    if isinstance(which, str):
+        return (f"the output does not depend on params[{which!r}]: it is not in the graph; "
+                f"leave it out of params if that is intended")
+    named = "" if name == f"input {which}" else f" ({name})"
+    return (f"the output does not depend on input {which}{named}: it is not in the graph; "
+            f"pass it with requires_grad=False if that is intended")
 
 
 def verdict(report: GradcheckReport | LayerCheckReport, raise_exception: bool,
@@ -189,6 +372,17 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Tensor], eps: float = 1e-
     element. Otherwise raises ``GradcheckError`` whose message is a table with
     one row per input (max abs and rel error, the worst element, the analytic
     and numeric values there), or returns False if ``raise_exception=False``.
+    It fails too, saying which, when the output does not depend on an input
+    requiring grad (or on one of ``params``): nothing could be checked for it.
+
+    ``inputs`` are Tensors (a lone Tensor is a list of one); anything else is
+    refused (TypeError): pass constants to ``fn`` by closure. Refuses, as
+    ``gradcheck_report`` does, nothing to check and bad tolerances (ValueError).
     """
+    flag("gradcheck", "raise_exception", raise_exception)
     report = gradcheck_report(fn, inputs, eps, atol, rtol, params, seed)
-    return verdict(report, raise_exception, "gradients disagree with finite differences")
+    headline = "gradients disagree with finite differences"
+    if report.unreached:
+        headline = ("the output does not depend on "
+                    + ", ".join(row.name for row in report.unreached))
+    return verdict(report, raise_exception, headline)

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .arguments import describe, flag, size
 from .checkrows import (
     ERROR_COLUMNS,
     Column,
@@ -47,17 +48,19 @@ from .checkrows import (
     name_width,
     warn_unless_float64,
 )
-from .gradcheck import _flatten_outputs, autograd_and_numeric, verdict
+from .gradcheck import _check_tolerances, _flatten_outputs, autograd_and_numeric, verdict
 from .nn.cells import GATES, _Cell
+from .nn.module import Module
 from .nn.rnn import RNNBase
 from .tensor import Tensor, concat, no_grad, stack
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, DTypeLike
 
-    from .nn.module import Module, Parameter
+    from .nn.module import Parameter
 
-__all__ = ["gradcheck_layer", "layercheck_report", "LayerCheckReport", "LayerCheckRow"]
+__all__ = ["gradcheck_layer", "layercheck_report", "check_options", "LayerCheckReport",
+           "LayerCheckRow"]
 
 _GATED = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 _WEIGHTS = _GATED + ("weight_hr",)   # one layer and direction's weights, by torch name
@@ -521,8 +524,20 @@ def layercheck_report(layer: Module, x: Tensor | ArrayLike, state: Any = None, *
 
     Returns:
         a ``LayerCheckReport``.
+
+    Refuses, before running the layer: a layer that is not a Module, an ``x`` or
+    ``state`` that is not numbers (TypeError), and options as ``check_options``.
     """
-    x_data = x.data if isinstance(x, Tensor) else np.asarray(x, dtype=np.float64)
+    where = "gradcheck_layer"
+    if not isinstance(layer, Module):
+        raise TypeError(f"{where}: layer must be a Module (an nn.RNN, a cell, a module of "
+                        f"your own), got {describe(layer)}")
+    x_data = _numbers(where, "x", x)
+    if state is not None:
+        for k, s in enumerate(state if isinstance(state, (tuple, list)) else [state]):
+            _numbers(where, "state" if not isinstance(state, (tuple, list)) else f"state[{k}]", s)
+    check_options(where, gates=gates, per_step=per_step, unroll=unroll, eps=eps, atol=atol,
+                  rtol=rtol, seed=seed)
     gates = tuple(GATES.get(getattr(layer, "kind", ""), ())) if gates is None else tuple(gates)
     named = list(layer.named_parameters())
     warn_unless_float64("gradcheck_layer", named, " (use layer.double())")
@@ -564,5 +579,57 @@ def gradcheck_layer(layer: Module, x: Tensor | ArrayLike, state: Any = None, *,
     parameter and gate, per time step, and the culprit), or returns False with
     ``raise_exception=False``. Arguments as ``layercheck_report``.
     """
+    check_options("gradcheck_layer", raise_exception=raise_exception, **kwargs)
     report = layercheck_report(layer, x, state, **kwargs)
     return verdict(report, raise_exception, "layer gradients disagree with finite differences")
+
+
+# --------------------------------------------------------------------------- checks at the door
+
+_OPTIONS = ("gates", "per_step", "unroll", "eps", "atol", "rtol", "seed", "raise_exception")
+
+
+def check_options(where: str, **options: Any) -> None:
+    """Refuse a keyword option of ``gradcheck_layer`` that it does not take (TypeError) or
+    a bad value: ``gates`` a str ("ifgo") or a sequence of distinct str; ``per_step``,
+    ``raise_exception`` bools and ``unroll`` a bool or None; ``eps > 0``; ``atol``,
+    ``rtol >= 0``; ``seed`` an int >= 0. (``check_layer_gradients`` checks its options
+    with it before drawing a single configuration.)"""
+    for name, value in options.items():
+        if name not in _OPTIONS:
+            raise TypeError(f"{where}: unknown option {name!r}; it takes "
+                            f"{', '.join(_OPTIONS)}")
+        if name in ("per_step", "raise_exception") or (name == "unroll" and value is not None):
+            flag(where, name, value)
+    if "seed" in options:
+        size(where, "seed", options["seed"])
+    _check_tolerances(where, options.get("eps", 1e-6), options.get("atol", 0.0),
+                      options.get("rtol", 0.0))
+    _check_gates(where, options.get("gates"))
+
+
+def _check_gates(where: str, gates: Any) -> None:
+    if gates is None:
+        return
+    if isinstance(gates, (Tensor, np.ndarray, bytes)) or not isinstance(gates, (str, Sequence)):
+        raise TypeError(f"{where}: gates must be a str such as 'ifgo' or a sequence of gate "
+                        f"names, got {describe(gates)}")
+    for g in gates:
+        if not isinstance(g, str):
+            raise TypeError(f"{where}: each gate name must be a str, got {describe(g)}")
+    if len(set(gates)) != len(gates):
+        raise ValueError(f"{where}: gate names must be distinct, got {list(gates)}")
+
+
+def _numbers(where: str, name: str, value: Any) -> np.ndarray:
+    """``value`` (a Tensor or array-like of numbers) as an array."""
+    if isinstance(value, Tensor):
+        return value.data
+    refused = TypeError(f"{where}: {name} must be a Tensor or an array of numbers, "
+                        f"got {describe(value)}")
+    if value is None or isinstance(value, (str, bytes)):
+        raise refused
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise refused from None

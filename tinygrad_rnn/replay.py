@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 import numpy as np
 
 from . import autograd, speedups
+from .arguments import describe, flag
 from .scan import Batches, Scan, StepContext, plus, run_scan
 from .speedups import OuterSum
 from .tensor import Tensor, no_grad, stack
@@ -609,32 +610,117 @@ def scan(step: Callable[..., Any], sequences: Iterable[TensorLike],
     random draw (a dropout mask), is a constant from then on. Pass what changes as
     a tensor: in ``fixed``, or as a sequence.
 
+    Refused before the step runs (TypeError): ``sequences`` and ``states`` that are
+    not lists of tensors or arrays (a lone tensor too: write ``[h0]``), a ``fixed``
+    that is not a list or dict of tensors (a Module: pass
+    ``dict(cell.named_parameters())``), a step that cannot be called with one
+    argument per sequence then one per state; (ValueError) sequences of no common
+    length along axis 0. After the first step: a step that does not return as many
+    tensors as there are states (TypeError), or of other shapes (ValueError).
+
     >>> out, (h, c) = replay.scan(lambda x, h, c: cell(x, (h, c)), [x], [h0, c0],
     ...                           fixed=list(cell.parameters()))
     """
-    sequences, states = _tensors(sequences), _tensors(states)
-    fixed_names = list(fixed) if isinstance(fixed, dict) else []
-    fixed = tuple(fixed.values() if isinstance(fixed, dict) else fixed)
+    sequences = _tensors(_listed("sequences", sequences, "[x]"), "sequences")
+    states = _tensors(_listed("states", states, "[h0]"), "states")
+    fixed_names, fixed = _fixed_tensors(fixed)
+    flag("replay.scan", "reverse", reverse)
     if not sequences or len({q.shape[:1] for q in sequences}) != 1 or not sequences[0].ndim \
             or not len(sequences[0]):
         raise ValueError(f"replay.scan: the sequences need one length along axis 0, at least "
                          f"1, got shapes {[q.shape for q in sequences]}")
-    if not states or not all(isinstance(t, Tensor) for t in fixed):
-        raise TypeError("replay.scan: give the state as a list of tensors, and as fixed the "
-                        "tensors the step reads (the very objects, e.g. a cell's parameters)")
+    if not states:
+        raise ValueError("replay.scan: states must hold at least one tensor, the initial state")
+    _check_arity(step, len(sequences), len(states))
     program = is_enabled() and _program_of(step, sequences, states, fixed, fixed_names)
     if program:
         return program.scan_unchecked(sequences, states, fixed, reverse)
     pieces = [q.unbind(0) for q in sequences]  # op by op: the reference loop
+    unchecked = [tuple(s.shape for s in states)]  # the shapes the first step must keep
+
+    def advance(t: int, state: tuple) -> tuple:
+        new = _new_state(step(*[p[t] for p in pieces], *state), len(state))
+        if unchecked:  # once: a step given the same shapes again returns the same shapes
+            _check_state_shapes(new, unchecked.pop())
+        return new
+
     outputs, states = Batches.of(len(sequences[0]), None, reverse).run(
-        lambda t, state: _new_state(step(*[p[t] for p in pieces], *state), len(state)),
-        states, None)  # type: ignore[arg-type]  # (padded: run never concatenates)
+        advance, states, None)  # type: ignore[arg-type]  # (padded: run never concatenates)
     return stack(outputs, dim=0), states
 
 
-def _tensors(values: Iterable[TensorLike]) -> tuple[Tensor, ...]:
-    """``values`` as tensors (an array becomes a new Tensor)."""
+def _listed(name: str, values: Any, example: str) -> list:
+    """``values`` (sequences or states) as a list: any iterable but a lone tensor or array."""
+    if isinstance(values, (Tensor, np.ndarray)):
+        raise TypeError(f"replay.scan: {name} must be a list or tuple of tensors; got a "
+                        f"single {type(values).__name__}, write {example}")
+    if isinstance(values, (str, bytes, dict)) or not isinstance(values, Iterable):
+        raise TypeError(f"replay.scan: {name} must be a list or tuple of tensors, "
+                        f"got {describe(values)}")
+    return list(values)
+
+
+def _tensors(values: Sequence[TensorLike], name: str = "values") -> tuple[Tensor, ...]:
+    """``values`` as tensors (an array becomes a new Tensor); anything else is refused."""
+    for k, v in enumerate(values):
+        if not isinstance(v, (Tensor, np.ndarray)):
+            raise TypeError(f"replay.scan: {name}[{k}] must be a Tensor or an array, "
+                            f"got {describe(v)}")
     return tuple(v if isinstance(v, Tensor) else Tensor(v) for v in values)
+
+
+def _fixed_tensors(fixed: Any) -> tuple[list[str], tuple[Tensor, ...]]:
+    """(the names given by a dict, or []; the tensors) of scan's ``fixed``."""
+    if hasattr(fixed, "named_parameters") and not isinstance(fixed, dict):
+        raise TypeError(f"replay.scan: fixed must be a list or dict of the tensors the step "
+                        f"reads, got a {type(fixed).__name__} (a Module): pass "
+                        f"dict(module.named_parameters()) or list(module.parameters())")
+    if isinstance(fixed, dict):
+        for key in fixed:
+            if not isinstance(key, str):
+                raise TypeError(f"replay.scan: the keys of fixed must be str (they name the "
+                                f"tensors in the generated code), got {describe(key)}")
+        names, values = list(fixed), list(fixed.values())
+    else:
+        names, values = [], _listed("fixed", fixed, "[w]")
+    for k, t in enumerate(values):
+        if not isinstance(t, Tensor):
+            where = f"fixed[{names[k]!r}]" if names else f"fixed[{k}]"
+            raise TypeError(f"replay.scan: {where} must be a Tensor, one of the very objects "
+                            f"the step reads (e.g. a cell's parameters), got "
+                            f"{type(t).__name__}")
+    return names, tuple(values)
+
+
+def _check_arity(step: Any, n_seq: int, n_states: int) -> None:
+    """Refuse a step that cannot take ``n_seq + n_states`` positional arguments (a Module by
+    its ``forward``), when Python can tell its signature."""
+    if not callable(step):
+        raise TypeError(f"replay.scan: step must be callable, got {describe(step)}")
+    try:
+        signature = inspect.signature(step)
+        if any(p.kind is p.VAR_POSITIONAL for p in signature.parameters.values()) \
+                and callable(getattr(step, "forward", None)):
+            signature = inspect.signature(step.forward)  # a Module's __call__ takes *args
+    except (TypeError, ValueError):  # a builtin or an object without a signature
+        return
+    count = n_seq + n_states
+    try:
+        signature.bind(*range(count))
+    except TypeError:
+        name = getattr(step, "__name__", type(step).__name__)
+        raise TypeError(f"replay.scan: the step is called as step(*x_t, *state) with {count} "
+                        f"positional argument(s), {n_seq} sequence slice(s) then {n_states} "
+                        f"state tensor(s), but its signature is {name}{signature}") from None
+
+
+def _check_state_shapes(state: tuple, shapes: tuple) -> None:
+    """The new state of the first step has the shapes of the initial state."""
+    for k, (t, shape) in enumerate(zip(state, shapes)):
+        if t.shape != shape:
+            raise ValueError(f"replay.scan: the step returned state {k} of shape {t.shape}, "
+                             f"but the initial state {k} has shape {shape}; a step must keep "
+                             f"its state's shapes")
 
 
 def _new_state(result: Any, count: int) -> tuple:
@@ -642,8 +728,10 @@ def _new_state(result: Any, count: int) -> tuple:
     state = (result,) if isinstance(result, Tensor) else result
     if type(state) not in (tuple, list) or len(state) != count or not all(
             isinstance(t, Tensor) for t in state):
+        got = (f"{len(state)} values" if type(state) in (tuple, list)
+               else type(result).__name__)
         raise TypeError(f"replay.scan: the step must return the new state, {count} tensor(s) "
-                        f"like the state it was given, got {type(result).__name__}")
+                        f"like the state it was given, got {got}")
     return tuple(state)
 
 

@@ -596,7 +596,13 @@ def check_layer_gradients(configs: st.SearchStrategy[RecurrentConfig],
     Raises ``tr.GradcheckError`` (its message names the culprit gate and step)
     for the smallest failing configuration.
     """
-    from .layercheck import gradcheck_layer
+    from .layercheck import check_options, gradcheck_layer
+
+    # refused here, not as a "falsifying example" at every configuration drawn
+    if make_layer is not None and not callable(make_layer):
+        raise TypeError(f"check_layer_gradients: make_layer must be callable or None, "
+                        f"got {type(make_layer).__name__}")
+    check_options("check_layer_gradients", per_step=per_step, **gradcheck_kwargs)
 
     def body(config: RecurrentConfig) -> None:
         layer = config.layer() if make_layer is None else make_layer(config)
