@@ -48,7 +48,7 @@ GRADCHECK_REFUSALS = [
     (lambda t: tr.gradcheck(double, [t], raise_exception="no"), TypeError,
      "raise_exception must be a bool"),
     (lambda t: tr.gradcheck(double, [t.detach()]), ValueError,
-     "expects at least one input tensor to require gradient"),
+     "gradcheck: expects at least one input tensor to require gradient"),
     (lambda t: tr.gradcheck(double, [t], params=[t]), TypeError,
      "params must be a dict name -> Tensor"),
     (lambda t: tr.gradcheck(double, [t], params=tr.nn.Linear(2, 2)), TypeError,

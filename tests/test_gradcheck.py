@@ -350,6 +350,7 @@ def test_numerical_grad_wrt_a_closure_tensor_and_only_requiring_inputs():
     (gW,) = tr.numerical_grad(lambda x: (x * W).exp().sum(), [x], wrt=[W])
     np.testing.assert_allclose(gW, x.data * np.exp(x.data * W.data), rtol=1e-7)
     assert tr.numerical_grad(lambda x: x * W, [x]) == []  # x does not require grad
+    assert tr.numerical_grad(lambda x: x * W, []) == []  # fn is not called with no inputs
 
 
 def test_numerical_grad_on_a_non_contiguous_input():

@@ -77,6 +77,8 @@ def numerical_grad(fn: Callable[..., Any], inputs: Sequence[Tensor], eps: float 
         wrt = [t for t in inputs if t.requires_grad]
     else:
         wrt = _check_tensors(where, "wrt", wrt)
+    if not wrt:
+        return []  # nothing to differentiate: fn is not even called
     _check_no_shared_memory(wrt)
     with no_grad():
         outs = _flatten_outputs(fn(*inputs))
@@ -338,7 +340,7 @@ def _checked_tensors(where: str, fn: Any, inputs: Any, eps: Any, atol: Any, rtol
         (t.name or f"input {i}", i, t) for i, t in enumerate(tensors) if t.requires_grad]
     named += [(name, name, t) for name, t in _check_params(where, params)]
     if not named:
-        raise ValueError(f"{where} expects at least one input tensor to require gradient, but "
+        raise ValueError(f"{where}: expects at least one input tensor to require gradient, but "
                          f"none of them have requires_grad=True (and no params were given)")
     _check_no_shared_memory([t for _, _, t in named])
     return named
