@@ -72,40 +72,301 @@ def test_a_tensor_used_by_several_ops_matches_torch():
     np.testing.assert_allclose(w.grad, wt.grad.numpy(), rtol=1e-10)
 
 
-UNARY = {"tanh": lambda a: a.tanh(), "sigmoid": lambda a: a.sigmoid(), "square": lambda a: a * a}
-BINARY = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b}
+# --------------------------------------------------------------------------- random graphs
+# The pool of a random graph grows by one value at a time, each made by one of the ways
+# below from one or two values already in it. A value is a pair (ours, torch's), made by
+# the same call on each side. Every ops.Function of op_cases.CASES is run by some way
+# (test_the_random_graphs_grow_by_every_op_of_the_table), so a new op is covered here as
+# soon as its row is in the table and its way is here.
+
+GROWTH = {}  # name -> (the ops.Function classes it runs, how)
 
 
-@settings(deadline=None)
+def grows(*functions):
+    def register(how):
+        GROWTH[how.__name__] = (functions, how)
+        return how
+    return register
+
+
+def both(fn, *pairs):
+    return fn(*(p[0] for p in pairs)), fn(*(p[1] for p in pairs))
+
+
+def broadcast(a, b):
+    """b if it broadcasts with a, else a itself."""
+    try:
+        np.broadcast_shapes(a[0].shape, b[0].shape)
+        return b
+    except ValueError:
+        return a
+
+
+def a_dim(draw, x, extra=0):
+    return draw(st.integers(-(x[0].ndim + extra), x[0].ndim + extra - 1), label="dim")
+
+
+def functional(name):
+    """F.<name> on our side, torch.nn.functional.<name> on torch's."""
+    import torch
+    return lambda x, *args, **kw: (getattr(torch.nn.functional, name) if isinstance(
+        x, torch.Tensor) else getattr(tr.functional, name))(x, *args, **kw)
+
+
+@grows("Tanh")
+def tanh(draw, a, b): return both(lambda x: x.tanh(), a)
+@grows("Sigmoid")
+def sigmoid(draw, a, b): return both(lambda x: x.sigmoid(), a)
+@grows("Relu")
+def relu(draw, a, b): return both(lambda x: x.relu(), a)
+@grows("Neg")
+def neg(draw, a, b): return both(lambda x: -x, a)
+@grows("Exp", "Tanh")
+def exp(draw, a, b): return both(lambda x: x.tanh().exp(), a)
+@grows("Log", "Mul", "Add")
+def log(draw, a, b): return both(lambda x: (x * x + 1.0).log(), a)
+@grows("Add")
+def add(draw, a, b): return both(lambda x, y: x + y, a, broadcast(a, b))
+@grows("Sub")
+def sub(draw, a, b): return both(lambda x, y: x - y, a, broadcast(a, b))
+@grows("Mul")
+def mul(draw, a, b): return both(lambda x, y: x * y, a, broadcast(a, b))
+@grows("Div", "Mul", "Add")
+def div(draw, a, b): return both(lambda x, y: x / (y * y + 1.0), a, broadcast(a, b))
+
+
+@grows("Pow", "Sigmoid", "Add")
+def power(draw, a, b):
+    p = draw(st.sampled_from([2, 3, 0.5, -1, 1.5]), label="exponent")
+    return both(lambda x: (x.sigmoid() + 0.5) ** p, a)  # a base in (0.5, 1.5)
+
+
+@grows("Matmul", "Transpose")
+def matmul_by_its_transpose(draw, a, b):  # x @ x.T, and x.T @ x
+    if a[0].ndim == 0:
+        return None
+    if a[0].ndim == 1:
+        return both(lambda x: x @ x, a)
+    if draw(st.booleans(), label="x.T @ x"):
+        return both(lambda x: x.transpose(-1, -2) @ x, a)
+    return both(lambda x: x @ x.transpose(-1, -2), a)
+
+
+@grows("Addmm", "Transpose", "GetItem")
+def addmm(draw, a, b):
+    if a[0].ndim != 2:
+        return None
+    return both(lambda x: x[0].addmm(x.T, x), a)  # (k,) + (k, n) @ (n, k)
+
+
+@grows("Addcmul")
+def addcmul(draw, a, b):
+    value = draw(st.sampled_from([1.0, 0.5, -2.0]), label="value")
+    return both(lambda x, y: x.addcmul(y, x, value=value), a, broadcast(a, b))
+
+
+@grows("Lerp", "Sigmoid")
+def lerp(draw, a, b):
+    return both(lambda x, y: x.lerp(y, y.sigmoid()), a, broadcast(a, b))
+
+
+@grows("Linear", "Reshape", "GetItem")
+def linear(draw, a, b):  # x @ w.T + bias, with w and bias made of x
+    if a[0].ndim == 0:
+        return None
+    k = a[0].shape[-1]
+    return both(lambda x: functional("linear")(x, x.reshape(-1, k), x.reshape(-1, k)[:, 0]), a)
+
+
+@grows("Embedding")
+def embedding(draw, a, b):
+    if a[0].ndim != 2:
+        return None
+    indices = np.array(draw(st.lists(st.integers(0, a[0].shape[0] - 1), min_size=1, max_size=4),
+                            label="indices"))
+    import torch
+    return (tr.functional.embedding(indices, a[0]),
+            torch.nn.functional.embedding(torch.tensor(indices), a[1]))
+
+
+@grows("Sum")
+def sum_(draw, a, b):
+    dim = None if a[0].ndim == 0 or draw(st.booleans(), label="all") else a_dim(draw, a)
+    keep = draw(st.booleans(), label="keepdim")
+    return both(lambda x: x.sum() if dim is None else x.sum(dim=dim, keepdim=keep), a)
+
+
+@grows("Mean")
+def mean(draw, a, b):
+    dim = None if a[0].ndim == 0 or draw(st.booleans(), label="all") else a_dim(draw, a)
+    keep = draw(st.booleans(), label="keepdim")
+    return both(lambda x: x.mean() if dim is None else x.mean(dim=dim, keepdim=keep), a)
+
+
+@grows("Cast")
+def cast(draw, a, b):  # through float32 and back: the values and gradients rounded once
+    return a[0].to(np.float32).double(), a[1].float().double()
+
+
+@grows("Reshape")
+def reshape(draw, a, b):
+    return both(lambda x: x.reshape(tuple(reversed(x.shape))), a)
+
+
+@grows("Transpose")
+def transpose(draw, a, b):
+    if a[0].ndim < 2:
+        return None
+    d0, d1 = a_dim(draw, a), a_dim(draw, a)
+    return both(lambda x: x.transpose(d0, d1), a)
+
+
+@grows("GetItem")
+def getitem(draw, a, b):  # rows picked by an index array, some twice
+    if a[0].ndim == 0:
+        return None
+    rows = draw(st.lists(st.integers(0, a[0].shape[0] - 1), min_size=1, max_size=4),
+                label="rows")
+    import torch
+    return a[0][np.array(rows)], a[1][torch.tensor(rows)]
+
+
+@grows("Concat")
+def concat(draw, a, b):
+    if a[0].ndim == 0:
+        return None
+    dim = a_dim(draw, a)
+    import torch
+    return tr.concat([a[0], a[0] * 2.0], dim=dim), torch.cat([a[1], a[1] * 2.0], dim=dim)
+
+
+@grows("Stack")
+def stack(draw, a, b):
+    dim = a_dim(draw, a, extra=1) if a[0].ndim else 0
+    import torch
+    return tr.stack([a[0], a[0].tanh()], dim=dim), torch.stack([a[1], a[1].tanh()], dim=dim)
+
+
+@grows("Split")
+def split(draw, a, b):  # one part of a split or of a chunk: the others get no gradient
+    if a[0].ndim == 0:
+        return None
+    dim = a_dim(draw, a)
+    if draw(st.booleans(), label="chunk"):
+        parts = both(lambda x: x.chunk(2, dim=dim), a)
+    else:
+        parts = both(lambda x: x.split(1, dim=dim), a)
+    i = draw(st.integers(0, len(parts[0]) - 1), label="part")
+    return parts[0][i], parts[1][i]
+
+
+@grows("Unbind")
+def unbind(draw, a, b):
+    if a[0].ndim == 0:
+        return None
+    dim = a_dim(draw, a)
+    parts = both(lambda x: x.unbind(dim=dim), a)
+    i = draw(st.integers(0, len(parts[0]) - 1), label="slice")
+    return parts[0][i], parts[1][i]
+
+
+@grows("Sub", "Exp", "Sum", "Div")
+def softmax(draw, a, b):
+    if a[0].ndim == 0:
+        return None
+    dim = a_dim(draw, a)
+    return both(lambda x: functional("softmax")(x, dim=dim), a)
+
+
+@grows("Sub", "Exp", "Sum", "Log")
+def log_softmax(draw, a, b):
+    if a[0].ndim == 0:
+        return None
+    dim = a_dim(draw, a)
+    return both(lambda x: functional("log_softmax")(x, dim=dim), a)
+
+
+@grows("Sub", "Exp", "Sum", "Log", "GetItem", "Mul", "Div")
+def cross_entropy(draw, a, b):
+    if a[0].ndim != 2:
+        return None
+    n, c = a[0].shape
+    target = np.array(draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n),
+                           label="target"))
+    smoothing = draw(st.sampled_from([0.0, 0.1]), label="label_smoothing")
+    import torch
+    return (tr.functional.cross_entropy(a[0], target, label_smoothing=smoothing),
+            torch.nn.functional.cross_entropy(a[1], torch.tensor(target),
+                                              label_smoothing=smoothing))
+
+
+@grows("Sub", "Mul", "Mean")
+def mse_loss(draw, a, b):
+    y = b if b[0].shape == a[0].shape else both(lambda x: x.tanh(), a)
+    return both(lambda x, t: functional("mse_loss")(x, t), a, y)
+
+
+LEAF_SHAPES = [(3,), (2, 3), (2, 1), (2, 1, 3)]
+
+
+def grow_a_pool(data, length):
+    """The leaves (ours and torch's) and a pool grown from them ``length`` times."""
+    import torch
+    values = [data.draw(hnp.arrays(np.float64, s, elements=st.floats(-2, 2)), label=f"leaf {i}")
+              for i, s in enumerate(LEAF_SHAPES)]
+    leaves = [(Tensor(v.copy(), requires_grad=True), torch.tensor(v, requires_grad=True))
+              for v in values]
+    pool = list(leaves)
+    for _ in range(length):
+        name = data.draw(st.sampled_from(sorted(GROWTH)), label="op")
+        a = pool[data.draw(st.integers(0, len(pool) - 1), label="a")]
+        b = pool[data.draw(st.integers(0, len(pool) - 1), label="b")]
+        grown = GROWTH[name][1](data.draw, a, b)
+        if grown is not None:
+            pool.append(grown)
+    return leaves, pool
+
+
+@settings(deadline=None, max_examples=200)
 @given(data=st.data())
 def test_random_graphs_with_reuse_and_broadcasting_match_torch(data):
-    """Random programs over a pool of tensors: every value may be reused by
-    later ops, and the leaves broadcast against each other ((3,), (2, 3), (2, 1))."""
-    torch = pytest.importorskip("torch")
-    shapes = [(3,), (2, 3), (2, 1)]
-    values = [data.draw(hnp.arrays(np.float64, s, elements=st.floats(-2, 2)), label=f"leaf {i}")
-              for i, s in enumerate(shapes)]
-    leaves = [Tensor(v.copy(), requires_grad=True) for v in values]
-    leaves_t = [torch.tensor(v, requires_grad=True) for v in values]
-    pool, pool_t = list(leaves), list(leaves_t)
-    for _ in range(data.draw(st.integers(1, 10), label="length")):
-        name = data.draw(st.sampled_from(sorted(UNARY) + sorted(BINARY)), label="op")
-        i = data.draw(st.integers(0, len(pool) - 1))
-        if name in UNARY:
-            pool.append(UNARY[name](pool[i]))
-            pool_t.append(UNARY[name](pool_t[i]))
-        else:
-            j = data.draw(st.integers(0, len(pool) - 1))
-            pool.append(BINARY[name](pool[i], pool[j]))
-            pool_t.append(BINARY[name](pool_t[i], pool_t[j]))
+    """Random programs over a pool of tensors, grown by every op of the table: every
+    value may be reused by later ops, and the leaves broadcast against each other."""
+    pytest.importorskip("torch")
+    leaves, pool = grow_a_pool(data, data.draw(st.integers(1, 12), label="length"))
     # every value of the pool feeds the loss, with its own weight
     weights = [float(w) for w in np.random.default_rng(len(pool)).uniform(-1, 1, len(pool))]
-    loss = sum((p * w).sum() for p, w in zip(pool, weights))
-    loss_t = sum((p * w).sum() for p, w in zip(pool_t, weights))
+    loss = sum((p[0] * w).sum() for p, w in zip(pool, weights))
+    loss_t = sum((p[1] * w).sum() for p, w in zip(pool, weights))
     loss.backward()
     loss_t.backward()
-    for leaf, leaf_t in zip(leaves, leaves_t):
-        np.testing.assert_allclose(leaf.grad, leaf_t.grad.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(loss.item(), loss_t.item(), rtol=1e-9)
+    for leaf, leaf_t in leaves:
+        expected = leaf_t.grad.numpy()
+        np.testing.assert_allclose(leaf.grad, expected, rtol=1e-9,
+                                   atol=1e-12 * max(1.0, np.abs(expected).max()))
+
+
+def test_the_random_graphs_grow_by_every_op_of_the_table():
+    from tinygrad_rnn.op_cases import CASES
+
+    in_table = {name for case in CASES for name in case.functions}
+    grown = {name for functions, _ in GROWTH.values() for name in functions}
+    assert in_table <= grown, (f"add a way to grow the random graphs of tests/test_engine.py "
+                               f"by {sorted(in_table - grown)}")
+
+
+@settings(deadline=None, max_examples=10)
+@given(data=st.data())
+def test_each_way_of_growing_runs_the_ops_it_names(data):
+    torch = pytest.importorskip("torch")
+    a = (Tensor(np.full((2, 3), 0.5), requires_grad=True),
+         torch.full((2, 3), 0.5, dtype=torch.float64, requires_grad=True))
+    for name, (functions, how) in GROWTH.items():
+        with tr.autograd.noting_ops() as log:
+            how(data.draw, a, a)
+        ran = {entry[0].__name__ for entry in log}
+        assert set(functions) <= ran, f"{name} never ran {sorted(set(functions) - ran)}"
 
 
 # --------------------------------------------------------------------------- accumulation
@@ -657,14 +918,14 @@ def _package_imports(module_file: str) -> set:
 
 
 def test_the_engine_files_import_each_other_without_a_cycle():
-    # autograd.py is the bottom: it imports nothing of the package; ops.py builds on it,
-    # tensor.py on both, and nothing of the three imports speedups (which imports them).
-    # dims.py and arguments.py (the checks at the door) are leaves that tensor.py may use.
+    # autograd.py is the bottom: it imports nothing of the package; the argument checks
+    # (arguments.py, dims.py) build on it alone, ops.py on those, tensor.py on all, and
+    # nothing of them imports speedups (which imports them).
     assert _package_imports("autograd.py") == set()
-    assert _package_imports("ops.py") == {"autograd"}
-    assert _package_imports("tensor.py") <= {"autograd", "ops", "dims", "arguments"}
-    assert "tensor" not in _package_imports("dims.py")
     assert _package_imports("arguments.py") == set()
+    assert _package_imports("dims.py") <= {"autograd", "arguments"}
+    assert _package_imports("ops.py") <= {"autograd", "arguments", "dims"}
+    assert _package_imports("tensor.py") <= {"autograd", "ops", "dims", "arguments"}
 
 
 def test_apply_needs_a_tensor_among_its_inputs():

@@ -94,9 +94,20 @@ def test_softmax_keeps_float32():
     assert out.dtype == np.float32 and x.grad.dtype == np.float32
 
 
-def test_softmax_of_0d_tensor_is_an_error():
-    with pytest.raises(tr.ShapeError, match="softmax"):
-        F.softmax(Tensor(1.0))
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("dim", [0, -1])
+def test_softmax_of_a_0d_tensor_is_one_logit_as_torch(name, dim):
+    torch = pytest.importorskip("torch")
+    x = Tensor(0.7, requires_grad=True)
+    xt = torch.tensor(0.7, dtype=torch.float64, requires_grad=True)
+    out, out_t = getattr(F, name)(x, dim=dim), getattr(torch, name)(xt, dim=dim)
+    (out * 3.0).backward()
+    (out_t * 3.0).backward()
+    assert out.shape == ()
+    np.testing.assert_allclose(out.data, out_t.detach().numpy())
+    np.testing.assert_allclose(x.grad, xt.grad.numpy())
+    with pytest.raises(tr.ShapeError, match=f"^{name}: dim 1 is out of range"):
+        getattr(F, name)(x, dim=1)
 
 
 # --------------------------------------------------------------------------- cross_entropy

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .dims import resolve_dim
+from .dims import check_dim, resolve_dim
 from .ops import Embedding, Linear
 from .rng import generator
 from .tensor import ShapeError, Tensor
@@ -58,25 +58,40 @@ def log_softmax(input: TensorLike, dim: int | None = None, *,
 
     Subtracting the max (a constant: it carries no gradient, and the result does
     not depend on it) keeps exp() from overflowing, so logits of size 1000 give
-    finite values and gradients.
+    finite values and gradients. As torch: a 0-d input is one logit (dim 0 or -1),
+    and an empty input gives an empty output. Refuses a dim out of range or not an
+    int (dims.check_dim).
     """
-    dim = resolve_dim("log_softmax", dim, axis, -1)
-    x = _tensor(input)
-    if x.ndim == 0:
-        raise ShapeError("log_softmax: input must have at least one dimension, got a 0-d tensor")
+    x, dim = _softmax_input("log_softmax", input, dim, axis)
+    if x.ndim == 0 or x.size == 0:
+        return _softmax_of_nothing(x, dim, log=True)
     z = x - Tensor(np.max(x.data, axis=dim, keepdims=True))
     return z - z.exp().sum(dim=dim, keepdim=True).log()
 
 
 def softmax(input: TensorLike, dim: int | None = None, *, axis: int | None = None) -> Tensor:
     """softmax(x)_i = exp(z_i) / sum_j exp(z_j),  z = x - max(x)  along ``dim``
-    (default -1, the last axis; numpy's name ``axis=`` also works)."""
-    dim = resolve_dim("softmax", dim, axis, -1)
-    x = _tensor(input)
-    if x.ndim == 0:
-        raise ShapeError("softmax: input must have at least one dimension, got a 0-d tensor")
+    (default -1, the last axis; numpy's name ``axis=`` also works). A 0-d or empty
+    input as log_softmax."""
+    x, dim = _softmax_input("softmax", input, dim, axis)
+    if x.ndim == 0 or x.size == 0:
+        return _softmax_of_nothing(x, dim, log=False)
     e = (x - Tensor(np.max(x.data, axis=dim, keepdims=True))).exp()
     return e / e.sum(dim=dim, keepdim=True)
+
+
+def _softmax_input(fn: str, input: TensorLike, dim: int | None,
+                   axis: int | None) -> tuple[Tensor, int]:
+    x = _tensor(input)
+    return x, check_dim(fn, resolve_dim(fn, dim, axis, -1), x.shape, scalar_ok=True)
+
+
+def _softmax_of_nothing(x: Tensor, dim: int, log: bool) -> Tensor:
+    """softmax of a 0-d tensor (one logit: probability 1, log 0), or of an empty one
+    (an empty result, without a max over nothing), with gradients as torch's."""
+    if x.ndim == 0:
+        return (log_softmax if log else softmax)(x.reshape(1), dim=0).reshape(())
+    return x * 0.0  # (empty: the values do not matter, the shape and the graph do)
 
 
 def dropout(input: TensorLike, p: float = 0.5, training: bool = True) -> Tensor:
@@ -194,7 +209,9 @@ def cross_entropy(input: TensorLike, target: TensorLike, weight: TensorLike | No
         ignore_index: samples with this target add nothing and are not counted.
         reduction: 'mean' = sum_n loss_n / sum_n weight[t_n] over the samples
             not ignored (the plain mean without ``weight``), 'sum', or 'none'
-            (a loss of the target's shape, 0 where ignored).
+            (a loss of the target's shape, 0 where ignored). As torch, a 'mean'
+            over no sample (all ignored, or a batch of 0) is nan, while the
+            gradient of every ignored sample is 0.
         label_smoothing: eps in [0, 1]: the target is (1 - eps) on the true class
             plus eps/C on every class, so the loss is (1 - eps) * the above +
             eps/C * (-sum_c weight[c] * log_softmax(input_n)[c]), reduced the
@@ -225,25 +242,34 @@ def cross_entropy(input: TensorLike, target: TensorLike, weight: TensorLike | No
          else _weights(fn, weight, n_classes, x.dtype))
     sample_w = np.where(keep, w[safe_t], 0).astype(x.dtype)
     # torch's mean divides by the total weight of the counted samples (nan when none)
-    total_w = Tensor(np.asarray(sample_w.sum(), dtype=x.dtype))
+    total_w = np.asarray(sample_w.sum(), dtype=x.dtype)
     picked = rows[np.arange(rows.shape[0]), safe_t]
-    loss = _reduce_samples(-(picked * Tensor(sample_w)), reduction, t.shape, total_w)
+    loss = _reduce_samples(-(picked * Tensor(sample_w)), reduction, t.shape, total_w, keep)
     if label_smoothing == 0.0:
         return loss
     # every class's share: -sum_c w_c log p_c per sample, 0 for an ignored one
     smooth = -((rows * Tensor(w)).sum(dim=1)) * Tensor(keep.astype(x.dtype))
-    smooth = _reduce_samples(smooth, reduction, t.shape, total_w)
+    smooth = _reduce_samples(smooth, reduction, t.shape, total_w, keep)
     return loss * (1.0 - label_smoothing) + smooth * (label_smoothing / n_classes)
 
 
-def _reduce_samples(losses: Tensor, reduction: str, shape: tuple, total_weight: Tensor) -> Tensor:
+def _reduce_samples(losses: Tensor, reduction: str, shape: tuple, total_weight: np.ndarray,
+                    counted: np.ndarray) -> Tensor:
     """Per-sample losses (flat) reduced: 'none' in the target's shape, 'sum', or 'mean'
-    as the sum divided by the total weight of the samples counted."""
+    as the sum divided by the total weight of the samples ``counted`` (not ignored)."""
     if reduction == "none":
         return losses.reshape(shape)
     if reduction == "sum":
         return losses.sum()
-    return losses.sum() / total_weight
+    if total_weight != 0:
+        return losses.sum() / Tensor(total_weight)
+    # Nothing weighed (every sample ignored: a fully padded batch; or the counted ones of
+    # weight 0). As torch: the loss is 0 / 0 = nan, but an ignored sample's gradient is 0,
+    # so the model's gradients stay finite, and a counted one's is w / 0 = nan. (Spelled
+    # without a division by zero, which numpy would warn about.)
+    dtype = total_weight.dtype
+    per_sample = Tensor(np.where(counted, np.nan, 0.0).astype(dtype))
+    return (losses * per_sample).sum() + Tensor(np.asarray(np.nan, dtype=dtype))
 
 
 def _weights(fn: str, weight: TensorLike, n_classes: int, dtype: DTypeLike) -> np.ndarray:

@@ -13,21 +13,23 @@ each input's shape, so the maths below never deals with broadcasting.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .arguments import describe, is_int
 from .autograd import Function, ShapeError
+from .dims import check_dim
 
 if TYPE_CHECKING:
     from numpy.typing import DTypeLike
 
     from .autograd import Context
+    from .dims import Dims
 
-    # the axes a reduction is given (dims.Dims: ops.py imports autograd.py alone), and
     # the axes as numpy's reductions take them
-    Dims = int | tuple[int, ...] | list[int] | None
     _Axes = int | tuple[int, ...] | None
 
 # --------------------------------------------------------------------------- arithmetic
@@ -272,7 +274,9 @@ class Linear(Function):
     def forward(ctx: Context, x: np.ndarray, weight: np.ndarray,
                 bias: np.ndarray | None = None) -> np.ndarray:
         _check_linear(x, weight, bias)
-        rows = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
+        rows = x
+        if x.ndim != 2:  # (-1 cannot stand beside a 0: with 0 in_features, count the rows)
+            rows = x.reshape(-1 if x.shape[-1] else math.prod(x.shape[:-1]), x.shape[-1])
         out = rows @ weight.T
         if bias is not None:
             out += bias  # (out is a new array: adding in place saves a copy)
@@ -406,13 +410,6 @@ class Relu(Function):
 # --------------------------------------------------------------------------- reductions
 
 
-def check_axis(op: str, axis: int, shape: tuple) -> int:
-    """``axis`` counted from 0; out of range is an error, never silently wrapped around."""
-    if not -len(shape) <= axis < len(shape):
-        raise ShapeError(f"{op}: axis {axis} is out of range for a tensor of shape {shape}")
-    return axis % len(shape)
-
-
 def _sum_keeping_axes(ctx: Context, x: np.ndarray, axis: Dims,
                       dtype: DTypeLike | None = None) -> tuple[np.ndarray, _Axes]:
     """(x summed over ``axis`` with the summed axes kept as size 1, the axis as numpy
@@ -449,7 +446,9 @@ _FLOAT16 = np.dtype(np.float16)
 
 
 class Mean(Function):
-    """out = x.mean(axis, keepdims).   dx = grad / n copied back, n = elements averaged."""
+    """out = x.mean(axis, keepdims).   dx = grad / n copied back, n = elements averaged.
+
+    Averaging over an axis of length 0 gives nan and an empty dx, as torch."""
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, axis: Dims = None,
@@ -458,13 +457,18 @@ class Mean(Function):
         wide = np.float32 if x.dtype is _FLOAT16 else None
         kept, axis = _sum_keeping_axes(ctx, x, axis, wide)
         ctx.count = x.size // kept.size if kept.size else 1
-        mean = kept / ctx.count
+        if ctx.count:
+            mean = kept / ctx.count
+        else:  # the mean of no elements: nan, as torch (0 / 0, without numpy's warning)
+            mean = np.full_like(kept, np.nan)
         if wide is not None:
             mean = mean.astype(x.dtype)
         return mean if keepdims else mean.squeeze(axis)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        if not ctx.count:  # x has no elements: nothing to spread (and no 1 / 0)
+            return np.zeros(ctx.shape, dtype=grad.dtype)
         if grad.size == 1:  # the mean of everything (a loss): one number to fill in
             out = np.empty(ctx.shape, dtype=grad.dtype)
             out.fill(grad.item() / ctx.count)  # (divided in float64, rounded once to dtype)
@@ -590,7 +594,7 @@ class Concat(Function):
         if any(x.ndim != ndim for x in xs) or ndim == 0:
             raise ShapeError(f"concat: all inputs need the same number (>= 1) of dimensions, "
                              f"got shapes {', '.join(str(x.shape) for x in xs)}")
-        axis = check_axis("concat", axis, xs[0].shape)
+        axis = check_dim("concat", axis, xs[0].shape)
         for x in xs[1:]:
             if x.shape[:axis] + x.shape[axis + 1:] != xs[0].shape[:axis] + xs[0].shape[axis + 1:]:
                 raise ShapeError(f"concat: shapes {xs[0].shape} and {x.shape} differ outside "
@@ -613,10 +617,7 @@ class Stack(Function):
             if x.shape != xs[0].shape:
                 raise ShapeError(f"stack: all inputs need the same shape, got "
                                  f"{xs[0].shape} and {x.shape}")
-        if not -(xs[0].ndim + 1) <= axis <= xs[0].ndim:
-            raise ShapeError(f"stack: axis {axis} is out of range for stacking tensors of "
-                             f"shape {xs[0].shape} (a new axis goes in 0 .. {xs[0].ndim})")
-        ctx.axis = axis % (xs[0].ndim + 1)
+        ctx.axis = check_dim("stack", axis, xs[0].shape, new_axis=True)
         return _stack(xs, ctx.axis)
 
     @staticmethod
@@ -638,10 +639,10 @@ class Split(Function):
                 axis: int = -1) -> tuple[np.ndarray, ...]:
         if x.ndim == 0:
             raise ShapeError("split: cannot split a 0-d tensor")
-        axis = check_axis("split", axis, x.shape)
+        axis = check_dim("split", axis, x.shape)
         n = x.shape[axis]
         ctx.axis = axis
-        if isinstance(sizes, (int, np.integer)):
+        if isinstance(sizes, (int, np.integer)) and not isinstance(sizes, bool):
             if sizes < 1:
                 raise ShapeError(f"split: split size must be positive, got {sizes}")
             count, rest = divmod(n, sizes)
@@ -651,7 +652,10 @@ class Split(Function):
             if not rest and count > 1 and x.ndim == 2 and axis == 1:
                 return tuple(np.ascontiguousarray(x.reshape(x.shape[0], count, sizes)
                                                   .swapaxes(0, 1)))
-            sizes = [sizes] * count + ([rest] if rest else [])
+            sizes = [sizes] * count + ([rest] if rest else []) or [0]  # n = 0: one empty part
+        elif not isinstance(sizes, Sequence) or not all(is_int(s) for s in sizes):
+            raise TypeError(f"split: split_size_or_sections must be an int or a list of ints, "
+                            f"got {describe(sizes)}")
         elif sum(sizes) != n or min(sizes, default=0) < 0:
             raise ShapeError(f"split: sizes {list(sizes)} do not add up to {n}, the size of "
                              f"axis {axis} of a tensor of shape {x.shape}")
@@ -677,7 +681,7 @@ class Unbind(Function):
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, axis: int = 0) -> tuple[np.ndarray, ...]:
-        ctx.axis = check_axis("unbind", axis, x.shape)
+        ctx.axis = check_dim("unbind", axis, x.shape)
         return _unstack(x, ctx.axis)
 
     @staticmethod

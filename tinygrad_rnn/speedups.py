@@ -104,7 +104,7 @@ def _matmul_backward(ctx: Context, grad: np.ndarray) -> tuple[Gradient, ...]:
     """``ops.Matmul.backward`` with dy = x^T @ grad as its factors, for a 2-D y."""
     x, y = ctx.saved_tensors
     need_x, need_y = ctx.needs_input_grad
-    if y.ndim != 2 or x.ndim < 2 or not need_y:
+    if y.ndim != 2 or x.ndim < 2 or not need_y or not y.size:  # (no factors of an empty y)
         return ops.Matmul.backward(ctx, grad)
     dx = grad @ y.swapaxes(-1, -2) if need_x else None
     return dx, OuterSum(x.reshape(-1, x.shape[-1]), grad.reshape(-1, grad.shape[-1]))

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import numpy as np
 
 from . import arguments, autograd, ops
+from .arguments import describe, is_int
 from .autograd import (  # noqa: F401  (also importable from here, as they always were)
     Context,
     Function,
@@ -25,7 +26,7 @@ from .autograd import (  # noqa: F401  (also importable from here, as they alway
     no_grad,
     unbroadcast,
 )
-from .dims import resolve_dim, resolve_keepdim
+from .dims import check_dim, check_dims, check_permutation, resolve_dim, resolve_keepdim
 
 if TYPE_CHECKING:
     import builtins  # (inside class Tensor, ``float`` is the method Tensor.float)
@@ -386,16 +387,19 @@ class Tensor:
     def sum(self, dim: int | tuple[int, ...] | None = None, keepdim: bool | None = None, *,
             axis: int | tuple[int, ...] | None = None, keepdims: bool | None = None) -> Tensor:
         """The sum over ``dim`` (an int or a tuple; all axes when None), as torch's
-        ``x.sum(dim, keepdim=False)``; numpy's ``axis=`` and ``keepdims=`` also work."""
-        return ops.Sum.apply(self, axis=resolve_dim("sum", dim, axis),
-                             keepdims=resolve_keepdim("sum", keepdim, keepdims))
+        ``x.sum(dim, keepdim=False)``; numpy's ``axis=`` and ``keepdims=`` also work.
+        Refuses a dim out of range, not an int, or given twice (dims.check_dims)."""
+        dims = check_dims("sum", resolve_dim("sum", dim, axis), self.shape)
+        return ops.Sum.apply(self, axis=dims, keepdims=resolve_keepdim("sum", keepdim, keepdims))
 
     def mean(self, dim: int | tuple[int, ...] | None = None, keepdim: bool | None = None, *,
              axis: int | tuple[int, ...] | None = None, keepdims: bool | None = None) -> Tensor:
         """The mean over ``dim`` (an int or a tuple; all axes when None), as torch's
-        ``x.mean(dim, keepdim=False)``; numpy's ``axis=`` and ``keepdims=`` also work."""
-        return ops.Mean.apply(self, axis=resolve_dim("mean", dim, axis),
-                              keepdims=resolve_keepdim("mean", keepdim, keepdims))
+        ``x.mean(dim, keepdim=False)``; numpy's ``axis=`` and ``keepdims=`` also work.
+        The mean over no elements is nan, as torch (and its gradient empty).
+        Refuses a dim out of range, not an int, or given twice (dims.check_dims)."""
+        dims = check_dims("mean", resolve_dim("mean", dim, axis), self.shape)
+        return ops.Mean.apply(self, axis=dims, keepdims=resolve_keepdim("mean", keepdim, keepdims))
 
     # ----------------------------------------------------------------- shape
     def reshape(self, *shape: int | Sequence[int]) -> Tensor:
@@ -407,20 +411,26 @@ class Tensor:
         """No axes: reverse them (numpy). Two axes: swap them (torch). All axes: permute.
 
         Two axes always swap, also on a 2-D tensor, where ``w.transpose(0, 1)``
-        and ``w.transpose(-2, -1)`` are w.T as in torch (never the identity)."""
+        and ``w.transpose(-2, -1)`` are w.T as in torch (never the identity).
+        Refuses dims out of range or not ints, and a permutation that is not one."""
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
-        if len(axes) == 2:  # (two ints: mypy cannot see that a sequence was unpacked above)
-            a, b = (ops.check_axis("transpose", ax, self.shape) for ax in axes)  # type: ignore[arg-type]
+        if len(axes) == 2:
+            a, b = (check_dim("transpose", ax, self.shape, scalar_ok=True) for ax in axes)
             perm = list(range(self.ndim))
-            perm[a], perm[b] = perm[b], perm[a]
+            if perm:  # (a 0-d tensor takes dims 0 and -1, as torch, and stays as it is)
+                perm[a], perm[b] = perm[b], perm[a]
             axes = tuple(perm)
+        elif axes:
+            axes = check_permutation("transpose", axes, self.shape)
         return ops.Transpose.apply(self, axes=axes or None)
 
     def permute(self, *axes: int | Sequence[int]) -> Tensor:
+        """The dims in the order ``axes`` (negative ones count from the end), as torch.
+        Refuses dims out of range or not ints, and a list that is not a permutation."""
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
-        return ops.Transpose.apply(self, axes=axes)
+        return ops.Transpose.apply(self, axes=check_permutation("permute", axes, self.shape))
 
     @property
     def T(self) -> Tensor:
@@ -437,7 +447,8 @@ class Tensor:
               axis: int | None = None) -> tuple[Tensor, ...]:
         """As torch.split, along ``dim`` (default 0, as torch; numpy's ``axis=`` also
         works): an int k gives parts of size k (the last may be smaller); a list gives
-        parts of exactly those sizes. An LSTM's gates are ``pre.split(H, dim=-1)``."""
+        parts of exactly those sizes. A dim of length 0 split by an int gives one empty
+        part, as torch. An LSTM's gates are ``pre.split(H, dim=-1)``."""
         return ops.Split.apply(self, sizes=split_size_or_sections,
                                axis=resolve_dim("split", dim, axis, 0))
 
@@ -445,14 +456,19 @@ class Tensor:
               axis: int | None = None) -> tuple[Tensor, ...]:
         """As torch.chunk, along ``dim`` (default 0, as torch; numpy's ``axis=`` also
         works): ``chunks`` parts of size ceil(n / chunks), the last smaller when n does
-        not divide evenly (so there may be fewer than ``chunks`` parts). An LSTM's
-        gates are ``pre.chunk(4, dim=-1)``."""
-        if not isinstance(chunks, (int, np.integer)) or chunks < 1:
-            raise ValueError(f"chunk: chunks must be a positive integer, got {chunks!r}")
+        not divide evenly (so there may be fewer than ``chunks`` parts); a dim of
+        length 0 gives ``chunks`` empty parts, as torch. An LSTM's gates are
+        ``pre.chunk(4, dim=-1)``."""
+        if not is_int(chunks) or chunks < 1:
+            raise (ValueError if is_int(chunks) else TypeError)(
+                f"chunk: chunks must be a positive integer, got {describe(chunks)}")
         dim = resolve_dim("chunk", dim, axis, 0)
-        shape = self.data.shape
-        n = shape[ops.check_axis("chunk", dim, shape)] if shape else 0
-        return ops.Split.apply(self, sizes=max(-(-n // chunks), 1), axis=dim)
+        if self.ndim == 0:
+            raise ShapeError("chunk: cannot chunk a 0-d tensor: it has no dim to cut along")
+        n = self.data.shape[check_dim("chunk", dim, self.shape)]
+        if n == 0:  # as torch: ``chunks`` empty parts
+            return ops.Split.apply(self, sizes=[0] * int(chunks), axis=dim)
+        return ops.Split.apply(self, sizes=-(-n // chunks), axis=dim)
 
     def unbind(self, dim: int | None = None, *, axis: int | None = None) -> tuple[Tensor, ...]:
         """As torch.unbind: the slices along ``dim`` (default 0; numpy's name ``axis=``
