@@ -379,3 +379,41 @@ def test_a_hand_built_packed_batch_without_unsorted_indices_gets_them_as_torch()
     np.testing.assert_array_equal(derived.data, given.data)
     padded, lengths = rnn_utils.pad_packed_sequence(full._replace(unsorted_indices=None))
     np.testing.assert_array_equal(lengths, [1, 3])
+
+
+# --------------------------------------------------------------------------- init
+
+
+def _weight():
+    return nn.Parameter(np.full((3, 2), 5.0))
+
+
+INIT = [
+    (lambda w: nn.init.uniform_(None), TypeError, "init: expected a Tensor, Parameter or numpy"),
+    (lambda w: nn.init.uniform_([1.0, 2.0]), TypeError, "got [1.0, 2.0] (list)"),
+    (lambda w: nn.init.uniform_(np.zeros((2, 2), int)), TypeError, "floating point tensor"),
+    (lambda w: nn.init.uniform_(w, "x"), TypeError, "init.uniform_: a must be a real number"),
+    (lambda w: nn.init.uniform_(w, 2, 1), ValueError, "expects a <= b, got a=2.0 > b=1.0"),
+    (lambda w: nn.init.uniform_(w, float("nan"), 1), ValueError, "a must be a finite number"),
+    (lambda w: nn.init.normal_(w, 0, -1), ValueError, "init.normal_: std must be >= 0"),
+    (lambda w: nn.init.normal_(w, "0"), TypeError, "mean must be a real number"),
+    (lambda w: nn.init.constant_(w, None), TypeError, "init.constant_: val must be a real"),
+    (lambda w: nn.init.xavier_uniform_(w, "a"), TypeError, "gain must be a real number"),
+    (lambda w: nn.init.xavier_normal_(w, None), TypeError, "gain must be a real number"),
+    (lambda w: nn.init.orthogonal_(w, gain="a"), TypeError, "gain must be a real number"),
+    (lambda w: nn.Parameter(np.zeros(2), requires_grad="x"), TypeError,
+     "nn.Parameter: requires_grad must be a bool"),
+]
+
+
+@pytest.mark.parametrize("call, exception, fragment", INIT)
+def test_bad_init_arguments_are_refused_and_the_weight_is_untouched(call, exception, fragment):
+    weight = _weight()
+    refuses(lambda: call(weight), exception, fragment)
+    np.testing.assert_array_equal(weight.data, 5.0)
+
+
+def test_init_of_a_tensor_without_elements_does_nothing_as_torch():
+    for fill in (nn.init.xavier_uniform_, nn.init.xavier_normal_, nn.init.orthogonal_):
+        assert fill(nn.Parameter(np.zeros((0, 0)))).shape == (0, 0)
+    assert nn.init.constant_(nn.Parameter(np.zeros(2)), float("inf")).data[0] == np.inf

@@ -30,6 +30,7 @@ class Parameter(Tensor):
     """A tensor that is a module's learnable weight: a leaf with ``requires_grad=True``."""
 
     def __init__(self, data: TensorLike, requires_grad: bool = True) -> None:
+        requires_grad = flag("nn.Parameter", "requires_grad", requires_grad)
         super().__init__(data, requires_grad=requires_grad)
 
     def __repr__(self) -> str:
