@@ -417,3 +417,12 @@ def test_init_of_a_tensor_without_elements_does_nothing_as_torch():
     for fill in (nn.init.xavier_uniform_, nn.init.xavier_normal_, nn.init.orthogonal_):
         assert fill(nn.Parameter(np.zeros((0, 0)))).shape == (0, 0)
     assert nn.init.constant_(nn.Parameter(np.zeros(2)), float("inf")).data[0] == np.inf
+
+
+@pytest.mark.parametrize("kind", ["RNNCell", "LSTMCell", "GRUCell"])
+def test_a_cell_without_input_features_runs_as_torch(kind):
+    torch = pytest.importorskip("torch")
+    theirs = getattr(torch.nn, kind)(0, 2)(torch.zeros(3, 0))
+    ours = getattr(nn, kind)(0, 2)(np.zeros((3, 0)))
+    theirs, ours = (theirs[0], ours[0]) if kind == "LSTMCell" else (theirs, ours)
+    assert ours.shape == tuple(theirs.shape) == (3, 2)

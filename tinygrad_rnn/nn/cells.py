@@ -254,7 +254,8 @@ class _Cell(Module):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
         where = f"nn.{type(self).__name__}"
-        input_size = size(where, "input_size", input_size, minimum=1)
+        # torch allows 0 for both; hidden_size 0 waits for chunk of an empty axis (issue 14)
+        input_size = size(where, "input_size", input_size)
         hidden_size = size(where, "hidden_size", hidden_size, minimum=1)
         bias = flag(where, "bias", bias)
         self.input_size, self.hidden_size = input_size, hidden_size
