@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .arguments import describe, is_int
 from .dims import check_dim, resolve_dim
 from .ops import Embedding, Linear
 from .rng import generator
@@ -128,32 +129,51 @@ def embedding(input: TensorLike, weight: TensorLike, padding_idx: int | None = N
 
     ``padding_idx`` (negative counts from the end) names a row that is read
     like any other but gets no gradient, as torch. An index used twice gets the
-    sum of both gradients.
+    sum of both gradients. Refused: indices that are not integers (floats with
+    a fraction, NaN, bools, strings: TypeError) or out of [0, num_embeddings)
+    (IndexError, as torch: negative indices do not count from the end).
     """
     w = _tensor(weight)
     if w.ndim != 2:
         raise ShapeError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), "
                          f"got shape {w.shape}")
     n = w.shape[0]
-    idx = np.asarray(input.data if isinstance(input, Tensor) else input)
-    if idx.dtype.kind == "f" and np.all(idx == np.round(idx)):
-        idx = idx.astype(np.intp)  # Tensor([1, 2]) stores integers as floats
-    if idx.dtype.kind not in "iu":
-        raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
-    if idx.size and (idx.min() < 0 or idx.max() >= n):
-        raise IndexError(f"embedding: indices must lie in [0, {n}), "
-                         f"got values from {idx.min()} to {idx.max()}")
+    idx = embedding_indices("embedding", input, n)
     return Embedding.apply(w, indices=idx, padding_idx=padding_row(padding_idx, n, "embedding"))
 
 
+def embedding_indices(name: str, input: TensorLike, num_embeddings: int) -> np.ndarray:
+    """``input`` as an integer index array, every index in [0, num_embeddings).
+
+    A float array whose values are all integers passes (``Tensor([1, 2])`` stores
+    its integers as floats); bools do not (torch refuses them too).
+    """
+    try:
+        idx = np.asarray(input.data if isinstance(input, Tensor) else input)
+    except (TypeError, ValueError):  # a ragged list: numpy's "inhomogeneous shape"
+        raise TypeError(f"{name}: indices must be an integer array, got a ragged "
+                        f"nested list") from None
+    if idx.dtype.kind == "f" and np.all(idx == np.round(idx)):
+        idx = idx.astype(np.intp)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{name}: indices must be integers, got dtype {idx.dtype}")
+    if idx.size and (idx.min() < 0 or idx.max() >= num_embeddings):
+        raise IndexError(f"{name}: indices must lie in [0, {num_embeddings}), "
+                         f"got values from {idx.min()} to {idx.max()}")
+    return idx
+
+
 def padding_row(padding_idx: int | None, num_embeddings: int, name: str) -> int | None:
-    """``padding_idx`` as a row number in [0, num_embeddings) (None stays None)."""
+    """``padding_idx`` as a row number in [0, num_embeddings) (None stays None); an int,
+    not a bool or a float."""
     if padding_idx is None:
         return None
+    if not is_int(padding_idx):
+        raise TypeError(f"{name}: padding_idx must be an int or None, got {describe(padding_idx)}")
     if not -num_embeddings <= padding_idx < num_embeddings:
         raise ValueError(f"{name}: padding_idx must lie in [-{num_embeddings}, "
                          f"{num_embeddings}), got {padding_idx}")
-    return padding_idx % num_embeddings
+    return int(padding_idx) % num_embeddings
 
 
 # --------------------------------------------------------------------------- losses

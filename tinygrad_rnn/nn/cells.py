@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, overload
 import numpy as np
 
 from .. import functional as F
+from ..arguments import describe, flag, one_of, size
 from ..tensor import ShapeError, Tensor, addcmul, addmm, lerp
 from . import init
 from .module import Module, Parameter, check_dtype
@@ -168,6 +169,10 @@ def gate_view(kind: str, owner: str, gate: str, hidden_size: int,
               params: dict[str, Parameter | None]) -> GateView:
     """The view of gate ``gate`` for a cell or layer of kind "LSTM", "GRU" or "RNN"."""
     names = GATES[kind]
+    if not isinstance(gate, str):
+        raise TypeError(f"{owner}: the gate name must be a str such as {names[0]!r}, "
+                        f"got {describe(gate)}" if names else
+                        f"{owner}: the gate name must be a str, got {describe(gate)}")
     if not names:
         raise ValueError(f"{owner} has no gates: its update is one nonlinearity of one "
                          f"block of rows (gate views exist for LSTM i, f, g, o and GRU r, z, n)")
@@ -180,13 +185,28 @@ def gate_view(kind: str, owner: str, gate: str, hidden_size: int,
 # --------------------------------------------------------------------------- input checks
 
 
+def as_tensor(name: str, what: str, value: Any) -> Tensor:
+    """``value`` as a Tensor, or a TypeError naming the layer and the argument (rather
+    than the Tensor constructor's or numpy's words about None, strings or ragged lists)."""
+    if isinstance(value, Tensor):
+        return value
+    if value is None or isinstance(value, (str, bytes)):
+        raise TypeError(f"{name}: the {what} must be a Tensor or an array of numbers, "
+                        f"got {describe(value)}")
+    try:
+        return Tensor(value)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{name}: the {what} must be a Tensor or an array of numbers, "
+                        f"got {describe(value)} ({error})") from None
+
+
 def checked_input(name: str, x: TensorLike, input_size: int, ndims: tuple[int, ...],
                   expected: str, dtype: DTypeLike) -> Tensor:
     """``x`` as a Tensor, after the checks a cell and a layer share: its number of
     dimensions (one of ``ndims``; ``expected`` says which shapes in words), its
     last axis, which must be ``input_size`` (the error names both sizes), and its
     dtype, which must be the parameters' ``dtype``."""
-    x = x if isinstance(x, Tensor) else Tensor(x)
+    x = as_tensor(name, "input", x)
     if x.ndim not in ndims:
         raise ShapeError(f"{name}: expected {expected}, got shape {x.shape}")
     if x.shape[-1] != input_size:
@@ -199,13 +219,22 @@ def checked_input(name: str, x: TensorLike, input_size: int, ndims: tuple[int, .
 def checked_states(name: str, what: str, given: Any, expected: dict[str, tuple[int, ...]],
                    dtype: DTypeLike) -> list[Tensor]:
     """The given state(s) as Tensors of the ``expected`` shapes ({label: shape}) and of
-    the parameters' ``dtype``: one state alone, or a tuple in the labels' order (LSTM's
-    (h, c))."""
+    the parameters' ``dtype``: one state alone (not in a tuple, as torch), or a tuple in
+    the labels' order (LSTM's (h, c))."""
     labels = list(expected)
-    states = [given] if len(labels) == 1 else given
-    if not isinstance(states, (tuple, list)) or len(states) != len(labels):
-        raise TypeError(f"{name}: the {what} must be a tuple ({', '.join(labels)})")
-    states = [s if isinstance(s, Tensor) else Tensor(s) for s in states]
+    if len(labels) == 1:
+        if isinstance(given, tuple):  # (h,): torch refuses it too; a list is array data
+            raise TypeError(f"{name}: the {what} must be one tensor {labels[0]}, "
+                            f"not a tuple of {len(given)}")
+        states = [given]
+    else:
+        states = given
+        if not isinstance(states, (tuple, list)) or len(states) != len(labels):
+            got = (f"a {type(given).__name__} of {len(given)}"
+                   if isinstance(given, (tuple, list)) else describe(given))
+            raise TypeError(f"{name}: the {what} must be a tuple ({', '.join(labels)}), "
+                            f"got {got}")
+    states = [as_tensor(name, f"{what} {label}", s) for label, s in zip(labels, states)]
     for label, s in zip(labels, states):
         if s.shape != expected[label]:
             raise ShapeError(f"{name}: expected {label} of shape {expected[label]}, "
@@ -224,9 +253,11 @@ class _Cell(Module):
     num_gates = 1
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
-        if input_size < 1 or hidden_size < 1:
-            raise ValueError(f"{type(self).__name__}: input_size and hidden_size must be "
-                             f"positive, got {input_size} and {hidden_size}")
+        where = f"nn.{type(self).__name__}"
+        # torch allows 0 for both; hidden_size 0 waits for chunk of an empty axis (issue 14)
+        input_size = size(where, "input_size", input_size)
+        hidden_size = size(where, "hidden_size", hidden_size, minimum=1)
+        bias = flag(where, "bias", bias)
         self.input_size, self.hidden_size = input_size, hidden_size
         rows = self.num_gates * hidden_size
         self.weight_ih = Parameter(np.empty((rows, input_size)))
@@ -250,16 +281,23 @@ class _Cell(Module):
                  labels: tuple[str, ...]) -> tuple[Tensor, tuple[Tensor, ...], bool]:
         """(x as (N, I), states as (N, H) each, unbatched?) after checking shapes.
 
-        A missing state is zeros; an unbatched input (I,) takes states (H,).
+        A missing state is zeros; an unbatched input (I,) takes states (H,). Checked
+        before a recording trace hears of the step, so a refused call leaves no trace.
         """
+        prepared = self._checked(x, state, labels)
         if _recorder is not None:  # the step that follows is this cell's, called on (x, state)
             _recorder.enter(self, inputs=(x, state))
-        name, size = type(self).__name__, self.input_size
-        x = checked_input(name, x, size, (1, 2), f"input of shape (batch, {size}) or ({size},)",
+        return prepared
+
+    def _checked(self, x: TensorLike, state: Any,
+                 labels: tuple[str, ...]) -> tuple[Tensor, tuple[Tensor, ...], bool]:
+        name, features = type(self).__name__, self.input_size
+        x = checked_input(name, x, features, (1, 2),
+                          f"input of shape (batch, {features}) or ({features},)",
                           self.weight_ih.dtype)
         unbatched = x.ndim == 1
         if unbatched:
-            x = x.reshape(1, size)
+            x = x.reshape(1, features)
         expected = (self.hidden_size,) if unbatched else (x.shape[0], self.hidden_size)
         if state is None:
             zeros = Tensor(np.zeros((x.shape[0], self.hidden_size), dtype=x.dtype))
@@ -295,10 +333,7 @@ class RNNCell(_Cell):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  nonlinearity: str = "tanh") -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', "
-                             f"got {nonlinearity!r}")
-        self.nonlinearity = nonlinearity
+        self.nonlinearity = one_of("nn.RNNCell", "nonlinearity", nonlinearity, ("tanh", "relu"))
         super().__init__(input_size, hidden_size, bias)
 
     def forward(self, x: TensorLike, h: TensorLike | None = None) -> Tensor:

@@ -9,12 +9,14 @@ built with ``bias=False``) is skipped.
 
 from __future__ import annotations
 
+import os
 from collections import namedtuple
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..arguments import describe, flag, is_int
 from ..tensor import Tensor
 
 if TYPE_CHECKING:
@@ -28,6 +30,7 @@ class Parameter(Tensor):
     """A tensor that is a module's learnable weight: a leaf with ``requires_grad=True``."""
 
     def __init__(self, data: TensorLike, requires_grad: bool = True) -> None:
+        requires_grad = flag("nn.Parameter", "requires_grad", requires_grad)
         super().__init__(data, requires_grad=requires_grad)
 
     def __repr__(self) -> str:
@@ -89,15 +92,22 @@ class Module:
             p.grad = None
 
     def train(self, mode: bool = True) -> Self:
-        """Training mode (dropout active) for this module and all its descendants."""
+        """Training mode (dropout active) for this module and all its descendants.
+
+        ``mode`` must be a bool: ``train('no')`` is refused (a truthy string would mean yes).
+        """
+        mode = flag(f"{type(self).__name__}.train", "mode", mode)
         for module in self.modules():
-            module.training = bool(mode)
+            module.training = mode
         return self
 
     def eval(self) -> Self:
         return self.train(False)
 
     def requires_grad_(self, requires_grad: bool = True) -> Self:
+        """Switch gradient recording of every parameter on or off (a bool, nothing else)."""
+        requires_grad = flag(f"{type(self).__name__}.requires_grad_", "requires_grad",
+                             requires_grad)
         for p in self.parameters():
             p.requires_grad = requires_grad
         return self
@@ -106,17 +116,25 @@ class Module:
         """{dotted name: a copy of the parameter's values}, plain numpy arrays."""
         return {name: p.data.copy() for name, p in self.named_parameters()}
 
-    def load_state_dict(self, state_dict: dict, strict: bool = True) -> IncompatibleKeys:
-        """Copy values into the parameters, keeping each parameter's dtype (as torch).
+    def load_state_dict(self, state_dict: Mapping[str, Any],
+                        strict: bool = True) -> IncompatibleKeys:
+        """Copy values into the parameters, cast to each parameter's dtype (as torch).
 
         Everything is checked before anything is written: if a key is missing or
         unexpected (with ``strict=True``), or a value has the wrong shape or is not
-        numeric, a ``RuntimeError`` lists every problem and no weight changes.
-        Values are copied into the existing arrays, so views of them stay valid.
+        real numbers (None, strings, objects, complex numbers, ragged lists), a
+        ``RuntimeError`` lists every problem and no weight changes. A
+        ``state_dict`` that is not a mapping with str keys (a file path included:
+        load it with ``tr.load`` first) or a ``strict`` that is not a bool is a
+        ``TypeError``. Values are copied into the existing arrays, so views of them
+        stay valid.
 
         Returns:
             (missing_keys, unexpected_keys), both empty when ``strict`` passed.
         """
+        where = f"{type(self).__name__}.load_state_dict"
+        _check_state_dict(where, state_dict)
+        strict = flag(where, "strict", strict)
         params = dict(self.named_parameters())
         missing = [k for k in params if k not in state_dict]
         unexpected = [k for k in state_dict if k not in params]
@@ -125,10 +143,9 @@ class Module:
         for name, p in params.items():
             if name not in state_dict:
                 continue
-            value = state_dict[name]
-            value = np.asarray(value.data if isinstance(value, Tensor) else value)
-            if value.dtype.kind not in "biuf":
-                problems.append(f"{name}: expected a numeric array, got dtype {value.dtype}")
+            value, problem = _numeric_array(state_dict[name])
+            if problem:
+                problems.append(f"{name}: {problem}")
             elif value.shape != p.shape:
                 problems.append(f"{name}: shape {value.shape} in the state dict, "
                                 f"but the parameter has shape {p.shape}")
@@ -146,8 +163,18 @@ class Module:
         return IncompatibleKeys(missing, unexpected)
 
     def to(self, dtype: DTypeLike) -> Self:
-        """Cast every parameter (and its gradient) to ``dtype``, in place; returns self."""
-        dtype = np.dtype(dtype)
+        """Cast every parameter (and its gradient) to ``dtype``, in place; returns self.
+
+        ``dtype`` must name a floating dtype (``np.float32``, ``"float64"``); None
+        changes nothing, as torch's ``to(None)``. Anything else is a TypeError.
+        """
+        if dtype is None:
+            return self
+        try:
+            dtype = np.dtype(dtype)
+        except (TypeError, ValueError):
+            raise TypeError(f"to(): dtype must be a floating numpy dtype such as np.float32, "
+                            f"got {describe(dtype)}") from None
         if dtype.kind != "f":
             raise TypeError(f"to(): parameters must stay floating point, got {dtype}")
         for p in self.parameters():
@@ -177,24 +204,68 @@ class Module:
         return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
 
 
+def _check_state_dict(where: str, state_dict: Any) -> None:
+    """Refuse what is not a mapping of str keys: a path (the file is not read here), None,
+    a list of pairs, an int key."""
+    if isinstance(state_dict, (str, bytes, os.PathLike)):
+        raise TypeError(f"{where}: got a path ({describe(state_dict)}); load the file with "
+                        f"tr.load(path) and pass the dict")
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(f"{where}: state_dict must be a dict of {{name: array}}, "
+                        f"got {describe(state_dict)}")
+    bad = [k for k in state_dict if not isinstance(k, str)]
+    if bad:
+        raise TypeError(f"{where}: state_dict keys must be str parameter names, "
+                        f"got {describe(bad[0])}")
+
+
+def _numeric_array(value: Any) -> tuple[np.ndarray, str]:
+    """(``value`` as a numpy array, "") or (an empty array, what is wrong with it): a
+    state dict's value must be real numbers (bool, int or float), as a Tensor, an array
+    (torch's included) or a nested list of one shape."""
+    if isinstance(value, Tensor):
+        value = value.data
+    if value is None or isinstance(value, (str, bytes)):
+        return np.empty(0), f"expected an array of numbers, got {describe(value)}"
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError):  # a ragged list: numpy's "inhomogeneous shape"
+        return np.empty(0), "expected an array of numbers, got a ragged nested list"
+    if array.dtype.kind not in "biuf":
+        return np.empty(0), f"expected a numeric array, got dtype {array.dtype}"
+    return array, ""
+
+
 class ModuleList(Module):
     """A list of modules, registered as children ``"0"``, ``"1"``, ... (as torch)."""
 
     def __init__(self, modules: Iterable[Module] = ()) -> None:
+        if isinstance(modules, Module) or not isinstance(modules, Iterable):
+            raise TypeError(f"ModuleList: modules must be an iterable of modules, "
+                            f"got {describe(modules)}")
+        modules = list(modules)
+        for module in modules:  # every one checked before any is added
+            _check_module(module)
         for module in modules:
             self.append(module)
 
     def append(self, module: Module) -> Self:
-        if not isinstance(module, Module):
-            raise TypeError(f"ModuleList holds modules, got {type(module).__name__}")
+        _check_module(module)
         setattr(self, str(len(self)), module)
         return self
 
     def __len__(self) -> int:
         return sum(1 for _ in self.named_children())
 
-    def __getitem__(self, index: int) -> Module:
+    def __getitem__(self, index: int | slice) -> Module:
         items = list(self.children())
+        if isinstance(index, slice):  # a ModuleList of those modules, as torch
+            return ModuleList(items[index])
+        if not is_int(index):
+            raise TypeError(f"ModuleList indices must be ints, got {describe(index)}")
+        if not -len(items) <= index < len(items):
+            raise IndexError(f"ModuleList: index {index} is out of range for {len(items)} "
+                             f"module(s)")
         return items[index]
 
     def __iter__(self) -> Iterator[Module]:
@@ -202,6 +273,11 @@ class ModuleList(Module):
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("ModuleList has no forward(); iterate over its modules")
+
+
+def _check_module(module: Any) -> None:
+    if not isinstance(module, Module):
+        raise TypeError(f"ModuleList holds modules, got {type(module).__name__}")
 
 
 def check_dtype(name: str, what: str, t: Tensor, dtype: DTypeLike) -> None:

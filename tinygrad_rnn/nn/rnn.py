@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from .. import autograd, functional as F, replay
+from ..arguments import describe, flag, is_int, one_of, probability, size
 from ..autograd import ShapeError
 from ..scan import Batches, run_scan
 from ..tensor import Tensor, concat, stack
@@ -41,7 +42,7 @@ from .cells import (
     rnn_step,
 )
 from .module import Module, Parameter
-from .utils.rnn import PackedSequence
+from .utils.rnn import PackedSequence, checked_packed
 
 if TYPE_CHECKING:
     from ..tensor import TensorLike
@@ -66,13 +67,21 @@ class RNNBase(Module):
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
                  bidirectional: bool = False, proj_size: int = 0) -> None:
         name = type(self).__name__
-        if input_size < 1 or hidden_size < 1 or num_layers < 1:
-            raise ValueError(f"{name}: input_size, hidden_size and num_layers must be positive, "
-                             f"got {input_size}, {hidden_size}, {num_layers}")
-        if not 0.0 <= dropout <= 1.0:
-            raise ValueError(f"{name}: dropout must be a probability in [0, 1], got {dropout}")
-        if not 0 <= proj_size < hidden_size:
-            raise ValueError(f"{name}: proj_size must be in [0, hidden_size), got {proj_size}")
+        where = f"nn.{name}"
+        input_size = size(where, "input_size", input_size, minimum=1)
+        hidden_size = size(where, "hidden_size", hidden_size, minimum=1)
+        num_layers = size(where, "num_layers", num_layers, minimum=1)
+        bias = flag(where, "bias", bias)
+        batch_first = flag(where, "batch_first", batch_first)
+        dropout = probability(where, "dropout", dropout)
+        bidirectional = flag(where, "bidirectional", bidirectional)
+        proj_size = size(where, "proj_size", proj_size)
+        if proj_size and self.kind != "LSTM":  # (torch's words)
+            raise ValueError(f"{where}: proj_size argument is only supported for LSTM, "
+                             f"not RNN or GRU")
+        if proj_size >= hidden_size:
+            raise ValueError(f"{where}: proj_size must be in [0, hidden_size), "
+                             f"got {proj_size} with hidden_size {hidden_size}")
         if dropout > 0 and num_layers == 1:
             # point at the user's line, past RNN's own __init__ when there is one
             depth = 3 if type(self).__init__ is not RNNBase.__init__ else 2
@@ -118,7 +127,14 @@ class RNNBase(Module):
         """Writable views of one gate's rows in one layer and direction (see ``GateView``).
 
         >>> lstm.gate("f").bias_ih[:] = 1.0     # forget-gate bias of layer 0 set to 1
+
+        ``layer`` and ``direction`` must be ints (TypeError) in range (IndexError).
         """
+        for label, value in (("layer", layer), ("direction", direction)):
+            if not is_int(value):  # (checked first: a float would reach _weight_names' cache)
+                raise TypeError(f"{type(self).__name__}.gate: {label} must be an int, "
+                                f"got {describe(value)}")
+        layer, direction = int(layer), int(direction)
         if not 0 <= layer < self.num_layers or direction not in range(self.num_directions):
             raise IndexError(f"{type(self).__name__}: no layer {layer}, direction {direction} "
                              f"(it has {self.num_layers} layer(s), "
@@ -130,12 +146,12 @@ class RNNBase(Module):
     def _check(self, x: TensorLike, hx: Any) -> tuple[Tensor, list, bool]:
         """x as a time-major (T, N, I) Tensor, the initial states as lists of
         per-(layer, direction) tensors, and whether the input was unbatched."""
-        name, size = type(self).__name__, self.input_size
-        x = checked_input(name, x, size, (2, 3), "a 3-D input (batch) or a 2-D one (unbatched)",
-                          self.weight_ih_l0.dtype)
+        name, features = type(self).__name__, self.input_size
+        x = checked_input(name, x, features, (2, 3),
+                          "a 3-D input (batch) or a 2-D one (unbatched)", self.weight_ih_l0.dtype)
         unbatched = x.ndim == 2
         if unbatched:
-            x = x.reshape(x.shape[0], 1, size)
+            x = x.reshape(x.shape[0], 1, features)
         elif self.batch_first:
             x = x.transpose(0, 1)
         if x.shape[0] == 0:
@@ -269,7 +285,7 @@ class RNNBase(Module):
         if _cells._recorder is not None:
             raise ValueError(f"{name}: tracing works on padded batches, not packed ones "
                              f"(pad_packed_sequence, then trace)")
-        data, batch_sizes, sorted_indices, unsorted_indices = packed
+        data, batch_sizes, sorted_indices, unsorted_indices = checked_packed(name, packed)
         data = checked_input(name, data, self.input_size, (2,),
                              "packed data of shape (sum of lengths, input_size)",
                              self.weight_ih_l0.dtype)
@@ -369,7 +385,8 @@ class RNNBase(Module):
 @functools.cache
 def _weight_names(layer: int, direction: int) -> tuple:
     """((field, attribute name), ...) of one layer and direction, made once (a forward
-    reads them at every call)."""
+    reads them at every call). Shared by every model, so only ints may reach it (1.0 == 1
+    would find, and keep, the names "_l1.0"): ``gate`` checks its arguments first."""
     suffix = RNNBase._suffix(layer, direction)
     return tuple((f, f + suffix)
                  for f in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"))
@@ -435,9 +452,7 @@ class RNN(RNNBase):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
                  dropout: float = 0.0, bidirectional: bool = False) -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-        self.nonlinearity = nonlinearity
+        self.nonlinearity = one_of("nn.RNN", "nonlinearity", nonlinearity, ("tanh", "relu"))
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional)
 

@@ -12,11 +12,11 @@ split, stack), so gradients flow through them.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from ...functional import _tensor
+from ...arguments import describe, flag, number, size
 from ...tensor import ShapeError, Tensor, concat, stack
 
 if TYPE_CHECKING:
@@ -36,26 +36,107 @@ class PackedSequence(NamedTuple):
     unsorted_indices: np.ndarray | None = None
 
 
-def _lengths(name: str, lengths: Tensor | ArrayLike, batch: int, steps: int) -> np.ndarray:
-    lengths = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths)
-    if lengths.shape != (batch,) or lengths.dtype.kind not in "iuf" or \
-            np.any(lengths != np.round(lengths)):
+def _tensor(name: str, what: str, value: Any) -> Tensor:
+    """``value`` as a Tensor, or a TypeError naming the function and the argument."""
+    if isinstance(value, Tensor):
+        return value
+    if value is None or isinstance(value, (str, bytes)):
+        raise TypeError(f"{name}: {what} must be a Tensor or an array of numbers, "
+                        f"got {describe(value)}")
+    try:
+        return Tensor(value)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{name}: {what} must be a Tensor or an array of numbers, "
+                        f"got {describe(value)} ({error})") from None
+
+
+def _integers(name: str, what: str, value: Any) -> np.ndarray:
+    """``value`` (a list, an array, a Tensor) as a 1-D int64 array; floats pass when they
+    hold whole numbers (a Tensor stores integers as floats), bools and fractions do not."""
+    if value is None or isinstance(value, (str, bytes)):
+        raise TypeError(f"{name}: {what} must be a 1-D array of integers, got {describe(value)}")
+    try:
+        array = np.asarray(value.data if isinstance(value, Tensor) else value)
+    except (TypeError, ValueError):  # a ragged list
+        raise TypeError(f"{name}: {what} must be a 1-D array of integers, "
+                        f"got {describe(value)}") from None
+    if array.dtype.kind not in "iuf" or (array.dtype.kind == "f" and
+                                         not np.all(array == np.round(array))):
+        raise TypeError(f"{name}: {what} must be integers, got {describe(value)}")
+    if array.ndim != 1:
+        raise ValueError(f"{name}: {what} must be 1-D, got shape {array.shape}")
+    return array.astype(np.int64)
+
+
+def _lengths(name: str, lengths: Any, batch: int, steps: int) -> np.ndarray:
+    lengths = _integers(name, "lengths", lengths)
+    if lengths.shape != (batch,):
         raise ValueError(f"{name}: lengths must be {batch} integers, one per sequence, "
-                         f"got {lengths!r}")
-    lengths = lengths.astype(np.int64)
-    if batch and (lengths.min() < 1 or lengths.max() > steps):
+                         f"got {len(lengths)}")
+    if batch == 0 or steps == 0:  # (torch's words)
+        raise ValueError(f"{name}: cannot pack empty tensors (input of {steps} steps and "
+                         f"{batch} sequences)")
+    if lengths.min() < 1 or lengths.max() > steps:
         raise ValueError(f"{name}: every length must be in [1, {steps}] (the padded length), "
                          f"got {lengths.tolist()}")
     return lengths
+
+
+def checked_packed(name: str, packed: Any) -> PackedSequence:
+    """``packed`` after the checks a layer or ``pad_packed_sequence`` needs of one built by
+    hand: ``batch_sizes`` positive and non-increasing, adding up to the rows of ``data``;
+    ``sorted_indices`` a permutation of the batch and ``unsorted_indices`` its inverse
+    (made here when missing, as torch). O(T + N): once at the entry, not per step."""
+    if not isinstance(packed, PackedSequence):
+        raise TypeError(f"{name}: expected a PackedSequence, got {describe(packed)}")
+    data = _tensor(name, "the packed data", packed.data)
+    sizes = _integers(name, "batch_sizes", packed.batch_sizes)
+    if data.ndim == 0:
+        raise ShapeError(f"{name}: the packed data must have at least 1 dimension, got a 0-d one")
+    if len(sizes) == 0 or sizes.min() < 1 or np.any(np.diff(sizes) > 0):
+        raise ValueError(f"{name}: batch_sizes must be positive and non-increasing "
+                         f"(sequences sorted longest first), got {sizes.tolist()}")
+    if sizes.sum() != data.shape[0]:
+        raise ShapeError(f"{name}: batch_sizes add up to {sizes.sum()} rows, but the packed "
+                         f"data has {data.shape[0]}")
+    sorted_indices, unsorted_indices = packed.sorted_indices, packed.unsorted_indices
+    batch = int(sizes[0])
+    if sorted_indices is None:
+        if unsorted_indices is not None:
+            raise ValueError(f"{name}: unsorted_indices without sorted_indices")
+        return PackedSequence(data, sizes, None, None)
+    sorted_indices = _permutation(name, "sorted_indices", sorted_indices, batch)
+    inverse = np.argsort(sorted_indices)
+    if unsorted_indices is None:
+        unsorted_indices = inverse
+    elif not np.array_equal(_permutation(name, "unsorted_indices", unsorted_indices, batch),
+                            inverse):
+        raise ValueError(f"{name}: unsorted_indices must undo sorted_indices "
+                         f"({inverse.tolist()}), got {np.asarray(unsorted_indices).tolist()}")
+    return PackedSequence(data, sizes, sorted_indices, np.asarray(unsorted_indices, np.int64))
+
+
+def _permutation(name: str, what: str, value: Any, batch: int) -> np.ndarray:
+    indices = _integers(name, what, value)
+    if not np.array_equal(np.sort(indices), np.arange(batch)):
+        raise ValueError(f"{name}: {what} must be a permutation of 0..{batch - 1} "
+                         f"(batch_sizes[0] = {batch} sequences), got {indices.tolist()}")
+    return indices
 
 
 def pack_padded_sequence(input: TensorLike, lengths: Tensor | ArrayLike, batch_first: bool = False,
                          enforce_sorted: bool = True) -> PackedSequence:
     """Pack a padded batch (T, B, *) ((B, T, *) with batch_first) of sequences of the
     given lengths. With ``enforce_sorted`` the lengths must already decrease;
-    otherwise the batch is sorted here and ``unsorted_indices`` remembers the order."""
+    otherwise the batch is sorted here and ``unsorted_indices`` remembers the order.
+
+    Refused: lengths that are not B whole numbers in [1, T] (a float Tensor of whole
+    numbers passes, as torch), an empty batch, flags that are not bools.
+    """
     name = "pack_padded_sequence"
-    x = _tensor(input)
+    x = _tensor(name, "input", input)
+    batch_first = flag(name, "batch_first", batch_first)
+    enforce_sorted = flag(name, "enforce_sorted", enforce_sorted)
     if x.ndim < 2:
         raise ShapeError(f"{name}: input must be (T, B, *) or, with batch_first, (B, T, *); "
                          f"got shape {x.shape}")
@@ -64,8 +145,10 @@ def pack_padded_sequence(input: TensorLike, lengths: Tensor | ArrayLike, batch_f
     lengths = _lengths(name, lengths, x.shape[1], x.shape[0])
     if enforce_sorted:
         if np.any(np.diff(lengths) > 0):
-            raise ValueError(f"{name}: lengths {lengths.tolist()} are not sorted longest "
-                             f"first; sort the batch or pass enforce_sorted=False")
+            raise ValueError(f"{name}: `lengths` array must be sorted in decreasing order when "
+                             f"`enforce_sorted` is True, got {lengths.tolist()} (they are not "
+                             f"sorted longest first); sort the batch or pass "
+                             f"enforce_sorted=False")
         sorted_indices = unsorted_indices = None
     else:
         sorted_indices = np.argsort(-lengths, kind="stable")
@@ -83,8 +166,14 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
                         padding_value: float = 0.0,
                         total_length: int | None = None) -> tuple[Tensor, np.ndarray]:
     """(padded (T, B, *) or (B, T, *), lengths (B,)): the inverse of pack_padded_sequence,
-    in the batch's original order; ``total_length`` pads T further."""
-    data, batch_sizes, _, unsorted_indices = sequence
+    in the batch's original order; ``total_length`` (an int or None) pads T further.
+    A PackedSequence built by hand is checked first (``checked_packed``)."""
+    name = "pad_packed_sequence"
+    data, batch_sizes, _, unsorted_indices = checked_packed(name, sequence)
+    batch_first = flag(name, "batch_first", batch_first)
+    padding_value = number(name, "padding_value", padding_value, finite=False)
+    if total_length is not None:
+        total_length = size(name, "total_length", total_length)
     steps, batch = len(batch_sizes), int(batch_sizes[0])
     if total_length is not None and total_length < steps:
         raise ValueError(f"pad_packed_sequence: total_length {total_length} is shorter than "
@@ -108,10 +197,12 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
 
 def pad_sequence(sequences: Iterable[TensorLike], batch_first: bool = False,
                  padding_value: float = 0.0) -> Tensor:
-    """Sequences (L_i, *) of one feature shape, padded to the longest: (T, B, *)."""
-    seqs = [_tensor(s) for s in sequences]
-    if not seqs:
-        raise ValueError("pad_sequence: needs at least one sequence")
+    """Sequences (L_i, *) of one feature shape and dtype, padded to the longest: (T, B, *).
+    Refused: no sequences, a 0-d one, feature shapes or dtypes that differ."""
+    name = "pad_sequence"
+    batch_first = flag(name, "batch_first", batch_first)
+    padding_value = number(name, "padding_value", padding_value, finite=False)
+    seqs = _sequences(name, sequences)
     longest = max(s.shape[0] for s in seqs)
     padded = []
     for s in seqs:
@@ -123,7 +214,27 @@ def pad_sequence(sequences: Iterable[TensorLike], batch_first: bool = False,
 
 
 def pack_sequence(sequences: Iterable[TensorLike], enforce_sorted: bool = True) -> PackedSequence:
-    """Pack a list of sequences (L_i, *) directly."""
-    seqs = [_tensor(s) for s in sequences]
+    """Pack a list of sequences (L_i, *) directly (each of length >= 1)."""
+    seqs = _sequences("pack_sequence", sequences)
+    enforce_sorted = flag("pack_sequence", "enforce_sorted", enforce_sorted)
     return pack_padded_sequence(pad_sequence(seqs), [s.shape[0] for s in seqs],
                                 enforce_sorted=enforce_sorted)
+
+
+def _sequences(name: str, sequences: Any) -> list[Tensor]:
+    """A list of Tensors (L_i, *) of one feature shape and dtype, at least one."""
+    if isinstance(sequences, (Tensor, np.ndarray, str, bytes)) or \
+            not isinstance(sequences, Iterable):
+        raise TypeError(f"{name}: sequences must be a list of Tensors, got {describe(sequences)}")
+    seqs = [_tensor(name, f"sequence {i}", s) for i, s in enumerate(sequences)]
+    if not seqs:
+        raise ValueError(f"{name}: received an empty list of sequences")
+    first = seqs[0]
+    for i, s in enumerate(seqs):
+        if s.ndim == 0:
+            raise ShapeError(f"{name}: sequence {i} is 0-d; each must be (length, *)")
+        if s.shape[1:] != first.shape[1:] or s.dtype != first.dtype:
+            raise ShapeError(f"{name}: every sequence must have the features shape and dtype "
+                             f"of the first, {first.shape[1:]} {first.dtype}; sequence {i} "
+                             f"has {s.shape[1:]} {s.dtype}")
+    return seqs
