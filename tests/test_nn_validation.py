@@ -116,10 +116,10 @@ MODULE_CALLS = [
     (lambda m: m.train("no"), TypeError, "LSTM.train: mode must be a bool"),
     (lambda m: m.train(1), TypeError, "mode must be a bool"),
     (lambda m: m.requires_grad_("x"), TypeError, "requires_grad must be a bool"),
-    (lambda m: m.to(np.int64), TypeError, "parameters must stay floating point"),
-    (lambda m: m.to(np.complex128), TypeError, "parameters must stay floating point"),
+    (lambda m: m.to(np.int64), TypeError, "dtype must be a floating numpy dtype"),
+    (lambda m: m.to(np.complex128), TypeError, "dtype must be a floating numpy dtype"),
     (lambda m: m.to("garbage"), TypeError, "dtype must be a floating numpy dtype"),
-    (lambda m: m.to(object), TypeError, "parameters must stay floating point"),
+    (lambda m: m.to(object), TypeError, "dtype must be a floating numpy dtype"),
     (lambda m: m.load_state_dict(None), TypeError, "state_dict must be a dict"),
     (lambda m: m.load_state_dict([("weight_ih_l0", np.zeros((12, 2)))]), TypeError,
      "state_dict must be a dict"),
@@ -426,3 +426,12 @@ def test_a_cell_without_input_features_runs_as_torch(kind):
     ours = getattr(nn, kind)(0, 2)(np.zeros((3, 0)))
     theirs, ours = (theirs[0], ours[0]) if kind == "LSTMCell" else (theirs, ours)
     assert ours.shape == tuple(theirs.shape) == (3, 2)
+
+
+def test_a_refused_load_names_the_module_and_its_method():
+    m = tr.nn.Linear(3, 2)
+    sd = m.state_dict()
+    sd["weight"] = np.ones(7)
+    with pytest.raises(RuntimeError, match=r"^Linear\.load_state_dict: error\(s\) in the state "
+                                           r"dict, so nothing was changed:\n  weight: shape"):
+        m.load_state_dict(sd)

@@ -190,3 +190,51 @@ def test_join_takes_lists_tuples_and_generators_of_tensors(join):
     expected = getattr(tr, join)([a, b]).data
     assert _same(getattr(tr, join)((a, b)).data, expected)
     assert _same(getattr(tr, join)(t for t in (a, b)).data, expected)
+
+
+# --------------------------------------------------------------------------- methods' arguments
+
+def _x():
+    return Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+
+
+def _set_requires_grad(value):
+    t = Tensor(np.ones(2))
+    t.requires_grad = value
+
+
+@pytest.mark.parametrize("call, error, where, words", [
+    (lambda: (_x() * 2).backward("g"), TypeError, "backward()", "gradient must be a number"),
+    (lambda: (_x() * 2).backward([[1, 2], [3]]), ValueError, "backward()", "gradient must be"),
+    (lambda: tr.addcmul(_x(), _x(), _x(), value=None), TypeError, "addcmul",
+     "value must be a number, got None"),
+    (lambda: tr.addcmul(_x(), _x(), _x(), value="a"), TypeError, "addcmul", "got 'a'"),
+    (lambda: _x().reshape(None), TypeError, "reshape", "the shape must be ints, got None"),
+    (lambda: _x().reshape(2.0, 3), TypeError, "reshape", "(2.0, 3)"),
+    (lambda: _x().to(3), TypeError, "to", "dtype must be a floating numpy dtype"),
+    (lambda: _x().to(np.int64), TypeError, "to", "got <class 'numpy.int64'>"),
+    (lambda: _set_requires_grad("no"), TypeError, "Tensor", "requires_grad must be a bool"),
+    (lambda: _set_requires_grad(None), TypeError, "Tensor", "requires_grad must be a bool"),
+    (lambda: tr.functional.dropout(_x(), training="no"), TypeError, "dropout",
+     "training must be a bool"),
+    (lambda: tr.functional.dropout(_x(), p="0.5"), TypeError, "dropout", "p must be a real"),
+    (lambda: tr.functional.dropout(_x(), p=None), TypeError, "dropout", "p must be a real"),
+    (lambda: tr.functional.mse_loss(_x(), "y"), TypeError, "mse_loss", "target must be"),
+    (lambda: tr.functional.cross_entropy(_x(), [0, 2], ignore_index=1.5), TypeError,
+     "cross_entropy", "ignore_index must be an int"),
+])
+def test_method_and_functional_arguments_are_refused_at_the_door(call, error, where, words):
+    with pytest.raises(error) as info:
+        call()
+    assert words in assert_ours(info.value, where)
+
+
+def test_to_none_changes_nothing_as_in_torch():
+    x = _x()
+    assert x.to(None) is x
+
+
+def test_a_numpy_number_is_a_number_and_none_is_not():
+    from tinygrad_rnn.tensor import is_number
+    assert is_number(np.float32(0.5)) and is_number(np.array(2)) and is_number(True)
+    assert not is_number(None) and not is_number("1") and not is_number(np.ones(2))

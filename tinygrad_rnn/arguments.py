@@ -86,6 +86,19 @@ def probability(where: str, name: str, value: Any) -> float:
     return number(where, name, value, minimum=0.0, maximum=1.0)
 
 
+def float_dtype(where: str, value: Any) -> np.dtype:
+    """``value`` as a floating numpy dtype (np.float32, "float64", ...)."""
+    try:
+        dtype = np.dtype(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{where}: dtype must be a floating numpy dtype such as np.float32, "
+                        f"got {describe(value)}") from None
+    if value is None or dtype.kind != "f":
+        raise TypeError(f"{where}: dtype must be a floating numpy dtype such as np.float32, "
+                        f"got {describe(value)}")
+    return dtype
+
+
 def one_of(where: str, name: str, value: Any, choices: Collection[Any]) -> Any:
     """``value`` if it is one of ``choices``."""
     if isinstance(value, (str, int, float, type(None))) and value in choices:

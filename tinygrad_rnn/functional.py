@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .arguments import describe, is_int
+from .arguments import describe, flag, is_int, probability
 from .dims import check_dim, resolve_dim
 from .ops import Embedding, Linear
 from .rng import generator
@@ -33,6 +33,17 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 def _tensor(x: TensorLike) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _argument(fn: str, name: str, value: TensorLike, dtype: DTypeLike | None = None) -> Tensor:
+    """``value`` as a Tensor (in ``dtype``), or refused in ``fn``'s words, naming it."""
+    if isinstance(value, Tensor):
+        return value
+    try:
+        return Tensor(value, dtype=dtype)
+    except (TypeError, ValueError) as err:
+        said = str(err).removeprefix("Tensor: data ")
+        raise type(err)(f"{fn}: {name} {said}") from None
 
 
 def _check_reduction(fn: str, reduction: str) -> None:
@@ -103,8 +114,8 @@ def dropout(input: TensorLike, p: float = 0.5, training: bool = True) -> Tensor:
     is returned unchanged; ``p=1`` zeroes everything. The mask comes from the
     package's generator, so ``tr.manual_seed(n)`` makes it reproducible.
     """
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout: p must be a probability in [0, 1], got {p}")
+    p = probability("dropout", "p", p)
+    training = flag("dropout", "training", training)
     x = _tensor(input)
     if not training or p == 0.0:
         return x
@@ -189,7 +200,7 @@ def mse_loss(input: TensorLike, target: TensorLike, *, reduction: str = "mean") 
     """
     _check_reduction("mse_loss", reduction)
     x = _tensor(input)
-    y = target if isinstance(target, Tensor) else Tensor(np.asarray(target, dtype=x.dtype))
+    y = _argument("mse_loss", "target", target, dtype=x.dtype)
     if x.shape != y.shape:
         raise ShapeError(f"mse_loss: input shape {x.shape} and target shape {y.shape} differ; "
                          f"they must be equal")
@@ -241,8 +252,9 @@ def cross_entropy(input: TensorLike, target: TensorLike, weight: TensorLike | No
     """
     fn = "cross_entropy"
     _check_reduction(fn, reduction)
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"{fn}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    label_smoothing = probability(fn, "label_smoothing", label_smoothing)
+    if not is_int(ignore_index):
+        raise TypeError(f"{fn}: ignore_index must be an int, got {describe(ignore_index)}")
     x = _tensor(input)
     if x.ndim == 0:
         raise ShapeError(f"{fn}: input must have shape (C,), (N, C) or (N, C, d1, ...), "

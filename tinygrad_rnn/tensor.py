@@ -80,6 +80,16 @@ def _numeric_array(data: ArrayLike) -> np.ndarray:
                     f"values are {what}")
 
 
+def _gradient_array(gradient: ArrayLike) -> np.ndarray:
+    """The ``gradient`` argument of ``backward``, refused in backward's words as Tensor
+    data would be."""
+    try:
+        return _numeric_array(gradient)
+    except (TypeError, ValueError) as err:
+        said = str(err).removeprefix("Tensor: data ")
+        raise type(err)(f"backward(): gradient {said}") from None
+
+
 # how numpy reads data a tensor cannot hold, in the user's words
 _KIND_NAMES = {"U": "strings", "S": "bytes", "O": "Python objects (or integers too large "
                "for int64)", "M": "dates", "m": "time spans", "V": "raw records"}
@@ -175,11 +185,12 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
+        value = arguments.flag("Tensor", "requires_grad", value)
         if value and self.data.dtype.kind != "f":
-            raise TypeError(f"only floating-point tensors can require grad, "
+            raise TypeError(f"Tensor: only floating-point tensors can require grad, "
                             f"but this tensor has dtype {self.data.dtype}")
         if not value and self._node is not None:
-            raise RuntimeError("requires_grad can only be turned off on a leaf tensor; "
+            raise RuntimeError("Tensor: requires_grad can only be turned off on a leaf tensor; "
                                "use .detach() to cut a computed tensor from its graph")
         self._requires_grad = bool(value)
 
@@ -249,7 +260,9 @@ class Tensor:
     def to(self, dtype: DTypeLike) -> Tensor:
         """This tensor in floating ``dtype`` (np.float32, "float64", ...), gradients
         flowing back in the original dtype, as torch's ``x.to(dtype)``."""
-        return ops.Cast.apply(self, dtype=dtype)
+        if dtype is None:  # torch's x.to(None): nothing to change
+            return self
+        return ops.Cast.apply(self, dtype=arguments.float_dtype("to", dtype))
 
     def float(self) -> Tensor:
         """``to(np.float32)``."""
@@ -295,8 +308,8 @@ class Tensor:
             gradient = np.empty(self.shape, dtype=self.dtype)  # (np.ones: Python layers)
             gradient.fill(1)
         else:
-            gradient = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient,
-                                  dtype=self.dtype)
+            gradient = np.asarray(gradient.data if isinstance(gradient, Tensor)
+                                  else _gradient_array(gradient), dtype=self.dtype)
             if gradient.shape != self.shape:
                 raise ValueError(f"backward(): gradient has shape {gradient.shape}, "
                                  f"but the tensor has shape {self.shape}")
@@ -405,6 +418,9 @@ class Tensor:
     def reshape(self, *shape: int | Sequence[int]) -> Tensor:
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
+        if not all(is_int(n) for n in shape):
+            raise TypeError(f"reshape: the shape must be ints, got "
+                            f"{arguments.describe(shape if len(shape) != 1 else shape[0])}")
         return ops.Reshape.apply(self, shape=shape)
 
     def transpose(self, *axes: int | Sequence[int]) -> Tensor:
@@ -518,11 +534,14 @@ def addmm(input: TensorLike, mat1: TensorLike, mat2: TensorLike) -> Tensor:
 
 
 def is_number(value: Any) -> bool:
-    """A Python number, a numpy scalar or a 0-d array: not a Tensor, not an array of
-    values. (Python numbers are told apart first: ``np.ndim`` costs a microsecond, too
-    much for the ``x ** 2`` of a loss and the ``addcmul`` of every LSTM step.)"""
-    return isinstance(value, (int, float)) or (not isinstance(value, Tensor)
-                                               and np.ndim(value) == 0)
+    """A real number: a Python one, a numeric numpy scalar or 0-d array; not None, a
+    string, a Tensor or an array of values. (Python numbers are told apart first, the
+    common case: ``np.ndim`` costs a microsecond, too much for the ``addcmul`` of every
+    LSTM step.)"""
+    if isinstance(value, (int, float)):
+        return True
+    return isinstance(value, (np.generic, np.ndarray)) and np.ndim(value) == 0 \
+        and value.dtype.kind in "biuf"
 
 
 def _real_exponent(exponent: object) -> builtins.float:
@@ -544,7 +563,7 @@ def addcmul(input: TensorLike, tensor1: TensorLike, tensor2: TensorLike,
             value: float = 1.0) -> Tensor:
     """input + value * tensor1 * tensor2 as one node (torch.addcmul), with broadcasting."""
     if not is_number(value):
-        raise TypeError(f"addcmul: value must be a number, got {type(value).__name__}")
+        raise TypeError(f"addcmul: value must be a number, got {arguments.describe(value)}")
     if value == 1:  # forward's default: no keyword to pass at every step
         return ops.Addcmul.apply(input, tensor1, tensor2)
     return ops.Addcmul.apply(input, tensor1, tensor2, value=value)

@@ -468,7 +468,9 @@ def _optimizer_load(pick: Pick) -> Case:
            "sd['param_groups.1.lr'] = np.array(0.1)",
            "sd['param_groups.0.params'] = np.array([0, 1])",
            "sd['param_groups.0.params'] = np.array([0.5])",
-           f"del sd['state.0.{buffer}']", "sd = None", "sd = 'opt.npz'", "sd = [1, 2]",
+           # (SGD keeps no momentum buffer for a parameter not stepped yet, as torch)
+           f"{'?' if kind == 'SGD' else ''}del sd['state.0.{buffer}']",
+           "sd = None", "sd = 'opt.npz'", "sd = [1, 2]",
            f"sd = {other}.state_dict()")
     return statement_of(pick, "state dicts", setup, good, bad, "opt.load_state_dict(sd)")
 
@@ -544,8 +546,8 @@ def _module_methods(pick: Pick) -> Case:
                 Arg("layer", ("", "0", "1"), ("1.0", "2", "-1", "'0'", "None", "True")),
                 Arg("direction", ("", "0"), ("1", "0.0", "None", "-1"))]
     elif method == "to":
-        args = [Arg("dtype", ("np.float32", "'float64'"),
-                    ("np.int64", "'int32'", "None", "'abc'", "object", "3"), positional=True)]
+        args = [Arg("dtype", ("np.float32", "'float64'", "None"),  # to(None): as torch, a no-op
+                    ("np.int64", "'int32'", "'abc'", "object", "3"), positional=True)]
     else:
         args = [Arg("requires_grad", FLAG, NOT_A_FLAG, positional=True)]
     return call_of(pick, "forward", setup, f"m.{method}", args)
@@ -553,7 +555,7 @@ def _module_methods(pick: Pick) -> Case:
 
 X = "x = tr.Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)"
 DIM = ("0", "1", "-1", "-2")
-NOT_A_DIM = ("2", "-3", "5", "1.0", "'0'", "[0]")
+NOT_A_DIM = ("2", "-3", "5", "1.0", "'0'", "?[0]")
 REDUCTION = ("", "'mean'", "'sum'", "'none'")
 NOT_A_REDUCTION = ("'avg'", "None", "1", "'MEAN'")
 
@@ -659,8 +661,8 @@ def _tensor_methods(pick: Pick) -> Case:
         return Case("tensors", setup, call, "ok" if call.startswith(("x.sum", "x[0")) else "refuse")
     if method == "to":
         return call_of(pick, "tensors", setup, "y.to",
-                       [Arg("dtype", ("np.float32", "'float64'"),
-                            ("np.int64", "'abc'", "None", "3"), positional=True)])
+                       [Arg("dtype", ("np.float32", "'float64'", "None"),  # None: as torch
+                            ("np.int64", "'abc'", "3"), positional=True)])
     if method == "backward":
         return call_of(pick, "tensors", setup, "y.backward",
                        [Arg("gradient", ("np.ones((2, 3))", "tr.Tensor(np.ones((2, 3)))"),
@@ -734,13 +736,13 @@ def _packed_by_hand(pick: Pick) -> Case:
                  "tr.Tensor(np.ones((6, 1)))"])
     sizes = pick(["np.array([2, 2, 1])"] if spoiled != "batch_sizes" else
                  ["np.array([1, 2, 2])", "np.array([2, 0, 1, 2])", "np.array([2, 2, 2])",
-                  "np.array([2.0, 2.0, 1.0])", "?[2, 2, 1]", "np.array([])", "None",
+                  "?np.array([2.0, 2.0, 1.0])", "?[2, 2, 1]", "np.array([])", "None",
                   "np.array([-2, 2, 5])"])
     indices = pick(["None, None", "np.array([1, 0]), np.array([1, 0])",
                     "np.array([0, 1]), np.array([0, 1])"] if spoiled != "indices" else
                    ["np.array([0, 0]), np.array([0, 0])", "?np.array([1, 0]), None",
                     "np.array([0, 2]), np.array([0, 2])", "np.array([1, 0]), np.array([0, 1])",
-                    "np.array([0.0, 1.0]), np.array([0, 1])", "np.array([0]), np.array([0])"])
+                    "?np.array([0.0, 1.0]), np.array([0, 1])", "np.array([0]), np.array([0])"])
     expect = "ok" if spoiled == "none" else "refuse"
     for part in (data, sizes, indices):
         if part.startswith("?"):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import arguments
 from ..arguments import describe, flag, is_int
 from ..tensor import Tensor
 
@@ -156,8 +157,8 @@ class Module:
                         + (["unexpected keys: " + ", ".join(unexpected)] if unexpected else [])
                         + problems)
         if problems:
-            raise RuntimeError(f"error(s) loading a state dict into {type(self).__name__} "
-                               f"(nothing was changed):\n  " + "\n  ".join(problems))
+            raise RuntimeError(f"{type(self).__name__}.load_state_dict: error(s) in the state "
+                               f"dict, so nothing was changed:\n  " + "\n  ".join(problems))
         for name, value in values.items():
             np.copyto(params[name].data, value, casting="unsafe")
         return IncompatibleKeys(missing, unexpected)
@@ -170,13 +171,7 @@ class Module:
         """
         if dtype is None:
             return self
-        try:
-            dtype = np.dtype(dtype)
-        except (TypeError, ValueError):
-            raise TypeError(f"to(): dtype must be a floating numpy dtype such as np.float32, "
-                            f"got {describe(dtype)}") from None
-        if dtype.kind != "f":
-            raise TypeError(f"to(): parameters must stay floating point, got {dtype}")
+        dtype = arguments.float_dtype(f"{type(self).__name__}.to", dtype)
         for p in self.parameters():
             p.data = p.data.astype(dtype)
             if p.grad is not None:
