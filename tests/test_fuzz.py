@@ -59,11 +59,6 @@ def _fuzz(area: str, examples: int = 60):
     return test
 
 
-def _pending(area: str):
-    return pytest.mark.xfail(strict=False,
-                             reason=f"issue 14: {area}, fixed by a parallel branch")
-
-
 test_constructors = _fuzz("constructors")
 test_forward = _fuzz("forward")
 test_functional = _fuzz("functional")
