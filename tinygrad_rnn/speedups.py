@@ -32,6 +32,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -211,15 +212,29 @@ class gc_paused:
     friends do) and walking it (backward) therefore pause the collector;
     garbage made meanwhile is collected after. (A class, not
     @contextmanager: a microsecond less on every backward().)
+
+    The collector is one switch for the whole process, so the pauses of all
+    threads are counted: the first to enter turns it off, the last to leave
+    turns it back on, and only if it was on before the first (a thread leaving
+    does not turn it on under another one still building its graph).
     """
 
+    _lock = threading.Lock()
+    _pausers = 0  # blocks inside, in every thread
+    _resume = False  # was the collector on when the first of them entered?
+
     def __enter__(self) -> None:
-        self.was_enabled = gc.isenabled()
-        gc.disable()
+        with gc_paused._lock:
+            if gc_paused._pausers == 0:
+                gc_paused._resume = gc.isenabled()
+                gc.disable()
+            gc_paused._pausers += 1
 
     def __exit__(self, *exc_info: object) -> None:
-        if self.was_enabled:
-            gc.enable()
+        with gc_paused._lock:
+            gc_paused._pausers -= 1
+            if gc_paused._pausers == 0 and gc_paused._resume:
+                gc.enable()
 
 
 # --------------------------------------------------------------------------- the switch
