@@ -673,7 +673,10 @@ def _non_finite(arrays: Any) -> str:
 
 
 def _shapes(shapes: Any) -> str:
-    return " and ".join(str(tuple(s)) for s in shapes) or "none"
+    """``(2, 3), (3,) and (1,)``."""
+    texts = [str(tuple(s)) for s in shapes]
+    return (", ".join(texts[:-1]) + " and " + texts[-1]) if len(texts) > 1 else (
+        texts[0] if texts else "none")
 
 
 # this package's folder: frames in it are the package's, not the user's
