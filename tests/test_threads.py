@@ -217,7 +217,7 @@ def test_gc_pauses_of_threads_are_counted():
             # (that thread never left: the count still holds it)
         assert not gc.isenabled()
     finally:
-        while speedups.gc_paused._pausers:  # (the thread above that never left)
+        while speedups._pauses.inside:  # (the thread above that never left)
             speedups.gc_paused().__exit__(None, None, None)
         gc.enable() if was else gc.disable()
 

@@ -219,22 +219,37 @@ class gc_paused:
     does not turn it on under another one still building its graph).
     """
 
-    _lock = threading.Lock()
-    _pausers = 0  # blocks inside, in every thread
-    _resume = False  # was the collector on when the first of them entered?
-
+    # (acquire and release rather than ``with``: half the time, and nothing between them
+    # can raise)
     def __enter__(self) -> None:
-        with gc_paused._lock:
-            if gc_paused._pausers == 0:
-                gc_paused._resume = gc.isenabled()
-                gc.disable()
-            gc_paused._pausers += 1
+        _pause_lock.acquire()
+        if _pauses.inside == 0:
+            _pauses.resume = gc.isenabled()
+            gc.disable()
+        _pauses.inside += 1
+        _pause_lock.release()
 
     def __exit__(self, *exc_info: object) -> None:
-        with gc_paused._lock:
-            gc_paused._pausers -= 1
-            if gc_paused._pausers == 0 and gc_paused._resume:
-                gc.enable()
+        _pause_lock.acquire()
+        _pauses.inside -= 1
+        if _pauses.inside == 0 and _pauses.resume:
+            gc.enable()
+        _pause_lock.release()
+
+
+class _Pauses:
+    """The ``gc_paused`` blocks of all threads: how many are inside, and whether the
+    collector was on when the first of them entered. (An object of its own: writing to
+    a class's attributes would cost every later lookup on that class its cache.)"""
+
+    __slots__ = ("inside", "resume")
+
+    def __init__(self) -> None:
+        self.inside, self.resume = 0, False
+
+
+_pauses = _Pauses()
+_pause_lock = threading.Lock()  # held while _pauses is read or changed
 
 
 # --------------------------------------------------------------------------- the switch
