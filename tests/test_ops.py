@@ -357,5 +357,5 @@ def test_a_cast_matches_torch(x):
 def test_a_cast_to_the_same_dtype_shares_memory_and_an_integer_dtype_is_refused():
     t = Tensor(np.ones(3), requires_grad=True)
     assert np.shares_memory(t.to("float64").data, t.data)
-    with pytest.raises(TypeError, match="to: only floating dtypes"):
+    with pytest.raises(TypeError, match="to: dtype must be a floating numpy dtype"):
         t.to(np.int64)

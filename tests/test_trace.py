@@ -121,7 +121,7 @@ def test_recording_changes_neither_outputs_nor_gradients(kind):
 
     for plain, recorded in zip(run(False), run(True), strict=True):
         assert np.array_equal(plain, recorded)
-    assert cells._recorder is None
+    assert cells.tracing.recorder is None
 
 
 def test_a_sequence_in_chunks_is_joined_along_time():
@@ -154,7 +154,7 @@ def test_recorder_bookkeeping_and_errors():
         rec.of(nn.LSTM(2, 3))
     with pytest.raises(RuntimeError), trace.record_gates():
         raise RuntimeError("inside")
-    assert cells._recorder is None  # restored, even after an error
+    assert cells.tracing.recorder is None  # restored, even after an error
     with trace.record_gates() as outer:
         with trace.record_gates() as inner:
             rnn(x)

@@ -4,7 +4,9 @@ networks built from its ops alone, with every gradient checked."""
 # The imports read as a tour of the package, the engine first, so isort leaves them be.
 # isort: off
 from .tensor import Tensor  # first: the engine (autograd) and the ops build on it
-from .autograd import Context, Function, ShapeError, enable_grad, is_grad_enabled, no_grad
+from . import autograd  # tr.autograd: the engine; set_detect_anomaly, is_anomaly_enabled
+from .autograd import (AnomalyError, Context, Function, ShapeError, detect_anomaly, enable_grad,
+                       is_grad_enabled, no_grad, set_grad_enabled)
 from . import speedups  # noqa: F401  (installs the fast paths, unless TINYGRAD_RNN_PLAIN=1)
 from .tensor import addcmul, addmm, concat, lerp, stack
 from .rng import manual_seed
@@ -25,6 +27,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "Function", "Context", "ShapeError", "no_grad", "enable_grad", "is_grad_enabled",
+    "set_grad_enabled", "detect_anomaly", "AnomalyError", "autograd",
     "addmm", "addcmul", "lerp", "concat", "stack", "gradcheck", "gradcheck_report",
     "numerical_grad", "GradcheckError",
     "GradcheckReport", "manual_seed", "compare_grads", "GradComparison",

@@ -7,11 +7,12 @@ op, where its inputs came from and whatever ``forward`` saved. ``backward(root,
 grad)`` walks those nodes from the root back to the leaves, calls each op's
 ``backward`` exactly once, and adds up the gradients that reach each tensor.
 
-Read this file top to bottom: grad mode, Context, Function, backward. The walk
-calls five small functions by name (``backward_of``, ``conform``,
-``add_grads``, ``as_array``, ``gc_paused``), defined here in their obvious form;
-``speedups.py`` swaps in faster ones that give the same gradients, unless the
-environment variable ``TINYGRAD_RNN_PLAIN=1`` is set.
+Read this file top to bottom: the modes (grad mode and the others, one set per
+thread), Context, Function, backward, anomaly mode. The walk calls five small
+functions by name (``backward_of``, ``conform``, ``add_grads``, ``as_array``,
+``gc_paused``), defined here in their obvious form; ``speedups.py`` swaps in
+faster ones that give the same gradients, unless the environment variable
+``TINYGRAD_RNN_PLAIN=1`` is set.
 
 This module imports nothing else of the package: ``tensor.py`` builds on it,
 and ``Function.apply`` wraps its results in the class of its Tensor inputs.
@@ -22,6 +23,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
+import linecache
+import os
+import sys
+import threading
 from collections.abc import Callable
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
@@ -37,17 +42,67 @@ if TYPE_CHECKING:
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
-# --------------------------------------------------------------------------- grad mode
+# --------------------------------------------------------------------------- modes, per thread
 
-_grad_enabled = True
+
+class Modes:
+    """One thread's modes: grad mode, the op log of ``noting_ops`` and anomaly detection.
+
+    Each thread has its own (``modes()``), as in torch: a ``no_grad`` block in one
+    thread leaves every other thread recording. A new thread starts with grad
+    enabled, no op log and anomaly detection off. ``Function.apply`` reads the
+    thread's Modes once per op (one thread-local lookup), then plain slots.
+    """
+
+    __slots__ = ("grad_enabled", "op_log", "anomaly", "check_nan")
+
+    def __init__(self) -> None:
+        self.grad_enabled = True
+        self.op_log: list | None = None  # a list while noting_ops() runs
+        self.anomaly = False  # inside detect_anomaly()
+        self.check_nan = True  # ... and checking values for nan and inf
+
+
+class _PerThread(threading.local):
+    def __init__(self) -> None:  # (threading.local runs this once in every thread)
+        self.modes = Modes()
+
+
+_per_thread = _PerThread()
+
+
+def modes() -> Modes:
+    """This thread's modes."""
+    return _per_thread.modes
 
 
 def is_grad_enabled() -> bool:
-    return _grad_enabled
+    """Is this thread recording graphs (not inside ``no_grad``)?"""
+    return _per_thread.modes.grad_enabled
 
 
-class no_grad:
-    """Context manager (and decorator) in which no graph is recorded.
+class _ModeSwitch:
+    """A context manager that is also a decorator: the function runs inside a new one."""
+
+    def __enter__(self) -> None:
+        raise NotImplementedError
+
+    def __exit__(self, *exc_info: object) -> None:
+        raise NotImplementedError
+
+    def __call__(self, fn: _F) -> _F:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with self._again():  # a new one per call: calls may overlap (threads, recursion)
+                return fn(*args, **kwargs)
+
+        return cast(_F, functools.wraps(fn)(wrapper))
+
+    def _again(self) -> Any:
+        return self.__class__()
+
+
+class no_grad(_ModeSwitch):
+    """Context manager (and decorator) in which this thread records no graph.
 
     >>> with no_grad():
     ...     y = x * 2          # y.requires_grad is False, nothing is saved
@@ -65,26 +120,53 @@ class no_grad:
         return self if fn is None else self(fn)  # bare @no_grad, as torch allows
 
     def __enter__(self) -> None:
-        global _grad_enabled
-        self._previous = _grad_enabled
-        _grad_enabled = self._enabled_inside
+        modes = _per_thread.modes
+        self._previous = modes.grad_enabled
+        modes.grad_enabled = self._enabled_inside
 
     def __exit__(self, *exc_info: object) -> None:
-        global _grad_enabled
-        _grad_enabled = self._previous
-
-    def __call__(self, fn: _F) -> _F:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with self.__class__():
-                return fn(*args, **kwargs)
-
-        return cast(_F, functools.wraps(fn)(wrapper))
+        _per_thread.modes.grad_enabled = self._previous
 
 
 class enable_grad(no_grad):
     """Context manager (and decorator) that turns recording back on inside ``no_grad``."""
 
     _enabled_inside = True
+
+
+class set_grad_enabled:
+    """Turn this thread's grad mode on or off, as torch's: called alone it sets the mode
+    until changed (``set_grad_enabled(False)``); as a context manager it also restores
+    the previous mode on leaving the block; as a decorator, the mode holds inside the
+    function only. Refuses a ``mode`` that is not a bool.
+
+    >>> with set_grad_enabled(is_training):
+    ...     loss = model(x)
+    """
+
+    def __init__(self, mode: bool) -> None:
+        if not isinstance(mode, (bool, np.bool_)):
+            raise TypeError(f"set_grad_enabled: mode must be a bool (True or False), "
+                            f"got {mode!r} ({type(mode).__name__})")
+        modes = _per_thread.modes
+        self._mode, self._previous = bool(mode), modes.grad_enabled
+        modes.grad_enabled = self._mode
+
+    def __enter__(self) -> None:
+        pass  # (already set, by __init__)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _per_thread.modes.grad_enabled = self._previous
+
+    def __call__(self, fn: _F) -> _F:
+        _per_thread.modes.grad_enabled = self._previous  # a decorator changes nothing now
+        mode = self._mode
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+
+        return cast(_F, functools.wraps(fn)(wrapper))
 
 
 # --------------------------------------------------------------------------- graph nodes
@@ -127,6 +209,8 @@ class Context:
     retained: dict[int, Tensor] | None = None
     # {output index: name} for outputs given a name (viz shows them)
     names: dict[int, str | None] | None = None
+    # (file, line) of the user's code that made the node; noted inside detect_anomaly only
+    made_at: tuple[str, int] | None = None
 
     if TYPE_CHECKING:  # and forward may store anything else on its ctx (ctx.axis = axis)
         def __getattr__(self, name: str) -> Any: ...
@@ -235,16 +319,19 @@ class Function:
             raise  # already in the user's words
         except ValueError as err:
             raise _shape_error(cls, inputs, err) from None
-        node = ctx if _grad_enabled and ctx.record(inputs, out) else None
+        modes = _per_thread.modes  # this thread's, read once
+        node = ctx if modes.grad_enabled and ctx.record(inputs, out) else None
         if node is None:
             ctx.saved_tensors = ()  # nothing will call backward: let the arrays go now
+        if modes.anomaly:  # inside detect_anomaly(): the values checked, the line noted
+            _watch_forward(cls, inputs, out, node, modes.check_nan)
         make = inputs[0]._from_op
         if type(out) is tuple:
             result = tuple([make(o, node, i) for i, o in enumerate(out)])
         else:
             result = make(out, node, 0)
-        if _op_log is not None:
-            _op_log.append((cls, inputs, params, result))
+        if modes.op_log is not None:
+            modes.op_log.append((cls, inputs, params, result))
         return result
 
 
@@ -275,32 +362,29 @@ def _shape_error(fn: type[Function], tensors: tuple[Tensor, ...], err: ValueErro
 
 # --------------------------------------------------------------------------- the one hook
 
-_op_log: list | None = None  # a list while noting_ops() runs, else None
-
-
 class noting_ops:
-    """Context manager: every op applied inside is appended, as ``(fn, inputs, params,
-    outputs)``, to the list it returns. ``replay.py`` records a recurrent step this way;
-    it is the only thing the engine does for it.
+    """Context manager: every op this thread applies inside is appended, as ``(fn,
+    inputs, params, outputs)``, to the list it returns. ``replay.py`` records a
+    recurrent step this way; it is the only thing the engine does for it. Ops of
+    other threads are not noted.
 
     >>> with noting_ops() as log:
     ...     y = (x * 2).tanh()      # log: [(Mul, ...), (Tanh, ...)]
     """
 
     def __enter__(self) -> list:
-        global _op_log
-        if _op_log is not None:
+        modes = _per_thread.modes
+        if modes.op_log is not None:
             raise RuntimeError("noting_ops: already noting the ops of another block")
-        _op_log = []
-        return _op_log
+        modes.op_log = []
+        return modes.op_log
 
     def __exit__(self, *exc_info: object) -> None:
-        global _op_log
-        _op_log = None
+        _per_thread.modes.op_log = None
 
     @staticmethod
     def active() -> bool:
-        return _op_log is not None
+        return _per_thread.modes.op_log is not None
 
 
 # --------------------------------------------------------------------------- backward
@@ -326,10 +410,12 @@ def backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None
     pending: dict[Context, list[Gradient]] = {root._node: [None] * root._node.num_outputs}
     pending[root._node][root._index] = grad
     ready = [(-root._node.seq, root._node)]
+    modes = _per_thread.modes  # (read once: inside detect_anomaly, every node is watched)
+    call_backward = _watched_backward(modes.check_nan) if modes.anomaly else _call_backward
     with gc_paused():
         while ready:
             node = heappop(ready)[1]
-            in_grads = _call_backward(node, pending.pop(node))
+            in_grads = call_backward(node, pending.pop(node))
             for parent, index, g, needed in zip(node.parents, node.parent_indices, in_grads,
                                                 node.needs_input_grad):
                 if g is None or not needed:
@@ -435,6 +521,191 @@ def conform(node: Context, shape: tuple, dtype: np.dtype, g: Gradient) -> Gradie
     return g
 
 
+# --------------------------------------------------------------------------- anomaly mode
+# Inside detect_anomaly() (this thread only), apply calls _watch_forward for every op and
+# backward calls each node's backward through _watched_backward. Outside it, neither runs:
+# apply reads one slot it reads anyway, and backward picks its call once per walk.
+
+
+class AnomalyError(RuntimeError):
+    """``detect_anomaly`` caught an op making nan or inf from finite values: the message
+    names the op, the shapes and the line of your code that called it."""
+
+
+class detect_anomaly(_ModeSwitch):
+    """Context manager (and decorator) that watches this thread's ops for nan and inf.
+
+    Inside it, the first op whose forward turns finite inputs into nan or inf, and
+    the first node whose backward turns finite gradients into a nan or inf
+    gradient, raise ``AnomalyError`` naming the op, the shapes and the line of
+    your code that called the op (for backward: where its node was made in the
+    forward pass, which is noted on every node made inside this block). Any other
+    error raised by a node's backward gets that line as a note (Python 3.11+). With
+    ``check_nan=False`` the lines are noted but no value is checked.
+
+    It is slow (every value is checked) and runs recurrent layers op by op
+    (``replay.is_enabled()`` is False inside it), so that every op is seen. Outside
+    it nothing is checked and nothing is noted: it costs nothing.
+
+    >>> with detect_anomaly():
+    ...     loss = model(x)       # AnomalyError at the op that made nan ...
+    ...     loss.backward()       # ... or at the node whose backward did
+    """
+
+    def __init__(self, check_nan: bool = True) -> None:
+        if not isinstance(check_nan, (bool, np.bool_)):
+            raise TypeError(f"detect_anomaly: check_nan must be a bool (True or False), "
+                            f"got {check_nan!r} ({type(check_nan).__name__})")
+        self.check_nan = bool(check_nan)
+
+    def __enter__(self) -> None:
+        modes = _per_thread.modes
+        self._previous = modes.anomaly, modes.check_nan
+        modes.anomaly, modes.check_nan = True, self.check_nan
+
+    def __exit__(self, *exc_info: object) -> None:
+        modes = _per_thread.modes
+        modes.anomaly, modes.check_nan = self._previous
+
+    def _again(self) -> detect_anomaly:
+        return detect_anomaly(self.check_nan)
+
+
+class set_detect_anomaly:
+    """Turn anomaly detection (``detect_anomaly``) on or off for this thread, as torch's:
+    called alone it holds until changed; as a context manager the previous mode
+    comes back on leaving the block. Refuses a ``mode`` or ``check_nan`` that is not
+    a bool."""
+
+    def __init__(self, mode: bool, check_nan: bool = True) -> None:
+        for name, value in (("mode", mode), ("check_nan", check_nan)):
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"set_detect_anomaly: {name} must be a bool (True or False), "
+                                f"got {value!r} ({type(value).__name__})")
+        modes = _per_thread.modes
+        self._previous = modes.anomaly, modes.check_nan
+        modes.anomaly, modes.check_nan = bool(mode), bool(check_nan)
+
+    def __enter__(self) -> None:
+        pass  # (already set, by __init__)
+
+    def __exit__(self, *exc_info: object) -> None:
+        modes = _per_thread.modes
+        modes.anomaly, modes.check_nan = self._previous
+
+
+def is_anomaly_enabled() -> bool:
+    """Is this thread inside ``detect_anomaly`` (or ``set_detect_anomaly(True)``)?"""
+    return _per_thread.modes.anomaly
+
+
+def is_anomaly_check_nan_enabled() -> bool:
+    """... and checking values for nan and inf (``check_nan``)?"""
+    modes = _per_thread.modes
+    return modes.anomaly and modes.check_nan
+
+
+def _watch_forward(fn: type[Function], inputs: tuple[Tensor, ...], out: Any,
+                   node: Context | None, check_nan: bool) -> None:
+    """In anomaly mode, after ``fn``'s forward: note the user's line on the node, and
+    refuse outputs with nan or inf made from finite inputs."""
+    where = _user_line()
+    if node is not None:
+        node.made_at = where
+    outputs = out if type(out) is tuple else (out,)
+    if not check_nan or all(_finite(o) for o in outputs):
+        return
+    if not all(_finite(t.data) for t in inputs):
+        return  # (nan in, nan out: the op that made the first one was reported)
+    raise AnomalyError(
+        f"detect_anomaly: {fn.__name__.lower()} produced {_non_finite(outputs)} from finite "
+        f"inputs (input shapes {_shapes(t.shape for t in inputs)}, output shape"
+        f"{'s' if len(outputs) > 1 else ''} {_shapes(np.shape(o) for o in outputs)}), "
+        f"at {_describe_line(where)}")
+
+
+def _watched_backward(check_nan: bool) -> Callable[[Context, list[Gradient]], tuple]:
+    """``_call_backward`` for the walk in anomaly mode: a node's error gets the line that
+    made the node as a note, and (``check_nan``) a nan or inf gradient made from finite
+    ones raises AnomalyError."""
+
+    def call_backward(node: Context, out_grads: list[Gradient]) -> tuple:
+        finite_in = check_nan and all(g is None or _finite(as_array(g)) for g in out_grads)
+        try:
+            in_grads = _call_backward(node, out_grads)
+        except Exception as err:
+            add_note = getattr(err, "add_note", None)  # (Python 3.11 and later)
+            if add_note is not None:
+                add_note(f"detect_anomaly: the failing node, {node.fn.__name__.lower()}, was "
+                         f"made at {_describe_line(node.made_at)}")
+            raise
+        if finite_in:
+            for k, g in enumerate(in_grads):
+                if g is not None and node.needs_input_grad[k] and not _finite(as_array(g)):
+                    raise _backward_anomaly(node, k, as_array(g))
+        return in_grads
+
+    return call_backward
+
+
+def _backward_anomaly(node: Context, k: int, g: np.ndarray) -> AnomalyError:
+    name = node.fn.__name__.lower()
+    inputs = [p.output_meta[i][0] if type(p) is Context else p.shape
+              for p, i in zip(node.parents, node.parent_indices)]
+    outputs = [shape for shape, _ in node.output_meta]
+    return AnomalyError(
+        f"detect_anomaly: the backward of {name} returned {_non_finite((g,))} in the gradient "
+        f"of its input {k} from finite output gradients (input shapes {_shapes(inputs)}, "
+        f"output shape{'s' if len(outputs) > 1 else ''} {_shapes(outputs)}); the {name} was "
+        f"made at {_describe_line(node.made_at)}")
+
+
+def _finite(a: Any) -> bool:
+    a = np.asarray(a)
+    return a.dtype.kind not in "fc" or bool(np.isfinite(a).all())
+
+
+def _non_finite(arrays: Any) -> str:
+    """"nan", "inf" or "nan and inf": what the arrays hold that is not finite."""
+    nan = any(np.isnan(a).any() for a in map(np.asarray, arrays) if a.dtype.kind in "fc")
+    inf = any(np.isinf(a).any() for a in map(np.asarray, arrays) if a.dtype.kind in "fc")
+    return " and ".join(word for word, found in (("nan", nan), ("inf", inf)) if found)
+
+
+def _shapes(shapes: Any) -> str:
+    """``(2, 3), (3,) and (1,)``."""
+    texts = [str(tuple(s)) for s in shapes]
+    return (", ".join(texts[:-1]) + " and " + texts[-1]) if len(texts) > 1 else (
+        texts[0] if texts else "none")
+
+
+# this package's folder: frames in it are the package's, not the user's
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _user_line() -> tuple[str, int] | None:
+    """(file, line) of the innermost frame outside this package: the user's call."""
+    frame = sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+        frame = frame.f_back
+    return None if frame is None else (frame.f_code.co_filename, frame.f_lineno)
+
+
+def _describe_line(where: tuple[str, int] | None) -> str:
+    """``train.py:12: y = x.log()``, the file relative to the working folder when inside it."""
+    if where is None:
+        return "an unknown line (the node was made outside detect_anomaly)"
+    filename, line = where
+    try:
+        shown = os.path.relpath(filename)
+    except ValueError:  # (another drive, on Windows)
+        shown = filename
+    if shown.startswith(".."):
+        shown = filename
+    code = linecache.getline(filename, line).strip()
+    return f"{shown}:{line}" + (f": {code}" if code else "")
+
+
 # --------------------------------------------------------------------------- the speed doors
 # The walk above calls five functions by name: ``conform`` (with the walk, since undoing
 # broadcasting is part of the algorithm) and these four, as plain as they can be.
@@ -468,7 +739,7 @@ _ENGINE_FIELDS = {
     "parents": "the links to the inputs' nodes", "parent_indices": "which output of each",
     "needs_input_grad": "which inputs want a gradient", "output_meta": "the outputs' shapes",
     "tuple_output": "whether forward returned a tuple", "retained": "retain_grad()'s tensors",
-    "names": "the outputs' names",
+    "names": "the outputs' names", "made_at": "the line that made the node (detect_anomaly)",
 }
 
 

@@ -42,6 +42,7 @@ import inspect
 import keyword
 import math
 import re
+import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
@@ -63,18 +64,24 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 # --------------------------------------------------------------------------- on and off
 
-_enabled = True
+class _Replaying(threading.local):
+    enabled = True  # False inside disabled(); a new thread starts with True (class default)
+
+
+_replaying = _Replaying()
 
 
 def is_enabled() -> bool:
-    """Do recurrent layers (and ``scan``) run as one Scan node? The one place that decides:
-    False inside ``disabled()``, and with the engine's plain doors (``TINYGRAD_RNN_PLAIN=1``,
-    see speedups.py), where everything runs op by op."""
-    return _enabled and speedups.installed()
+    """Do recurrent layers (and ``scan``) run as one Scan node, in this thread? The one
+    place that decides: False inside ``disabled()`` (in this thread only), inside
+    ``detect_anomaly()`` (which must see every op), and with the engine's plain doors
+    (``TINYGRAD_RNN_PLAIN=1``, see speedups.py), where everything runs op by op."""
+    return (_replaying.enabled and not autograd.is_anomaly_enabled()
+            and speedups.installed())
 
 
 class disabled:
-    """Context manager (and decorator) in which recurrent layers run op by op.
+    """Context manager (and decorator) in which this thread's recurrent layers run op by op.
 
     By default ``nn.RNN``, ``nn.LSTM`` and ``nn.GRU`` run each layer and direction
     as one ``Scan`` node. Inside this block they make one graph node per op of
@@ -96,12 +103,10 @@ class disabled:
         return self if fn is None else self(fn)  # bare @disabled, as no_grad allows
 
     def __enter__(self) -> None:
-        global _enabled
-        self._previous, _enabled = _enabled, False
+        self._previous, _replaying.enabled = _replaying.enabled, False
 
     def __exit__(self, *exc_info: object) -> None:
-        global _enabled
-        _enabled = self._previous
+        _replaying.enabled = self._previous
 
     def __call__(self, fn: _F) -> _F:
         def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -172,7 +172,7 @@ def run_scan(programs: tuple[Program, ...], batches: Batches, sequences: Sequenc
     varying = len(sequences) + len(states)
     used = programs[0].used
     inputs = (*sequences, *states, *[fixed[s - varying] for s in used[varying:]])
-    graph = autograd._grad_enabled and any(t._requires_grad for t in inputs)  # (as apply asks)
+    graph = autograd.is_grad_enabled() and any(t._requires_grad for t in inputs)  # (as apply asks)
     out = programs[0].node_class.apply(*inputs, programs=programs, batches=batches,
                                        n_seq=len(sequences), graph=graph)
     return out[0], out[1:]

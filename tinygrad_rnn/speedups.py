@@ -32,6 +32,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -211,15 +212,44 @@ class gc_paused:
     friends do) and walking it (backward) therefore pause the collector;
     garbage made meanwhile is collected after. (A class, not
     @contextmanager: a microsecond less on every backward().)
+
+    The collector is one switch for the whole process, so the pauses of all
+    threads are counted: the first to enter turns it off, the last to leave
+    turns it back on, and only if it was on before the first (a thread leaving
+    does not turn it on under another one still building its graph).
     """
 
+    # (acquire and release rather than ``with``: half the time, and nothing between them
+    # can raise)
     def __enter__(self) -> None:
-        self.was_enabled = gc.isenabled()
-        gc.disable()
+        _pause_lock.acquire()
+        if _pauses.inside == 0:
+            _pauses.resume = gc.isenabled()
+            gc.disable()
+        _pauses.inside += 1
+        _pause_lock.release()
 
     def __exit__(self, *exc_info: object) -> None:
-        if self.was_enabled:
+        _pause_lock.acquire()
+        _pauses.inside -= 1
+        if _pauses.inside == 0 and _pauses.resume:
             gc.enable()
+        _pause_lock.release()
+
+
+class _Pauses:
+    """The ``gc_paused`` blocks of all threads: how many are inside, and whether the
+    collector was on when the first of them entered. (An object of its own: writing to
+    a class's attributes would cost every later lookup on that class its cache.)"""
+
+    __slots__ = ("inside", "resume")
+
+    def __init__(self) -> None:
+        self.inside, self.resume = 0, False
+
+
+_pauses = _Pauses()
+_pause_lock = threading.Lock()  # held while _pauses is read or changed
 
 
 # --------------------------------------------------------------------------- the switch

@@ -200,12 +200,12 @@ def record_gates() -> Iterator[Recorder]:
     Recording only keeps references to tensors the layer makes anyway; the
     layer's results are the same tensors with or without it.
     """
-    recorder, previous = Recorder(), _cells._recorder
-    _cells._recorder = recorder
+    recorder, previous = Recorder(), _cells.tracing.recorder
+    _cells.tracing.recorder = recorder  # (this thread's: other threads' steps are not seen)
     try:
         yield recorder
     finally:
-        _cells._recorder = previous
+        _cells.tracing.recorder = previous
 
 
 # --------------------------------------------------------------------------- one call

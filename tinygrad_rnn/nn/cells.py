@@ -13,6 +13,7 @@ and GRU r, z, n.
 from __future__ import annotations
 
 import math
+import threading
 from collections import namedtuple
 from typing import TYPE_CHECKING, Any, overload
 
@@ -32,10 +33,18 @@ if TYPE_CHECKING:
 
 GATES = {"LSTM": ("i", "f", "g", "o"), "GRU": ("r", "z", "n"), "RNN": ()}
 
-# While ``tinygrad_rnn.trace`` records (gate traces, gradient flow, the per-step
-# clusters of ``viz.unrolled_dot``) this is its recorder, and None otherwise: when
-# nothing records, a step pays one global lookup for it.
-_recorder: Recorder | None = None
+
+
+class _Tracing(threading.local):
+    """While ``tinygrad_rnn.trace`` records in this thread (gate traces, gradient flow,
+    the per-step clusters of ``viz.unrolled_dot``), ``recorder`` is its recorder, and
+    None otherwise: when nothing records, a step pays one lookup for it. Per thread,
+    so that a thread that records sees only its own steps."""
+
+    recorder: Recorder | None = None  # (a class default: a new thread records nothing)
+
+
+tracing = _Tracing()
 
 
 # --------------------------------------------------------------------------- the recurrences
@@ -56,8 +65,8 @@ def rnn_step(xp: Tensor, h: Tensor, w_hh_t: Tensor, b_hh: Tensor | None = None,
     """h' = act(xp + h W_hh^T + b_hh),  xp = x W_ih^T + b_ih,  act = tanh or relu."""
     pre = _preactivation(xp, h, w_hh_t, b_hh)
     h_new = pre.tanh() if nonlinearity == "tanh" else pre.relu()
-    if _recorder is not None:
-        _recorder.step("RNN", (xp, h, w_hh_t, b_hh), {"h": h}, h=h_new)
+    if (recorder := tracing.recorder) is not None:
+        recorder.step("RNN", (xp, h, w_hh_t, b_hh), {"h": h}, h=h_new)
     return h_new
 
 
@@ -72,8 +81,8 @@ def lstm_step(xp: Tensor, h: Tensor, c: Tensor, w_hh_t: Tensor, b_hh: Tensor | N
     h_new = o * c_new.tanh()
     if w_hr_t is not None:
         h_new = h_new @ w_hr_t
-    if _recorder is not None:
-        _recorder.step("LSTM", (xp, h, c, w_hh_t, b_hh, w_hr_t), {"h": h, "c": c},
+    if (recorder := tracing.recorder) is not None:
+        recorder.step("LSTM", (xp, h, c, w_hh_t, b_hh, w_hr_t), {"h": h, "c": c},
                        i=i, f=f, g=g, o=o, c=c_new, h=h_new)
     return h_new, c_new
 
@@ -106,8 +115,8 @@ def gru_step(x_rz: Tensor, x_n: Tensor, h: Tensor, w_rz_t: Tensor, w_n_t: Tensor
     r, z = addmm(x_rz, h, w_rz_t).sigmoid().chunk(2, dim=-1)
     n = addcmul(x_n, r, _recurrent(h, w_n_t, b_hn)).tanh()
     h_new = lerp(n, h, z)  # n + z * (h - n) in one node
-    if _recorder is not None:
-        _recorder.step("GRU", (x_rz, x_n, h, w_rz_t, w_n_t, b_hn), {"h": h},
+    if (recorder := tracing.recorder) is not None:
+        recorder.step("GRU", (x_rz, x_n, h, w_rz_t, w_n_t, b_hn), {"h": h},
                        r=r, z=z, n=n, h=h_new)
     return h_new
 
@@ -285,8 +294,8 @@ class _Cell(Module):
         before a recording trace hears of the step, so a refused call leaves no trace.
         """
         prepared = self._checked(x, state, labels)
-        if _recorder is not None:  # the step that follows is this cell's, called on (x, state)
-            _recorder.enter(self, inputs=(x, state))
+        if (recorder := tracing.recorder) is not None:  # the next step: this cell's, on x
+            recorder.enter(self, inputs=(x, state))
         return prepared
 
     def _checked(self, x: TensorLike, state: Any,

@@ -267,7 +267,7 @@ class RNNBase(Module):
     def _run_op_by_op(self, xps: Sequence[Any], state: tuple, w: dict,
                       batches: Batches) -> tuple:
         """``_run`` as a graph node per op of every step, ``xps[t]`` step t's xp."""
-        recorder = _cells._recorder
+        recorder = _cells.tracing.recorder
         if recorder is not None:  # tinygrad_rnn.trace records: the steps that follow are ours
             recorder.enter(self, weights=w, reverse=batches.reverse)
         outputs, state = batches.run(lambda t, state: self._step(xps[t], state, w), state,
@@ -282,7 +282,7 @@ class RNNBase(Module):
     def _forward_packed(self, packed: PackedSequence,
                         hx: Any) -> tuple[PackedSequence, Tensor | tuple[Tensor, ...]]:
         name = type(self).__name__
-        if _cells._recorder is not None:
+        if _cells.tracing.recorder is not None:
             raise ValueError(f"{name}: tracing works on padded batches, not packed ones "
                              f"(pad_packed_sequence, then trace)")
         data, batch_sizes, sorted_indices, unsorted_indices = checked_packed(name, packed)
@@ -304,7 +304,7 @@ class RNNBase(Module):
     def _scans(self) -> bool:
         """Does this forward run the layer's step as one Scan node (``replay.py``)? Its own
         step only, and not inside ``replay.disabled()`` or while ``trace`` records."""
-        return _cells._recorder is None and replay.is_enabled() and self._folds_bias_hh()
+        return _cells.tracing.recorder is None and replay.is_enabled() and self._folds_bias_hh()
 
     def _sequences(self, x: Tensor, w: dict) -> tuple[tuple, dict]:
         """(what ``_step`` gets as xp, for all steps at once: a tuple of sequences; the
@@ -410,10 +410,10 @@ class _GateNames:
 
     def __enter__(self) -> None:
         # (a stand-in for trace's Recorder: the step functions call only its step)
-        self.previous, _cells._recorder = _cells._recorder, self  # type: ignore[assignment]
+        self.previous, _cells.tracing.recorder = _cells.tracing.recorder, self  # type: ignore[assignment]
 
     def __exit__(self, *exc_info: object) -> None:
-        _cells._recorder = self.previous
+        _cells.tracing.recorder = self.previous
 
     @staticmethod
     def step(kind: str, inputs: tuple, previous: dict, **values: Tensor) -> None:
