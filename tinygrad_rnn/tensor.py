@@ -185,7 +185,8 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
-        value = arguments.flag("Tensor", "requires_grad", value)
+        if value is not True and value is not False:  # (every Tensor() comes here: cheap first)
+            value = arguments.flag("Tensor", "requires_grad", value)
         if value and self.data.dtype.kind != "f":
             raise TypeError(f"Tensor: only floating-point tensors can require grad, "
                             f"but this tensor has dtype {self.data.dtype}")
@@ -508,6 +509,19 @@ def concat(tensors: Iterable[Tensor], dim: int | None = None, *,
 
 def _tensor_list(where: str, tensors: object) -> list[Tensor]:
     """``tensors`` as a non-empty list of Tensors, refused in ``where``'s words."""
+    if type(tensors) is not list and type(tensors) is not tuple:  # (lists skip these checks)
+        _refuse_non_sequences(where, tensors)
+    items = list(tensors)  # type: ignore[call-overload]  # (a list, a tuple, or checked)
+    if not items:
+        raise ValueError(f"{where}: needs at least one tensor, got an empty sequence")
+    for i, item in enumerate(items):
+        if not isinstance(item, Tensor):
+            raise TypeError(f"{where}: expected a sequence of tensors, but item {i} is "
+                            f"{arguments.describe(item)}; make it a tr.Tensor first")
+    return items
+
+
+def _refuse_non_sequences(where: str, tensors: object) -> None:
     if isinstance(tensors, Tensor):  # iterable over its rows, which is never what is meant
         raise TypeError(f"{where}: expected a sequence of tensors, got a single Tensor; "
                         f"wrap it in a list: {where}([x])")
@@ -517,14 +531,6 @@ def _tensor_list(where: str, tensors: object) -> list[Tensor]:
     if isinstance(tensors, (str, bytes)) or not isinstance(tensors, Iterable):
         raise TypeError(f"{where}: expected a sequence of tensors, got "
                         f"{arguments.describe(tensors)}")
-    items = list(tensors)
-    if not items:
-        raise ValueError(f"{where}: needs at least one tensor, got an empty sequence")
-    for i, item in enumerate(items):
-        if not isinstance(item, Tensor):
-            raise TypeError(f"{where}: expected a sequence of tensors, but item {i} is "
-                            f"{arguments.describe(item)}; make it a tr.Tensor first")
-    return items
 
 
 def addmm(input: TensorLike, mat1: TensorLike, mat2: TensorLike) -> Tensor:
