@@ -44,7 +44,7 @@ CONSTRUCTORS = [
     (lambda: nn.GRU(4, 3, proj_size=1), ValueError, "only supported for LSTM"),
     (lambda: nn.RNN(4, 3, nonlinearity=None), ValueError, "nonlinearity must be one of"),
     (lambda: nn.RNN(4, 3, nonlinearity=["tanh"]), ValueError, "nonlinearity must be one of"),
-    (lambda: nn.LSTMCell(4, 0), ValueError, "nn.LSTMCell: hidden_size must be an int >= 1"),
+    (lambda: nn.LSTMCell(4, -1), ValueError, "nn.LSTMCell: hidden_size must be an int >= 0"),
     (lambda: nn.GRUCell(4, 2.0), TypeError, "nn.GRUCell: hidden_size must be an int"),
     (lambda: nn.RNNCell(4, 2, bias="x"), TypeError, "nn.RNNCell: bias must be a bool"),
     (lambda: nn.RNNCell(4, 2, nonlinearity=1), ValueError, "nonlinearity must be one of"),
@@ -426,6 +426,18 @@ def test_a_cell_without_input_features_runs_as_torch(kind):
     ours = getattr(nn, kind)(0, 2)(np.zeros((3, 0)))
     theirs, ours = (theirs[0], ours[0]) if kind == "LSTMCell" else (theirs, ours)
     assert ours.shape == tuple(theirs.shape) == (3, 2)
+
+
+@pytest.mark.parametrize("kind", ["RNNCell", "LSTMCell", "GRUCell"])
+def test_a_cell_with_an_empty_state_runs_as_torch(kind):
+    torch = pytest.importorskip("torch")
+    theirs = getattr(torch.nn, kind)(2, 0)(torch.ones(3, 2))
+    x = Tensor(np.ones((3, 2)), requires_grad=True)
+    ours = getattr(nn, kind)(2, 0)(x)
+    theirs, ours = (theirs[0], ours[0]) if kind == "LSTMCell" else (theirs, ours)
+    assert ours.shape == tuple(theirs.shape) == (3, 0)
+    (ours.sum() + x.sum()).backward()  # the empty state passes no gradient back
+    np.testing.assert_array_equal(x.grad, np.ones((3, 2)))
 
 
 def test_a_refused_load_names_the_module_and_its_method():

@@ -263,9 +263,8 @@ class _Cell(Module):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
         where = f"nn.{type(self).__name__}"
-        # torch allows 0 for both; hidden_size 0 waits for chunk of an empty axis (issue 14)
         input_size = size(where, "input_size", input_size)
-        hidden_size = size(where, "hidden_size", hidden_size, minimum=1)
+        hidden_size = size(where, "hidden_size", hidden_size, minimum=0)  # 0 as torch
         bias = flag(where, "bias", bias)
         self.input_size, self.hidden_size = input_size, hidden_size
         rows = self.num_gates * hidden_size
@@ -277,7 +276,7 @@ class _Cell(Module):
 
     def reset_parameters(self) -> None:
         """Every weight and bias from U(-k, k), k = 1/sqrt(hidden_size), as torch."""
-        k = 1.0 / math.sqrt(self.hidden_size)
+        k = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size else 0.0  # (as torch)
         for p in self.parameters():
             init.uniform_(p, -k, k)
 
