@@ -372,7 +372,7 @@ def _recurrent_constructor(pick: Pick) -> Case:
 def _cell_constructor(pick: Pick) -> Case:
     kind = pick(["nn.LSTMCell", "nn.GRUCell", "nn.RNNCell"])
     args = [Arg("input_size", ("3",), NOT_A_SIZE, positional=True),
-            Arg("hidden_size", ("2",), NOT_A_SIZE + ("0",), positional=True),
+            Arg("hidden_size", ("2", "0"), NOT_A_SIZE, positional=True),  # 0: as torch
             Arg("bias", FLAG, NOT_A_FLAG)]
     if kind == "nn.RNNCell":
         args.append(Arg("nonlinearity", ("", "'relu'"), ("'sigmoid'", "None", "1")))
