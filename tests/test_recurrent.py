@@ -349,6 +349,25 @@ def test_gradcheck_of_a_layer_and_of_a_cell():
                         params=dict(cell.named_parameters()))
 
 
+def test_gradcheck_layer_takes_a_layer_of_the_protocol_with_its_gates():
+    layer = nn.Recurrent(CIFGCell, 2, 3, num_layers=2, bidirectional=True)
+    x = np.random.default_rng(0).standard_normal((3, 2, 2))
+    assert tr.gradcheck_layer(layer, x, gates=CIFGCell.gates)
+    report = tr.layercheck.layercheck_report(layer, x, gates=CIFGCell.gates)
+    assert "weight_hh_l1_reverse" in str(report) and "o [6:9]" in str(report)
+
+
+def test_a_cell_called_alone_reports_its_step_to_a_trace():
+    cell = LeakyGainCell(2, 3)
+    x = np.random.default_rng(0).standard_normal((2, 2))
+    with tr.trace.record_gates() as rec:
+        h = cell(x)
+    recorded = rec.of(cell)[0, 0]
+    assert sorted(recorded) == ["a", "h"] and np.array_equal(recorded["h"][0], h.data)
+    pre = x @ cell.weight_ih.data.T + cell.bias_ih.data + cell.bias_hh.data
+    np.testing.assert_allclose(recorded["a"][0], np.tanh(cell.gain.data * pre), rtol=1e-12)
+
+
 # --------------------------------------------------------------------------- the layer's shape
 
 def test_parameters_are_named_as_torch_names_a_layers_and_are_the_cells_own():
