@@ -274,3 +274,64 @@ def test_gradients_vanish_through_a_tanh_rnn_but_not_through_an_lstm():
     assert lstm_flow[0] / lstm_flow[-1] > 1e-6          # still there
     assert lstm_flow[0] > 1e6 * rnn_flow[0]
     assert np.all(np.diff(np.log(rnn_flow)) > 0)        # shrinking at every step back
+
+
+# --------------------------------------------------------------------------- the cell protocol
+
+
+class _CIFGCell(nn.RecurrentCell):
+    gates = ("f", "g", "o")
+    state_names = ("h", "c")
+
+    def step(self, xp, state):
+        h, c = state
+        f, g, o = (xp + self.recurrent(h)).chunk(3, dim=-1)
+        f = f.sigmoid()
+        self.record(f=f)
+        c = f * c + (1 - f) * g.tanh()
+        return o.sigmoid() * c.tanh(), c
+
+
+def _cifg_by_hand(cell, x):
+    """The CIFG forward in numpy from the cell's weights: f, h and c at every step."""
+    w_ih, w_hh, b_ih, b_hh = (p.data for p in (cell.weight_ih, cell.weight_hh,
+                                               cell.bias_ih, cell.bias_hh))
+    h = c = np.zeros((x.shape[1], cell.hidden_size))
+    fs, hs, cs = [], [], []
+    for x_t in x:
+        a_f, a_g, a_o = np.split(x_t @ w_ih.T + b_ih + h @ w_hh.T + b_hh, 3, axis=-1)
+        f = 1 / (1 + np.exp(-a_f))
+        c = f * c + (1 - f) * np.tanh(a_g)
+        h = np.tanh(c) / (1 + np.exp(-a_o))
+        fs, hs, cs = fs + [f], hs + [h], cs + [c]
+    return {"f": np.stack(fs), "h": np.stack(hs), "c": np.stack(cs)}
+
+
+def test_a_cell_of_the_protocol_and_its_layer_are_traced_with_the_values_it_records():
+    tr.manual_seed(0)
+    layer = nn.Recurrent(_CIFGCell, 3, 4, num_layers=2, batch_first=True).double()
+    x = np.random.default_rng(0).standard_normal((2, 5, 3))  # (N, T, I): batch first
+    gates, (out, _) = trace.gate_trace(layer, x)
+    assert sorted(gates) == [(0, 0), (1, 0)]
+    expected = _cifg_by_hand(layer.cell(0), x.transpose(1, 0, 2))
+    for name in ("f", "h", "c"):
+        np.testing.assert_allclose(gates[(0, 0)][name], expected[name], rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(gates[(1, 0)]["h"], out.data.transpose(1, 0, 2))
+    cell_gates, _ = trace.gate_trace(layer.cell(0), x.transpose(1, 0, 2))
+    np.testing.assert_array_equal(cell_gates[(0, 0)]["f"], gates[(0, 0)]["f"])
+
+
+def test_gradient_flow_through_a_protocol_layer_is_the_graphs_own_dL_dh():
+    tr.manual_seed(1)
+    layer = nn.Recurrent(_CIFGCell, 2, 3).double()
+    x = np.random.default_rng(1).standard_normal((6, 2, 2))
+    flow = trace.gradient_flow(layer, x)
+    # the same total derivatives, from the cell stepped by hand with every h_t retained
+    cell, state, hs = layer.cell(0), None, []
+    for x_t in Tensor(x).unbind(0):
+        state = cell(x_t, state)
+        state[0].retain_grad()
+        hs.append(state[0])
+    hs[-1].sum().backward()
+    np.testing.assert_allclose(flow, [np.linalg.norm(h.grad) for h in hs], rtol=1e-12)
+    assert flow[0] < flow[-1]

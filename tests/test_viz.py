@@ -162,6 +162,21 @@ def test_unrolled_stacked_bidirectional_layer_and_a_cell():
     assert "weight_ih\n(12, 2)" in g["nodes"].values()
 
 
+class _ElmanCell(nn.RecurrentCell):
+    def step(self, xp, state):
+        (h,) = state
+        return (xp + self.recurrent(h)).tanh()
+
+
+def test_unrolled_layer_of_the_cell_protocol_draws_each_step_as_a_cluster():
+    tr.manual_seed(2)
+    layer = nn.Recurrent(_ElmanCell, 2, 3, num_layers=2)
+    g = parse(viz.unrolled_dot(layer, np.ones((4, 1, 2))))
+    assert [c["title"] for c in g["clusters"]] == [f"t = {t}" for t in range(4)]
+    labels = list(g["nodes"].values())
+    assert "weight_hh_l1\n(3, 3)" in labels and "h0_l1\n(1, 3)" in labels
+
+
 # --------------------------------------------------------------------------- draw
 
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from .nn import cells as _cells
 from .nn.cells import _Cell
+from .nn.recurrent import Recurrent, RecurrentCell
 from .nn.rnn import RNNBase
 from .tensor import Tensor, enable_grad, stack
 
@@ -211,10 +212,20 @@ def record_gates() -> Iterator[Recorder]:
 # --------------------------------------------------------------------------- one call
 
 
-def _as_time_major(module: Module, x: Tensor) -> Tensor:
-    if isinstance(module, RNNBase) and module.batch_first and x.ndim == 3:
-        return x.transpose(0, 1)
-    return x
+# the sequence layers and the cells trace runs: the built-in ones and the cell protocol's
+_LAYERS = (RNNBase, Recurrent)
+_CELLS = (_Cell, RecurrentCell)
+
+
+def _batch_first(module: Module) -> bool:
+    return isinstance(module, _LAYERS) and module.batch_first
+
+
+def _output_name(module: Module) -> str:
+    """The state a step outputs: "h" for the built-in cells, ``state_names[0]`` for a
+    cell of the protocol (or a layer of one)."""
+    cell = module.cell() if isinstance(module, Recurrent) else module
+    return cell.state_names[0] if isinstance(cell, RecurrentCell) else "h"
 
 
 def run_sequence(module: Module, x: TensorLike, state: Any = None) -> tuple[Tensor, Any]:
@@ -224,10 +235,11 @@ def run_sequence(module: Module, x: TensorLike, state: Any = None) -> tuple[Tens
     (outputs (T, N, H) or (T, H), final state: h, or (h, c) for an LSTMCell).
     A sequence layer is simply called: ``module(x, state)``.
     """
-    if isinstance(module, RNNBase):
+    if isinstance(module, _LAYERS):
         return module(x, state)
-    if not isinstance(module, _Cell):
-        raise TypeError(f"expected an RNN, LSTM, GRU layer or cell, got {type(module).__name__}")
+    if not isinstance(module, _CELLS):
+        raise TypeError(f"expected a recurrent layer or cell (RNN, LSTM, GRU, their cells, "
+                        f"nn.Recurrent or an nn.RecurrentCell), got {type(module).__name__}")
     x = x if isinstance(x, Tensor) else Tensor(x)
     if x.ndim not in (2, 3):
         raise ValueError(f"{type(module).__name__}: a sequence of shape (T, N, I) or (T, I) "
@@ -262,7 +274,7 @@ def last_step_loss(module: Module) -> Callable[[Tensor], Tensor]:
     through the recurrence: how fast it shrinks towards t = 0 is how fast the
     gradient vanishes (or, growing, explodes).
     """
-    batch_first = isinstance(module, RNNBase) and module.batch_first
+    batch_first = _batch_first(module)
 
     def loss(output: Tensor) -> Tensor:
         last = output[:, -1] if batch_first and output.ndim == 3 else output[-1]
@@ -276,7 +288,8 @@ def gradient_flow(module: Module, x: TensorLike, loss_fn: Callable[[Any], Tensor
     """||dL/dh_t|| for t = 0 .. T-1, computed by the graph's own backward pass.
 
     Arguments:
-        module: an RNN, LSTM or GRU layer, or a cell (run step by step over x).
+        module: a recurrent layer (RNN, LSTM, GRU, ``nn.Recurrent``) or a cell (the
+            built-in ones or an ``nn.RecurrentCell``, run step by step over x).
         x: the input sequence, as the module takes it (cells: (T, N, I) or (T, I)).
         loss_fn: output -> scalar Tensor, given the module's output as it returns
             it (batch_first respected). Default ``last_step_loss``: the sum of
@@ -308,7 +321,7 @@ def gradient_flow(module: Module, x: TensorLike, loss_fn: Callable[[Any], Tensor
         if key not in steps:
             raise ValueError(f"gradient_flow: no layer {layer}, direction {direction} "
                              f"(recorded: {sorted(steps)})")
-        hs = [s.tensors["h"] for s in steps[key]]
+        hs = [s.tensors[_output_name(module)] for s in steps[key]]
         for h in hs:
             h.retain_grad()
         if not isinstance(loss, Tensor) or loss.size != 1:
