@@ -259,3 +259,52 @@ def test_float32_weights_give_one_warning_at_the_callers_line():
         assert len(record) == 1 and record[0].filename == __file__  # not inside tinygrad_rnn
         assert "weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0 are float32" in str(
             record[0].message)
+
+
+# --------------------------------------------------------------------------- the cell protocol
+
+
+class _CIFGCell(tr.nn.RecurrentCell):
+    gates = ("f", "g", "o")
+    state_names = ("h", "c")
+
+    def step(self, xp, state):
+        h, c = state
+        f, g, o = (xp + self.recurrent(h)).chunk(3, dim=-1)
+        f = f.sigmoid()
+        c = f * c + (1 - f) * g.tanh()
+        return o.sigmoid() * c.tanh(), c
+
+
+def test_a_protocol_layer_is_checked_per_declared_gate_from_a_random_state():
+    tr.manual_seed(0)
+    layer = tr.nn.Recurrent(_CIFGCell, 2, 3, num_layers=2, bidirectional=True).double()
+    x = np.random.default_rng(0).standard_normal((3, 2, 2))
+    report = tr.layercheck.layercheck_report(layer, x)
+    assert report.ok
+    assert {r.gate for r in report.rows if r.tensor == "weight_hh_l1_reverse"} == {"f", "g", "o"}
+    states = [r for r in report.rows if r.tensor in ("h0", "c0")]
+    assert {r.tensor for r in states} == {"h0", "c0"}
+    assert all(r.ok and abs(r.analytic) > 0 for r in states)  # checked, and reached
+
+
+def test_a_protocol_cell_is_unrolled_over_a_time_major_x_without_being_told():
+    cell = _CIFGCell(2, 3).double()
+    x = np.random.default_rng(1).standard_normal((4, 2, 2))
+    report = tr.layercheck.layercheck_report(cell, x)
+    assert report.ok and "4 time steps" in report.title
+
+
+@pytest.mark.parametrize("gates, words", [
+    ("ifgo", "names 4 row blocks, but _CIFGCell declares 3"),
+    ("ab", "names 2 row blocks"),
+])
+def test_gates_that_do_not_fit_the_cell_are_refused(gates, words):
+    layer = tr.nn.Recurrent(_CIFGCell, 2, 3).double()
+    with pytest.raises(ValueError, match=words):
+        tr.gradcheck_layer(layer, np.ones((2, 1, 2)), gates=gates)
+
+
+def test_gates_that_do_not_divide_the_rows_are_refused_rather_than_ignored():
+    with pytest.raises(ValueError, match="cannot split weight_ih_l0, whose 3 rows are not 2"):
+        tr.gradcheck_layer(tr.nn.RNN(3, 3).double(), np.ones((2, 1, 3)), gates="ab")

@@ -51,6 +51,7 @@ from .checkrows import (
 from .gradcheck import _check_tolerances, _flatten_outputs, autograd_and_numeric, verdict
 from .nn.cells import GATES, _Cell
 from .nn.module import Module
+from .nn.recurrent import Recurrent, RecurrentCell
 from .nn.rnn import RNNBase
 from .tensor import Tensor, concat, no_grad, stack
 
@@ -201,8 +202,41 @@ def _leaf(value: Tensor | ArrayLike, name: str, requires_grad: bool = True,
     return Tensor(np.array(data, dtype=dtype, copy=True), requires_grad=requires_grad, name=name)
 
 
+def _protocol_cell(layer: Module) -> RecurrentCell | None:
+    """The cell of a module of the cell protocol (the cell itself, or a layer's first)."""
+    if isinstance(layer, RecurrentCell):
+        return layer
+    return layer.cell() if isinstance(layer, Recurrent) else None
+
+
 def _state_names(layer: Module) -> tuple[str, ...]:
+    cell = _protocol_cell(layer)
+    if cell is not None:
+        return tuple(f"{name}0" for name in cell.state_names)
     return ("h0", "c0") if getattr(layer, "kind", None) == "LSTM" else ("h0",)
+
+
+def _default_gates(layer: Module) -> tuple[str, ...]:
+    """The gate row blocks a layer declares: a protocol cell's ``gates``, the built-ins'."""
+    cell = _protocol_cell(layer)
+    if cell is not None:
+        return tuple(cell.gates)
+    return tuple(GATES.get(getattr(layer, "kind", ""), ()))
+
+
+def _check_gates_fit(where: str, layer: Module, named: list[tuple[str, Parameter]],
+                     gates: tuple[str, ...]) -> None:
+    """Refuse gate names that would label rows wrongly: another count than the cell
+    declares, or one that does not divide a gated parameter's rows."""
+    cell = _protocol_cell(layer)
+    if cell is not None and cell.gates and len(gates) != len(cell.gates):
+        raise ValueError(f"{where}: gates={gates!r} names {len(gates)} row blocks, but "
+                         f"{type(cell).__name__} declares {len(cell.gates)}: {cell.gates!r}")
+    for name, p in named:
+        rows = p.shape[0] if p.shape else 0
+        if gates and name.rsplit(".", 1)[-1].startswith(_GATED) and rows % len(gates):
+            raise ValueError(f"{where}: gates={gates!r} cannot split {name}, whose "
+                             f"{rows} rows are not {len(gates)} equal blocks")
 
 
 def _default_state(layer: Module, x: np.ndarray,
@@ -222,6 +256,15 @@ def _default_state(layer: Module, x: np.ndarray,
         batch = () if x.ndim == 1 else (x.shape[-2],)
         return [rng.uniform(-0.5, 0.5, batch + (layer.hidden_size,))
                 for _ in _state_names(layer)]
+    cell = _protocol_cell(layer)
+    if cell is not None:  # each state as wide as the cell's own initial state
+        widths = [s.shape[-1] for s in cell.initial_state(1)]
+        if isinstance(layer, Recurrent):
+            d_l = layer.num_directions * layer.num_layers
+            batch = () if x.ndim == 2 else (x.shape[0] if layer.batch_first else x.shape[1],)
+            return [rng.uniform(-0.5, 0.5, (d_l,) + batch + (n,)) for n in widths]
+        batch = () if x.ndim == 1 else (x.shape[-2],)
+        return [rng.uniform(-0.5, 0.5, batch + (n,)) for n in widths]
     return None
 
 
@@ -262,7 +305,7 @@ def _pack(states: Sequence[Tensor] | None) -> Tensor | tuple[Tensor, ...] | None
 def _unrolls(layer: Module, x: Tensor | np.ndarray, unroll: bool | None) -> bool:
     """Is ``layer`` a cell to be stepped over a time-major x (T, N, I)?"""
     if unroll is None:
-        return isinstance(layer, _Cell) and x.ndim == 3
+        return isinstance(layer, (_Cell, RecurrentCell)) and x.ndim == 3
     return bool(unroll)
 
 
@@ -512,10 +555,12 @@ def layercheck_report(layer: Module, x: Tensor | ArrayLike, state: Any = None, *
         x: the input (array or Tensor); for a cell, a time-major (T, N, I) x is
             unrolled step by step.
         state: the initial state (h0, or (h0, c0)); None draws a random one of
-            the right shape for built-in layers and cells (a zero c0 would hide
+            the right shape for built-in and protocol layers and cells (a zero c0 would hide
             the forget gate's gradient at t = 0). Checked like x.
         gates: names of the gate row blocks of weight_ih/weight_hh/bias_* (default:
-            i, f, g, o for LSTM; r, z, n for GRU; none otherwise).
+            i, f, g, o for LSTM; r, z, n for GRU; a protocol cell's ``gates``; none
+            otherwise). Refused when their count is not the cell's, or does not divide
+            a gated parameter's rows.
         per_step: also check each time step's own use of the weights (untied copies).
         unroll: step ``layer`` as a cell over a time-major x (T, N, I), calling
             ``layer(x_t, state)`` with ``state=None`` at first unless given (default:
@@ -538,8 +583,9 @@ def layercheck_report(layer: Module, x: Tensor | ArrayLike, state: Any = None, *
             _numbers(where, "state" if not isinstance(state, (tuple, list)) else f"state[{k}]", s)
     check_options(where, gates=gates, per_step=per_step, unroll=unroll, eps=eps, atol=atol,
                   rtol=rtol, seed=seed)
-    gates = tuple(GATES.get(getattr(layer, "kind", ""), ())) if gates is None else tuple(gates)
+    gates = _default_gates(layer) if gates is None else tuple(gates)
     named = list(layer.named_parameters())
+    _check_gates_fit(where, layer, named, gates)
     warn_unless_float64("gradcheck_layer", named, " (use layer.double())")
     # x and the states in the parameters' dtype: a module refuses any other, as torch
     dtype = named[0][1].dtype if named else x_data.dtype
