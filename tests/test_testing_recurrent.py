@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from tinygrad_rnn import reference as R
+import tinygrad_rnn as tr
+from tinygrad_rnn import nn, reference as R
 from tinygrad_rnn.testing import (
     HandBackwardError,
     RecurrentConfig,
@@ -60,6 +61,30 @@ def test_layer_gradients_over_configurations():
     check_layer_gradients(recurrent_configs(seq_len=(1, 2), batch=(1, 2), input_size=(1, 2),
                                             hidden_size=(1, 2), num_layers=1),
                           settings=settings(max_examples=8))
+
+
+class _LeakyCell(nn.RecurrentCell):
+    """h' = (1 - a) h + a tanh(xp + W_hh h + b_hh), a learned per unit."""
+
+    def __init__(self, input_size, hidden_size, bias=True):
+        super().__init__(input_size, hidden_size, bias)
+        self.a = nn.Parameter(np.full(hidden_size, 0.5))
+
+    def step(self, xp, state):
+        (h,) = state
+        return (1 - self.a) * h + self.a * (xp + self.recurrent(h)).tanh()
+
+
+def test_layer_gradients_of_a_protocol_cell_over_configurations():
+    def make_layer(config):
+        tr.manual_seed(config.seed)
+        return nn.Recurrent(_LeakyCell, config.input_size, config.hidden_size,
+                            num_layers=config.num_layers, bidirectional=config.bidirectional,
+                            batch_first=config.batch_first, bias=config.bias).double()
+
+    check_layer_gradients(recurrent_configs(seq_len=(1, 3), batch=(1, 2), input_size=(1, 2),
+                                            hidden_size=(1, 2), num_layers=(1, 2)),
+                          make_layer, settings=settings(max_examples=8))
 
 
 # --------------------------------------------------------------------------- hand-written backward
