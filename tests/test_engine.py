@@ -306,6 +306,102 @@ def mse_loss(draw, a, b):
     return both(lambda x, t: functional("mse_loss")(x, t), a, y)
 
 
+# ---- issue 15 (ops-func): activations, normalisations and losses of functional.py
+@grows("Softplus")
+def softplus(draw, a, b):
+    beta, threshold = draw(st.sampled_from([(1.0, 20.0), (2.0, 1.0), (-1.0, 20.0)]),
+                           label="beta, threshold")
+    return both(lambda x: functional("softplus")(x, beta, threshold), a)
+
+
+@grows("LeakyRelu")
+def leaky_relu(draw, a, b):
+    slope = draw(st.sampled_from([0.01, -0.5, 2.0]), label="negative_slope")
+    return both(lambda x: functional("leaky_relu")(x, slope), a)
+
+
+@grows("Elu")
+def elu(draw, a, b):
+    alpha = draw(st.sampled_from([1.0, 0.5]), label="alpha")
+    return both(lambda x: functional("elu")(x, alpha), a)
+
+
+@grows("Gelu")
+def gelu(draw, a, b):
+    approximate = draw(st.sampled_from(["none", "tanh"]), label="approximate")
+    return both(lambda x: functional("gelu")(x, approximate=approximate), a)
+
+
+@grows("Sigmoid", "Mul")
+def silu(draw, a, b): return both(lambda x: functional("silu")(x), a)
+
+
+@grows("Mean", "Sub", "Mul", "Add", "Pow")
+def layer_norm(draw, a, b):
+    if a[0].ndim == 0:
+        return None
+    k = a[0].shape[-1]
+    affine = draw(st.booleans(), label="weight and bias")  # made of x: gradients flow back
+    return both(lambda x: functional("layer_norm")(
+        x, (k,), *((x.reshape(-1, k)[0], x.reshape(-1, k)[-1] * 0.5) if affine else ())), a)
+
+
+@grows("Mul", "Sum", "Div", "Tanh", "Exp")
+def normalize(draw, a, b):  # of elements in [1/e, e]: a tiny norm is ill-conditioned
+    p = draw(st.sampled_from([2.0, 1.0, 3.0, 0.5, float("inf")]), label="p")
+    dim = a_dim(draw, a) if a[0].ndim else 0
+    return both(lambda x: functional("normalize")(x.tanh().exp(), p, dim), a)
+
+
+@grows("GetItem", "Mul", "Neg", "Sum")  # (and Div unless every target is ignored)
+def nll_loss(draw, a, b):
+    if a[0].ndim != 2:
+        return None
+    n, c = a[0].shape
+    target = np.array(draw(st.lists(st.integers(-1, c - 1), min_size=n, max_size=n),
+                           label="target"))
+    import torch
+    return (tr.functional.nll_loss(a[0], target, ignore_index=-1),
+            torch.nn.functional.nll_loss(a[1], torch.tensor(target), ignore_index=-1))
+
+
+@grows("BinaryCrossEntropy", "Sigmoid")
+def binary_cross_entropy(draw, a, b):
+    y = b if b[0].shape == a[0].shape else a
+    reduction = draw(st.sampled_from(["mean", "sum", "none"]), label="reduction")
+    return both(lambda x, t: functional("binary_cross_entropy")(
+        x.sigmoid(), t.sigmoid(), reduction=reduction), a, y)
+
+
+@grows("Softplus", "Neg", "Mul", "Add")
+def binary_cross_entropy_with_logits(draw, a, b):
+    y = b if b[0].shape == a[0].shape else both(lambda x: x.sigmoid(), a)
+    pos = a[0].ndim > 0 and draw(st.booleans(), label="pos_weight")
+    pos_weight = np.linspace(0.5, 2.0, a[0].shape[-1]) if pos else None
+
+    def loss(x, t):
+        import torch
+        p = None if pos_weight is None else (
+            torch.tensor(pos_weight) if isinstance(x, torch.Tensor) else pos_weight)
+        return functional("binary_cross_entropy_with_logits")(x, t, pos_weight=p)
+    return both(loss, a, y)
+
+
+@grows("Sub", "Mul")
+def l1_loss(draw, a, b):
+    y = b if b[0].shape == a[0].shape else both(lambda x: x.relu(), a)  # ties where x <= 0
+    return both(lambda x, t: functional("l1_loss")(x, t), a, y)
+
+
+@grows("Sub", "Mul")
+def smooth_l1_and_huber_loss(draw, a, b):
+    y = b if b[0].shape == a[0].shape else both(lambda x: x.tanh(), a)
+    width = draw(st.sampled_from([1.0, 0.5, 0.0]), label="beta or delta")
+    if draw(st.booleans(), label="huber") and width > 0:
+        return both(lambda x, t: functional("huber_loss")(x, t, delta=width), a, y)
+    return both(lambda x, t: functional("smooth_l1_loss")(x, t, beta=width), a, y)
+
+
 LEAF_SHAPES = [(3,), (2, 3), (2, 1), (2, 1, 3)]
 
 

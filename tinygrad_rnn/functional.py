@@ -13,13 +13,15 @@ axis is ``dim``, as torch; numpy's name ``axis`` means the same (dims.py).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .arguments import describe, flag, is_int, probability
+from .arguments import describe, flag, is_int, number, one_of, probability
 from .dims import check_dim, resolve_dim
-from .ops import Embedding, Linear
+from .ops import BinaryCrossEntropy, Elu, Embedding, Gelu, LeakyRelu, Linear, Softplus
 from .rng import generator
 from .tensor import ShapeError, Tensor
 
@@ -253,34 +255,48 @@ def cross_entropy(input: TensorLike, target: TensorLike, weight: TensorLike | No
     fn = "cross_entropy"
     _check_reduction(fn, reduction)
     label_smoothing = probability(fn, "label_smoothing", label_smoothing)
+    x, t = _class_input(fn, input, target, ignore_index)
+    logp = log_softmax(x, dim=0 if x.ndim == 1 else 1)
+    return _nll(fn, logp, t, weight, ignore_index, reduction, label_smoothing)
+
+
+def _class_input(fn: str, input: TensorLike, target: TensorLike,
+                 ignore_index: int) -> tuple[Tensor, np.ndarray]:
+    """(input as a Tensor of shape (C,), (N, C) or (N, C, d1, ...), its checked class
+    targets)."""
     if not is_int(ignore_index):
         raise TypeError(f"{fn}: ignore_index must be an int, got {describe(ignore_index)}")
     x = _tensor(input)
     if x.ndim == 0:
         raise ShapeError(f"{fn}: input must have shape (C,), (N, C) or (N, C, d1, ...), "
                          f"got a 0-d tensor")
-    t = _class_targets(fn, target, x.shape, ignore_index)
-    class_axis = 0 if x.ndim == 1 else 1
-    n_classes = x.shape[class_axis]
-    logp = log_softmax(x, dim=class_axis)
-    if x.ndim > 2:  # (N, C, d1, ...) -> (N * d1 * ..., C), the classes last
-        perm = (0,) + tuple(range(2, x.ndim)) + (1,)
+    return x, _class_targets(fn, target, x.shape, ignore_index)
+
+
+def _nll(fn: str, logp: Tensor, t: np.ndarray, weight: TensorLike | None, ignore_index: int,
+         reduction: str, label_smoothing: float = 0.0) -> Tensor:
+    """loss_n = -weight[t_n] * logp_n[t_n] (cross_entropy's and nll_loss's), reduced."""
+    class_axis = 0 if logp.ndim == 1 else 1
+    n_classes = logp.shape[class_axis]
+    if logp.ndim > 2:  # (N, C, d1, ...) -> (N * d1 * ..., C), the classes last
+        perm = (0,) + tuple(range(2, logp.ndim)) + (1,)
         logp = logp.permute(perm).reshape(-1, n_classes)
     rows = logp.reshape(-1, n_classes)
     flat_t = t.reshape(-1)
     keep = flat_t != ignore_index
     safe_t = np.where(keep, flat_t, 0)  # any valid index; these rows get weight 0
-    w = (np.ones(n_classes, dtype=x.dtype) if weight is None
-         else _weights(fn, weight, n_classes, x.dtype))
-    sample_w = np.where(keep, w[safe_t], 0).astype(x.dtype)
+    dtype = logp.dtype
+    w = (np.ones(n_classes, dtype=dtype) if weight is None
+         else _weights(fn, weight, n_classes, dtype))
+    sample_w = np.where(keep, w[safe_t], 0).astype(dtype)
     # torch's mean divides by the total weight of the counted samples (nan when none)
-    total_w = np.asarray(sample_w.sum(), dtype=x.dtype)
+    total_w = np.asarray(sample_w.sum(), dtype=dtype)
     picked = rows[np.arange(rows.shape[0]), safe_t]
     loss = _reduce_samples(-(picked * Tensor(sample_w)), reduction, t.shape, total_w, keep)
     if label_smoothing == 0.0:
         return loss
     # every class's share: -sum_c w_c log p_c per sample, 0 for an ignored one
-    smooth = -((rows * Tensor(w)).sum(dim=1)) * Tensor(keep.astype(x.dtype))
+    smooth = -((rows * Tensor(w)).sum(dim=1)) * Tensor(keep.astype(dtype))
     smooth = _reduce_samples(smooth, reduction, t.shape, total_w, keep)
     return loss * (1.0 - label_smoothing) + smooth * (label_smoothing / n_classes)
 
@@ -310,3 +326,251 @@ def _weights(fn: str, weight: TensorLike, n_classes: int, dtype: DTypeLike) -> n
         raise ShapeError(f"{fn}: weight must have shape ({n_classes},), one per class, "
                          f"got {w.shape}")
     return w.astype(dtype)
+
+
+# --------------------------------------------------------------------------- issue 15 (ops-func)
+# Activations, normalisations and losses with torch.nn.functional's names. Where a
+# composite of ops is exact and stable it is one (autograd gives its gradient); an
+# activation with a kink or an overflow to avoid is one op of its own (ops.py). Masks
+# computed from values (which branch of a piecewise loss, which norm is clamped) are
+# constants: they carry no gradient, as the branch taken does not in torch.
+
+
+def softplus(input: TensorLike, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """out = log(1 + exp(beta x)) / beta, or x where beta x > threshold (torch's rule).
+
+    dx = sigmoid(beta x) (1 where linear). Finite for any x (``ops.Softplus``). ``beta``
+    is a finite non-zero number (torch's beta=0 divides by zero), ``threshold`` a number.
+    """
+    beta = number("softplus", "beta", beta)
+    if beta == 0:
+        raise ValueError("softplus: beta must be non-zero (the output is divided by it), got 0")
+    threshold = number("softplus", "threshold", threshold, finite=False)
+    return Softplus.apply(_tensor(input), beta=beta, threshold=threshold)
+
+
+def leaky_relu(input: TensorLike, negative_slope: float = 0.01) -> Tensor:
+    """out = x where x > 0, else negative_slope * x; dx at 0 is negative_slope, as torch."""
+    slope = number("leaky_relu", "negative_slope", negative_slope)
+    return LeakyRelu.apply(_tensor(input), negative_slope=slope)
+
+
+def elu(input: TensorLike, alpha: float = 1.0) -> Tensor:
+    """out = x where x > 0, else alpha * (exp(x) - 1); dx at 0 is alpha, as torch."""
+    alpha = number("elu", "alpha", alpha)
+    return Elu.apply(_tensor(input), alpha=alpha)
+
+
+def gelu(input: TensorLike, approximate: str = "none") -> Tensor:
+    """out = x * Phi(x), Phi the standard normal CDF (``approximate='none'``, through erf),
+    or x / 2 * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (``'tanh'``), as torch."""
+    approximate = one_of("gelu", "approximate", approximate, ("none", "tanh"))
+    return Gelu.apply(_tensor(input), approximate=approximate)
+
+
+def silu(input: TensorLike) -> Tensor:
+    """out = x * sigmoid(x)  (swish); dx = sigmoid(x) (1 + x (1 - sigmoid(x)))."""
+    x = _tensor(input)
+    return x * x.sigmoid()
+
+
+def layer_norm(input: TensorLike, normalized_shape: int | Sequence[int],
+               weight: TensorLike | None = None, bias: TensorLike | None = None,
+               eps: float = 1e-5) -> Tensor:
+    """out = (x - mean) / sqrt(var + eps) * weight + bias over the last
+    len(normalized_shape) axes, which must equal ``normalized_shape`` (var the biased
+    variance, as torch). ``weight`` and ``bias`` have shape ``normalized_shape``."""
+    fn = "layer_norm"
+    shape = normalized_shape_of(fn, normalized_shape)
+    eps = number(fn, "eps", eps)
+    x = _tensor(input)
+    if x.shape[x.ndim - len(shape):] != shape or x.ndim < len(shape):
+        raise ShapeError(f"{fn}: normalized_shape {shape} must be the last axes of the "
+                         f"input, got input of shape {x.shape}")
+    w = None if weight is None else _argument(fn, "weight", weight, dtype=x.dtype)
+    b = None if bias is None else _argument(fn, "bias", bias, dtype=x.dtype)
+    for name, given in (("weight", w), ("bias", b)):
+        if given is not None and given.shape != shape:
+            raise ShapeError(f"{fn}: {name} must have shape normalized_shape {shape}, "
+                             f"got {given.shape}")
+    dims = tuple(range(-len(shape), 0))
+    centred = x - x.mean(dim=dims, keepdim=True)
+    var = (centred * centred).mean(dim=dims, keepdim=True)
+    out = centred * (var + eps) ** -0.5
+    if w is not None:
+        out = out * w
+    return out if b is None else out + b
+
+
+def normalized_shape_of(fn: str, normalized_shape: int | Sequence[int]) -> tuple[int, ...]:
+    """``normalized_shape`` (an int or a sequence of ints, at least one) as a tuple."""
+    if is_int(normalized_shape):
+        normalized_shape = (normalized_shape,)
+    if (not isinstance(normalized_shape, (tuple, list)) or not normalized_shape
+            or not all(is_int(n) and n >= 0 for n in normalized_shape)):
+        raise TypeError(f"{fn}: normalized_shape must be an int or a non-empty tuple of "
+                        f"ints >= 0, got {describe(normalized_shape)}")
+    return tuple(int(n) for n in normalized_shape)
+
+
+def normalize(input: TensorLike, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """out = x / max(||x||_p, eps) along ``dim``, as torch (its gradient too: none
+    through a norm below eps, 0 from an element that is 0).
+
+    ``p`` is a number >= 0 or inf (p = 0 counts the non-zero elements, a constant).
+    """
+    fn = "normalize"
+    p = number(fn, "p", p, minimum=0.0, finite=False)
+    eps = number(fn, "eps", eps, minimum=0.0)
+    x = _tensor(input)
+    dim = check_dim(fn, dim, x.shape, scalar_ok=True)
+    norm = _vector_norm(x, p, dim)
+    big = norm.data >= eps  # torch's clamp_min(eps): no gradient below it
+    return x / (norm * Tensor(big.astype(x.dtype)) + Tensor(np.where(big, 0, eps), dtype=x.dtype))
+
+
+def _vector_norm(x: Tensor, p: float, dim: int) -> Tensor:
+    """||x||_p along ``dim`` (kept), with torch's gradient: 0 from an element that is 0,
+    0 from an all-zero vector, and for p = inf shared evenly by the ties of the max."""
+    a = x.data
+    sign = Tensor(np.sign(a))
+    if p == 0:
+        return Tensor(np.count_nonzero(a, axis=dim, keepdims=True).astype(x.dtype))
+    if p == math.inf:
+        largest = np.abs(a) == np.max(np.abs(a), axis=dim, keepdims=True)
+        share = largest / largest.sum(axis=dim, keepdims=True)
+        return (x * sign * Tensor(share.astype(x.dtype))).sum(dim=dim, keepdim=True)
+    if p == 1:
+        return (x * sign).sum(dim=dim, keepdim=True)
+    if p == 2:
+        powered = x * x
+    else:  # |x|^p, its base moved off 0 where x is 0 (then masked) so no 0 ** (p - 1)
+        zero = (a == 0).astype(x.dtype)
+        powered = (x * sign + Tensor(zero)) ** p * Tensor(1 - zero)
+    total = powered.sum(dim=dim, keepdim=True)
+    zero_norm = (total.data == 0).astype(x.dtype)  # the root of 0 has no derivative
+    return (total + Tensor(zero_norm)) ** (1.0 / p) * Tensor(1 - zero_norm)
+
+
+def nll_loss(input: TensorLike, target: TensorLike, weight: TensorLike | None = None, *,
+             ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+    """loss_n = -weight[t_n] * input_n[t_n], ``input`` holding log-probabilities of shape
+    (C,), (N, C) or (N, C, d1, ...); ``weight``, ``ignore_index`` and ``reduction`` as
+    cross_entropy (which is nll_loss of log_softmax)."""
+    fn = "nll_loss"
+    _check_reduction(fn, reduction)
+    x, t = _class_input(fn, input, target, ignore_index)
+    return _nll(fn, x, t, weight, ignore_index, reduction)
+
+
+def _pair(fn: str, input: TensorLike, target: TensorLike) -> tuple[Tensor, Tensor]:
+    """(input, target) as Tensors of one shape (a plain target in the input's dtype)."""
+    x = _tensor(input)
+    y = _argument(fn, "target", target, dtype=x.dtype)
+    if x.shape != y.shape:
+        raise ShapeError(f"{fn}: input shape {x.shape} and target shape {y.shape} differ; "
+                         f"they must be equal")
+    return x, y
+
+
+def _broadcast_weight(fn: str, name: str, weight: TensorLike | None, x: Tensor) -> Tensor | None:
+    """``weight`` as a Tensor that broadcasts to the input's shape, or None."""
+    if weight is None:
+        return None
+    w = _argument(fn, name, weight, dtype=x.dtype)
+    try:
+        if np.broadcast_shapes(w.shape, x.shape) == x.shape:
+            return w
+    except ValueError:
+        pass
+    raise ShapeError(f"{fn}: {name} of shape {w.shape} does not broadcast to the input's "
+                     f"shape {x.shape}")
+
+
+def binary_cross_entropy(input: TensorLike, target: TensorLike,
+                         weight: TensorLike | None = None, *,
+                         reduction: str = "mean") -> Tensor:
+    """loss_i = -weight_i (t_i log x_i + (1 - t_i) log(1 - x_i)), each log clamped at -100
+    as torch, so x = 0 or 1 gives a finite loss (``ops.BinaryCrossEntropy``).
+
+    ``input`` holds probabilities in [0, 1] (anything else is refused, as torch);
+    ``target`` has its shape; ``weight`` broadcasts to it.
+    """
+    fn = "binary_cross_entropy"
+    _check_reduction(fn, reduction)
+    x, y = _pair(fn, input, target)
+    inside = (x.data >= 0) & (x.data <= 1)
+    if not inside.all():
+        raise ValueError(f"{fn}: every element of input must lie in [0, 1], got "
+                         f"{x.data[~inside].flat[0]}")
+    w = _broadcast_weight(fn, "weight", weight, x)
+    loss = BinaryCrossEntropy.apply(x, y)
+    return _reduce(loss if w is None else loss * w, reduction)
+
+
+def binary_cross_entropy_with_logits(input: TensorLike, target: TensorLike,
+                                     weight: TensorLike | None = None, *,
+                                     reduction: str = "mean",
+                                     pos_weight: TensorLike | None = None) -> Tensor:
+    """loss_i = weight_i ((1 - t_i) x_i + l_i softplus(-x_i)),  l_i = 1 + (pos_weight - 1) t_i,
+    which is -weight_i (pos_weight t_i log sigmoid(x_i) + (1 - t_i) log(1 - sigmoid(x_i)))
+    in torch's stable form: finite for logits of any size. ``pos_weight`` (one per class,
+    the last axis) and ``weight`` broadcast to the input."""
+    fn = "binary_cross_entropy_with_logits"
+    _check_reduction(fn, reduction)
+    x, y = _pair(fn, input, target)
+    w = _broadcast_weight(fn, "weight", weight, x)
+    pw = _broadcast_weight(fn, "pos_weight", pos_weight, x)
+    minus_log_sigmoid = Softplus.apply(-x, beta=1.0, threshold=math.inf)
+    if pw is not None:
+        minus_log_sigmoid = ((pw - 1.0) * y + 1.0) * minus_log_sigmoid
+    loss = (1.0 - y) * x + minus_log_sigmoid
+    return _reduce(loss if w is None else loss * w, reduction)
+
+
+def l1_loss(input: TensorLike, target: TensorLike, *, reduction: str = "mean") -> Tensor:
+    """loss_i = |input_i - target_i|; its gradient sign(input - target), 0 at a tie."""
+    _check_reduction("l1_loss", reduction)
+    d = _difference("l1_loss", input, target)
+    return _reduce(d * Tensor(np.sign(d.data)), reduction)
+
+
+def smooth_l1_loss(input: TensorLike, target: TensorLike, *, reduction: str = "mean",
+                   beta: float = 1.0) -> Tensor:
+    """loss_i = 0.5 d_i^2 / beta where |d_i| < beta, else |d_i| - 0.5 beta, d = input -
+    target (beta = 0: l1_loss, as torch). ``beta`` is a number >= 0."""
+    fn = "smooth_l1_loss"
+    _check_reduction(fn, reduction)
+    beta = number(fn, "beta", beta, minimum=0.0)
+    d = _difference(fn, input, target)
+    if beta == 0:
+        return _reduce(d * Tensor(np.sign(d.data)), reduction)
+    near, far, outside = _branches(d, beta)
+    return _reduce(0.5 * near * near / beta + far - outside * (0.5 * beta), reduction)
+
+
+def huber_loss(input: TensorLike, target: TensorLike, *, reduction: str = "mean",
+               delta: float = 1.0) -> Tensor:
+    """loss_i = 0.5 d_i^2 where |d_i| < delta, else delta (|d_i| - 0.5 delta), d = input -
+    target. ``delta`` is a number > 0."""
+    fn = "huber_loss"
+    _check_reduction(fn, reduction)
+    delta = number(fn, "delta", delta)
+    if delta <= 0:
+        raise ValueError(f"{fn}: delta must be > 0, got {delta}")
+    d = _difference(fn, input, target)
+    near, far, outside = _branches(d, delta)
+    return _reduce(0.5 * near * near + delta * (far - outside * (0.5 * delta)), reduction)
+
+
+def _difference(fn: str, input: TensorLike, target: TensorLike) -> Tensor:
+    x, y = _pair(fn, input, target)
+    return x - y
+
+
+def _branches(d: Tensor, width: float) -> tuple[Tensor, Tensor, Tensor]:
+    """The pieces of a smooth L1 or Huber loss: (d where |d| < width, |d| where |d| >=
+    width, 1 where |d| >= width), each 0 elsewhere (the masks constants: no gradient)."""
+    inside = (np.abs(d.data) < width).astype(d.dtype)
+    outside = 1 - inside
+    return d * Tensor(inside), d * Tensor(np.sign(d.data) * outside), Tensor(outside)

@@ -160,6 +160,45 @@ def reversed_axes(x: torch.Tensor) -> torch.Tensor:
     return x.permute(tuple(reversed(range(x.ndim))))
 
 
+# ---- twins of issue 15 (ops-func)
+
+def gelu_numpy(x: np.ndarray) -> np.ndarray:
+    import math
+    return x * 0.5 * (1 + np.vectorize(math.erf, otypes=[x.dtype])(x / np.sqrt(2)))
+
+
+def layer_norm_numpy(x: np.ndarray) -> np.ndarray:
+    """Over the last axis, eps = 1e-5."""
+    centred = x - x.mean(axis=-1, keepdims=True)
+    return centred / np.sqrt((centred ** 2).mean(axis=-1, keepdims=True) + 1e-5)
+
+
+def bce_numpy(p: np.ndarray, t: np.ndarray) -> np.ndarray:
+    return -(t * np.log(p) + (1 - t) * np.log1p(-p))
+
+
+def huber_numpy(d: np.ndarray, delta: float) -> np.ndarray:
+    return np.where(np.abs(d) < delta, 0.5 * d * d, delta * (np.abs(d) - 0.5 * delta))
+
+
+def torch_functional(name: str) -> Callable[..., torch.Tensor]:
+    """torch.nn.functional.<name>, looked up when called (the table imports without torch)."""
+    def call(*args: Any, **kwargs: Any) -> torch.Tensor:
+        import torch
+        return getattr(torch.nn.functional, name)(*args, **kwargs)
+    return call
+
+
+def torch_nll_loss(x: torch.Tensor, target: np.ndarray) -> torch.Tensor:
+    import torch
+    return torch.nn.functional.nll_loss(x, torch.as_tensor(target))
+
+
+def torch_bce_of_sigmoids(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    import torch
+    return torch.nn.functional.binary_cross_entropy(x.sigmoid(), t.sigmoid())
+
+
 # --------------------------------------------------------------------------- the table
 
 BINARY = strategy.broadcastable_arrays(2)
@@ -493,6 +532,119 @@ CASES = [
            functions=("Sub", "Mul", "Mean"),
            doc=Doc("F.mse_loss(input, target)", "torch.nn.functional.mse_loss",
                    "`reduction` 'mean', 'sum' or 'none'")),
+    # ---- issue 15 (ops-func): activations, normalisations and losses of functional.py
+    OpCase("softplus", F.softplus, strategy.arrays(), torch_functional("softplus"),
+           lambda x: np.logaddexp(0, x), example=UNARY, functions=("Softplus",),
+           doc=Doc("F.softplus(x, beta=1, threshold=20)", "torch.nn.functional.softplus",
+                   "log(1 + exp(beta x)) / beta, x above the threshold; never overflows")),
+    OpCase("softplus_beta_threshold", lambda x: F.softplus(x, beta=2.0, threshold=3.0),
+           strategy.arrays(), lambda x: torch_functional("softplus")(x, 2.0, 3.0),
+           lambda x: np.where(2 * x > 3, x, np.logaddexp(0, 2 * x) / 2),
+           example=UNARY, functions=("Softplus",),
+           skip={"gradients": "the cut-off at beta x = threshold is a jump of the value; "
+                              "tests/test_functional_more.py checks the gradient by torch"}),
+    OpCase("leaky_relu", F.leaky_relu, strategy.arrays(avoid_zero=0.1),
+           torch_functional("leaky_relu"), lambda x: np.where(x > 0, x, 0.01 * x),
+           example=lambda r: r.array(3, 4, avoid_zero=0.1), functions=("LeakyRelu",),
+           doc=Doc("F.leaky_relu(x, negative_slope=0.01)", "torch.nn.functional.leaky_relu",
+                   "the gradient at 0 is negative_slope, as torch")),
+    OpCase("elu", lambda x: F.elu(x, alpha=0.5), strategy.arrays(avoid_zero=0.1),
+           lambda x: torch_functional("elu")(x, 0.5),
+           lambda x: np.where(x > 0, x, 0.5 * np.expm1(np.minimum(x, 0))),
+           example=lambda r: r.array(3, 4, avoid_zero=0.1), functions=("Elu",),
+           doc=Doc("F.elu(x, alpha=1.0)", "torch.nn.functional.elu",
+                   "the gradient at 0 is alpha, as torch")),
+    OpCase("gelu", F.gelu, strategy.arrays(), torch_functional("gelu"), gelu_numpy,
+           example=UNARY, functions=("Gelu",),
+           doc=Doc("F.gelu(x, approximate='none')", "torch.nn.functional.gelu",
+                   "x Phi(x) through erf (Python's math.erf, per element), or "
+                   "approximate='tanh'")),
+    OpCase("gelu_tanh", lambda x: F.gelu(x, approximate="tanh"), strategy.arrays(),
+           lambda x: torch_functional("gelu")(x, approximate="tanh"),
+           lambda x: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3))),
+           example=UNARY, functions=("Gelu",)),
+    OpCase("silu", F.silu, strategy.arrays(), torch_functional("silu"),
+           lambda x: x * sigmoid_numpy(x), example=UNARY, functions=("Sigmoid", "Mul"),
+           doc=Doc("F.silu(x)", "torch.nn.functional.silu", "x * sigmoid(x)")),
+    OpCase("layer_norm", lambda x: F.layer_norm(x, x.shape[-1:]), strategy.arrays(min_dims=1),
+           lambda x: torch_functional("layer_norm")(x, x.shape[-1:]), layer_norm_numpy,
+           example=UNARY, functions=("Mean", "Sub", "Mul", "Add", "Pow"),
+           doc=Doc("F.layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5)",
+                   "torch.nn.functional.layer_norm",
+                   "over the last axes; the biased variance, as torch")),
+    OpCase("layer_norm_affine", lambda x, w, b: F.layer_norm(x, (4,), w, b),
+           strategy.arrays_of_shapes((2, 3, 4), (4,), (4,)),
+           lambda x, w, b: torch_functional("layer_norm")(x, (4,), w, b),
+           lambda x, w, b: layer_norm_numpy(x) * w + b,
+           example=shapes((2, 3, 4), (4,), (4,)), functions=("Mean", "Sub", "Mul", "Add", "Pow")),
+    OpCase("normalize", lambda x: F.normalize(x, dim=-1),
+           strategy.arrays(min_dims=1, avoid_zero=0.1),
+           lambda x: torch_functional("normalize")(x, dim=-1),
+           lambda x: x / np.sqrt((x * x).sum(axis=-1, keepdims=True)),
+           example=UNARY, functions=("Mul", "Sum", "Add", "Pow", "Div"),
+           doc=Doc("F.normalize(x, p=2.0, dim=1, eps=1e-12)", "torch.nn.functional.normalize",
+                   "x / max(norm_p(x), eps); p >= 0 or inf; torch's gradient at zeros")),
+    OpCase("normalize_p1", lambda x: F.normalize(x, p=1.0, dim=0),
+           strategy.arrays(min_dims=1, avoid_zero=0.1),
+           lambda x: torch_functional("normalize")(x, p=1.0, dim=0),
+           lambda x: x / np.abs(x).sum(axis=0, keepdims=True),
+           example=UNARY, functions=("Mul", "Sum", "Add", "Div")),
+    OpCase("nll_loss", lambda x, target: F.nll_loss(x, target), strategy.class_targets(),
+           torch_nll_loss, lambda x, target: -np.mean(
+               x.reshape(-1, x.shape[-1])[np.arange(target.size), target.reshape(-1)]),
+           example=one_input(3, 4, target=np.array([0, 3, 1])),
+           functions=("GetItem", "Mul", "Neg", "Sum", "Div"),
+           doc=Doc("F.nll_loss(log_probs, target, ...)", "torch.nn.functional.nll_loss",
+                   "cross_entropy's weights, `ignore_index`, `reduction`; cross_entropy is "
+                   "nll_loss of log_softmax")),
+    OpCase("binary_cross_entropy",
+           lambda x, t: F.binary_cross_entropy(x.sigmoid(), t.sigmoid()),
+           strategy.same_shape_arrays(), torch_bce_of_sigmoids,
+           lambda x, t: np.mean(bce_numpy(sigmoid_numpy(x), sigmoid_numpy(t))),
+           example=shapes((3, 4), (3, 4)),
+           functions=("Sigmoid", "BinaryCrossEntropy", "Mean"),
+           doc=Doc("F.binary_cross_entropy(probs, target, weight=None)",
+                   "torch.nn.functional.binary_cross_entropy",
+                   "each log clamped at -100 as torch; probabilities outside [0, 1] refused")),
+    OpCase("binary_cross_entropy_with_logits", F.binary_cross_entropy_with_logits,
+           strategy.same_shape_arrays(), torch_functional("binary_cross_entropy_with_logits"),
+           lambda x, t: np.mean((1 - t) * x + np.logaddexp(0, -x)),
+           example=shapes((3, 4), (3, 4)), functions=("Neg", "Softplus", "Sub", "Mul", "Add"),
+           doc=Doc("F.binary_cross_entropy_with_logits(logits, target, weight=None, "
+                   "pos_weight=None)", "torch.nn.functional.binary_cross_entropy_with_logits",
+                   "torch's stable form: finite for logits of any size")),
+    OpCase("binary_cross_entropy_with_logits_pos_weight",
+           lambda x, t, p: F.binary_cross_entropy_with_logits(x, t, pos_weight=p),
+           strategy.arrays_of_shapes((3, 4), (3, 4), (4,)),
+           lambda x, t, p: torch_functional("binary_cross_entropy_with_logits")(
+               x, t, pos_weight=p),
+           lambda x, t, p: np.mean((1 - t) * x + (1 + (p - 1) * t) * np.logaddexp(0, -x)),
+           grad_inputs=(0, 1), example=shapes((3, 4), (3, 4), (4,)),
+           functions=("Neg", "Softplus", "Sub", "Mul", "Add")),
+    OpCase("l1_loss", F.l1_loss, strategy.same_shape_arrays(elements=[(0.5, 3.0), (-3.0, -0.5)]),
+           torch_functional("l1_loss"), lambda x, y: np.mean(np.abs(x - y)),
+           example=lambda r: (r.positive(3, 4), -r.positive(3, 4)), functions=("Sub", "Mul"),
+           doc=Doc("F.l1_loss(input, target)", "torch.nn.functional.l1_loss",
+                   "the gradient at a tie is 0, as torch")),
+    OpCase("l1_loss_below", F.l1_loss,
+           strategy.same_shape_arrays(elements=[(-3.0, -0.5), (0.5, 3.0)]),
+           torch_functional("l1_loss"), lambda x, y: np.mean(np.abs(x - y)),
+           example=lambda r: (-r.positive(3, 4), r.positive(3, 4)), functions=("Sub", "Mul")),
+    OpCase("smooth_l1_loss", lambda x, y: F.smooth_l1_loss(x, y, beta=0.5),
+           strategy.same_shape_arrays(),
+           lambda x, y: torch_functional("smooth_l1_loss")(x, y, beta=0.5),
+           lambda x, y: np.mean(huber_numpy(x - y, 0.5) / 0.5),
+           example=shapes((3, 4), (3, 4)), functions=("Sub", "Mul", "Div", "Add"),
+           doc=Doc("F.smooth_l1_loss(input, target, beta=1.0)",
+                   "torch.nn.functional.smooth_l1_loss", "beta = 0 is l1_loss, as torch")),
+    OpCase("huber_loss", lambda x, y: F.huber_loss(x, y, delta=0.5),
+           strategy.same_shape_arrays(),
+           lambda x, y: torch_functional("huber_loss")(x, y, delta=0.5),
+           lambda x, y: np.mean(huber_numpy(x - y, 0.5)),
+           example=shapes((3, 4), (3, 4)), functions=("Sub", "Mul", "Add"),
+           doc=Doc("F.huber_loss(input, target, delta=1.0)", "torch.nn.functional.huber_loss",
+                   "delta * smooth_l1_loss(beta=delta)")),
+    # ---- end of issue 15 (ops-func)
 ]
 
 

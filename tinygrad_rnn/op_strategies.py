@@ -10,14 +10,18 @@ add up, ...
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from .case import Inputs
+from .case import BOUNDS, Inputs
 from .testing import arrays, broadcastable_arrays, positive_arrays
+
+if TYPE_CHECKING:
+    from .testing import Bounds
 
 __all__ = [
     "arrays", "positive_arrays", "broadcastable_arrays", "arrays_of_shapes", "same_shape_arrays",
@@ -35,10 +39,13 @@ def arrays_of_shapes(*shapes: tuple[int, ...],
 
 
 @st.composite
-def same_shape_arrays(draw: st.DrawFn, count: int = 2) -> tuple[np.ndarray, ...]:
-    """``count`` arrays of one random shape (an input and its target)."""
+def same_shape_arrays(draw: st.DrawFn, count: int = 2,
+                      elements: Sequence[Bounds] | None = None) -> tuple[np.ndarray, ...]:
+    """``count`` arrays of one random shape (an input and its target), the i-th of
+    elements in ``elements[i]`` (default: BOUNDS)."""
     shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=4))
-    return tuple(draw(arrays(shape)) for _ in range(count))
+    bounds = [BOUNDS] * count if elements is None else elements
+    return tuple(draw(arrays(shape, elements=b)) for b in bounds)
 
 
 @st.composite

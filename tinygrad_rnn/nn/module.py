@@ -10,7 +10,7 @@ built with ``bias=False``) is skipped.
 from __future__ import annotations
 
 import os
-from collections import namedtuple
+from collections import OrderedDict, namedtuple
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -273,6 +273,149 @@ class ModuleList(Module):
 def _check_module(module: Any) -> None:
     if not isinstance(module, Module):
         raise TypeError(f"ModuleList holds modules, got {type(module).__name__}")
+
+
+# ---- issue 15 (ops-func): Sequential, ModuleDict
+
+
+def _add_child(owner: Module, where: str, name: Any, module: Any) -> None:
+    """Register ``module`` as ``owner``'s child ``name``, as torch's add_module checks it:
+    a Module, under a non-empty str name without a dot that is not already an attribute
+    (a method or a setting: ``"forward"``, ``"training"``)."""
+    if not isinstance(module, Module):
+        raise TypeError(f"{where}: expected a Module, got {describe(module)}")
+    if not isinstance(name, str):
+        raise TypeError(f"{where}: module names must be str, got {describe(name)}")
+    if not name or "." in name:
+        raise KeyError(f"{where}: a module name must be non-empty and hold no '.', "
+                       f"got {name!r}")
+    if hasattr(owner, name) and not isinstance(vars(owner).get(name), Module):
+        raise KeyError(f"{where}: {name!r} is already an attribute of "
+                       f"{type(owner).__name__}; choose another name")
+    setattr(owner, name, module)
+
+
+class Sequential(Module):
+    """Modules called in a chain: ``Sequential(a, b)(x) = b(a(x))`` (torch.nn.Sequential).
+
+    Built from modules (children ``"0"``, ``"1"``, ...: parameters ``"0.weight"``, as
+    torch) or from one OrderedDict of {name: module}. Indexing gives a module (a slice:
+    a Sequential of those, their names kept), ``len``, iteration and ``append`` as torch.
+    """
+
+    def __init__(self, *args: Any) -> None:
+        if len(args) == 1 and isinstance(args[0], OrderedDict):
+            items = list(args[0].items())
+        else:
+            items = [(str(i), m) for i, m in enumerate(args)]
+        for name, module in items:  # every one checked before any is added
+            if not isinstance(module, Module):
+                raise TypeError(f"Sequential: expected modules, got {describe(module)} "
+                                f"as {name!r}")
+        for name, module in items:
+            _add_child(self, "Sequential", name, module)
+
+    def forward(self, input: Any) -> Any:
+        for module in self.children():
+            input = module(input)
+        return input
+
+    def append(self, module: Module) -> Self:
+        _add_child(self, "Sequential.append", str(len(self)), module)
+        return self
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.named_children())
+
+    def __iter__(self) -> Iterator[Module]:
+        return self.children()
+
+    def __getitem__(self, index: int | slice) -> Module:
+        items = list(self.named_children())
+        if isinstance(index, slice):
+            return Sequential(OrderedDict(items[index]))
+        if not is_int(index):
+            raise TypeError(f"Sequential indices must be ints or slices, got {describe(index)}")
+        if not -len(items) <= index < len(items):
+            raise IndexError(f"Sequential: index {index} is out of range for {len(items)} "
+                             f"module(s)")
+        return items[index][1]
+
+
+class ModuleDict(Module):
+    """Modules by name (torch.nn.ModuleDict): ``d["enc"]``, ``d["enc"] = m``, ``del``,
+    ``in``, ``len``, iteration over the names, keys/values/items/update/pop/clear.
+    Parameters are named ``"enc.weight"``, as torch. It has no forward."""
+
+    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None
+                 = None) -> None:
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key: str) -> Module:
+        if key not in self:
+            raise KeyError(f"ModuleDict: no module named {key!r}")
+        return vars(self)[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        _add_child(self, "ModuleDict", key, module)
+
+    def __delitem__(self, key: str) -> None:
+        self[key]  # (a KeyError in our words)
+        delattr(self, key)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(vars(self).get(key), Module)  # type: ignore[call-overload]
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.named_children())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def keys(self) -> list[str]:
+        return [name for name, _ in self.named_children()]
+
+    def values(self) -> list[Module]:
+        return list(self.children())
+
+    def items(self) -> list[tuple[str, Module]]:
+        return list(self.named_children())
+
+    def pop(self, key: str) -> Module:
+        module = self[key]
+        del self[key]
+        return module
+
+    def clear(self) -> None:
+        for key in self.keys():
+            del self[key]
+
+    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
+        """Add (or replace) the modules of a mapping or of (name, module) pairs; every
+        one is checked before any is added."""
+        if isinstance(modules, Mapping):
+            pairs = list(modules.items())
+        elif isinstance(modules, Iterable) and not isinstance(modules, (str, Module)):
+            pairs = list(modules)
+            if not all(isinstance(p, (tuple, list)) and len(p) == 2 for p in pairs):
+                raise TypeError("ModuleDict.update: expected a mapping or (name, module) "
+                                "pairs")
+        else:
+            raise TypeError(f"ModuleDict.update: expected a mapping or (name, module) pairs, "
+                            f"got {describe(modules)}")
+        probe = Module()  # each name and module checked on a stand-in first
+        for name, module in pairs:
+            if name not in self:
+                _add_child(probe, "ModuleDict", name, module)
+                delattr(probe, name)
+            elif not isinstance(module, Module):
+                raise TypeError(f"ModuleDict: expected a Module, got {describe(module)}")
+        for name, module in pairs:
+            self[name] = module
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("ModuleDict has no forward(); call its modules by name")
 
 
 def check_dtype(name: str, what: str, t: Tensor, dtype: DTypeLike) -> None:
