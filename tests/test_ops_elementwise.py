@@ -9,6 +9,7 @@ make boolean tensors without gradient, ``where`` and ``masked_fill`` take them,
 tensors stay hashable.
 """
 
+import re
 import warnings
 
 import numpy as np
@@ -299,6 +300,19 @@ def test_masked_fill_keeps_the_tensors_dtype_and_refuses_a_value_with_dimensions
 
 
 # --------------------------------------------------------------------------- refusals
+
+
+@pytest.mark.parametrize("call, fragment", [
+    (lambda x: tr.where(x > 0, "a", x), "where: input must be a Tensor, a real number or a "
+                                        "numeric array, got 'a'"),
+    (lambda x: tr.where(x > 0, x, None), "where: other must be"),
+    (lambda x: x.where(x > 0, [1, "b"]), "where: other must be"),
+    (lambda x: x.maximum("a"), "maximum: other must be"),
+    (lambda x: tr.minimum(None, x), "minimum: input must be"),
+])
+def test_where_maximum_and_minimum_name_an_operand_that_is_not_numeric(call, fragment):
+    with pytest.raises(TypeError, match="^" + re.escape(fragment)):
+        call(Tensor([1.0, -1.0], requires_grad=True))
 
 
 def test_clamp_needs_a_bound_and_names_a_bad_one():

@@ -473,7 +473,7 @@ CASES = [
            functions=("Lt", "Le", "Eq", "Ne"), skip=BOOLEAN_OUTPUT),
     OpCase("where", lambda c, x, y: where(c > 0, x, y), strategy.broadcastable_arrays(3),
            torch_where, lambda c, x, y: np.where(c > 0, x, y), grad_inputs=(1, 2),
-           example=shapes((3, 4), (3, 4), (4,)), functions=("Gt", "Where"),
+           example=shapes((3, 4), (3, 4), (4,)), functions=("Where",),
            doc=Doc(("tr.where(condition, x, y)", "x.where(condition, y)"), "torch.where",
                    "a boolean condition (a float one is refused, as torch); broadcasting; "
                    "numbers for x or y")),
@@ -484,7 +484,7 @@ CASES = [
     OpCase("masked_fill", lambda m, x: x.masked_fill(m > 0, -1.5),
            strategy.broadcastable_arrays(2), lambda m, x: x.masked_fill(m > 0, -1.5),
            lambda m, x: np.where(m > 0, -1.5, x), grad_inputs=(1,),
-           example=shapes((4,), (3, 4)), functions=("Gt", "Where"),
+           example=shapes((4,), (3, 4)), functions=("Where",),
            doc=Doc(".masked_fill(mask, value)", "torch.Tensor.masked_fill",
                    "`value` where the boolean `mask` is True: a number, or a 0-d tensor "
                    "that gets the gradient of what it fills")),

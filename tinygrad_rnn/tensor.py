@@ -434,12 +434,12 @@ class Tensor:
     def maximum(self, other: TensorLike) -> Tensor:
         """The larger of self and other, elementwise (torch.maximum): a tie splits the
         gradient in halves, as torch's."""
-        return ops.Maximum.apply(self, self._lift(other))
+        return ops.Maximum.apply(self, self._lift(_operand("maximum", "other", other)))
 
     def minimum(self, other: TensorLike) -> Tensor:
         """The smaller of self and other, elementwise (torch.minimum): a tie splits the
         gradient in halves, as torch's."""
-        return ops.Minimum.apply(self, self._lift(other))
+        return ops.Minimum.apply(self, self._lift(_operand("minimum", "other", other)))
 
     def where(self, condition: TensorLike, other: TensorLike) -> Tensor:
         """``tr.where(condition, self, other)``, as torch's Tensor.where."""
@@ -708,6 +708,8 @@ def where(condition: TensorLike, input: TensorLike, other: TensorLike) -> Tensor
     torch refuses it. ``input`` and ``other`` are tensors, numbers or arrays; a number
     takes the other one's float dtype. No gradient reaches ``condition``."""
     condition_t = _boolean("where", "condition", condition)
+    _operand("where", "input", input)
+    _operand("where", "other", other)
     if isinstance(input, Tensor):
         return ops.Where.apply(condition_t, input, input._lift(other))
     if isinstance(other, Tensor):
@@ -719,18 +721,34 @@ def maximum(input: TensorLike, other: TensorLike) -> Tensor:
     """The larger of input and other, elementwise, as torch.maximum (see Tensor.maximum)."""
     if isinstance(input, Tensor):
         return input.maximum(other)
-    return ops.Maximum.apply(_lifted_by(other, input), other)
+    return ops.Maximum.apply(_lifted_by(other, _operand("maximum", "input", input)),
+                             _operand("maximum", "other", other))
 
 
 def minimum(input: TensorLike, other: TensorLike) -> Tensor:
     """The smaller of input and other, elementwise, as torch.minimum (see Tensor.minimum)."""
     if isinstance(input, Tensor):
         return input.minimum(other)
-    return ops.Minimum.apply(_lifted_by(other, input), other)
+    return ops.Minimum.apply(_lifted_by(other, _operand("minimum", "input", input)),
+                             _operand("minimum", "other", other))
 
 
 def _lifted_by(tensor: TensorLike, value: TensorLike) -> Tensor:
     return tensor._lift(value) if isinstance(tensor, Tensor) else Tensor(value)
+
+
+def _operand(where: str, name: str, value: TensorLike) -> TensorLike:
+    """``value`` if it is a Tensor, a real number or a numeric array (or list of
+    numbers); refused in ``where``'s words otherwise."""
+    if isinstance(value, Tensor) or is_number(value):
+        return value
+    try:
+        if isinstance(value, (np.ndarray, list, tuple)) and np.asarray(value).dtype.kind in "biuf":
+            return value
+    except ValueError:  # (ragged lists)
+        pass
+    raise TypeError(f"{where}: {name} must be a Tensor, a real number or a numeric array, got "
+                    f"{arguments.describe(value)}")
 
 
 def clamp(input: Tensor, min: float | TensorLike | None = None,
