@@ -189,6 +189,54 @@ def embedding(draw, a, b):
             torch.nn.functional.embedding(torch.tensor(indices), a[1]))
 
 
+
+# ---- elementwise ops of issue 15 (ops-elem). Ties and kinks happen here (a value may
+# meet itself): their conventions must be torch's, since torch is the reference.
+@grows("Abs")
+def abs_(draw, a, b): return both(lambda x: x.abs(), a)
+@grows("Sign", "Mul")
+def sign(draw, a, b): return both(lambda x: x.sign() * x, a)
+@grows("Rsqrt", "Mul", "Add")
+def rsqrt(draw, a, b): return both(lambda x: (x * x + 0.5).rsqrt(), a)
+@grows("Sin")
+def sin(draw, a, b): return both(lambda x: x.sin(), a)
+@grows("Cos")
+def cos(draw, a, b): return both(lambda x: x.cos(), a)
+@grows("Log1p", "Mul")
+def log1p(draw, a, b): return both(lambda x: (x * x).log1p(), a)
+@grows("Expm1", "Tanh")
+def expm1(draw, a, b): return both(lambda x: x.tanh().expm1(), a)
+
+
+@grows("Clamp")
+def clamp(draw, a, b):
+    # (tensor bounds of x's own shape: torch's backward fails where they broadcast x up)
+    if a[0].shape == b[0].shape and draw(st.booleans(), label="tensor bounds"):
+        return both(lambda x, low: x.clamp(min=low, max=low + 0.5), a, b)
+    low = draw(st.sampled_from([-1.0, 0.0, None]), label="min")
+    return both(lambda x: x.clamp(low, 0.5), a)
+
+
+@grows("Maximum", "Minimum")
+def maximum_minimum(draw, a, b):
+    return both(lambda x, y: x.maximum(y) + x.minimum(y * 0.5), a, broadcast(a, b))
+
+
+@grows("Gt", "Le", "Where")
+def where(draw, a, b):
+    return both(lambda x, y: x.where(x > y, y * 2.0) + x.where(x <= 0, 1.0), a, broadcast(a, b))
+
+
+@grows("Lt", "Ge", "Eq", "Ne", "Where")
+def masked_fill(draw, a, b):
+    return both(lambda x, y: x.masked_fill(x < y, 0.5).masked_fill(x == y, -1.0)
+                .masked_fill(x >= 1.0, 2.0).masked_fill(x != y, 0.0), a, broadcast(a, b))
+
+
+@grows("PowTensor", "Sigmoid", "Add")
+def power_tensor(draw, a, b):  # a base in (0.5, 1.5), and 2 ** x
+    return both(lambda x, y: (x.sigmoid() + 0.5) ** y + 2 ** x, a, broadcast(a, b))
+
 @grows("Sum")
 def sum_(draw, a, b):
     dim = None if a[0].ndim == 0 or draw(st.booleans(), label="all") else a_dim(draw, a)

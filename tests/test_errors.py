@@ -256,12 +256,12 @@ def test_a_tensor_from_strings_is_refused():
     assert_ours(info.value, "Tensor")
 
 
-@pytest.mark.parametrize("exponent", [Tensor(2.0), np.array([1.0, 2.0])])
-def test_pow_with_a_tensor_exponent(exponent):
+@pytest.mark.parametrize("exponent", ["2", 1j])
+def test_pow_with_an_exponent_that_is_not_real(exponent):
     with pytest.raises(TypeError) as info:
         ones(2, requires_grad=True) ** exponent
     message = assert_ours(info.value, "pow")
-    assert "Python number" in message and "exp()" in message
+    assert "real number (x ** 2) or a tensor (x ** y)" in message
 
 
 def test_item_on_a_multi_element_tensor():

@@ -286,6 +286,9 @@ class Function:
 
     # Elementwise ops with numpy broadcasting say so, for a clearer shape error.
     broadcasts = False
+    # False for an op no gradient flows through (a comparison: its output is boolean);
+    # such an op records no node, and a replayed step's backward passes it by.
+    differentiable = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -28,7 +28,18 @@ import numpy as np
 
 from . import functional as F
 from .case import Doc, Inputs, OpCase, shapes, strategy
-from .tensor import Tensor, addcmul, addmm, concat, lerp, stack
+from .tensor import (
+    Tensor,
+    addcmul,
+    addmm,
+    clamp,  # (clamp, maximum, minimum, where: issue 15, ops-elem)
+    concat,
+    lerp,
+    maximum,
+    minimum,
+    stack,
+    where,
+)
 
 if TYPE_CHECKING:
     import torch  # (torch is optional: its twins import it when they run)
@@ -156,6 +167,33 @@ def torch_mean(x: torch.Tensor, axis: int | tuple[int, ...] | None, keepdims: bo
     return x.mean() if axis is None and not keepdims else x.mean(dim=axis, keepdim=keepdims)
 
 
+def torch_maximum(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    import torch
+    return torch.maximum(x, y)
+
+
+def torch_minimum(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    import torch
+    return torch.minimum(x, y)
+
+
+def torch_clamp(x: torch.Tensor, *bounds: torch.Tensor, has_min: bool = True,
+                has_max: bool = True) -> torch.Tensor:
+    """torch.clamp with tensor bounds, x first expanded to the broadcast shape: torch
+    2.13's backward fails when tensor bounds broadcast x to a larger shape ("output
+    with shape [] doesn't match the broadcast shape [1]")."""
+    import torch
+    x = x.expand(torch.broadcast_shapes(x.shape, *(b.shape for b in bounds)))
+    low = bounds[0] if has_min else None
+    high = bounds[-1] if has_max else None
+    return torch.clamp(x, low, high)
+
+
+def torch_where(c: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    import torch
+    return torch.where(c > 0, x, y)
+
+
 def reversed_axes(x: torch.Tensor) -> torch.Tensor:
     return x.permute(tuple(reversed(range(x.ndim))))
 
@@ -204,6 +242,9 @@ def torch_bce_of_sigmoids(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 BINARY = strategy.broadcastable_arrays(2)
 OVER_POSITIVE = strategy.broadcastable_arrays(2, elements=[(-3.0, 3.0), (0.5, 3.0)])
 UNARY = shapes((3, 4))  # the fixed example of most one-input ops
+POSITIVE_BASE = strategy.broadcastable_arrays(2, elements=[(0.5, 3.0), (-3.0, 3.0)])
+BOOLEAN_OUTPUT = {"gradients": "boolean outputs, which no gradient flows through (as torch's)",
+                  "dtype": "the outputs are boolean by design"}
 MATRIX_AND_COLUMN = shapes((3, 4), (3, 1))
 
 
@@ -394,6 +435,127 @@ CASES = [
     OpCase("relu", lambda x: x.relu(), strategy.arrays(avoid_zero=0.1), lambda x: x.relu(),
            lambda x: np.maximum(x, 0), example=lambda r: r.array(3, 4, avoid_zero=0.1),
            functions=("Relu",), doc=Doc(".relu()", "torch.relu", "the gradient at 0 is 0")),
+    # ---- elementwise ops of issue 15 (ops-elem). Ops with a kink draw their inputs
+    # on grids (strategy.on_grids): far from the kink, or exactly on it where the
+    # gradient is the mean slope a central difference measures (abs at 0, a tie of
+    # maximum); tests/test_ops_elementwise.py checks each convention against torch.
+    OpCase("abs", lambda x: x.abs(), strategy.on_grids(0.0), lambda x: x.abs(), np.abs,
+           example=lambda r: (r.array(3, 4).round(),), functions=("Abs",),
+           doc=Doc((".abs()", "abs(x)"), "torch.abs", "the gradient at 0 is 0, as torch")),
+    OpCase("sign", lambda x: x.sign(), strategy.arrays(avoid_zero=0.1), lambda x: x.sign(),
+           np.sign, example=lambda r: r.array(3, 4, avoid_zero=0.1), functions=("Sign",),
+           doc=Doc(".sign()", "torch.sign", "-1, 0 or 1 (0 at nan); the gradient is 0, "
+                   "the output requires grad as torch's")),
+    OpCase("clamp", lambda x: x.clamp(-1.0, 1.0), strategy.on_grids(0.25),
+           lambda x: x.clamp(-1.0, 1.0), lambda x: np.clip(x, -1.0, 1.0),
+           example=lambda r: (r.array(3, 4),), functions=("Clamp",),
+           doc=Doc((".clamp(min=None, max=None)", ".clip(min, max)", "tr.clamp(x, min, max)"),
+                   "torch.clamp", "numbers or tensors (broadcasting); the gradient passes "
+                   "at the bounds, as torch; min > max gives max")),
+    OpCase("clamp_min", lambda x: x.clamp(min=-0.5), strategy.on_grids(0.25),
+           lambda x: x.clamp(min=-0.5), lambda x: np.maximum(x, -0.5),
+           example=lambda r: (r.array(3, 4),), functions=("Clamp",)),
+    OpCase("clip_max", lambda x: x.clip(max=0.5), strategy.on_grids(0.25),
+           lambda x: x.clip(max=0.5), lambda x: np.minimum(x, 0.5),
+           example=lambda r: (r.array(3, 4),), functions=("Clamp",)),
+    OpCase("clamp_min_above_max", lambda x: clamp(x, 1.0, -1.0), strategy.arrays(),
+           lambda x: x.clamp(1.0, -1.0), lambda x: np.full_like(x, -1.0),
+           example=UNARY, functions=("Clamp",)),
+    OpCase("clamp_tensors", lambda x, low, high: x.clamp(low, high),
+           strategy.on_grids(0.25, 0.0, 0.125), torch_clamp,
+           lambda x, low, high: np.minimum(np.maximum(x, low), high),
+           example=shapes((3, 4), (3, 1), (4,)), functions=("Clamp",)),
+    OpCase("clamp_tensor_min", lambda x, low: x.clamp(min=low), strategy.on_grids(0.25, 0.0),
+           lambda x, low: torch_clamp(x, low, has_max=False), np.maximum,
+           example=shapes((3, 4), (4,)), functions=("Clamp",)),
+    OpCase("clamp_tensor_max", lambda x, high: x.clamp(max=high),
+           strategy.on_grids(0.25, 0.0), lambda x, high: torch_clamp(x, high, has_min=False),
+           np.minimum,
+           example=shapes((3, 4), (3, 1)), functions=("Clamp",)),
+    OpCase("maximum", maximum, strategy.on_grids(0.0, 0.0), torch_maximum, np.maximum,
+           example=lambda r: tuple(a.round() for a in (r.array(3, 4), r.array(3, 1))),
+           functions=("Maximum",),
+           doc=Doc(("tr.maximum(x, y)", "x.maximum(y)"), "torch.maximum",
+                   "broadcasting; a tie splits the gradient in halves, as torch")),
+    OpCase("maximum_method", lambda x, y: x.maximum(y), strategy.on_grids(0.0, 0.0),
+           lambda x, y: x.maximum(y), np.maximum, example=MATRIX_AND_COLUMN,
+           functions=("Maximum",)),
+    OpCase("minimum", minimum, strategy.on_grids(0.0, 0.0), torch_minimum, np.minimum,
+           example=lambda r: tuple(a.round() for a in (r.array(3, 4), r.array(4,))),
+           functions=("Minimum",),
+           doc=Doc(("tr.minimum(x, y)", "x.minimum(y)"), "torch.minimum",
+                   "broadcasting; a tie splits the gradient in halves, as torch")),
+    OpCase("minimum_method", lambda x, y: x.minimum(y), strategy.on_grids(0.0, 0.0),
+           lambda x, y: x.minimum(y), np.minimum, example=MATRIX_AND_COLUMN,
+           functions=("Minimum",)),
+    OpCase("comparisons", lambda x, y: (x < y, x <= y, x > y, x >= y, x == y, x != y),
+           strategy.on_grids(0.0, 0.0), lambda x, y: (x < y, x <= y, x > y, x >= y, x == y,
+                                                      x != y),
+           lambda x, y: (x < y, x <= y, x > y, x >= y, x == y, x != y),
+           example=lambda r: tuple(a.round() for a in (r.array(3, 4), r.array(3, 1))),
+           functions=("Lt", "Le", "Gt", "Ge", "Eq", "Ne"), skip=BOOLEAN_OUTPUT,
+           doc=Doc(("x < y", "<=", ">", ">=", "==", "!=", ".lt(y)", ".le .gt .ge .eq .ne"),
+                   "torch.lt", "boolean tensors that do not require grad, broadcasting; "
+                   "tensors stay hashable (by identity), as torch's")),
+    OpCase("comparison_methods",
+           lambda x, y: (x.lt(y), x.le(y), x.gt(y), x.ge(y), x.eq(y), x.ne(y)),
+           strategy.on_grids(0.0, 0.0),
+           lambda x, y: (x.lt(y), x.le(y), x.gt(y), x.ge(y), x.eq(y), x.ne(y)),
+           lambda x, y: (x < y, x <= y, x > y, x >= y, x == y, x != y),
+           example=lambda r: tuple(a.round() for a in (r.array(3, 4), r.array(4,))),
+           functions=("Lt", "Le", "Gt", "Ge", "Eq", "Ne"), skip=BOOLEAN_OUTPUT),
+    # (a number on the left: the reflected operators)
+    OpCase("comparisons_with_numbers", lambda x: (x < 0.5, 1.0 >= x, x == 0.5, 0 != x),  # noqa: SIM300
+           strategy.on_grids(0.0), lambda x: (x < 0.5, 1.0 >= x, x == 0.5, 0 != x),  # noqa: SIM300
+           lambda x: (x < 0.5, 1.0 >= x, x == 0.5, 0 != x),  # noqa: SIM300
+           example=lambda r: (r.array(3, 4).round(),),
+           functions=("Lt", "Le", "Eq", "Ne"), skip=BOOLEAN_OUTPUT),
+    OpCase("where", lambda c, x, y: where(c > 0, x, y), strategy.broadcastable_arrays(3),
+           torch_where, lambda c, x, y: np.where(c > 0, x, y), grad_inputs=(1, 2),
+           example=shapes((3, 4), (3, 4), (4,)), functions=("Where",),
+           doc=Doc(("tr.where(condition, x, y)", "x.where(condition, y)"), "torch.where",
+                   "a boolean condition (a float one is refused, as torch); broadcasting; "
+                   "numbers for x or y")),
+    OpCase("where_method_number", lambda c, x: x.where(c <= 0, 0.5),
+           strategy.broadcastable_arrays(2), lambda c, x: x.where(c <= 0, 0.5),
+           lambda c, x: np.where(c <= 0, x, 0.5), grad_inputs=(1,),
+           example=MATRIX_AND_COLUMN, functions=("Le", "Where")),
+    OpCase("masked_fill", lambda m, x: x.masked_fill(m > 0, -1.5),
+           strategy.broadcastable_arrays(2), lambda m, x: x.masked_fill(m > 0, -1.5),
+           lambda m, x: np.where(m > 0, -1.5, x), grad_inputs=(1,),
+           example=shapes((4,), (3, 4)), functions=("Where",),
+           doc=Doc(".masked_fill(mask, value)", "torch.Tensor.masked_fill",
+                   "`value` where the boolean `mask` is True: a number, or a 0-d tensor "
+                   "that gets the gradient of what it fills")),
+    OpCase("rsqrt", lambda x: x.rsqrt(), strategy.positive_arrays(), lambda x: x.rsqrt(),
+           lambda x: 1 / np.sqrt(x), example=lambda r: r.positive(3, 4), functions=("Rsqrt",),
+           doc=Doc(".rsqrt()", "torch.rsqrt", "`1 / sqrt(x)`; `dx = -grad * out**3 / 2`")),
+    OpCase("sin", lambda x: x.sin(), strategy.arrays(), lambda x: x.sin(), np.sin,
+           example=UNARY, functions=("Sin",),
+           doc=Doc(".sin()", "torch.sin", "`dx = grad * cos(x)`")),
+    OpCase("cos", lambda x: x.cos(), strategy.arrays(), lambda x: x.cos(), np.cos,
+           example=UNARY, functions=("Cos",),
+           doc=Doc(".cos()", "torch.cos", "`dx = -grad * sin(x)`")),
+    OpCase("log1p", lambda x: x.log1p(), strategy.arrays(elements=(-0.5, 3.0)),
+           lambda x: x.log1p(), np.log1p, example=lambda r: r.array(3, 4, elements=(-0.5, 3.0)),
+           functions=("Log1p",),
+           doc=Doc(".log1p()", "torch.log1p", "`log(1 + x)`, accurate for tiny x")),
+    OpCase("expm1", lambda x: x.expm1(), strategy.arrays(), lambda x: x.expm1(), np.expm1,
+           example=UNARY, functions=("Expm1",),
+           doc=Doc(".expm1()", "torch.expm1", "`exp(x) - 1`, accurate for tiny x")),
+    OpCase("pow_tensor", lambda x, y: x ** y, POSITIVE_BASE, lambda x, y: x ** y, np.power,
+           example=lambda r: (r.positive(3, 4), r.array(3, 1)), functions=("PowTensor",),
+           doc=Doc(("x ** y", "x.pow(y)", "2 ** x"), "torch.pow",
+                   "a tensor exponent, broadcasting; `dy = grad * out * log(x)`, 0 where "
+                   "x = 0 and y >= 0, as torch")),
+    OpCase("pow_method", lambda x, y: x.pow(y), POSITIVE_BASE, lambda x, y: x.pow(y),
+           np.power, example=lambda r: (r.positive(4,), r.array(3, 4)),
+           functions=("PowTensor",)),
+    OpCase("rpow_number", lambda x: 2 ** x, strategy.arrays(), lambda x: 2 ** x,
+           lambda x: 2.0 ** x, example=UNARY, functions=("PowTensor",)),
+    OpCase("rpow_array", lambda a, x: a.data ** x, POSITIVE_BASE, lambda a, x: a ** x,
+           np.power, grad_inputs=(1,), example=lambda r: (r.positive(3, 1), r.array(3, 4)),
+           functions=("PowTensor",)),
     # reductions
     OpCase("sum", lambda x, axis, keepdims: x.sum(axis=axis, keepdims=keepdims),
            strategy.reduction(), torch_sum,

@@ -28,6 +28,7 @@ __all__ = [
     "reduction", "one_axis", "two_axes", "permutation", "reshaped", "basic_index", "array_index",
     "to_concat", "chunked", "split_sizes", "addmm_inputs", "linear_inputs", "scaled",
     "embedding_inputs", "class_targets",
+    "on_grids",  # (issue 15, ops-elem)
 ]
 
 
@@ -212,3 +213,20 @@ def class_targets(draw: st.DrawFn) -> Inputs:
     target = draw(hnp.arrays(np.intp, () if batch is None else (batch,),
                              elements=st.integers(0, n_classes - 1)))
     return Inputs((logits,), {"target": target})
+
+
+# ---- elementwise ops of issue 15 (ops-elem)
+
+
+def on_grids(*offsets: float, step: float = 0.5) -> st.SearchStrategy[tuple[np.ndarray, ...]]:
+    """Broadcastable arrays, one per offset, each on its grid ``k * step + offset``:
+    elements of arrays on one grid tie exactly or lie ``step`` apart, and arrays on
+    grids of different offsets never meet. For ops with kinks (abs at 0, clamp at its
+    bounds, maximum at ties), where a central difference is right only far from the
+    kink, or exactly on it when the op's gradient there is its mean slope (abs at 0,
+    a tie of maximum split in halves)."""
+    def snap(xs: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+        return tuple(np.asarray(np.round((x - offset) / step) * step + offset, dtype=x.dtype)
+                     for x, offset in zip(xs, offsets))
+
+    return broadcastable_arrays(len(offsets)).map(snap)

@@ -15,12 +15,12 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from .arguments import describe, is_int
-from .autograd import Function, ShapeError
+from .autograd import Function, ShapeError, no_grad
 from .dims import check_dim
 
 if TYPE_CHECKING:
@@ -547,6 +547,330 @@ class BinaryCrossEntropy(Function):
             return dx, None
         with np.errstate(divide="ignore"):
             return dx, grad * -np.log(x / (1.0 - x))
+
+
+# ---- elementwise ops of issue 15 (ops-elem)
+
+
+def _sign(x: np.ndarray) -> np.ndarray:
+    """-1, 0 or 1 by the sign of each element, and 0 for nan, as torch.sign (numpy's
+    sign gives nan there)."""
+    out = np.sign(x)
+    return np.where(out != out, 0, out) if out.dtype.kind == "f" else out  # (nan != nan)
+
+
+class Abs(Function):
+    """out = |x|.   dx = grad * sign(x)  (0 at x = 0 and at nan, as torch)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(x)
+        return np.abs(x)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        (x,) = ctx.saved_tensors
+        return grad * _sign(x)
+
+
+class Sign(Function):
+    """out = -1, 0 or 1 by the sign of x (0 at nan, as torch).   dx = 0: the output
+    requires grad as torch's does, and its gradient is zero everywhere."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        return _sign(x)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        return np.zeros_like(grad)
+
+
+class Clamp(Function):
+    """out = min(max(x, min), max) (torch.clamp), the bounds ``*bounds``: min then max,
+    each there only when ``has_min`` / ``has_max``; tensors that broadcast with x.
+    Where min > max every element is max, as torch (and nan stays nan).
+
+    dx = grad where min <= x <= max (the bounds included), else 0;
+    dmin = grad where x < min (and min < max when both are given), else 0;
+    dmax = grad where x > max (or max < min when both are given), else 0   (as torch).
+    """
+
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, *bounds: np.ndarray, has_min: bool,
+                has_max: bool) -> np.ndarray:
+        low = bounds[0] if has_min else None
+        high = bounds[-1] if has_max else None
+        out = x if low is None else np.maximum(x, low)
+        out = out if high is None else np.minimum(out, high)
+        ctx.save_for_backward(x, low, high)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        x, low, high = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        grads: list[np.ndarray | None] = [None] * len(needs)
+        if needs[0]:
+            inside = (x >= low) if low is not None else True
+            if high is not None:
+                inside = inside & (x <= high)
+            grads[0] = np.where(inside, grad, 0.0)
+        if low is not None and needs[1]:
+            below = x < low
+            grads[1] = np.where(below if high is None else below & (low < high), grad, 0.0)
+        if high is not None and needs[-1]:
+            above = x > high
+            grads[-1] = np.where(above if low is None else above | (high < low), grad, 0.0)
+        return tuple(grads)
+
+
+class Maximum(Function):
+    """out = the larger of x and y, elementwise (torch.maximum; nan if either is).
+    dx = grad where x > y, grad / 2 where x == y (a tie splits it, as torch), 0 where
+    x < y;  dy the same with x and y swapped. (Where one is nan both get grad, as
+    torch's formula gives.)"""
+
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(x, y)
+        return np.maximum(x, y)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        x, y = ctx.saved_tensors
+        return _split_ties(ctx, grad, x, y, x < y, x > y)
+
+
+class Minimum(Function):
+    """out = the smaller of x and y, elementwise (torch.minimum; nan if either is).
+    dx = grad where x < y, grad / 2 where x == y (a tie splits it, as torch), 0 where
+    x > y;  dy the same with x and y swapped."""
+
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(x, y)
+        return np.minimum(x, y)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        x, y = ctx.saved_tensors
+        return _split_ties(ctx, grad, x, y, x > y, x < y)
+
+
+def _split_ties(ctx: Context, grad: np.ndarray, x: np.ndarray, y: np.ndarray,
+                x_loses: np.ndarray, y_loses: np.ndarray) -> tuple[np.ndarray | None, ...]:
+    """The gradients of maximum and minimum: grad, halved at ties, to the winner."""
+    shared = np.where(x == y, grad / 2, grad)
+    need_x, need_y = ctx.needs_input_grad
+    return (np.where(x_loses, 0.0, shared) if need_x else None,
+            np.where(y_loses, 0.0, shared) if need_y else None)
+
+
+class Where(Function):
+    """out = x where condition, else y (torch.where; a boolean condition), broadcasting.
+    dcondition: none (a boolean has no gradient);  dx = grad where condition, else 0;
+    dy = grad where not condition, else 0.   (Tensor.masked_fill is this op too.)"""
+
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx: Context, condition: np.ndarray, x: np.ndarray,
+                y: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(condition)
+        return np.where(condition, x, y)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        (condition,) = ctx.saved_tensors
+        _, need_x, need_y = ctx.needs_input_grad
+        return (None, np.where(condition, grad, 0.0) if need_x else None,
+                np.where(condition, 0.0, grad) if need_y else None)
+
+
+class _Comparison:
+    """What the comparisons share: a boolean output, which no gradient flows through
+    (as torch's), so ``apply`` records no graph node, while ``noting_ops`` still sees
+    the op (a replayed step recomputes its masks)."""
+
+    differentiable = False
+
+    @classmethod
+    def apply(cls, *inputs: Any, **params: Any) -> Any:
+        with no_grad():
+            return cast(Any, super()).apply(*inputs, **params)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[None, None]:
+        return None, None  # (never called: no node is recorded)
+
+
+class Lt(_Comparison, Function):
+    """out = x < y, a boolean array (torch.lt), broadcasting.   No gradient."""
+
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return np.less(x, y)
+
+
+class Le(_Comparison, Function):
+    """out = x <= y, a boolean array (torch.le), broadcasting.   No gradient."""
+
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return np.less_equal(x, y)
+
+
+class Gt(_Comparison, Function):
+    """out = x > y, a boolean array (torch.gt), broadcasting.   No gradient."""
+
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return np.greater(x, y)
+
+
+class Ge(_Comparison, Function):
+    """out = x >= y, a boolean array (torch.ge), broadcasting.   No gradient."""
+
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return np.greater_equal(x, y)
+
+
+class Eq(_Comparison, Function):
+    """out = x == y, a boolean array (torch.eq), broadcasting.   No gradient."""
+
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return np.equal(x, y)
+
+
+class Ne(_Comparison, Function):
+    """out = x != y, a boolean array (torch.ne), broadcasting.   No gradient."""
+
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return np.not_equal(x, y)
+
+
+class Rsqrt(Function):
+    """out = 1 / sqrt(x).   dx = -grad * out**3 / 2   (uses the saved output)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        out = 1.0 / np.sqrt(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        (out,) = ctx.saved_tensors
+        return -0.5 * grad * out ** 3
+
+
+class Sin(Function):
+    """out = sin(x).   dx = grad * cos(x)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(x)
+        return np.sin(x)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        (x,) = ctx.saved_tensors
+        return grad * np.cos(x)
+
+
+class Cos(Function):
+    """out = cos(x).   dx = -grad * sin(x)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(x)
+        return np.cos(x)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        (x,) = ctx.saved_tensors
+        return grad * -np.sin(x)
+
+
+class Log1p(Function):
+    """out = log(1 + x), accurate for tiny x.   dx = grad / (1 + x)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(x)
+        return np.log1p(x)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        (x,) = ctx.saved_tensors
+        return grad / (x + 1.0)
+
+
+class Expm1(Function):
+    """out = exp(x) - 1, accurate for tiny x.   dx = grad * (out + 1)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        out = np.expm1(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        (out,) = ctx.saved_tensors
+        return grad * (out + 1.0)
+
+
+class PowTensor(Function):
+    """out = x ** y for a tensor exponent y (``x ** y``; ``2 ** x`` has x as y and the
+    number as a constant base), broadcasting.   As torch:
+    dx = grad * y * x ** (y - 1), and 0 where y == 0;
+    dy = grad * out * log(x), and 0 where x == 0 and y >= 0 (where x ** y is 0 or 1,
+    although log(0) = -inf); nan where x < 0 (the log of a negative number).
+    """
+
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        out = x ** y
+        ctx.save_for_backward(x, y, out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        x, y, out = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        dx = dy = None
+        # (log(0) and 0 ** -1 warn in numpy for elements the formulas then set aside)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if need_x:
+                dx = np.where(y == 0, 0.0, grad * (y * x ** (y - 1.0)))
+            if need_y:
+                dy = grad * np.where((x == 0) & (y >= 0), 0.0, out * np.log(x))
+        return dx, dy
 
 
 # --------------------------------------------------------------------------- reductions

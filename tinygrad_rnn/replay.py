@@ -343,8 +343,8 @@ class _BackwardWriter:
         self.program, self.seeded, self.checks = program, seeded, checks
         self.names = program._names.copy()  # for the gradients' second shares
         self.requires = dict(zip(program.used, needs))  # slot -> does its value need a grad?
-        for op in program.ops:
-            wanted = any(self.requires.get(s, False) for s in op.inputs)
+        for op in program.ops:  # (no gradient flows through a comparison's boolean output)
+            wanted = op.fn.differentiable and any(self.requires.get(s, False) for s in op.inputs)
             self.requires.update((s, wanted) for s in op.outputs)
         # the slots whose gradient is assigned: the outputs', given
         self.has_grad = {s for s in program.outputs if self.requires[s]}

@@ -321,11 +321,13 @@ class Tensor:
 
     # ----------------------------------------------------------------- arithmetic
     def _lift(self, other: TensorLike) -> Tensor:
-        """A Python number takes this tensor's dtype (float32 stays float32)."""
+        """A Python number takes this tensor's dtype if it is a float one (float32 stays
+        float32; 0.5 next to a boolean or integer tensor stays 0.5)."""
         if isinstance(other, Tensor):
             return other
         if isinstance(other, (int, float)):
-            return Tensor(np.asarray(other, dtype=self.data.dtype))
+            dtype = self.data.dtype
+            return Tensor(np.asarray(other, dtype=dtype if dtype.kind == "f" else None))
         return Tensor(other)
 
     def __add__(self, other: TensorLike) -> Tensor:
@@ -374,18 +376,26 @@ class Tensor:
         """self + weight * (end - self) as one node (torch's Tensor.lerp)."""
         return lerp(self, end, weight)
 
-    def __pow__(self, exponent: builtins.float) -> Tensor:
-        """``x ** p`` for a real number ``p`` (a bool, a numpy scalar or a 0-d array
-        too); a string, complex number, tensor or array exponent is refused."""
-        if not isinstance(exponent, (int, float)):  # (Python numbers skip the check: hot)
-            exponent = _real_exponent(exponent)
-        return ops.Pow.apply(self, exponent=float(exponent))
+    def __pow__(self, exponent: builtins.float | TensorLike) -> Tensor:
+        """``x ** p`` for a real number ``p`` (a bool, a numpy scalar or a 0-d array too),
+        ``x ** y`` for a tensor or array ``y`` (broadcasting, gradients to both, as
+        torch.pow); a string or complex number is refused."""
+        if isinstance(exponent, (int, float)):  # (Python numbers skip the checks: hot)
+            return ops.Pow.apply(self, exponent=float(exponent))
+        if isinstance(exponent, Tensor) or (isinstance(exponent, np.ndarray) and exponent.ndim
+                                            and exponent.dtype.kind in "biuf"):
+            return ops.PowTensor.apply(self, self._lift(exponent))
+        return ops.Pow.apply(self, exponent=_real_exponent(exponent))
 
-    def __rpow__(self, base: object) -> NoReturn:
-        """``2 ** x``: a tensor exponent, not supported yet, said plainly."""
-        raise TypeError(f"pow: a tensor exponent ({arguments.describe(base, 20)} ** x) is "
-                        f"not supported yet; for a positive base b write "
-                        f"(x * math.log(b)).exp()")
+    def __rpow__(self, base: builtins.float | TensorLike) -> Tensor:
+        """``2 ** x``: a real number (or numeric array) raised to this tensor, with the
+        gradient ``2 ** x * log(2)`` as torch's."""
+        if not is_number(base) and not (isinstance(base, np.ndarray)
+                                        and base.dtype.kind in "biuf"):
+            why = "; complex numbers are not supported" if isinstance(base, complex) else ""
+            raise TypeError(f"pow: the base of base ** x must be a real number or a numeric "
+                            f"array, got {arguments.describe(base)}{why}")
+        return ops.PowTensor.apply(self._lift(base), self)
 
     # ----------------------------------------------------------------- elementwise
     def exp(self) -> Tensor: return ops.Exp.apply(self)
@@ -394,6 +404,109 @@ class Tensor:
     def sigmoid(self) -> Tensor: return ops.Sigmoid.apply(self)
     def relu(self) -> Tensor: return ops.Relu.apply(self)
     def sqrt(self) -> Tensor: return ops.Pow.apply(self, exponent=0.5)
+
+    # ---- elementwise ops of issue 15 (ops-elem)
+    def abs(self) -> Tensor: return ops.Abs.apply(self)
+    def __abs__(self) -> Tensor: return ops.Abs.apply(self)
+    def sign(self) -> Tensor: return ops.Sign.apply(self)
+    def rsqrt(self) -> Tensor: return ops.Rsqrt.apply(self)
+    def sin(self) -> Tensor: return ops.Sin.apply(self)
+    def cos(self) -> Tensor: return ops.Cos.apply(self)
+    def log1p(self) -> Tensor: return ops.Log1p.apply(self)
+    def expm1(self) -> Tensor: return ops.Expm1.apply(self)
+
+    def pow(self, exponent: builtins.float | TensorLike) -> Tensor:
+        """``self ** exponent`` (torch's Tensor.pow): a number or a tensor exponent."""
+        return self ** exponent
+
+    def clamp(self, min: builtins.float | TensorLike | None = None,
+              max: builtins.float | TensorLike | None = None) -> Tensor:
+        """Each element held in [min, max], as torch.clamp: ``min`` and ``max`` numbers,
+        tensors (broadcasting) or None, not both None. Where min > max every element is
+        max. The gradient passes where min <= x <= max, the bounds included, as torch's."""
+        return clamp(self, min, max)
+
+    def clip(self, min: builtins.float | TensorLike | None = None,
+             max: builtins.float | TensorLike | None = None) -> Tensor:
+        """``clamp`` under numpy's name, as torch.clip."""
+        return _clamp("clip", self, min, max)
+
+    def maximum(self, other: TensorLike) -> Tensor:
+        """The larger of self and other, elementwise (torch.maximum): a tie splits the
+        gradient in halves, as torch's."""
+        return ops.Maximum.apply(self, self._lift(_operand("maximum", "other", other)))
+
+    def minimum(self, other: TensorLike) -> Tensor:
+        """The smaller of self and other, elementwise (torch.minimum): a tie splits the
+        gradient in halves, as torch's."""
+        return ops.Minimum.apply(self, self._lift(_operand("minimum", "other", other)))
+
+    def where(self, condition: TensorLike, other: TensorLike) -> Tensor:
+        """``tr.where(condition, self, other)``, as torch's Tensor.where."""
+        return where(condition, self, other)
+
+    def masked_fill(self, mask: TensorLike, value: builtins.float | Tensor) -> Tensor:
+        """``value`` where the boolean ``mask`` is True, self elsewhere (torch's
+        masked_fill; the mask broadcasts). ``value`` is a number, or a 0-d tensor that
+        gets the gradient of every element it fills."""
+        mask_t = _boolean("masked_fill", "mask", mask)
+        if isinstance(value, Tensor):
+            if value.ndim:
+                raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got "
+                                 f"a tensor of shape {value.shape}")
+            if value.dtype != self.dtype and self.dtype.kind == "f":
+                value = value.to(self.dtype)  # (torch keeps self's dtype)
+        elif not is_number(value):
+            raise TypeError(f"masked_fill: value must be a number or a 0-d tensor, got "
+                            f"{arguments.describe(value)}")
+        return ops.Where.apply(mask_t, self._lift(value), self)
+
+    # comparisons: boolean tensors that do not require grad, as torch's. ``==`` and
+    # ``!=`` compare elements too (as torch), and tensors stay hashable by identity.
+    def __lt__(self, other: TensorLike) -> Tensor: return self._compare(ops.Lt, other)
+    def __le__(self, other: TensorLike) -> Tensor: return self._compare(ops.Le, other)
+    def __gt__(self, other: TensorLike) -> Tensor: return self._compare(ops.Gt, other)
+    def __ge__(self, other: TensorLike) -> Tensor: return self._compare(ops.Ge, other)
+    def __eq__(self, other: object) -> Tensor: return self._compare(ops.Eq, other)  # type: ignore[override]  # noqa: E501
+    def __ne__(self, other: object) -> Tensor: return self._compare(ops.Ne, other)  # type: ignore[override]  # noqa: E501
+    __hash__ = object.__hash__  # (defining __eq__ would otherwise unset it)
+    def lt(self, other: TensorLike) -> Tensor: return self._compare(ops.Lt, other, "lt")
+    def le(self, other: TensorLike) -> Tensor: return self._compare(ops.Le, other, "le")
+    def gt(self, other: TensorLike) -> Tensor: return self._compare(ops.Gt, other, "gt")
+    def ge(self, other: TensorLike) -> Tensor: return self._compare(ops.Ge, other, "ge")
+    def eq(self, other: TensorLike) -> Tensor: return self._compare(ops.Eq, other, "eq")
+    def ne(self, other: TensorLike) -> Tensor: return self._compare(ops.Ne, other, "ne")
+
+    def _compare(self, op: type[Function], other: object, method: str | None = None) -> Any:
+        """``op`` applied to self and ``other`` (a Tensor, a real number or a numeric
+        array); for anything else NotImplemented (an operator: Python then says so, or
+        ``==`` is False) or, from a ``method``, a TypeError naming it."""
+        if isinstance(other, Tensor):
+            return op.apply(self, other)
+        if is_number(other) or (isinstance(other, np.ndarray) and other.dtype.kind in "biuf"):
+            return op.apply(self, self._lift(other))  # type: ignore[arg-type]
+        if method is None:
+            return NotImplemented
+        raise TypeError(f"{method}: other must be a Tensor, a real number or a numeric "
+                        f"array, got {arguments.describe(other)}")
+
+    def __bool__(self) -> bool:
+        """The truth of a one-element tensor, as torch's (``if (x > 0):``); any other
+        size is ambiguous and refused, so that ``t in tensors`` cannot be silently true."""
+        if self.data.size != 1:
+            raise RuntimeError(f"bool(): the truth value of a tensor of shape {self.shape} "
+                               f"is ambiguous (it has {self.data.size} elements, not one); "
+                               f"reduce it first, e.g. (x > 0).numpy().any() or .all()")
+        return bool(self.data)
+
+    def __setitem__(self, index: Any, value: Any) -> NoReturn:
+        """Refused: tensors are never changed in place (an op may have saved this one for
+        backward). Build a new tensor instead, as the message says."""
+        raise TypeError("Tensor: setting items in place (x[index] = value) is not "
+                        "supported, since an op may have saved x for its backward; make a "
+                        "new tensor instead: x.masked_fill(mask, value) or "
+                        "tr.where(mask, value, x) to replace elements, tr.concat([...]) to "
+                        "join parts")
 
     # ----------------------------------------------------------------- reductions
     # Axis arguments take torch's names and numpy's, with one meaning (see dims.py):
@@ -552,17 +665,12 @@ def is_number(value: Any) -> bool:
 
 def _real_exponent(exponent: object) -> builtins.float:
     """``exponent`` of ``x ** exponent`` as a float, refused in pow's words unless it is
-    one real number."""
-    if isinstance(exponent, Tensor) or (isinstance(exponent, np.ndarray) and exponent.ndim):
-        raise TypeError(f"pow: the exponent must be a real number (x ** 2); a tensor or "
-                        f"array exponent (x ** y) is not supported yet, got one of shape "
-                        f"{exponent.shape}; use y.item() for a Python number, or "
-                        f"(y * x.log()).exp() for positive x")
+    one real number (a tensor or numeric array exponent never comes here)."""
     if isinstance(exponent, (np.generic, np.ndarray)) and exponent.dtype.kind in "biuf":
         return float(exponent)
     why = "; complex numbers are not supported" if isinstance(exponent, complex) else ""
-    raise TypeError(f"pow: the exponent must be a real number (x ** 2), got "
-                    f"{arguments.describe(exponent)}{why}")
+    raise TypeError(f"pow: the exponent must be a real number (x ** 2) or a tensor "
+                    f"(x ** y), got {arguments.describe(exponent)}{why}")
 
 
 def addcmul(input: TensorLike, tensor1: TensorLike, tensor2: TensorLike,
@@ -588,3 +696,98 @@ def stack(tensors: Iterable[Tensor], dim: int | None = None, *,
     numpy's name ``axis=`` also works. Refuses what ``concat`` refuses."""
     parts = _tensor_list("stack", tensors)
     return ops.Stack.apply(*parts, axis=resolve_dim("stack", dim, axis, 0))
+
+
+# ---- elementwise ops of issue 15 (ops-elem)
+
+
+def where(condition: TensorLike, input: TensorLike, other: TensorLike) -> Tensor:
+    """``input`` where the boolean ``condition`` is True, ``other`` elsewhere, as
+    torch.where(condition, input, other), broadcasting all three. ``condition`` is a
+    boolean tensor (``x > 0``) or a numpy bool array; a float 0/1 tensor is refused as
+    torch refuses it. ``input`` and ``other`` are tensors, numbers or arrays; a number
+    takes the other one's float dtype. No gradient reaches ``condition``."""
+    condition_t = _boolean("where", "condition", condition)
+    _operand("where", "input", input)
+    _operand("where", "other", other)
+    if isinstance(input, Tensor):
+        return ops.Where.apply(condition_t, input, input._lift(other))
+    if isinstance(other, Tensor):
+        return ops.Where.apply(condition_t, other._lift(input), other)
+    return ops.Where.apply(condition_t, Tensor(input), Tensor(other))
+
+
+def maximum(input: TensorLike, other: TensorLike) -> Tensor:
+    """The larger of input and other, elementwise, as torch.maximum (see Tensor.maximum)."""
+    if isinstance(input, Tensor):
+        return input.maximum(other)
+    return ops.Maximum.apply(_lifted_by(other, _operand("maximum", "input", input)),
+                             _operand("maximum", "other", other))
+
+
+def minimum(input: TensorLike, other: TensorLike) -> Tensor:
+    """The smaller of input and other, elementwise, as torch.minimum (see Tensor.minimum)."""
+    if isinstance(input, Tensor):
+        return input.minimum(other)
+    return ops.Minimum.apply(_lifted_by(other, _operand("minimum", "input", input)),
+                             _operand("minimum", "other", other))
+
+
+def _lifted_by(tensor: TensorLike, value: TensorLike) -> Tensor:
+    return tensor._lift(value) if isinstance(tensor, Tensor) else Tensor(value)
+
+
+def _operand(where: str, name: str, value: TensorLike) -> TensorLike:
+    """``value`` if it is a Tensor, a real number or a numeric array (or list of
+    numbers); refused in ``where``'s words otherwise."""
+    if isinstance(value, Tensor) or is_number(value):
+        return value
+    try:
+        if isinstance(value, (np.ndarray, list, tuple)) and np.asarray(value).dtype.kind in "biuf":
+            return value
+    except ValueError:  # (ragged lists)
+        pass
+    raise TypeError(f"{where}: {name} must be a Tensor, a real number or a numeric array, got "
+                    f"{arguments.describe(value)}")
+
+
+def clamp(input: Tensor, min: float | TensorLike | None = None,
+          max: float | TensorLike | None = None) -> Tensor:
+    """Each element of ``input`` held in [min, max], as torch.clamp (see Tensor.clamp)."""
+    return _clamp("clamp", input, min, max)
+
+
+def _clamp(where: str, x: Tensor, low: object, high: object) -> Tensor:
+    """clamp and clip: the bounds checked, numbers made constant tensors of x's dtype."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{where}: input must be a Tensor, got {arguments.describe(x)}")
+    if low is None and high is None:
+        raise ValueError(f"{where}: at least one of min and max must be given, got neither")
+    bounds = []
+    for name, bound in (("min", low), ("max", high)):
+        if bound is None:
+            continue
+        if not (isinstance(bound, Tensor) or is_number(bound)
+                or (isinstance(bound, np.ndarray) and bound.dtype.kind in "biuf")):
+            raise TypeError(f"{where}: {name} must be a number, a Tensor or None, got "
+                            f"{arguments.describe(bound)}")
+        bounds.append(x._lift(bound))  # type: ignore[arg-type]
+    return ops.Clamp.apply(x, *bounds, has_min=low is not None, has_max=high is not None)
+
+
+def _boolean(where: str, name: str, mask: object) -> Tensor:
+    """``mask`` as a boolean tensor: one already, a numpy bool array or a bool; anything
+    else is refused in ``where``'s words (a float mask too, as torch refuses it)."""
+    if isinstance(mask, Tensor):
+        if mask.dtype.kind == "b":
+            return mask
+        raise TypeError(f"{where}: {name} must be a boolean tensor such as x > 0, got a "
+                        f"Tensor of dtype {mask.dtype}; compare it to make one, e.g. "
+                        f"{name} != 0")
+    if isinstance(mask, (bool, np.bool_)) or (isinstance(mask, np.ndarray)
+                                              and mask.dtype.kind == "b"):
+        return Tensor(mask, dtype=np.bool_)
+    what = (f"a numpy array of dtype {mask.dtype}" if isinstance(mask, np.ndarray)
+            else arguments.describe(mask))
+    raise TypeError(f"{where}: {name} must be a boolean tensor such as x > 0 (or a numpy "
+                    f"bool array), got {what}")

@@ -646,11 +646,26 @@ def _tensor_construction(pick: Pick) -> Case:
 
 def _tensor_methods(pick: Pick) -> Case:
     setup = f"{X}; y = x * 2"
-    method = pick(["pow", "concat", "item", "to", "backward", "addcmul", "requires_grad"])
-    if method == "pow":
+    method = pick(["pow", "concat", "item", "to", "backward", "addcmul", "requires_grad",
+                   "where", "setitem"])
+    if method == "pow":  # (a tensor or array exponent that broadcasts is a tensor power)
         return call_of(pick, "tensors", setup, "x.__pow__",
-                       [Arg("exponent", ("2", "0.5", "np.float64(2.0)", "-1"),
-                            ("'2'", "None", "[2]", "x", "np.array([1.0, 2.0])"), positional=True)])
+                       [Arg("exponent", ("2", "0.5", "np.float64(2.0)", "-1", "x", "np.ones(3)"),
+                            ("'2'", "None", "[2]", "np.array([1.0, 2.0])"), positional=True)])
+    if method == "where":  # (a boolean mask only, as torch)
+        fn = pick(["tr.where", "x.masked_fill"])
+        mask = Arg("mask" if fn == "x.masked_fill" else "condition",
+                   ("x > 2", "np.ones((2, 3), dtype=bool)", "y <= x"),
+                   ("x", "np.ones((2, 3))", "'m'", "None", "np.ones(4, dtype=bool)"),
+                   positional=True)
+        if fn == "x.masked_fill":
+            return call_of(pick, "tensors", setup, fn, [mask, Arg(
+                "value", ("0.5", "tr.Tensor(1.0)"), ("'a'", "x", "None"), positional=True)])
+        return call_of(pick, "tensors", setup, fn, [mask, Arg(
+            "input", ("x", "0.5"), ("'a'",), positional=True), Arg(
+            "other", ("y", "np.zeros(3)", "1"), ("np.zeros(4)",), positional=True)])
+    if method == "setitem":  # refused, pointing to where, masked_fill and concat
+        return Case("tensors", setup, pick(["x[0] = 1.0", "y[:, 1] = x[:, 0]"]), "refuse")
     if method == "concat":
         return call_of(pick, "tensors", setup, "tr.concat",
                        [Arg("tensors", ("[x, x]", "(x, y)"),
