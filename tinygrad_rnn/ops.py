@@ -844,15 +844,19 @@ class Norm(Function):
     def forward(ctx: Context, x: np.ndarray, p: float = 2.0, axis: _Axes = None,
                 keepdims: bool = False) -> np.ndarray:
         a = np.abs(x)
-        if p == math.inf:
-            kept = (np.maximum.reduce(a, axis=axis, keepdims=True) if a.size
-                    else np.zeros([1] * x.ndim, dtype=x.dtype))
-        elif p == 2:
-            kept = np.sqrt(np.add.reduce(a * a, axis=axis, keepdims=True))
-        elif p == 1:
+        if p == 1:
             kept = np.add.reduce(a, axis=axis, keepdims=True)
-        else:
-            kept = np.add.reduce(a ** p, axis=axis, keepdims=True) ** (1.0 / p)
+        else:  # scaled by the largest |x|, so that |x|^p neither overflows nor underflows
+            largest = (np.maximum.reduce(a, axis=axis, keepdims=True) if a.size
+                       else np.zeros(np.add.reduce(a, axis=axis, keepdims=True).shape, x.dtype))
+            if p == math.inf:
+                kept = largest
+            else:
+                scale = np.where(largest == 0, 1.0, largest).astype(x.dtype, copy=False)
+                scaled = a / scale
+                total = np.add.reduce(scaled * scaled if p == 2 else scaled ** p, axis=axis,
+                                      keepdims=True)
+                kept = scale * (np.sqrt(total) if p == 2 else total ** (1.0 / p))
         ctx.save_for_backward(x, kept)
         ctx.p, ctx.axis = p, axis
         return _keep_reduced(x, kept, axis, keepdims)
@@ -870,8 +874,10 @@ class Norm(Function):
                 return np.sign(x) * ties * (grad / count)
             if p == 2:
                 return grad * np.where(kept == 0, 0.0, x / kept)
-            scale = np.where(kept == 0, 0.0, grad / kept ** (p - 1.0))
-            return (np.sign(x) * np.abs(x) ** (p - 1.0) * scale).astype(x.dtype, copy=False)
+            # (|x| / out)^(p-1): no overflow; 0 where x = 0, also for p < 1
+            ratio = np.where(x == 0, 0.0, (np.abs(x) / kept) ** (p - 1.0))
+            return (np.sign(x) * ratio * np.where(kept == 0, 0.0, grad)).astype(x.dtype,
+                                                                                copy=False)
 
 
 class Cumsum(Function):
