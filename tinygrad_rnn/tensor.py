@@ -614,7 +614,7 @@ class Tensor:
         if p == "fro":
             p = 2.0
         elif isinstance(p, str) or not arguments.is_real(p) or not p > 0:
-            raise (TypeError if not arguments.is_real(p) else ValueError)(
+            raise (ValueError if isinstance(p, str) or arguments.is_real(p) else TypeError)(
                 f"norm: p must be a number > 0, inf or 'fro', got {describe(p)}")
         dims = check_dims("norm", resolve_dim("norm", dim, axis), self.shape)
         return ops.Norm.apply(self, p=builtins_float(p), axis=dims,
