@@ -415,12 +415,20 @@ def index_select(draw, a, b):
     return a[0].index_select(dim, index), a[1].index_select(dim, torch.tensor(index))
 
 
+def batches_broadcast(a, b):
+    try:
+        np.broadcast_shapes(a, b)
+        return True
+    except ValueError:
+        return False
+
+
 @grows("Einsum")
 def einsum(draw, a, b):  # a product with b where their last dims agree, else a diagonal
     import torch
     x, y = a, b
     if x[0].ndim >= 1 and y[0].ndim >= 1 and x[0].shape[-1] == y[0].shape[-1] \
-            and broadcast(x, (y[0][..., 0], y[1][..., 0])) is not x:
+            and batches_broadcast(x[0].shape[:-1], y[0].shape[:-1]):
         equation = "...i,...i->..." if draw(st.booleans(), label="batched") else "...i,...i"
     elif x[0].ndim >= 2 and x[0].shape[-1] == x[0].shape[-2]:
         return both(lambda t: (tr if isinstance(t, Tensor) else torch).einsum("...ii->...i", t),
