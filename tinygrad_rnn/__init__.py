@@ -8,7 +8,7 @@ from . import autograd  # tr.autograd: the engine; set_detect_anomaly, is_anomal
 from .autograd import (AnomalyError, Context, Function, ShapeError, detect_anomaly, enable_grad,
                        is_grad_enabled, no_grad, set_grad_enabled)
 from . import speedups  # noqa: F401  (installs the fast paths, unless TINYGRAD_RNN_PLAIN=1)
-from .tensor import addcmul, addmm, concat, lerp, stack
+from .tensor import addcmul, addmm, concat, einsum, lerp, stack
 from .tensor import clamp, maximum, minimum, where  # issue 15 (ops-elem)
 from .rng import manual_seed
 from .compare import GradComparison, compare_grads
@@ -29,7 +29,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor", "Function", "Context", "ShapeError", "no_grad", "enable_grad", "is_grad_enabled",
     "set_grad_enabled", "detect_anomaly", "AnomalyError", "autograd",
-    "addmm", "addcmul", "lerp", "concat", "stack", "gradcheck", "gradcheck_report",
+    "addmm", "addcmul", "lerp", "concat", "stack", "einsum", "gradcheck", "gradcheck_report",
     "where", "maximum", "minimum", "clamp",
     "numerical_grad", "GradcheckError",
     "GradcheckReport", "manual_seed", "compare_grads", "GradComparison",

@@ -34,6 +34,7 @@ from .tensor import (
     addmm,
     clamp,  # (clamp, maximum, minimum, where: issue 15, ops-elem)
     concat,
+    einsum,
     lerp,
     maximum,
     minimum,
@@ -808,6 +809,207 @@ CASES = [
                    "delta * smooth_l1_loss(beta=delta)")),
     # ---- end of issue 15 (ops-func)
 ]
+
+
+# ---- reductions and shape ops of issue 15 (ops-reduce)
+# (max, min and the inf-norm draw distinct magnitudes: ties, where torch's gradient
+# is a convention, are tested against torch in tests/test_ops_reduce.py)
+
+
+def all_if_none(axis: Any, ndim: int) -> Any:
+    """torch's "every dim" for reductions that need a dim: a tuple of them (0 for 0-d)."""
+    if axis is None or axis == ():
+        return tuple(range(ndim)) or 0
+    return axis
+
+
+def numpy_axis(axis: Any) -> Any:
+    return None if axis == () else axis
+
+
+def logsumexp_numpy(x: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray:
+    axis = numpy_axis(axis)
+    m = np.max(x, axis=axis, keepdims=True)
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def norm_numpy(x: np.ndarray, p: Any, axis: Any, keepdims: bool) -> np.ndarray:
+    p, axis, a = (2.0 if p == "fro" else p), numpy_axis(axis), np.abs(x)
+    if p == np.inf:
+        return np.max(a, axis=axis, keepdims=keepdims)
+    return np.sum(a ** p, axis=axis, keepdims=keepdims) ** (1 / p)
+
+
+def torch_norm(x: torch.Tensor, p: Any, axis: Any, keepdims: bool) -> torch.Tensor:
+    import torch
+    return torch.linalg.vector_norm(x, ord=2.0 if p == "fro" else p, dim=numpy_axis(axis),
+                                    keepdim=keepdims)
+
+
+def squeeze_numpy(x: np.ndarray, dim: Any) -> np.ndarray:
+    dims = range(x.ndim) if dim is None else [dim] if isinstance(dim, int) else dim
+    return np.squeeze(x, axis=tuple(d % x.ndim for d in dims if x.shape[d] == 1))
+
+
+def flatten_numpy(x: np.ndarray, start_dim: int, end_dim: int) -> np.ndarray:
+    if x.ndim == 0:
+        return x.reshape(1)
+    start, end = start_dim % x.ndim, end_dim % x.ndim
+    return x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1:])
+
+
+def expand_numpy(x: np.ndarray, sizes: tuple[int, ...]) -> np.ndarray:
+    new = len(sizes) - x.ndim
+    return np.broadcast_to(x, tuple(x.shape[i - new] if n == -1 else n
+                                    for i, n in enumerate(sizes)))
+
+
+def gather_numpy(x: np.ndarray, dim: int, index: np.ndarray) -> np.ndarray:
+    part = x[tuple(slice(0, None if d == dim % x.ndim else n) for d, n in enumerate(index.shape))]
+    return np.take_along_axis(part, index, axis=dim)
+
+
+def torch_einsum(*xs: torch.Tensor, equation: str) -> torch.Tensor:
+    import torch
+    return torch.einsum(equation, *xs)
+
+
+CASES += [
+    OpCase("amax", lambda x, axis, keepdims: x.amax(axis, keepdim=keepdims),
+           strategy.distinct_reduction(),
+           lambda x, axis, keepdims: x.amax(dim=() if axis is None else axis, keepdim=keepdims),
+           lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
+           example=one_input(3, 4, axis=1, keepdims=False), functions=("Amax",),
+           doc=Doc(".amax(dim=(), keepdim=False)", "torch.amax",
+                   "ties share the gradient evenly, as torch")),
+    OpCase("amin", lambda x, axis, keepdims: x.amin(axis, keepdim=keepdims),
+           strategy.distinct_reduction(),
+           lambda x, axis, keepdims: x.amin(dim=() if axis is None else axis, keepdim=keepdims),
+           lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims),
+           example=one_input(3, 4, axis=(0, 1), keepdims=True), functions=("Amin",),
+           doc=Doc(".amin(dim=(), keepdim=False)", "torch.amin",
+                   "ties share the gradient evenly, as torch")),
+    OpCase("max_all", lambda x: x.max(), strategy.distinct_arrays(), lambda x: x.max(), np.max,
+           example=UNARY, functions=("Amax",)),
+    OpCase("min_all", lambda x: x.min(), strategy.distinct_arrays(), lambda x: x.min(), np.min,
+           example=UNARY, functions=("Amin",)),
+    OpCase("max_dim", lambda x, axis, keepdims: tuple(x.max(axis, keepdim=keepdims)),
+           strategy.distinct_reduction(one_dim=True),
+           lambda x, axis, keepdims: tuple(x.max(dim=axis, keepdim=keepdims)),
+           lambda x, axis, keepdims: (np.max(x, axis=axis, keepdims=keepdims),
+                                      np.argmax(x, axis=axis, keepdims=keepdims)),
+           example=one_input(3, 4, axis=1, keepdims=False), functions=("Gather", "Reshape"),
+           doc=Doc((".max(dim=None, keepdim=False)", ".min(...)"), "torch.max",
+                   "no dim: the largest element, ties sharing the gradient; with `dim`: "
+                   "`(values, indices)`, int64 indices (the first of ties) and all the "
+                   "gradient at them, as torch; `.argmax`, `.argmin` give the indices alone"),
+           skip={"gradients": "the indices have none: max_dim_values checks the values'",
+                 "dtype": "the indices are int64, as torch's: max_dim_values checks float32"}),
+    OpCase("max_dim_values", lambda x, axis, keepdims: x.max(axis, keepdim=keepdims).values,
+           strategy.distinct_reduction(one_dim=True),
+           lambda x, axis, keepdims: x.max(dim=axis, keepdim=keepdims).values,
+           lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
+           example=one_input(3, 4, axis=0, keepdims=False), functions=("Gather", "Reshape")),
+    OpCase("min_dim_values", lambda x, axis, keepdims: x.min(axis, keepdim=keepdims).values,
+           strategy.distinct_reduction(one_dim=True),
+           lambda x, axis, keepdims: x.min(dim=axis, keepdim=keepdims).values,
+           lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims),
+           example=one_input(3, 4, axis=-1, keepdims=False), functions=("Gather", "Reshape")),
+    OpCase("logsumexp", lambda x, axis, keepdims: x.logsumexp(all_if_none(axis, x.ndim),
+                                                              keepdim=keepdims),
+           strategy.reduction(),
+           lambda x, axis, keepdims: x.logsumexp(all_if_none(axis, x.ndim), keepdim=keepdims),
+           logsumexp_numpy, example=one_input(3, 4, axis=1, keepdims=False),
+           functions=("LogSumExp",),
+           doc=Doc(".logsumexp(dim, keepdim=False)", "torch.logsumexp",
+                   "the max subtracted first: finite for logits of any size")),
+    OpCase("var", lambda x, axis, keepdims, correction: x.var(axis, keepdim=keepdims,
+                                                              correction=correction),
+           strategy.var_inputs(),
+           lambda x, axis, keepdims, correction: x.var(dim=axis, keepdim=keepdims,
+                                                       correction=correction),
+           lambda x, axis, keepdims, correction: np.var(x, axis=numpy_axis(axis),
+                                                        keepdims=keepdims, ddof=correction),
+           example=one_input(3, 4, axis=1, keepdims=False, correction=1),
+           functions=("Var",),
+           doc=Doc(".var(dim=None, *, correction=1, keepdim=False)", "torch.var",
+                   "divides by n - correction (`unbiased=False` is 0); nan when that is <= 0")),
+    OpCase("std", lambda x, axis, keepdims, correction: x.std(axis, keepdim=keepdims,
+                                                              correction=correction),
+           strategy.var_inputs(),
+           lambda x, axis, keepdims, correction: x.std(dim=axis, keepdim=keepdims,
+                                                       correction=correction),
+           lambda x, axis, keepdims, correction: np.std(x, axis=numpy_axis(axis),
+                                                        keepdims=keepdims, ddof=correction),
+           example=one_input(3, 4, axis=0, keepdims=True, correction=0),
+           functions=("Std",),
+           doc=Doc(".std(dim=None, *, correction=1, keepdim=False)", "torch.std",
+                   "as var; the gradient at std 0 is 0, as torch")),
+    OpCase("norm", lambda x, p, axis, keepdims: x.norm(p, axis, keepdim=keepdims),
+           strategy.norm_inputs(), torch_norm, norm_numpy,
+           example=lambda r: Inputs((r.array(3, 4, avoid_zero=0.3),),
+                                    {"p": 2.0, "axis": 1, "keepdims": False}),
+           functions=("Norm",),
+           doc=Doc(".norm(p='fro', dim=None, keepdim=False)", "torch.norm",
+                   "p > 0, inf or 'fro' (2); the gradient at a zero norm is 0, as torch")),
+    OpCase("cumsum", lambda x, axis: x.cumsum(axis), strategy.one_axis(),
+           lambda x, axis: x.cumsum(axis), lambda x, axis: np.cumsum(x, axis=axis),
+           example=one_input(3, 4, axis=1), functions=("Cumsum",),
+           doc=Doc(".cumsum(dim)", "torch.cumsum", "`dx` is the cumulative sum of `grad` "
+                   "from the end")),
+    OpCase("squeeze", lambda x, dim: x.squeeze(dim), strategy.squeezable(),
+           lambda x, dim: x.squeeze() if dim is None else x.squeeze(dim), squeeze_numpy,
+           example=one_input(3, 1, 4, dim=1), functions=("Reshape",),
+           doc=Doc(".squeeze(dim=None)", "torch.squeeze", "dims of size 1 among `dim` (an int "
+                   "or a tuple; all when None); a reshape")),
+    OpCase("unsqueeze", lambda x, dim: x.unsqueeze(dim), strategy.new_axis(),
+           lambda x, dim: x.unsqueeze(dim), lambda x, dim: np.expand_dims(x, dim),
+           example=one_input(3, 4, dim=-1), functions=("Reshape",),
+           doc=Doc(".unsqueeze(dim)", "torch.unsqueeze", "a reshape")),
+    OpCase("flatten", lambda x, start_dim, end_dim: x.flatten(start_dim, end_dim),
+           strategy.flatten_dims(), lambda x, start_dim, end_dim: x.flatten(start_dim, end_dim),
+           flatten_numpy, example=one_input(2, 3, 4, start_dim=1, end_dim=-1),
+           functions=("Reshape",),
+           doc=Doc(".flatten(start_dim=0, end_dim=-1)", "torch.flatten", "a reshape")),
+    OpCase("expand", lambda x, sizes: x.expand(*sizes), strategy.expandable(),
+           lambda x, sizes: x.expand(tuple(sizes)), expand_numpy,
+           example=one_input(3, 1, sizes=(2, -1, 4)), functions=("Expand",),
+           doc=Doc(".expand(*sizes)", "torch.expand", "dims of 1 repeated, new leading dims; "
+                   "-1 keeps a size; a read-only view; the gradient sums the copies")),
+    OpCase("flip", lambda x, dims: x.flip(dims), strategy.flip_dims(),
+           lambda x, dims: x.flip(dims), lambda x, dims: np.flip(x, dims),
+           example=one_input(3, 4, dims=(0, 1)), functions=("Flip",),
+           doc=Doc(".flip(dims)", "torch.flip", "a copy")),
+    OpCase("gather", lambda x, dim, index: x.gather(dim, index), strategy.gather_inputs(),
+           lambda x, dim, index: x.gather(dim, torch_long(index)), gather_numpy,
+           example=one_input(3, 4, dim=1, index=np.array([[0, 3], [1, 1], [2, 0]])),
+           functions=("Gather",),
+           doc=Doc(".gather(dim, index)", "torch.gather",
+                   "`index` of the same number of dims (integers: argmax's int64 tensor, or "
+                   "whole floats); a place picked twice adds its gradients")),
+    OpCase("index_select", lambda x, dim, index: x.index_select(dim, index),
+           strategy.index_select_inputs(),
+           lambda x, dim, index: x.index_select(dim, torch_long(index)),
+           lambda x, dim, index: np.take(x, index, axis=dim),
+           example=one_input(3, 4, dim=0, index=np.array([2, 0, 2])),
+           functions=("IndexSelect",),
+           doc=Doc(".index_select(dim, index)", "torch.index_select",
+                   "a 1-D `index`; a repeated index adds its gradients")),
+    OpCase("einsum", lambda *xs, equation: einsum(equation, *xs), strategy.einsum_inputs(),
+           torch_einsum, lambda *xs, equation: np.einsum(equation, *xs),
+           example=lambda r: Inputs((r.array(2, 2, 3), r.array(3, 2)),
+                                    {"equation": "iij,jk->ik"}),
+           functions=("Einsum",),
+           doc=Doc("tr.einsum(equation, *operands)", "torch.einsum",
+                   "any equation numpy takes: implicit output, diagonals (`ii->i`), "
+                   "`...`; each operand's gradient is an einsum")),
+]
+
+
+def torch_long(index: np.ndarray) -> torch.Tensor:
+    import torch
+    return torch.as_tensor(index, dtype=torch.long)
 
 
 def by_name(name: str) -> OpCase:

@@ -29,6 +29,10 @@ __all__ = [
     "to_concat", "chunked", "split_sizes", "addmm_inputs", "linear_inputs", "scaled",
     "embedding_inputs", "class_targets",
     "on_grids",  # (issue 15, ops-elem)
+    # issue 15 (ops-reduce)
+    "distinct_arrays", "distinct_reduction", "norm_inputs", "var_inputs", "squeezable",
+    "new_axis", "flatten_dims", "expandable", "flip_dims", "gather_inputs",
+    "index_select_inputs", "einsum_inputs",
 ]
 
 
@@ -230,3 +234,141 @@ def on_grids(*offsets: float, step: float = 0.5) -> st.SearchStrategy[tuple[np.n
                      for x, offset in zip(xs, offsets))
 
     return broadcastable_arrays(len(offsets)).map(snap)
+
+
+# ---- reductions and shape ops of issue 15 (ops-reduce)
+
+
+@st.composite
+def distinct_arrays(draw: st.DrawFn, min_dims: int = 0) -> np.ndarray:
+    """An array whose magnitudes are all different, 0.3 or more apart and at least 0.5,
+    with random signs: no ties for max, min or the inf-norm, no kink of |x| nearby, so
+    finite differences hold."""
+    shape = draw(hnp.array_shapes(min_dims=min_dims, max_dims=3, max_side=4))
+    n = int(np.prod(shape))
+    order = np.array(draw(st.permutations(range(n))), dtype=np.float64)
+    jitter = draw(hnp.arrays(np.float64, n, elements=st.floats(0.0, 0.1)))
+    signs = draw(hnp.arrays(np.float64, n, elements=st.sampled_from([-1.0, 1.0])))
+    return (signs * (0.5 + 0.4 * order + jitter)).reshape(shape)
+
+
+def _dims(draw: st.DrawFn, ndim: int, none: bool = True) -> Any:
+    """None (if ``none``), an int or a tuple of dims of an ``ndim``-dim array."""
+    choices: list[st.SearchStrategy[Any]] = [st.none()] if none else [st.just(())]
+    if ndim:
+        choices += [st.integers(-ndim, ndim - 1), hnp.valid_tuple_axes(ndim, min_size=1)]
+    return draw(st.one_of(choices))
+
+
+@st.composite
+def distinct_reduction(draw: st.DrawFn, one_dim: bool = False) -> Inputs:
+    """Distinct x (see distinct_arrays), dims (one int if ``one_dim``) and keepdims."""
+    x = draw(distinct_arrays(min_dims=1 if one_dim else 0))
+    axis = draw(st.integers(-x.ndim, x.ndim - 1)) if one_dim else _dims(draw, x.ndim)
+    return Inputs((x,), {"axis": axis, "keepdims": draw(st.booleans())})
+
+
+@st.composite
+def norm_inputs(draw: st.DrawFn) -> Inputs:
+    """Distinct x, a p (2, 'fro', 1, inf, fractional, above 2), dims and keepdims."""
+    x = draw(distinct_arrays())
+    p = draw(st.sampled_from([2.0, "fro", 1.0, float("inf"), 0.5, 1.5, 3.0]))
+    return Inputs((x,), {"p": p, "axis": _dims(draw, x.ndim), "keepdims": draw(st.booleans())})
+
+
+@st.composite
+def var_inputs(draw: st.DrawFn) -> Inputs:
+    """Distinct x, dims, keepdims and a correction below the number of elements reduced
+    (so the variance is finite, and the std away from 0)."""
+    x = draw(distinct_arrays())
+    axis = _dims(draw, x.ndim)
+    axes = range(x.ndim) if axis is None or axis == () else \
+        [axis] if isinstance(axis, int) else axis
+    count = int(np.prod([x.shape[a] for a in axes]))
+    corrections = [c for c in (0, 1, 0.5, 2) if c < count]
+    return Inputs((x,), {"axis": axis, "keepdims": draw(st.booleans()),
+                         "correction": draw(st.sampled_from(corrections))})
+
+
+@st.composite
+def squeezable(draw: st.DrawFn) -> Inputs:
+    """x with sides of 1 and 2 (dims of 1 common) and dims: None, an int or a tuple."""
+    x = draw(arrays(hnp.array_shapes(min_dims=0, max_dims=4, max_side=2)))
+    return Inputs((x,), {"dim": _dims(draw, x.ndim)})
+
+
+@st.composite
+def new_axis(draw: st.DrawFn) -> Inputs:
+    """x and a place for a new dim, -ndim-1..ndim."""
+    x = draw(arrays())
+    return Inputs((x,), {"dim": draw(st.integers(-x.ndim - 1, x.ndim))})
+
+
+@st.composite
+def flatten_dims(draw: st.DrawFn) -> Inputs:
+    """x and start_dim <= end_dim (either maybe counted from the end)."""
+    x = draw(arrays())
+    n = max(x.ndim, 1)
+    start = draw(st.integers(0, n - 1))
+    end = draw(st.integers(start, n - 1))
+    return Inputs((x,), {"start_dim": start - n * draw(st.booleans()),
+                         "end_dim": end - n * draw(st.booleans())})
+
+
+@st.composite
+def expandable(draw: st.DrawFn) -> Inputs:
+    """x with dims of 1, and sizes to expand it to: new leading dims, -1 (kept) or a
+    size for each dim of 1, -1 or its own size for the others."""
+    x = draw(arrays(hnp.array_shapes(min_dims=0, max_dims=3, max_side=3)))
+    leading = draw(st.lists(st.integers(1, 3), max_size=2))
+    sizes = [draw(st.sampled_from([-1, 1, 2, 3]) if n == 1 else st.sampled_from([-1, n]))
+             for n in x.shape]
+    return Inputs((x,), {"sizes": tuple(leading + sizes)})
+
+
+@st.composite
+def flip_dims(draw: st.DrawFn) -> Inputs:
+    """x and dims to flip: an int, a tuple, or () (none)."""
+    x = draw(arrays())
+    return Inputs((x,), {"dims": _dims(draw, x.ndim, none=False)})
+
+
+@st.composite
+def gather_inputs(draw: st.DrawFn) -> Inputs:
+    """x (at least 1-D), a dim, and an index of x's number of dims, no larger than x
+    except along the dim, values in range (repeats included)."""
+    x = draw(arrays(min_dims=1))
+    axis = draw(st.integers(-x.ndim, x.ndim - 1))
+    shape = [draw(st.integers(1, n)) for n in x.shape]
+    shape[axis] = draw(st.integers(1, 4))
+    index = draw(hnp.arrays(np.int64, tuple(shape),
+                            elements=st.integers(0, x.shape[axis] - 1)))
+    return Inputs((x,), {"dim": axis, "index": index})
+
+
+@st.composite
+def index_select_inputs(draw: st.DrawFn) -> Inputs:
+    """x (at least 1-D), a dim, and a 1-D index into it (repeats included)."""
+    x = draw(arrays(min_dims=1))
+    axis = draw(st.integers(-x.ndim, x.ndim - 1))
+    index = draw(hnp.arrays(np.int64, draw(st.integers(0, 5)),
+                            elements=st.integers(0, x.shape[axis] - 1)))
+    return Inputs((x,), {"dim": axis, "index": index})
+
+
+# (equation, the operands' shapes): products, traces, diagonals, broadcasting ellipses
+EINSUM_EQUATIONS: list[tuple[str, list[tuple[int, ...]]]] = [
+    ("ij,jk->ik", [(2, 3), (3, 4)]), ("ij,jk", [(3, 2), (2, 2)]), ("i,i->", [(4,), (4,)]),
+    ("i,j->ij", [(2,), (3,)]), ("ii->i", [(3, 3)]), ("ii", [(3, 3)]), ("iij->ji", [(2, 2, 3)]),
+    ("ij->", [(2, 3)]), ("ij->ji", [(2, 3)]), ("bij,bjk->bik", [(2, 2, 3), (2, 3, 2)]),
+    ("...ij,...jk->...ik", [(2, 1, 2, 3), (4, 3, 2)]), ("i...->...", [(2, 3, 4)]),
+    ("ab,ab->a", [(2, 1), (2, 3)]), ("ij,jk,kl->il", [(2, 3), (3, 2), (2, 4)]),
+    ("Ab,bC", [(2, 3), (3, 2)]), ("iii->", [(2, 2, 2)]), ("i,ij,j->", [(2,), (2, 3), (3,)]),
+]
+
+
+@st.composite
+def einsum_inputs(draw: st.DrawFn) -> Inputs:
+    """One of EINSUM_EQUATIONS and its operands."""
+    equation, shapes = draw(st.sampled_from(EINSUM_EQUATIONS))
+    return Inputs(tuple(draw(arrays(shape)) for shape in shapes), {"equation": equation})

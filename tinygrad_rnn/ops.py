@@ -1164,3 +1164,336 @@ def _stack(arrays: Sequence[np.ndarray], axis: int) -> np.ndarray:
 
 def _unstack(x: np.ndarray, axis: int) -> tuple[np.ndarray, ...]:
     return tuple(x) if axis == 0 else tuple(np.moveaxis(x, axis, 0))
+
+
+# ---- reductions and shape ops of issue 15 (ops-reduce)
+# The public entries (tensor.py) check every argument, dims included, before they get
+# here: these see dims counted from 0 (a tuple, an int, or None for every axis).
+
+
+def _keep_reduced(x: np.ndarray, out_kept: np.ndarray, axis: _Axes,
+                  keepdims: bool) -> np.ndarray:
+    """``out_kept`` (reduced with its axes kept as size 1) as the caller asked for it."""
+    return out_kept if keepdims or x.ndim == 0 else out_kept.squeeze(axis)
+
+
+def _extremum_backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+    """grad shared evenly among the elements equal to the extremum of their slice."""
+    x, kept = ctx.saved_tensors
+    ties = x == kept
+    count = np.add.reduce(ties, axis=ctx.axis, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):  # (a slice of nan has no ties)
+        return ties * (grad.reshape(kept.shape) / count)
+
+
+class Amax(Function):
+    """out = x.max over ``axis`` (None: all), as torch.amax.
+    dx = grad / k at each of the k elements equal to their slice's max, 0 elsewhere
+    (torch's amax: the gradient split evenly among ties; so is torch's max() with no dim)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, axis: _Axes = None,
+                keepdims: bool = False) -> np.ndarray:
+        kept = np.maximum.reduce(x, axis=axis, keepdims=True)
+        ctx.save_for_backward(x, kept)
+        ctx.axis = axis
+        return _keep_reduced(x, kept, axis, keepdims)
+
+    backward = staticmethod(_extremum_backward)
+
+
+class Amin(Function):
+    """out = x.min over ``axis`` (None: all), as torch.amin.
+    dx = grad / k at each of the k elements equal to their slice's min, 0 elsewhere."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, axis: _Axes = None,
+                keepdims: bool = False) -> np.ndarray:
+        kept = np.minimum.reduce(x, axis=axis, keepdims=True)
+        ctx.save_for_backward(x, kept)
+        ctx.axis = axis
+        return _keep_reduced(x, kept, axis, keepdims)
+
+    backward = staticmethod(_extremum_backward)
+
+
+class LogSumExp(Function):
+    """out = log(sum(exp(x))) over ``axis``, as torch.logsumexp, computed as
+    m + log(sum(exp(x - m))) with m the max (finite for logits of any size).
+    dx = grad * exp(x - out)   (the softmax of x along the axes)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, axis: _Axes = None,
+                keepdims: bool = False) -> np.ndarray:
+        m = np.maximum.reduce(x, axis=axis, keepdims=True) if x.size else np.zeros(())
+        m = np.where(np.isfinite(m), m, 0.0).astype(x.dtype)  # all -inf (or inf): no inf - inf
+        with np.errstate(divide="ignore"):  # log 0 = -inf, as torch's
+            kept = np.log(np.add.reduce(np.exp(x - m), axis=axis, keepdims=True)) + m
+        ctx.save_for_backward(x, kept)
+        return _keep_reduced(x, kept, axis, keepdims)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        x, kept = ctx.saved_tensors
+        return grad.reshape(kept.shape) * np.exp(x - kept)
+
+
+def _deviations(x: np.ndarray, axis: _Axes, correction: float) -> tuple[np.ndarray, float]:
+    """(x minus its mean over ``axis``, the degrees of freedom n - correction)."""
+    total = np.add.reduce(x, axis=axis, keepdims=True)
+    n = x.size // total.size if total.size else 0
+    mean = total / n if n else np.full_like(total, np.nan)  # (np.mean warns on no elements)
+    return x - mean, n - correction
+
+
+def _divide_by_dof(total: np.ndarray, dof: float) -> np.ndarray:
+    """total / dof, nan where dof <= 0 (torch's var with too few elements; no warning)."""
+    if dof <= 0:
+        return np.full_like(total, np.nan)
+    return total / dof
+
+
+class Var(Function):
+    """out = sum((x - mean)^2) / (n - correction) over ``axis``, as torch.var
+    (n elements per slice; nan when n - correction <= 0, as torch).
+    dx = grad * 2 (x - mean) / (n - correction)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, axis: _Axes = None, correction: float = 1.0,
+                keepdims: bool = False) -> np.ndarray:
+        dev, dof = _deviations(x, axis, correction)
+        kept = _divide_by_dof(np.add.reduce(dev * dev, axis=axis, keepdims=True), dof)
+        ctx.save_for_backward(dev)
+        ctx.dof, ctx.kept_shape = dof, kept.shape
+        return _keep_reduced(x, kept, axis, keepdims)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        (dev,) = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):  # dof 0: inf and nan, as torch
+            return grad.reshape(ctx.kept_shape) * (2.0 / ctx.dof) * dev
+
+
+class Std(Function):
+    """out = sqrt(var(x, axis, correction)), as torch.std.
+    dx = grad * (x - mean) / ((n - correction) * out), and 0 where out = 0 (torch's
+    choice at a constant slice, where the derivative does not exist)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, axis: _Axes = None, correction: float = 1.0,
+                keepdims: bool = False) -> np.ndarray:
+        dev, dof = _deviations(x, axis, correction)
+        kept = np.sqrt(_divide_by_dof(np.add.reduce(dev * dev, axis=axis, keepdims=True), dof))
+        ctx.save_for_backward(dev, kept)
+        ctx.dof = dof
+        return _keep_reduced(x, kept, axis, keepdims)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        dev, kept = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(kept == 0, 0.0, grad.reshape(kept.shape) / (kept * ctx.dof))
+        return (scale * dev).astype(dev.dtype, copy=False)
+
+
+class Norm(Function):
+    """out = (sum |x|^p)^(1/p) over ``axis``, for p > 0 or p = inf (max |x|), as torch.norm.
+
+    dx, as torch's (0 wherever out = 0, where the derivative does not exist):
+        p = 2:    grad * x / out
+        p = 1:    grad * sign(x)
+        p = inf:  grad * sign(x) / k at the k elements with |x| = out (ties share)
+        other p:  grad * sign(x) |x|^(p-1) / out^(p-1)
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, p: float = 2.0, axis: _Axes = None,
+                keepdims: bool = False) -> np.ndarray:
+        a = np.abs(x)
+        if p == 1:
+            kept = np.add.reduce(a, axis=axis, keepdims=True)
+        else:  # scaled by the largest |x|, so that |x|^p neither overflows nor underflows
+            largest = (np.maximum.reduce(a, axis=axis, keepdims=True) if a.size
+                       else np.zeros(np.add.reduce(a, axis=axis, keepdims=True).shape, x.dtype))
+            if p == math.inf:
+                kept = largest
+            else:
+                scale = np.where(largest == 0, 1.0, largest).astype(x.dtype, copy=False)
+                scaled = a / scale
+                total = np.add.reduce(scaled * scaled if p == 2 else scaled ** p, axis=axis,
+                                      keepdims=True)
+                kept = scale * (np.sqrt(total) if p == 2 else total ** (1.0 / p))
+        ctx.save_for_backward(x, kept)
+        ctx.p, ctx.axis = p, axis
+        return _keep_reduced(x, kept, axis, keepdims)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        x, kept = ctx.saved_tensors
+        p, grad = ctx.p, grad.reshape(kept.shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if p == 1:
+                return grad * np.sign(x)
+            if p == math.inf:
+                ties = np.abs(x) == kept
+                count = np.add.reduce(ties, axis=ctx.axis, keepdims=True)
+                return np.sign(x) * ties * (grad / count)
+            if p == 2:
+                return grad * np.where(kept == 0, 0.0, x / kept)
+            # (|x| / out)^(p-1): no overflow; 0 where x = 0, also for p < 1
+            ratio = np.where(x == 0, 0.0, (np.abs(x) / kept) ** (p - 1.0))
+            return (np.sign(x) * ratio * np.where(kept == 0, 0.0, grad)).astype(x.dtype,
+                                                                                copy=False)
+
+
+class Cumsum(Function):
+    """out[..., i, ...] = x[..., 0, ...] + ... + x[..., i, ...] along ``axis``, as torch.cumsum.
+    dx = the cumulative sum of grad from the end: dx_i = grad_i + ... + grad_last."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, axis: int) -> np.ndarray:
+        ctx.axis = axis
+        return np.cumsum(x, axis=axis) if x.ndim else x.copy()
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        if grad.ndim == 0:
+            return grad
+        backwards = np.flip(grad, ctx.axis)
+        return np.flip(np.cumsum(backwards, axis=ctx.axis), ctx.axis)
+
+
+class Expand(Function):
+    """out = x broadcast to ``shape`` (as torch.expand: new leading axes, axes of size 1
+    repeated; a read-only view, as torch's expand is a view).
+    dx = grad summed over the new axes and the repeated ones."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        ctx.shape = x.shape
+        return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        from .autograd import unbroadcast
+        return unbroadcast(grad, ctx.shape)
+
+
+class Flip(Function):
+    """out = x reversed along each axis of ``axes``, as torch.flip (a copy).
+    dx = grad reversed along the same axes."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+        ctx.axes = axes
+        return np.flip(x, axes).copy() if axes else x.copy()
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        return np.flip(grad, ctx.axes) if ctx.axes else grad
+
+
+def _gather_key(index: np.ndarray, axis: int) -> tuple[np.ndarray, ...]:
+    """The fancy index of ``x`` that picks out[i, j, k] = x[i, index[i, j, k], k] (axis 1)."""
+    key: list[np.ndarray] = list(np.indices(index.shape, sparse=True))
+    if key:
+        key[axis] = index
+    return tuple(key)
+
+
+class Gather(Function):
+    """out[i][j][k] = x[i][index[i][j][k]][k] along ``axis`` (1 here), as torch.gather:
+    ``index`` has x's number of dims, and no dim larger than x's except along ``axis``.
+    dx = zeros with grad added back at the picked places (a place picked twice gets both).
+    ``index`` is an integer array, already checked to lie in range."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, axis: int, index: np.ndarray) -> np.ndarray:
+        ctx.key, ctx.shape = _gather_key(index, axis), x.shape
+        return x[ctx.key].copy() if x.ndim == 0 else x[ctx.key]
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        dx = np.zeros(ctx.shape, dtype=grad.dtype)
+        np.add.at(dx, ctx.key, grad)
+        return dx
+
+
+class IndexSelect(Function):
+    """out = the entries of x at ``index`` along ``axis``, as torch.index_select (``index``
+    a 1-D integer array, already checked to lie in range; repeats allowed).
+    dx = zeros with grad's slices added back at their indices (repeats add)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, axis: int, index: np.ndarray) -> np.ndarray:
+        ctx.axis, ctx.index, ctx.shape = axis, index, x.shape
+        return np.take(x, index, axis=axis)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        dx = np.zeros(ctx.shape, dtype=grad.dtype)
+        np.add.at(np.moveaxis(dx, ctx.axis, 0), ctx.index, np.moveaxis(grad, ctx.axis, 0))
+        return dx
+
+
+class Einsum(Function):
+    """out = np.einsum(equation, *operands), for an equation already made explicit
+    (``einsum_equation``: every ellipsis spelled out as letters, and "->" given).
+
+    The gradient of operand k is itself an einsum: grad and the other operands,
+    contracted to operand k's letters. Letters of operand k found nowhere else
+    (summed inside it) get grad copied along them; a letter repeated in operand k
+    (a diagonal, "ii->i") gets its gradient placed on that diagonal, zeros off it;
+    an axis of size 1 that broadcast against the others gets its gradient summed.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, *operands: np.ndarray, equation: str) -> np.ndarray:
+        ctx.save_for_backward(*operands)
+        ctx.equation = equation
+        return np.einsum(equation, *operands, optimize=len(operands) > 2)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        operands = ctx.saved_tensors
+        inputs, output = ctx.equation.split("->")
+        subscripts = inputs.split(",")
+        return tuple(_einsum_operand_grad(grad, operands, subscripts, output, k)
+                     if need else None for k, need in enumerate(ctx.needs_input_grad))
+
+
+def _einsum_operand_grad(grad: np.ndarray, operands: Sequence[np.ndarray],
+                         subscripts: list[str], output: str, k: int) -> np.ndarray:
+    """The gradient of ``operands[k]`` (see Einsum)."""
+    mine = subscripts[k]
+    letters = "".join(dict.fromkeys(mine))  # its letters, each once, in order
+    sizes = _letter_sizes(operands, subscripts, grad, output)
+    others = [(s, a) for j, (s, a) in enumerate(zip(subscripts, operands)) if j != k]
+    elsewhere = set(output).union(*(s for s, _ in others))
+    kept = "".join(c for c in letters if c in elsewhere)
+    equation = ",".join([output] + [s for s, _ in others]) + "->" + kept
+    g = np.einsum(equation, grad, *[a for _, a in others], optimize=len(others) > 1)
+    # letters summed only inside operand k: grad copied along them
+    full = np.broadcast_to(np.expand_dims(g, tuple(i for i, c in enumerate(letters)
+                                                   if c not in elsewhere)),
+                           tuple(sizes[c] for c in letters))
+    mine_sizes = dict(zip(mine, operands[k].shape))
+    stretched = tuple(i for i, c in enumerate(letters) if mine_sizes[c] == 1 and sizes[c] != 1)
+    if stretched:  # broadcast axes of size 1: their copies' gradients add
+        full = np.add.reduce(full, axis=stretched, keepdims=True)
+    if len(letters) == len(mine):
+        return np.ascontiguousarray(full)
+    dx = np.zeros(operands[k].shape, dtype=grad.dtype)  # a diagonal: only it gets gradient
+    grids: dict[str, np.ndarray] = dict(zip(letters, np.indices(full.shape, sparse=True)))
+    dx[tuple(grids[c] for c in mine)] = full
+    return dx
+
+
+def _letter_sizes(operands: Sequence[np.ndarray], subscripts: list[str], grad: np.ndarray,
+                  output: str) -> dict[str, int]:
+    """The size of each letter after broadcasting (an axis of 1 gives way to another)."""
+    sizes: dict[str, int] = {}
+    for subs, shape in list(zip(subscripts, (a.shape for a in operands))) + [(output, grad.shape)]:
+        for c, n in zip(subs, shape):
+            sizes[c] = max(sizes.get(c, 1), n) if n != 1 else sizes.get(c, 1)
+    return sizes

@@ -11,7 +11,7 @@ the backward pass is ``autograd.py``; the ops are ``ops.py``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 import numpy as np
 
@@ -605,8 +605,349 @@ class Tensor:
         also works), one node for all of them."""
         return ops.Unbind.apply(self, axis=resolve_dim("unbind", dim, axis, 0))
 
+    # ----------------------------------------------------------------- reductions and shape
+    # ops of issue 15 (ops-reduce): torch's names and semantics; every dim checked here
+    def amax(self, dim: int | tuple[int, ...] = (), keepdim: bool | None = None, *,
+             axis: int | tuple[int, ...] | None = None, keepdims: bool | None = None) -> Tensor:
+        """The max over ``dim`` (an int or a tuple; all dims when () or None), as torch.amax;
+        the gradient is shared evenly among tied elements, as torch's."""
+        return self._extremum("amax", ops.Amax, dim, keepdim, axis, keepdims)
+
+    def amin(self, dim: int | tuple[int, ...] = (), keepdim: bool | None = None, *,
+             axis: int | tuple[int, ...] | None = None, keepdims: bool | None = None) -> Tensor:
+        """The min over ``dim``, as torch.amin; ties share the gradient evenly."""
+        return self._extremum("amin", ops.Amin, dim, keepdim, axis, keepdims)
+
+    def _extremum(self, fn: str, op: type[Function], dim: Any, keepdim: bool | None,
+                  axis: Any, keepdims: bool | None) -> Tensor:
+        dims = check_dims(fn, resolve_dim(fn, dim, axis), self.shape)
+        keep = resolve_keepdim(fn, keepdim, keepdims)
+        _refuse_empty_reduction(fn, self.shape, dims)
+        return op.apply(self, axis=dims, keepdims=keep)
+
+    def max(self, dim: int | None = None, keepdim: bool | None = None, *,
+            axis: int | None = None, keepdims: bool | None = None) -> Tensor | MinMax:
+        """As torch.max: no dim, the largest element (ties share the gradient, as torch's
+        ``max()``); with an int ``dim``, ``(values, indices)`` along it, the indices an
+        int64 tensor (the first of tied elements), all the gradient going to that index."""
+        return self._min_or_max("max", np.argmax, ops.Amax, dim, keepdim, axis, keepdims)
+
+    def min(self, dim: int | None = None, keepdim: bool | None = None, *,
+            axis: int | None = None, keepdims: bool | None = None) -> Tensor | MinMax:
+        """As torch.min: the smallest element, or ``(values, indices)`` along ``dim``."""
+        return self._min_or_max("min", np.argmin, ops.Amin, dim, keepdim, axis, keepdims)
+
+    def _min_or_max(self, fn: str, arg: Any, op: type[Function], dim: Any,
+                    keepdim: bool | None, axis: Any, keepdims: bool | None) -> Tensor | MinMax:
+        dim = resolve_dim(fn, dim, axis)
+        keep = resolve_keepdim(fn, keepdim, keepdims)
+        if dim is None:
+            if keepdim is not None or keepdims is not None:
+                raise TypeError(f"{fn}: keepdim needs a dim, as torch's; give dim=")
+            _refuse_empty_reduction(fn, self.shape, None)
+            return op.apply(self, axis=None, keepdims=False)
+        if self.ndim == 0:  # (dim 0 or -1, as torch: the element itself, index 0)
+            check_dim(fn, dim, self.shape, scalar_ok=True)
+            return MinMax(ops.Reshape.apply(self, shape=()), self._arg_extremum(fn, arg, 0, keep))
+        indices = self._arg_extremum(fn, arg, dim, True)
+        at = check_dim(fn, dim, self.shape)
+        values = ops.Gather.apply(self, axis=at, index=indices.data)  # all the gradient there
+        if not keep:
+            shape = self.shape[:at] + self.shape[at + 1:]
+            values = ops.Reshape.apply(values, shape=shape)
+            indices = Tensor(indices.data.reshape(shape), dtype=np.int64)
+        return MinMax(values, indices)
+
+    def argmax(self, dim: int | None = None, keepdim: bool | None = None, *,
+               axis: int | None = None, keepdims: bool | None = None) -> Tensor:
+        """As torch.argmax: the index of the largest element (of the flattened tensor when
+        no dim), the first of ties; an int64 tensor, without gradient, that gather and
+        index_select take as it is."""
+        return self._arg_extremum("argmax", np.argmax, resolve_dim("argmax", dim, axis),
+                                  resolve_keepdim("argmax", keepdim, keepdims))
+
+    def argmin(self, dim: int | None = None, keepdim: bool | None = None, *,
+               axis: int | None = None, keepdims: bool | None = None) -> Tensor:
+        """As torch.argmin: the index of the smallest element; see argmax."""
+        return self._arg_extremum("argmin", np.argmin, resolve_dim("argmin", dim, axis),
+                                  resolve_keepdim("argmin", keepdim, keepdims))
+
+    def _arg_extremum(self, fn: str, arg: Any, dim: Any, keep: bool) -> Tensor:
+        if dim is None:
+            _refuse_empty_reduction(fn, self.shape, None)
+            index = np.asarray(arg(self.data), dtype=np.int64)
+            return Tensor(index.reshape((1,) * self.ndim) if keep else index, dtype=np.int64)
+        axis = check_dim(fn, dim, self.shape, scalar_ok=True)
+        if self.ndim == 0:
+            return Tensor(np.zeros((), dtype=np.int64), dtype=np.int64)
+        _refuse_empty_reduction(fn, self.shape, axis)
+        return Tensor(arg(self.data, axis=axis, keepdims=keep), dtype=np.int64)
+
+    def logsumexp(self, dim: int | tuple[int, ...], keepdim: bool | None = None, *,
+                  keepdims: bool | None = None) -> Tensor:
+        """log(sum(exp(x))) over ``dim`` (required, as torch's), without overflow."""
+        dims = check_dims("logsumexp", dim, self.shape)
+        return ops.LogSumExp.apply(self, axis=dims,
+                                   keepdims=resolve_keepdim("logsumexp", keepdim, keepdims))
+
+    def var(self, dim: int | tuple[int, ...] | None = None, unbiased: bool | None = None,
+            keepdim: bool | None = None, *, correction: builtins.float | None = None,
+            axis: int | tuple[int, ...] | None = None, keepdims: bool | None = None) -> Tensor:
+        """The variance over ``dim`` (all dims when None), dividing by n - correction
+        (``correction=1`` by default, Bessel's; torch's older ``unbiased=False`` is
+        correction 0), as torch.var; nan where n - correction <= 0, as torch."""
+        return self._spread("var", ops.Var, dim, unbiased, keepdim, correction, axis, keepdims)
+
+    def std(self, dim: int | tuple[int, ...] | None = None, unbiased: bool | None = None,
+            keepdim: bool | None = None, *, correction: builtins.float | None = None,
+            axis: int | tuple[int, ...] | None = None, keepdims: bool | None = None) -> Tensor:
+        """sqrt(var) over ``dim``, as torch.std; the gradient at a constant slice (std 0)
+        is 0, as torch's."""
+        return self._spread("std", ops.Std, dim, unbiased, keepdim, correction, axis, keepdims)
+
+    def _spread(self, fn: str, op: type[Function], dim: Any, unbiased: bool | None,
+                keepdim: bool | None, correction: Any, axis: Any,
+                keepdims: bool | None) -> Tensor:
+        dims = check_dims(fn, resolve_dim(fn, dim, axis), self.shape)
+        keep = resolve_keepdim(fn, keepdim, keepdims)
+        if unbiased is not None and correction is not None:
+            raise TypeError(f"{fn}: got unbiased={unbiased!r} and correction={correction!r}; "
+                            f"give one (unbiased=False is correction=0)")
+        if correction is None:
+            correction = 1.0 if unbiased is None or arguments.flag(fn, "unbiased", unbiased) \
+                else 0.0
+        correction = arguments.number(fn, "correction", correction)
+        return op.apply(self, axis=dims, correction=correction, keepdims=keep)
+
+    def norm(self, p: builtins.float | str = "fro", dim: int | tuple[int, ...] | None = None,
+             keepdim: bool | None = None, *, axis: int | tuple[int, ...] | None = None,
+             keepdims: bool | None = None) -> Tensor:
+        """The p-norm over ``dim`` (all dims when None), as torch.norm: p > 0, inf (the
+        largest |x|), or 'fro' (p = 2, the default); the gradient at a zero norm is 0."""
+        if p == "fro":
+            p = 2.0
+        elif isinstance(p, str) or not arguments.is_real(p) or not p > 0:
+            raise (ValueError if isinstance(p, str) or arguments.is_real(p) else TypeError)(
+                f"norm: p must be a number > 0, inf or 'fro', got {describe(p)}")
+        dims = check_dims("norm", resolve_dim("norm", dim, axis), self.shape)
+        return ops.Norm.apply(self, p=builtins_float(p), axis=dims,
+                              keepdims=resolve_keepdim("norm", keepdim, keepdims))
+
+    def cumsum(self, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+        """The running sum along ``dim`` (required, as torch's), as torch.cumsum."""
+        dim = resolve_dim("cumsum", dim, axis)
+        if dim is None:
+            raise TypeError("cumsum: dim is required (an int), as torch's")
+        return ops.Cumsum.apply(self, axis=check_dim("cumsum", dim, self.shape, scalar_ok=True))
+
+    def squeeze(self, dim: int | tuple[int, ...] | None = None) -> Tensor:
+        """This tensor without the dims of size 1 among ``dim`` (all of them when None),
+        as torch.squeeze: a dim of another size stays; a reshape."""
+        if dim is None:
+            dims: tuple[int, ...] = tuple(range(self.ndim))
+        else:
+            checked = check_dims("squeeze", dim, self.shape)
+            dims = (tuple(range(self.ndim)) if checked is None else
+                    (checked,) if isinstance(checked, int) else checked)
+        shape = tuple(n for i, n in enumerate(self.shape) if n != 1 or i not in dims)
+        return ops.Reshape.apply(self, shape=shape)
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        """This tensor with a dim of size 1 inserted at ``dim`` (-ndim-1..ndim), as
+        torch.unsqueeze; a reshape."""
+        at = check_dim("unsqueeze", dim, self.shape, new_axis=True)
+        return ops.Reshape.apply(self, shape=self.shape[:at] + (1,) + self.shape[at:])
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """Dims ``start_dim`` to ``end_dim`` made one, as torch.flatten (a 0-d tensor
+        becomes shape (1,)); a reshape."""
+        start = check_dim("flatten", start_dim, self.shape, scalar_ok=True)
+        end = check_dim("flatten", end_dim, self.shape, scalar_ok=True)
+        if start > end:
+            raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
+                             f"for a tensor of shape {self.shape}")
+        if self.ndim == 0:
+            return ops.Reshape.apply(self, shape=(1,))
+        merged = int(np.prod(self.shape[start:end + 1]))
+        return ops.Reshape.apply(self, shape=self.shape[:start] + (merged,) + self.shape[end + 1:])
+
+    def expand(self, *sizes: int | tuple[int, ...]) -> Tensor:
+        """This tensor repeated along dims of size 1 and new leading dims to ``sizes``,
+        as torch.expand (-1 keeps a dim's size); a read-only view. The gradient sums
+        the copies."""
+        if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+            sizes = tuple(sizes[0])
+        return ops.Expand.apply(self, shape=_expanded_shape(self.shape, sizes))
+
+    def flip(self, *dims: int | tuple[int, ...]) -> Tensor:
+        """This tensor reversed along ``dims`` (a copy), as torch.flip."""
+        given: Any = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) \
+            else dims
+        checked = check_dims("flip", tuple(given), self.shape) if given else ()
+        axes = () if checked is None else (checked,) if isinstance(checked, int) else checked
+        return ops.Flip.apply(self, axes=axes)
+
+    def gather(self, dim: int, index: TensorLike) -> Tensor:
+        """out[i][j][k] = self[i][index[i][j][k]][k] for dim 1, as torch.gather: ``index``
+        (integers, e.g. argmax's int64 tensor; whole-number floats too) has this tensor's
+        number of dims, no dim larger except along ``dim``, values in [0, size of dim)."""
+        axis = check_dim("gather", dim, self.shape, scalar_ok=True)
+        idx = _index_array("gather", index)
+        if idx.ndim != self.ndim and not (self.ndim == 0 and idx.ndim <= 1):
+            raise ShapeError(f"gather: index must have as many dims as the tensor "
+                             f"({self.ndim}, shape {self.shape}), got shape {idx.shape}")
+        if self.ndim == 0:  # every index 0, each picking the one element
+            _check_index_range("gather", idx, 1, 0)
+            return ops.Expand.apply(self, shape=idx.shape)
+        for d, (n, m) in enumerate(zip(self.shape, idx.shape)):
+            if d != axis and m > n:
+                raise ShapeError(f"gather: index of shape {idx.shape} is larger than the "
+                                 f"tensor of shape {self.shape} along dim {d} (not dim {axis})")
+        _check_index_range("gather", idx, self.shape[axis], axis)
+        return ops.Gather.apply(self, axis=axis, index=idx)
+
+    def index_select(self, dim: int, index: TensorLike) -> Tensor:
+        """The entries at ``index`` (a 1-D or 0-d integer tensor; repeats allowed) along
+        ``dim``, as torch.index_select; a repeated index adds its gradients."""
+        axis = check_dim("index_select", dim, self.shape, scalar_ok=True)
+        idx = _index_array("index_select", index)
+        if idx.ndim > 1:
+            raise ShapeError(f"index_select: index must be 1-D or 0-d, got shape {idx.shape}")
+        idx = idx.reshape(-1)
+        if self.ndim == 0:  # one index, 0: the element itself, as torch
+            if idx.size != 1:
+                raise ShapeError(f"index_select: a 0-d tensor takes one index, got {idx.size}")
+            _check_index_range("index_select", idx, 1, 0)
+            return ops.Reshape.apply(self, shape=())
+        _check_index_range("index_select", idx, self.shape[axis], axis)
+        return ops.IndexSelect.apply(self, axis=axis, index=idx)
+
 
 _new_tensor = object.__new__
+builtins_float = float  # (inside class Tensor, ``float`` is the method Tensor.float)
+
+
+class MinMax(NamedTuple):
+    """What ``max(dim)`` and ``min(dim)`` return, as torch's: the values and their
+    int64 indices along the dim."""
+
+    values: Tensor
+    indices: Tensor
+
+
+def _refuse_empty_reduction(fn: str, shape: tuple[int, ...], dims: int | tuple[int, ...] | None
+                            ) -> None:
+    """A max, min or argmax over no elements has no value: refused as torch does."""
+    axes = range(len(shape)) if dims is None else (dims,) if isinstance(dims, int) else dims
+    empty = [a for a in axes if shape[a] == 0]
+    if empty or (dims is None and 0 in shape):
+        raise ShapeError(f"{fn}: cannot reduce over no elements: dim {empty[0] if empty else 0} "
+                         f"of shape {shape} has size 0; give a dim of nonzero size")
+
+
+def _index_array(fn: str, index: object) -> np.ndarray:
+    """``index`` (a Tensor, array, list or int) as an int64 array. Whole-number floats
+    pass, since ``Tensor([0, 2])`` stores its ints as float64; bools and fractions do not."""
+    try:
+        idx = np.asarray(index.data if isinstance(index, Tensor) else index)
+    except ValueError:
+        raise TypeError(f"{fn}: index must be an integer tensor, got a ragged nested "
+                        f"list") from None
+    if idx.dtype.kind == "f" and np.all(np.isfinite(idx)) and np.all(idx == np.round(idx)):
+        return idx.astype(np.int64)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{fn}: index must hold integers (e.g. an int64 tensor from "
+                        f"argmax), got {describe(index)} of dtype {idx.dtype}")
+    return idx.astype(np.int64, copy=False)
+
+
+def _check_index_range(fn: str, idx: np.ndarray, n: int, axis: int) -> None:
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        bad = idx.min() if idx.min() < 0 else idx.max()
+        raise IndexError(f"{fn}: index {bad} is out of range for dim {axis} of size {n} "
+                         f"(expected 0..{n - 1})")
+
+
+def _expanded_shape(shape: tuple[int, ...], sizes: tuple[Any, ...]) -> tuple[int, ...]:
+    """torch.expand's target shape: -1 keeps a dim, a dim of 1 takes any size, new dims
+    go in front (and cannot be -1)."""
+    if not all(is_int(n) for n in sizes):
+        raise TypeError(f"expand: sizes must be ints, got {describe(sizes)}")
+    if len(sizes) < len(shape):
+        raise ShapeError(f"expand: the number of sizes ({len(sizes)}) must be at least the "
+                         f"tensor's number of dims ({len(shape)}, shape {shape})")
+    new = len(sizes) - len(shape)
+    out = []
+    for i, size in enumerate(int(n) for n in sizes):
+        old = shape[i - new] if i >= new else None
+        if size == -1 and old is not None:
+            size = old
+        elif size < 0:
+            raise ShapeError(f"expand: size {size} at dim {i} is not allowed"
+                             + (" for a new leading dim" if old is None else ""))
+        elif old is not None and old != 1 and old != size:
+            raise ShapeError(f"expand: the expanded size {size} must match the existing size "
+                             f"{old} at non-singleton dim {i}; target sizes {tuple(sizes)}, "
+                             f"tensor shape {shape}")
+        out.append(size)
+    return tuple(out)
+
+
+def einsum(equation: str, *operands: Tensor | Sequence[Tensor]) -> Tensor:
+    """Einstein summation, as torch.einsum and np.einsum: any equation numpy accepts
+    (implicit or with "->", repeated letters for diagonals and traces, "..." for
+    broadcast dims), over tensors given one by one or as one list. One node; the
+    gradient of each operand is itself an einsum (see ops.Einsum)."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum: equation must be a str such as 'ij,jk->ik', got "
+                        f"{describe(equation)} (numpy's sublist form is not supported)")
+    tensors = _tensor_list("einsum", operands)
+    explicit = einsum_equation(equation, [t.shape for t in tensors])
+    try:  # the sizes of the letters, checked once by numpy before anything is recorded
+        np.einsum(explicit, *[np.broadcast_to(np.zeros((), t.dtype), t.shape) for t in tensors],
+                  optimize=False)
+    except ValueError as err:
+        raise ShapeError(f"einsum: equation {equation!r} does not fit operands of shapes "
+                         f"{', '.join(str(t.shape) for t in tensors)}: {err}") from None
+    return ops.Einsum.apply(*tensors, equation=explicit)
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def einsum_equation(equation: str, shapes: Sequence[tuple[int, ...]]) -> str:
+    """``equation`` for operands of ``shapes`` made explicit: "->" and its output as
+    numpy's implicit mode reads it (the broadcast dims, then the letters used once, in
+    order of their codes), every "..." spelled out as letters not used elsewhere."""
+    text = equation.replace(" ", "")
+    inputs, arrow, output = text.partition("->")
+    terms = inputs.split(",")
+    if len(terms) != len(shapes):
+        raise ValueError(f"einsum: equation {equation!r} has {len(terms)} operand terms but "
+                         f"{len(shapes)} operands were given")
+    for term in terms + ([output] if arrow else []):
+        body = term.replace("...", "", 1)
+        if not all(c in _LETTERS for c in body):
+            raise ValueError(f"einsum: equation {equation!r}: a term holds letters a-z, A-Z "
+                             f"and at most one '...', got {term!r}")
+    spare = [c for c in _LETTERS if c not in text]
+    widths = []
+    for term, shape in zip(terms, shapes):
+        letters = len(term.replace("...", ""))
+        if len(shape) < letters or ("..." not in term and len(shape) != letters):
+            raise ShapeError(f"einsum: term {term!r} of {equation!r} names {letters} dims, but "
+                             f"its operand has shape {shape}")
+        widths.append(len(shape) - letters)
+    dots = "".join(spare[:max(widths, default=0)])
+    spelled = [t.replace("...", dots[len(dots) - w:]) for t, w in zip(terms, widths)]
+    if arrow:
+        out = output.replace("...", dots)
+    else:
+        counts = "".join(t.replace("...", "") for t in terms)
+        out = dots + "".join(sorted(c for c in set(counts) if counts.count(c) == 1))
+    return ",".join(spelled) + "->" + out
 
 # --------------------------------------------------------------------- functions of several tensors
 
