@@ -361,3 +361,12 @@ def test_a_retained_gradient_accumulates_across_two_backward_calls_as_torch():
     (yt * 3.0).sum().backward()
     np.testing.assert_allclose(y.grad, yt.grad.numpy(), rtol=1e-14)  # 2y + 3, not 3
     np.testing.assert_allclose(x.grad, xt.grad.numpy(), rtol=1e-14)
+
+
+def test_pow_zero_has_no_gradient_even_at_zero_as_torch():
+    torch = pytest.importorskip("torch")
+    x = tr.Tensor([0.0, -1.5, 2.0], requires_grad=True)
+    (x ** 0).sum().backward()
+    t = torch.tensor([0.0, -1.5, 2.0], dtype=torch.float64, requires_grad=True)
+    (t ** 0).sum().backward()
+    np.testing.assert_array_equal(x.grad, t.grad.numpy())

@@ -111,7 +111,8 @@ class Neg(Function):
 
 
 class Pow(Function):
-    """out = x ** p for a number p.   dx = grad * p * x ** (p - 1)."""
+    """out = x ** p for a number p.   dx = grad * p * x ** (p - 1)  (0 for p = 0, as torch,
+    also at x = 0 where the formula reads 0 * inf)."""
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, exponent: float) -> np.ndarray:
@@ -125,6 +126,8 @@ class Pow(Function):
         p = ctx.exponent
         if p == 2.0:  # the common case, without a general power
             return grad * (2.0 * x)
+        if p == 0.0:  # a constant: no gradient, not 0 * x ** -1 (nan at x = 0)
+            return np.zeros_like(grad * x)
         return grad * (p * x ** (p - 1.0))
 
 
