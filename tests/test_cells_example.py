@@ -166,16 +166,23 @@ class DetachesC(cells.JANETCell):
         return a_f.sigmoid() * c.detach() + (1 - (a_f - self.beta).sigmoid()) * a_g.tanh()
 
 
-@pytest.mark.xfail(strict=True, reason="replay records a detached tensor as a constant of the "
-                   "first call: the Scan's values are then not the step's (issue 15 report)")
 def test_a_step_that_detaches_gives_the_same_values_scanned_and_op_by_op():
     tr.manual_seed(1)
     layer = nn.Recurrent(DetachesC, 2, 3).double()
     x = np.random.default_rng(1).standard_normal((3, 2, 2))
-    scanned, _ = layer(x)
+
+    def run():
+        layer.zero_grad()
+        out, _ = layer(x)
+        (out * out).sum().backward()
+        return out.data, [p.grad.copy() for p in layer.parameters()]
+
+    (scanned, scanned_grads) = run()
     with replay.disabled():
-        op_by_op, _ = layer(x)
-    np.testing.assert_array_equal(scanned.data, op_by_op.data)
+        (op_by_op, op_grads) = run()
+    np.testing.assert_array_equal(scanned, op_by_op)
+    for a, b in zip(scanned_grads, op_grads, strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("name", NAMES)

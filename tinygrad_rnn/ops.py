@@ -697,10 +697,10 @@ class Where(Function):
                 np.where(condition, 0.0, grad) if need_y else None)
 
 
-class _Comparison:
-    """What the comparisons share: a boolean output, which no gradient flows through
-    (as torch's), so ``apply`` records no graph node, while ``noting_ops`` still sees
-    the op (a replayed step recomputes its masks)."""
+class _WithoutGradient:
+    """What the comparisons and Detach share: an output no gradient flows through (as
+    torch's), so ``apply`` records no graph node, while ``noting_ops`` still sees the op
+    (a replayed step recomputes its masks and detached values at every step)."""
 
     differentiable = False
 
@@ -714,7 +714,18 @@ class _Comparison:
         return None, None  # (never called: no node is recorded)
 
 
-class Lt(_Comparison, Function):
+class Detach(_WithoutGradient, Function):
+    """out = x, the same array, cut from the graph (torch's x.detach()).   No gradient.
+
+    An op rather than a bare new tensor so that a recorded step (replay) sees it: a
+    detached value is recomputed at every step, not frozen at the first."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        return x
+
+
+class Lt(_WithoutGradient, Function):
     """out = x < y, a boolean array (torch.lt), broadcasting.   No gradient."""
 
     broadcasts = True
@@ -724,7 +735,7 @@ class Lt(_Comparison, Function):
         return np.less(x, y)
 
 
-class Le(_Comparison, Function):
+class Le(_WithoutGradient, Function):
     """out = x <= y, a boolean array (torch.le), broadcasting.   No gradient."""
 
     broadcasts = True
@@ -734,7 +745,7 @@ class Le(_Comparison, Function):
         return np.less_equal(x, y)
 
 
-class Gt(_Comparison, Function):
+class Gt(_WithoutGradient, Function):
     """out = x > y, a boolean array (torch.gt), broadcasting.   No gradient."""
 
     broadcasts = True
@@ -744,7 +755,7 @@ class Gt(_Comparison, Function):
         return np.greater(x, y)
 
 
-class Ge(_Comparison, Function):
+class Ge(_WithoutGradient, Function):
     """out = x >= y, a boolean array (torch.ge), broadcasting.   No gradient."""
 
     broadcasts = True
@@ -754,7 +765,7 @@ class Ge(_Comparison, Function):
         return np.greater_equal(x, y)
 
 
-class Eq(_Comparison, Function):
+class Eq(_WithoutGradient, Function):
     """out = x == y, a boolean array (torch.eq), broadcasting.   No gradient."""
 
     broadcasts = True
@@ -764,7 +775,7 @@ class Eq(_Comparison, Function):
         return np.equal(x, y)
 
 
-class Ne(_Comparison, Function):
+class Ne(_WithoutGradient, Function):
     """out = x != y, a boolean array (torch.ne), broadcasting.   No gradient."""
 
     broadcasts = True

@@ -275,7 +275,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same values (shared memory), cut from the graph: gradients stop here."""
-        return Tensor._from_op(self.data, None, 0)
+        return ops.Detach.apply(self)
 
     def retain_grad(self) -> None:
         """Keep this non-leaf tensor's gradient in ``.grad`` after backward."""
