@@ -41,15 +41,18 @@ import functools
 import inspect
 import keyword
 import math
+import os
 import re
 import threading
+import types
+import warnings
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 
 import numpy as np
 
-from . import autograd, speedups
+from . import autograd, rng, speedups
 from .arguments import describe, flag
 from .scan import Batches, Scan, StepContext, plus, run_scan
 from .speedups import OuterSum
@@ -118,6 +121,30 @@ class disabled:
 
 # --------------------------------------------------------------------------- recording
 
+class ScanFallbackWarning(UserWarning):
+    """``replay.scan`` runs a step op by op instead of as one Scan node; the message says
+    why (a tensor the step reads that is not in ``fixed``, by name and shape, ...). Once
+    per step and shapes. The results are the same, only slower: silence it with
+    ``warnings.filterwarnings("ignore", category=replay.ScanFallbackWarning)``."""
+
+
+class Unscannable:
+    """Why a recorded step cannot be replayed: falsy, where a Program would be.
+    ``reason`` is a sentence (None: inside another recording, which notes the ops
+    itself); ``tensor`` the tensor from outside the step it read, when that is why."""
+
+    __slots__ = ("reason", "tensor")
+
+    def __init__(self, reason: str | None, tensor: Tensor | None = None) -> None:
+        self.reason, self.tensor = reason, tensor
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return f"Unscannable({self.reason!r})"
+
+
 class Op:
     """One recorded op call: ``fn``'s forward read slots ``inputs`` and wrote ``outputs``."""
 
@@ -148,10 +175,22 @@ def record(call: Callable[[], Any], inputs: Sequence[Tensor | None], name: str =
     name the values in the generated code, before the tensors' own ``.name``;
     the rest are named after the ops that made them.
     """
-    with _noting_ops() as log:
+    result, program = _recorded(call, inputs, name, names, result_names)
+    return result, program if isinstance(program, Program) else None
+
+
+def _recorded(call: Callable[[], Any], inputs: Sequence[Tensor | None], name: str,
+              names: Sequence[str | None] = (), result_names: Sequence[str | None] = (),
+              where: str = "replay.record") -> tuple[Any, Program | Unscannable]:
+    """``record``, with the reason when there is no Program. A random draw while the
+    step runs is refused (RuntimeError): the recording would replay it at every step."""
+    refusal = (f"{where}: the step draws random numbers (dropout?) while it is recorded, "
+               f"and a recording would replay the same draw at every step; draw the mask "
+               f"outside and pass it as a sequence (or run op by op, in replay.disabled())")
+    with _noting_ops() as log, rng.refusing_draws(refusal):
         result = call()
     if log is None:  # inside another recording, which writes these ops down
-        return result, None
+        return result, Unscannable(None)
     return result, Program.build(inputs, log, result, name, names, result_names)
 
 
@@ -200,8 +239,8 @@ class Program:
     @classmethod
     def build(cls, inputs: Sequence[Tensor | None], log: list, result: Any, name: str = "Step",
               names: Sequence[str | None] = (),
-              result_names: Sequence[str | None] = ()) -> Program | None:
-        """The Program of the ops in ``log`` (``record``), or None if it cannot be replayed."""
+              result_names: Sequence[str | None] = ()) -> Program | Unscannable:
+        """The Program of the ops in ``log`` (``record``), or why it cannot be replayed."""
         metas = list(signature(inputs))
         labels = [given or getattr(t, "name", None) for given, t in _paired(names, inputs)]
         # id(tensor) -> slot (the log holds every tensor: ids stay unique)
@@ -215,8 +254,8 @@ class Program:
             for t in op_inputs:
                 s = slot_of.get(id(t))
                 if s is None:
-                    if t._node is not None or t._requires_grad:
-                        return None  # a tensor from outside the step, not among its inputs
+                    if t._node is not None or t._requires_grad:  # from outside the step
+                        return Unscannable(_outsider(t), t)
                     s = slot_of[id(t)] = len(metas)
                     metas.append((t.shape, t.dtype))
                     labels.append(t.name)
@@ -232,7 +271,8 @@ class Program:
         made = {s for op in ops for s in op.outputs}
         if type(result) is not tuple or not result or not all(
                 isinstance(t, Tensor) and slot_of.get(id(t)) in made for t in result):
-            return None
+            return Unscannable("it returns something its ops did not make (a state "
+                               "unchanged, or a tensor made outside the step)")
         outputs = tuple(slot_of[id(t)] for t in result)
         for s, (given, t) in zip(outputs, _paired(result_names, result)):
             labels[s] = t.name or given or labels[s]
@@ -323,6 +363,20 @@ class Program:
         varying = n_seq + n_state
         return (self.used[:varying] == tuple(range(varying)) and len(self.outputs) == n_state
                 and [self.metas[s] for s in self.outputs] == self.metas[n_seq:varying])
+
+    def why_not_scannable(self, n_seq: int, n_state: int) -> str | None:
+        """Why ``can_scan(n_seq, n_state)`` is False, as a sentence; None when it is True."""
+        varying = n_seq + n_state
+        unread = [self.names[k] for k in range(varying) if k not in self.used]
+        if unread:
+            return (f"it does not read its input(s) {', '.join(map(str, unread))} (or reads "
+                    f"two as one object), and a scan feeds every input")
+        for k, s in enumerate(self.outputs):
+            given, got = self.metas[n_seq + k], self.metas[s]
+            if got != given:
+                return (f"it returns state {k} as {_meta(got)} but was given it as "
+                        f"{_meta(given)}; a scan carries a state unchanged in shape and dtype")
+        return None
 
     def scan_unchecked(self, sequences: Sequence[Tensor], states: Sequence[Tensor],
                        fixed: Sequence[Tensor], reverse: bool = False) -> tuple[Tensor, tuple]:
@@ -600,28 +654,35 @@ def scan(step: Callable[..., Any], sequences: Iterable[TensorLike],
     tensor it reads (a cell's parameters).
 
     ``fixed`` may be a dict (``dict(cell.named_parameters())``), whose keys then name
-    the tensors in the generated code (``out.grad_fn.program.source()``).
+    the tensors in the generated code (``out.grad_fn.program.source()``), or a Module,
+    for its parameters by name.
 
     Returns (the first state output of every step, stacked along axis 0; the last
     state, a tuple): what the op-by-op loop gives, to the bit, except that a leaf in
     ``fixed`` (a Parameter) gets the gradient of all steps as one matmul, where op by
     op each step's share is added to its ``.grad`` in turn (the same sum, rounded in
     another order). The step is recorded at the first call for inputs of these shapes
-    and replayed after; pass the same function (or cell) to reuse the recording. A
-    step that reads a tensor requiring grad that is not in ``fixed``, or returns
-    something its ops did not make, runs op by op, as everything does inside
-    ``disabled()``. What the step computes in Python is recorded as it was at the
-    first call: a number it uses (a closure's ``scale``, a cell attribute), or a
-    random draw (a dropout mask), is a constant from then on. Pass what changes as
-    a tensor: in ``fixed``, or as a sequence.
+    and replayed after. Recordings are kept by the step's code and the very objects it
+    closes over (its closure's values, default arguments, a bound method's object; a
+    callable object by itself), so a lambda written inline, a new function at every
+    call, is recorded once as long as it closes over the same objects. A step that
+    reads a tensor requiring grad that is not in ``fixed``, or returns something its
+    ops did not make, runs op by op, as everything does inside ``disabled()``, with a
+    ``ScanFallbackWarning`` naming the reason (once per step and shapes). What the
+    step computes in Python is recorded as it was at the first call: a number it reads
+    from an object (a cell attribute) is a constant from then on; pass what changes
+    as a tensor, in ``fixed``, or as a sequence. A random draw while the step is
+    recorded (``F.dropout`` in training) is refused with a RuntimeError, since the
+    recording would replay one mask at every step: draw the mask outside and pass it
+    as a sequence (op by op, inside ``disabled()``, the step may draw).
 
     Refused before the step runs (TypeError): ``sequences`` and ``states`` that are
     not lists of tensors or arrays (a lone tensor too: write ``[h0]``), a ``fixed``
-    that is not a list or dict of tensors (a Module: pass
-    ``dict(cell.named_parameters())``), a step that cannot be called with one
-    argument per sequence then one per state; (ValueError) sequences of no common
+    that is not a list, dict or Module of tensors, a step that cannot be called with
+    one argument per sequence then one per state; (ValueError) sequences of no common
     length along axis 0. After the first step: a step that does not return as many
-    tensors as there are states (TypeError), or of other shapes (ValueError).
+    tensors as there are states (TypeError), or of other shapes (ValueError); these
+    messages name the step.
 
     >>> out, (h, c) = replay.scan(lambda x, h, c: cell(x, (h, c)), [x], [h0, c0],
     ...                           fixed=list(cell.parameters()))
@@ -638,15 +699,15 @@ def scan(step: Callable[..., Any], sequences: Iterable[TensorLike],
         raise ValueError("replay.scan: states must hold at least one tensor, the initial state")
     _check_arity(step, len(sequences), len(states))
     program = is_enabled() and _program_of(step, sequences, states, fixed, fixed_names)
-    if program:
+    if isinstance(program, Program):
         return program.scan_unchecked(sequences, states, fixed, reverse)
     pieces = [q.unbind(0) for q in sequences]  # op by op: the reference loop
     unchecked = [tuple(s.shape for s in states)]  # the shapes the first step must keep
 
     def advance(t: int, state: tuple) -> tuple:
-        new = _new_state(step(*[p[t] for p in pieces], *state), len(state))
+        new = _new_state(step(*[p[t] for p in pieces], *state), len(state), step)
         if unchecked:  # once: a step given the same shapes again returns the same shapes
-            _check_state_shapes(new, unchecked.pop())
+            _check_state_shapes(new, unchecked.pop(), step)
         return new
 
     outputs, states = Batches.of(len(sequences[0]), None, reverse).run(
@@ -675,11 +736,10 @@ def _tensors(values: Sequence[TensorLike], name: str = "values") -> tuple[Tensor
 
 
 def _fixed_tensors(fixed: Any) -> tuple[list[str], tuple[Tensor, ...]]:
-    """(the names given by a dict, or []; the tensors) of scan's ``fixed``."""
-    if hasattr(fixed, "named_parameters") and not isinstance(fixed, dict):
-        raise TypeError(f"replay.scan: fixed must be a list or dict of the tensors the step "
-                        f"reads, got a {type(fixed).__name__} (a Module): pass "
-                        f"dict(module.named_parameters()) or list(module.parameters())")
+    """(the names given by a dict or a Module's parameters, or []; the tensors) of scan's
+    ``fixed``."""
+    if callable(getattr(fixed, "named_parameters", None)) and not isinstance(fixed, dict):
+        fixed = dict(fixed.named_parameters())  # a Module: its parameters, by name
     if isinstance(fixed, dict):
         for key in fixed:
             if not isinstance(key, str):
@@ -695,6 +755,30 @@ def _fixed_tensors(fixed: Any) -> tuple[list[str], tuple[Tensor, ...]]:
                             f"the step reads (e.g. a cell's parameters), got "
                             f"{type(t).__name__}")
     return names, tuple(values)
+
+
+def _meta(meta: tuple) -> str:
+    shape, dtype = meta
+    return f"shape {shape}, dtype {dtype}"
+
+
+def _outsider(t: Tensor, label: str | None = None) -> str:
+    """Why a tensor the step read (``label``, as the step reaches it) stops it from
+    being replayed."""
+    what = "requires grad" if t._requires_grad else "was computed outside the step"
+    named = f" ({label})" if label else ""
+    return (f"it reads a tensor of shape {t.shape}{named} that {what} but is neither a "
+            f"sequence slice, a state nor in fixed")
+
+
+def _step_name(step: Any) -> str:
+    """``step`` as a message names it: ``rnn_step``, ``the lambda at cells.py:12``, or
+    its class for an object (a Module)."""
+    code = getattr(getattr(step, "__func__", step), "__code__", None)
+    name = getattr(step, "__qualname__", None) or getattr(step, "__name__", None)
+    if code is not None and (name is None or "<lambda>" in name):
+        return f"the lambda at {os.path.basename(code.co_filename)}:{code.co_firstlineno}"
+    return name if isinstance(name, str) else type(step).__name__
 
 
 def _check_arity(step: Any, n_seq: int, n_states: int) -> None:
@@ -719,16 +803,16 @@ def _check_arity(step: Any, n_seq: int, n_states: int) -> None:
                         f"state tensor(s), but its signature is {name}{signature}") from None
 
 
-def _check_state_shapes(state: tuple, shapes: tuple) -> None:
+def _check_state_shapes(state: tuple, shapes: tuple, step: Any) -> None:
     """The new state of the first step has the shapes of the initial state."""
     for k, (t, shape) in enumerate(zip(state, shapes)):
         if t.shape != shape:
             raise ValueError(f"replay.scan: the step returned state {k} of shape {t.shape}, "
                              f"but the initial state {k} has shape {shape}; a step must keep "
-                             f"its state's shapes")
+                             f"its state's shapes (step: {_step_name(step)})")
 
 
-def _new_state(result: Any, count: int) -> tuple:
+def _new_state(result: Any, count: int, step: Any) -> tuple:
     """What a step returned, as the state tuple (a lone tensor is a state of one)."""
     state = (result,) if isinstance(result, Tensor) else result
     if type(state) not in (tuple, list) or len(state) != count or not all(
@@ -736,33 +820,114 @@ def _new_state(result: Any, count: int) -> tuple:
         got = (f"{len(state)} values" if type(state) in (tuple, list)
                else type(result).__name__)
         raise TypeError(f"replay.scan: the step must return the new state, {count} tensor(s) "
-                        f"like the state it was given, got {got}")
+                        f"like the state it was given, got {got} (step: {_step_name(step)})")
     return tuple(state)
 
 
-# step function -> {(number of sequences, signature): Program, or False}; weak, so that a
-# cell or function nobody holds any more takes its recordings with it
-_STEPS: weakref.WeakKeyDictionary[Any, dict[tuple, Program | Literal[False]]] = (
-    weakref.WeakKeyDictionary())
+# --------------------------------------------------------------------------- recordings kept
+
+class _Kept:
+    """One object a step closes over, as a recording keeps it: weakly when it can be
+    (a tensor, a module: the recording does not keep it alive), else itself (a number,
+    a list). ``kept() is obj`` tells whether ``obj`` is that very object, even after
+    its id was reused: the id alone could alias a dead object's recordings."""
+
+    __slots__ = ("ref", "obj")
+
+    def __init__(self, obj: Any, on_death: Callable[[Any], None]) -> None:
+        try:
+            self.ref: weakref.ref | None = weakref.ref(obj, on_death)
+            self.obj = None
+        except TypeError:  # not weakly referenceable: held, so its id cannot be reused
+            self.ref, self.obj = None, obj
+
+    def __call__(self) -> Any:
+        return self.obj if self.ref is None else self.ref()
+
+
+class _Recordings:
+    """A step's recordings, ``programs[(number of sequences, signature)]``: a Program, or
+    why the step cannot be replayed (an ``Unscannable``), under the objects the step
+    closes over."""
+
+    __slots__ = ("kept", "programs", "__weakref__")
+
+    def __init__(self, key: tuple, referents: list) -> None:
+        entry = weakref.ref(self)
+
+        def forget(_: Any) -> None:  # an object kept weakly died: so do these recordings
+            if _STEPS.get(key) is entry() is not None:  # (not a newer entry of that key)
+                del _STEPS[key]
+
+        self.kept = [_Kept(obj, forget) for obj in referents]
+        self.programs: dict[tuple, Program | Unscannable] = {}
+
+    def holds(self, referents: list) -> bool:
+        return len(referents) == len(self.kept) and all(
+            k() is obj for k, obj in zip(self.kept, referents))
+
+
+_EMPTY_CELL = object()
+
+
+def _identity(step: Any) -> tuple[Any, list]:
+    """(the step's code, the objects it closes over): a function by its code, closure
+    values and defaults; a bound method by its function's and its object; any other
+    callable (a Module, a partial) by itself."""
+    if isinstance(step, types.MethodType):
+        code, referents = _identity(step.__func__)
+        return code, [step.__self__, *referents]
+    if isinstance(step, types.FunctionType):
+        closure = []
+        for cell in step.__closure__ or ():
+            try:
+                closure.append(cell.cell_contents)
+            except ValueError:  # a variable not bound yet
+                closure.append(_EMPTY_CELL)
+        return step.__code__, [*closure, *(step.__defaults__ or ()),
+                               *(step.__kwdefaults__ or {}).values()]
+    return None, [step]
+
+
+# (the step's code, the ids of what it closes over) -> its recordings; an entry is dropped
+# when an object it keeps weakly dies, and checked by identity on every hit
+_STEPS: dict[tuple, _Recordings] = {}
+_MAX_STEPS = 1000  # (ever new steps, e.g. closures over ever new numbers: start again)
+
+
+def _recordings(step: Any) -> _Recordings:
+    """The recordings of ``step``, found by its code and what it closes over."""
+    code, referents = _identity(step)
+    key = (code, tuple([id(obj) for obj in referents]))
+    entry = _STEPS.get(key)
+    if entry is None or not entry.holds(referents):  # (new, or an id reused by another)
+        if len(_STEPS) >= _MAX_STEPS:
+            _STEPS.clear()
+        entry = _STEPS[key] = _Recordings(key, referents)
+    return entry
 
 
 def _program_of(step: Callable[..., Any], sequences: Sequence[Tensor],
                 states: Sequence[Tensor], fixed: Sequence[Tensor],
-                fixed_names: Sequence[str | None] = ()) -> Program | Literal[False]:
-    """``step``'s Program for inputs of these shapes, recorded at the first call, or False."""
-    try:
-        programs = _STEPS.setdefault(step, {})
-    except TypeError:  # a step that cannot be weakly referenced is recorded at every call
-        programs = {}
+                fixed_names: Sequence[str | None] = ()) -> Program | Unscannable:
+    """``step``'s Program for inputs of these shapes, recorded at the first call, or why
+    it cannot be scanned (then said once, as a ``ScanFallbackWarning``)."""
+    programs = _recordings(step).programs
     key = (len(sequences), Program.signature(sequences, states, fixed))
     program = programs.get(key)
     if program is None:
         name = getattr(step, "__name__", type(step).__name__)
         names = (_argument_names(step, len(sequences) + len(states))
                  + _fixed_names(step, fixed, fixed_names))
-        program = programs[key] = record_step(
+        program = recorded_step(
             step, [q.data[0] for q in sequences] + [s.data for s in states], len(states),
-            fixed, name if name.isidentifier() else "Step", names)
+            fixed, name if name.isidentifier() else "Step", names, where="replay.scan")
+        if isinstance(program, Program):
+            programs[key] = program
+        elif program.reason is not None:  # (None: inside another recording, not kept)
+            programs[key] = program
+            warnings.warn(f"replay.scan runs {_step_name(step)} op by op, not as one Scan "
+                          f"node: {program.reason}", ScanFallbackWarning, stacklevel=3)
     return program
 
 
@@ -798,18 +963,64 @@ def record_step(step: Callable[..., Any], step_inputs: Sequence[np.ndarray], n_s
     """The Program of ``step(*x_t, *state)``, recorded without a graph (only the ops
     matter) on stand-ins for one step's inputs ``step_inputs`` (arrays: its sequences'
     slices, then its ``n_states`` states; one tensor each, even where two are one
-    object), or False when it cannot be scanned. ``names`` name the step's inputs,
-    then ``fixed``'s, in the generated code (None: ``x``, ``state``, ``w``); the new
-    states are named after theirs (``h_new``)."""
+    object), or False when it cannot be scanned (``recorded_step`` says why).
+    ``names`` name the step's inputs, then ``fixed``'s, in the generated code (None:
+    ``x``, ``state``, ``w``); the new states are named after theirs (``h_new``). A
+    random draw in the step is refused (RuntimeError)."""
+    program = recorded_step(step, step_inputs, n_states, fixed, name, names)
+    return program if isinstance(program, Program) else False
+
+
+def recorded_step(step: Callable[..., Any], step_inputs: Sequence[np.ndarray], n_states: int,
+                  fixed: Sequence[Tensor], name: str, names: Sequence[str | None] = (), *,
+                  where: str | None = None) -> Program | Unscannable:
+    """``record_step``, with the reason (``Unscannable``) when there is no Program; a
+    tensor from outside that stopped it is named as the step knows it (``cell.w_h``).
+    ``where`` begins the message of a refused random draw (``{name}.step``)."""
     inputs = [Tensor(a) for a in step_inputs]
     n_seq = len(inputs) - n_states
     defaults = ["x"] * n_seq + ["state"] * n_states + ["w"] * len(fixed)
     names = [given or default for given, default in _paired(names, defaults)]
     states = names[n_seq:n_seq + n_states]
     with no_grad():
-        _, program = record(lambda: _new_state(step(*inputs), n_states), (*inputs, *fixed), name,
-                            names=names, result_names=[f"{n}_new" for n in states])
-    return program if program is not None and program.can_scan(n_seq, n_states) else False
+        _, program = _recorded(lambda: _new_state(step(*inputs), n_states, step),
+                               (*inputs, *fixed), name, names,
+                               [f"{n}_new" for n in states], where or f"{name}.step")
+    if not isinstance(program, Program):
+        if program.tensor is not None:  # (the reason alone: a recording keeps no tensor)
+            program = Unscannable(f"{_outsider(program.tensor, _label_in(step, program.tensor))}"
+                                  f"; pass it in fixed to scan the step")
+        return program
+    reason = program.why_not_scannable(n_seq, n_states)
+    return program if reason is None else Unscannable(reason)
+
+
+def _label_in(step: Any, tensor: Tensor) -> str | None:
+    """How ``step`` reaches ``tensor``, for a message: a variable it closes over or a
+    global it reads (``w``), a parameter of itself or of a module it closes over
+    (``cell.w_h``), or the tensor's own ``.name``; None if none of these."""
+    function = getattr(step, "__func__", step)
+    code = getattr(function, "__code__", None)
+    places: list[tuple[str, Any]] = []
+    if isinstance(step, types.MethodType):
+        places.append(("self", step.__self__))
+    if code is not None:
+        for var, cell in zip(code.co_freevars, function.__closure__ or ()):
+            with contextlib.suppress(ValueError):  # (an unbound variable)
+                places.append((var, cell.cell_contents))
+        module_globals = getattr(function, "__globals__", {})
+        places += [(var, module_globals[var]) for var in code.co_names if var in module_globals]
+    else:
+        places.append(("", step))  # a callable object: its own parameters
+    for var, value in places:
+        if value is tensor:
+            return var
+        named = getattr(value, "named_parameters", None)
+        if callable(named) and not isinstance(value, type):
+            for pname, p in named():
+                if p is tensor:
+                    return f"{var}.{pname}" if var else pname
+    return tensor.name
 
 
 def scan_packed(programs: dict[int, Program], sequences: Sequence[Tensor],
