@@ -196,6 +196,8 @@ def embedding(draw, a, b):
 def abs_(draw, a, b): return both(lambda x: x.abs(), a)
 @grows("Sign", "Mul")
 def sign(draw, a, b): return both(lambda x: x.sign() * x, a)
+@grows("Detach", "Mul")
+def detach(draw, a, b): return both(lambda x: x * x.detach(), a)
 @grows("Rsqrt", "Mul", "Add")
 def rsqrt(draw, a, b): return both(lambda x: (x * x + 0.5).rsqrt(), a)
 @grows("Sin")

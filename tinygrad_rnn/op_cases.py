@@ -447,6 +447,12 @@ CASES = [
            np.sign, example=lambda r: r.array(3, 4, avoid_zero=0.1), functions=("Sign",),
            doc=Doc(".sign()", "torch.sign", "-1, 0 or 1 (0 at nan); the gradient is 0, "
                    "the output requires grad as torch's")),
+    OpCase("detach", lambda x: x * x.detach(), strategy.arrays(), lambda x: x * x.detach(),
+           lambda x: x * x, example=UNARY, functions=("Detach", "Mul"),
+           skip={"gradients": "finite differences see through detach (they see x * x); "
+                              "torch's gradient, x, is the check"},
+           doc=Doc(".detach()", "torch.Tensor.detach", "the same array, cut from the graph; "
+                   "an op, so that a recorded step recomputes it at every step")),
     OpCase("clamp", lambda x: x.clamp(-1.0, 1.0), strategy.on_grids(0.25),
            lambda x: x.clamp(-1.0, 1.0), lambda x: np.clip(x, -1.0, 1.0),
            example=lambda r: (r.array(3, 4),), functions=("Clamp",),
