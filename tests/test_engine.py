@@ -235,6 +235,18 @@ def masked_fill(draw, a, b):
                 .masked_fill(x >= 1.0, 2.0).masked_fill(x != y, 0.0), a, broadcast(a, b))
 
 
+@grows("LogicalNot", "LogicalAnd", "LogicalOr", "LogicalXor", "AnyTrue", "AllTrue", "Where")
+def logical(draw, a, b):  # (protocol-polish) masks made by the boolean ops
+    return both(lambda x, y: x.masked_fill(~(x > y) & (x != 0.5) | ((x < 0) ^ (y > 0)), 0.5)
+                .masked_fill(x.logical_and(y).logical_or(x.logical_xor(y)).logical_not(), -1.0)
+                .masked_fill((x > 0).any() & (y < 1).all(-1, keepdim=True), 2.0),
+                a, broadcast(a, b))
+
+
+@grows("Detach", "Mul")
+def detach(draw, a, b): return both(lambda x: x.detach() * x, a)
+
+
 @grows("PowTensor", "Sigmoid", "Add")
 def power_tensor(draw, a, b):  # a base in (0.5, 1.5), and 2 ** x
     return both(lambda x, y: (x.sigmoid() + 0.5) ** y + 2 ** x, a, broadcast(a, b))

@@ -48,7 +48,14 @@ from .checkrows import (
     name_width,
     warn_unless_float64,
 )
-from .gradcheck import _check_tolerances, _flatten_outputs, autograd_and_numeric, verdict
+from .gradcheck import (
+    _autograd,
+    _central_differences,
+    _check_tolerances,
+    _flatten_outputs,
+    autograd_and_numeric,
+    verdict,
+)
 from .nn.cells import GATES, _Cell
 from .nn.module import Module
 from .nn.recurrent import Recurrent, RecurrentCell
@@ -568,7 +575,10 @@ def layercheck_report(layer: Module, x: Tensor | ArrayLike, state: Any = None, *
         eps, atol, rtol, seed: as ``tr.gradcheck``.
 
     Returns:
-        a ``LayerCheckReport``.
+        a ``LayerCheckReport``. A parameter, x or state that no gradient reaches from
+        the outputs (a parameter the forward never uses) fails as one row, part "not
+        reached", as ``tr.gradcheck``'s inputs: nothing was checked there. A parameter
+        with requires_grad=False is not checked (a note names it).
 
     Refuses, before running the layer: a layer that is not a Module, an ``x`` or
     ``state`` that is not numbers (TypeError), and options as ``check_options``.
@@ -584,11 +594,14 @@ def layercheck_report(layer: Module, x: Tensor | ArrayLike, state: Any = None, *
     check_options(where, gates=gates, per_step=per_step, unroll=unroll, eps=eps, atol=atol,
                   rtol=rtol, seed=seed)
     gates = _default_gates(layer) if gates is None else tuple(gates)
-    named = list(layer.named_parameters())
-    _check_gates_fit(where, layer, named, gates)
+    every = list(layer.named_parameters())
+    _check_gates_fit(where, layer, every, gates)
+    # (a frozen parameter, requires_grad=False, gets no gradient: not checked, as torch's)
+    named = [(name, p) for name, p in every if p.requires_grad]
+    frozen = [name for name, p in every if not p.requires_grad]
     warn_unless_float64("gradcheck_layer", named, " (use layer.double())")
     # x and the states in the parameters' dtype: a module refuses any other, as torch
-    dtype = named[0][1].dtype if named else x_data.dtype
+    dtype = every[0][1].dtype if every else x_data.dtype
     x_leaf = _leaf(x_data, "x", dtype=dtype)
     state_leaves = _state_leaves(layer, state, x_data, dtype, seed)
     axis = _time_axis(layer, x_data, unroll)
@@ -596,25 +609,62 @@ def layercheck_report(layer: Module, x: Tensor | ArrayLike, state: Any = None, *
 
     with _eval_mode(layer):
         leaves = [p for _, p in named] + [x_leaf] + (state_leaves or [])
-        analytic, numeric = autograd_and_numeric(
-            lambda: _forward(layer, x_leaf, state_leaves, unroll), [], leaves, eps, seed)
-        rows = [row for (name, _), a, n in zip(named, analytic, numeric)
-                for row in _param_rows(name, a, n, gates, atol, rtol)]
-        rows += _x_rows(analytic[len(named)], numeric[len(named)], axis, atol, rtol)
-        for s, a, n in zip(state_leaves or [], analytic[len(named) + 1:], numeric[len(named) + 1:]):
-            rows += _state_rows(layer, s.name, a, n, atol, rtol)
+        analytic, numeric, reached = _gradients(
+            lambda: _forward(layer, x_leaf, state_leaves, unroll), leaves, eps, seed)
+        rows = []
+        for (name, _), a, n, r in zip(named, analytic, numeric, reached):
+            rows += _param_rows(name, a, n, gates, atol, rtol) if r else [
+                _unreached_row(name, n, atol, rtol)]
+        k = len(named)
+        rows += _x_rows(analytic[k], numeric[k], axis, atol, rtol) if reached[k] else [
+            _unreached_row("x", numeric[k], atol, rtol)]
+        for s, a, n, r in zip(state_leaves or [], analytic[k + 1:], numeric[k + 1:],
+                              reached[k + 1:]):
+            rows += _state_rows(layer, s.name, a, n, atol, rtol) if r else [
+                _unreached_row(s.name or "state", n, atol, rtol)]
         step_rows: list[LayerCheckRow]
         step_rows, note = [], None
         if per_step and axis is not None and steps > 1:
-            step_rows, note = _per_step_rows(layer, x_data, state_leaves, named, gates,
+            # (every parameter: a frozen one is untied too, its steps' copies checked)
+            step_rows, note = _per_step_rows(layer, x_data, state_leaves, every, gates,
                                              steps, eps, atol, rtol, seed, unroll)
 
     culprit, culprit_gates, culprit_step = _culprit(rows, step_rows, gates, steps)
+    unreached = [r.tensor for r in rows if r.part == _NOT_REACHED]
+    if unreached:  # (said first: nothing was checked there)
+        culprit, culprit_gates, culprit_step = (
+            f"the output does not depend on {', '.join(unreached)}: no gradient reaches "
+            f"it, so nothing was checked there (a parameter the forward never uses, or a "
+            f"path cut by .data or detach())", (), None)
+    notes = [note] if note else []
+    if frozen:
+        notes.append(f"not checked, since they do not require grad: {', '.join(frozen)}")
     title = (f"gradcheck of {type(layer).__name__}: x {tuple(x_data.shape)}"
              + (f", {steps} time steps" if axis is not None else "")
              + "; autograd vs central differences of sum(v * outputs), v random")
     return LayerCheckReport(title, rows, step_rows, culprit, culprit_gates, culprit_step,
-                            [note] if note else [])
+                            notes)
+
+
+_NOT_REACHED = "not reached"
+
+
+def _gradients(fn: Callable[[], Any], leaves: list[Tensor], eps: float,
+               seed: int) -> tuple[list[np.ndarray], list[np.ndarray], list[bool]]:
+    """``autograd_and_numeric``, and whether any gradient reached each leaf at all."""
+    analytic, upstream = _autograd(fn, [], leaves, seed)
+    numeric = _central_differences(fn, [], eps, upstream, leaves)
+    return ([np.zeros(t.shape) if a is None else a for t, a in zip(leaves, analytic)],
+            numeric, [a is not None for a in analytic])
+
+
+def _unreached_row(name: str, numeric: np.ndarray, atol: float,
+                   rtol: float) -> LayerCheckRow:
+    """The failing row of a tensor no gradient reached (as ``tr.gradcheck``'s)."""
+    row = LayerCheckRow.measure(np.zeros(numeric.shape), numeric, atol, rtol, tensor=name,
+                                part=_NOT_REACHED)
+    row.ok = False
+    return row
 
 
 def gradcheck_layer(layer: Module, x: Tensor | ArrayLike, state: Any = None, *,

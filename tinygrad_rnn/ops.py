@@ -785,6 +785,70 @@ class Ne(_WithoutGradient, Function):
         return np.not_equal(x, y)
 
 
+# ---- boolean logic of issue 15 (protocol-polish): torch's logical ops, any and all,
+# boolean results without gradient, as the comparisons (a nonzero number is true)
+class LogicalNot(_WithoutGradient, Function):
+    """out = not x, a boolean array (torch.logical_not; ~ of a boolean tensor).
+    No gradient."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        return np.logical_not(x)
+
+
+class LogicalAnd(_WithoutGradient, Function):
+    """out = x and y, a boolean array (torch.logical_and; & of boolean tensors),
+    broadcasting.   No gradient."""
+
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return np.logical_and(x, y)
+
+
+class LogicalOr(_WithoutGradient, Function):
+    """out = x or y, a boolean array (torch.logical_or; | of boolean tensors),
+    broadcasting.   No gradient."""
+
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return np.logical_or(x, y)
+
+
+class LogicalXor(_WithoutGradient, Function):
+    """out = x xor y, a boolean array (torch.logical_xor; ^ of boolean tensors),
+    broadcasting.   No gradient."""
+
+    broadcasts = True
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return np.logical_xor(x, y)
+
+
+class AnyTrue(_WithoutGradient, Function):
+    """out = is any element true over ``axis`` (None: all; (): none, elementwise), a
+    boolean array (torch.any).   No gradient."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, axis: _Axes = None,
+                keepdims: bool = False) -> np.ndarray:
+        return np.asarray(np.any(x, axis=axis, keepdims=keepdims))
+
+
+class AllTrue(_WithoutGradient, Function):
+    """out = is every element true over ``axis`` (None: all; (): none, elementwise), a
+    boolean array (torch.all).   No gradient."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, axis: _Axes = None,
+                keepdims: bool = False) -> np.ndarray:
+        return np.asarray(np.all(x, axis=axis, keepdims=keepdims))
+
+
 class Rsqrt(Function):
     """out = 1 / sqrt(x).   dx = -grad * out**3 / 2   (uses the saved output)."""
 

@@ -973,10 +973,12 @@ def record_step(step: Callable[..., Any], step_inputs: Sequence[np.ndarray], n_s
 
 def recorded_step(step: Callable[..., Any], step_inputs: Sequence[np.ndarray], n_states: int,
                   fixed: Sequence[Tensor], name: str, names: Sequence[str | None] = (), *,
-                  where: str | None = None) -> Program | Unscannable:
+                  where: str | None = None,
+                  hint: str = "pass it in fixed to scan the step") -> Program | Unscannable:
     """``record_step``, with the reason (``Unscannable``) when there is no Program; a
     tensor from outside that stopped it is named as the step knows it (``cell.w_h``).
-    ``where`` begins the message of a refused random draw (``{name}.step``)."""
+    ``where`` begins the message of a refused random draw (``{name}.step``); ``hint``
+    ends the reason when it is a tensor from outside."""
     inputs = [Tensor(a) for a in step_inputs]
     n_seq = len(inputs) - n_states
     defaults = ["x"] * n_seq + ["state"] * n_states + ["w"] * len(fixed)
@@ -989,7 +991,7 @@ def recorded_step(step: Callable[..., Any], step_inputs: Sequence[np.ndarray], n
     if not isinstance(program, Program):
         if program.tensor is not None:  # (the reason alone: a recording keeps no tensor)
             program = Unscannable(f"{_outsider(program.tensor, _label_in(step, program.tensor))}"
-                                  f"; pass it in fixed to scan the step")
+                                  f"; {hint}")
         return program
     reason = program.why_not_scannable(n_seq, n_states)
     return program if reason is None else Unscannable(reason)

@@ -490,6 +490,80 @@ class Tensor:
         raise TypeError(f"{method}: other must be a Tensor, a real number or a numeric "
                         f"array, got {arguments.describe(other)}")
 
+    # ---- boolean logic of issue 15 (protocol-polish): as torch's, boolean results
+    # without gradient. The operators take boolean operands only (torch's & | ^ ~ on
+    # other dtypes are bitwise); the methods read any number as a truth value, as torch.
+    def __invert__(self) -> Tensor: return ops.LogicalNot.apply(_logical("~x", "x", self))
+    def __and__(self, other: TensorLike) -> Tensor: return self._logic(ops.LogicalAnd, "&", other)
+    def __or__(self, other: TensorLike) -> Tensor: return self._logic(ops.LogicalOr, "|", other)
+    def __xor__(self, other: TensorLike) -> Tensor: return self._logic(ops.LogicalXor, "^", other)
+    def __rand__(self, other: TensorLike) -> Tensor:
+        return self._logic(ops.LogicalAnd, "&", other, reflected=True)
+
+    def __ror__(self, other: TensorLike) -> Tensor:
+        return self._logic(ops.LogicalOr, "|", other, reflected=True)
+
+    def __rxor__(self, other: TensorLike) -> Tensor:
+        return self._logic(ops.LogicalXor, "^", other, reflected=True)
+
+    def _logic(self, op: type[Function], symbol: str, other: object,
+               reflected: bool = False) -> Tensor:
+        left, right = (other, self) if reflected else (self, other)
+        where = f"x {symbol} y"
+        return op.apply(_logical(where, "x", left), _logical(where, "y", right))
+
+    def logical_not(self) -> Tensor:
+        """not self, elementwise, as torch.logical_not: a boolean tensor (a nonzero
+        number is true), without gradient."""
+        return ops.LogicalNot.apply(self)
+
+    def logical_and(self, other: TensorLike) -> Tensor:
+        """self and other, elementwise (broadcasting), as torch.logical_and: a boolean
+        tensor (a nonzero number is true), without gradient."""
+        return ops.LogicalAnd.apply(self, self._truth_operand("logical_and", other))
+
+    def logical_or(self, other: TensorLike) -> Tensor:
+        """self or other, elementwise, as torch.logical_or (see logical_and)."""
+        return ops.LogicalOr.apply(self, self._truth_operand("logical_or", other))
+
+    def logical_xor(self, other: TensorLike) -> Tensor:
+        """self xor other, elementwise, as torch.logical_xor (see logical_and)."""
+        return ops.LogicalXor.apply(self, self._truth_operand("logical_xor", other))
+
+    def _truth_operand(self, fn: str, other: object) -> Tensor:
+        if isinstance(other, Tensor):
+            return other
+        if isinstance(other, (bool, np.bool_)):
+            return Tensor(np.asarray(other), dtype=np.bool_)
+        return self._lift(_operand(fn, "other", other))  # type: ignore[arg-type]
+
+    def any(self, dim: int | tuple[int, ...] | None = None, keepdim: bool | None = None, *,
+            axis: int | tuple[int, ...] | None = None, keepdims: bool | None = None) -> Tensor:
+        """Is any element true (nonzero) over ``dim`` (an int or a tuple; all dims when
+        None; none when (), as torch), as torch.any: a boolean tensor, without gradient."""
+        return self._truth("any", ops.AnyTrue, dim, keepdim, axis, keepdims)
+
+    def all(self, dim: int | tuple[int, ...] | None = None, keepdim: bool | None = None, *,
+            axis: int | tuple[int, ...] | None = None, keepdims: bool | None = None) -> Tensor:
+        """Is every element true (nonzero) over ``dim``, as torch.all (see any)."""
+        return self._truth("all", ops.AllTrue, dim, keepdim, axis, keepdims)
+
+    def _truth(self, fn: str, op: type[Function], dim: Any, keepdim: bool | None, axis: Any,
+               keepdims: bool | None) -> Tensor:
+        dim = resolve_dim(fn, dim, axis)
+        keep = resolve_keepdim(fn, keepdim, keepdims)
+        # (torch's any and all reduce no dim for dim=(), unlike its sum)
+        dims = () if isinstance(dim, (tuple, list)) and not dim else check_dims(fn, dim, self.shape)
+        return op.apply(self, axis=dims, keepdims=keep)
+
+    def _elementwise_extremum(self, fn: str, other: Tensor, keepdim: bool | None, axis: Any,
+                              keepdims: bool | None) -> Tensor:
+        """``x.max(other)``: ``x.maximum(other)``, as torch (``min``: minimum)."""
+        if keepdim is not None or axis is not None or keepdims is not None:
+            raise TypeError(f"{fn}: with a Tensor other ({fn}(other), elementwise) there is "
+                            f"no dim nor keepdim, as torch's")
+        return self.maximum(other) if fn == "max" else self.minimum(other)
+
     def __bool__(self) -> bool:
         """The truth of a one-element tensor, as torch's (``if (x > 0):``); any other
         size is ambiguous and refused, so that ``t in tensors`` cannot be silently true."""
@@ -625,20 +699,24 @@ class Tensor:
         _refuse_empty_reduction(fn, self.shape, dims)
         return op.apply(self, axis=dims, keepdims=keep)
 
-    def max(self, dim: int | None = None, keepdim: bool | None = None, *,
+    def max(self, dim: int | Tensor | None = None, keepdim: bool | None = None, *,
             axis: int | None = None, keepdims: bool | None = None) -> Tensor | MinMax:
         """As torch.max: no dim, the largest element (ties share the gradient, as torch's
         ``max()``); with an int ``dim``, ``(values, indices)`` along it, the indices an
-        int64 tensor (the first of tied elements), all the gradient going to that index."""
+        int64 tensor (the first of tied elements), all the gradient going to that index;
+        with a Tensor, ``x.max(other)`` is ``x.maximum(other)``, as torch's."""
         return self._min_or_max("max", np.argmax, ops.Amax, dim, keepdim, axis, keepdims)
 
-    def min(self, dim: int | None = None, keepdim: bool | None = None, *,
+    def min(self, dim: int | Tensor | None = None, keepdim: bool | None = None, *,
             axis: int | None = None, keepdims: bool | None = None) -> Tensor | MinMax:
-        """As torch.min: the smallest element, or ``(values, indices)`` along ``dim``."""
+        """As torch.min: the smallest element, or ``(values, indices)`` along ``dim``;
+        ``x.min(other)`` is ``x.minimum(other)``."""
         return self._min_or_max("min", np.argmin, ops.Amin, dim, keepdim, axis, keepdims)
 
     def _min_or_max(self, fn: str, arg: Any, op: type[Function], dim: Any,
                     keepdim: bool | None, axis: Any, keepdims: bool | None) -> Tensor | MinMax:
+        if isinstance(dim, Tensor):  # x.max(other), as torch: elementwise
+            return self._elementwise_extremum(fn, dim, keepdim, axis, keepdims)
         dim = resolve_dim(fn, dim, axis)
         keep = resolve_keepdim(fn, keepdim, keepdims)
         if dim is None:
@@ -1114,6 +1192,16 @@ def _clamp(where: str, x: Tensor, low: object, high: object) -> Tensor:
                             f"{arguments.describe(bound)}")
         bounds.append(x._lift(bound))  # type: ignore[arg-type]
     return ops.Clamp.apply(x, *bounds, has_min=low is not None, has_max=high is not None)
+
+
+def _logical(where: str, name: str, value: object) -> Tensor:
+    """An operand of ``~ & | ^`` as a boolean tensor, refused otherwise in ``where``'s
+    words (torch's operators are bitwise on other dtypes, which we do not have)."""
+    try:
+        return _boolean(where, name, value)
+    except TypeError as e:
+        raise TypeError(f"{e}; the methods (x.logical_and(y), logical_or, logical_xor, "
+                        f"logical_not) take numbers as truth values") from None
 
 
 def _boolean(where: str, name: str, mask: object) -> Tensor:

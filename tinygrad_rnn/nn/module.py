@@ -300,7 +300,9 @@ class Sequential(Module):
 
     Built from modules (children ``"0"``, ``"1"``, ...: parameters ``"0.weight"``, as
     torch) or from one OrderedDict of {name: module}. Indexing gives a module (a slice:
-    a Sequential of those, their names kept), ``len``, iteration and ``append`` as torch.
+    a Sequential of those, their names kept), ``len``, iteration and ``append`` as torch;
+    ``seq[i] = m``, ``del seq[i]``, ``pop``, ``insert`` and ``extend`` edit it in place
+    as torch's (a deletion renames the rest ``"0"``, ``"1"``, ...).
     """
 
     def __init__(self, *args: Any) -> None:
@@ -340,6 +342,77 @@ class Sequential(Module):
             raise IndexError(f"Sequential: index {index} is out of range for {len(items)} "
                              f"module(s)")
         return items[index][1]
+
+    # ---- editing in place, as torch's (protocol-polish)
+    def __setitem__(self, index: int, module: Module) -> None:
+        """Replace the module at ``index``; it keeps that place and name, as torch's."""
+        name = self._name_at("Sequential.__setitem__", index)
+        _add_child(self, "Sequential.__setitem__", name, module)
+
+    def __delitem__(self, index: int | slice) -> None:
+        """Remove the module at ``index`` (or a slice of them); the rest are then named
+        ``"0"``, ``"1"``, ... in order, as torch renumbers them."""
+        if isinstance(index, slice):
+            names = [name for name, _ in list(self.named_children())[index]]
+        else:
+            names = [self._name_at("Sequential.__delitem__", index)]
+        for name in names:
+            delattr(self, name)
+        self._renumber(list(self.children()))
+
+    def pop(self, index: int | slice) -> Module:
+        """Remove the module at ``index`` (a slice: a Sequential of them) and return it."""
+        popped = self[index]
+        del self[index]
+        return popped
+
+    def insert(self, index: int, module: Module) -> Self:
+        """Put ``module`` at ``index`` (-len <= index <= len), the modules from there on
+        moving one place up, as torch's; they must be named ``"0"``, ``"1"``, ... (as
+        torch's insert needs)."""
+        where = "Sequential.insert"
+        if not is_int(index):
+            raise TypeError(f"{where}: index must be an int, got {describe(index)}")
+        if not isinstance(module, Module):
+            raise TypeError(f"{where}: expected a Module, got {describe(module)}")
+        modules, n = list(self.named_children()), len(self)
+        if not -n <= index <= n:
+            raise IndexError(f"{where}: index {index} is out of range for {n} module(s) "
+                             f"(expected {-n}..{n})")
+        if [name for name, _ in modules] != [str(i) for i in range(n)]:
+            raise KeyError(f"{where}: the modules must be named '0', '1', ... in order to "
+                           f"insert, as torch's; these are named "
+                           f"{[name for name, _ in modules]}")
+        children = [m for _, m in modules]
+        children.insert(int(index) + n if index < 0 else int(index), module)
+        self._renumber(children)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> Self:
+        """``append`` each of ``modules`` (a Sequential, a list ...) in turn, as torch's."""
+        items = list(modules)  # (every one checked before any is added)
+        for k, module in enumerate(items):
+            if not isinstance(module, Module):
+                raise TypeError(f"Sequential.extend: expected modules, got {describe(module)} "
+                                f"at position {k}")
+        for module in items:
+            self.append(module)
+        return self
+
+    def _name_at(self, where: str, index: Any) -> str:
+        if not is_int(index):
+            raise TypeError(f"{where}: index must be an int, got {describe(index)}")
+        names, n = [name for name, _ in self.named_children()], len(self)
+        if not -n <= index < n:
+            raise IndexError(f"{where}: index {index} is out of range for {n} module(s)")
+        return names[index]
+
+    def _renumber(self, modules: list[Module]) -> None:
+        """Make ``modules`` the children, named "0", "1", ... in order."""
+        for name, _ in list(self.named_children()):
+            delattr(self, name)
+        for i, module in enumerate(modules):
+            setattr(self, str(i), module)
 
 
 class ModuleDict(Module):

@@ -560,11 +560,34 @@ def _program(cell: RecurrentCell, bound: RecurrentCell, step_inputs: list[np.nda
             + list(cell.state_names) + list(fixed)
         previous, _reports.naming = _reports.naming, True
         try:
-            program = programs[key] = replay.record_step(
-                step, step_inputs, n_states, list(fixed.values()), type(cell).__name__, names)
+            program = replay.recorded_step(
+                step, step_inputs, n_states, list(fixed.values()), type(cell).__name__, names,
+                hint="make it a Parameter of the cell to scan the step")
         finally:
             _reports.naming = previous
+        if isinstance(program, replay.Program):
+            programs[key] = program
+        else:
+            if program.reason is not None:  # (None: inside another recording: not kept)
+                programs[key] = False
+            _fell_back(cell, program.reason)
+            return False
     return program
+
+
+_WARNED: weakref.WeakKeyDictionary[type, set[str]] = weakref.WeakKeyDictionary()
+
+
+def _fell_back(cell: RecurrentCell, reason: str | None) -> None:
+    """Say once per cell class and reason, as ``replay.scan`` does, that its step runs op by
+    op (None: inside another recording, which notes the ops itself)."""
+    from ..checkrows import _user_stacklevel  # (the user's line, however deep we are)
+
+    said = _WARNED.setdefault(type(cell), set())
+    if reason is not None and reason not in said:
+        said.add(reason)
+        warnings.warn(f"nn.Recurrent runs {type(cell).__name__}.step op by op, not as one Scan "
+                      f"node: {reason}", replay.ScanFallbackWarning, stacklevel=_user_stacklevel())
 
 
 def _check_shapes(cell: RecurrentCell, new: tuple[Tensor, ...],
