@@ -243,10 +243,6 @@ def logical(draw, a, b):  # (protocol-polish) masks made by the boolean ops
                 a, broadcast(a, b))
 
 
-@grows("Detach", "Mul")
-def detach(draw, a, b): return both(lambda x: x.detach() * x, a)
-
-
 @grows("PowTensor", "Sigmoid", "Add")
 def power_tensor(draw, a, b):  # a base in (0.5, 1.5), and 2 ** x
     return both(lambda x, y: (x.sigmoid() + 0.5) ** y + 2 ** x, a, broadcast(a, b))

@@ -558,11 +558,6 @@ CASES = [
            doc=Doc((".any(dim=None, keepdim=False)", ".all(...)"), "torch.any",
                    "a nonzero number true; dim an int or a tuple (none reduced for `()`, as "
                    "torch); boolean results without gradient")),
-    OpCase("detach", lambda x: x.detach() * x, strategy.arrays(), lambda x: x.detach() * x,
-           lambda x: x * x, example=UNARY, functions=("Detach", "Mul"),
-           skip={"gradients": "x.detach() passes no gradient, which finite differences see"},
-           doc=Doc(".detach()", "torch.Tensor.detach", "the same values (shared memory), cut "
-                   "from the graph; an op, so a replayed step recomputes it at every step")),
     OpCase("where", lambda c, x, y: where(c > 0, x, y), strategy.broadcastable_arrays(3),
            torch_where, lambda c, x, y: np.where(c > 0, x, y), grad_inputs=(1, 2),
            example=shapes((3, 4), (3, 4), (4,)), functions=("Where",),
