@@ -370,3 +370,23 @@ def test_pow_zero_has_no_gradient_even_at_zero_as_torch():
     t = torch.tensor([0.0, -1.5, 2.0], dtype=torch.float64, requires_grad=True)
     (t ** 0).sum().backward()
     np.testing.assert_array_equal(x.grad, t.grad.numpy())
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in log")  # (on purpose)
+@pytest.mark.parametrize("fn", ["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize("target", [[-1, -1], [2, -1]])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_an_ignored_sample_gets_no_gradient_even_from_a_nan_upstream_as_torch(fn, target,
+                                                                              reduction):
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).standard_normal((2, 3))
+    ours = tr.Tensor(x, requires_grad=True)
+    theirs = torch.tensor(x, requires_grad=True)
+
+    def graph(f, t, target):  # log of a negative or nan loss: a nan upstream gradient
+        return (f(t, target, ignore_index=-1, reduction=reduction) - 10.0).log() + t.sum()
+
+    graph(getattr(F, fn), ours, np.array(target)).backward()
+    graph(getattr(torch.nn.functional, fn), theirs, torch.tensor(target)).backward()
+    np.testing.assert_array_equal(np.isnan(ours.grad), np.isnan(theirs.grad.numpy()))
+    np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=1e-12)

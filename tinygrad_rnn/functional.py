@@ -284,39 +284,48 @@ def _nll(fn: str, logp: Tensor, t: np.ndarray, weight: TensorLike | None, ignore
     rows = logp.reshape(-1, n_classes)
     flat_t = t.reshape(-1)
     keep = flat_t != ignore_index
-    safe_t = np.where(keep, flat_t, 0)  # any valid index; these rows get weight 0
     dtype = logp.dtype
     w = (np.ones(n_classes, dtype=dtype) if weight is None
          else _weights(fn, weight, n_classes, dtype))
-    sample_w = np.where(keep, w[safe_t], 0).astype(dtype)
+    if reduction == "none":  # one loss per sample, 0 for an ignored one
+        safe_t = np.where(keep, flat_t, 0)  # any valid index; these rows get weight 0
+        sample_w = np.where(keep, w[safe_t], 0).astype(dtype)
+        picked = rows[np.arange(rows.shape[0]), safe_t]
+        loss = (-(picked * Tensor(sample_w))).reshape(t.shape)
+        if label_smoothing == 0.0:
+            return loss
+        smooth = -((rows * Tensor(w)).sum(dim=1)) * Tensor(keep.astype(dtype))
+        return loss * (1.0 - label_smoothing) + smooth.reshape(t.shape) * (label_smoothing
+                                                                           / n_classes)
+    # Only the counted rows enter the graph: an ignored sample gets no gradient at all, as
+    # in torch, even where the upstream gradient is nan or inf (0 * nan would be nan).
+    counted = np.flatnonzero(keep)
+    sample_w = w[flat_t[counted]]
     # torch's mean divides by the total weight of the counted samples (nan when none)
     total_w = np.asarray(sample_w.sum(), dtype=dtype)
-    picked = rows[np.arange(rows.shape[0]), safe_t]
-    loss = _reduce_samples(-(picked * Tensor(sample_w)), reduction, t.shape, total_w, keep)
+    kept_rows = rows[counted]
+    picked = kept_rows[np.arange(len(counted)), flat_t[counted]]
+    loss = _reduce_samples(-(picked * Tensor(sample_w)), reduction, total_w)
     if label_smoothing == 0.0:
         return loss
-    # every class's share: -sum_c w_c log p_c per sample, 0 for an ignored one
-    smooth = -((rows * Tensor(w)).sum(dim=1)) * Tensor(keep.astype(dtype))
-    smooth = _reduce_samples(smooth, reduction, t.shape, total_w, keep)
+    # every class's share: -sum_c w_c log p_c per counted sample
+    smooth = _reduce_samples(-((kept_rows * Tensor(w)).sum(dim=1)), reduction, total_w)
     return loss * (1.0 - label_smoothing) + smooth * (label_smoothing / n_classes)
 
 
-def _reduce_samples(losses: Tensor, reduction: str, shape: tuple, total_weight: np.ndarray,
-                    counted: np.ndarray) -> Tensor:
-    """Per-sample losses (flat) reduced: 'none' in the target's shape, 'sum', or 'mean'
-    as the sum divided by the total weight of the samples ``counted`` (not ignored)."""
-    if reduction == "none":
-        return losses.reshape(shape)
+def _reduce_samples(losses: Tensor, reduction: str, total_weight: np.ndarray) -> Tensor:
+    """The counted samples' losses (flat) reduced: 'sum', or 'mean' as the sum divided by
+    their total weight."""
     if reduction == "sum":
         return losses.sum()
     if total_weight != 0:
         return losses.sum() / Tensor(total_weight)
     # Nothing weighed (every sample ignored: a fully padded batch; or the counted ones of
-    # weight 0). As torch: the loss is 0 / 0 = nan, but an ignored sample's gradient is 0,
-    # so the model's gradients stay finite, and a counted one's is w / 0 = nan. (Spelled
-    # without a division by zero, which numpy would warn about.)
+    # weight 0). As torch: the loss is 0 / 0 = nan, an ignored sample's gradient is 0 (it
+    # is not in the graph), and a counted one's is w / 0 = nan. (Spelled without a
+    # division by zero, which numpy would warn about.)
     dtype = total_weight.dtype
-    per_sample = Tensor(np.where(counted, np.nan, 0.0).astype(dtype))
+    per_sample = Tensor(np.full(losses.shape, np.nan, dtype=dtype))
     return (losses * per_sample).sum() + Tensor(np.asarray(np.nan, dtype=dtype))
 
 
