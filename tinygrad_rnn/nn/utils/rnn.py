@@ -18,6 +18,7 @@ import numpy as np
 
 from ...arguments import describe, flag, number, size
 from ...tensor import ShapeError, Tensor, concat, stack
+from ..cells import as_tensor
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -34,20 +35,6 @@ class PackedSequence(NamedTuple):
     batch_sizes: np.ndarray
     sorted_indices: np.ndarray | None = None
     unsorted_indices: np.ndarray | None = None
-
-
-def _tensor(name: str, what: str, value: Any) -> Tensor:
-    """``value`` as a Tensor, or a TypeError naming the function and the argument."""
-    if isinstance(value, Tensor):
-        return value
-    if value is None or isinstance(value, (str, bytes)):
-        raise TypeError(f"{name}: {what} must be a Tensor or an array of numbers, "
-                        f"got {describe(value)}")
-    try:
-        return Tensor(value)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"{name}: {what} must be a Tensor or an array of numbers, "
-                        f"got {describe(value)} ({error})") from None
 
 
 def _integers(name: str, what: str, value: Any) -> np.ndarray:
@@ -89,7 +76,7 @@ def checked_packed(name: str, packed: Any) -> PackedSequence:
     (made here when missing, as torch). O(T + N): once at the entry, not per step."""
     if not isinstance(packed, PackedSequence):
         raise TypeError(f"{name}: expected a PackedSequence, got {describe(packed)}")
-    data = _tensor(name, "the packed data", packed.data)
+    data = as_tensor(name, "packed data", packed.data)
     sizes = _integers(name, "batch_sizes", packed.batch_sizes)
     if data.ndim == 0:
         raise ShapeError(f"{name}: the packed data must have at least 1 dimension, got a 0-d one")
@@ -134,7 +121,7 @@ def pack_padded_sequence(input: TensorLike, lengths: Tensor | ArrayLike, batch_f
     numbers passes, as torch), an empty batch, flags that are not bools.
     """
     name = "pack_padded_sequence"
-    x = _tensor(name, "input", input)
+    x = as_tensor(name, "input", input)
     batch_first = flag(name, "batch_first", batch_first)
     enforce_sorted = flag(name, "enforce_sorted", enforce_sorted)
     if x.ndim < 2:
@@ -226,7 +213,7 @@ def _sequences(name: str, sequences: Any) -> list[Tensor]:
     if isinstance(sequences, (Tensor, np.ndarray, str, bytes)) or \
             not isinstance(sequences, Iterable):
         raise TypeError(f"{name}: sequences must be a list of Tensors, got {describe(sequences)}")
-    seqs = [_tensor(name, f"sequence {i}", s) for i, s in enumerate(sequences)]
+    seqs = [as_tensor(name, f"sequence {i}", s) for i, s in enumerate(sequences)]
     if not seqs:
         raise ValueError(f"{name}: received an empty list of sequences")
     first = seqs[0]
