@@ -23,7 +23,7 @@ from .arguments import describe, flag, is_int, number, one_of, probability
 from .dims import check_dim, resolve_dim
 from .ops import BinaryCrossEntropy, Elu, Embedding, Gelu, LeakyRelu, Linear, Softplus
 from .rng import generator
-from .tensor import ShapeError, Tensor
+from .tensor import ShapeError, Tensor, as_argument
 
 if TYPE_CHECKING:
     from numpy.typing import DTypeLike
@@ -35,17 +35,6 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 def _tensor(x: TensorLike) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
-
-
-def _argument(fn: str, name: str, value: TensorLike, dtype: DTypeLike | None = None) -> Tensor:
-    """``value`` as a Tensor (in ``dtype``), or refused in ``fn``'s words, naming it."""
-    if isinstance(value, Tensor):
-        return value
-    try:
-        return Tensor(value, dtype=dtype)
-    except (TypeError, ValueError) as err:
-        said = str(err).removeprefix("Tensor: data ")
-        raise type(err)(f"{fn}: {name} {said}") from None
 
 
 def _check_reduction(fn: str, reduction: str) -> None:
@@ -202,7 +191,7 @@ def mse_loss(input: TensorLike, target: TensorLike, *, reduction: str = "mean") 
     """
     _check_reduction("mse_loss", reduction)
     x = _tensor(input)
-    y = _argument("mse_loss", "target", target, dtype=x.dtype)
+    y = as_argument("mse_loss", "target", target, dtype=x.dtype)
     if x.shape != y.shape:
         raise ShapeError(f"mse_loss: input shape {x.shape} and target shape {y.shape} differ; "
                          f"they must be equal")
@@ -396,8 +385,8 @@ def layer_norm(input: TensorLike, normalized_shape: int | Sequence[int],
     if x.shape[x.ndim - len(shape):] != shape or x.ndim < len(shape):
         raise ShapeError(f"{fn}: normalized_shape {shape} must be the last axes of the "
                          f"input, got input of shape {x.shape}")
-    w = None if weight is None else _argument(fn, "weight", weight, dtype=x.dtype)
-    b = None if bias is None else _argument(fn, "bias", bias, dtype=x.dtype)
+    w = None if weight is None else as_argument(fn, "weight", weight, dtype=x.dtype)
+    b = None if bias is None else as_argument(fn, "bias", bias, dtype=x.dtype)
     for name, given in (("weight", w), ("bias", b)):
         if given is not None and given.shape != shape:
             raise ShapeError(f"{fn}: {name} must have shape normalized_shape {shape}, "
@@ -475,7 +464,7 @@ def nll_loss(input: TensorLike, target: TensorLike, weight: TensorLike | None = 
 def _pair(fn: str, input: TensorLike, target: TensorLike) -> tuple[Tensor, Tensor]:
     """(input, target) as Tensors of one shape (a plain target in the input's dtype)."""
     x = _tensor(input)
-    y = _argument(fn, "target", target, dtype=x.dtype)
+    y = as_argument(fn, "target", target, dtype=x.dtype)
     if x.shape != y.shape:
         raise ShapeError(f"{fn}: input shape {x.shape} and target shape {y.shape} differ; "
                          f"they must be equal")
@@ -486,7 +475,7 @@ def _broadcast_weight(fn: str, name: str, weight: TensorLike | None, x: Tensor) 
     """``weight`` as a Tensor that broadcasts to the input's shape, or None."""
     if weight is None:
         return None
-    w = _argument(fn, name, weight, dtype=x.dtype)
+    w = as_argument(fn, name, weight, dtype=x.dtype)
     try:
         if np.broadcast_shapes(w.shape, x.shape) == x.shape:
             return w

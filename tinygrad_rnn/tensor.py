@@ -80,16 +80,6 @@ def _numeric_array(data: ArrayLike) -> np.ndarray:
                     f"values are {what}")
 
 
-def _gradient_array(gradient: ArrayLike) -> np.ndarray:
-    """The ``gradient`` argument of ``backward``, refused in backward's words as Tensor
-    data would be."""
-    try:
-        return _numeric_array(gradient)
-    except (TypeError, ValueError) as err:
-        said = str(err).removeprefix("Tensor: data ")
-        raise type(err)(f"backward(): gradient {said}") from None
-
-
 # how numpy reads data a tensor cannot hold, in the user's words
 _KIND_NAMES = {"U": "strings", "S": "bytes", "O": "Python objects (or integers too large "
                "for int64)", "M": "dates", "m": "time spans", "V": "raw records"}
@@ -309,8 +299,8 @@ class Tensor:
             gradient = np.empty(self.shape, dtype=self.dtype)  # (np.ones: Python layers)
             gradient.fill(1)
         else:
-            gradient = np.asarray(gradient.data if isinstance(gradient, Tensor)
-                                  else _gradient_array(gradient), dtype=self.dtype)
+            gradient = np.asarray(as_argument("backward()", "gradient", gradient).data,
+                                  dtype=self.dtype)
             if gradient.shape != self.shape:
                 raise ValueError(f"backward(): gradient has shape {gradient.shape}, "
                                  f"but the tensor has shape {self.shape}")
@@ -1069,6 +1059,19 @@ def addmm(input: TensorLike, mat1: TensorLike, mat2: TensorLike) -> Tensor:
     """input + mat1 @ mat2 as one node (torch.addmm): 2-D mat1 (n, k) and mat2 (k, m),
     input broadcastable to (n, m)."""
     return ops.Addmm.apply(input, mat1, mat2)
+
+
+def as_argument(where: str, name: str, value: TensorLike,
+                dtype: DTypeLike | None = None) -> Tensor:
+    """``value`` as a Tensor (in ``dtype``; a Tensor as it is), or refused in ``where``'s
+    words naming the argument, as Tensor data would be ("mse_loss: target must be ...")."""
+    if isinstance(value, Tensor):
+        return value
+    try:
+        return Tensor(value, dtype=dtype)
+    except (TypeError, ValueError) as err:
+        said = str(err).removeprefix("Tensor: data ")
+        raise type(err)(f"{where}: {name} {said}") from None
 
 
 def is_number(value: Any) -> bool:
