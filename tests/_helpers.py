@@ -54,3 +54,18 @@ def graph_nodes(root: Tensor) -> set:
         seen.add(node)
         todo.extend(t._node for t in node.inputs)
     return seen
+
+
+class CIFGCell(tr.nn.RecurrentCell):
+    """The coupled input-forget LSTM of issue 15, reporting its forget gate to traces."""
+
+    gates = ("f", "g", "o")
+    state_names = ("h", "c")
+
+    def step(self, xp, state):
+        h, c = state
+        f, g, o = (xp + self.recurrent(h)).chunk(3, dim=-1)
+        f = f.sigmoid()
+        self.record(f=f)
+        c = f * c + (1 - f) * g.tanh()
+        return o.sigmoid() * c.tanh(), c

@@ -10,7 +10,7 @@ import tinygrad_rnn as tr
 from tinygrad_rnn import nn, ops
 from tinygrad_rnn.layercheck import gradcheck_layer, layercheck_report
 
-from _helpers import NotebookTanh  # tanh with the notebook's dtanh bug
+from _helpers import CIFGCell, NotebookTanh  # (NotebookTanh: the notebook's dtanh bug)
 
 # ------------------------------------------------------------------------ ops with a wrong backward
 
@@ -264,21 +264,9 @@ def test_float32_weights_give_one_warning_at_the_callers_line():
 # --------------------------------------------------------------------------- the cell protocol
 
 
-class _CIFGCell(tr.nn.RecurrentCell):
-    gates = ("f", "g", "o")
-    state_names = ("h", "c")
-
-    def step(self, xp, state):
-        h, c = state
-        f, g, o = (xp + self.recurrent(h)).chunk(3, dim=-1)
-        f = f.sigmoid()
-        c = f * c + (1 - f) * g.tanh()
-        return o.sigmoid() * c.tanh(), c
-
-
 def test_a_protocol_layer_is_checked_per_declared_gate_from_a_random_state():
     tr.manual_seed(0)
-    layer = tr.nn.Recurrent(_CIFGCell, 2, 3, num_layers=2, bidirectional=True).double()
+    layer = tr.nn.Recurrent(CIFGCell, 2, 3, num_layers=2, bidirectional=True).double()
     x = np.random.default_rng(0).standard_normal((3, 2, 2))
     report = tr.layercheck.layercheck_report(layer, x)
     assert report.ok
@@ -289,18 +277,18 @@ def test_a_protocol_layer_is_checked_per_declared_gate_from_a_random_state():
 
 
 def test_a_protocol_cell_is_unrolled_over_a_time_major_x_without_being_told():
-    cell = _CIFGCell(2, 3).double()
+    cell = CIFGCell(2, 3).double()
     x = np.random.default_rng(1).standard_normal((4, 2, 2))
     report = tr.layercheck.layercheck_report(cell, x)
     assert report.ok and "4 time steps" in report.title
 
 
 @pytest.mark.parametrize("gates, words", [
-    ("ifgo", "names 4 row blocks, but _CIFGCell declares 3"),
+    ("ifgo", "names 4 row blocks, but CIFGCell declares 3"),
     ("ab", "names 2 row blocks"),
 ])
 def test_gates_that_do_not_fit_the_cell_are_refused(gates, words):
-    layer = tr.nn.Recurrent(_CIFGCell, 2, 3).double()
+    layer = tr.nn.Recurrent(CIFGCell, 2, 3).double()
     with pytest.raises(ValueError, match=words):
         tr.gradcheck_layer(layer, np.ones((2, 1, 2)), gates=gates)
 

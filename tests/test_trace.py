@@ -18,6 +18,8 @@ from tinygrad_rnn.reference import (
     rnn_forward,
 )
 
+from _helpers import CIFGCell
+
 LAYERS = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}
 CELLS = {"RNN": nn.RNNCell, "LSTM": nn.LSTMCell, "GRU": nn.GRUCell}
 
@@ -279,19 +281,6 @@ def test_gradients_vanish_through_a_tanh_rnn_but_not_through_an_lstm():
 # --------------------------------------------------------------------------- the cell protocol
 
 
-class _CIFGCell(nn.RecurrentCell):
-    gates = ("f", "g", "o")
-    state_names = ("h", "c")
-
-    def step(self, xp, state):
-        h, c = state
-        f, g, o = (xp + self.recurrent(h)).chunk(3, dim=-1)
-        f = f.sigmoid()
-        self.record(f=f)
-        c = f * c + (1 - f) * g.tanh()
-        return o.sigmoid() * c.tanh(), c
-
-
 def _cifg_by_hand(cell, x):
     """The CIFG forward in numpy from the cell's weights: f, h and c at every step."""
     w_ih, w_hh, b_ih, b_hh = (p.data for p in (cell.weight_ih, cell.weight_hh,
@@ -309,7 +298,7 @@ def _cifg_by_hand(cell, x):
 
 def test_a_cell_of_the_protocol_and_its_layer_are_traced_with_the_values_it_records():
     tr.manual_seed(0)
-    layer = nn.Recurrent(_CIFGCell, 3, 4, num_layers=2, batch_first=True).double()
+    layer = nn.Recurrent(CIFGCell, 3, 4, num_layers=2, batch_first=True).double()
     x = np.random.default_rng(0).standard_normal((2, 5, 3))  # (N, T, I): batch first
     gates, (out, _) = trace.gate_trace(layer, x)
     assert sorted(gates) == [(0, 0), (1, 0)]
@@ -323,7 +312,7 @@ def test_a_cell_of_the_protocol_and_its_layer_are_traced_with_the_values_it_reco
 
 def test_gradient_flow_through_a_protocol_layer_is_the_graphs_own_dL_dh():
     tr.manual_seed(1)
-    layer = nn.Recurrent(_CIFGCell, 2, 3).double()
+    layer = nn.Recurrent(CIFGCell, 2, 3).double()
     x = np.random.default_rng(1).standard_normal((6, 2, 2))
     flow = trace.gradient_flow(layer, x)
     # the same total derivatives, from the cell stepped by hand with every h_t retained
