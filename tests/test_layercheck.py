@@ -24,39 +24,48 @@ class BadSigmoid(ops.Sigmoid):
         return grad * out
 
 
-def lstm_step_with(xp, h, c, w, sig_f=None, sig_o=None, tanh_c=None):
-    i, f, g, o = (xp + h @ w["hh_t"] + w["bias_hh"]).chunk(4, dim=-1)
+def lstm_step_with(cell, xp, state, sig_f=None, sig_o=None, tanh_c=None):
+    h, c = state
+    i, f, g, o = (xp + cell.recurrent(h)).chunk(4, dim=-1)
     f = (sig_f or tr.Tensor.sigmoid)(f)
     c = f * c + i.sigmoid() * g.tanh()
     o = (sig_o or tr.Tensor.sigmoid)(o)
     return o * (tanh_c or tr.Tensor.tanh)(c), c
 
 
-class LeakyForgetLSTM(nn.LSTM):
-    """An LSTM whose forget gate uses a sigmoid with a wrong backward."""
-
-    def _step(self, xp, state, w):
-        return lstm_step_with(xp, *state, w, sig_f=BadSigmoid.apply)
+# broken layers: nn.Recurrent of a cell whose step has one wrong backward
 
 
-class BadCellTanhLSTM(nn.LSTM):
+class LeakyForgetCell(nn.LSTMCell):
+    """An LSTM cell whose forget gate uses a sigmoid with a wrong backward."""
+
+    def step(self, xp, state):
+        return lstm_step_with(self, xp, state, sig_f=BadSigmoid.apply)
+
+
+class BadCellTanhCell(nn.LSTMCell):
     """The wrong derivative sits in tanh(c): every gate that reaches c is hit, o is not."""
 
-    def _step(self, xp, state, w):
-        return lstm_step_with(xp, *state, w, tanh_c=NotebookTanh.apply)
+    def step(self, xp, state):
+        return lstm_step_with(self, xp, state, tanh_c=NotebookTanh.apply)
 
 
-class BadUpdateGRU(nn.GRU):
-    """A GRU whose update gate z uses the broken sigmoid."""
+class BadUpdateCell(nn.GRUCell):
+    """A GRU cell whose update gate z uses the broken sigmoid."""
 
-    def _step(self, xp, state, w):
+    def step(self, xp, state):
         (h,) = state
         x_r, x_z, x_n = xp.chunk(3, dim=-1)
-        h_r, h_z, h_n = (h @ w["hh_t"] + w["bias_hh"]).chunk(3, dim=-1)
+        h_r, h_z, h_n = self.recurrent(h).chunk(3, dim=-1)
         r = (x_r + h_r).sigmoid()
         z = BadSigmoid.apply(x_z + h_z)
         n = (x_n + r * h_n).tanh()
-        return ((1 - z) * n + z * h,)
+        return (1 - z) * n + z * h
+
+
+LeakyForgetLSTM = functools.partial(nn.Recurrent, LeakyForgetCell)
+BadCellTanhLSTM = functools.partial(nn.Recurrent, BadCellTanhCell)
+BadUpdateGRU = functools.partial(nn.Recurrent, BadUpdateCell)
 
 
 class BadOutputCell(nn.LSTMCell):
@@ -70,9 +79,12 @@ class BadOutputCell(nn.LSTMCell):
         return BadSigmoid.apply(o) * c.tanh(), c
 
 
-class NotebookRNN(nn.RNN):
-    def _step(self, xp, state, w):
-        return (NotebookTanh.apply(xp + state[0] @ w["hh_t"] + w["bias_hh"]),)
+class NotebookRNNCell(nn.RNNCell):
+    def step(self, xp, state):
+        return NotebookTanh.apply(xp + self.recurrent(state[0]))
+
+
+NotebookRNN = functools.partial(nn.Recurrent, NotebookRNNCell)
 
 
 def data(*shape, seed=0):

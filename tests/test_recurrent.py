@@ -404,7 +404,7 @@ def test_dropout_acts_between_layers_only_while_training():
 
 def test_a_bad_cell_class_is_refused_with_the_reason():
     with pytest.raises(TypeError, match="cell_class must be a subclass of nn.RecurrentCell"):
-        nn.Recurrent(nn.LSTMCell, 2, 3)
+        nn.Recurrent(nn.Linear, 2, 3)
     with pytest.raises(TypeError, match="an instance: pass the class itself"):
         nn.Recurrent(CIFGCell(2, 3), 2, 3)
     with pytest.raises(TypeError, match=r"Bad.gates must be a tuple of names"):
@@ -466,3 +466,63 @@ def test_a_step_returning_the_wrong_state_is_named():
                     warnings.catch_warnings():
                 warnings.simplefilter("ignore", replay.ScanFallbackWarning)  # (it cannot scan)
                 nn.Recurrent(Wider, 2, 3)(np.ones((2, 1, 2)))
+
+
+# --------------------------------------------------------------------------- built-in cells
+
+BUILTIN = {"rnn": (nn.RNNCell, nn.RNN, torch.nn.RNN), "lstm": (nn.LSTMCell, nn.LSTM, torch.nn.LSTM),
+           "gru": (nn.GRUCell, nn.GRU, torch.nn.GRU)}
+
+
+@pytest.mark.parametrize("kind", sorted(BUILTIN))
+@pytest.mark.parametrize("scanned", [False, True])
+def test_the_built_in_cells_are_protocol_cells_and_run_as_torchs_layers(kind, scanned):
+    cell_class, _, torch_class = BUILTIN[kind]
+    assert issubclass(cell_class, nn.RecurrentCell)
+    assert cell_class.state_names == (("h", "c") if kind == "lstm" else ("h",))
+    tr.manual_seed(3)
+    layer = nn.Recurrent(cell_class, 3, 4, num_layers=2, bidirectional=True)
+    reference = torch_class(3, 4, num_layers=2, bidirectional=True).double()
+    with torch.no_grad():  # torch's names are the layer's, so torch takes its values
+        for name, p in layer.named_parameters():
+            getattr(reference, name).copy_(torch.tensor(p.data))
+    x_data = np.random.default_rng(0).standard_normal((5, 2, 3))
+    x, tx = Tensor(x_data, requires_grad=True), torch.tensor(x_data, requires_grad=True)
+    with contextlib.nullcontext() if scanned else replay.disabled():
+        out, final = layer(x)
+    tout, tfinal = reference(tx)
+    finals = final if isinstance(final, tuple) else (final,)
+    tfinals = tfinal if isinstance(tfinal, tuple) else (tfinal,)
+    (out.sum() + sum(f.sum() for f in finals)).backward()
+    (tout.sum() + sum(f.sum() for f in tfinals)).backward()
+    for ours, theirs in zip([out, *finals], [tout, *tfinals], strict=True):
+        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(x.grad, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+    for name, p in layer.named_parameters():
+        np.testing.assert_allclose(p.grad, getattr(reference, name).grad.numpy(),
+                                   rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+def test_a_built_in_cell_gives_gate_views_from_its_gates():
+    cell = nn.GRUCell(2, 3)
+    cell.gate("z").bias_hh[:] = 7.0
+    np.testing.assert_array_equal(cell.bias_hh.data[3:6], 7.0)
+    with pytest.raises(ValueError, match="RNNCell has no gates"):
+        nn.RNNCell(2, 3).gate("h")
+
+
+def test_a_subclass_of_a_built_in_cell_with_its_own_step_is_traced_and_scanned_as_its_own():
+    class HalfTanhCell(nn.RNNCell):
+        def step(self, xp, state):
+            pre = xp + self.recurrent(state[0])
+            self.record(pre=pre)
+            return pre.tanh() * 0.5
+
+    layer = nn.Recurrent(HalfTanhCell, 2, 3)
+    x = np.random.default_rng(1).standard_normal((4, 2, 2))
+    out, _ = layer(x)
+    assert "HalfTanhCellScan" in [n.fn.__name__ for n in graph_nodes(out)]
+    gates, (traced, _) = tr.trace.gate_trace(layer, x)
+    assert set(gates[0, 0]) == {"pre", "h"}
+    np.testing.assert_array_equal(traced.data, out.data)
+    np.testing.assert_array_equal(gates[0, 0]["h"], out.data)

@@ -174,17 +174,6 @@ def test_a_second_backward_through_a_scan_needs_retain_graph():
         loss.backward()
 
 
-def test_a_subclass_with_its_own_step_runs_op_by_op():
-    class ScaledRNN(nn.RNN):
-        def _step(self, xp, state, w):
-            return (xp.tanh() * 0.5 + state[0] @ w["hh_t"] * 0.5,)
-
-    layer = ScaledRNN(2, 3)
-    out, _ = layer(np.ones((3, 1, 2)))
-    ops = graph_ops(out.sum())
-    assert "RNNScan" not in ops and ops.count("Tanh") == 3
-
-
 # --------------------------------------------------------------------------- Program itself
 
 def step_inputs(seed=0):

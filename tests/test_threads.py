@@ -373,7 +373,7 @@ def test_threads_training_their_own_models_match_their_runs_alone():
 
 
 def test_threads_recording_the_same_layer_shape_at_once_share_a_sound_program():
-    from tinygrad_rnn.nn import rnn as rnn_module
+    from tinygrad_rnn.nn import recurrent as recurrent_module
 
     def run(lstm, x):
         out, _ = lstm(Tensor(x))
@@ -384,7 +384,7 @@ def test_threads_recording_the_same_layer_shape_at_once_share_a_sound_program():
     tr.manual_seed(3)
     expected = run(nn.LSTM(3, 4), x)
     for _ in range(5):
-        rnn_module._PROGRAMS.clear()  # every thread records the step anew, at once
+        recurrent_module._PROGRAMS.clear()  # every thread records the step anew, at once
         tr.manual_seed(3)
         layers = [nn.LSTM(3, 4) for _ in range(4)]
         for layer in layers[1:]:

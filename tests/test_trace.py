@@ -8,7 +8,7 @@ import pytest
 import tinygrad_rnn as tr
 from tinygrad_rnn import Tensor, nn, trace
 from tinygrad_rnn.nn import cells
-from tinygrad_rnn.nn.rnn import RNNBase
+from tinygrad_rnn.nn.recurrent import Recurrent
 from tinygrad_rnn.reference import (
     gru_backward,
     gru_forward,
@@ -29,7 +29,7 @@ def params_of(module, layer=0, direction=0) -> dict:
     sfx = f"_l{layer}" + ("_reverse" if direction else "")
     sd = module.state_dict()
     return {name: sd[name + sfx] for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-            if name + sfx in sd} if isinstance(module, RNNBase) else sd
+            if name + sfx in sd} if isinstance(module, Recurrent) else sd
 
 
 def reference_trace(kind, params, x, h0=None, c0=None) -> dict:

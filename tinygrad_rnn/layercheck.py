@@ -15,10 +15,10 @@ reports the worst disagreement
   the last step, where the upstream gradient is still exact, so the gates
   that already disagree there are the culprits; earlier steps only inherit
   the error through the recurrence. A sequence layer is written out step by
-  step from its own step (``_step_inputs`` and ``_step``, what a subclass
-  defines), a cell by calling it step by step; the layer itself is not patched,
-  and if the written-out forward differs from the layer's, the per-step view is
-  skipped with a note.
+  step from its cells (``prepare``, ``project_inputs``, ``step``), a cell by
+  calling it step by step; the layer itself is not patched, and if the
+  written-out forward differs from the layer's, the per-step view is skipped
+  with a note.
 
     >>> tr.gradcheck_layer(nn.LSTM(2, 3).double(), x)          # True, or raises
     >>> print(tr.layercheck.layercheck_report(layer, x))      # the table, never raises
@@ -32,6 +32,7 @@ gate row blocks of a layer of your own).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -56,10 +57,9 @@ from .gradcheck import (
     autograd_and_numeric,
     verdict,
 )
-from .nn.cells import GATES, _Cell
+from .nn.cells import GATES
 from .nn.module import Module
-from .nn.recurrent import Recurrent, RecurrentCell
-from .nn.rnn import RNNBase
+from .nn.recurrent import Recurrent, RecurrentCell, prepared, run_step
 from .tensor import Tensor, concat, no_grad, stack
 
 if TYPE_CHECKING:
@@ -71,7 +71,6 @@ __all__ = ["gradcheck_layer", "layercheck_report", "check_options", "LayerCheckR
            "LayerCheckRow"]
 
 _GATED = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-_WEIGHTS = _GATED + ("weight_hr",)   # one layer and direction's weights, by torch name
 
 
 @dataclass
@@ -191,7 +190,7 @@ def _state_rows(layer: Module, name: str | None, analytic: np.ndarray, numeric: 
 
 def _state_labels(layer: Module, state_shape: tuple) -> list[tuple[str, int | None]]:
     """(label, index along axis 0) for each layer/direction of an initial state."""
-    if not isinstance(layer, RNNBase) or state_shape[0] == 1:
+    if not isinstance(layer, Recurrent) or state_shape[0] == 1:
         return [("", None)]
     labels: list[tuple[str, int | None]] = []
     for k in range(state_shape[0]):
@@ -251,18 +250,6 @@ def _default_state(layer: Module, x: np.ndarray,
     """A random initial state of the right shape (None for a module we do not know).
 
     Random rather than zeros: a zero c0 hides the forget gate's gradient at t = 0."""
-    if isinstance(layer, RNNBase):
-        d_l = layer.num_directions * layer.num_layers
-        sizes = [layer.proj_size or layer.hidden_size, layer.hidden_size][:len(_state_names(layer))]
-        if x.ndim == 2:
-            batch = ()
-        else:
-            batch = (x.shape[0] if layer.batch_first else x.shape[1],)
-        return [rng.uniform(-0.5, 0.5, (d_l,) + batch + (n,)) for n in sizes]
-    if isinstance(layer, _Cell):
-        batch = () if x.ndim == 1 else (x.shape[-2],)
-        return [rng.uniform(-0.5, 0.5, batch + (layer.hidden_size,))
-                for _ in _state_names(layer)]
     cell = _protocol_cell(layer)
     if cell is not None:  # each state as wide as the cell's own initial state
         widths = [s.shape[-1] for s in cell.initial_state(1)]
@@ -312,7 +299,7 @@ def _pack(states: Sequence[Tensor] | None) -> Tensor | tuple[Tensor, ...] | None
 def _unrolls(layer: Module, x: Tensor | np.ndarray, unroll: bool | None) -> bool:
     """Is ``layer`` a cell to be stepped over a time-major x (T, N, I)?"""
     if unroll is None:
-        return isinstance(layer, (_Cell, RecurrentCell)) and x.ndim == 3
+        return isinstance(layer, RecurrentCell) and x.ndim == 3
     return bool(unroll)
 
 
@@ -334,7 +321,7 @@ def _unroll_cell(cell: Module, x: Tensor, state: Any) -> tuple[Tensor, Any]:
 
 
 def _time_axis(layer: Module, x: np.ndarray, unroll: bool | None = None) -> int | None:
-    if isinstance(layer, RNNBase):
+    if isinstance(layer, Recurrent):
         return 1 if (layer.batch_first and x.ndim == 3) else 0
     return 0 if _unrolls(layer, x, unroll) else None
 
@@ -346,7 +333,9 @@ def _untied_forward(layer: Module, x: Tensor, states: Sequence[Tensor] | None,
                     per_step: dict[str, list[Tensor]], unroll: bool | None = None) -> Any:
     """The layer's forward with step t's own copy of every weight (``per_step``: name ->
     a list of T tensors), or None when the layer is not one we can untie."""
-    if isinstance(layer, RNNBase):
+    if isinstance(layer, Recurrent):
+        if any("." in n for cell in layer.cells for n, _ in cell.named_parameters()):
+            return None  # (a cell with parameters in submodules: not untied here)
         assert states is not None  # (_state_leaves always gives a sequence layer its states)
         return _untied_sequence_layer(layer, x, states, per_step)
     if _unrolls(layer, x, unroll) and all("." not in n for n in per_step):
@@ -354,15 +343,14 @@ def _untied_forward(layer: Module, x: Tensor, states: Sequence[Tensor] | None,
     return None
 
 
-def _untied_sequence_layer(layer: RNNBase, x: Tensor, states: Sequence[Tensor],
+def _untied_sequence_layer(layer: Recurrent, x: Tensor, states: Sequence[Tensor],
                            per_step: dict[str, list[Tensor]]) -> tuple[Tensor, Any]:
-    """``layer(x, states)`` of an RNN, LSTM or GRU (or a subclass), written out a layer,
-    a direction and a time step at a time, step t with its own weights.
+    """``layer(x, states)`` of an ``nn.Recurrent`` (RNN, LSTM, GRU included), written out
+    a layer, a direction and a time step at a time, step t with its own weights.
 
-    Of the layer it uses what a subclass defines, its step (``_step_inputs`` makes
-    what ``_step`` takes, ``_step`` advances the state), and its public attributes;
-    the layout (batch_first, unbatched, layers, directions) is torch's, written out
-    here. The caller compares the result with ``layer(x, states)`` before trusting it.
+    Of the layer it uses its cells (``prepare``, ``project_inputs`` and ``step``) and its
+    public attributes; the layout (batch_first, unbatched, layers, directions) is torch's,
+    written out here. The caller compares the result with ``layer(x, states)`` before trusting it.
     """
     unbatched = x.ndim == 2
     if unbatched:  # as a batch of one
@@ -377,7 +365,8 @@ def _untied_sequence_layer(layer: RNNBase, x: Tensor, states: Sequence[Tensor],
         for direction in range(layer.num_directions):
             suffix = f"_l{k}" + ("_reverse" if direction else "")
             state = initial[k * layer.num_directions + direction]
-            output, final = _untied_steps(layer, x, state, per_step, suffix, direction == 1)
+            output, final = _untied_steps(layer.cell(k, direction), x, state, per_step, suffix,
+                                          direction == 1)
             outputs.append(output)
             finals.append(final)
         x = concat(outputs, axis=-1) if len(outputs) > 1 else outputs[0]
@@ -390,7 +379,7 @@ def _untied_sequence_layer(layer: RNNBase, x: Tensor, states: Sequence[Tensor],
     return x, _pack(states)
 
 
-def _untied_steps(layer: RNNBase, x: Tensor, state: tuple[Tensor, ...],
+def _untied_steps(cell: RecurrentCell, x: Tensor, state: tuple[Tensor, ...],
                   per_step: dict[str, list[Tensor]], suffix: str,
                   reverse: bool) -> tuple[Tensor, tuple[Tensor, ...]]:
     """One layer and direction (``suffix``: "_l0", "_l1_reverse", ...) over a time-major
@@ -398,10 +387,12 @@ def _untied_steps(layer: RNNBase, x: Tensor, state: tuple[Tensor, ...],
     x_steps = x.unbind(0)
     outputs: list[Any] = [None] * len(x_steps)  # filled in the direction's order
     for t in (reversed(range(len(x_steps))) if reverse else range(len(x_steps))):
-        # step t's copies by field, None where the layer has no such weight (bias=False)
-        w = {f: per_step[f + suffix][t] if f + suffix in per_step else None for f in _WEIGHTS}
-        (xp,), w = layer._step_inputs(x_steps[t], w, lambda xp: (xp,))
-        state = layer._step(xp, state, w)
+        untied = copy.copy(cell)  # with step t's copies of the weights checked
+        for name, _ in cell.named_parameters():
+            if name + suffix in per_step:
+                setattr(untied, name, per_step[name + suffix][t])
+        untied = prepared(untied, untied.prepare())
+        state = run_step(untied, untied.project_inputs(x_steps[t]), state)
         outputs[t] = state[0]
     return stack(outputs, axis=0), state
 

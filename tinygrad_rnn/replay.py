@@ -26,8 +26,8 @@ recorded graph's (torch.jit.trace and jax.lax.scan do the same).
 A step can be replayed only if it reaches its inputs through ops alone, calls
 the same ops for inputs of the same shapes, and reads no tensor but
 ``inputs``: a number or array it hands an op, or a tensor it makes (a dropout
-mask), is taken as a constant, the same at every step. The layers in
-``nn/rnn.py`` scan their own steps only, never a subclass's, and run op by op
+mask), is taken as a constant, the same at every step. The sequence
+layers (``nn.Recurrent``, RNN, LSTM, GRU) scan their cells' steps, and run op by op
 inside ``disabled()`` and while ``trace`` records gates. A packed batch, whose
 state shrinks as its sequences end, is scanned with a program per batch size
 (``scan_packed``). ``scan(step, sequences, states, fixed)`` does all of this for

@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 
     from .compare import GradComparison
     from .nn.module import Module
-    from .nn.rnn import RNNBase
+    from .nn.recurrent import Recurrent
 
     Shape = tuple[int, ...]
 
@@ -473,7 +473,7 @@ class RecurrentConfig:
     def _rng(self, stream: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, stream])
 
-    def layer(self) -> RNNBase:
+    def layer(self) -> Recurrent:
         """The ``nn.RNN``/``LSTM``/``GRU`` with weights drawn from U(-0.8, 0.8) (larger
         than the default init, so the nonlinearities are off their linear part)."""
         from . import nn

@@ -24,9 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .nn import cells as _cells
-from .nn.cells import _Cell
 from .nn.recurrent import Recurrent, RecurrentCell
-from .nn.rnn import RNNBase
 from .tensor import Tensor, enable_grad, stack
 
 if TYPE_CHECKING:
@@ -110,7 +108,7 @@ class Recorder:
         self.runs: list[_Run] = []
         self._current: _Run | None = None
 
-    # ----------------------------------------------------------------- hooks (nn.cells, nn.rnn)
+    # ----------------------------------------------------------------- hooks (nn.cells, nn.builtin)
     def enter(self, module: Module, weights: dict[str, Any] | None = None, reverse: bool = False,
               inputs: Iterable[Any] = ()) -> None:
         """A cell (one step follows) or one layer and direction of a sequence layer."""
@@ -213,8 +211,8 @@ def record_gates() -> Iterator[Recorder]:
 
 
 # the sequence layers and the cells trace runs: the built-in ones and the cell protocol's
-_LAYERS = (RNNBase, Recurrent)
-_CELLS = (_Cell, RecurrentCell)
+_LAYERS = (Recurrent,)
+_CELLS = (RecurrentCell,)
 
 
 def _batch_first(module: Module) -> bool:

@@ -26,7 +26,6 @@ import numpy as np
 
 from .autograd import Context, enable_grad
 from .nn.recurrent import Recurrent
-from .nn.rnn import RNNBase
 from .tensor import Tensor
 from .trace import Step, record_gates, run_sequence
 
@@ -286,7 +285,7 @@ def unrolled_dot(module: Module, x: TensorLike, state: Any = None,
     leaf_labels: dict = {}
     for (layer, direction), steps in rec.steps_of(module).items():
         where = (f"_l{layer}" + ("_reverse" if direction else "")
-                 if isinstance(module, (RNNBase, Recurrent)) else "")
+                 if isinstance(module, Recurrent) else "")
         for t, step in enumerate(steps):
             by_time.setdefault(t, set()).update(_step_nodes(step))
             for name, tensor in step.tensors.items():

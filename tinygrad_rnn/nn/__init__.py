@@ -4,7 +4,7 @@ sequence layers (RNN, LSTM, GRU), and the protocol for cells of your own
 (RecurrentCell, Recurrent), all assembled from ops."""
 
 from . import init, utils
-from .cells import GRUCell, LSTMCell, RNNCell
+from .builtin import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .layers import (
     ELU,
     GELU,
@@ -24,7 +24,6 @@ from .layers import (
 )
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from .recurrent import Recurrent, RecurrentCell
-from .rnn import GRU, LSTM, RNN
 
 __all__ = ["Module", "ModuleList", "Parameter", "Linear", "Embedding", "Dropout", "init", "utils",
            "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "RecurrentCell", "Recurrent",

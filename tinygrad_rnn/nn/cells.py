@@ -3,7 +3,7 @@
 The step functions (``rnn_step``, ``lstm_step``, ``gru_step``) are the
 recurrences themselves. They take ``xp``, the input's share of the gates
 (``x W_ih^T + b_ih``), already computed: a cell computes it for its one step,
-while a sequence layer (``rnn.py``) computes it for all time steps with one
+while a sequence layer (``recurrent.py``) computes it for all time steps with one
 matmul and calls the same step functions, so every equation lives in one place.
 Weights follow torch: ``weight_ih`` (G*H, I), ``weight_hh`` (G*H, H),
 ``bias_ih``, ``bias_hh`` (G*H,), gate rows stacked in the order LSTM i, f, g, o
@@ -12,18 +12,15 @@ and GRU r, z, n.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import namedtuple
 from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
-from .. import functional as F
-from ..arguments import describe, flag, one_of, size
+from ..arguments import describe
 from ..tensor import ShapeError, Tensor, addcmul, addmm, lerp
-from . import init
-from .module import Module, Parameter, check_dtype
+from .module import Parameter, check_dtype
 
 if TYPE_CHECKING:
     from numpy.typing import DTypeLike
@@ -45,6 +42,27 @@ class _Tracing(threading.local):
 
 
 tracing = _Tracing()
+
+
+class _Reports(threading.local):
+    """What ``RecurrentCell.record`` (and the step functions below) do in this thread:
+    collect the values while ``tinygrad_rnn.trace`` records a step (``values``), name
+    them in the generated code while a layer records its step for replay (``naming``),
+    else nothing."""
+
+    values: dict[str, Any] | None = None
+    naming = False
+
+
+reports = _Reports()
+
+
+def _name_gates(kind: str, values: dict[str, Tensor]) -> None:
+    """While a layer records a step function for replay: its gates name their values in
+    the generated code, ``i_gate`` to ``o_gate``, ``r_gate`` to ``n_gate``."""
+    for gate in GATES[kind]:
+        if values[gate].name is None:  # (a stand-in of the recording, nobody else's)
+            values[gate].name = f"{gate}_gate"
 
 
 # --------------------------------------------------------------------------- the recurrences
@@ -84,6 +102,8 @@ def lstm_step(xp: Tensor, h: Tensor, c: Tensor, w_hh_t: Tensor, b_hh: Tensor | N
     if (recorder := tracing.recorder) is not None:
         recorder.step("LSTM", (xp, h, c, w_hh_t, b_hh, w_hr_t), {"h": h, "c": c},
                        i=i, f=f, g=g, o=o, c=c_new, h=h_new)
+    elif reports.naming:
+        _name_gates("LSTM", {"i": i, "f": f, "g": g, "o": o})
     return h_new, c_new
 
 
@@ -118,6 +138,8 @@ def gru_step(x_rz: Tensor, x_n: Tensor, h: Tensor, w_rz_t: Tensor, w_n_t: Tensor
     if (recorder := tracing.recorder) is not None:
         recorder.step("GRU", (x_rz, x_n, h, w_rz_t, w_n_t, b_hn), {"h": h},
                        r=r, z=z, n=n, h=h_new)
+    elif reports.naming:
+        _name_gates("GRU", {"r": r, "z": z, "n": n})
     return h_new
 
 
@@ -174,17 +196,17 @@ class GateView:
         return f"GateView({self.name!r}, rows {self.rows.start}:{self.rows.stop})"
 
 
-def gate_view(kind: str, owner: str, gate: str, hidden_size: int,
+def gate_view(names: tuple[str, ...], owner: str, gate: str, hidden_size: int,
               params: dict[str, Parameter | None]) -> GateView:
-    """The view of gate ``gate`` for a cell or layer of kind "LSTM", "GRU" or "RNN"."""
-    names = GATES[kind]
+    """The view of gate ``gate`` for a cell or layer whose row blocks are ``names``
+    (in order, each ``hidden_size`` rows)."""
     if not isinstance(gate, str):
         raise TypeError(f"{owner}: the gate name must be a str such as {names[0]!r}, "
                         f"got {describe(gate)}" if names else
                         f"{owner}: the gate name must be a str, got {describe(gate)}")
     if not names:
-        raise ValueError(f"{owner} has no gates: its update is one nonlinearity of one "
-                         f"block of rows (gate views exist for LSTM i, f, g, o and GRU r, z, n)")
+        raise ValueError(f"{owner} has no gates: its rows are one block (gate views exist "
+                         f"for cells with gates, such as LSTM's i, f, g, o and GRU's r, z, n)")
     if gate not in names:
         raise ValueError(f"{owner}: unknown gate {gate!r}; its gates are {', '.join(names)}")
     k = names.index(gate)
@@ -250,148 +272,3 @@ def checked_states(name: str, what: str, given: Any, expected: dict[str, tuple[i
                              f"got {s.shape}")
         check_dtype(name, f"{what} {label}", s, dtype)
     return states
-
-
-# --------------------------------------------------------------------------- cells
-
-
-class _Cell(Module):
-    """Parameters, checks and unbatched handling shared by the three cells."""
-
-    kind = "RNN"  # LSTM, GRU or RNN: fixes the number of gates
-    num_gates = 1
-
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
-        where = f"nn.{type(self).__name__}"
-        input_size = size(where, "input_size", input_size)
-        hidden_size = size(where, "hidden_size", hidden_size, minimum=0)  # 0 as torch
-        bias = flag(where, "bias", bias)
-        self.input_size, self.hidden_size = input_size, hidden_size
-        rows = self.num_gates * hidden_size
-        self.weight_ih = Parameter(np.empty((rows, input_size)))
-        self.weight_hh = Parameter(np.empty((rows, hidden_size)))
-        self.bias_ih = Parameter(np.empty(rows)) if bias else None
-        self.bias_hh = Parameter(np.empty(rows)) if bias else None
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """Every weight and bias from U(-k, k), k = 1/sqrt(hidden_size), as torch."""
-        k = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size else 0.0  # (as torch)
-        for p in self.parameters():
-            init.uniform_(p, -k, k)
-
-    def gate(self, name: str) -> GateView:
-        """Writable views of one gate's rows of the weights (see ``GateView``)."""
-        params = {f: getattr(self, f) for f in GateGrad._fields}
-        return gate_view(self.kind, type(self).__name__, name, self.hidden_size, params)
-
-    def _prepare(self, x: TensorLike, state: Any,
-                 labels: tuple[str, ...]) -> tuple[Tensor, tuple[Tensor, ...], bool]:
-        """(x as (N, I), states as (N, H) each, unbatched?) after checking shapes.
-
-        A missing state is zeros; an unbatched input (I,) takes states (H,). Checked
-        before a recording trace hears of the step, so a refused call leaves no trace.
-        """
-        prepared = self._checked(x, state, labels)
-        if (recorder := tracing.recorder) is not None:  # the next step: this cell's, on x
-            recorder.enter(self, inputs=(x, state))
-        return prepared
-
-    def _checked(self, x: TensorLike, state: Any,
-                 labels: tuple[str, ...]) -> tuple[Tensor, tuple[Tensor, ...], bool]:
-        name, features = type(self).__name__, self.input_size
-        x = checked_input(name, x, features, (1, 2),
-                          f"input of shape (batch, {features}) or ({features},)",
-                          self.weight_ih.dtype)
-        unbatched = x.ndim == 1
-        if unbatched:
-            x = x.reshape(1, features)
-        expected = (self.hidden_size,) if unbatched else (x.shape[0], self.hidden_size)
-        if state is None:
-            zeros = Tensor(np.zeros((x.shape[0], self.hidden_size), dtype=x.dtype))
-            return x, (zeros,) * len(labels), unbatched
-        states = checked_states(name, "state", state, {label: expected for label in labels},
-                                self.weight_ih.dtype)
-        if unbatched:
-            states = [s.reshape(1, self.hidden_size) for s in states]
-        return x, tuple(states), unbatched
-
-    @staticmethod
-    def _restore(h: Tensor, unbatched: bool) -> Tensor:
-        return h.reshape(h.shape[-1]) if unbatched else h
-
-    def extra_repr(self) -> str:
-        s = f"{self.input_size}, {self.hidden_size}"
-        if self.bias_ih is None:
-            s += ", bias=False"
-        return s
-
-
-class RNNCell(_Cell):
-    """An Elman RNN cell:  h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh),  act = tanh or relu.
-
-    Arguments:
-        input_size, hidden_size: I and H.
-        bias: learn ``bias_ih`` and ``bias_hh``.
-        nonlinearity: "tanh" or "relu".
-
-    ``cell(x, h=None) -> h'``: x (N, I) or (I,), h (N, H) or (H,) (zeros when
-    missing), h' of h's shape.
-    """
-
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 nonlinearity: str = "tanh") -> None:
-        self.nonlinearity = one_of("nn.RNNCell", "nonlinearity", nonlinearity, ("tanh", "relu"))
-        super().__init__(input_size, hidden_size, bias)
-
-    def forward(self, x: TensorLike, h: TensorLike | None = None) -> Tensor:
-        x, (h,), unbatched = self._prepare(x, h, ("h",))
-        xp = F.linear(x, self.weight_ih, self.bias_ih)
-        h = rnn_step(xp, h, self.weight_hh.T, self.bias_hh, self.nonlinearity)
-        return self._restore(h, unbatched)
-
-    def extra_repr(self) -> str:
-        s = super().extra_repr()
-        return s if self.nonlinearity == "tanh" else s + f", nonlinearity={self.nonlinearity}"
-
-
-class LSTMCell(_Cell):
-    """A long short-term memory cell (gates i, f, g, o, as torch)::
-
-        i, f, g, o = chunk(x W_ih^T + b_ih + h W_hh^T + b_hh, 4)
-        c' = sigmoid(f) * c + sigmoid(i) * tanh(g)
-        h' = sigmoid(o) * tanh(c')
-
-    ``cell(x, (h, c)=None) -> (h', c')``: x (N, I) or (I,); h, c (N, H) or (H,),
-    zeros when missing.
-    """
-
-    kind, num_gates = "LSTM", 4
-
-    def forward(self, x: TensorLike,
-                state: tuple[TensorLike, TensorLike] | None = None) -> tuple[Tensor, Tensor]:
-        x, (h, c), unbatched = self._prepare(x, state, ("h", "c"))
-        xp = F.linear(x, self.weight_ih, self.bias_ih)
-        h, c = lstm_step(xp, h, c, self.weight_hh.T, self.bias_hh)
-        return self._restore(h, unbatched), self._restore(c, unbatched)
-
-
-class GRUCell(_Cell):
-    """A gated recurrent unit (gates r, z, n, as torch)::
-
-        r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
-        z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
-        n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
-        h' = (1 - z) * n + z * h
-
-    ``cell(x, h=None) -> h'``: x (N, I) or (I,), h (N, H) or (H,), zeros when missing.
-    """
-
-    kind, num_gates = "GRU", 3
-
-    def forward(self, x: TensorLike, h: TensorLike | None = None) -> Tensor:
-        x, (h,), unbatched = self._prepare(x, h, ("h",))
-        xp = F.linear(x, self.weight_ih, self.bias_ih)
-        x_rz, x_n, w_rz_t, w_n_t, b_hn = gru_inputs(xp, self.weight_hh, self.bias_hh)
-        h = gru_step(x_rz, x_n, h, w_rz_t, w_n_t, b_hn)
-        return self._restore(h, unbatched)

@@ -26,11 +26,10 @@ from __future__ import annotations
 
 import copy
 import math
-import threading
 import warnings
 import weakref
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
@@ -40,7 +39,15 @@ from ..autograd import ShapeError
 from ..scan import Batches, run_scan
 from ..tensor import Tensor, concat, stack
 from . import init
-from .cells import checked_input, checked_states, tracing
+from .cells import (
+    GateGrad,
+    GateView,
+    checked_input,
+    checked_states,
+    gate_view,
+    reports as _reports,
+    tracing,
+)
 from .module import Module, ModuleList, Parameter
 from .utils.rnn import PackedSequence, checked_packed
 
@@ -50,16 +57,6 @@ if TYPE_CHECKING:
 __all__ = ["RecurrentCell", "Recurrent"]
 
 
-class _Reports(threading.local):
-    """What ``RecurrentCell.record`` does in this thread: collect its values while
-    ``tinygrad_rnn.trace`` records a step (``values``), name them in the generated code
-    while a layer records its step for replay (``naming``), else nothing."""
-
-    values: dict[str, Any] | None = None
-    naming = False
-
-
-_reports = _Reports()
 
 
 # --------------------------------------------------------------------------- the cell
@@ -88,6 +85,19 @@ class RecurrentCell(Module):
 
     gates: tuple[str, ...] = ()
     state_names: tuple[str, ...] = ("h",)
+    # (the built-in cells' step functions report their steps to trace themselves)
+    _reports_its_steps = False
+    # (a step that depends on nothing but the plain settings and what it is given: every
+    # cell of the class shares one recording per shapes and settings)
+    _shares_recordings = False
+    # (the names of the plain settings its recordings bake in; None: every plain attribute)
+    _recording_settings: tuple[str, ...] | None = None
+    # (where such a class keeps them: set on each class itself, read with vars())
+    _class_recordings: ClassVar[dict[tuple, Any]]
+    # (a step that reads no parameter, only what prepare makes of them)
+    _steps_on_prepared = False
+    # (the name of its recorded step, the Scan node's: its class's name when None)
+    _step_name: str | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -125,6 +135,14 @@ class RecurrentCell(Module):
         """h W_hh^T + b_hh, in one node."""
         return F.linear(h, self.weight_hh, self.bias_hh)
 
+    def prepare(self) -> dict[str, Tensor | None]:
+        """Tensors the step reads that are made from the parameters once per call rather
+        than at every step ({attribute name: tensor}, such as W_hh^T): a layer makes them
+        once per layer and direction, sets them as attributes of the cell it steps (the
+        step reads ``self.hh_t``) and scans them with the parameters; a lone call of the
+        cell makes them for its one step. None by default."""
+        return {}
+
     def initial_state(self, batch: int) -> tuple[Tensor, ...]:
         """The state when none is given: zeros of shape (batch, H), one per state name,
         in the parameters' dtype."""
@@ -138,6 +156,12 @@ class RecurrentCell(Module):
         order (a tuple also for one state: ``(h,) = state``). Returns the new state:
         a tuple in the same order, or a lone Tensor when there is one state."""
         raise NotImplementedError(f"{type(self).__name__} must define step(xp, state)")
+
+    def gate(self, name: str) -> GateView:
+        """Writable views of one gate's rows of ``weight_ih``, ``weight_hh``, ``bias_ih``
+        and ``bias_hh`` (see ``GateView``): ``cell.gate("f").bias_ih[:] = 1.0``."""
+        params = {f: getattr(self, f) for f in GateGrad._fields}
+        return gate_view(self.gates, type(self).__name__, name, self.hidden_size, params)
 
     def record(self, **values: Tensor) -> None:
         """Report values of this step (``self.record(f=f, g=g)``) to whoever looks:
@@ -157,7 +181,8 @@ class RecurrentCell(Module):
         x, states, unbatched = self._prepared(x, state)
         if (recorder := tracing.recorder) is not None:  # the next step: this cell's, on x
             recorder.enter(self, inputs=(x, states))
-        new = run_step(self, self.project_inputs(x), states)
+        cell = prepared(self, self.prepare())
+        new = run_step(cell, cell.project_inputs(x), states)
         _check_shapes(self, new, states)
         if unbatched:
             new = tuple(s.reshape(s.shape[1:]) for s in new)
@@ -200,6 +225,16 @@ def _names(cls: type, what: str, value: Any, empty: bool) -> tuple[str, ...]:
     return tuple(value)
 
 
+def prepared(cell: RecurrentCell, derived: dict[str, Tensor | None]) -> RecurrentCell:
+    """``cell``, or a shallow copy of it holding what its ``prepare`` made."""
+    if not derived:
+        return cell
+    cell = copy.copy(cell)
+    for name, value in derived.items():
+        setattr(cell, name, value)
+    return cell
+
+
 def state_tuple(cell: RecurrentCell, result: Any, what: str = "step") -> tuple[Tensor, ...]:
     """What ``cell.step`` (or ``initial_state``) returned, as the tuple of state tensors:
     a lone Tensor is a state of one. Anything else is a TypeError naming the cell."""
@@ -220,7 +255,7 @@ def run_step(cell: RecurrentCell, xp: Any, state: tuple[Tensor, ...]) -> tuple[T
     """``cell.step(xp, state)`` as a tuple, reported to ``trace`` when it records: with
     the values the step ``record``ed, then the new state under its names."""
     recorder = tracing.recorder
-    if recorder is None:
+    if recorder is None or cell._reports_its_steps:
         return state_tuple(cell, cell.step(xp, state))
     reports, values = _reports, dict[str, Any]()
     previous, reports.values = reports.values, values
@@ -272,7 +307,7 @@ class Recurrent(Module):
     def __init__(self, cell_class: type[RecurrentCell], input_size: int, hidden_size: int,
                  num_layers: int = 1, bias: bool = True, batch_first: bool = False,
                  dropout: float = 0.0, bidirectional: bool = False, **cell_kwargs: Any) -> None:
-        where = "nn.Recurrent"
+        where = f"nn.{type(self).__name__}"
         if not (isinstance(cell_class, type) and issubclass(cell_class, RecurrentCell)):
             hint = (" (an instance: pass the class itself)"
                     if isinstance(cell_class, Module) else "")
@@ -286,8 +321,10 @@ class Recurrent(Module):
         self.dropout = float(probability(where, "dropout", dropout))
         self.bidirectional = flag(where, "bidirectional", bidirectional)
         if self.dropout > 0 and num_layers == 1:
-            warnings.warn(f"Recurrent: dropout acts between layers, so with num_layers=1 "
-                          f"dropout={self.dropout} does nothing", stacklevel=2)
+            # (the user's line: past a subclass's own __init__ when there is one)
+            depth = 2 if type(self).__init__ is Recurrent.__init__ else 3
+            warnings.warn(f"{type(self).__name__}: dropout acts between layers, so with "
+                          f"num_layers=1 dropout={self.dropout} does nothing", stacklevel=depth)
         self.cell_class = cell_class
         cells: list[RecurrentCell] = []
         layer_in = self.input_size
@@ -304,6 +341,7 @@ class Recurrent(Module):
             # (the output's width: state[0]'s, from the cell itself)
             layer_in = self.num_directions * cells[-1].initial_state(1)[0].shape[-1]
         self.cells = ModuleList(cells)  # (after the parameters: they are named as above)
+        self._cell_tuple = tuple(cells)  # (what a forward walks: faster than the ModuleList)
 
     @property
     def num_directions(self) -> int:
@@ -311,18 +349,32 @@ class Recurrent(Module):
 
     def cell(self, layer: int = 0, direction: int = 0) -> RecurrentCell:
         """The cell of one layer and direction (0 forward, 1 backward)."""
+        return self._cell(f"{type(self).__name__}.cell", layer, direction)
+
+    def _cell(self, where: str, layer: int, direction: int) -> RecurrentCell:
         for label, value in (("layer", layer), ("direction", direction)):
             if not is_int(value):
-                raise TypeError(f"Recurrent.cell: {label} must be an int, got {describe(value)}")
+                raise TypeError(f"{where}: {label} must be an int, got {describe(value)}")
         if not 0 <= layer < self.num_layers or direction not in range(self.num_directions):
-            raise IndexError(f"Recurrent.cell: no layer {layer}, direction {direction} (it has "
+            raise IndexError(f"{where}: no layer {layer}, direction {direction} (it has "
                              f"{self.num_layers} layer(s), {self.num_directions} direction(s))")
         cell = self.cells[int(layer) * self.num_directions + int(direction)]
         assert isinstance(cell, RecurrentCell)
         return cell
 
+    def gate(self, name: str, layer: int = 0, direction: int = 0) -> GateView:
+        """Writable views of one gate's rows in one layer and direction (see ``GateView``).
+
+        >>> lstm.gate("f").bias_ih[:] = 1.0     # forget-gate bias of layer 0 set to 1
+
+        ``layer`` and ``direction`` must be ints (TypeError) in range (IndexError).
+        """
+        cell = self._cell(f"{type(self).__name__}.gate", layer, direction)
+        params = {f: getattr(cell, f) for f in GateGrad._fields}
+        return gate_view(cell.gates, type(self).__name__, name, cell.hidden_size, params)
+
     def _cells(self) -> list[RecurrentCell]:
-        return list(self.cells)  # type: ignore[arg-type]  # (RecurrentCells, built above)
+        return list(self._cell_tuple)
 
     def reset_parameters(self) -> None:
         """Every cell's ``reset_parameters``."""
@@ -333,7 +385,7 @@ class Recurrent(Module):
     def forward(self, x: TensorLike | PackedSequence,
                 state: Any = None) -> tuple[Tensor | PackedSequence, Tensor | tuple[Tensor, ...]]:
         """Run all layers and directions over the sequence (shapes in the class docstring)."""
-        with autograd.gc_paused():  # (as RNNBase: an acyclic graph, built in one go)
+        with autograd.gc_paused():  # (an acyclic graph, built in one go)
             if isinstance(x, PackedSequence):
                 return self._forward_packed(x, state)
             return self._forward(x, state)
@@ -376,7 +428,7 @@ class Recurrent(Module):
         return packed_out, self._returned(finals)
 
     def _dtype(self) -> np.dtype:
-        return self._cells()[0].weight_ih.dtype
+        return self._cell_tuple[0].weight_ih.dtype
 
     def _returned(self, finals: list[Tensor]) -> Tensor | tuple[Tensor, ...]:
         return finals[0] if len(finals) == 1 else tuple(finals)
@@ -386,8 +438,11 @@ class Recurrent(Module):
         """Per (layer, direction): its cell's initial state tuple, the cell's own
         ``initial_state`` when ``state`` is None; ``order`` reorders the batch (a packed
         batch's sorting)."""
-        cells = self._cells()
+        cells = self._cell_tuple
         if state is None:
+            if cells[0]._shares_recordings:  # (zeros every cell can share: nothing writes them)
+                return [state_tuple(cells[0], cells[0].initial_state(batch),
+                                    "initial_state")] * len(cells)
             return [state_tuple(c, c.initial_state(batch), "initial_state") for c in cells]
         d_l = len(cells)
         zeros = state_tuple(cells[0], cells[0].initial_state(1), "initial_state")
@@ -405,7 +460,7 @@ class Recurrent(Module):
                     batches: Batches) -> tuple[Tensor, list[Tensor]]:
         """Every layer and direction in turn: the last layer's output and the final
         states, stacked to (D*L, N, .) per state name."""
-        finals, cells, d = [], self._cells(), self.num_directions
+        finals, cells, d = [], self._cell_tuple, self.num_directions
         for layer in range(self.num_layers):
             outputs = []
             for direction in range(d):
@@ -480,7 +535,14 @@ class Recurrent(Module):
         return batches.per_step(programs)
 
     def extra_repr(self) -> str:
-        s = f"{self.cell_class.__name__}, {self.input_size}, {self.hidden_size}"
+        return f"{self.cell_class.__name__}, {self._sizes_and_settings()}"
+
+    def _sizes_and_settings(self) -> str:
+        """"I, H" and the settings that differ from their defaults, in torch's words."""
+        s = f"{self.input_size}, {self.hidden_size}"
+        proj_size = getattr(self, "proj_size", 0)  # (LSTM's)
+        if proj_size:
+            s += f", proj_size={proj_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
         if not self.bias:
@@ -506,7 +568,20 @@ def bound_cell(cell: RecurrentCell) -> tuple[RecurrentCell, dict[str, Tensor]]:
     ``.grad`` in turn: the same sum, rounded as the Scan rounds it. Submodules with
     parameters are copied the same way."""
     fixed: dict[str, Tensor] = {}
-    return _bound(cell, "", fixed, {}), fixed
+    # (a step that reads only what prepare makes needs no node per parameter)
+    bound = _shallow_copy(cell) if cell._steps_on_prepared else _bound(cell, "", fixed, {})
+    for name, t in bound.prepare().items():  # (bound is a copy already: set in place)
+        setattr(bound, name, t)
+        if t is not None:
+            fixed[name] = t
+    return bound, fixed
+
+
+def _shallow_copy(module: Module) -> Any:
+    """``copy.copy(module)``, in a third of its time (a layer makes one per call)."""
+    twin = object.__new__(type(module))
+    twin.__dict__.update(vars(module))
+    return twin
 
 
 def _bound(module: Module, prefix: str, fixed: dict[str, Tensor],
@@ -524,16 +599,22 @@ def _bound(module: Module, prefix: str, fixed: dict[str, Tensor],
 
 
 # cell -> {key: Program, or False for a step that cannot be scanned}; weak, so that a cell
-# nobody holds any more takes its recordings with it
-_PROGRAMS: weakref.WeakKeyDictionary[RecurrentCell, dict[tuple, replay.Program | Literal[False]]] \
-    = weakref.WeakKeyDictionary()
+# nobody holds any more takes its recordings with it (a class whose cells share recordings
+# keeps them in its own ``_class_recordings``)
+_Recordings = dict[tuple, replay.Program | Literal[False]]
+_PROGRAMS: weakref.WeakKeyDictionary[RecurrentCell, _Recordings] = \
+    weakref.WeakKeyDictionary()
 
 _PLAIN = (bool, int, float, str, type(None))
 
 
 def _settings(cell: RecurrentCell) -> tuple:
     """The cell's plain attributes (numbers, strings, tuples of them): a recording bakes
-    them in, so a program recorded under other settings is not reused."""
+    them in, so a program recorded under other settings is not reused. (A class that
+    names the settings its step reads, ``_recording_settings``, gets only those.)"""
+    names = cell._recording_settings
+    if names is not None:
+        return tuple([getattr(cell, name) for name in names])
     return tuple((k, v) for k, v in vars(cell).items()
                  if isinstance(v, _PLAIN) or (type(v) is tuple and all(
                      isinstance(e, _PLAIN) for e in v)))
@@ -543,7 +624,13 @@ def _program(cell: RecurrentCell, bound: RecurrentCell, step_inputs: list[np.nda
              n_seq: int, fixed: dict[str, Tensor]) -> replay.Program | Literal[False]:
     """The Program of ``cell``'s step for one step's inputs of the shapes of
     ``step_inputs`` (its xp parts, then its states), or False."""
-    programs = _PROGRAMS.setdefault(cell, {})
+    if cell._shares_recordings:  # (the class's own dict, which dies with it)
+        programs = vars(type(cell)).get("_class_recordings")
+        if programs is None:
+            programs = {}
+            type(cell)._class_recordings = programs
+    else:
+        programs = _PROGRAMS.setdefault(cell, {})
     key = (n_seq, replay.signature(step_inputs), replay.signature(fixed.values()),
            _settings(cell))
     program = programs.get(key)
@@ -561,7 +648,8 @@ def _program(cell: RecurrentCell, bound: RecurrentCell, step_inputs: list[np.nda
         previous, _reports.naming = _reports.naming, True
         try:
             program = replay.recorded_step(
-                step, step_inputs, n_states, list(fixed.values()), type(cell).__name__, names,
+                step, step_inputs, n_states, list(fixed.values()),
+                cell._step_name or type(cell).__name__, names,
                 hint="make it a Parameter of the cell to scan the step")
         finally:
             _reports.naming = previous
