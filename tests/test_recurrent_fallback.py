@@ -83,3 +83,39 @@ def test_no_warning_inside_disabled_nor_for_a_cell_that_scans():
             layer(Tensor(X))
         out, _ = plain(Tensor(X))
     assert scanned(out)
+
+
+@pytest.mark.parametrize("made_from", ["state", "an op's output"])
+def test_a_constant_made_of_a_step_values_numbers_is_not_frozen_at_the_first_step(made_from):
+    """Tensor(h.data) inside a step: a recording would bake the first step's numbers
+    into every step; the step runs op by op instead, as it does in replay.disabled()."""
+
+    class PeekingCell(nn.RecurrentCell):
+        def step(self, xp, state):
+            (h,) = state
+            a = xp + self.recurrent(h)
+            peeked = Tensor(h.data) if made_from == "state" else Tensor(a.data)
+            return a.tanh() + 0.5 * peeked
+
+    layer = nn.Recurrent(PeekingCell, 3, 4)
+    with pytest.warns(replay.ScanFallbackWarning, match=r"constant of a step value's numbers"):
+        out, h_n = layer(Tensor(X))
+    with replay.disabled():
+        expected, expected_h = layer(Tensor(X))
+    assert not scanned(out)
+    assert np.array_equal(out.data, expected.data) and np.array_equal(h_n.data, expected_h.data)
+
+
+def test_replay_scan_does_not_freeze_a_constant_made_of_the_state():
+    def step(x, h):
+        return (x + h).tanh() + Tensor(h.data)
+
+    xs = RNG.standard_normal((4, 2, 3))
+    h0 = Tensor(np.zeros((2, 3)))
+    with pytest.warns(replay.ScanFallbackWarning, match=r"freeze"):
+        out, _ = replay.scan(step, [Tensor(xs)], [h0])
+    h, outs = h0.data, []
+    for x_t in xs:
+        h = np.tanh(x_t + h) + h
+        outs.append(h)
+    assert np.allclose(np.stack(outs), out.data, rtol=0, atol=1e-15)

@@ -181,9 +181,12 @@ def record(call: Callable[[], Any], inputs: Sequence[Tensor | None], name: str =
 
 def _recorded(call: Callable[[], Any], inputs: Sequence[Tensor | None], name: str,
               names: Sequence[str | None] = (), result_names: Sequence[str | None] = (),
-              where: str = "replay.record") -> tuple[Any, Program | Unscannable]:
+              where: str = "replay.record",
+              varying: int | None = None) -> tuple[Any, Program | Unscannable]:
     """``record``, with the reason when there is no Program. A random draw while the
-    step runs is refused (RuntimeError): the recording would replay it at every step."""
+    step runs is refused (RuntimeError): the recording would replay it at every step.
+    ``varying``: how many of the first inputs change from step to step (all when None;
+    the rest are fixed, the same at every step)."""
     refusal = (f"{where}: the step draws random numbers (dropout?) while it is recorded, "
                f"and a recording would replay the same draw at every step; draw the mask "
                f"outside and pass it as a sequence (or run op by op, in replay.disabled())")
@@ -191,7 +194,7 @@ def _recorded(call: Callable[[], Any], inputs: Sequence[Tensor | None], name: st
         result = call()
     if log is None:  # inside another recording, which writes these ops down
         return result, Unscannable(None)
-    return result, Program.build(inputs, log, result, name, names, result_names)
+    return result, Program.build(inputs, log, result, name, names, result_names, varying)
 
 
 @contextlib.contextmanager
@@ -238,9 +241,10 @@ class Program:
 
     @classmethod
     def build(cls, inputs: Sequence[Tensor | None], log: list, result: Any, name: str = "Step",
-              names: Sequence[str | None] = (),
-              result_names: Sequence[str | None] = ()) -> Program | Unscannable:
-        """The Program of the ops in ``log`` (``record``), or why it cannot be replayed."""
+              names: Sequence[str | None] = (), result_names: Sequence[str | None] = (),
+              varying: int | None = None) -> Program | Unscannable:
+        """The Program of the ops in ``log`` (``record``), or why it cannot be replayed
+        (``varying``: as ``_recorded``'s)."""
         metas = list(signature(inputs))
         labels = [given or getattr(t, "name", None) for given, t in _paired(names, inputs)]
         # id(tensor) -> slot (the log holds every tensor: ids stay unique)
@@ -249,6 +253,9 @@ class Program:
             if t is not None:
                 slot_of.setdefault(id(t), i)
         constants, ops = {}, []
+        # the arrays of the values that change from step to step: a constant made from
+        # one of them (Tensor(h.data)) would be frozen at this step's numbers
+        stepping = [t.data for t in inputs[:varying] if t is not None]
         for fn, op_inputs, params, out in log:
             slots = []
             for t in op_inputs:
@@ -256,6 +263,8 @@ class Program:
                 if s is None:
                     if t._node is not None or t._requires_grad:  # from outside the step
                         return Unscannable(_outsider(t), t)
+                    if any(np.may_share_memory(t.data, a) for a in stepping):
+                        return Unscannable(_FROZEN)
                     s = slot_of[id(t)] = len(metas)
                     metas.append((t.shape, t.dtype))
                     labels.append(t.name)
@@ -263,6 +272,7 @@ class Program:
                 slots.append(s)
             outs = out if type(out) is tuple else (out,)
             for t in outs:
+                stepping.append(t.data)
                 slot_of[id(t)] = len(metas)
                 metas.append((t.shape, t.dtype))
                 labels.append(t.name)
@@ -666,15 +676,17 @@ def scan(step: Callable[..., Any], sequences: Iterable[TensorLike],
     closes over (its closure's values, default arguments, a bound method's object; a
     callable object by itself), so a lambda written inline, a new function at every
     call, is recorded once as long as it closes over the same objects. A step that
-    reads a tensor requiring grad that is not in ``fixed``, or returns something its
-    ops did not make, runs op by op, as everything does inside ``disabled()``, with a
-    ``ScanFallbackWarning`` naming the reason (once per step and shapes). What the
-    step computes in Python is recorded as it was at the first call: a number it reads
-    from an object (a cell attribute) is a constant from then on; pass what changes
-    as a tensor, in ``fixed``, or as a sequence. A random draw while the step is
-    recorded (``F.dropout`` in training) is refused with a RuntimeError, since the
-    recording would replay one mask at every step: draw the mask outside and pass it
-    as a sequence (op by op, inside ``disabled()``, the step may draw).
+    reads a tensor requiring grad that is not in ``fixed``, makes a constant of a step
+    value's numbers (``Tensor(h.data)``, which a recording would freeze at the first
+    step's), or returns something its ops did not make, runs op by op, as everything
+    does inside ``disabled()``, with a ``ScanFallbackWarning`` naming the reason (once
+    per step and shapes). What the step computes in Python is recorded as it was at
+    the first call: a number it reads from an object (a cell attribute) is a constant
+    from then on; pass what changes as a tensor, in ``fixed``, or as a sequence. A
+    random draw while the step is recorded (``F.dropout`` in training) is refused
+    with a RuntimeError, since the recording would replay one mask at every step:
+    draw the mask outside and pass it as a sequence (op by op, inside
+    ``disabled()``, the step may draw).
 
     Refused before the step runs (TypeError): ``sequences`` and ``states`` that are
     not lists of tensors or arrays (a lone tensor too: write ``[h0]``), a ``fixed``
@@ -760,6 +772,11 @@ def _fixed_tensors(fixed: Any) -> tuple[list[str], tuple[Tensor, ...]]:
 def _meta(meta: tuple) -> str:
     shape, dtype = meta
     return f"shape {shape}, dtype {dtype}"
+
+
+_FROZEN = ("it makes a constant of a step value's numbers (a Tensor of h.data, say), "
+           "which a recording would freeze at the first step's; use the tensor itself, "
+           "or h.detach() for its values without a gradient")
 
 
 def _outsider(t: Tensor, label: str | None = None) -> str:
@@ -987,7 +1004,8 @@ def recorded_step(step: Callable[..., Any], step_inputs: Sequence[np.ndarray], n
     with no_grad():
         _, program = _recorded(lambda: _new_state(step(*inputs), n_states, step),
                                (*inputs, *fixed), name, names,
-                               [f"{n}_new" for n in states], where or f"{name}.step")
+                               [f"{n}_new" for n in states], where or f"{name}.step",
+                               varying=len(inputs))
     if not isinstance(program, Program):
         if program.tensor is not None:  # (the reason alone: a recording keeps no tensor)
             program = Unscannable(f"{_outsider(program.tensor, _label_in(step, program.tensor))}"
