@@ -250,15 +250,11 @@ def _loop_mistakes(cell: str, H: int) -> Iterator[tuple[str, str, Mistake]]:
     if cell == "lstm":
         yield ("missing_recurrent_carry", "both carries (dh and dc from step t+1) dropped",
                Mistake(drop=frozenset({"h", "c"})))
-    sites = DERIVATIVE_SITES[cell]
     for style, how in (("activated", "taken at the activation's output (f'(f(a)))"),
                        ("raw", "written with the output's formula on the pre-activation")):
-        for site in sites:
-            yield ("wrong_point_derivative", f"the derivative of {_site_name(site)} {how}",
-                   Mistake(derivative=((site, style),)))
-        if len(sites) > 1:
-            yield ("wrong_point_derivative", f"every activation's derivative {how}",
-                   Mistake(derivative=tuple((s, style) for s in sites)))
+        for group, which in _site_groups(cell):
+            yield ("wrong_point_derivative", f"the derivative of {which} {how}",
+                   Mistake(derivative=tuple((s, style) for s in group)))
     gates = GATES[cell]
     for a in range(len(gates)):
         for b in range(a + 1, len(gates)):
@@ -276,6 +272,19 @@ def _loop_mistakes(cell: str, H: int) -> Iterator[tuple[str, str, Mistake]]:
         yield ("reset_gate_placement", "the reset gate applied before W_hn "
                "(n = tanh(W_in x + W_hn (r * h))), where the layer applies it after",
                Mistake(reset_before=True))
+
+
+def _site_groups(cell: str) -> Iterator[tuple[tuple[str, ...], str]]:
+    """Each activation alone, every sigmoid, every tanh, and all of them."""
+    sites = DERIVATIVE_SITES[cell]
+    for site in sites:
+        yield (site,), _site_name(site)
+    sigmoids = tuple(s for s in sites if s in "ifozr")
+    tanhs = tuple(s for s in sites if s not in sigmoids)
+    for group, which in ((sigmoids, "every sigmoid gate"), (tanhs, "every tanh"),
+                         (sites, "every activation")):
+        if len(group) > 1:
+            yield group, which
 
 
 def _carry_name(carry: str) -> str:
