@@ -3,6 +3,7 @@
     python -m tinygrad_rnn                  # the tour, in English
     python -m tinygrad_rnn tour --lang fa   # the tour, explanations in Persian
     python -m tinygrad_rnn gradcheck        # every built-in op and layer, one table
+    python -m tinygrad_rnn zoo              # the bug zoo: each hand BPTT's diagnosis
 """
 
 from __future__ import annotations
@@ -29,21 +30,42 @@ def _gradcheck(out: Callable[[str], object] = print) -> int:
     return 0 if all(r.ok for r in rows) else 1
 
 
+def _zoo(out: Callable[[str], object] = print) -> int:
+    """Every bug of reference/bugs.py beside autograd, with compare_grads' diagnosis."""
+    from .reference.bugs import ZOO, diagnose
+
+    found = 0
+    for bug in ZOO:
+        report = diagnose(bug)
+        said = next((d for d in report.diagnoses if d.kind == bug.kind), None)
+        found += said is not None and report.kinds[0] == bug.kind
+        out(f"{bug.name} ({bug.cell}): {bug.mistake}")
+        out(f"    {report.summary}")
+        if said is not None:
+            out(f"    {said.name}: [{said.kind}] {said.message}")
+    out(f"({found} of {len(ZOO)} diagnosed as declared)")
+    return 0 if found == len(ZOO) else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tinygrad_rnn",
         description="tinygrad_rnn: a guided tour of the notebook it grew from, and tools.")
     parser.add_argument("--lang", choices=LANGUAGES, default="en",
                         help="language of the tour's explanations (default: en)")
-    sub = parser.add_subparsers(dest="command", metavar="{tour,gradcheck}")
+    sub = parser.add_subparsers(dest="command", metavar="{tour,gradcheck,zoo}")
     tour = sub.add_parser("tour", help="the guided tour (the default): the notebook's RNN, "
                                        "its BPTT bugs found by compare_grads, a trained LSTM")
     tour.add_argument("--lang", choices=LANGUAGES, default=None, dest="tour_lang",
                       help="en (default) or fa (Persian)")
     sub.add_parser("gradcheck", help="gradcheck every built-in op and layer and print a table")
+    sub.add_parser("zoo", help="the bug zoo: hand BPTTs with one classic mistake each, and "
+                               "what compare_grads diagnoses")
     args = parser.parse_args(argv)
     if args.command == "gradcheck":
         return _gradcheck()
+    if args.command == "zoo":
+        return _zoo()
     lang = getattr(args, "tour_lang", None) or args.lang
     run_tour(lang)
     return 0

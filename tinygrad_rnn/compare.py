@@ -18,17 +18,46 @@ diagnosis of the usual hand-derivation mistakes:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .arguments import describe, is_int, number
+from .arguments import describe, is_int, number, size
 from .checkrows import MAX_ERRORS, Column, GradientErrors, format_table, name_width
 
 if TYPE_CHECKING:
     from .nn import Module
+
+
+KINDS = ("missing", "shape", "transpose", "zero", "sign", "scale", "loss_reduction",
+         "gate_swap", "bias_confusion", "missing_recurrent_carry", "time_shift",
+         "last_step_only", "first_step_only", "wrong_point_derivative", "loop_boundary",
+         "clipping", "reset_gate_placement", "unknown")
+"""Every diagnosis kind ``compare_grads`` gives; stable codes, for code to test against."""
+
+
+class Diagnosis(str):
+    """One diagnosis of one gradient: ``name`` (the gradient's), ``kind`` (one of
+    ``KINDS``) and ``message``. It is also the message itself, a ``str``, as the
+    rows' diagnoses were before they had kinds."""
+
+    name: str
+    kind: str
+    message: str
+
+    def __new__(cls, name: str, kind: str, message: str) -> Diagnosis:
+        self = super().__new__(cls, message)
+        self.name, self.kind, self.message = name, kind, message
+        return self
+
+    def __repr__(self) -> str:
+        return f"Diagnosis({self.name!r}, {self.kind!r}, {self.message!r})"
+
+    def __reduce__(self) -> tuple:
+        return Diagnosis, (self.name, self.kind, self.message)
 
 
 @dataclass
@@ -39,18 +68,44 @@ class GradComparisonRow:
     max_rel_error: float
     cosine: float
     ok: bool
-    diagnoses: list[str] = field(default_factory=list)
+    diagnoses: list[Diagnosis] = field(default_factory=list)
+    steps: np.ndarray | None = None   # the worst relative error at each t, given a time axis
 
 
 @dataclass
 class GradComparison:
-    """Rows per gradient name; ``str()`` gives the table and the diagnoses."""
+    """Rows per gradient name; ``str()`` gives the summary, the table and the diagnoses."""
 
     rows: list[GradComparisonRow]
 
     @property
     def ok(self) -> bool:
         return all(row.ok for row in self.rows)
+
+    @property
+    def diagnoses(self) -> list[Diagnosis]:
+        """Every row's diagnoses, in row order (empty when all agree)."""
+        return [d for row in self.rows for d in row.diagnoses]
+
+    @property
+    def kinds(self) -> list[str]:
+        """The kinds diagnosed, the most frequent first (ties: in ``KINDS`` order)."""
+        counts = Counter(d.kind for d in self.diagnoses)
+        return sorted(counts, key=lambda k: (-counts[k], KINDS.index(k)))
+
+    @property
+    def summary(self) -> str:
+        """One line: "all 4 gradients agree, worst relative error 3e-12", or
+        "2 of 4 disagree: weight_hh (missing_recurrent_carry), ..."."""
+        n = len(self.rows)
+        if self.ok:
+            worst = max((r.max_rel_error for r in self.rows), default=0.0)
+            plural = "s" if n != 1 else ""
+            return f"all {n} gradient{plural} agree, worst relative error {worst:.0e}"
+        bad = [r for r in self.rows if not r.ok]
+        named = ", ".join(f"{r.name} ({', '.join(dict.fromkeys(d.kind for d in r.diagnoses))})"
+                          for r in bad)
+        return f"{len(bad)} of {n} disagree: {named}"
 
     def __getitem__(self, name: str) -> GradComparisonRow:
         for row in self.rows:
@@ -64,11 +119,35 @@ class GradComparison:
                    Column("shape", lambda r: r.shape, 14, align="<"), *MAX_ERRORS,
                    Column("cosine", lambda r: r.cosine, 9, ".4f"),
                    Column("verdict", lambda r: "ok" if r.ok else "MISMATCH", align="<", gap="  "))
-        lines = format_table(columns, self.rows)
-        notes = [f"  {r.name}: {d}" for r in self.rows for d in r.diagnoses]
+        lines = [self.summary, ""] + format_table(columns, self.rows)
+        lines += _step_table([r for r in self.rows if r.steps is not None])
+        notes = [f"  {d.name}: [{d.kind}] {d.message}" for d in self.diagnoses]
         if notes:
             lines += ["", "diagnoses:"] + notes
         return "\n".join(lines)
+
+
+MAX_STEPS_SHOWN = 24
+
+
+def _step_table(rows: list[GradComparisonRow]) -> list[str]:
+    """The worst relative error at each time step, one column per gradient with a time axis."""
+    if not rows:
+        return []
+    T = max(len(r.steps) for r in rows if r.steps is not None)
+    width = max(10, *(len(r.name) + 1 for r in rows))
+    lines = ["", "worst relative error per time step:",
+             "     t" + "".join(f"{r.name:>{width}}" for r in rows)]
+    shown = list(range(T)) if T <= MAX_STEPS_SHOWN else \
+        list(range(MAX_STEPS_SHOWN // 2)) + [-1] + list(range(T - MAX_STEPS_SHOWN // 2, T))
+    for t in shown:
+        if t < 0:
+            lines.append("   ...")
+            continue
+        cells = "".join(f"{r.steps[t]:>{width}.2e}" if r.steps is not None and t < len(r.steps)
+                        else " " * width for r in rows)
+        lines.append(f"{t:>6}{cells}")
+    return lines
 
 
 def _as_gradient_dict(grads: Any, which: str = "expected") -> dict[str, np.ndarray]:
@@ -155,6 +234,15 @@ def _close(a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> bool:
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=atol))
 
 
+def _same(a: np.ndarray, b: np.ndarray, tol: float = 1e-7) -> bool:
+    """a equals b up to rounding, measured on the whole array (not element by element,
+    so a tiny element computed two ways does not count against it)."""
+    if a.shape != b.shape:
+        return False
+    scale = max(float(np.linalg.norm(a)), float(np.linalg.norm(b)))
+    return bool(np.linalg.norm(a - b) <= tol * scale) if scale > 0 else True
+
+
 def _scale_factor(expected: np.ndarray, actual: np.ndarray) -> tuple[float | None, float]:
     """Least-squares k in actual ~ k * expected, and how much of actual it leaves unexplained."""
     ee = float(np.sum(expected * expected))
@@ -165,65 +253,269 @@ def _scale_factor(expected: np.ndarray, actual: np.ndarray) -> tuple[float | Non
     return k, float(residual)
 
 
-def _diagnose(name: str, expected: np.ndarray, actual: np.ndarray, rtol: float, atol: float,
-              time_axis: int | None, activation: np.ndarray | None) -> list[str]:
-    if expected.shape != actual.shape:
-        if actual.T.shape == expected.shape and _close(expected, actual.T, rtol, atol):
-            return [f"transposed: actual has shape {actual.shape}, expected {expected.shape}, "
-                    f"and actual.T matches: check the order of a matmul's operands"]
-        return [f"shapes differ: actual {actual.shape}, expected {expected.shape}"]
-    if not np.any(actual) and np.any(expected):
-        return ["all zeros: this gradient was never accumulated (a missing += or a term "
-                "that never reaches this parameter)"]
-    if _close(expected, -actual, rtol, atol):
-        return ["sign flipped: actual = -expected (a subtraction reversed, or a step "
-                "taken with + instead of -)"]
-    square = actual.ndim == 2 and actual.shape[0] == actual.shape[1]
-    if square and _close(expected, actual.T, rtol, atol):
-        return ["transposed: actual.T matches expected: check the order of a matmul's operands"]
-    notes = []
+# --------------------------------------------------------------------------- the context
+
+
+@dataclass
+class _Context:
+    """What the diagnoses of one comparison may use beyond the two arrays of a name."""
+
+    rtol: float
+    atol: float
+    gates: tuple[str, ...] = ()
+    batch_size: int | None = None
+    seq_len: int | None = None
+    candidates: list[Any] = field(default_factory=list)   # reference.mistakes.Candidate
+
+
+def _gate_names(gates: Any, *modules: Any) -> tuple[str, ...]:
+    """``gates`` as a tuple of names ("ifgo" -> ('i', 'f', 'g', 'o')), else a Module's own."""
+    if gates is not None:
+        if isinstance(gates, str):
+            return tuple(gates)
+        if isinstance(gates, Sequence) and all(isinstance(g, str) for g in gates):
+            return tuple(gates)
+        raise TypeError(f"compare_grads: gates must be a str of one-letter gate names "
+                        f"(\"ifgo\") or a tuple of names, got {describe(gates)}")
+    for module in modules:
+        found = _module_gates(module)
+        if found:
+            return found
+    return ()
+
+
+def _module_gates(module: Any) -> tuple[str, ...]:
+    if module is None or not hasattr(module, "named_parameters"):
+        return ()
+    own = getattr(module, "gates", None) or getattr(getattr(module, "cell_class", None),
+                                                    "gates", None)
+    if isinstance(own, tuple) and own:
+        return own
+    name = type(module).__name__
+    return {"LSTM": ("i", "f", "g", "o"), "LSTMCell": ("i", "f", "g", "o"),
+            "GRU": ("r", "z", "n"), "GRUCell": ("r", "z", "n")}.get(name, ())
+
+
+def _sizes(ctx: _Context, grads: dict[str, np.ndarray], axes: dict[str, int | None]) -> None:
+    """Fill T and N from the arrays with a time axis, where no hint gave them."""
+    for name, axis in axes.items():
+        g = grads[name]
+        if axis is None:
+            continue
+        if ctx.seq_len is None:
+            ctx.seq_len = int(g.shape[axis])
+        if ctx.batch_size is None and g.ndim >= 3 and axis % g.ndim + 1 < g.ndim - 1:
+            ctx.batch_size = int(g.shape[axis % g.ndim + 1])
+
+
+# --------------------------------------------------------------------------- one gradient
+
+
+def _diagnose(name: str, expected: np.ndarray, actual: np.ndarray, ctx: _Context,
+              time_axis: int | None, activation: np.ndarray | None) -> list[Diagnosis]:
+    """The diagnoses of one mismatching gradient, the surest first."""
+    def say(kind: str, message: str) -> list[Diagnosis]:
+        return [Diagnosis(name, kind, message)]
+
+    exact = _exact_pattern(name, expected, actual, ctx)
+    if exact:
+        return exact
+    explained = _explained_by_candidate(name, actual, expected)(ctx)
+    if explained:
+        return explained
+    notes: list[Diagnosis] = []
+    if time_axis is not None and actual.shape[time_axis] > 1:
+        notes += _time_pattern(name, expected, actual, ctx, time_axis)
+    if not notes:
+        notes += _approximate_gate_swap(name, expected, actual, ctx)
     k, residual = _scale_factor(expected, actual)
-    if k is not None and residual < 1e-6 and abs(k - 1) > rtol:
-        return [f"a constant scale factor: actual = {k:.3f} x expected (expected = "
-                f"{1 / k:.3f} x actual): look for a lost 1/N, 1/2 or 2, e.g. the gradient of "
-                f"0.5*sum where the loss is a mean"]
     if k is not None and residual < 0.05 and abs(k - 1) > 0.01:
-        notes.append(f"mostly a constant scale factor: actual ~ {k:.3f} x expected, plus a "
-                     f"smaller error of another kind ({residual:.1%} of the gradient)")
+        notes += say("scale", f"mostly a constant scale factor: actual ~ {k:.3f} x expected, "
+                              f"plus a smaller error of another kind ({residual:.1%} of the "
+                              f"gradient)")
     else:
         k = 1.0  # no scale to discount
-    error = np.abs(actual - k * expected)
-    if time_axis is not None and actual.shape[time_axis] > 1:
-        per_step = np.moveaxis(error, time_axis, 0).reshape(actual.shape[time_axis], -1).max(axis=1)
-        worst = float(per_step.max())
-        if worst > 0:
-            elsewhere_first = per_step[1:].max() <= 1e-3 * worst
-            elsewhere_last = per_step[:-1].max() <= 1e-3 * worst
-            if elsewhere_first and per_step[0] == worst:
-                notes.append("the error is confined to the first time step: check the loop "
-                             "boundary where the initial state enters (t = 0)")
-            elif elsewhere_last and per_step[-1] == worst:
-                notes.append("the error is confined to the last time step: check the loop "
-                             "boundary where BPTT starts (t = T-1, dh_next = 0)")
     if activation is not None:
-        magnitude = np.broadcast_to(np.abs(activation), actual.shape)
-        relative = error / np.maximum(np.abs(k * expected), atol)
-        pairs = [(magnitude, relative)]
-        if time_axis is not None:
-            # in BPTT a local error also flows into earlier steps and blurs the trend there;
-            # step by step, the step where it starts shows it clearly
-            pairs += zip(np.moveaxis(magnitude, time_axis, 0), np.moveaxis(relative, time_axis, 0))
-        corr = max(_rank_correlation(m.ravel(), r.ravel()) for m, r in pairs)
-        if corr > 0.7:
-            notes.append(f"the error grows with the activation's magnitude (rank correlation "
-                         f"{corr:.2f}): a derivative evaluated at the wrong quantity, e.g. "
-                         f"tanh'(h) = 1 - tanh(h)**2 where h is already tanh(a); "
-                         f"write it with the output: 1 - h**2")
+        notes += _grows_with_activation(name, expected, actual, k, ctx, time_axis, activation)
     if not notes:
         cos = _cosine(expected, actual)
-        notes.append(f"no simple pattern found (cosine similarity {cos:.3f}); check the "
-                     f"derivation term by term, or compare per time step with time_axis=")
+        notes += say("unknown", f"no simple pattern found (cosine similarity {cos:.3f}); check "
+                                f"the derivation term by term, or compare per time step with "
+                                f"time_axis=")
     return notes
+
+
+def _exact_pattern(name: str, expected: np.ndarray, actual: np.ndarray,
+                   ctx: _Context) -> list[Diagnosis]:
+    """Mistakes that leave the gradient an exact rearrangement of the right one."""
+    def say(kind: str, message: str) -> list[Diagnosis]:
+        return [Diagnosis(name, kind, message)]
+
+    rtol, atol = ctx.rtol, ctx.atol
+    if expected.shape != actual.shape:
+        if actual.T.shape == expected.shape and _close(expected, actual.T, rtol, atol):
+            return say("transpose", f"transposed: actual has shape {actual.shape}, expected "
+                                    f"{expected.shape}, and actual.T matches: check the order "
+                                    f"of a matmul's operands")
+        return say("shape", f"shapes differ: actual {actual.shape}, expected {expected.shape}")
+    if not np.any(actual) and np.any(expected):
+        return say("zero", "all zeros: this gradient was never accumulated (a missing += or a "
+                           "term that never reaches this parameter)")
+    if _close(expected, -actual, rtol, atol):
+        return say("sign", "sign flipped: actual = -expected (a subtraction reversed, or a step "
+                           "taken with + instead of -)")
+    if actual.ndim == 2 and actual.shape[0] == actual.shape[1] and \
+            _close(expected, actual.T, rtol, atol):
+        return say("transpose", "transposed: actual.T matches expected: check the order of a "
+                                "matmul's operands")
+    swap = _swapped_gates(expected, actual, ctx, exact=True)
+    if swap:
+        order = ", ".join(ctx.gates)
+        return say("gate_swap", f"gates {swap[0]} and {swap[1]} swapped: their row blocks are "
+                                f"exchanged (check the order the gates are stacked in: {order})")
+    k, residual = _scale_factor(expected, actual)
+    if k is not None and residual < 1e-6 and abs(k - 1) > rtol:
+        reduction = _loss_reduction(k, ctx)
+        if reduction:
+            return say("loss_reduction", reduction)
+        return say("scale", f"a constant scale factor: actual = {k:.3f} x expected (expected = "
+                            f"{1 / k:.3f} x actual): look for a lost 1/N, 1/2 or 2, e.g. the "
+                            f"gradient of 0.5*sum where the loss is a mean")
+    return []
+
+
+def _loss_reduction(k: float, ctx: _Context) -> str | None:
+    """The message when k is a factor 1/N, 1/T, 1/(N T) (or its inverse, or N/T) off."""
+    N, T = ctx.batch_size, ctx.seq_len
+    factors: list[tuple[float, str]] = []
+    if N and N > 1:
+        factors += [(1 / N, f"an extra 1/N (N = {N}, the batch): the hand gradient averages "
+                            f"over the batch where the loss does not"),
+                    (N, f"a missing 1/N (N = {N}, the batch): the loss is a mean over the "
+                        f"batch, the hand gradient a sum")]
+    if T and T > 1:
+        factors += [(1 / T, f"an extra 1/T (T = {T}, the steps): the hand gradient averages "
+                            f"over time where the loss does not"),
+                    (T, f"a missing 1/T (T = {T}, the steps): the loss is a mean over time, "
+                        f"the hand gradient a sum")]
+    if N and T and N > 1 and T > 1:
+        factors += [(1 / (N * T), f"an extra 1/(N T) (N = {N}, T = {T}): the hand gradient "
+                                  f"averages over batch and time where the loss does not"),
+                    (N * T, f"a missing 1/(N T) (N = {N}, T = {T}): the loss is a mean over "
+                            f"batch and time, the hand gradient a sum")]
+        if N != T:
+            factors += [(N / T, f"averaged over the wrong axis: divided by T = {T} where the "
+                                f"loss divides by N = {N}"),
+                        (T / N, f"averaged over the wrong axis: divided by N = {N} where the "
+                                f"loss divides by T = {T}")]
+    matches = [text for factor, text in factors if abs(k - factor) <= 1e-6 * factor]
+    if not matches:
+        return None
+    return (f"the loss's reduction: actual = {k:.4g} x expected, {' or '.join(matches)}")
+
+
+def _blocks(a: np.ndarray, G: int) -> list[np.ndarray]:
+    return np.split(a, G, axis=0)
+
+
+def _swapped_gates(expected: np.ndarray, actual: np.ndarray, ctx: _Context,
+                   exact: bool) -> tuple[str, str] | None:
+    """Two gates whose row blocks, exchanged in actual, make it match (or come much closer)."""
+    G = len(ctx.gates)
+    if G < 2 or actual.ndim == 0 or actual.shape[0] % G or actual.shape != expected.shape:
+        return None
+    before = float(np.linalg.norm(actual - expected))
+    best: tuple[float, tuple[str, str] | None] = (0.3 * before, None)
+    blocks = _blocks(actual, G)
+    for a in range(G):
+        for b in range(a + 1, G):
+            swapped = list(blocks)
+            swapped[a], swapped[b] = blocks[b], blocks[a]
+            trial = np.concatenate(swapped)
+            if exact and _close(trial, expected, ctx.rtol, ctx.atol):
+                return ctx.gates[a], ctx.gates[b]
+            error = float(np.linalg.norm(trial - expected))
+            if not exact and error < best[0]:
+                best = (error, (ctx.gates[a], ctx.gates[b]))
+    return best[1]
+
+
+def _approximate_gate_swap(name: str, expected: np.ndarray, actual: np.ndarray,
+                           ctx: _Context) -> list[Diagnosis]:
+    swap = _swapped_gates(expected, actual, ctx, exact=False)
+    if not swap:
+        return []
+    return [Diagnosis(name, "gate_swap", f"mostly gates {swap[0]} and {swap[1]} swapped: "
+                                         f"exchanging their row blocks removes most of the "
+                                         f"error (the rest: the swap reached earlier steps "
+                                         f"through the recurrence)")]
+
+
+def _explained_by_candidate(name: str, actual: np.ndarray,
+                            expected: np.ndarray) -> Callable[[_Context], list[Diagnosis]]:
+    """The first candidate mistake whose gradient ``actual`` reproduces (given ``model=``)."""
+    def explain(ctx: _Context) -> list[Diagnosis]:
+        key = _candidate_key(name)
+        for c in ctx.candidates:
+            g = c.grads.get(key)
+            if g is not None and not _same(g, expected) and _same(g, actual):
+                return [Diagnosis(name, c.kind, f"matches the gradient with {c.description}")]
+        return []
+    return explain
+
+
+def _candidate_key(name: str) -> str:
+    return name[:-3] if name.endswith("_l0") else name
+
+
+def _time_pattern(name: str, expected: np.ndarray, actual: np.ndarray, ctx: _Context,
+                  time_axis: int) -> list[Diagnosis]:
+    """Patterns in how the error moves across time steps."""
+    def say(kind: str, message: str) -> list[Diagnosis]:
+        return [Diagnosis(name, kind, message)]
+
+    e, a = np.moveaxis(expected, time_axis, 0), np.moveaxis(actual, time_axis, 0)
+    T = len(e)
+    for by, which in ((1, "t-1"), (-1, "t+1")):
+        src, dst = (slice(None, -1), slice(1, None)) if by == 1 else \
+            (slice(1, None), slice(None, -1))
+        if T > 2 and _same(a[dst], e[src], 1e-6) and not _same(a[dst], e[dst], 1e-6):
+            return say("time_shift", f"shifted by one step: actual at step t matches expected "
+                                     f"at step {which} (a term taken at the neighbouring step)")
+    wrong = [t for t in range(T) if not _close(e[t], a[t], ctx.rtol, ctx.atol)]
+    if wrong == [0]:
+        return say("loop_boundary", "the error is confined to the first time step: check the "
+                                    "loop boundary where the initial state enters (t = 0)")
+    if wrong == [T - 1]:
+        return say("loop_boundary", "the error is confined to the last time step: check the "
+                                    "loop boundary where BPTT starts (t = T-1, dh_next = 0)")
+    if wrong and T - 1 not in wrong and T - 2 in wrong:
+        return say("missing_recurrent_carry",
+                   f"right at the last step, wrong before it (from step {max(wrong)} back): the "
+                   f"gradient carried back from step t+1 (dh_next, and dc_next for an LSTM) is "
+                   f"dropped or wrong")
+    return []
+
+
+def _grows_with_activation(name: str, expected: np.ndarray, actual: np.ndarray, k: float,
+                           ctx: _Context, time_axis: int | None,
+                           activation: np.ndarray) -> list[Diagnosis]:
+    error = np.abs(actual - k * expected)
+    magnitude = np.broadcast_to(np.abs(activation), actual.shape)
+    relative = error / np.maximum(np.abs(k * expected), ctx.atol)
+    pairs = [(magnitude, relative)]
+    if time_axis is not None:
+        # in BPTT a local error also flows into earlier steps and blurs the trend there;
+        # step by step, the step where it starts shows it clearly
+        pairs += zip(np.moveaxis(magnitude, time_axis, 0), np.moveaxis(relative, time_axis, 0))
+    corr = max(_rank_correlation(m.ravel(), r.ravel()) for m, r in pairs)
+    if corr <= 0.7:
+        return []
+    return [Diagnosis(name, "wrong_point_derivative",
+                      f"the error grows with the activation's magnitude (rank correlation "
+                      f"{corr:.2f}): a derivative evaluated at the wrong quantity, e.g. "
+                      f"tanh'(h) = 1 - tanh(h)**2 where h is already tanh(a); "
+                      f"write it with the output: 1 - h**2")]
 
 
 def _rank_correlation(x: np.ndarray, y: np.ndarray) -> float:
@@ -241,59 +533,226 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sum(a * b) / (na * nb))
 
 
+# --------------------------------------------------------------------------- across names
+
+
+def _bias_confusion(expected: dict[str, np.ndarray], actual: dict[str, np.ndarray],
+                    rows: dict[str, GradComparisonRow], ctx: _Context) -> None:
+    """bias_ih and bias_hh mixed up, one missing, or both given one's gradient: replaces
+    the diagnoses of the bias that is wrong (each alone may look like a scale or a zero)."""
+    for ih in [n for n in rows if "bias_ih" in n]:
+        hh = ih.replace("bias_ih", "bias_hh")
+        if hh not in rows or ih not in actual or hh not in actual:
+            continue
+        for x, y in ((ih, hh), (hh, ih)):
+            if rows[x].ok:
+                continue
+            message = _bias_mixup(x, y, expected, actual, ctx, rows[y].ok)
+            if message:
+                rows[x].diagnoses = [Diagnosis(x, "bias_confusion", message)]
+
+
+def _bias_mixup(x: str, y: str, expected: dict[str, np.ndarray], actual: dict[str, np.ndarray],
+                ctx: _Context, partner_ok: bool) -> str | None:
+    ex, ey, ax, ay = expected[x], expected[y], actual[x], actual[y]
+    if ex.shape != ey.shape or ax.shape != ex.shape or ay.shape != ey.shape:
+        return None
+    close = lambda a, b: _close(a, b, ctx.rtol, ctx.atol)  # noqa: E731
+    if close(ax, ey) and not close(ex, ey):
+        return f"{x} has {y}'s gradient: the two biases' gradients are mixed up"
+    if close(ax, ex + ey) and not close(ay, ey):
+        return f"{x} has the gradients of both biases ({x} + {y}); {y}'s went into it"
+    if not np.any(ax) and partner_ok:
+        return (f"{x} is missing (all zeros) while {y} is right: both biases get a gradient "
+                f"(for a plain sum, the same one)")
+    if close(ax, ay) and close(ay, ey) and not close(ex, ey):
+        return f"{x} was given {y}'s gradient too: the two biases differ here"
+    return None
+
+
+def _nearest_candidate(expected: dict[str, np.ndarray], actual: dict[str, np.ndarray],
+                       rows: dict[str, GradComparisonRow], ctx: _Context) -> None:
+    """Where nothing surer was found: the candidate mistake that explains most of the error
+    over all the mismatching gradients together (given ``model=``)."""
+    unsure = [n for n, r in rows.items() if not r.ok and n in actual
+              and all(d.kind in ("unknown", "scale") for d in r.diagnoses)]
+    if not unsure or not ctx.candidates:
+        return
+    mismatching = [n for n, r in rows.items() if not r.ok and n in actual
+                   and expected[n].shape == actual[n].shape]
+
+    def distance(grads: dict[str, np.ndarray]) -> float:
+        total = 0.0
+        for n in mismatching:
+            g = grads.get(_candidate_key(n), expected[n])
+            total += float(np.sum((actual[n] - g) ** 2)) / max(float(np.sum(expected[n] ** 2)),
+                                                               1e-300)
+        return total
+
+    base = distance({_candidate_key(n): expected[n] for n in mismatching})
+    scored = sorted(((distance(c.grads), i) for i, c in enumerate(ctx.candidates)))
+    if not scored or scored[0][0] > 0.25 * base:
+        return
+    best = ctx.candidates[scored[0][1]]
+    share = 1.0 - scored[0][0] / base
+    for n in unsure:
+        rows[n].diagnoses = [Diagnosis(n, best.kind, f"closest to the gradient with "
+                                                     f"{best.description} (which explains "
+                                                     f"{share:.0%} of the error)")]
+
+
+# --------------------------------------------------------------------------- model= path
+
+
+_CELLS = {"RNN": "rnn", "LSTM": "lstm", "GRU": "gru"}
+
+
+def _model_candidates(model: Any, inputs: Any, loss_fn: Any, ctx: _Context) -> list[Any]:
+    """The candidate mistakes' gradients for ``model`` on ``inputs`` (reference.mistakes)."""
+    from . import no_grad
+    from .reference.mistakes import candidates
+    from .tensor import Tensor
+
+    cell = _CELLS.get(type(model).__name__)
+    if cell is None or not hasattr(model, "state_dict") or getattr(model, "num_layers", 1) != 1 \
+            or getattr(model, "bidirectional", False) or getattr(model, "proj_size", 0) \
+            or getattr(model, "nonlinearity", "tanh") != "tanh":
+        raise ValueError(f"compare_grads: model must be a one-layer, one-direction nn.RNN "
+                         f"(tanh), nn.LSTM or nn.GRU, got {describe(model)}")
+    if inputs is None:
+        raise ValueError("compare_grads: model= needs inputs= (the x the gradients are of)")
+    if loss_fn is not None and not callable(loss_fn):
+        raise TypeError(f"compare_grads: loss_fn must be a function of the output sequence, "
+                        f"got {describe(loss_fn)}")
+    x = _array("inputs", inputs.data if hasattr(inputs, "grad") else inputs)
+    if x.ndim not in (2, 3) or x.shape[-1] != model.input_size:
+        raise ValueError(f"compare_grads: inputs must be (T, N, {model.input_size}) or "
+                         f"(T, {model.input_size}), got shape {x.shape}")
+    with no_grad():
+        out, _ = model(Tensor(x))
+    leaf = Tensor(np.asarray(out.data, dtype=np.float64), requires_grad=True)
+    loss = leaf.sum() if loss_fn is None else loss_fn(leaf)
+    loss.backward()
+    d_out = np.asarray(leaf.grad, dtype=np.float64)
+    if x.ndim == 2:            # unbatched (T, I)
+        x, d_out = x[:, None], d_out[:, None]
+    elif getattr(model, "batch_first", False):
+        x, d_out = x.transpose(1, 0, 2), d_out.transpose(1, 0, 2)
+    ctx.seq_len = ctx.seq_len or x.shape[0]
+    ctx.batch_size = ctx.batch_size or x.shape[1]
+    params = {_candidate_key(k): np.asarray(v, dtype=np.float64)
+              for k, v in model.state_dict().items()}
+    return candidates(cell, params, x, d_out)
+
+
+# --------------------------------------------------------------------------- the entry
+
+
 def compare_grads(expected: Mapping[str, Any] | Module, actual: Mapping[str, Any] | Module, *,
                   rtol: float = 1e-5, atol: float = 1e-8,
                   time_axis: int | dict[str, int] | None = None,
-                  activations: Mapping[str, np.ndarray] | None = None) -> GradComparison:
+                  activations: Mapping[str, np.ndarray] | None = None,
+                  gates: str | Sequence[str] | None = None,
+                  batch_size: int | None = None, seq_len: int | None = None,
+                  model: Module | None = None, inputs: Any = None,
+                  loss_fn: Callable[[Any], Any] | None = None) -> GradComparison:
     """Compare gradients name by name and diagnose the usual hand-derivation mistakes.
 
     Arguments:
         expected: the trusted gradients: a dict name -> array, a dict name ->
             Tensor (their ``.grad``), or a Module (its parameters' ``.grad``).
-        actual: the gradients under test, in the same forms.
+        actual: the gradients under test, in the same forms. A name of
+            ``expected`` missing here is diagnosed (kind ``missing``).
         rtol, atol: a name is ok when |actual - expected| <= atol + rtol * |expected|
             for every element (``np.allclose``'s rule, and ``tr.gradcheck``'s).
         time_axis: an int (or a dict name -> int) naming the time axis of
-            per-step gradients, to find an error confined to one end of BPTT.
+            per-step gradients (dL/dh_t as (T, N, H), dL/dx, each step's share of
+            a parameter gradient): the report then shows the worst error at each
+            step and diagnoses from how it moves across steps.
         activations: dict name -> the activation each gradient element belongs
             to (broadcastable), to find an error that grows with its magnitude.
+        gates: the names of the row blocks of the weights and biases, in order
+            ("ifgo", or a tuple of names), to find two gates exchanged; taken from
+            a Module (``expected``, ``actual`` or ``model``) when not given.
+        batch_size, seq_len: N and T, to name a factor 1/N, 1/T or 1/(N T);
+            otherwise read from ``inputs`` or the arrays with a time axis.
+        model, inputs, loss_fn: a one-layer, one-direction ``nn.RNN`` (tanh),
+            ``nn.LSTM`` or ``nn.GRU``, the x (in its layout) the gradients are of,
+            and the loss of its output sequence (default: its sum). Then the
+            gradients of candidate mistakes (a dropped carry, a term at the
+            neighbouring step, only the last step kept, ...) are computed for this
+            layer and input (``tinygrad_rnn.reference.mistakes``), and the one
+            ``actual`` matches is named: the diagnosis of summed parameter
+            gradients, which have no time axis to read.
 
     Returns:
-        a ``GradComparison``: ``.ok``, ``.rows`` (with ``.diagnoses``), and
-        ``str()`` for the table.
+        a ``GradComparison``: ``.ok``, ``.summary`` (one line), ``.diagnoses``
+        (each with ``.name``, ``.kind``, ``.message``; ``KINDS`` lists the
+        kinds), ``.rows`` (one per name), and ``str()``: the summary, the table,
+        the per-step table and the diagnoses.
 
     Refuses: gradients that are not a dict or a Module, names that are not str,
     values that are not numbers (TypeError); a Tensor without ``.grad``, a negative
     or non-finite ``rtol``/``atol``, a ``time_axis`` out of a gradient's range, an
     activation that does not broadcast to its gradient, a ``time_axis`` or
-    ``activations`` key that names no gradient (ValueError); different names in
-    ``expected`` and ``actual`` (KeyError, naming them).
+    ``activations`` key that names no gradient (ValueError); names in ``actual``
+    that are not in ``expected`` (KeyError, naming them); a ``model`` other than
+    the layers above, or without ``inputs`` (ValueError).
     """
+    ctx = _Context(rtol=number("compare_grads", "rtol", rtol, minimum=0.0),
+                   atol=number("compare_grads", "atol", atol, minimum=0.0),
+                   gates=_gate_names(gates, expected, actual, model),
+                   batch_size=None if batch_size is None else
+                   size("compare_grads", "batch_size", batch_size, minimum=1),
+                   seq_len=None if seq_len is None else
+                   size("compare_grads", "seq_len", seq_len, minimum=1))
     expected = _as_gradient_dict(expected, "expected")
     actual = _as_gradient_dict(actual, "actual")
-    missing = sorted(set(expected) - set(actual))
     extra = sorted(set(actual) - set(expected))
-    if missing or extra:
-        raise KeyError(f"compare_grads: names differ: missing from actual {missing}, "
-                       f"not in expected {extra}")
-    rtol = number("compare_grads", "rtol", rtol, minimum=0.0)
-    atol = number("compare_grads", "atol", atol, minimum=0.0)
+    if extra:
+        raise KeyError(f"compare_grads: names differ: not in expected {extra}")
     axes = _time_axes(time_axis, actual)  # (the actual gradient's axes: the one diagnosed)
     acts = _activations(activations, actual)
-    return GradComparison([_row(name, e, actual[name], rtol, atol, axes[name], acts.get(name))
-                           for name, e in expected.items()])
+    if model is not None:
+        ctx.candidates = _model_candidates(model, inputs, loss_fn, ctx)
+    _sizes(ctx, actual, axes)
+    rows = {name: _row(name, e, actual.get(name), ctx, axes.get(name), acts.get(name))
+            for name, e in expected.items()}
+    _bias_confusion(expected, actual, rows, ctx)
+    _nearest_candidate(expected, actual, rows, ctx)
+    return GradComparison(list(rows.values()))
 
 
-def _row(name: str, expected: np.ndarray, actual: np.ndarray, rtol: float, atol: float,
+def _row(name: str, expected: np.ndarray, actual: np.ndarray | None, ctx: _Context,
          time_axis: int | None, activation: np.ndarray | None) -> GradComparisonRow:
     """The errors, cosine, verdict and (for a mismatch) diagnoses of one gradient."""
+    inf = float("inf")
+    if actual is None:
+        return GradComparisonRow(name, expected.shape, inf, inf, float("nan"), False, [
+            Diagnosis(name, "missing", f"missing: the hand gradients have no {name!r} (a "
+                                       f"gradient never computed, or stored under another "
+                                       f"name)")])
+    steps = None
     if actual.shape == expected.shape:
         # the same errors and rule as a gradcheck, with the expected gradient trusted
-        errors = GradientErrors.measure(actual, expected, atol, rtol)
+        errors = GradientErrors.measure(actual, expected, ctx.atol, ctx.rtol)
         max_abs, max_rel, ok = errors.max_abs_error, errors.max_rel_error, errors.ok
         cosine = _cosine(expected, actual)
+        if time_axis is not None:
+            steps = _per_step(expected, actual, time_axis)
     else:  # no element stands beside another (a transposed gradient, say)
-        max_abs = max_rel = float("inf")
+        max_abs = max_rel = inf
         ok, cosine = False, float("nan")
-    diagnoses = [] if ok else _diagnose(name, expected, actual, rtol, atol, time_axis, activation)
-    return GradComparisonRow(name, expected.shape, max_abs, max_rel, cosine, ok, diagnoses)
+    diagnoses = [] if ok else _diagnose(name, expected, actual, ctx, time_axis, activation)
+    return GradComparisonRow(name, expected.shape, max_abs, max_rel, cosine, ok, diagnoses,
+                             steps)
+
+
+def _per_step(expected: np.ndarray, actual: np.ndarray, time_axis: int) -> np.ndarray:
+    """The worst relative error at each step along ``time_axis``."""
+    e = np.moveaxis(expected, time_axis, 0).reshape(expected.shape[time_axis], -1)
+    a = np.moveaxis(actual, time_axis, 0).reshape(actual.shape[time_axis], -1)
+    if e.shape[1] == 0:
+        return np.zeros(len(e))
+    rel = np.abs(a - e) / np.maximum(np.abs(e), np.finfo(np.float64).tiny)
+    return rel.max(axis=1)
