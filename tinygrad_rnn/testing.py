@@ -29,9 +29,11 @@ For recurrent layers: ``recurrent_configs()`` draws configurations (kind, sequen
 length, batch, sizes, layers, direction, batch_first, bias); a
 ``RecurrentConfig`` builds its layer, input and upstream gradient;
 ``check_layer_gradients`` runs ``tr.gradcheck_layer`` on them; and
-``check_hand_backward(hand_fn, configs)`` checks a hand-written backward against
-the graph's gradients, Hypothesis shrinking a failure to the smallest
-configuration that shows it. This module needs
+``check_hand_backward(hand_fn, kinds=..., bias=..., ...)`` checks a hand-written
+backward against the graph's gradients on the configurations its constraints
+allow, returning a ``HandBackwardReport`` on a pass and raising one
+``HandBackwardError`` at the smallest configuration Hypothesis shrinks a failure
+to. This module needs
 ``hypothesis`` (a test-only dependency), so ``import tinygrad_rnn`` does not
 import it.
 """
