@@ -326,3 +326,29 @@ def test_constraints_that_contradict_the_configs_strategy_are_refused():
 def test_recurrent_configs_refuses_the_same(kwargs, error, message):
     with pytest.raises(error, match="recurrent_configs: " + message):
         recurrent_configs(**kwargs)
+
+
+def test_a_comparison_with_a_summary_and_diagnoses_of_its_own_is_read_through_them(monkeypatch):
+    """compare_grads' result gains .summary and .diagnoses (name, kind, message): they are
+    used as they are, and the summary it prints first is not printed twice."""
+    import tinygrad_rnn.compare as compare
+
+    class WithSummary:
+        summary = "1 of 4 gradients disagree: weight_hh_l0 (a sign flip)"
+        diagnoses = ["the diagnoses of compare_grads"]
+
+        def __init__(self, comparison):
+            self.rows, self.ok, self.comparison = comparison.rows, comparison.ok, comparison
+
+        def __str__(self):
+            return f"{self.summary}\n{self.comparison}"
+
+    real = compare.compare_grads
+    monkeypatch.setattr(compare, "compare_grads", lambda *a, **k: WithSummary(real(*a, **k)))
+    with pytest.raises(HandBackwardError) as info:
+        check_hand_backward(rnn_backward_with_sign_flipped_weight_hh, kinds="rnn", **ONE_LAYER,
+                            settings=QUICK)
+    assert info.value.diagnoses == ["the diagnoses of compare_grads"]
+    text = str(info.value)
+    assert text.splitlines()[0].endswith(WithSummary.summary)
+    assert text.count(WithSummary.summary) == 1 and "MISMATCH" in text

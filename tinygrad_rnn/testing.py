@@ -574,13 +574,13 @@ def _size_constraint(where: str, name: str, spec: Any) -> _Constraint:
 def _choice_constraint(where: str, name: str, field: str, spec: Any,
                        choices: tuple) -> _Constraint:
     """One value of ``choices`` (fixed) or a non-empty sequence of them."""
-    single = str if field == "kind" else bool
+    single: tuple[type, ...] = (str,) if field == "kind" else (bool, np.bool_)
     expected = ("'rnn', 'lstm' or 'gru', or a sequence of them" if field == "kind"
                 else "a bool or a sequence of bools")
-    if isinstance(spec, (single, np.bool_)):
-        values: tuple = (bool(spec) if single is bool else spec,)
-    elif isinstance(spec, (tuple, list)) and all(isinstance(v, (single, np.bool_)) for v in spec):
-        values = tuple(dict.fromkeys(bool(v) if single is bool else v for v in spec))
+    if isinstance(spec, single):
+        values: tuple = (spec if field == "kind" else bool(spec),)
+    elif isinstance(spec, (tuple, list)) and all(isinstance(v, single) for v in spec):
+        values = tuple(dict.fromkeys(v if field == "kind" else bool(v) for v in spec))
     else:
         raise TypeError(f"{where}: {name} must be {expected}, got {describe(spec)}")
     unknown = [v for v in values if v not in choices]
@@ -740,8 +740,6 @@ class HandBackwardError(AssertionError):
 
     def headline(self) -> str:
         """One line: the configuration and what went wrong there."""
-        if self.comparison is not None and self.__cause__ is None:
-            return f"[{self.config}] {_summary_of(self.comparison)}"
         return super().__str__().splitlines()[0]
 
 
@@ -1047,8 +1045,11 @@ def check_hand_backward(hand_fn: Callable[..., Mapping[str, ArrayLike]],
                                     config, comparison, diagnoses)
         assert comparison is not None  # (every parameter has a gradient, so some do)
         if not comparison.ok:
+            summary, table = _summary_of(comparison), str(comparison)
+            if table.startswith(summary):  # (a comparison that prints its summary first)
+                table = table[len(summary):].lstrip("\n")
             raise HandBackwardError(f"the hand-written backward disagrees with autograd for "
-                                    f"[{config}]:\n{comparison}", config, comparison)
+                                    f"[{config}]: {summary}\n{table}", config, comparison)
         passed[config] = comparison
 
     settings = _hand_settings(settings)
@@ -1067,4 +1068,7 @@ def check_hand_backward(hand_fn: Callable[..., Mapping[str, ArrayLike]],
             raise
     if failure is not None:
         raise failure  # (out of the except block: not "during handling of" the group)
+    if not passed:  # (settings whose phases draw nothing, say)
+        raise ValueError(f"{where}: no configuration was tried: check the settings' phases "
+                         f"and max_examples")
     return HandBackwardReport.of(f"{where}[{getattr(hand_fn, '__name__', 'hand_fn')}]", passed)
