@@ -549,16 +549,18 @@ class _Constraint:
         return f"{self.argument}={shown!r}"
 
 
-_SIZE_FIELDS = ("seq_len", "batch", "input_size", "hidden_size", "num_layers")
 _FLAG_FIELDS = ("bidirectional", "batch_first", "bias")
+
+
+def _is_sequence(value: Any) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, str)
 
 
 def _size_constraint(where: str, name: str, spec: Any) -> _Constraint:
     """An int (fixed) or an inclusive (low, high) range of ints, all at least 1."""
     if is_int(spec):
         low = high = int(spec)
-    elif (isinstance(spec, (tuple, list)) and len(spec) == 2
-          and all(is_int(v) for v in spec)):
+    elif _is_sequence(spec) and len(spec) == 2 and all(is_int(v) for v in spec):
         low, high = int(spec[0]), int(spec[1])
     else:
         raise TypeError(f"{where}: {name} must be an int or a (low, high) pair of ints, "
@@ -579,7 +581,7 @@ def _choice_constraint(where: str, name: str, field: str, spec: Any,
                 else "a bool or a sequence of bools")
     if isinstance(spec, single):
         values: tuple = (spec if field == "kind" else bool(spec),)
-    elif isinstance(spec, (tuple, list)) and all(isinstance(v, single) for v in spec):
+    elif _is_sequence(spec) and all(isinstance(v, single) for v in spec):
         values = tuple(dict.fromkeys(v if field == "kind" else bool(v) for v in spec))
     else:
         raise TypeError(f"{where}: {name} must be {expected}, got {describe(spec)}")
