@@ -29,9 +29,11 @@ For recurrent layers: ``recurrent_configs()`` draws configurations (kind, sequen
 length, batch, sizes, layers, direction, batch_first, bias); a
 ``RecurrentConfig`` builds its layer, input and upstream gradient;
 ``check_layer_gradients`` runs ``tr.gradcheck_layer`` on them; and
-``check_hand_backward(hand_fn, configs)`` checks a hand-written backward against
-the graph's gradients, Hypothesis shrinking a failure to the smallest
-configuration that shows it. This module needs
+``check_hand_backward(hand_fn, kinds=..., bias=..., ...)`` checks a hand-written
+backward against the graph's gradients on the configurations its constraints
+allow, returning a ``HandBackwardReport`` on a pass and raising one
+``HandBackwardError`` at the smallest configuration Hypothesis shrinks a failure
+to. This module needs
 ``hypothesis`` (a test-only dependency), so ``import tinygrad_rnn`` does not
 import it.
 """
@@ -48,6 +50,7 @@ from hypothesis import given, strategies as st
 from hypothesis.database import ExampleDatabase
 from hypothesis.extra import numpy as hnp
 
+from .arguments import describe, is_int, number
 from .case import BOUNDS, POSITIVE, ExampleArrays, Inputs, OpCase, shift_from_zero, unpack
 from .gradcheck import _flatten_outputs, gradcheck
 from .op_cases import CASES as OP_CASES
@@ -67,7 +70,7 @@ __all__ = [
     "broadcastable_shapes", "broadcastable_arrays", "check_gradients", "check_forward",
     "check_torch", "check_no_mutation", "check_dtype", "CHECKS", "run_check", "check_op",
     "op_test", "RecurrentConfig", "recurrent_configs", "check_hand_backward",
-    "HandBackwardError", "check_layer_gradients",
+    "HandBackwardError", "HandBackwardReport", "check_layer_gradients",
 ]
 
 # --------------------------------------------------------------------------- strategies
@@ -516,19 +519,96 @@ class RecurrentConfig:
                 + "".join(" " + f for f in flags) + f" seed={self.seed}")
 
 
-def _int_strategy(name: str, spec: int | tuple[int, int]) -> st.SearchStrategy[int]:
-    if isinstance(spec, (int, np.integer)):
-        return st.just(int(spec))
-    low, high = spec
+# A constraint on one field of RecurrentConfig: the values it may take, or an
+# inclusive range of sizes. recurrent_configs draws from them, and
+# check_hand_backward also filters a configs strategy of the user's by them.
+@dataclass(frozen=True)
+class _Constraint:
+    argument: str            # as the caller wrote it: "kinds", "bias", "seq_len", ...
+    field: str               # the RecurrentConfig field: "kind", "bias", "seq_len", ...
+    values: tuple = ()       # the allowed values of a choice (a kind, a flag)
+    low: int = 0             # the inclusive range of a size, when ``values`` is empty
+    high: int = 0
+
+    def strategy(self) -> st.SearchStrategy[Any]:
+        if len(self.values) == 1:
+            return st.just(self.values[0])
+        if self.values:
+            return st.sampled_from(self.values)  # shrinks towards the first value
+        return st.just(self.low) if self.low == self.high else st.integers(self.low, self.high)
+
+    def admits(self, config: RecurrentConfig) -> bool:
+        value = getattr(config, self.field)
+        return value in self.values if self.values else self.low <= value <= self.high
+
+    def __str__(self) -> str:
+        if self.values:
+            shown = self.values[0] if len(self.values) == 1 else self.values
+        else:
+            shown = self.low if self.low == self.high else (self.low, self.high)
+        return f"{self.argument}={shown!r}"
+
+
+_FLAG_FIELDS = ("bidirectional", "batch_first", "bias")
+
+
+def _is_sequence(value: Any) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, str)
+
+
+def _size_constraint(where: str, name: str, spec: Any) -> _Constraint:
+    """An int (fixed) or an inclusive (low, high) range of ints, all at least 1."""
+    if is_int(spec):
+        low = high = int(spec)
+    elif _is_sequence(spec) and len(spec) == 2 and all(is_int(v) for v in spec):
+        low, high = int(spec[0]), int(spec[1])
+    else:
+        raise TypeError(f"{where}: {name} must be an int or a (low, high) pair of ints, "
+                        f"got {describe(spec)}")
     if low < 1:
-        raise ValueError(f"recurrent_configs: {name} must be at least 1, got {spec}")
-    return st.integers(low, high)
+        raise ValueError(f"{where}: {name} must be at least 1, got {spec!r}")
+    if low > high:
+        raise ValueError(f"{where}: {name} is the range {spec!r}, whose low end is above "
+                         f"its high end: no value fits it")
+    return _Constraint(name, name, low=low, high=high)
 
 
-def _choice_strategy(spec: Any) -> st.SearchStrategy[Any]:
-    if isinstance(spec, (bool, str)):
-        return st.just(spec)
-    return st.sampled_from(tuple(spec))  # shrinks towards the first choice
+def _choice_constraint(where: str, name: str, field: str, spec: Any,
+                       choices: tuple) -> _Constraint:
+    """One value of ``choices`` (fixed) or a non-empty sequence of them."""
+    single: tuple[type, ...] = (str,) if field == "kind" else (bool, np.bool_)
+    expected = ("'rnn', 'lstm' or 'gru', or a sequence of them" if field == "kind"
+                else "a bool or a sequence of bools")
+    if isinstance(spec, single):
+        values: tuple = (spec if field == "kind" else bool(spec),)
+    elif _is_sequence(spec) and all(isinstance(v, single) for v in spec):
+        values = tuple(dict.fromkeys(v if field == "kind" else bool(v) for v in spec))
+    else:
+        raise TypeError(f"{where}: {name} must be {expected}, got {describe(spec)}")
+    unknown = [v for v in values if v not in choices]
+    if unknown or not values:
+        raise ValueError(f"{where}: {name} must be {expected}, got {describe(spec)}")
+    return _Constraint(name, field, values=values)
+
+
+def _constraints(where: str, specs: Mapping[str, Any]) -> list[_Constraint]:
+    """The constraints of the arguments given (a None means: no constraint)."""
+    out = []
+    for name, spec in specs.items():
+        if spec is None:
+            continue
+        if name == "kinds":
+            out.append(_choice_constraint(where, name, "kind", spec, RECURRENT_KINDS))
+        elif name in _FLAG_FIELDS:
+            out.append(_choice_constraint(where, name, name, spec, (False, True)))
+        else:
+            out.append(_size_constraint(where, name, spec))
+    return out
+
+
+def _configs_strategy(constraints: Sequence[_Constraint]) -> st.SearchStrategy[RecurrentConfig]:
+    fields = {c.field: c.strategy() for c in constraints}
+    return st.builds(RecurrentConfig, **fields, seed=st.integers(0, 2**16))
 
 
 def recurrent_configs(kinds: str | Sequence[str] = RECURRENT_KINDS,
@@ -546,26 +626,22 @@ def recurrent_configs(kinds: str | Sequence[str] = RECURRENT_KINDS,
     Arguments:
         kinds: a kind ("rnn", "lstm", "gru") or a sequence of them.
         seq_len, batch, input_size, hidden_size, num_layers: an int (fixed) or an
-            inclusive (low, high) range.
+            inclusive (low, high) range, at least 1.
         bidirectional, batch_first, bias: a bool (fixed) or a sequence of allowed
             values.
 
     Hypothesis shrinks each integer to its low end and each choice to its first
     value, so a failure is reported at the smallest configuration that shows it.
+    Refuses a value of the wrong type (TypeError), an unknown kind, an empty
+    sequence, a size below 1 or a range whose low end is above its high end (ValueError).
     """
-    return st.builds(
-        RecurrentConfig,
-        kind=_choice_strategy(kinds),
-        seq_len=_int_strategy("seq_len", seq_len),
-        batch=_int_strategy("batch", batch),
-        input_size=_int_strategy("input_size", input_size),
-        hidden_size=_int_strategy("hidden_size", hidden_size),
-        num_layers=_int_strategy("num_layers", num_layers),
-        bidirectional=_choice_strategy(bidirectional),
-        batch_first=_choice_strategy(batch_first),
-        bias=_choice_strategy(bias),
-        seed=st.integers(0, 2**16),
-    )
+    specs = dict(kinds=kinds, seq_len=seq_len, batch=batch, input_size=input_size,
+                 hidden_size=hidden_size, num_layers=num_layers, bidirectional=bidirectional,
+                 batch_first=batch_first, bias=bias)
+    for name, spec in specs.items():
+        if spec is None:  # (check_hand_backward's None is "no constraint"; here, a mistake)
+            raise TypeError(f"recurrent_configs: {name} must be a value or a range, got None")
+    return _configs_strategy(_constraints("recurrent_configs", specs))
 
 
 def _run_given(configs: st.SearchStrategy[RecurrentConfig],
@@ -611,15 +687,141 @@ def check_layer_gradients(configs: st.SearchStrategy[RecurrentConfig],
     _run_given(configs, body, "check_layer_gradients", settings)
 
 
+# --------------------------------------------------------------------------- hand-written backward
+
+
+@dataclass(frozen=True)
+class _Diagnosis:
+    """A diagnosis in the form of ``compare_grads``' (``name``, ``kind``, ``message``):
+    for what ``check_hand_backward`` finds itself (a gradient the backward does not
+    give), and for a comparison whose rows give their diagnoses as text only."""
+
+    name: str
+    kind: str | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.message}"
+
+
 class HandBackwardError(AssertionError):
-    """A hand-written backward disagrees with autograd; ``.config`` is the
-    configuration (the smallest one, after Hypothesis shrank it) and
-    ``.report`` the ``tr.compare_grads`` report."""
+    """A hand-written backward failed on a configuration: it disagrees with autograd,
+    gives no gradient for a parameter, returns something else than gradients, or raised.
+
+    Attributes:
+        config: the smallest failing ``RecurrentConfig`` Hypothesis found.
+        comparison: the ``tr.compare_grads`` result there (None when the backward
+            raised or gave no gradient to compare). ``report`` is its older name.
+        diagnoses: what is wrong, as objects with ``name``, ``kind`` and ``message``
+            (empty when the backward raised: the exception is ``__cause__``).
+        others: the other distinct failures the same run found, each a
+            ``HandBackwardError`` at its own smallest configuration (usually empty).
+    """
 
     def __init__(self, message: str, config: RecurrentConfig | None = None,
-                 report: GradComparison | None = None) -> None:
+                 comparison: GradComparison | None = None,
+                 diagnoses: Sequence[Any] | None = None) -> None:
         super().__init__(message)
-        self.config, self.report = config, report
+        self.config, self.comparison = config, comparison
+        self.diagnoses = list(diagnoses) if diagnoses is not None else _diagnoses_of(comparison)
+        self.others: list[HandBackwardError] = []
+
+    @property
+    def report(self) -> GradComparison | None:
+        """The comparison, under the name it had before ``comparison``."""
+        return self.comparison
+
+    def __str__(self) -> str:
+        message = super().__str__()
+        if not self.others:
+            return message
+        lines = [f"Hypothesis found {1 + len(self.others)} distinct failures; above is the "
+                 f"one at the smallest configuration. The others:"]
+        lines += [f"  - {other.headline()}" for other in self.others]
+        return message + "\n\n" + "\n".join(lines)
+
+    def headline(self) -> str:
+        """One line: the configuration and what went wrong there."""
+        return super().__str__().splitlines()[0]
+
+
+@dataclass(frozen=True)
+class HandBackwardReport:
+    """What a passing ``check_hand_backward`` checked; ``str()`` gives a summary line,
+    what was covered, and the table of the configuration with the worst error.
+
+    Attributes:
+        name: ``check_hand_backward[<the hand backward's name>]``.
+        configs: every distinct configuration tried, in the order tried.
+        worst_error: the largest relative error of any gradient in any of them.
+        worst_name, worst_config: the gradient and the configuration where it was.
+        worst_comparison: the ``tr.compare_grads`` result of that configuration.
+    """
+
+    name: str
+    configs: tuple[RecurrentConfig, ...]
+    worst_error: float
+    worst_name: str
+    worst_config: RecurrentConfig
+    worst_comparison: GradComparison
+
+    @property
+    def ok(self) -> bool:
+        """True: a report is only returned on a pass (a failure raises)."""
+        return True
+
+    @classmethod
+    def of(cls, name: str, passed: Mapping[RecurrentConfig, GradComparison]) -> HandBackwardReport:
+        def worst_row(comparison: GradComparison) -> Any:
+            return max(comparison.rows, key=lambda row: row.max_rel_error)
+
+        config = max(passed, key=lambda c: worst_row(passed[c]).max_rel_error)
+        row = worst_row(passed[config])
+        return cls(name, tuple(passed), row.max_rel_error, row.name, config, passed[config])
+
+    def __str__(self) -> str:
+        return "\n".join([
+            f"{self.name}: all {len(self.configs)} configurations agree with autograd, "
+            f"worst relative error {self.worst_error:.1e} ({self.worst_name})",
+            f"tried: {_coverage(self.configs)}",
+            f"the worst configuration, [{self.worst_config}]:",
+            str(self.worst_comparison)])
+
+
+def _diagnoses_of(comparison: GradComparison | None) -> list[Any]:
+    """The comparison's diagnoses, as objects with ``name``, ``kind`` and ``message``."""
+    if comparison is None:
+        return []
+    found = getattr(comparison, "diagnoses", None)
+    if found is not None:
+        return list(found)
+    # FALLBACK for a compare_grads whose rows give their diagnoses as text, with no kind
+    return [_Diagnosis(row.name, None, str(d)) for row in comparison.rows for d in row.diagnoses]
+
+
+def _summary_of(comparison: GradComparison) -> str:
+    """The comparison's one-line summary."""
+    summary = getattr(comparison, "summary", None)
+    if summary is not None:
+        return str(summary)
+    # FALLBACK for a compare_grads without a summary of its own
+    wrong = [row.name for row in comparison.rows if not row.ok]
+    return (f"{len(wrong)} of {len(comparison.rows)} gradients disagree: {', '.join(wrong)}"
+            if wrong else f"all {len(comparison.rows)} gradients agree")
+
+
+def _coverage(configs: Sequence[RecurrentConfig]) -> str:
+    """What the configurations span: "kinds rnn, gru; T 1-5; ...; bias True/False"."""
+    kinds = sorted({c.kind for c in configs}, key=RECURRENT_KINDS.index)
+    parts = ["kinds " + ", ".join(kinds)]
+    for field, label in (("seq_len", "T"), ("batch", "N"), ("input_size", "I"),
+                         ("hidden_size", "H"), ("num_layers", "layers")):
+        low, high = min(getattr(c, field) for c in configs), max(getattr(c, field) for c in configs)
+        parts.append(f"{label} {low}" if low == high else f"{label} {low}-{high}")
+    for field in _FLAG_FIELDS:
+        parts.append(f"{field} " + "/".join(str(v) for v in sorted({getattr(c, field)
+                                                                     for c in configs})))
+    return "; ".join(parts)
 
 
 def _autograd_grads(layer: Module, x: np.ndarray, d_out: np.ndarray) -> dict[str, np.ndarray]:
@@ -632,16 +834,137 @@ def _autograd_grads(layer: Module, x: np.ndarray, d_out: np.ndarray) -> dict[str
     return grads
 
 
+def _unhandled_hint(config: RecurrentConfig, constrained: Iterable[str]) -> str:
+    """How to say in arguments that the backward does not handle what ``config`` has."""
+    departures = {"bias": "bias=True" if not config.bias else None,
+                  "batch_first": "batch_first=False" if config.batch_first else None,
+                  "bidirectional": "bidirectional=False" if config.bidirectional else None,
+                  "num_layers": "num_layers=1" if config.num_layers > 1 else None}
+    says = [v for k, v in departures.items() if v is not None and k not in constrained]
+    if not says:
+        return ""
+    return (f"\n  if your backward does not handle this configuration, say so in the "
+            f"arguments: check_hand_backward(..., {', '.join(says)})")
+
+
+def _calling(what: str, config: RecurrentConfig, hint: str, fn: Callable[..., Any],
+             *args: Any) -> Any:
+    """``fn(*args)``; an exception it raises becomes a HandBackwardError for ``config``,
+    the original chained as its ``__cause__``."""
+    try:
+        return fn(*args)
+    except hypothesis.errors.HypothesisException:
+        raise  # Hypothesis's own control flow (an assume(), say), not a failure
+    except Exception as error:
+        raise HandBackwardError(f"{what} raised {type(error).__name__}: {error} "
+                                f"for [{config}]{hint}", config) from error
+
+
+def _gradients_by_name(hand: Any, expected: Mapping[str, np.ndarray],
+                       config: RecurrentConfig) -> dict[str, np.ndarray]:
+    """The hand backward's gradients under the layer's names (a one-layer layer's
+    ``_l0`` may be left out); names autograd does not know are ignored."""
+    if not isinstance(hand, Mapping):
+        raise HandBackwardError(f"the hand-written backward returned {describe(hand)} for "
+                                f"[{config}]; it must return a dict name -> gradient", config)
+    actual = {}
+    for name, value in hand.items():
+        key = name if name in expected else f"{name}_l0"
+        if key not in expected:
+            continue
+        try:
+            actual[key] = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise HandBackwardError(f"the hand-written backward's gradient {name!r} is "
+                                    f"{describe(value)}, not an array of numbers, for "
+                                    f"[{config}]", config) from None
+    return actual
+
+
+def _size(config: RecurrentConfig | None) -> tuple:
+    """How large a configuration is: the one of several failures to report first."""
+    if config is None:
+        return (float("inf"),)
+    return (config.num_layers * (2 if config.bidirectional else 1), config.seq_len,
+            config.batch, config.input_size, config.hidden_size, config.batch_first,
+            not config.bias, config.kind, config.seed)
+
+
+def _failures(error: BaseException) -> list[BaseException]:
+    """The failures in what Hypothesis raised: one, or the leaves of an exception group."""
+    inner = getattr(error, "exceptions", None)
+    if not isinstance(inner, (list, tuple)):
+        return [error]
+    return [leaf for e in inner for leaf in _failures(e)]
+
+
+def _one_failure(error: BaseException) -> HandBackwardError | None:
+    """The failure at the smallest configuration, the others attached; None when
+    ``error`` is not made of HandBackwardErrors (then it is not the backward's fault)."""
+    failures = _failures(error)
+    if not all(isinstance(f, HandBackwardError) for f in failures):
+        return None
+    ours = sorted((f for f in failures if isinstance(f, HandBackwardError)),
+                  key=lambda f: _size(f.config))
+    first, *others = ours
+    first.others = others
+    return first
+
+
+def _hand_configs(configs: Any,
+                  constraints: Sequence[_Constraint]) -> st.SearchStrategy[RecurrentConfig]:
+    """The strategy to draw from: ``configs`` (a strategy, one configuration, or a list
+    of them) restricted to ``constraints``."""
+    def admitted(config: RecurrentConfig) -> bool:
+        return all(c.admits(config) for c in constraints)
+
+    if isinstance(configs, st.SearchStrategy):
+        return configs.filter(admitted) if constraints else configs
+    if isinstance(configs, RecurrentConfig):
+        configs = [configs]
+    if (not isinstance(configs, (list, tuple)) or not configs
+            or not all(isinstance(c, RecurrentConfig) for c in configs)):
+        raise TypeError(f"check_hand_backward: configs must be a strategy of RecurrentConfig "
+                        f"(see recurrent_configs), a RecurrentConfig, a non-empty list of "
+                        f"them, or None, got {describe(configs)}")
+    kept = [c for c in configs if admitted(c)]
+    if not kept:
+        raise ValueError(f"check_hand_backward: none of the {len(configs)} configurations "
+                         f"given satisfies {', '.join(map(str, constraints))}")
+    return st.sampled_from(kept)
+
+
+def _hand_settings(settings: hypothesis.settings | None) -> hypothesis.settings:
+    """The settings given (default: the loaded profile), without a deadline (time is
+    not what is checked) or the explain phase (it reruns a failure hundreds of times
+    to annotate Hypothesis's report, whose configuration our message already names)."""
+    settings = hypothesis.settings() if settings is None else settings
+    phases = tuple(p for p in settings.phases if p is not hypothesis.Phase.explain)
+    return hypothesis.settings(settings, deadline=None, phases=phases)
+
+
 def check_hand_backward(hand_fn: Callable[..., Mapping[str, ArrayLike]],
-                        configs: st.SearchStrategy[RecurrentConfig],
+                        configs: st.SearchStrategy[RecurrentConfig] | RecurrentConfig
+                        | Sequence[RecurrentConfig] | None = None,
                         make_layer: Callable[[RecurrentConfig], Module] | None = None, *,
+                        kinds: str | Sequence[str] | None = None,
+                        bias: bool | Sequence[bool] | None = None,
+                        num_layers: int | tuple[int, int] | None = None,
+                        bidirectional: bool | Sequence[bool] | None = None,
+                        batch_first: bool | Sequence[bool] | None = None,
+                        seq_len: int | tuple[int, int] | None = None,
+                        batch: int | tuple[int, int] | None = None,
+                        input_size: int | tuple[int, int] | None = None,
+                        hidden_size: int | tuple[int, int] | None = None,
                         rtol: float = 1e-7, atol: float = 1e-10,
-                        settings: hypothesis.settings | None = None) -> None:
+                        settings: hypothesis.settings | None = None) -> HandBackwardReport:
     """Check a hand-written backward against the graph's gradients, on many configurations.
 
     For each drawn configuration: the layer's output ``out`` (its first return
     value) for the input ``x``, and the scalar ``L = sum(d_outputs * out)``;
     autograd gives dL/d(every parameter) and dL/dx, and ``hand_fn`` must give the same.
+    Say what your backward handles with the constraints, e.g. ``kinds="rnn",
+    bias=True, num_layers=1, bidirectional=False, batch_first=False``.
 
     Arguments:
         hand_fn: ``hand_fn(state_dict, x, d_outputs) -> {name: gradient}``, numpy
@@ -649,38 +972,105 @@ def check_hand_backward(hand_fn: Callable[..., Mapping[str, ArrayLike]],
             layer, without the ``_l0`` suffix too, as ``tinygrad_rnn.reference``
             gives them), plus optionally ``"x"``. Every parameter must be
             there; other names (``"h0"``, a bias the layer does not have) are ignored.
-        configs: a strategy of ``RecurrentConfig`` (see ``recurrent_configs``);
-            restrict it to what ``hand_fn`` handles, e.g. ``recurrent_configs(kinds="rnn",
-            num_layers=1, bidirectional=False, batch_first=False)``.
+        configs: where configurations come from: None (``recurrent_configs`` of the
+            constraints), a strategy of ``RecurrentConfig`` (constraints given too
+            filter it), one ``RecurrentConfig`` (to re-run a failure) or a list of them.
         make_layer: ``make_layer(config) -> layer`` (default ``config.layer()``).
+        kinds, bias, num_layers, bidirectional, batch_first, seq_len, batch,
+            input_size, hidden_size: constraints, as ``recurrent_configs`` takes them
+            (a value, a sequence of values, or a (low, high) range of sizes); None:
+            unconstrained.
         rtol, atol: a gradient agrees when ``allclose(hand, autograd, rtol, atol)``.
-        settings: a ``hypothesis.settings`` (default: the loaded profile).
+        settings: a ``hypothesis.settings`` (default: the loaded profile). Its
+            deadline and explain phase are left out: time is not what is checked,
+            and the error names the failing configuration itself.
 
-    Raises ``HandBackwardError`` for the smallest configuration Hypothesis finds
-    that shows a disagreement, with the ``tr.compare_grads`` table and diagnoses
-    (a scale factor, a sign flip, a transpose, ...) in its message.
+    Returns:
+        a ``HandBackwardReport``: ``.configs`` tried, ``.worst_error`` and where,
+        and ``str()`` with a summary line and the worst configuration's table.
+
+    Raises ``HandBackwardError`` for any failure (a disagreement, a missing
+    gradient, an exception inside ``hand_fn`` or ``make_layer``, chained as
+    ``__cause__``), at the smallest configuration Hypothesis finds, with
+    ``.config``, ``.comparison`` and ``.diagnoses``; when one run finds several
+    distinct failures, the smallest is raised and the others are in ``.others``.
+    Refuses, before running anything: a ``hand_fn`` or ``make_layer`` that is not
+    callable, ``configs`` of another type, a constraint of the wrong type (TypeError);
+    an unknown kind, an empty choice, a size below 1, a range whose low end is
+    above its high end, a negative or non-finite tolerance, and constraints that no
+    configuration of ``configs`` satisfies (ValueError).
     """
     from .compare import compare_grads
 
-    def body(config: RecurrentConfig) -> None:
-        layer = config.layer() if make_layer is None else make_layer(config)
-        x, d_out = config.input(), config.d_outputs()
-        expected = _autograd_grads(layer, x, d_out)
-        state = layer.state_dict()
-        hand = hand_fn({k: v.copy() for k, v in state.items()}, x.copy(), d_out.copy())
-        actual = {}
-        for name, value in dict(hand).items():
-            key = name if name in expected else name + "_l0"
-            if key in expected:
-                actual[key] = np.asarray(value, dtype=np.float64)
-        missing = [n for n in state if n not in actual]
-        if missing:
-            raise HandBackwardError(f"hand-written backward for [{config}] gives no gradient "
-                                    f"for {missing} (it gave {sorted(dict(hand))})", config)
-        report = compare_grads({k: expected[k] for k in actual}, actual, rtol=rtol, atol=atol)
-        if not report.ok:
-            raise HandBackwardError(f"hand-written backward disagrees with autograd for "
-                                    f"[{config}]:\n{report}", config, report)
+    where = "check_hand_backward"
+    if not callable(hand_fn):
+        raise TypeError(f"{where}: hand_fn must be callable, got {describe(hand_fn)}")
+    if make_layer is not None and not callable(make_layer):
+        raise TypeError(f"{where}: make_layer must be callable or None, got {describe(make_layer)}")
+    if settings is not None and not isinstance(settings, hypothesis.settings):
+        raise TypeError(f"{where}: settings must be a hypothesis.settings or None, "
+                        f"got {describe(settings)}")
+    rtol = number(where, "rtol", rtol, minimum=0.0)
+    atol = number(where, "atol", atol, minimum=0.0)
+    specs: dict[str, Any] = dict(
+        kinds=kinds, seq_len=seq_len, batch=batch, input_size=input_size, hidden_size=hidden_size,
+        num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first, bias=bias)
+    constraints = _constraints(where, specs)
+    if configs is None:
+        strategy = recurrent_configs(**{k: v for k, v in specs.items() if v is not None})
+    else:
+        strategy = _hand_configs(configs, constraints)
+    constrained = {c.argument for c in constraints}
+    passed: dict[RecurrentConfig, GradComparison] = {}
 
-    _run_given(configs, body, f"check_hand_backward[{getattr(hand_fn, '__name__', 'hand_fn')}]",
-               settings)
+    def body(config: RecurrentConfig) -> None:
+        if not isinstance(config, RecurrentConfig):
+            raise TypeError(f"{where}: configs drew {describe(config)}, not a RecurrentConfig")
+        hint = _unhandled_hint(config, constrained)
+        layer = (config.layer() if make_layer is None
+                 else _calling("make_layer", config, "", make_layer, config))
+        x, d_out = config.input(), config.d_outputs()
+        expected = _calling("autograd on the layer", config, "", _autograd_grads, layer, x, d_out)
+        state = layer.state_dict()
+        hand = _calling("the hand-written backward", config, hint, hand_fn,
+                        {k: v.copy() for k, v in state.items()}, x.copy(), d_out.copy())
+        actual = _gradients_by_name(hand, expected, config)
+        comparison = (compare_grads({k: expected[k] for k in actual}, actual, rtol=rtol,
+                                    atol=atol) if actual else None)
+        missing = [name for name in state if name not in actual]
+        if missing:
+            diagnoses = _diagnoses_of(comparison) + [
+                _Diagnosis(name, "missing", "the hand-written backward gives no gradient for it")
+                for name in missing]
+            raise HandBackwardError(f"the hand-written backward for [{config}] gives no gradient "
+                                    f"for {missing} (it gave {sorted(map(str, hand))}){hint}",
+                                    config, comparison, diagnoses)
+        assert comparison is not None  # (every parameter has a gradient, so some do)
+        if not comparison.ok:
+            summary, table = _summary_of(comparison), str(comparison)
+            if table.startswith(summary):  # (a comparison that prints its summary first)
+                table = table[len(summary):].lstrip("\n")
+            raise HandBackwardError(f"the hand-written backward disagrees with autograd for "
+                                    f"[{config}]: {summary}\n{table}", config, comparison)
+        passed[config] = comparison
+
+    settings = _hand_settings(settings)
+    failure = None
+    try:
+        _run_given(strategy, body, f"{where}[{getattr(hand_fn, '__name__', 'hand_fn')}]",
+                   settings)
+    except (hypothesis.errors.Unsatisfiable, hypothesis.errors.FailedHealthCheck) as error:
+        if configs is None or not constraints:
+            raise
+        raise ValueError(f"{where}: configs draws (almost) no configuration that satisfies "
+                         f"{', '.join(map(str, constraints))}") from error
+    except Exception as error:
+        failure = _one_failure(error)
+        if failure is None:
+            raise
+    if failure is not None:
+        raise failure  # (out of the except block: not "during handling of" the group)
+    if not passed:  # (settings whose phases draw nothing, say)
+        raise ValueError(f"{where}: no configuration was tried: check the settings' phases "
+                         f"and max_examples")
+    return HandBackwardReport.of(f"{where}[{getattr(hand_fn, '__name__', 'hand_fn')}]", passed)
