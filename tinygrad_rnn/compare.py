@@ -607,6 +607,15 @@ def _nearest_candidate(expected: dict[str, np.ndarray], actual: dict[str, np.nda
 _CELLS = {"RNN": "rnn", "LSTM": "lstm", "GRU": "gru"}
 
 
+def can_explain(model: Any) -> bool:
+    """Can ``compare_grads(..., model=model)`` compute candidate mistakes for it? A
+    one-layer, one-direction ``nn.RNN`` (tanh), ``nn.LSTM`` (no projection) or ``nn.GRU``."""
+    return (type(model).__name__ in _CELLS and hasattr(model, "state_dict")
+            and getattr(model, "num_layers", 1) == 1 and not getattr(model, "bidirectional", False)
+            and not getattr(model, "proj_size", 0)
+            and getattr(model, "nonlinearity", "tanh") == "tanh")
+
+
 def _model_candidates(model: Any, inputs: Any, loss_fn: Any, ctx: _Context) -> list[Any]:
     """The candidate mistakes' gradients for ``model`` on ``inputs`` (reference.mistakes)."""
     from . import no_grad
@@ -614,9 +623,7 @@ def _model_candidates(model: Any, inputs: Any, loss_fn: Any, ctx: _Context) -> l
     from .tensor import Tensor
 
     cell = _CELLS.get(type(model).__name__)
-    if cell is None or not hasattr(model, "state_dict") or getattr(model, "num_layers", 1) != 1 \
-            or getattr(model, "bidirectional", False) or getattr(model, "proj_size", 0) \
-            or getattr(model, "nonlinearity", "tanh") != "tanh":
+    if cell is None or not can_explain(model):
         raise ValueError(f"compare_grads: model must be a one-layer, one-direction nn.RNN "
                          f"(tanh), nn.LSTM or nn.GRU, got {describe(model)}")
     if inputs is None:

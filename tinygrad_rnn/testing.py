@@ -690,20 +690,6 @@ def check_layer_gradients(configs: st.SearchStrategy[RecurrentConfig],
 # --------------------------------------------------------------------------- hand-written backward
 
 
-@dataclass(frozen=True)
-class _Diagnosis:
-    """A diagnosis in the form of ``compare_grads``' (``name``, ``kind``, ``message``):
-    for what ``check_hand_backward`` finds itself (a gradient the backward does not
-    give), and for a comparison whose rows give their diagnoses as text only."""
-
-    name: str
-    kind: str | None
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.name}: {self.message}"
-
-
 class HandBackwardError(AssertionError):
     """A hand-written backward failed on a configuration: it disagrees with autograd,
     gives no gradient for a parameter, returns something else than gradients, or raised.
@@ -789,25 +775,8 @@ class HandBackwardReport:
 
 
 def _diagnoses_of(comparison: GradComparison | None) -> list[Any]:
-    """The comparison's diagnoses, as objects with ``name``, ``kind`` and ``message``."""
-    if comparison is None:
-        return []
-    found = getattr(comparison, "diagnoses", None)
-    if found is not None:
-        return list(found)
-    # FALLBACK for a compare_grads whose rows give their diagnoses as text, with no kind
-    return [_Diagnosis(row.name, None, str(d)) for row in comparison.rows for d in row.diagnoses]
-
-
-def _summary_of(comparison: GradComparison) -> str:
-    """The comparison's one-line summary."""
-    summary = getattr(comparison, "summary", None)
-    if summary is not None:
-        return str(summary)
-    # FALLBACK for a compare_grads without a summary of its own
-    wrong = [row.name for row in comparison.rows if not row.ok]
-    return (f"{len(wrong)} of {len(comparison.rows)} gradients disagree: {', '.join(wrong)}"
-            if wrong else f"all {len(comparison.rows)} gradients agree")
+    """The comparison's diagnoses (each with ``name``, ``kind`` and ``message``)."""
+    return [] if comparison is None else list(comparison.diagnoses)
 
 
 def _coverage(configs: Sequence[RecurrentConfig]) -> str:
@@ -1000,7 +969,7 @@ def check_hand_backward(hand_fn: Callable[..., Mapping[str, ArrayLike]],
     above its high end, a negative or non-finite tolerance, and constraints that no
     configuration of ``configs`` satisfies (ValueError).
     """
-    from .compare import compare_grads
+    from .compare import Diagnosis, can_explain, compare_grads
 
     where = "check_hand_backward"
     if not callable(hand_fn):
@@ -1035,19 +1004,24 @@ def check_hand_backward(hand_fn: Callable[..., Mapping[str, ArrayLike]],
         hand = _calling("the hand-written backward", config, hint, hand_fn,
                         {k: v.copy() for k, v in state.items()}, x.copy(), d_out.copy())
         actual = _gradients_by_name(hand, expected, config)
+        # (a layer the comparison can recompute candidate mistakes for: it can then name
+        # mistakes that leave no trace but in the summed gradients, a dropped carry)
+        model = layer if can_explain(layer) else None
         comparison = (compare_grads({k: expected[k] for k in actual}, actual, rtol=rtol,
-                                    atol=atol) if actual else None)
+                                    atol=atol, model=model, inputs=x if model else None,
+                                    loss_fn=lambda out: (out * d_out).sum())
+                      if actual else None)
         missing = [name for name in state if name not in actual]
         if missing:
             diagnoses = _diagnoses_of(comparison) + [
-                _Diagnosis(name, "missing", "the hand-written backward gives no gradient for it")
+                Diagnosis(name, "missing", "the hand-written backward gives no gradient for it")
                 for name in missing]
             raise HandBackwardError(f"the hand-written backward for [{config}] gives no gradient "
                                     f"for {missing} (it gave {sorted(map(str, hand))}){hint}",
                                     config, comparison, diagnoses)
         assert comparison is not None  # (every parameter has a gradient, so some do)
         if not comparison.ok:
-            summary, table = _summary_of(comparison), str(comparison)
+            summary, table = comparison.summary, str(comparison)
             if table.startswith(summary):  # (a comparison that prints its summary first)
                 table = table[len(summary):].lstrip("\n")
             raise HandBackwardError(f"the hand-written backward disagrees with autograd for "
