@@ -330,7 +330,7 @@ def _diagnose(name: str, expected: np.ndarray, actual: np.ndarray, ctx: _Context
         notes += _approximate_gate_swap(name, expected, actual, ctx)
     k, residual = _scale_factor(expected, actual)
     if k is not None and residual < 0.05 and abs(k - 1) > 0.01:
-        notes += say("scale", f"mostly a constant scale factor: actual ~ {k:.3f} x expected, "
+        notes += say("scale", f"{_MOSTLY} constant scale factor: actual ~ {k:.3f} x expected, "
                               f"plus a smaller error of another kind ({residual:.1%} of the "
                               f"gradient)")
     else:
@@ -343,6 +343,9 @@ def _diagnose(name: str, expected: np.ndarray, actual: np.ndarray, ctx: _Context
                                 f"the derivation term by term, or compare per time step with "
                                 f"time_axis=")
     return notes
+
+
+_MOSTLY = "mostly a"  # (how an approximate scale's message begins)
 
 
 def _exact_pattern(name: str, expected: np.ndarray, actual: np.ndarray,
@@ -570,12 +573,49 @@ def _bias_mixup(x: str, y: str, expected: dict[str, np.ndarray], actual: dict[st
     return None
 
 
+def _unsure(diagnosis: Diagnosis) -> bool:
+    """No pattern found, or only "mostly" a scale (an exact scale factor is sure)."""
+    return diagnosis.kind == "unknown" or (diagnosis.kind == "scale"
+                                           and diagnosis.message.startswith(_MOSTLY))
+
+
+def _inconsistent_scales(expected: dict[str, np.ndarray], actual: dict[str, np.ndarray],
+                         rows: dict[str, GradComparisonRow]) -> list[str]:
+    """The gradients with an exact scale factor that proves little: a lost factor scales
+    every gradient alike, so when their factors differ, or when there is one gradient of
+    one element (any two numbers are a scale apart: N = H = 1), another mistake may be
+    behind them."""
+    exact = {n: _scale_factor(expected[n], actual[n])[0] for n, r in rows.items()
+             if not r.ok and n in actual and r.diagnoses
+             and all(d.kind == "scale" and not _unsure(d) for d in r.diagnoses)}
+    factors = [k for k in exact.values() if k is not None]
+    alike = bool(factors) and all(abs(k - factors[0]) <= 1e-6 * abs(factors[0])
+                                  for k in factors)
+    lone_number = len(exact) == 1 and all(np.count_nonzero(actual[n]) < 2 for n in exact)
+    return [] if alike and not lone_number else list(exact)
+
+
+def _no_lost_constant(names: list[str], expected: dict[str, np.ndarray],
+                      actual: dict[str, np.ndarray], rows: dict[str, GradComparisonRow]) -> None:
+    """Say of scale factors that differ from gradient to gradient what they are."""
+    for n in names:
+        k = _scale_factor(expected[n], actual[n])[0]
+        rows[n].diagnoses = [Diagnosis(n, "unknown", (
+            f"actual = {k:.3f} x expected here, but a lost constant would scale every "
+            f"gradient alike, and they are off by different factors (or this is one "
+            f"number): another mistake; compare per time step (time_axis=) or pass "
+            f"model= and inputs= to have candidate mistakes tried"))]
+
+
 def _nearest_candidate(expected: dict[str, np.ndarray], actual: dict[str, np.ndarray],
                        rows: dict[str, GradComparisonRow], ctx: _Context) -> None:
     """Where nothing surer was found: the candidate mistake that explains most of the error
     over all the mismatching gradients together (given ``model=``)."""
     unsure = [n for n, r in rows.items() if not r.ok and n in actual
-              and all(d.kind in ("unknown", "scale") for d in r.diagnoses)]
+              and all(_unsure(d) for d in r.diagnoses)]
+    scaled = _inconsistent_scales(expected, actual, rows)
+    _no_lost_constant(scaled, expected, actual, rows)  # (unless a candidate explains them)
+    unsure += scaled
     if not unsure or not ctx.candidates:
         return
     mismatching = [n for n, r in rows.items() if not r.ok and n in actual
