@@ -379,6 +379,10 @@ def test_bad_input_is_refused_in_words():
             lambda out: out.sum())
     refuses(Exception, r"GRU: expected h0 of shape \(1, 2, 3\)", gru, x, lambda out: out.sum(),
             Tensor(np.zeros((1, 5, 3))))
+    refuses(Exception, r"GRU: the input sequence is empty", gru, np.zeros((0, 2, 2)),
+            lambda out: out.sum())
+    refuses(ValueError, r"GRUCell: the input sequence is empty", nn.GRUCell(2, 3),
+            np.zeros((0, 2, 2)), lambda out: out.sum())
     packed = pack_padded_sequence(Tensor(x), [3, 2])
     refuses(TypeError, r"PackedSequence; pad_packed_sequence", gru, packed, lambda out: out.sum())
 

@@ -247,6 +247,9 @@ def run_sequence(module: Module, x: TensorLike, state: Any = None) -> tuple[Tens
     if x.ndim not in (2, 3):
         raise ValueError(f"{type(module).__name__}: a sequence of shape (T, N, I) or (T, I) "
                          f"is needed to run a cell over time, got shape {x.shape}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{type(module).__name__}: the input sequence is empty (input shape "
+                         f"{x.shape})")
     outputs = []
     for x_t in x.unbind(0):
         state = module(x_t, state)
@@ -410,10 +413,10 @@ class StepGrads:
 
     def __getattr__(self, name: str) -> np.ndarray:
         # d<state name>: dc for an LSTM (only looked up when no attribute has the name)
-        states = self.__dict__.get("_dstates")
-        if name.startswith("d") and states is not None and (
-                name[1:] in states or len(self.__dict__["parts"]) > 1):
-            return self.dstates[name[1:]]
+        parts = self.__dict__.get("parts")
+        states = next(iter(parts.values())).__dict__["_dstates"] if parts else {}
+        if name.startswith("d") and name[1:] in states:
+            return self.dstates[name[1:]]  # (several parts: the error that says pick one)
         raise AttributeError(f"StepGrads has no attribute {name!r} (states: "
                              f"{', '.join('d' + s for s in (states or {}))})")
 
