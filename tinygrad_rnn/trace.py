@@ -16,6 +16,7 @@ the recorded hidden states to ask the graph for ||dL/dh_t|| at every step.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -23,20 +24,24 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import functional as F
+from .arguments import describe
 from .nn import cells as _cells
-from .nn.recurrent import Recurrent, RecurrentCell
-from .tensor import Tensor, enable_grad, stack
+from .nn.module import Module, Parameter
+from .nn.recurrent import Recurrent, RecurrentCell, _check_shapes as check_step_shapes, run_step
+from .nn.utils.rnn import PackedSequence
+from .tensor import Tensor, concat, enable_grad, no_grad, stack
 
 if TYPE_CHECKING:
     from typing import TypeAlias
 
-    from .nn.module import Module
     from .tensor import TensorLike
 
     # {(layer, direction): {name: array (T, N, H)}}, as Recorder.of gives them
     GateArrays: TypeAlias = "dict[tuple[int, int], dict[str, np.ndarray]]"
 
-__all__ = ["record_gates", "Recorder", "Step", "gate_trace", "gradient_flow", "run_sequence"]
+__all__ = ["record_gates", "Recorder", "Step", "gate_trace", "gradient_flow", "run_sequence",
+           "step_grads", "StepGrads"]
 
 
 class Step:
@@ -242,6 +247,9 @@ def run_sequence(module: Module, x: TensorLike, state: Any = None) -> tuple[Tens
     if x.ndim not in (2, 3):
         raise ValueError(f"{type(module).__name__}: a sequence of shape (T, N, I) or (T, I) "
                          f"is needed to run a cell over time, got shape {x.shape}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{type(module).__name__}: the input sequence is empty (input shape "
+                         f"{x.shape})")
     outputs = []
     for x_t in x.unbind(0):
         state = module(x_t, state)
@@ -331,3 +339,312 @@ def gradient_flow(module: Module, x: TensorLike, loss_fn: Callable[[Any], Tensor
     finally:
         for p, g in zip(params, saved):
             p.grad = g
+
+
+# --------------------------------------------------------------------------- per-step gradients
+
+
+class StepGrads:
+    """Per-step gradients of one layer and direction, in the layout of a hand BPTT.
+
+    What ``step_grads`` returns (and ``reference.rnn_step_grads`` and friends). For a
+    layer of one layer and one direction, and for a cell, the arrays are attributes:
+
+    Attributes:
+        dh: (T, N, H), the total dL/dh_t of the step's output state (``state_names[0]``):
+            through the output at t and through every later step.
+        dstates: {state name: (T, N, width)}, the total gradient of every new state;
+            each is also an attribute named ``d<state name>`` (``dc`` for an LSTM).
+        dpre: {gate name: (T, N, H)}, the gradient of each gate's pre-activation (the
+            notebook's ``dh_raw``): the gradient of the step's projected input ``xp``
+            (``x_t W_ih^T + b_ih``) cut into the cell's row blocks, named by ``gates``
+            (the output state's name for a cell without gates: ``dpre["h"]`` for RNN).
+        dparams: {parameter name: (T, *shape)}, each step's share of each parameter's
+            gradient, under the cell's own names (``weight_hh``, not ``weight_hh_l0``);
+            their sum over t is the parameter's ``.grad``.
+        layer, direction: whose steps these are ((0, 0) for a cell).
+
+    Arrays are time-major and in time order whatever the input's layout: t indexes the
+    time step (a reverse direction's first step is t = T - 1), N is 1 for an unbatched
+    input. A layer of several layers or directions holds one ``StepGrads`` per
+    (layer, direction): pick one with ``result[layer, direction]`` (``result.parts``
+    lists them); ``result[0, 0]`` of a single one is itself.
+    """
+
+    def __init__(self, dstates: dict[str, np.ndarray], dpre: dict[str, np.ndarray],
+                 dparams: dict[str, np.ndarray], layer: int = 0, direction: int = 0) -> None:
+        self._dstates, self._dpre, self._dparams = dstates, dpre, dparams
+        self.layer, self.direction = layer, direction
+        self.parts: dict[tuple[int, int], StepGrads] = {(layer, direction): self}
+        self._owner = ""
+
+    @classmethod
+    def of_layers(cls, owner: str, parts: dict[tuple[int, int], StepGrads]) -> StepGrads:
+        """One result for several (layer, direction) parts, which it is indexed by."""
+        if len(parts) == 1:
+            return next(iter(parts.values()))
+        several = cls({}, {}, {})
+        several.parts, several._owner = dict(parts), owner
+        return several
+
+    def _one(self) -> StepGrads:
+        if len(self.parts) == 1:
+            return self
+        raise ValueError(f"step_grads: the result holds one StepGrads per layer and direction "
+                         f"of the {self._owner} ({', '.join(map(str, self.parts))}); pick one "
+                         f"with result[layer, direction]")
+
+    @property
+    def dstates(self) -> dict[str, np.ndarray]:
+        return self._one()._dstates
+
+    @property
+    def dpre(self) -> dict[str, np.ndarray]:
+        return self._one()._dpre
+
+    @property
+    def dparams(self) -> dict[str, np.ndarray]:
+        return self._one()._dparams
+
+    @property
+    def dh(self) -> np.ndarray:
+        """The output state's gradient (``state_names[0]``, h for the built-in cells)."""
+        return next(iter(self.dstates.values()))
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        # d<state name>: dc for an LSTM (only looked up when no attribute has the name)
+        parts = self.__dict__.get("parts")
+        states = next(iter(parts.values())).__dict__["_dstates"] if parts else {}
+        if name.startswith("d") and name[1:] in states:
+            return self.dstates[name[1:]]  # (several parts: the error that says pick one)
+        raise AttributeError(f"StepGrads has no attribute {name!r} (states: "
+                             f"{', '.join('d' + s for s in (states or {}))})")
+
+    def __getitem__(self, key: tuple[int, int]) -> StepGrads:
+        if key not in self.parts:
+            raise KeyError(f"step_grads: no layer and direction {key!r}; the parts are "
+                           f"{', '.join(map(str, self.parts))}")
+        return self.parts[key]
+
+    @property
+    def T(self) -> int:
+        return len(self.dh)
+
+    def __repr__(self) -> str:
+        if len(self.parts) > 1:
+            return f"StepGrads({self._owner}: parts {list(self.parts)})"
+        return (f"StepGrads(layer {self.layer}, direction {self.direction}, T={self.T}: "
+                f"{', '.join('d' + s for s in self.dstates)}, dpre {list(self.dpre)}, "
+                f"dparams {list(self.dparams)})")
+
+
+class _Steps:
+    """What one layer and direction ran, op by op, for step_grads to read after backward:
+    per time step, its projected input (one tensor or a tuple), its new states and its
+    own leaf copy of every parameter; the output (T, N, .) in time order."""
+
+    output: Tensor
+
+    def __init__(self, cell: RecurrentCell, length: int) -> None:
+        self.cell = cell
+        self.xps: list[tuple[Tensor, ...]] = [()] * length
+        self.states: list[tuple[Tensor, ...]] = [()] * length
+        self.params: list[dict[str, Tensor]] = [{}] * length
+
+
+def _aliased(cell: RecurrentCell, where: str) -> tuple[RecurrentCell, dict[str, Tensor]]:
+    """(a copy of ``cell`` that reads every parameter through a leaf of its own, those
+    leaves by the cell's parameter names). A step run on such a copy sends its share of
+    each parameter's gradient into that leaf, and nowhere else: the parameters' own
+    ``.grad`` are not touched."""
+    seen: dict[int, Tensor] = {}
+
+    def copied(module: Module) -> Any:
+        twin = copy.copy(module)
+        for name, value in vars(module).items():
+            if isinstance(value, Parameter):
+                alias = seen.get(id(value))
+                if alias is None:
+                    alias = seen[id(value)] = Tensor(value.data, requires_grad=True)
+                setattr(twin, name, alias)
+            elif isinstance(value, Module) and any(True for _ in value.parameters()):
+                setattr(twin, name, copied(value))
+        return twin
+
+    twin = copied(cell)
+    leaves: dict[str, Tensor] = {}
+    for name, p in cell.named_parameters():
+        if id(p) not in seen:
+            raise TypeError(f"{where}: {type(cell).__name__}'s parameter {name!r} is not an "
+                            f"attribute of the cell or of one of its submodules, so its "
+                            f"gradient cannot be split per step")
+        leaves[name] = seen[id(p)]
+    for name, t in twin.prepare().items():  # what prepare makes, from the step's own leaves
+        setattr(twin, name, t)
+    return twin, leaves
+
+
+def _run_steps(where: str, cell: RecurrentCell, x: Tensor, state: tuple[Tensor, ...],
+               reverse: bool = False) -> _Steps:
+    """``cell`` over x (T, N, I) one step at a time, each step with its own parameter
+    leaves and its own input projection; the output (T, N, .) in time order."""
+    length = x.shape[0]
+    run, inputs = _Steps(cell, length), x.unbind(0)
+    for t in (reversed(range(length)) if reverse else range(length)):
+        stepped, run.params[t] = _aliased(cell, where)
+        xp = stepped.project_inputs(inputs[t])
+        parts = tuple(xp) if isinstance(xp, (tuple, list)) else (xp,)
+        if not all(isinstance(p, Tensor) for p in parts):
+            raise TypeError(f"{where}: {type(cell).__name__}.project_inputs must return a "
+                            f"Tensor or a tuple of Tensors, got {describe(xp)}")
+        new = run_step(stepped, xp, state)
+        check_step_shapes(cell, new, state)
+        for tensor in (*parts, *new):
+            tensor.retain_grad()
+        run.xps[t], run.states[t], state = parts, new, new
+    run.output = stack([s[0] for s in run.states], dim=0)
+    return run
+
+
+def _run_layer(where: str, layer: Recurrent, x: Tensor,
+               state: Any) -> tuple[Tensor, dict[tuple[int, int], _Steps]]:
+    """What ``Recurrent.forward`` does for a padded or unbatched input, with every step
+    run by ``_run_steps``: (the output as the layer returns it, the runs)."""
+    unbatched = x.ndim == 2
+    if unbatched:
+        x = x.reshape(x.shape[0], 1, x.shape[1])
+    elif layer.batch_first:
+        x = x.transpose(0, 1)
+    initial = layer._initial_states(state, x.shape[1], unbatched)
+    runs: dict[tuple[int, int], _Steps] = {}
+    d = layer.num_directions
+    for k in range(layer.num_layers):
+        outputs = []
+        for direction in range(d):
+            run = _run_steps(where, layer.cell(k, direction), x, initial[k * d + direction],
+                             reverse=direction == 1)
+            runs[k, direction] = run
+            outputs.append(run.output)
+        x = outputs[0] if d == 1 else concat(outputs, dim=-1)
+        if k < layer.num_layers - 1:
+            x = F.dropout(x, layer.dropout, layer.training)
+    if unbatched:
+        return x.reshape(x.shape[0], x.shape[2]), runs
+    return (x.transpose(0, 1) if layer.batch_first else x), runs
+
+
+def _run_cell(where: str, cell: RecurrentCell, x: Tensor,
+              state: Any) -> tuple[Tensor, dict[tuple[int, int], _Steps]]:
+    """A lone cell over x (T, N, I) or (T, I), as ``run_sequence`` runs it."""
+    unbatched = x.ndim == 2
+    _, states, _ = cell._prepared(x[0], state)  # (the cell's own checks and initial state)
+    run = _run_steps(where, cell, x.reshape(x.shape[0], 1, x.shape[1]) if unbatched else x,
+                     states)
+    output = run.output
+    return (output.reshape(output.shape[0], output.shape[2]) if unbatched else output), \
+        {(0, 0): run}
+
+
+def _grad(t: Tensor) -> np.ndarray:
+    return np.zeros_like(t.data) if t.grad is None else np.asarray(t.grad)
+
+
+def _collected(run: _Steps, layer: int, direction: int) -> StepGrads:
+    """The gradients the run's retained tensors and leaves hold, stacked over time."""
+    cell = run.cell
+    dstates = {name: np.stack([_grad(s[k]) for s in run.states])
+               for k, name in enumerate(cell.state_names)}
+    dxp = np.stack([np.concatenate([_grad(p) for p in parts], axis=-1) for parts in run.xps])
+    names = cell.gates or cell.state_names[:1]
+    dpre = dict(zip(names, np.split(dxp, len(names), axis=-1)))
+    dparams = {name: np.stack([_grad(leaves[name]) for leaves in run.params])
+               for name in run.params[0]}
+    return StepGrads(dstates, dpre, dparams, layer, direction)
+
+
+def _detached(value: Any) -> Any:
+    """A tensor (or a tuple or list of them) as a new leaf of the same values: step_grads
+    reads the input and state as values and leaves their ``.grad`` alone."""
+    if isinstance(value, Tensor):
+        return Tensor(value.data)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_detached(v) for v in value)
+    return value
+
+
+def step_grads(module: Module, x: TensorLike, loss_fn: Callable[[Any], Tensor],
+               state: Any = None) -> StepGrads:
+    """Autograd's gradients at every time step, in the layout of a hand BPTT.
+
+    Arguments:
+        module: a sequence layer (``nn.RNN``, ``nn.LSTM``, ``nn.GRU``, any
+            ``nn.Recurrent``) or a cell (the built-in ones or any ``nn.RecurrentCell``,
+            run step by step over x, as ``run_sequence`` does).
+        x: the input, as the module takes it (padded: (T, N, I), (N, T, I) with
+            batch_first, or unbatched (T, I); a cell: (T, N, I) or (T, I)). A
+            ``PackedSequence`` is refused: pad it, and mask in ``loss_fn``.
+        loss_fn: output -> scalar Tensor, given the module's output sequence as the
+            module returns it (batch_first respected).
+        state: the initial state, as the module takes it (zeros when None).
+
+    Returns:
+        ``StepGrads``: ``dh`` (T, N, H), ``d<state>`` for every state name (``dc``),
+        ``dpre`` {gate: (T, N, H)} and ``dparams`` {name: (T, *shape)}; for several
+        layers or directions, one per ``result[layer, direction]``.
+
+    How: every cell of the module runs one step at a time, each step reading its own
+    leaf copy of every parameter and projecting its own input, so each leaf's gradient
+    is exactly that step's share; the new states and each step's ``xp`` keep their
+    gradients. ``xp`` is what ``project_inputs`` gives for the step (a tuple is joined
+    along its last axis, as GRU's layer cell's (x_rz, x_n)); cut into ``len(gates)``
+    equal blocks it is the gradient of each gate's pre-activation for RNN, LSTM and
+    GRU (GRU's n: of x_n + r * (W_hn h + b_hn), the argument of its tanh), and for a
+    cell of yours, the gradient of whatever each block of ``xp`` enters. The module's
+    parameters, x and state are read as values: nobody's ``.grad`` changes.
+    """
+    where = "tr.trace.step_grads"
+    if isinstance(x, PackedSequence):
+        raise TypeError(f"{where}: x must be a padded (or unbatched) input, got a "
+                        f"PackedSequence; pad_packed_sequence it and mask in loss_fn")
+    if not isinstance(module, (*_LAYERS, *_CELLS)):
+        raise TypeError(f"{where}: module must be a recurrent layer or cell (nn.RNN, nn.LSTM, "
+                        f"nn.GRU, their cells, an nn.Recurrent or an nn.RecurrentCell), got "
+                        f"{describe(module)}")
+    if not callable(loss_fn):
+        raise TypeError(f"{where}: loss_fn must be a function of the output that returns a "
+                        f"scalar Tensor, got {describe(loss_fn)}")
+    x, state = _detached(x), _detached(state)
+    with no_grad():  # the module's own run: its checks of x and state, and what to match
+        expected, _ = run_sequence(module, x, state)
+    x = x if isinstance(x, Tensor) else Tensor(x, dtype=expected.dtype)
+    runner = _run_layer if isinstance(module, Recurrent) else _run_cell
+    with enable_grad():
+        output, runs = runner(where, module, x, state)  # type: ignore[arg-type]
+        loss = loss_fn(output)
+    _check_loss(where, loss)
+    _check_same_output(where, module, output, expected)
+    loss.backward()
+    parts = {key: _collected(run, *key) for key, run in runs.items()}
+    return StepGrads.of_layers(type(module).__name__, parts)
+
+
+def _check_loss(where: str, loss: Any) -> None:
+    if not isinstance(loss, Tensor):
+        raise TypeError(f"{where}: loss_fn must return a scalar Tensor, got {describe(loss)}")
+    if loss.size != 1:
+        raise ValueError(f"{where}: loss_fn must return a scalar Tensor (one element), got a "
+                         f"Tensor of shape {loss.shape}")
+    if not loss.requires_grad:
+        raise ValueError(f"{where}: loss_fn's result does not depend on the output (it does "
+                         f"not require grad), so it has no gradient to give")
+
+
+def _check_same_output(where: str, module: Module, output: Tensor, expected: Tensor) -> None:
+    """step_grads steps the cells itself: its output must be the module's own."""
+    tolerance = 1e-10 if output.dtype == np.float64 else 1e-4
+    if output.shape != expected.shape or not np.allclose(output.data, expected.data,
+                                                          rtol=tolerance, atol=tolerance):
+        raise ValueError(f"{where}: running the cells of {type(module).__name__} step by step "
+                         f"does not give its output (does its class change forward, or draw "
+                         f"random numbers, such as dropout while training? then call "
+                         f"module.eval())")

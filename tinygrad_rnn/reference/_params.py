@@ -50,3 +50,16 @@ def weight_grads(dA_x: np.ndarray, x: np.ndarray, dA_h: np.ndarray,
         "bias_ih": flat(dA_x).sum(axis=0),
         "bias_hh": flat(dA_h).sum(axis=0),
     }
+
+
+def per_step_weight_grads(dA_x: np.ndarray, x: np.ndarray, dA_h: np.ndarray,
+                          h_prev: np.ndarray) -> dict[str, np.ndarray]:
+    """Each step's share of the weight and bias gradients, (T, *shape) each: the terms
+    ``weight_grads`` sums, dW_ih[t] = dA_x[t]^T x_t, dW_hh[t] = dA_h[t]^T h_{t-1}, and
+    the biases' dA summed over the batch."""
+    return {
+        "weight_ih": np.einsum("tng,tni->tgi", dA_x, x),
+        "weight_hh": np.einsum("tng,tnh->tgh", dA_h, h_prev),
+        "bias_ih": dA_x.sum(axis=1),
+        "bias_hh": dA_h.sum(axis=1),
+    }

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._params import unpack, weight_grads
+from ..trace import StepGrads
+from ._params import per_step_weight_grads, unpack, weight_grads
 from .lstm import _sigmoid
 
 
@@ -49,15 +50,41 @@ def gru_forward(params: dict, x: np.ndarray,
 def gru_backward(cache: tuple, d_outputs: np.ndarray,
                  d_hn: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Gradients of every parameter and of x and h0."""
+    x, hs, _, _, W_ih, _ = cache
+    _, dA_x, dA_h, dh0 = _bptt(cache, d_outputs, d_hn)
+    grads = weight_grads(dA_x, x, dA_h, hs[:-1])
+    grads["x"] = dA_x @ W_ih
+    grads["h0"] = dh0
+    return grads
+
+
+def gru_step_grads(cache: tuple, d_outputs: np.ndarray,
+                   d_hn: np.ndarray | None = None) -> StepGrads:
+    """The same BPTT, step by step, as ``tr.trace.step_grads`` gives autograd's:
+    ``dh`` (T, N, H) the total dL/dh_t, ``dpre`` {"r", "z", "n": da_r, da_z, da_n} (n's:
+    of the tanh's argument x_n + r * h_n), and ``dparams`` each step's share of every
+    weight and bias gradient, (T, *shape)."""
+    x, hs, _, _, _, _ = cache
+    dHs, dA_x, dA_h, _ = _bptt(cache, d_outputs, d_hn)
+    H = hs.shape[-1]
+    dpre = {gate: dA_x[..., k * H:(k + 1) * H] for k, gate in enumerate("rzn")}
+    return StepGrads({"h": dHs}, dpre, per_step_weight_grads(dA_x, x, dA_h, hs[:-1]))
+
+
+def _bptt(cache: tuple, d_outputs: np.ndarray,
+          d_hn: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    """The backward loop: (dh_t (T, N, H), the input side's and the hidden side's
+    [da_r, da_z, ...] (T, N, 3H) for every t; dL/dh0)."""
     x, hs, r_z_n, hidden_n, W_ih, W_hh = cache
     T = x.shape[0]
     H = hs.shape[-1]
     dA_x = np.empty_like(r_z_n)
     dA_h = np.empty_like(r_z_n)
+    dHs = np.empty_like(hs[1:])
     dh_next = np.zeros_like(hs[0]) if d_hn is None else d_hn
     for t in reversed(range(T)):
         r, z, n = r_z_n[t, :, :H], r_z_n[t, :, H:2 * H], r_z_n[t, :, 2 * H:]
-        dh = d_outputs[t] + dh_next
+        dh = dHs[t] = d_outputs[t] + dh_next
         da_n = dh * (1.0 - z) * (1.0 - n * n)
         da_r = da_n * hidden_n[t] * r * (1.0 - r)
         da_z = dh * (hs[t] - n) * z * (1.0 - z)
@@ -65,7 +92,4 @@ def gru_backward(cache: tuple, d_outputs: np.ndarray,
         dA_h[t, :, :2 * H] = dA_x[t, :, :2 * H]
         dA_h[t, :, 2 * H:] = da_n * r
         dh_next = dh * z + dA_h[t] @ W_hh
-    grads = weight_grads(dA_x, x, dA_h, hs[:-1])
-    grads["x"] = dA_x @ W_ih
-    grads["h0"] = dh_next
-    return grads
+    return dHs, dA_x, dA_h, dh_next

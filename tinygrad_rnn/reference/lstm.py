@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._params import unpack, weight_grads
+from ..trace import StepGrads
+from ._params import per_step_weight_grads, unpack, weight_grads
 
 
 def _sigmoid(a: np.ndarray) -> np.ndarray:
@@ -53,18 +54,45 @@ def lstm_forward(params: dict, x: np.ndarray, h0: np.ndarray | None = None,
 def lstm_backward(cache: tuple, d_outputs: np.ndarray, d_hn: np.ndarray | None = None,
                   d_cn: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Gradients of every parameter and of x, h0 and c0."""
+    x, hs, _, _, W_ih, _ = cache
+    _, _, dA, dh0, dc0 = _bptt(cache, d_outputs, d_hn, d_cn)
+    grads = weight_grads(dA, x, dA, hs[:-1])
+    grads["x"] = dA @ W_ih
+    grads["h0"] = dh0
+    grads["c0"] = dc0
+    return grads
+
+
+def lstm_step_grads(cache: tuple, d_outputs: np.ndarray, d_hn: np.ndarray | None = None,
+                    d_cn: np.ndarray | None = None) -> StepGrads:
+    """The same BPTT, step by step, as ``tr.trace.step_grads`` gives autograd's:
+    ``dh`` and ``dc`` (T, N, H), the total dL/dh_t and dL/dc_t (dc_t above, after
+    h_t's share joined it), ``dpre`` {"i", "f", "g", "o": da of each gate}, and
+    ``dparams`` each step's share of every weight and bias gradient, (T, *shape)."""
+    x, hs, _, _, _, _ = cache
+    dHs, dCs, dA, _, _ = _bptt(cache, d_outputs, d_hn, d_cn)
+    H = hs.shape[-1]
+    dpre = {gate: dA[..., k * H:(k + 1) * H] for k, gate in enumerate("ifgo")}
+    return StepGrads({"h": dHs, "c": dCs}, dpre, per_step_weight_grads(dA, x, dA, hs[:-1]))
+
+
+def _bptt(cache: tuple, d_outputs: np.ndarray, d_hn: np.ndarray | None,
+          d_cn: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    """The backward loop: (dh_t, dc_t (T, N, H) and da_t (T, N, 4H) for every t;
+    dL/dh0, dL/dc0)."""
     x, hs, cs, gates, W_ih, W_hh = cache
     T = x.shape[0]
     H = hs.shape[-1]
     dA = np.empty_like(gates)
+    dHs, dCs = np.empty_like(hs[1:]), np.empty_like(cs[1:])
     dh_next = np.zeros_like(hs[0]) if d_hn is None else d_hn
     dc_next = np.zeros_like(cs[0]) if d_cn is None else d_cn
     for t in reversed(range(T)):
         act = gates[t]
         i, f, g, o = act[:, :H], act[:, H:2 * H], act[:, 2 * H:3 * H], act[:, 3 * H:]
         tanh_c = np.tanh(cs[t + 1])
-        dh = d_outputs[t] + dh_next
-        dc = dc_next + dh * o * (1.0 - tanh_c * tanh_c)
+        dh = dHs[t] = d_outputs[t] + dh_next
+        dc = dCs[t] = dc_next + dh * o * (1.0 - tanh_c * tanh_c)
         da = dA[t]
         da[:, :H] = dc * g * i * (1.0 - i)                     # da_i
         da[:, H:2 * H] = dc * cs[t] * f * (1.0 - f)            # da_f
@@ -72,8 +100,4 @@ def lstm_backward(cache: tuple, d_outputs: np.ndarray, d_hn: np.ndarray | None =
         da[:, 3 * H:] = dh * tanh_c * o * (1.0 - o)            # da_o
         dc_next = dc * f
         dh_next = da @ W_hh
-    grads = weight_grads(dA, x, dA, hs[:-1])
-    grads["x"] = dA @ W_ih
-    grads["h0"] = dh_next
-    grads["c0"] = dc_next
-    return grads
+    return dHs, dCs, dA, dh_next, dc_next

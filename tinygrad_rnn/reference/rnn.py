@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._params import unpack, weight_grads
+from ..trace import StepGrads
+from ._params import per_step_weight_grads, unpack, weight_grads
 
 
 def rnn_forward(params: dict, x: np.ndarray,
@@ -39,15 +40,34 @@ def rnn_backward(cache: tuple, d_outputs: np.ndarray,
                  d_hn: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Gradients of every parameter and of x and h0, given dL/d(outputs) and dL/dh_T."""
     x, hs, W_ih, W_hh = cache
+    _, dA, dh0 = _bptt(cache, d_outputs, d_hn)
+    grads = weight_grads(dA, x, dA, hs[:-1])
+    grads["x"] = dA @ W_ih
+    grads["h0"] = dh0
+    return grads
+
+
+def rnn_step_grads(cache: tuple, d_outputs: np.ndarray,
+                   d_hn: np.ndarray | None = None) -> StepGrads:
+    """The same BPTT, step by step, as ``tr.trace.step_grads`` gives autograd's:
+    ``dh`` (T, N, H) the total dL/dh_t, ``dpre["h"]`` the da_t above, and ``dparams``
+    each step's share of every weight and bias gradient, (T, *shape)."""
+    x, hs, _, _ = cache
+    dh, dA, _ = _bptt(cache, d_outputs, d_hn)
+    return StepGrads({"h": dh}, {"h": dA}, per_step_weight_grads(dA, x, dA, hs[:-1]))
+
+
+def _bptt(cache: tuple, d_outputs: np.ndarray,
+          d_hn: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The backward loop: (dh_t and da_t for every t, (T, N, H) each; dL/dh0)."""
+    x, hs, W_ih, W_hh = cache
     T = x.shape[0]
     dA = np.empty_like(d_outputs)
+    dHs = np.empty_like(d_outputs)
     dh_next = np.zeros_like(hs[0]) if d_hn is None else d_hn
     for t in reversed(range(T)):
-        dh = d_outputs[t] + dh_next
+        dh = dHs[t] = d_outputs[t] + dh_next
         h = hs[t + 1]
         dA[t] = dh * (1.0 - h * h)
         dh_next = dA[t] @ W_hh
-    grads = weight_grads(dA, x, dA, hs[:-1])
-    grads["x"] = dA @ W_ih
-    grads["h0"] = dh_next
-    return grads
+    return dHs, dA, dh_next
