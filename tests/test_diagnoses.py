@@ -107,3 +107,17 @@ def test_model_refusals_name_the_argument():
         tr.compare_grads(g, g, model=nn.GRU(2, 2))
     with pytest.raises(TypeError, match="gates must be"):
         tr.compare_grads(g, g, gates=3)
+
+
+def test_a_lost_constant_scales_every_gradient_alike():
+    """Every gradient off by one factor is a scale; factors that differ from gradient to
+    gradient (the issue's shrunk dropped carry at N = I = H = 1, where every gradient is
+    one number) are not called a lost constant."""
+    g = {k: v for k, v in lstm_grads().items() if k.startswith(("weight", "bias"))}
+    halved = tr.compare_grads(g, {k: 0.5 * v for k, v in g.items()})
+    assert {d.kind for d in halved.diagnoses} == {"scale"}
+    uneven = tr.compare_grads(g, {k: (0.5 + i) * v for i, (k, v) in enumerate(g.items())})
+    assert "scale" not in {d.kind for d in uneven.diagnoses}
+    assert all("different factors" in d.message for d in uneven.diagnoses)
+    one_number = tr.compare_grads({"w": np.array([[2.0]])}, {"w": np.array([[1.984]])})
+    assert [d.kind for d in one_number.diagnoses] == ["unknown"]
