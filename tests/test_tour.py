@@ -180,3 +180,17 @@ def test_the_module_runs_as_a_program():
     done = subprocess.run([sys.executable, "-m", "tinygrad_rnn", "--help"], cwd=root,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "gradcheck" in done.stdout
+
+
+def test_part2d_shows_where_the_dtanh_error_enters_and_how_the_carry_spreads_it(tour):
+    result, out = tour
+    from tinygrad_rnn.tour import _autograd_gradients, notebook_params
+
+    # autograd's per-step dL/da_t from step_grads equals the one retain_grad gives
+    retained = _autograd_gradients(notebook_params())["dh_raw"]        # (T, H, 1)
+    assert np.allclose(result.steps.dpre["h"][:, 0], retained[:, :, 0], rtol=1e-12, atol=0)
+    errors = {t: (dh, raw) for t, dh, raw in result.step_errors}
+    last = max(errors)
+    assert errors[last][0] < 1e-12 and errors[last][1] > 0.1     # dh right, dh_raw wrong
+    assert all(dh > 0.1 and raw > 0.1 for t, (dh, raw) in errors.items() if t < last)
+    assert "2d. Step by step" in out and "recurrent carry" in out

@@ -30,6 +30,7 @@ from .reference.notebook import PARAM_NAMES, notebook_bptt, notebook_forward, no
 from .rng import manual_seed
 from .tensor import Tensor, no_grad
 from .tour_text import text
+from .trace import step_grads
 
 # The weights the notebook printed in its first cell (input size 1, hidden size 4),
 # its zero biases, its inputs and targets, and the outputs it printed.
@@ -65,6 +66,8 @@ class TourResult:
     scale_fixed: object = None
     scale_fixed_steps: object = None
     corrected: object = None
+    steps: object = None           # part 2d: tr.trace.step_grads of the notebook's RNN
+    step_errors: list = field(default_factory=list)   # (t, error in dh_t, in dh_raw_t)
     lstm_losses: list = field(default_factory=list)        # part 3, training loss
     untrained_prediction: float = float("nan")
     gates: dict = field(default_factory=dict)              # name -> (T, H) on TEST_SEQUENCE
@@ -135,6 +138,31 @@ def _autograd_gradients(params: dict) -> dict:
     return grads
 
 
+def _autograd_steps(params: dict) -> Any:
+    """``tr.trace.step_grads`` of the notebook's RNN, built as an ``nn.RNN(1, 4)`` (W_x,
+    W_h, b_h as weight_ih, weight_hh, bias_ih; bias_hh zero), under the printed loss."""
+    rnn = nn.RNN(1, params["W_h"].shape[0])
+    for name, value in (("weight_ih_l0", params["W_x"]), ("weight_hh_l0", params["W_h"]),
+                        ("bias_ih_l0", params["b_h"][:, 0]), ("bias_hh_l0", 0.0)):
+        getattr(rnn, name).data[...] = value
+    x = Tensor(np.array(NOTEBOOK_INPUTS).reshape(-1, 1, 1))          # (T, N, I)
+    targets = Tensor(np.array(NOTEBOOK_TARGETS).reshape(-1, 1, 1))
+    W_y, b_y = Tensor(params["W_y"]), Tensor(params["b_y"][0])
+
+    def printed(out: Tensor) -> Tensor:   # out (T, 1, 4): y_t = W_y h_t + b_y
+        return ((out @ W_y.T + b_y - targets) ** 2).mean()
+
+    return step_grads(rnn, x, printed)
+
+
+def _worst_relative(expected: np.ndarray, actual: np.ndarray) -> float:
+    return float(np.max(np.abs(actual - expected) / np.maximum(np.abs(expected), 1e-300)))
+
+
+def _vector(values: np.ndarray) -> str:
+    return "[" + " ".join(f"{v:+8.3f}" for v in values) + "]"
+
+
 def _indent(report: object) -> str:
     return "    " + str(report).replace("\n", "\n    ")
 
@@ -185,6 +213,17 @@ def part2(say: Callable[..., None], result: TourResult) -> None:
     say("part2b", agree=", ".join(agree), disagree=", ".join(disagree))
     say(None, _indent(result.scale_fixed_steps))
     say("part2_dtanh")
+
+    # 2d: the same two per-step quantities, autograd's and the notebook's, step by step
+    result.steps = steps = _autograd_steps(params)
+    say("part2d")
+    for t in reversed(range(len(inputs))):
+        dh_error = _worst_relative(steps.dh[t, 0], hand["dh"][t, :, 0])
+        raw_error = _worst_relative(steps.dpre["h"][t, 0], hand["dh_raw"][t, :, 0])
+        result.step_errors.append((t, dh_error, raw_error))
+        say("part2d_row", t=t, dh=_vector(steps.dh[t, 0]), hand=_vector(hand["dh"][t, :, 0]),
+            dh_error=dh_error, raw_error=raw_error)
+    say("part2d_carry", last=len(inputs) - 1)
 
     _, hand = notebook_bptt(params, inputs, targets, faithful=False)
     result.corrected = compare_grads(weights, hand, rtol=1e-10, atol=1e-14)

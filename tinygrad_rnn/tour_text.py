@@ -117,6 +117,39 @@ TEXT = {
               "  مشتق در نقطهٔ اشتباه گرفته شده است. ضریب درست 1 - h_t**2 است. این خطا جایی که\n"
               "  h_t = 0 باشد صفر است و با بزرگ‌تر شدنِ |h_t| بیشتر می‌شود؛ همان الگویی که تشخیص بالا پیدا کرد.",
     },
+    "part2d": {
+        "en": "\n  2d. Step by step. tr.trace.step_grads(rnn, x, loss_fn) gives autograd's gradients\n"
+              "  at every time step in the layout of a hand BPTT: dL/dh_t (through y_t and through\n"
+              "  every later step) and dL/da_t. Beside them, the notebook's dh and dh_raw (the\n"
+              "  scale fixed, dtanh as written), from the last step back, with the worst relative\n"
+              "  error of each:\n\n"
+              "     t  dL/dh_t (autograd)                     the notebook'"
+              "s dh                       dh error     dh_raw",
+        "fa": "\n  2d. گام به گام. tr.trace.step_grads(rnn, x, loss_fn) گرادیان‌های autograd را در هر\n"
+              "  گام زمانی، به همان شکلِ BPTT دستی، می‌دهد: dL/dh_t (از راهِ y_t و از راهِ همهٔ گام‌های\n"
+              "  بعدی) و dL/da_t. کنارشان dh و dh_raw نوت‌بوک (مقیاس درست‌شده، dtanh همان‌طور که\n"
+              "  نوشته شده)، از گام آخر به عقب:\n\n"
+              "     t  dL/dh_t (autograd)                     dh نوت‌بوک   "
+              "                            خطای dh     dh_raw",
+    },
+    "part2d_row": {
+        "en": "     {t}  {dh}  {hand}  {dh_error:9.1e}  {raw_error:9.1e}",
+        "fa": "     {t}  {dh}  {hand}  {dh_error:9.1e}  {raw_error:9.1e}",
+    },
+    "part2d_carry": {
+        "en": "\n  At the last step (t = {last}) dh is right: nothing comes back from later steps,\n"
+              "  and dL/dh_t is W_y^T dy_t alone. dh_raw is already wrong there: the dtanh bug\n"
+              "  enters at every step. Before t = {last}, dh is wrong too, because the notebook's\n"
+              "  dh_next = W_h^T dh_raw carries the wrong dh_raw back: one local mistake spreads to\n"
+              "  every earlier step through the recurrent carry. Per-step gradients show where an\n"
+              "  error enters; the summed weight gradients only show that one did.",
+        "fa": "\n  در گام آخر (t = {last}) مقدار dh درست است: چیزی از گام‌های بعدی برنمی‌گردد و\n"
+              "  dL/dh_t فقط W_y^T dy_t است. اما dh_raw همان‌جا هم غلط است: اشکالِ dtanh در هر گام\n"
+              "  وارد می‌شود. پیش از t = {last}، dh هم غلط می‌شود، چون dh_next = W_h^T dh_raw در\n"
+              "  نوت‌بوک همان dh_raw غلط را به عقب می‌برد: یک اشتباهِ محلی از راهِ انتقالِ بازگشتی به\n"
+              "  همهٔ گام‌های قبلی می‌رسد. گرادیان‌های هر گام نشان می‌دهند خطا کجا وارد شده؛ جمعِ\n"
+              "  گرادیانِ وزن‌ها فقط نشان می‌دهد که خطایی هست.",
+    },
     "part2c": {
         "en": "\n  2c. Both fixed (reference/notebook.py, faithful=False): the hand BPTT agrees with\n"
               "  autograd; worst relative error {rel:.1e}; all agree: {ok}.\n",

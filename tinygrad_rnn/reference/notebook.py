@@ -54,7 +54,8 @@ def notebook_bptt(params: dict, inputs: list, targets: list, faithful: bool = Tr
     faithful=False: the gradient of the printed loss, derived correctly.
     dtanh_bug, scale_bug: keep or fix one mistake at a time (default: ``faithful``).
     with_steps: also return ``"dh_raw"``, the per-step gradient of the
-    pre-activation a_t (what the notebook calls dh_raw), stacked as (T, H, 1).
+    pre-activation a_t (what the notebook calls dh_raw), and ``"dh"``, the gradient
+    of each h_t (through y_t and through the steps after t), each stacked as (T, H, 1).
     """
     dtanh_bug = faithful if dtanh_bug is None else dtanh_bug
     scale_bug = faithful if scale_bug is None else scale_bug
@@ -64,6 +65,7 @@ def notebook_bptt(params: dict, inputs: list, targets: list, faithful: bool = Tr
     grads = {n: np.zeros_like(params[n]) for n in PARAM_NAMES}
     dh_next = np.zeros_like(h_states[0])
     steps: list[Any] = [None] * T  # each step's dh_raw, filled from the last
+    dhs: list[Any] = [None] * T    # and its dh
     for t in reversed(range(T)):
         if scale_bug:
             dy = outputs[t] - targets[t]                 # d/dy of 0.5 * (y - target)**2
@@ -72,6 +74,7 @@ def notebook_bptt(params: dict, inputs: list, targets: list, faithful: bool = Tr
         grads["W_y"] += dy @ h_states[t].T
         grads["b_y"] += dy
         dh = W_y.T @ dy + dh_next
+        dhs[t] = dh
         if dtanh_bug:
             dh_raw = dh * (1 - np.tanh(h_states[t]) ** 2)   # the notebook's dtanh(h_t)
         else:
@@ -84,6 +87,7 @@ def notebook_bptt(params: dict, inputs: list, targets: list, faithful: bool = Tr
             dh_next = W_h.T @ dh_raw
     if with_steps:
         grads["dh_raw"] = np.stack(steps)
+        grads["dh"] = np.stack(dhs)
     return notebook_loss(outputs, targets), grads
 
 
