@@ -180,12 +180,17 @@ def test_unrolled_layer_of_the_cell_protocol_draws_each_step_as_a_cluster():
 # --------------------------------------------------------------------------- draw
 
 
-def test_draw_without_graphviz_says_how_to_get_it(monkeypatch, tmp_path):
+def test_draw_without_graphviz_nor_the_graphs_extra_says_how_to_get_them(monkeypatch,
+                                                                          tmp_path):
+    from tinygrad_rnn import viz_svg
+
     monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(viz_svg, "layout_available", lambda: False)
     x = Tensor(np.ones(2), requires_grad=True)
     with pytest.raises(viz.GraphvizNotFoundError, match="apt install graphviz") as err:
         viz.draw(x.sum(), tmp_path / "g.svg")
     assert "brew install graphviz" in str(err.value) and "to_dot()" in str(err.value)
+    assert 'pip install "tinygrad-rnn[graphs]"' in str(err.value)
     assert isinstance(err.value, RuntimeError)
     assert not (tmp_path / "g.svg").exists()
 
