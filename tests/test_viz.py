@@ -304,7 +304,15 @@ def test_the_outputs_shown_in_docs_visualize_are_the_real_ones():
     y = x * x
     y.name = "y"
     loss = (y + y).sum()
-    assert shown == [viz.to_dot(loss), viz.explain_backward(loss)]
+    assert shown[:2] == [viz.to_dot(loss), viz.explain_backward(loss)]
+    # the first frame of backward_steps on the page's neuron
+    x1, w1 = Tensor(2.0, requires_grad=True, name="x1"), Tensor(-3.0, requires_grad=True, name="w1")
+    x2, w2 = Tensor(0.0, requires_grad=True, name="x2"), Tensor(1.0, requires_grad=True, name="w2")
+    n = x1 * w1 + x2 * w2 + Tensor(6.8813735870195432, requires_grad=True, name="b")
+    n.name = "n"
+    o = n.tanh()
+    o.name = "o"
+    assert shown[2:] == [next(viz.backward_steps(o)).text()]
 
 
 def test_explain_backward_of_a_scanned_layer_names_the_scan_and_its_ops():

@@ -15,11 +15,13 @@ Plain text only: nothing here needs matplotlib or Graphviz to be imported, and
 from __future__ import annotations
 
 import gc
+import html
 import inspect
+import re
 import shutil
 import subprocess
 import textwrap
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,13 +39,14 @@ if TYPE_CHECKING:
     from .autograd import Function
     from .nn.module import Module
     from .tensor import TensorLike
+    from .viz_steps import Frame
     from .viz_svg import Picture
 
     # parameters to name the leaves by: a Module, or {name: tensor}
     Params: TypeAlias = "Module | Mapping[str, Tensor] | None"
 
 __all__ = ["to_dot", "unrolled_dot", "graph", "draw", "explain_backward",
-           "summary", "GraphvizNotFoundError"]  # backward_steps: TODO
+           "backward_steps", "step_through", "summary", "GraphvizNotFoundError"]
 
 
 class GraphvizNotFoundError(RuntimeError):
@@ -598,6 +601,57 @@ def derivative_doc(fn: type[Function]) -> str:
     return text
 
 
+def _forward_parameters(fn: type[Function]) -> list[str]:
+    """The names forward gives its tensor inputs (after ctx), up to a ``*args``."""
+    try:
+        parameters = list(inspect.signature(fn.forward).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return []
+    names = []
+    for p in parameters:
+        if p.kind is not p.POSITIONAL_OR_KEYWORD:
+            break
+        names.append(p.name)
+    return names
+
+
+_CLAUSE = re.compile(r"^d(\w+) = (.+?)[,.]?$")
+
+
+def derivative_formulas(fn: type[Function]) -> dict[str, str]:
+    """{input: formula of its gradient} as the op's docstring states them, ``"dx = grad *
+    y"`` giving ``{"x": "grad * y"}``; the inputs are forward's parameter names. Empty
+    when the docstring states none in that form (then ``derivative_doc`` tells it)."""
+    inputs = _forward_parameters(fn)
+    formulas: dict[str, str] = {}
+    # clauses end at a wide space, at ", dy = " or "; dy = ", or at a sentence's end
+    for part in re.split(r"\s{2,}|[,;]\s+(?=d\w+ = )|\.\s+(?=[A-Z(])", derivative_doc(fn)):
+        clause = _CLAUSE.match(part.strip().split(": ")[0])
+        if clause and clause.group(1) in inputs and clause.group(1) not in formulas:
+            formulas[clause.group(1)] = clause.group(2).strip()
+    return formulas
+
+
+def instantiate(formula: str, symbols: Mapping[str, str]) -> str:
+    """``formula`` with each of its names that ``symbols`` maps replaced, all at once
+    (so that x -> y and y -> x swap rather than collide)."""
+    return re.sub(r"\b[A-Za-z_]\w*\b", lambda m: symbols.get(m.group(0), m.group(0)), formula)
+
+
+def _gradient_lines(node: Context, input_names: list[str], out_name: str) -> list[str]:
+    """Each input's gradient formula in the graph's own names (``dL/dx += dL/dy * w``), or
+    [] when the op's docstring gives none per input, or the op has several outputs."""
+    formulas = derivative_formulas(node.fn)
+    if not formulas or node.num_outputs > 1:
+        return []
+    params = _forward_parameters(node.fn)
+    symbols = dict(zip(params, input_names))
+    symbols.update(grad=f"dL/d{out_name}", out=out_name)
+    return [f"dL/d{name} += {instantiate(formulas[p], symbols)}"
+            for p, name, needed in zip(params, input_names, node.needs_input_grad)
+            if p in formulas and needed]
+
+
 def _formula_names(node: Context, names: list[str]) -> str:
     """"x <- h, y <- W": which tensors the names in the op's formula stand for."""
     try:
@@ -618,6 +672,49 @@ def _formula_names(node: Context, names: list[str]) -> str:
     return ", ".join(pairs)
 
 
+class _Namer:
+    """Names for every value of a graph, as the narrations call them: a leaf by its name
+    (a constant by its value, else input1, input2...), an op's output by its name, else
+    after its op in the order computed (mul1, tanh2...), output k of a several-output op
+    as ``split1[k]``. Called as ``name_of(parent, index)``."""
+
+    def __init__(self, g: _Graph) -> None:
+        self.g = g
+        self.counters: dict[str, int] = {}
+        self.names: dict[Any, str] = {}
+        for t in g.leaves:  # in forward order, so that mul1 comes before mul2
+            self(t)
+        for node in g.ops:
+            for parent, index in _inputs(node):
+                self(parent, index)
+            self(node, 0)
+
+    def _count(self, base: str) -> str:
+        self.counters[base] = self.counters.get(base, 0) + 1
+        return f"{base}{self.counters[base]}"
+
+    def op(self, node: Context) -> str:
+        """The name of a node's output (of its outputs together, for several)."""
+        if (node, "base") not in self.names:
+            given = self.g.output_name(node, 0) if node.num_outputs == 1 else None
+            self.names[(node, "base")] = given or self._count(node.fn.__name__.lower())
+        return self.names[(node, "base")]
+
+    def __call__(self, parent: Any, index: int = 0) -> str:
+        key = self.g.key(parent, index)
+        if key not in self.names:
+            if isinstance(parent, Tensor):
+                given = self.g.leaf_name(parent)
+                if given is None and not parent.requires_grad:
+                    given = _const_text(parent)
+                self.names[key] = given or self._count("input")
+            else:
+                base = self.op(parent)
+                self.names[key] = base if parent.num_outputs == 1 else \
+                    (self.g.output_name(parent, index) or f"{base}[{index}]")
+        return self.names[key]
+
+
 def explain_backward(loss: Tensor, params: Params = None, width: int = 96) -> str:
     """Backpropagation narrated: each node's backward step, in the engine's order.
 
@@ -632,41 +729,7 @@ def explain_backward(loss: Tensor, params: Params = None, width: int = 96) -> st
     Meant for small graphs (a few dozen ops).
     """
     g = _Graph(loss, params)
-    counters: dict = {}
-    names: dict = {}
-
-    def name_of(parent: Any, index: int = 0) -> str:
-        """The name of input ``(parent, index)``: a leaf Tensor, or output ``index`` of a node."""
-        key = g.key(parent, index)
-        if key not in names:
-            if isinstance(parent, Tensor):
-                given = g.leaf_name(parent)
-                if given is None and not parent.requires_grad:
-                    given = _const_text(parent)
-                if given is None:
-                    counters["input"] = counters.get("input", 0) + 1
-                    given = f"input{counters['input']}"
-                names[key] = given
-            else:
-                node = parent
-                if (node, "base") not in names:
-                    given = g.output_name(node, index) if node.num_outputs == 1 else None
-                    if given is None:
-                        op = node.fn.__name__.lower()
-                        counters[op] = counters.get(op, 0) + 1
-                        given = f"{op}{counters[op]}"
-                    names[(node, "base")] = given
-                base = names[(node, "base")]
-                names[key] = base if node.num_outputs == 1 else \
-                    (g.output_name(node, index) or f"{base}[{index}]")
-        return names[key]
-
-    # names in forward order, so that mul1 comes before mul2 as they were computed
-    for t in g.leaves:
-        name_of(t)
-    for node in g.ops:
-        for parent, index in _inputs(node):
-            name_of(parent, index)
+    name_of = _Namer(g)
     root_name = name_of(*_ref(loss))
 
     def use_note(parent: Any, index: int = 0) -> str | None:
@@ -681,8 +744,7 @@ def explain_backward(loss: Tensor, params: Params = None, width: int = 96) -> st
                        for u, n in counts.items())
         return f"{name_of(parent, index)} is used {len(users)} times (by {by}): its gradients add"
 
-    def _op_out_name(node: Context) -> str:
-        return names[(node, "base")]
+    _op_out_name = name_of.op
 
     def wrap(text: str, indent: str) -> str:
         return textwrap.fill(text, width, initial_indent=indent, subsequent_indent=indent + "  ")
@@ -702,8 +764,12 @@ def explain_backward(loss: Tensor, params: Params = None, width: int = 96) -> st
         lines.append(f"step {step}: {out} = {node.fn.__name__}({args})   "
                      f"-> shape {', '.join(_shape(s) for s in shapes)}")
         lines.append(wrap(derivative_doc(node.fn), "    "))
-        where = _formula_names(node, [name_of(p, i) for p, i in _inputs(node)])
-        if where:
+        input_names = [name_of(p, i) for p, i in _inputs(node)]
+        here = _gradient_lines(node, input_names, out)
+        where = "" if here else _formula_names(node, input_names)
+        if here:  # the formula in this graph's names: no formula name stands for another
+            lines.append(wrap("here: " + ";  ".join(here), "    "))
+        elif where:
             lines.append(wrap(f"inputs: {where}", "    "))
         outs = [(node, i) for i in range(node.num_outputs)]
         for key in outs:
@@ -739,3 +805,45 @@ def explain_backward(loss: Tensor, params: Params = None, width: int = 96) -> st
             if note:
                 lines.append(wrap(f"{note} in {name_of(t)}.grad.", "  ! "))
     return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- backward, step by step
+
+
+def backward_steps(loss: Tensor, gradient: Any = None, params: Params = None,
+                   rankdir: str = "TB") -> Iterator[Frame]:
+    """Yield one frame per node, in the order ``loss.backward()`` visits them: which
+    gradients are known, the ones the node just computed, and each one's formula with
+    the numbers put in (``dL/dn += dL/do * (1 - o**2) = 1 * (1 - 0.7071**2) = 0.5``).
+    A frame prints as text (``str(frame)``) and draws as the graph with the known
+    gradients (``frame.picture()``; Jupyter shows it). Nothing is disturbed: no
+    ``.grad`` is written and the graph keeps its saved arrays. Arguments: ``gradient``
+    (dL/dloss; 1 for a single number), ``params`` (a Module to name parameters by),
+    ``rankdir`` of the pictures. See ``viz_steps``."""
+    from .viz_steps import backward_steps as steps
+
+    return steps(loss, gradient, params, rankdir)
+
+
+def step_through(loss: Tensor, gradient: Any = None, params: Params = None,
+                 rankdir: str = "TB", seconds: float = 1.5) -> Any:
+    """Backward to step through in a notebook: a slider over the frames when ipywidgets
+    is installed, else one animated SVG of them (``seconds`` per frame, looping)."""
+    from .viz_steps import animate
+
+    frames = list(backward_steps(loss, gradient, params, rankdir))
+    try:
+        import ipywidgets
+    except ImportError:
+        from .viz_svg import Animation
+
+        return Animation(animate(frames, seconds))
+
+    from IPython.display import HTML, SVG, display
+
+    def show(step: int) -> None:
+        frame = frames[step - 1]
+        display(SVG(frame.picture().svg()), HTML(f"<pre>{html.escape(frame.text())}</pre>"))
+
+    slider = ipywidgets.IntSlider(min=1, max=len(frames), value=1, description="step")
+    return ipywidgets.interactive(show, step=slider)

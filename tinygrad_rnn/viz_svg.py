@@ -25,7 +25,7 @@ from xml.sax.saxutils import escape, quoteattr
 if TYPE_CHECKING:
     import os
 
-__all__ = ["Picture", "parse_dot", "to_svg", "svg_to_png", "layout_available"]
+__all__ = ["Picture", "Animation", "parse_dot", "to_svg", "svg_to_png", "layout_available"]
 
 _INSTALL = 'pip install "tinygrad-rnn[graphs]" (grandalf and cairosvg)'
 
@@ -389,3 +389,21 @@ class Picture:
     def __repr__(self) -> str:
         graph = parse_dot(self.dot)
         return f"<Picture: {len(graph.nodes)} nodes, {len(graph.edges)} edges>"
+
+
+class Animation:
+    """An animated SVG (``viz.step_through`` without ipywidgets): Jupyter plays it inline;
+    ``save(path)`` writes it (.svg)."""
+
+    def __init__(self, svg: str) -> None:
+        self.svg = svg
+
+    def _repr_svg_(self) -> str:
+        return self.svg
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        path = Path(path)
+        if path.suffix.lower() != ".svg":
+            raise ValueError(f"Animation.save: the path must end in .svg, got {path.name!r}")
+        path.write_text(self.svg, encoding="utf-8")
+        return path
