@@ -371,14 +371,15 @@ class Picture:
     def _repr_svg_(self) -> str:
         return self.svg()
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the drawing to ``path``: .svg, .png (cairosvg) or .dot (the DOT text)."""
+    def save(self, path: str | os.PathLike[str], scale: float = 2.0) -> Path:
+        """Write the drawing to ``path``: .svg, .png (cairosvg, ``scale`` times the SVG's
+        size) or .dot (the DOT text)."""
         path = Path(path)
         fmt = path.suffix.lower()
         if fmt == ".svg":
             path.write_text(self.svg(), encoding="utf-8")
         elif fmt == ".png":
-            svg_to_png(self.svg(), path)
+            svg_to_png(self.svg(), path, scale)
         elif fmt == ".dot":
             path.write_text(self.dot, encoding="utf-8")
         else:

@@ -55,7 +55,7 @@ def main(out: Path) -> list[Path]:
     lstm = nn.LSTM(input_size=1, hidden_size=2)
     output, _ = lstm(np.array([[1.0], [4.0], [7.0]]))
     picture = viz.graph(output.sum(), params=lstm, expand_scans=True, rankdir="LR")
-    made.append(picture.save(out / "viz_lstm_expanded.png"))
+    made.append(picture.save(out / "viz_lstm_expanded.png", scale=1.2))  # (it is wide)
     return made
 
 
