@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
 OPT_OUT = "<!-- no-test -->"
 # pages may use the optional extras; without them the rest of the page is skipped, not failed
-OPTIONAL_PACKAGES = {"torch", "matplotlib", "tqdm", "hafez"}
+OPTIONAL_PACKAGES = {"torch", "matplotlib", "tqdm", "hafez", "grandalf", "cairosvg"}
 FENCE = re.compile(r"^(\s*)```\s*python\s*$")
 
 

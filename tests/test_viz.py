@@ -180,12 +180,17 @@ def test_unrolled_layer_of_the_cell_protocol_draws_each_step_as_a_cluster():
 # --------------------------------------------------------------------------- draw
 
 
-def test_draw_without_graphviz_says_how_to_get_it(monkeypatch, tmp_path):
+def test_draw_without_graphviz_nor_the_graphs_extra_says_how_to_get_them(monkeypatch,
+                                                                          tmp_path):
+    from tinygrad_rnn import viz_svg
+
     monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(viz_svg, "layout_available", lambda: False)
     x = Tensor(np.ones(2), requires_grad=True)
     with pytest.raises(viz.GraphvizNotFoundError, match="apt install graphviz") as err:
         viz.draw(x.sum(), tmp_path / "g.svg")
     assert "brew install graphviz" in str(err.value) and "to_dot()" in str(err.value)
+    assert 'pip install "tinygrad-rnn[graphs]"' in str(err.value)
     assert isinstance(err.value, RuntimeError)
     assert not (tmp_path / "g.svg").exists()
 
@@ -299,7 +304,15 @@ def test_the_outputs_shown_in_docs_visualize_are_the_real_ones():
     y = x * x
     y.name = "y"
     loss = (y + y).sum()
-    assert shown == [viz.to_dot(loss), viz.explain_backward(loss)]
+    assert shown[:2] == [viz.to_dot(loss), viz.explain_backward(loss)]
+    # the first frame of backward_steps on the page's neuron
+    x1, w1 = Tensor(2.0, requires_grad=True, name="x1"), Tensor(-3.0, requires_grad=True, name="w1")
+    x2, w2 = Tensor(0.0, requires_grad=True, name="x2"), Tensor(1.0, requires_grad=True, name="w2")
+    n = x1 * w1 + x2 * w2 + Tensor(6.8813735870195432, requires_grad=True, name="b")
+    n.name = "n"
+    o = n.tanh()
+    o.name = "o"
+    assert shown[2:] == [next(viz.backward_steps(o)).text()]
 
 
 def test_explain_backward_of_a_scanned_layer_names_the_scan_and_its_ops():
