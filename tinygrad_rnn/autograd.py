@@ -194,7 +194,7 @@ class Context:
     """
 
     __slots__ = ("fn", "seq", "parents", "parent_indices", "needs_input_grad", "saved_tensors",
-                 "output_meta", "tuple_output", "data_ids", "__dict__")
+                 "output_meta", "tuple_output", "output_ids", "__dict__")
     fn: type[Function]
     seq: int
     parents: tuple[Any, ...]  # a Context, or the leaf Tensor itself
@@ -203,9 +203,10 @@ class Context:
     saved_tensors: tuple[Any, ...]
     output_meta: tuple[tuple[tuple[int, ...], np.dtype], ...]
     tuple_output: bool
-    # id() of each input's array, then of each output's: which saved array is which, for
-    # a backward that builds a graph (create_graph). Ids, not arrays: nothing kept alive.
-    data_ids: tuple[int, ...]
+    # id() of each output's array: which saved array is which, for a backward that builds
+    # a graph (create_graph; an input's is its parent node's, or a leaf's .data). Ids,
+    # not arrays: nothing is kept alive.
+    output_ids: tuple[int, ...]
 
     # Most nodes never set these, so they are class defaults, not work for every node.
     # {output index: Tensor} for outputs that called retain_grad()
@@ -222,13 +223,12 @@ class Context:
     def record(self, inputs: tuple[Tensor, ...], out: Any) -> bool:
         """Number the node, link it to its inputs' parents, note its outputs' shapes and
         dtypes (``out``: forward's array, or its tuple of arrays). When no input requires
-        grad, record nothing and return False."""
-        parents, indices, needs, ids = [], [], [], []
+        grad, record nothing and return False. (``apply`` notes ``output_ids``.)"""
+        parents, indices, needs = [], [], []
         for t in inputs:  # (one loop: in Python 3.11 each comprehension is a call)
             parents.append(t._node or t)  # a leaf is its own parent
             indices.append(t._index)
             needs.append(t._requires_grad)
-            ids.append(id(t.data))
         if True not in needs:
             return False
         self.seq = next(_creation_order)
@@ -239,11 +239,8 @@ class Context:
         self.tuple_output = type(out) is tuple  # (a tuple of one output stays a tuple)
         if self.tuple_output:
             self.output_meta = tuple([(o.shape, o.dtype) for o in out])
-            ids += map(id, out)
         else:
             self.output_meta = ((out.shape, out.dtype),)
-            ids.append(id(out))
-        self.data_ids = tuple(ids)
         return True
 
     @property
@@ -342,8 +339,14 @@ class Function:
         make = inputs[0]._from_op
         if type(out) is tuple:
             result = tuple([make(o, node, i) for i, o in enumerate(out)])
+            if node is not None:  # (the arrays the outputs hold: a numpy scalar became one)
+                node.output_ids = tuple([id(t.data) for t in result])
         else:
             result = make(out, node, 0)
+            if node is not None:
+                node.output_ids = (id(result.data),)
+                if result.data is not out:  # a numpy scalar (0-d forward), which it may save
+                    node.scalar_output_id = id(out)
         if modes.op_log is not None:
             modes.op_log.append((cls, inputs, params, result))
         return result
@@ -545,7 +548,7 @@ def conform(node: Context, shape: tuple, dtype: np.dtype, g: Gradient) -> Gradie
 # gradient gets a graph of its own, which can be differentiated again. The node's saved
 # arrays are shown to it as Tensors on the graph: a saved input as that input (a leaf
 # itself, a computed input as a handle on its node), a saved output as a handle on the
-# node's output (``Context.data_ids`` tells which is which); integer and boolean arrays
+# node's output (``Context.output_ids`` tells which is which); integer and boolean arrays
 # and numbers stay constants. An op must say it may be differentiated this way
 # (``Function.twice_differentiable``): any other meets a clear error, never a silent
 # constant.
@@ -719,15 +722,11 @@ def _graph_backward(node: Context, out_grads: list[Any], make: Callable[..., Any
 def _on_graph(node: Context, value: Any, make: Callable[..., Any]) -> Any:
     """A saved value as a twice-differentiable backward sees it under create_graph."""
     if type(value) is not np.ndarray:
-        if isinstance(value, np.generic):  # (a 0-d forward's result may be a numpy scalar)
-            for j, i in enumerate(node.data_ids[len(node.parents):]):
-                if i == id(value):
-                    return make(np.asarray(value), node, j)
+        if isinstance(value, np.generic) and getattr(node, "scalar_output_id", None) == id(value):
+            return make(np.asarray(value), node, 0)  # the output, which a 0-d forward saved
         return value  # a number, None, a tuple of indices: a constant
-    ids = node.data_ids
-    n_in = len(node.parents)
-    owners = {(node.parents[k], node.parent_indices[k])
-              for k in range(n_in) if ids[k] == id(value)}
+    owners = {(parent, index) for parent, index in zip(node.parents, node.parent_indices)
+              if _array_id(parent, index) == id(value)}
     if len(owners) > 1:  # one array, two different inputs (x * x.detach())
         raise NotTwiceDifferentiableError(
             f"create_graph=True: {node.fn.__name__} was given one array as two different "
@@ -736,8 +735,8 @@ def _on_graph(node: Context, value: Any, make: Callable[..., Any]) -> Any:
     if owners:
         parent, index = owners.pop()
         return parent if type(parent) is not Context else make(value, parent, index)
-    for j in range(len(ids) - n_in):
-        if ids[n_in + j] == id(value):
+    for j, i in enumerate(node.output_ids):
+        if i == id(value):
             return make(value, node, j)
     if value.dtype.kind in "fc":
         raise NotTwiceDifferentiableError(
@@ -746,6 +745,15 @@ def _on_graph(node: Context, value: Any, make: Callable[..., Any]) -> Any:
             f"input nor an output: a constant here would give wrong second derivatives. "
             f"Save the inputs (or outputs) and recompute it in backward")
     return value  # integer indices, a boolean mask: constants indeed
+
+
+def _array_id(parent: Any, index: int) -> int | None:
+    """The id of the array an input was: a leaf's ``.data``, or output ``index`` of the
+    node that computed it (noted by ``record``; None for a node made otherwise)."""
+    if type(parent) is not Context:
+        return id(parent.data)
+    ids = getattr(parent, "output_ids", None)
+    return None if ids is None else ids[index]
 
 
 def _graph_conform(node: Context, shape: tuple, dtype: np.dtype, g: Any,
@@ -981,7 +989,7 @@ _ENGINE_FIELDS = {
     "parents": "the links to the inputs' nodes", "parent_indices": "which output of each",
     "needs_input_grad": "which inputs want a gradient", "output_meta": "the outputs' shapes",
     "tuple_output": "whether forward returned a tuple", "retained": "retain_grad()'s tensors",
-    "names": "the outputs' names", "data_ids": "which saved array is which (create_graph)",
+    "names": "the outputs' names", "output_ids": "which saved array is which (create_graph)",
     "made_at": "the line that made the node (detect_anomaly)",
 }
 

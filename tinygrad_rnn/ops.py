@@ -37,7 +37,7 @@ def _on_graph(value: Any) -> bool:
     """Is this gradient a Tensor (a create_graph backward), not an array or numpy number?
     A backward that must write into an array, or that takes a shortcut only arrays
     allow, asks this, and runs ops instead (docs/engine.md, "Gradients of gradients")."""
-    return hasattr(value, "_from_op")
+    return type(value) is not np.ndarray and hasattr(value, "_from_op")  # (arrays: one test)
 
 
 # --------------------------------------------------------------------------- arithmetic

@@ -300,13 +300,14 @@ class Tensor:
                 numpy array otherwise). Every op on the way must be twice
                 differentiable (docs/engine.md, "Gradients of gradients").
         """
-        create_graph = arguments.flag("backward()", "create_graph", create_graph)
+        if create_graph is not False:
+            if arguments.flag("backward()", "create_graph", create_graph):
+                _backward_creating_graph(self, gradient, True if retain_graph is None else
+                                         arguments.flag("backward()", "retain_graph",
+                                                        retain_graph))
+                return
         if retain_graph is None:
-            retain_graph = create_graph
-        retain_graph = arguments.flag("backward()", "retain_graph", retain_graph)
-        if create_graph:
-            _backward_creating_graph(self, gradient, retain_graph)
-            return
+            retain_graph = False
         if not self._requires_grad:
             raise RuntimeError("backward(): this tensor does not require grad, so no graph "
                                "leads to it; create its inputs with requires_grad=True")
