@@ -300,12 +300,11 @@ class Tensor:
                 numpy array otherwise). Every op on the way must be twice
                 differentiable (docs/engine.md, "Gradients of gradients").
         """
-        if create_graph is not False:
-            if arguments.flag("backward()", "create_graph", create_graph):
-                _backward_creating_graph(self, gradient, True if retain_graph is None else
-                                         arguments.flag("backward()", "retain_graph",
-                                                        retain_graph))
-                return
+        if create_graph is not False and arguments.flag("backward()", "create_graph",
+                                                         create_graph):
+            _backward_creating_graph(self, gradient, True if retain_graph is None else
+                                     arguments.flag("backward()", "retain_graph", retain_graph))
+            return
         if retain_graph is None:
             retain_graph = False
         if not self._requires_grad:
