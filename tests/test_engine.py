@@ -159,6 +159,16 @@ def addmm(draw, a, b):
     return both(lambda x: x[0].addmm(x.T, x), a)  # (k,) + (k, n) @ (n, k)
 
 
+@grows("PlaceAt", "GetItem")
+def place_at(draw, a, b):  # x's first row kept, zeros elsewhere: GetItem's create_graph op
+    if a[0].ndim == 0 or a[0].shape[0] == 0:
+        return None
+    import torch
+    x, x_t = a
+    ours = ops.PlaceAt.apply(x[0:1], index=slice(0, 1), shape=x.shape, dtype=x.dtype)
+    return ours, torch.cat([x_t[0:1], torch.zeros_like(x_t[1:])])
+
+
 @grows("Addcmul")
 def addcmul(draw, a, b):
     value = draw(st.sampled_from([1.0, 0.5, -2.0]), label="value")

@@ -13,6 +13,9 @@ from .tensor import clamp, maximum, minimum, where  # issue 15 (ops-elem)
 from .rng import manual_seed
 from .compare import GradComparison, compare_grads
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck, gradcheck_report, numerical_grad
+from .tensor import grad  # issue 17: gradients of gradients (and Tensor.backward(create_graph=))
+from .gradcheck import gradgradcheck, gradgradcheck_report
+from .autograd import NotTwiceDifferentiableError
 from . import functional, optim
 from .serialization import load, save
 from . import nn
@@ -35,4 +38,5 @@ __all__ = [
     "GradcheckReport", "manual_seed", "compare_grads", "GradComparison",
     "functional", "optim", "save", "load", "layercheck", "gradcheck_layer",
     "nn", "replay", "trace", "viz", "plots",
+    "grad", "gradgradcheck", "gradgradcheck_report", "NotTwiceDifferentiableError",
 ]

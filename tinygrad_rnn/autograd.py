@@ -194,7 +194,7 @@ class Context:
     """
 
     __slots__ = ("fn", "seq", "parents", "parent_indices", "needs_input_grad", "saved_tensors",
-                 "output_meta", "tuple_output", "__dict__")
+                 "output_meta", "tuple_output", "output_ids", "__dict__")
     fn: type[Function]
     seq: int
     parents: tuple[Any, ...]  # a Context, or the leaf Tensor itself
@@ -203,6 +203,10 @@ class Context:
     saved_tensors: tuple[Any, ...]
     output_meta: tuple[tuple[tuple[int, ...], np.dtype], ...]
     tuple_output: bool
+    # id() of each output's array: which saved array is which, for a backward that builds
+    # a graph (create_graph; an input's is its parent node's, or a leaf's .data). Ids,
+    # not arrays: nothing is kept alive.
+    output_ids: tuple[int, ...]
 
     # Most nodes never set these, so they are class defaults, not work for every node.
     # {output index: Tensor} for outputs that called retain_grad()
@@ -219,7 +223,7 @@ class Context:
     def record(self, inputs: tuple[Tensor, ...], out: Any) -> bool:
         """Number the node, link it to its inputs' parents, note its outputs' shapes and
         dtypes (``out``: forward's array, or its tuple of arrays). When no input requires
-        grad, record nothing and return False."""
+        grad, record nothing and return False. (``apply`` notes ``output_ids``.)"""
         parents, indices, needs = [], [], []
         for t in inputs:  # (one loop: in Python 3.11 each comprehension is a call)
             parents.append(t._node or t)  # a leaf is its own parent
@@ -289,6 +293,10 @@ class Function:
     # False for an op no gradient flows through (a comparison: its output is boolean);
     # such an op records no node, and a replayed step's backward passes it by.
     differentiable = True
+    # True for an op whose backward can itself be differentiated (create_graph=True): it
+    # is written so that it also runs on Tensors (docs/engine.md, "Gradients of
+    # gradients"). False, the default, for a user's Function until it says otherwise.
+    twice_differentiable = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -331,8 +339,14 @@ class Function:
         make = inputs[0]._from_op
         if type(out) is tuple:
             result = tuple([make(o, node, i) for i, o in enumerate(out)])
+            if node is not None:  # (the arrays the outputs hold: a numpy scalar became one)
+                node.output_ids = tuple([id(t.data) for t in result])
         else:
             result = make(out, node, 0)
+            if node is not None:
+                node.output_ids = (id(result.data),)
+                if result.data is not out:  # a numpy scalar (0-d forward), which it may save
+                    node.scalar_output_id = id(out)
         if modes.op_log is not None:
             modes.op_log.append((cls, inputs, params, result))
         return result
@@ -488,8 +502,10 @@ def _accumulate_into_leaf(node: Context, leaf: Tensor, g: Gradient) -> None:
         # a copy, because g may be shared with other inputs (add passes grad to both)
         # and optimizers update .grad in place
         leaf.grad = g.copy()
-    else:
+    elif type(leaf.grad) is np.ndarray:
         leaf.grad = add_grads(leaf.grad, g)
+    else:  # a Tensor left in .grad by backward(create_graph=True)
+        leaf.grad = leaf.grad + g
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
@@ -521,6 +537,237 @@ def conform(node: Context, shape: tuple, dtype: np.dtype, g: Gradient) -> Gradie
                                f"{g.shape} for an input of shape {shape}")
     if g.dtype != dtype:
         g = g.astype(dtype)
+    return g
+
+
+# --------------------------------------------------------------------------- gradients of gradients
+# ``backward(create_graph=True)`` and ``grad()`` walk the graph as ``backward`` does, newest
+# node first, in a loop of their own: the walk above stays as fast as it is. Under
+# create_graph the gradients are Tensors, and each node's backward, the same function the
+# fast walk calls, runs with grad mode on, on Tensors, so that its ops are recorded: the
+# gradient gets a graph of its own, which can be differentiated again. The node's saved
+# arrays are shown to it as Tensors on the graph: a saved input as that input (a leaf
+# itself, a computed input as a handle on its node), a saved output as a handle on the
+# node's output (``Context.output_ids`` tells which is which); integer and boolean arrays
+# and numbers stay constants. An op must say it may be differentiated this way
+# (``Function.twice_differentiable``): any other meets a clear error, never a silent
+# constant.
+
+
+class NotTwiceDifferentiableError(RuntimeError):
+    """create_graph=True through an op whose backward runs on numpy arrays only."""
+
+
+def _not_twice_differentiable(node: Context) -> NotTwiceDifferentiableError:
+    name = node.fn.__name__
+    hint = getattr(node.fn, "create_graph_hint", None) or (
+        "its backward runs on numpy arrays only. To make it twice differentiable, write its "
+        "backward with operators and numpy functions that Tensors also take, recompute any "
+        "float value its forward derived from the inputs, and set "
+        "twice_differentiable = True on the class (docs/engine.md, \"Gradients of "
+        "gradients\")")
+    return NotTwiceDifferentiableError(
+        f"create_graph=True: {name}.backward is not twice differentiable: {hint}")
+
+
+def graph_walk(roots: list[tuple[Tensor, Any]], retain_graph: bool, create_graph: bool,
+               inputs: list[Tensor] | None = None) -> list[Any] | None:
+    """Propagate each root's gradient (dL/droot) back through the graph.
+
+    ``inputs`` None: into ``.grad`` of every leaf that requires grad (and of the
+    outputs that retain it), as ``backward`` does. Otherwise the gradient of each
+    tensor of ``inputs`` is returned, one per input (None where none reached it),
+    ``.grad`` is left alone, and only the nodes on a path to an input run.
+    ``create_graph``: the gradients are Tensors (with a graph) and ``roots``' gradients
+    must be Tensors; otherwise arrays, as in ``backward``.
+    """
+    make, constant = roots[0][0]._from_op, roots[0][0]._constant
+    wanted: dict[Any, int] = {}  # id(leaf) or (node, index) -> its position in inputs
+    for k, t in enumerate(inputs or ()):
+        wanted.setdefault(id(t) if t._node is None else (t._node, t._index), k)
+    through = None if inputs is None else _nodes_leading_to(roots, wanted)
+    found: list[Any] = [None] * len(inputs or ())
+    pending: dict[Context, list[Any]] = {}
+    ready: list[tuple[int, Context]] = []
+
+    def add(slots: list[Any], index: int, g: Any) -> None:
+        if slots[index] is None:
+            slots[index] = g
+        elif create_graph:
+            slots[index] = slots[index] + g
+        else:  # (the container's item itself: see speedups.add_grads)
+            slots[index] = add_grads(slots[index], g)
+
+    def reach(parent: Any, index: int, g: Any) -> None:
+        """Hand ``g`` to output ``index`` of ``parent`` (a node, or a leaf tensor)."""
+        if type(parent) is not Context:  # a leaf
+            if through is None:
+                _deposit(parent, g, create_graph)
+            elif id(parent) in wanted:
+                k = wanted[id(parent)]
+                found[k] = g if found[k] is None else _plus(found[k], g, create_graph)
+            return
+        if through is not None and parent not in through and (parent, index) not in wanted:
+            return  # no input lies behind it
+        slots = pending.get(parent)
+        if slots is None:
+            slots = pending[parent] = [None] * len(parent.output_meta)
+            heappush(ready, (-parent.seq, parent))
+        add(slots, index, g)
+
+    for root, g in roots:
+        reach(root._node or root, root._index, g)
+    with gc_paused():
+        while ready:
+            node = heappop(ready)[1]
+            out_grads = pending.pop(node)
+            if through is not None:
+                for i, g in enumerate(out_grads):
+                    if g is not None and (node, i) in wanted:
+                        found[wanted[node, i]] = g
+                if node not in through:
+                    continue  # an input itself, with nothing wanted behind it
+            elif node.retained is not None and create_graph:
+                for i, t in node.retained.items():
+                    if out_grads[i] is not None:
+                        t.grad = out_grads[i] if t.grad is None else t.grad + out_grads[i]
+            if create_graph:
+                in_grads = _graph_backward(node, out_grads, make, constant)
+            else:
+                in_grads = _call_backward(node, out_grads)
+            for parent, index, g, needed in zip(node.parents, node.parent_indices, in_grads,
+                                                node.needs_input_grad):
+                if g is None or not needed:
+                    continue
+                shape, dtype = (parent.shape, parent.dtype) if type(parent) is not Context \
+                    else parent.output_meta[index]
+                if create_graph:
+                    g = _graph_conform(node, shape, dtype, g, constant)
+                elif type(g) is not np.ndarray or g.shape != shape or g.dtype != dtype:
+                    g = conform(node, shape, dtype, g)
+                reach(parent, index, g)
+            if not retain_graph and node.saved_tensors:
+                node.saved_tensors = FREED
+    if inputs is None:
+        return None
+    return [g if g is None or create_graph else as_array(g) for g in found]
+
+
+def _plus(a: Any, b: Any, create_graph: bool) -> Any:
+    return a + b if create_graph else as_array(a) + as_array(b)
+
+
+def _deposit(leaf: Tensor, g: Any, create_graph: bool) -> None:
+    """Add ``g`` into ``leaf.grad`` (a Tensor with its graph under create_graph)."""
+    if not create_graph:
+        g = as_array(g)
+        leaf.grad = g.copy() if leaf.grad is None else leaf.grad + g
+    else:
+        leaf.grad = g if leaf.grad is None else leaf.grad + g
+
+
+def _nodes_leading_to(roots: list[tuple[Tensor, Any]], wanted: dict[Any, int]) -> set[Context]:
+    """The nodes from which a path leads to a wanted tensor (a leaf in ``wanted`` by id, a
+    computed one by (node, index)) through an input. Nodes in creation order: a node's
+    parents come before it, so one pass settles each from its parents."""
+    seen: set[Context] = set()
+    stack = [r._node for r, _ in roots if r._node is not None]
+    while stack:  # (a loop, not a recursion: graphs are deep)
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.extend(p for p in node.parents if type(p) is Context and p not in seen)
+    through: set[Context] = set()
+    for node in sorted(seen, key=lambda n: n.seq):
+        for parent, index, needed in zip(node.parents, node.parent_indices,
+                                         node.needs_input_grad):
+            if needed and ((id(parent) if type(parent) is not Context else (parent, index))
+                           in wanted or parent in through):
+                through.add(node)
+                break
+    return through
+
+
+def _graph_backward(node: Context, out_grads: list[Any], make: Callable[..., Any],
+                    constant: Callable[[Any], Any]) -> tuple:
+    """The node's own backward, run on Tensors with grad mode on, its saved arrays shown
+    as Tensors on the graph: its ops are recorded, so its result can be differentiated."""
+    if not node.fn.twice_differentiable:
+        raise _not_twice_differentiable(node)
+    saved = node.saved_tensors
+    if saved is FREED:
+        return _call_backward(node, out_grads)  # (raises the freed-graph error)
+    if node.tuple_output:
+        upstream: Any = tuple(constant(np.zeros(shape, dtype)) if g is None else g
+                              for g, (shape, dtype) in zip(out_grads, node.output_meta))
+    else:
+        upstream = out_grads[0]
+    node.saved_tensors = tuple(_on_graph(node, s, make) for s in saved)
+    modes = _per_thread.modes
+    previous = modes.grad_enabled
+    modes.grad_enabled = True
+    try:
+        in_grads = node.fn.backward(node, upstream)
+    finally:
+        node.saved_tensors, modes.grad_enabled = saved, previous
+    if type(in_grads) is not tuple:
+        in_grads = (in_grads,)
+    if len(in_grads) != len(node.parents):
+        raise RuntimeError(f"{node.fn.__name__}.backward returned {len(in_grads)} "
+                           f"gradients for {len(node.parents)} inputs")
+    return in_grads
+
+
+def _on_graph(node: Context, value: Any, make: Callable[..., Any]) -> Any:
+    """A saved value as a twice-differentiable backward sees it under create_graph."""
+    if type(value) is not np.ndarray:
+        if isinstance(value, np.generic) and getattr(node, "scalar_output_id", None) == id(value):
+            return make(np.asarray(value), node, 0)  # the output, which a 0-d forward saved
+        return value  # a number, None, a tuple of indices: a constant
+    owners = {(parent, index) for parent, index in zip(node.parents, node.parent_indices)
+              if _array_id(parent, index) == id(value)}
+    if len(owners) > 1:  # one array, two different inputs (x * x.detach())
+        raise NotTwiceDifferentiableError(
+            f"create_graph=True: {node.fn.__name__} was given one array as two different "
+            f"inputs (a tensor and a detached copy of it?), so its saved value cannot be told "
+            f"apart; pass a copy (x.detach() * 1.0) for the constant one")
+    if owners:
+        parent, index = owners.pop()
+        return parent if type(parent) is not Context else make(value, parent, index)
+    for j, i in enumerate(node.output_ids):
+        if i == id(value):
+            return make(value, node, j)
+    if value.dtype.kind in "fc":
+        raise NotTwiceDifferentiableError(
+            f"create_graph=True: {node.fn.__name__}.backward is marked twice differentiable, "
+            f"but its forward saved a float array of shape {value.shape} that is neither an "
+            f"input nor an output: a constant here would give wrong second derivatives. "
+            f"Save the inputs (or outputs) and recompute it in backward")
+    return value  # integer indices, a boolean mask: constants indeed
+
+
+def _array_id(parent: Any, index: int) -> int | None:
+    """The id of the array an input was: a leaf's ``.data``, or output ``index`` of the
+    node that computed it (noted by ``record``; None for a node made otherwise)."""
+    if type(parent) is not Context:
+        return id(parent.data)
+    ids = getattr(parent, "output_ids", None)
+    return None if ids is None else ids[index]
+
+
+def _graph_conform(node: Context, shape: tuple, dtype: np.dtype, g: Any,
+                   constant: Callable[[Any], Any]) -> Any:
+    """``conform`` for a Tensor gradient: broadcast axes summed away by Tensor ops (so
+    that the sum is recorded), cast by ``to``; an array a backward returned is a constant."""
+    g = g if hasattr(g, "_from_op") else constant(np.asarray(g))
+    if g.shape != shape:
+        g = unbroadcast(g, shape)
+        if g.shape != shape:
+            raise RuntimeError(f"{node.fn.__name__}.backward returned a gradient of shape "
+                               f"{g.shape} for an input of shape {shape}")
+    if g.dtype != dtype:
+        g = g.to(dtype)  # type: ignore[union-attr]  # (a Tensor: this module knows it as Any)
     return g
 
 
@@ -742,7 +989,8 @@ _ENGINE_FIELDS = {
     "parents": "the links to the inputs' nodes", "parent_indices": "which output of each",
     "needs_input_grad": "which inputs want a gradient", "output_meta": "the outputs' shapes",
     "tuple_output": "whether forward returned a tuple", "retained": "retain_grad()'s tensors",
-    "names": "the outputs' names", "made_at": "the line that made the node (detect_anomaly)",
+    "names": "the outputs' names", "output_ids": "which saved array is which (create_graph)",
+    "made_at": "the line that made the node (detect_anomaly)",
 }
 
 

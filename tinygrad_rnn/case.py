@@ -219,6 +219,14 @@ class OpCase:
             self, name=f"{self.name}[{np.dtype(dtype).name}]", inputs=self.strategy().map(cast),
             example=None if example is None else (lambda r: cast(example(r))))
 
+    def twice_differentiable(self) -> bool:
+        """Do all the ops it exercises declare a backward that can be differentiated again
+        (``Function.twice_differentiable``; issue 17), or pass no gradient at all (a
+        comparison, detach)? False for a case naming none."""
+        from . import ops
+        fns = [getattr(ops, name) for name in self.functions]
+        return bool(fns) and all(f.twice_differentiable or not f.differentiable for f in fns)
+
     def requires_grad(self, i: int) -> bool:
         return self.grad_inputs is None or i in self.grad_inputs
 

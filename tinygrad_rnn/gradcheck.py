@@ -388,3 +388,96 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Tensor], eps: float = 1e-
         headline = ("the output does not depend on "
                     + ", ".join(row.name for row in report.unreached))
     return verdict(report, raise_exception, headline)
+
+
+# --------------------------------------------------------------------------- gradgradcheck
+# (issue 17)
+# The gradient is itself a function of the inputs and of the upstream gradient v:
+# G(inputs, v) = v . d fn / d inputs, which backward(create_graph=True) computes with a
+# graph. gradgradcheck checks G as gradcheck checks fn: autograd (a backward through
+# that graph: second derivatives) against central differences of G, with a random
+# upstream gradient u of G. As torch's, it checks the derivatives with respect to v too.
+
+
+def _gradient_function(fn: Callable[..., Any], n_inputs: int, differentiated: list[int]
+                       ) -> Callable[..., tuple[Tensor, ...]]:
+    """G(*inputs, *v): the gradient of sum(v * fn(*inputs)) with respect to the inputs at
+    ``differentiated``, with a graph (zeros for an input no gradient reaches)."""
+    from .tensor import enable_grad, grad
+
+    def gradient(*args: Tensor) -> tuple[Tensor, ...]:
+        inputs, upstream = args[:n_inputs], args[n_inputs:]
+        with enable_grad():  # (central differences call this under no_grad)
+            outs = _flatten_outputs(fn(*inputs))
+            used = [(o, v) for o, v in zip(outs, upstream) if o.requires_grad]
+            if not used:
+                return tuple(Tensor(np.zeros(inputs[i].shape)) for i in differentiated)
+            result = grad([o for o, _ in used], [inputs[i] for i in differentiated],
+                          [v for _, v in used], create_graph=True, materialize_grads=True)
+        return tuple(g for g in result if g is not None)
+
+    return gradient
+
+
+def gradgradcheck_report(fn: Callable[..., Any], inputs: Sequence[Tensor],
+                         grad_outputs: Sequence[Any] | None = None, eps: float = 1e-6,
+                         atol: float = 1e-5, rtol: float = 1e-3, seed: int = 0
+                         ) -> GradcheckReport:
+    """Second derivatives of ``fn`` (by backward through ``backward(create_graph=True)``)
+    against central differences of its gradient; the report, without raising.
+
+    One row per input requiring grad and one per output's upstream gradient
+    ``grad_outputs[k]`` (random from ``seed`` unless given): the derivatives of
+    G = grad_outputs . d fn / d inputs with respect to each. A second derivative
+    that is zero because the gradient does not depend on a tensor (x + y) is
+    checked as zero, not refused. Refuses what ``gradcheck_report`` refuses, and
+    ``grad_outputs`` that do not match fn's outputs one for one, shape for shape.
+    """
+    where = "gradgradcheck"
+    named = _checked_tensors(where, fn, inputs, eps, atol, rtol, None, seed)
+    warn_unless_float64(where, [(name, t) for name, _, t in named])
+    inputs = [_as_leaf(t) for t in _check_inputs(where, inputs)]
+    differentiated = [i for i, t in enumerate(inputs) if t.requires_grad]
+    with no_grad():
+        outs = _flatten_outputs(fn(*inputs))
+    if grad_outputs is None:
+        rng = np.random.default_rng(seed)
+        arrays = [rng.standard_normal(o.shape) for o in outs]
+    else:
+        arrays = _check_grad_outputs(where, grad_outputs, outs)
+    upstream = [Tensor(v.astype(o.dtype) if o.dtype.kind == "f" else v, requires_grad=True,
+                       name=f"grad_outputs[{k}]") for k, (v, o) in enumerate(zip(arrays, outs))]
+    gradient = _gradient_function(fn, len(inputs), differentiated)
+    args = [*inputs, *upstream]
+    wrt = [inputs[i] for i in differentiated] + upstream
+    analytic, second_upstream = _autograd(gradient, args, wrt, seed + 1)
+    numeric = _central_differences(gradient, args, eps, second_upstream, wrt)
+    names = [name for name, _, _ in named] + [t.name or "" for t in upstream]
+    rows = [GradcheckRow.measure(np.zeros(n.shape) if a is None else a, n, atol, rtol,
+                                 name=name, shape=n.shape)
+            for name, a, n in zip(names, analytic, numeric)]
+    return GradcheckReport(rows)
+
+
+def gradgradcheck(fn: Callable[..., Any], inputs: Sequence[Tensor],
+                  grad_outputs: Sequence[Any] | None = None, eps: float = 1e-6,
+                  atol: float = 1e-5, rtol: float = 1e-3, raise_exception: bool = True,
+                  seed: int = 0) -> bool:
+    """True when second derivatives (backward through ``backward(create_graph=True)``)
+    match central differences of the gradient, as torch.autograd.gradgradcheck.
+
+    Arguments:
+        fn: maps the tensors in ``inputs`` to a Tensor or a tuple of Tensors; every op
+            on the way must be twice differentiable.
+        inputs: Tensors (a lone Tensor is a list of one); those requiring grad are checked.
+        grad_outputs: one upstream gradient per output (arrays or Tensors of its shape);
+            default: random, from ``seed``.
+        eps, atol, rtol: the step and tolerances, as ``gradcheck``'s.
+        raise_exception: raise ``GradcheckError`` (a table, one row per input and per
+            upstream gradient) on a mismatch, or return False.
+        seed: draws the upstream gradients.
+    """
+    flag("gradgradcheck", "raise_exception", raise_exception)
+    report = gradgradcheck_report(fn, inputs, grad_outputs, eps, atol, rtol, seed)
+    return verdict(report, raise_exception,
+                   "second derivatives disagree with finite differences of the gradient")

@@ -56,6 +56,18 @@ MATMUL = "(n?,k),(k,m?)->(n?,m?)"  # numpy's own gufunc signature of matmul
 # --------------------------------------------------------------------------- numpy twins
 
 
+def _place_at(part: Tensor, index: Any, like: Tensor) -> Tensor:
+    from . import ops
+    return ops.PlaceAt.apply(part, index=index, shape=like.shape, dtype=like.dtype)
+
+
+def place_at_numpy(x: np.ndarray, index: Any) -> np.ndarray:
+    """x where ``index`` (a basic index) picks, zeros elsewhere."""
+    out = np.zeros_like(x)
+    out[index] = x[index]
+    return out
+
+
 def chunk_numpy(x: np.ndarray, chunks: int, axis: int) -> list[np.ndarray]:
     """torch.chunk's rule: parts of ceil(n / chunks) elements, the last smaller."""
     size = -(-x.shape[axis] // chunks)
@@ -674,6 +686,13 @@ CASES = [
            strategy.array_index(leading_slice=True), torch_index, lambda x, index: x[index],
            example=one_input(3, 4, index=(slice(None), np.array([1, 3, 1]))),
            functions=("GetItem",)),
+    # (issue 17) GetItem's backward as an op, for create_graph; checked here through x[index]
+    OpCase("place_at", lambda x, index: _place_at(x[index], index, x), strategy.basic_index(),
+           numpy_fn=place_at_numpy, example=one_input(3, 4, index=(slice(1, None), 2)),
+           functions=("GetItem", "PlaceAt"),
+           doc=Doc("(x[index]'s backward under create_graph)", "-",
+                   "zeros of x's shape with `grad` placed at `index`; its gradient is "
+                   "grad[index]")),
     OpCase("concat", lambda *xs, axis: concat(xs, axis=axis), strategy.to_concat(), torch_cat,
            lambda *xs, axis: np.concatenate(xs, axis=axis),
            example=lambda r: Inputs((r.array(3, 4), r.array(3, 1)), {"axis": 1}),

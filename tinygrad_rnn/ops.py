@@ -32,11 +32,21 @@ if TYPE_CHECKING:
     # the axes as numpy's reductions take them
     _Axes = int | tuple[int, ...] | None
 
+
+def _on_graph(value: Any) -> bool:
+    """Is this gradient a Tensor (a create_graph backward), not an array or numpy number?
+    A backward that must write into an array, or that takes a shortcut only arrays
+    allow, asks this, and runs ops instead (docs/engine.md, "Gradients of gradients")."""
+    return type(value) is not np.ndarray and hasattr(value, "_from_op")  # (arrays: one test)
+
+
 # --------------------------------------------------------------------------- arithmetic
 
 
 class Add(Function):
     """out = x + y.   dx = grad,  dy = grad."""
+
+    twice_differentiable = True
 
     broadcasts = True
 
@@ -52,6 +62,8 @@ class Add(Function):
 class Sub(Function):
     """out = x - y.   dx = grad,  dy = -grad."""
 
+    twice_differentiable = True
+
     broadcasts = True
 
     @staticmethod
@@ -65,6 +77,8 @@ class Sub(Function):
 
 class Mul(Function):
     """out = x * y.   dx = grad * y,  dy = grad * x."""
+
+    twice_differentiable = True
 
     broadcasts = True
 
@@ -82,6 +96,8 @@ class Mul(Function):
 
 class Div(Function):
     """out = x / y.   dx = grad / y,  dy = -grad * out / y."""
+
+    twice_differentiable = True
 
     broadcasts = True
 
@@ -101,6 +117,8 @@ class Div(Function):
 class Neg(Function):
     """out = -x.   dx = -grad."""
 
+    twice_differentiable = True
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
         return -x
@@ -113,6 +131,8 @@ class Neg(Function):
 class Pow(Function):
     """out = x ** p for a number p.   dx = grad * p * x ** (p - 1)  (0 for p = 0, as torch,
     also at x = 0 where the formula reads 0 * inf)."""
+
+    twice_differentiable = True
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, exponent: float) -> np.ndarray:
@@ -138,6 +158,8 @@ class Matmul(Function):
     A 1-D x is a row (1, k) and a 1-D y a column (k, 1) for the same formulas,
     and the added axis is dropped again; batch axes are summed by the engine.
     """
+
+    twice_differentiable = True
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -186,6 +208,8 @@ class Addmm(Function):
     (bias + x W^T).
     """
 
+    twice_differentiable = True
+
     @staticmethod
     def forward(ctx: Context, input: np.ndarray, mat1: np.ndarray, mat2: np.ndarray) -> np.ndarray:
         if mat1.ndim != 2 or mat2.ndim != 2 or mat1.shape[1] != mat2.shape[0]:
@@ -220,6 +244,8 @@ class Addcmul(Function):
     c' = f * c + i * g, a GRU's x_n + r * h_n.
     """
 
+    twice_differentiable = True
+
     broadcasts = True
 
     @staticmethod
@@ -247,21 +273,24 @@ class Lerp(Function):
     the last bit; this op keeps the one formula, the GRU's.)
     """
 
+    twice_differentiable = True
+
     broadcasts = True
 
     @staticmethod
     def forward(ctx: Context, start: np.ndarray, end: np.ndarray, weight: np.ndarray) -> np.ndarray:
-        diff = end - start
-        ctx.save_for_backward(weight, diff)
-        return start + weight * diff
+        ctx.save_for_backward(start, end, weight)
+        return start + weight * (end - start)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
-        weight, diff = ctx.saved_tensors
+        # (end - start again, not saved from forward: saved, it would be a constant to a
+        # create_graph backward, which must see it depend on start and end)
+        start, end, weight = ctx.saved_tensors
         need_start, need_end, need_weight = ctx.needs_input_grad
         return (grad * (1.0 - weight) if need_start else None,
                 grad * weight if need_end else None,
-                grad * diff if need_weight else None)
+                grad * (end - start) if need_weight else None)
 
 
 class Linear(Function):
@@ -273,22 +302,23 @@ class Linear(Function):
     sequence layer's input projection of every time step, and a cell's.
     """
 
+    twice_differentiable = True
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, weight: np.ndarray,
                 bias: np.ndarray | None = None) -> np.ndarray:
         _check_linear(x, weight, bias)
-        rows = x
-        if x.ndim != 2:  # (-1 cannot stand beside a 0: with 0 in_features, count the rows)
-            rows = x.reshape(-1 if x.shape[-1] else math.prod(x.shape[:-1]), x.shape[-1])
+        rows = _rows(x)
         out = rows @ weight.T
         if bias is not None:
             out += bias  # (out is a new array: adding in place saves a copy)
-        ctx.save_for_backward(rows, weight)
+        ctx.save_for_backward(x, weight)  # (x, not its view rows: see _rows)
         return out if x.ndim == 2 else out.reshape(x.shape[:-1] + (weight.shape[0],))
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
-        rows, weight = ctx.saved_tensors
+        x, weight = ctx.saved_tensors
+        rows = _rows(x)
         need_x, need_weight = ctx.needs_input_grad[:2]
         grad_rows = grad.reshape(rows.shape[0], weight.shape[0]) if grad.ndim != 2 else grad
         dx = dweight = None
@@ -301,6 +331,15 @@ class Linear(Function):
         if len(ctx.needs_input_grad) == 2:
             return dx, dweight
         return dx, dweight, np.add.reduce(grad_rows, axis=0) if ctx.needs_input_grad[2] else None
+
+
+def _rows(x: np.ndarray) -> np.ndarray:
+    """x (*, in) as a matrix of rows (n, in): all leading axes as one. Linear saves x, not
+    this view of it, so that under create_graph its backward sees x on the graph."""
+    if x.ndim == 2:
+        return x
+    # (-1 cannot stand beside a 0: with 0 in_features, count the rows)
+    return x.reshape(-1 if x.shape[-1] else math.prod(x.shape[:-1]), x.shape[-1])
 
 
 def _check_linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> None:
@@ -321,6 +360,8 @@ def _check_linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) ->
 class Exp(Function):
     """out = exp(x).   dx = grad * out."""
 
+    twice_differentiable = True
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
         out = np.exp(x)
@@ -336,6 +377,8 @@ class Exp(Function):
 class Log(Function):
     """out = log(x)  (natural log).   dx = grad / x."""
 
+    twice_differentiable = True
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(x)
@@ -349,6 +392,8 @@ class Log(Function):
 
 class Tanh(Function):
     """out = tanh(x).   dx = grad * (1 - out**2)   (uses the saved output)."""
+
+    twice_differentiable = True
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
@@ -371,6 +416,8 @@ class Sigmoid(Function):
     form from exp(-|x|), which never overflows, takes over: |x| > 700 gives 0
     or 1 without a warning and tiny outputs keep full relative precision.
     """
+
+    twice_differentiable = True
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
@@ -397,6 +444,8 @@ def _normal_exp_floor(dtype: np.dtype) -> float:
 
 class Relu(Function):
     """out = max(x, 0).   dx = grad where x > 0, else 0  (0 at x = 0, as torch)."""
+
+    twice_differentiable = True
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
@@ -444,6 +493,8 @@ class LeakyRelu(Function):
 
     dx = grad where x > 0, else negative_slope * grad  (negative_slope at x = 0, as torch).
     """
+
+    twice_differentiable = True
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
@@ -565,6 +616,8 @@ def _sign(x: np.ndarray) -> np.ndarray:
 class Abs(Function):
     """out = |x|.   dx = grad * sign(x)  (0 at x = 0 and at nan, as torch)."""
 
+    twice_differentiable = True
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(x)
@@ -579,6 +632,8 @@ class Abs(Function):
 class Sign(Function):
     """out = -1, 0 or 1 by the sign of x (0 at nan, as torch).   dx = 0: the output
     requires grad as torch's does, and its gradient is zero everywhere."""
+
+    twice_differentiable = True
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
@@ -598,6 +653,8 @@ class Clamp(Function):
     dmin = grad where x < min (and min < max when both are given), else 0;
     dmax = grad where x > max (or max < min when both are given), else 0   (as torch).
     """
+
+    twice_differentiable = True
 
     broadcasts = True
 
@@ -636,6 +693,8 @@ class Maximum(Function):
     x < y;  dy the same with x and y swapped. (Where one is nan both get grad, as
     torch's formula gives.)"""
 
+    twice_differentiable = True
+
     broadcasts = True
 
     @staticmethod
@@ -653,6 +712,8 @@ class Minimum(Function):
     """out = the smaller of x and y, elementwise (torch.minimum; nan if either is).
     dx = grad where x < y, grad / 2 where x == y (a tie splits it, as torch), 0 where
     x > y;  dy the same with x and y swapped."""
+
+    twice_differentiable = True
 
     broadcasts = True
 
@@ -680,6 +741,8 @@ class Where(Function):
     """out = x where condition, else y (torch.where; a boolean condition), broadcasting.
     dcondition: none (a boolean has no gradient);  dx = grad where condition, else 0;
     dy = grad where not condition, else 0.   (Tensor.masked_fill is this op too.)"""
+
+    twice_differentiable = True
 
     broadcasts = True
 
@@ -722,7 +785,9 @@ class Detach(_WithoutGradient, Function):
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        return x
+        # a view: the same memory, but an array of its own, so that an op given x and
+        # x.detach() can tell its two inputs apart (create_graph: one is a constant)
+        return x.view()
 
 
 class Lt(_WithoutGradient, Function):
@@ -852,6 +917,8 @@ class AllTrue(_WithoutGradient, Function):
 class Rsqrt(Function):
     """out = 1 / sqrt(x).   dx = -grad * out**3 / 2   (uses the saved output)."""
 
+    twice_differentiable = True
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
         out = 1.0 / np.sqrt(x)
@@ -867,6 +934,8 @@ class Rsqrt(Function):
 class Sin(Function):
     """out = sin(x).   dx = grad * cos(x)."""
 
+    twice_differentiable = True
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(x)
@@ -880,6 +949,8 @@ class Sin(Function):
 
 class Cos(Function):
     """out = cos(x).   dx = -grad * sin(x)."""
+
+    twice_differentiable = True
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
@@ -895,6 +966,8 @@ class Cos(Function):
 class Log1p(Function):
     """out = log(1 + x), accurate for tiny x.   dx = grad / (1 + x)."""
 
+    twice_differentiable = True
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(x)
@@ -908,6 +981,8 @@ class Log1p(Function):
 
 class Expm1(Function):
     """out = exp(x) - 1, accurate for tiny x.   dx = grad * (out + 1)."""
+
+    twice_differentiable = True
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
@@ -928,6 +1003,8 @@ class PowTensor(Function):
     dy = grad * out * log(x), and 0 where x == 0 and y >= 0 (where x ** y is 0 or 1,
     although log(0) = -inf); nan where x < 0 (the log of a negative number).
     """
+
+    twice_differentiable = True
 
     broadcasts = True
 
@@ -966,7 +1043,10 @@ def _sum_keeping_axes(ctx: Context, x: np.ndarray, axis: Dims,
 
 def _spread(grad: np.ndarray, kept_shape: tuple, shape: tuple) -> np.ndarray:
     """``grad`` copied back along the reduced axes: a new array (np.broadcast_to gives a
-    view, but spends several microseconds of Python on it)."""
+    view, but spends several microseconds of Python on it). A Tensor ``grad``
+    (create_graph) is expanded by ops, so that the copy is recorded."""
+    if _on_graph(grad):
+        return Expand.apply(grad.reshape(kept_shape), shape=shape)
     out = np.empty(shape, dtype=grad.dtype)
     out[...] = grad.reshape(kept_shape)
     return out
@@ -974,6 +1054,8 @@ def _spread(grad: np.ndarray, kept_shape: tuple, shape: tuple) -> np.ndarray:
 
 class Sum(Function):
     """out = x.sum(axis, keepdims).   dx = grad copied back along the summed axes."""
+
+    twice_differentiable = True
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, axis: Dims = None,
@@ -994,6 +1076,8 @@ class Mean(Function):
 
     Averaging over an axis of length 0 gives nan and an empty dx, as torch."""
 
+    twice_differentiable = True
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, axis: Dims = None,
                 keepdims: bool = False) -> np.ndarray:
@@ -1012,8 +1096,9 @@ class Mean(Function):
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
         if not ctx.count:  # x has no elements: nothing to spread (and no 1 / 0)
-            return np.zeros(ctx.shape, dtype=grad.dtype)
-        if grad.size == 1:  # the mean of everything (a loss): one number to fill in
+            return np.zeros(ctx.shape, dtype=grad.dtype)  # (a constant, also under create_graph)
+        if grad.size == 1 and not _on_graph(grad):  # the mean of everything (a loss):
+            # one number to fill in (an array's: a Tensor's .item() would leave its graph)
             out = np.empty(ctx.shape, dtype=grad.dtype)
             out.fill(grad.item() / ctx.count)  # (divided in float64, rounded once to dtype)
             return out
@@ -1027,6 +1112,8 @@ class Cast(Function):
     """out = x in floating dtype ``dtype`` (torch's x.to(dtype), .float(), .double()).
     dx = grad cast back to x's dtype.   (No copy when x already has ``dtype``.)"""
 
+    twice_differentiable = True
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, dtype: DTypeLike) -> np.ndarray:
         dtype = np.dtype(dtype)
@@ -1037,6 +1124,8 @@ class Cast(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        if _on_graph(grad):  # (create_graph: a Tensor's cast is this op)
+            return Cast.apply(grad, dtype=ctx.input_dtype)
         return grad.astype(ctx.input_dtype, copy=False)
 
 
@@ -1045,6 +1134,8 @@ class Cast(Function):
 
 class Reshape(Function):
     """out = x.reshape(shape).   dx = grad.reshape(x.shape)."""
+
+    twice_differentiable = True
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -1063,6 +1154,8 @@ class Reshape(Function):
 class Transpose(Function):
     """out = x.transpose(axes)  (axes=None reverses them).   dx = grad.transpose(inverse axes)."""
 
+    twice_differentiable = True
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, axes: tuple[int, ...] | None = None) -> np.ndarray:
         out = x.transpose(axes)  # (the method: np.transpose adds a microsecond of Python)
@@ -1072,7 +1165,10 @@ class Transpose(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
-        return grad.transpose(None if ctx.axes is None else np.argsort(ctx.axes))
+        inverse = None if ctx.axes is None else np.argsort(ctx.axes)
+        if _on_graph(grad):  # (Tensor.transpose reads two axes as a swap, as torch's)
+            return Transpose.apply(grad, axes=None if inverse is None else tuple(inverse.tolist()))
+        return grad.transpose(inverse)
 
 
 def _is_advanced(index: Any) -> bool:
@@ -1088,6 +1184,8 @@ class GetItem(Function):
     gradients add (np.add.at), never overwrite.
     """
 
+    twice_differentiable = True
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, index: Any) -> np.ndarray:
         ctx.index, ctx.shape, ctx.dtype = index, x.shape, x.dtype
@@ -1098,12 +1196,38 @@ class GetItem(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
-        dx = np.zeros(ctx.shape, dtype=ctx.dtype)
-        if _is_advanced(ctx.index):
-            np.add.at(dx, ctx.index, grad)
-        else:
-            dx[ctx.index] = grad
-        return dx
+        return _placed(grad, ctx.index, ctx.shape, ctx.dtype)
+
+
+def _placed(grad: np.ndarray, index: Any, shape: tuple, dtype: np.dtype) -> np.ndarray:
+    """Zeros of ``shape`` with ``grad`` placed at ``index`` (added where an advanced index
+    picks a place twice). A Tensor ``grad`` (create_graph) goes through the op PlaceAt,
+    so that the placing is recorded (writing into an array cannot be)."""
+    if _on_graph(grad):
+        return PlaceAt.apply(grad, index=index, shape=shape, dtype=dtype)
+    dx = np.zeros(shape, dtype=dtype)
+    if _is_advanced(index):
+        np.add.at(dx, index, grad)
+    else:
+        dx[index] = grad
+    return dx
+
+
+class PlaceAt(Function):
+    """out = zeros of ``shape`` with x added at ``index``: GetItem's backward as an op,
+    for create_graph.   dx = grad[index]."""
+
+    twice_differentiable = True
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, index: Any, shape: tuple,
+                dtype: np.dtype) -> np.ndarray:
+        ctx.index = index
+        return _placed(x, index, shape, dtype)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        return grad[ctx.index]
 
 
 class Embedding(Function):
@@ -1132,6 +1256,8 @@ class Embedding(Function):
 class Concat(Function):
     """out = concatenate([x1, x2, ...], axis).   dxi = the slice of grad where xi went."""
 
+    twice_differentiable = True
+
     @staticmethod
     def forward(ctx: Context, *xs: np.ndarray, axis: int = 0) -> np.ndarray:
         ndim = xs[0].ndim
@@ -1155,6 +1281,8 @@ class Concat(Function):
 class Stack(Function):
     """out = stack([x1, x2, ...], axis) along a new axis.   dxi = grad taken at i on that axis."""
 
+    twice_differentiable = True
+
     @staticmethod
     def forward(ctx: Context, *xs: np.ndarray, axis: int = 0) -> np.ndarray:
         for x in xs[1:]:
@@ -1177,6 +1305,8 @@ class Split(Function):
     A part that would be a strided view (a slice across the last axis) is a copy
     (torch gives views; the values are the same, and nothing writes into them).
     """
+
+    twice_differentiable = True
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, sizes: int | Sequence[int],
@@ -1223,6 +1353,8 @@ class Unbind(Function):
     number of slices: each getitem would allocate a zero array of x's full size.
     """
 
+    twice_differentiable = True
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, axis: int = 0) -> tuple[np.ndarray, ...]:
         ctx.axis = check_dim("unbind", axis, x.shape)
@@ -1236,11 +1368,16 @@ class Unbind(Function):
 # Along axis 0 (every time step of a sequence), np.array and iteration do what np.stack
 # and np.moveaxis do, without their Python layers (14 us instead of 24 for 50 steps of
 # (16, 32); 0.4 instead of 2 for one).
+# Tensors (a create_graph backward's gradients) go through the ops themselves.
 def _stack(arrays: Sequence[np.ndarray], axis: int) -> np.ndarray:
+    if arrays and _on_graph(arrays[0]):
+        return Stack.apply(*arrays, axis=axis)
     return np.array(arrays) if axis == 0 else np.stack(arrays, axis=axis)
 
 
 def _unstack(x: np.ndarray, axis: int) -> tuple[np.ndarray, ...]:
+    if _on_graph(x):
+        return cast(tuple, Unbind.apply(x, axis=axis))
     return tuple(x) if axis == 0 else tuple(np.moveaxis(x, axis, 0))
 
 
@@ -1445,6 +1582,8 @@ class Expand(Function):
     """out = x broadcast to ``shape`` (as torch.expand: new leading axes, axes of size 1
     repeated; a read-only view, as torch's expand is a view).
     dx = grad summed over the new axes and the repeated ones."""
+
+    twice_differentiable = True
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -191,6 +191,13 @@ class Scan(Function):
     gradients step by step.
     """
 
+    # (issue 17) its generated backward runs on arrays only: create_graph=True through a
+    # scanned layer raises NotTwiceDifferentiableError with this advice
+    create_graph_hint = (
+        "a recurrent layer run as one Scan node has a backward on numpy arrays only. Build "
+        "the layer op by op, whose ops are twice differentiable: run its forward inside "
+        "`with tr.replay.disabled():`")
+
     @staticmethod
     def forward(ctx: Context, *arrays: np.ndarray, programs: tuple[Program, ...],
                 batches: Batches, n_seq: int, graph: bool = True) -> tuple[np.ndarray, ...]:

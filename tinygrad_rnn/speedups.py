@@ -121,9 +121,10 @@ def _addmm_backward(ctx: Context, grad: np.ndarray) -> tuple[Gradient, ...]:
 
 def _linear_backward(ctx: Context, grad: np.ndarray) -> tuple[Gradient, ...]:
     """``ops.Linear.backward`` with dweight = grad^T @ x as its factors."""
-    rows, weight = ctx.saved_tensors
+    x, weight = ctx.saved_tensors
     if not ctx.needs_input_grad[1]:
         return ops.Linear.backward(ctx, grad)
+    rows = ops._rows(x)
     grad_rows = grad.reshape(rows.shape[0], weight.shape[0])
     dx = None
     if ctx.needs_input_grad[0]:

@@ -121,13 +121,20 @@ class Tensor:
 
     __slots__ = ("data", "grad", "_requires_grad", "_node", "_index", "_name", "__weakref__")
     data: np.ndarray
-    grad: np.ndarray | None
+    grad: np.ndarray | None  # (a Tensor after backward(create_graph=True))
     _requires_grad: bool
     _node: Context | None
     _index: int
     _name: str | None
-    # numpy defers to our reflected operators: ndarray + Tensor calls Tensor.__radd__
-    __array_ufunc__ = None
+    # numpy functions given a Tensor call the package's ops (np.exp(t) is t.exp(),
+    # ndarray + Tensor is Tensor.__radd__'s Add), so that an op's backward written with
+    # numpy also runs on Tensors under create_graph; the others are refused. (numpy asks
+    # only a non-ndarray argument for these: arrays alone pay nothing.)
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        return _numpy_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        return _numpy_function(func, args, kwargs)
 
     def __init__(self, data: TensorLike, requires_grad: bool = False,
                  dtype: DTypeLike | None = None, name: str | None = None) -> None:
@@ -279,14 +286,27 @@ class Tensor:
         self.grad = None
 
     # ----------------------------------------------------------------- backward
-    def backward(self, gradient: TensorLike | None = None, retain_graph: bool = False) -> None:
+    def backward(self, gradient: TensorLike | None = None, retain_graph: bool | None = None,
+                 create_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad.
 
         Arguments:
             gradient: dL/d(self), of self's shape. May be omitted only when self
                 holds a single element (a loss), where it is 1.
-            retain_graph: keep saved values so that backward can run again.
+            retain_graph: keep saved values so that backward can run again
+                (default: ``create_graph``).
+            create_graph: record the backward pass itself, so that the gradients can
+                be differentiated again: ``.grad`` is then a Tensor with a graph (a
+                numpy array otherwise). Every op on the way must be twice
+                differentiable (docs/engine.md, "Gradients of gradients").
         """
+        if create_graph is not False and arguments.flag("backward()", "create_graph",
+                                                         create_graph):
+            _backward_creating_graph(self, gradient, True if retain_graph is None else
+                                     arguments.flag("backward()", "retain_graph", retain_graph))
+            return
+        if retain_graph is None:
+            retain_graph = False
         if not self._requires_grad:
             raise RuntimeError("backward(): this tensor does not require grad, so no graph "
                                "leads to it; create its inputs with requires_grad=True")
@@ -629,6 +649,10 @@ class Tensor:
     @property
     def T(self) -> Tensor:
         return ops.Transpose.apply(self, axes=None)
+
+    def swapaxes(self, axis0: int, axis1: int) -> Tensor:
+        """Dims ``axis0`` and ``axis1`` swapped, as torch's (and numpy's) swapaxes."""
+        return self.transpose(axis0, axis1)
 
     def __getitem__(self, index: Any) -> Tensor:
         if isinstance(index, Tensor):  # an index tensor picks by its values
@@ -1223,3 +1247,216 @@ def _boolean(where: str, name: str, mask: object) -> Tensor:
             else arguments.describe(mask))
     raise TypeError(f"{where}: {name} must be a boolean tensor such as x > 0 (or a numpy "
                     f"bool array), got {what}")
+
+
+# --------------------------------------------------------------------------- gradients of gradients
+# (issue 17) backward(create_graph=True), grad(), and numpy's functions on Tensors: what
+# lets an op's backward, written with numpy, run on Tensors and be differentiated again.
+
+
+def _backward_creating_graph(root: Tensor, gradient: TensorLike | None,
+                             retain_graph: bool) -> None:
+    """``root.backward(gradient, retain_graph, create_graph=True)``: ``.grad`` gets Tensors."""
+    if not root._requires_grad:
+        raise RuntimeError("backward(): this tensor does not require grad, so no graph "
+                           "leads to it; create its inputs with requires_grad=True")
+    g = _root_gradient("backward()", root, gradient, "gradient")
+    if root._node is None:  # a leaf: d root / d root
+        root.grad = g if root.grad is None else root.grad + g  # type: ignore[assignment]
+        return
+    autograd.graph_walk([(root, g)], retain_graph, create_graph=True)
+
+
+def _root_gradient(where: str, out: Tensor, gradient: TensorLike | None, name: str) -> Tensor:
+    """dL/d``out`` as a Tensor of out's shape (ones for a one-element ``out``)."""
+    if gradient is None:
+        if out.data.size != 1:
+            raise RuntimeError(
+                f"{where}: grad can be implicitly created only for outputs of a single "
+                f"element, but this one has shape {out.shape}: pass {name} (the gradient "
+                f"of the loss with respect to it), or reduce it first, e.g. y.sum()")
+        return Tensor(np.ones(out.shape, dtype=out.dtype))
+    g = as_argument(where, name, gradient)
+    if g.shape != out.shape:
+        raise ValueError(f"{where}: {name} has shape {g.shape}, but the output has "
+                         f"shape {out.shape}")
+    if g.dtype != out.dtype:
+        g = g.to(out.dtype) if g.dtype.kind == "f" else Tensor(g.data.astype(out.dtype))
+    return g
+
+
+def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
+         grad_outputs: TensorLike | Sequence[TensorLike | None] | None = None,
+         retain_graph: bool | None = None, create_graph: bool = False,
+         allow_unused: bool = False, *,
+         materialize_grads: bool = False) -> tuple[Tensor | None, ...]:
+    """The gradients of ``outputs`` with respect to ``inputs``, as torch.autograd.grad.
+
+    Arguments:
+        outputs: a Tensor, or a sequence of them: their gradients add up
+            (sum over k of grad_outputs[k] . d outputs[k] / d input).
+        inputs: a Tensor, or a sequence of them, each requiring grad: leaves or
+            computed tensors.
+        grad_outputs: dL/d output for each output (a Tensor, number or array of its
+            shape; None for a one-element output, which gets 1). Required for an
+            output of more than one element.
+        retain_graph: keep the graph's saved values for another backward
+            (default: ``create_graph``).
+        create_graph: record the backward pass, so that the returned gradients
+            have a graph and can be differentiated again (every op on the way must
+            be twice differentiable; docs/engine.md, "Gradients of gradients").
+        allow_unused: return None for an input no output depends on (otherwise that
+            is an error, as torch).
+        materialize_grads: zeros instead of None for such an input (implies
+            allow_unused), as torch.
+
+    Returns:
+        a tuple with one Tensor (or None) per input. ``.grad`` is left untouched.
+    """
+    where = "grad"
+    outs = _tensor_sequence(where, "outputs", outputs)
+    ins = _tensor_sequence(where, "inputs", inputs)
+    create_graph = arguments.flag(where, "create_graph", create_graph)
+    retain_graph = create_graph if retain_graph is None else arguments.flag(
+        where, "retain_graph", retain_graph)
+    allow_unused = arguments.flag(where, "allow_unused", allow_unused)
+    materialize_grads = arguments.flag(where, "materialize_grads", materialize_grads)
+    if grad_outputs is None or isinstance(grad_outputs, (Tensor, np.ndarray)) or is_number(
+            grad_outputs):
+        grad_outputs = [grad_outputs] * len(outs) if grad_outputs is None else [grad_outputs]
+    grads_out = list(grad_outputs)  # type: ignore[arg-type]
+    if len(grads_out) != len(outs):
+        raise ValueError(f"{where}: grad_outputs has {len(grads_out)} items for "
+                         f"{len(outs)} outputs")
+    for k, t in enumerate(ins):
+        if not t.requires_grad:
+            raise RuntimeError(f"{where}: inputs[{k}] does not require grad: one of the "
+                               f"differentiated Tensors must be created with "
+                               f"requires_grad=True (or computed from one)")
+    roots = []
+    for k, (out, g) in enumerate(zip(outs, grads_out)):
+        if not out.requires_grad:
+            raise RuntimeError(f"{where}: outputs[{k}] does not require grad and has no "
+                               f"graph: no input leads to it")
+        root_grad = _root_gradient(where, out, g, f"grad_outputs[{k}]")  # type: ignore[arg-type]
+        roots.append((out, root_grad if create_graph else root_grad.data))
+    found = autograd.graph_walk(roots, retain_graph, create_graph, ins)
+    assert found is not None
+    result: list[Tensor | None] = []
+    for k, (t, g) in enumerate(zip(ins, found)):
+        if g is None:
+            if not (allow_unused or materialize_grads):
+                raise RuntimeError(
+                    f"{where}: inputs[{k}] was not used to compute the outputs (no path "
+                    f"leads from it to them); pass allow_unused=True to get None for it")
+            result.append(Tensor(np.zeros(t.shape, t.dtype)) if materialize_grads else None)
+        else:
+            result.append(g if create_graph else Tensor(g))
+    return tuple(result)
+
+
+def _tensor_sequence(where: str, name: str, value: object) -> list[Tensor]:
+    """A Tensor or a non-empty sequence of Tensors, as a list; refused otherwise."""
+    if isinstance(value, Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, Tensor) for v in value):
+        return list(value)
+    raise TypeError(f"{where}: {name} must be a Tensor or a non-empty sequence of Tensors, "
+                    f"got {describe(value)}")
+
+
+# numpy's ufuncs and functions that an op's backward may call on a Tensor, as the
+# package's ops. A binary ufunc's first operand may be an ndarray or a number (ndarray +
+# Tensor): it becomes a constant of the Tensor's, as the reflected operators do.
+def _binary(method: str, reflected: str | None = None) -> Any:
+    """ufunc(a, b) as ``a.method(b)``; when only b is a Tensor, ``b.reflected(a)`` (what
+    ndarray + Tensor always called, with its checks), or a lifted to a constant."""
+    def call(a: Any, b: Any) -> Any:
+        if not isinstance(a, Tensor):
+            if reflected is not None:
+                return getattr(b, reflected)(a)
+            a = b._lift(a)
+        return getattr(a, method)(b)
+    return call
+
+
+_UFUNCS: dict[Any, Any] = {
+    np.add: _binary("__add__", "__radd__"), np.subtract: _binary("__sub__", "__rsub__"),
+    np.multiply: _binary("__mul__", "__rmul__"),
+    np.true_divide: _binary("__truediv__", "__rtruediv__"),
+    np.power: _binary("__pow__", "__rpow__"), np.matmul: _binary("__matmul__", "__rmatmul__"),
+    np.maximum: _binary("maximum"), np.minimum: _binary("minimum"),
+    np.less: _binary("__lt__", "__gt__"), np.less_equal: _binary("__le__", "__ge__"),
+    np.greater: _binary("__gt__", "__lt__"), np.greater_equal: _binary("__ge__", "__le__"),
+    np.equal: _binary("__eq__", "__eq__"), np.not_equal: _binary("__ne__", "__ne__"),
+    np.negative: Tensor.__neg__, np.exp: Tensor.exp, np.log: Tensor.log,
+    np.tanh: Tensor.tanh, np.sqrt: Tensor.sqrt, np.absolute: Tensor.abs,
+    np.sign: Tensor.sign, np.sin: Tensor.sin, np.cos: Tensor.cos, np.log1p: Tensor.log1p,
+    np.expm1: Tensor.expm1,
+}
+
+
+def _numpy_ufunc(ufunc: Any, method: str, inputs: tuple, kwargs: dict) -> Any:
+    name = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+    if "out" in kwargs:
+        raise TypeError(f"{name}: cannot write into an array given a Tensor (out=, or an "
+                        f"in-place operator such as +=): write a new value instead, "
+                        f"a = a + t")
+    if method == "__call__" and ufunc in _UFUNCS and not kwargs:
+        return _UFUNCS[ufunc](*inputs)
+    if method == "reduce" and ufunc is np.add and set(kwargs) <= {"axis", "keepdims"}:
+        (x,) = inputs
+        axis = kwargs.get("axis", 0)  # (a ufunc's reduce sums axis 0 unless told)
+        return x.sum(axis=axis, keepdims=bool(kwargs.get("keepdims", False)))
+    raise TypeError(f"{name}{_given(kwargs)} has no Tensor version in tinygrad_rnn; on "
+                    f"Tensors use their methods (x.exp(), x.sum(dim), ...) or the functions "
+                    f"tr.where, tr.concat, tr.stack, ...")
+
+
+def _given(kwargs: dict) -> str:
+    return f" with {', '.join(kwargs)}=" if kwargs else ""
+
+
+def _np_split(x: Tensor, indices: Any, axis: int = 0) -> tuple[Tensor, ...]:
+    """np.split(x, bounds, axis) for a list of bounds, as a Split of their sizes."""
+    if is_int(indices):
+        return tuple(x.chunk(int(indices), dim=axis))
+    bounds = [0, *(int(i) for i in indices), x.shape[axis]]
+    return tuple(x.split([b - a for a, b in zip(bounds, bounds[1:])], dim=axis))
+
+
+def _np_zeros_like(x: Tensor, dtype: Any = None) -> Tensor:
+    return Tensor(np.zeros(x.shape, dtype=x.dtype if dtype is None else dtype))
+
+
+def _np_where(condition: Any, x: Any, y: Any) -> Tensor:
+    return where(condition.data if isinstance(condition, Tensor) else condition, x, y)
+
+
+_FUNCTIONS: dict[Any, Any] = {
+    np.where: _np_where,
+    np.zeros_like: _np_zeros_like,
+    np.concatenate: lambda arrays, axis=0: concat(list(arrays), dim=axis),
+    np.stack: lambda arrays, axis=0: stack(list(arrays), dim=axis),
+    np.split: _np_split,
+    np.expand_dims: lambda x, axis: x.unsqueeze(axis),
+    np.swapaxes: lambda x, axis1, axis2: x.swapaxes(axis1, axis2),
+    np.reshape: lambda x, shape: x.reshape(shape),
+    np.transpose: lambda x, axes=None: x.transpose(*(() if axes is None else (tuple(axes),))),
+    np.sum: lambda x, axis=None, keepdims=False: x.sum(axis=axis, keepdims=keepdims),
+}
+
+
+def _numpy_function(func: Any, args: tuple, kwargs: dict) -> Any:
+    fn = _FUNCTIONS.get(func)
+    if fn is None:
+        raise TypeError(f"np.{func.__name__} has no Tensor version in tinygrad_rnn; on "
+                        f"Tensors use their methods (x.exp(), x.sum(dim), ...) or the "
+                        f"functions tr.where, tr.concat, tr.stack, ...")
+    try:
+        return fn(*args, **kwargs)
+    except TypeError as err:
+        if "argument" not in str(err):
+            raise
+        raise TypeError(f"np.{func.__name__}: on Tensors, only its common arguments are "
+                        f"taken ({err})") from None
