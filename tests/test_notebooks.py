@@ -117,3 +117,36 @@ def test_01_reverse_mode():
     for name, value in expected.items():
         assert np.isclose(r["grads"][name], value, rtol=1e-12), name
     assert r["frames"] == 4          # L = w * t, t = tanh(d), d = e + c, e = a * b
+
+
+def _seed_lstm(sequence):
+    """The seed notebook's SimpleLSTM (np.random.seed(42)), its predictions over sequence."""
+    rng = np.random.RandomState(42)
+    Wf, Wi, Wc, Wo = (rng.randn(4, 5) * 0.5 for _ in range(4))
+    Wy = rng.randn(1, 4) * 0.5
+    sig = lambda a: 1 / (1 + np.exp(-a))  # noqa: E731
+    h, c, predictions = np.zeros(4), np.zeros(4), []
+    for x in sequence:
+        z = np.concatenate([[x], h])
+        f, i, o = sig(Wf @ z + 0.1), sig(Wi @ z + 0.1), sig(Wo @ z + 0.1)
+        c = f * c + i * np.tanh(Wc @ z)
+        h = o * np.tanh(c)
+        predictions.append((Wy @ h)[0])
+    return Wf, Wy, predictions
+
+
+def test_02_seed_notebook():
+    r = results("02_seed_notebook")
+    # the outputs the seed notebook printed (docs/notebook.md), to its 8 decimals
+    assert np.allclose(r["outputs"], [-0.27069536, -0.90355753, -2.36305458], atol=1e-8)
+    # dy = y - target is d/dy of 0.5 sum (y - target)^2; the printed loss is the mean of
+    # (y - target)^2 over T = 3 steps, d/dy = 2 (y - target) / 3: the ratio is 3/2
+    assert np.isclose(r["W_y_ratio"], 1 / (2 / 3), rtol=1e-12)
+    assert r["kinds"]["W_y"] == r["kinds"]["b_y"] == "scale"
+    assert "wrong_point_derivative" in r["dh_raw_kinds"]
+    assert r["corrected_ok"] is True
+    assert r["autograd_loss_end"] < r["notebook_loss_end"]
+    Wf, Wy, predictions = _seed_lstm([1, 4, 7])
+    assert np.allclose(r["seed_weights"]["Wf"], Wf) and np.allclose(r["seed_weights"]["Wy"], Wy)
+    assert np.allclose(r["untrained_predictions"], predictions, rtol=1e-10)
+    assert abs(r["next_after_1_4_7"] - 10) < 0.5 and abs(r["next_after_2_5_8"] - 11) < 0.5
