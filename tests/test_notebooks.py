@@ -150,3 +150,18 @@ def test_02_seed_notebook():
     assert np.allclose(r["seed_weights"]["Wf"], Wf) and np.allclose(r["seed_weights"]["Wy"], Wy)
     assert np.allclose(r["untrained_predictions"], predictions, rtol=1e-10)
     assert abs(r["next_after_1_4_7"] - 10) < 0.5 and abs(r["next_after_2_5_8"] - 11) < 0.5
+
+
+def test_03_bptt():
+    r = results("03_bptt")
+    assert r["unrolled_tanh"] == 3                    # the expanded scan: one tanh per step
+    flow = np.array(r["flow"])
+    assert flow.shape == (30,)
+    # the loss is the sum of the last output (N = 4, H = 16): dL/dh_29 is all ones
+    assert np.isclose(flow[-1], np.sqrt(4 * 16), rtol=1e-12)
+    assert np.allclose(flow, r["by_hand"], rtol=1e-10)
+    assert r["vanish_ratio"] < 1e-12
+    # back through 29 steps of W_hh^T diag(tanh'), W_hh = 1.25 Q (Q orthogonal), tanh' <= 1:
+    # at most 1.25**29, and close to it while the tanh stays in its linear part
+    assert 0.9 * 1.25 ** 29 < r["explode_ratio"] <= 1.25 ** 29 * (1 + 1e-9)
+    assert r["ratios"]["RNN"] < min(r["ratios"]["LSTM"], r["ratios"]["GRU"])
