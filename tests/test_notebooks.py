@@ -165,3 +165,18 @@ def test_03_bptt():
     # at most 1.25**29, and close to it while the tanh stays in its linear part
     assert 0.9 * 1.25 ** 29 < r["explode_ratio"] <= 1.25 ** 29 * (1 + 1e-9)
     assert r["ratios"]["RNN"] < min(r["ratios"]["LSTM"], r["ratios"]["GRU"])
+
+
+def test_04_hand_vs_autograd():
+    from tinygrad_rnn.reference import bugs
+
+    r = results("04_hand_vs_autograd")
+    assert r["steps_T"] == 5
+    assert all(err < 1e-10 for err in r["errors"].values()), r["errors"]
+    # L = sum(d_out * output): at the last step nothing comes back from later steps
+    assert np.allclose(r["auto_dh_last"], r["d_out_last"], rtol=1e-12)
+    slip = np.array(r["slip_per_step"])        # the cell-state carry dropped
+    assert slip[-1] < 1e-12 and (slip[:-1] > 1e-6).all()
+    assert set(r["zoo"]) == {bug.name for bug in bugs.ZOO}
+    for name, entry in r["zoo"].items():
+        assert entry["found"] == entry["expected"], name

@@ -113,7 +113,7 @@ def stream_text(cell: Any) -> str:
         if out.output_type == "stream":
             parts.append(out.text)
         elif out.output_type in ("execute_result", "display_data") and \
-                "text/plain" in out.data and not _image(out):
+                "text/plain" in out.data and not _image(out) and "text/markdown" not in out.data:
             parts.append(out.data["text/plain"] + "\n")
         elif out.output_type == "error":
             parts.append("\n".join(out.traceback) + "\n")
@@ -144,7 +144,8 @@ def to_markdown(nb: Any, stem: str) -> tuple[str, dict[str, bytes]]:
     """An executed notebook as markdown, and its pictures {file name: bytes}.
 
     Markdown cells as they are, code in ```python blocks, what it printed in ```text
-    blocks, pictures as files under img/ linked from the page."""
+    blocks, pictures as files under img/ linked from the page, markdown it displayed
+    (``IPython.display.Markdown``) as part of the page."""
     lines = [f"<!-- made by tools/render_notebooks.py from notebooks/{stem}.py: "
              "do not edit -->", ""]
     pictures: dict[str, bytes] = {}
@@ -157,6 +158,8 @@ def to_markdown(nb: Any, stem: str) -> tuple[str, dict[str, bytes]]:
         lines += ["```python", cell.source, "```", ""]
         text = ""
         for out in cell.outputs:
+            if "text/markdown" in out.get("data", {}):  # Markdown(...): part of the page
+                lines += [out.data["text/markdown"], ""]
             image = _image(out)
             if image is None:
                 continue
