@@ -175,12 +175,13 @@ class _Explorer:
 
 
 def _numbers(array: np.ndarray) -> str:
-    """All the numbers of a small array, else its shape and range."""
+    """All the numbers of a small array, nested as its shape (``[[1, -2.5], [0, 3]]``),
+    else its shape and range."""
     if array.size > FULL:
         return summary(array)
     if array.ndim == 0:
         return f"{array.item():.4g}"
-    return np.array2string(array, precision=4, separator=", ", floatmode="maxprec")
+    return "[" + ", ".join(_numbers(sub) for sub in array) + "]"
 
 
 def _json_for_script(data: Any) -> str:
@@ -267,7 +268,7 @@ header p { margin: 0; max-width: 70em; line-height: 1.4; }
 #counter { font-variant-numeric: tabular-nums; min-width: 7em; }
 main { display: flex; flex-wrap: wrap; gap: 16px; padding: 16px 20px; }
 #graph { flex: 3 1 480px; overflow: auto; background: #fff; border: 1px solid #ddd; }
-#graph svg { max-width: 100%; height: auto; display: block; margin: auto; }
+#graph svg { display: block; margin: auto; }  /* its own size: scroll, never shrink text */
 #panel { flex: 2 1 360px; background: #fff; border: 1px solid #ddd; padding: 12px 16px; }
 #panel h2 { font-size: 16px; margin: 0 0 8px 0; font-family: monospace; }
 #panel pre, #known li { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace;
