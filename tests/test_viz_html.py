@@ -195,6 +195,24 @@ def test_final_gradients_on_the_nodes_match_backward(rows, cols, act):
     assert final["w"] == summary(w.grad) and final["x"] == summary(x.grad)
 
 
+def test_each_output_of_a_several_output_op_has_its_own_gradient_line():
+    x = Tensor(np.arange(6.0).reshape(3, 2), requires_grad=True, name="x")
+    a, b, c = x.unbind(0)
+    loss = (a * b).sum() + c.sum()
+    page = explorer_html(loss)
+    data = page_data(page)
+    unbind = re.search(r'<g class="node" id="(\w+)"><rect[^>]*/><text[^>]*>Unbind</text>(.*?)</g>',
+                       page, re.S)
+    lines = re.findall(r'data-slot="(\d+)" data-prefix="([^"]*)"', unbind.group(2))
+    assert [(data["slots"][slot], prefix) for slot, prefix in lines] == \
+        [(f"unbind1[{k}]", f"[{k}] grad ") for k in range(3)]
+    last = data["steps"][-1]
+    assert last["node"] == unbind.group(1) and last["fresh"] == ["leaf0"]
+    final = grads_at(data, len(data["steps"]) - 1)
+    # d/da (a.b) = b, d/db = a, d/dc sum(c) = 1, by hand
+    assert [final[slot] for slot, _ in lines] == ["[2, 3]", "[0, 1]", "[1, 1]"]
+
+
 def test_bad_arguments_are_refused_and_nothing_is_written(tmp_path):
     _, o = neuron()
     target = tmp_path / "page.html"
