@@ -108,8 +108,8 @@ class _Explorer:
         name = self.walk.name_of(*_ref(self.loss))
         out = [{"node": None, "title": f"before backward: the seed dL/d{name} = "
                                        f"{self.seed_text}",
-                "doc": "Backward starts at the loss with dL/dL = 1 and visits the nodes "
-                       "newest first.",
+                "doc": "Backward starts here, at the loss, with this seed, and visits the "
+                       "nodes newest first.",
                 "incoming": "", "formulas": [], "fresh": [self.ids[self.root_key]],
                 "updates": {str(self.slots[self.root_key]): self.seed_text}}]
         for frame in self.frames:
@@ -207,8 +207,8 @@ def explorer_html(loss: Tensor, params: Params = None, *, gradient: Any = None,
              f"value's numbers. Backward visits its {len(frames)} op(s) newest first; "
              f"each step takes the gradient of the op's output (grad) and computes its "
              f"inputs' by the op's formula. Blue: the op that runs. Red: the gradients it "
-             f"just computed. On each node, the gradient known so far (… while more uses "
-             f"of it will still add theirs).")
+             f"just computed. On each node, the gradient known so far (\"...\" while more "
+             f"uses of it will still add theirs).")
     return _PAGE.format(title=html.escape(title), intro=html.escape(intro),
                         svg=explorer.svg(rankdir), last=len(frames),
                         table=explorer.table(), data=_json_for_script(data),
