@@ -5,6 +5,7 @@
     python -m tinygrad_rnn gradcheck        # every built-in op and layer, one table
     python -m tinygrad_rnn zoo              # the bug zoo: each hand BPTT's diagnosis
     python -m tinygrad_rnn explain          # backward step by step, on a tanh neuron
+    python -m tinygrad_rnn explain --html neuron.html   # ...and as an offline web page
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def _zoo(out: Callable[[str], object] = print) -> int:
     return 0 if found == len(ZOO) else 1
 
 
-def _explain(out: Callable[[str], object] = print) -> int:
+def _explain(out: Callable[[str], object] = print, html: str | None = None) -> int:
     """Backward, step by step, on micrograd's tanh neuron: o = tanh(x1*w1 + x2*w2 + b)."""
     import numpy as np
 
@@ -71,6 +72,8 @@ def _explain(out: Callable[[str], object] = print) -> int:
     frames = list(viz.backward_steps(o))
     for frame in frames:
         out(frame.text())
+    if html is not None:  # before o.backward(), which frees the graph
+        out(f"The same steps to click through in a browser: {viz.to_html(o, html)}\n")
     o.backward()
     same = all(np.array_equal(np.asarray(frames[-1].grad_of(t)), np.asarray(t.grad))
                for t in (x1, x2, w1, w2, b))
@@ -92,15 +95,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("gradcheck", help="gradcheck every built-in op and layer and print a table")
     sub.add_parser("zoo", help="the bug zoo: hand BPTTs with one classic mistake each, and "
                                "what compare_grads diagnoses")
-    sub.add_parser("explain", help="backward step by step on a tanh neuron, each gradient's "
-                                   "formula with its numbers")
+    explain = sub.add_parser("explain", help="backward step by step on a tanh neuron, each "
+                                             "gradient's formula with its numbers")
+    explain.add_argument("--html", metavar="PATH", default=None,
+                         help="also write the steps as an offline HTML page (viz.to_html)")
     args = parser.parse_args(argv)
     if args.command == "gradcheck":
         return _gradcheck()
     if args.command == "zoo":
         return _zoo()
     if args.command == "explain":
-        return _explain()
+        return _explain(html=args.html)
     lang = getattr(args, "tour_lang", None) or args.lang
     run_tour(lang)
     return 0

@@ -847,3 +847,9 @@ def step_through(loss: Tensor, gradient: Any = None, params: Params = None,
 
     slider = ipywidgets.IntSlider(min=1, max=len(frames), value=1, description="step")
     return ipywidgets.interactive(show, step=slider)
+
+
+# the offline HTML explorer (viz_html builds on this module, so it is imported last)
+from .viz_html import to_html as to_html  # noqa: E402
+
+__all__ += ["to_html"]
