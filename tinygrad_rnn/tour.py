@@ -1,6 +1,6 @@
 """The guided tour, ``python -m tinygrad_rnn``: the seed notebook again, on autograd.
 
-Three parts, as the notebook (``seed/rnn_lstm_notebook.txt``, in Persian):
+Three parts, as the notebook (``docs/seed_notebook.txt``, in Persian):
 
 1. its RNN forward pass, with the weights it printed, gives the outputs it printed;
 2. that RNN trained by BPTT done by autograd; then the notebook's hand-written
