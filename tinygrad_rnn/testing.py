@@ -969,7 +969,7 @@ def check_hand_backward(hand_fn: Callable[..., Mapping[str, ArrayLike]],
     above its high end, a negative or non-finite tolerance, and constraints that no
     configuration of ``configs`` satisfies (ValueError).
     """
-    from .compare import Diagnosis, can_explain, compare_grads
+    from .compare import can_explain, compare_grads, diagnosis
 
     where = "check_hand_backward"
     if not callable(hand_fn):
@@ -1014,8 +1014,7 @@ def check_hand_backward(hand_fn: Callable[..., Mapping[str, ArrayLike]],
         missing = [name for name in state if name not in actual]
         if missing:
             diagnoses = _diagnoses_of(comparison) + [
-                Diagnosis(name, "missing", "the hand-written backward gives no gradient for it")
-                for name in missing]
+                diagnosis(name, "missing", "diag_missing_hand") for name in missing]
             raise HandBackwardError(f"the hand-written backward for [{config}] gives no gradient "
                                     f"for {missing} (it gave {sorted(map(str, hand))}){hint}",
                                     config, comparison, diagnoses)
