@@ -159,3 +159,69 @@ def test_set_language_chooses_what_the_rich_display_shows_and_str_stays_english(
 def test_a_diagnosis_without_a_template_keeps_its_message_in_every_language():
     d = Diagnosis("w", "sign", "sign flipped")
     assert d.text("fa") == "sign flipped" and d == "sign flipped"
+
+
+# --------------------------------------------------------------------------- gradcheck
+
+
+def wrong_square(x):
+    """x**2 with a backward that forgets the 2 (a Function of its own, so gradcheck fails)."""
+    class Square(tr.Function):
+        @staticmethod
+        def forward(ctx, a):
+            ctx.save_for_backward(a)
+            return a * a
+
+        @staticmethod
+        def backward(ctx, grad):
+            (a,) = ctx.saved_tensors
+            return grad * a
+
+    return Square.apply(x)
+
+
+def test_gradcheck_report_html_has_its_rows_numbers_and_notes():
+    x = tr.Tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True, name="<x>")
+    unused = tr.Tensor(np.ones(2), requires_grad=True, name="unused")
+    report = tr.gradcheck_report(lambda a, b: wrong_square(a), [x, unused])
+    html = report._repr_html_()
+    root = parse(html)
+    assert not report.ok
+    assert_same_numbers(str(report), html)
+    assert "<x>" in cells(root) and "unused" in cells(root)
+    marked = [r for r in root.iter("tr") if "background" in r.get("style", "")]
+    assert len(marked) == sum(not r.ok for r in report.rows) >= 1
+    assert all(n in shown_text(html) for n in report.notes)
+    fa = report.html("fa")
+    assert parse(fa).get("dir") == "rtl" and TEXT["no"]["fa"] in shown_text(fa)
+    assert report.text("en") == str(report) and numbers(report.text("fa")) == numbers(str(report))
+
+
+def test_gradcheck_layer_report_html_has_the_rows_the_step_grid_and_the_culprit():
+    from tinygrad_rnn.layercheck import layercheck_report
+
+    layer = tr.nn.LSTM(2, 3).double()
+    ok_report = layercheck_report(layer, np.random.default_rng(1).standard_normal((3, 2, 2)))
+    html = ok_report._repr_html_()
+    assert ok_report.ok and TEXT["all_agree_fd"]["en"] in shown_text(html)
+    assert_same_numbers(str(ok_report), html)
+    for row in ok_report.rows:
+        assert row.tensor in cells(parse(html))
+    fa = ok_report.html("fa")
+    assert TEXT["all_agree_fd"]["fa"] in shown_text(fa) and parse(fa).get("dir") == "rtl"
+    assert numbers(ok_report.text("fa")) == numbers(str(ok_report))
+
+    from test_layercheck import LeakyForgetLSTM
+
+    bad = layercheck_report(LeakyForgetLSTM(2, 3).double(),
+                            np.random.default_rng(2).standard_normal((4, 2, 2)))
+    html = bad._repr_html_()
+    root = parse(html)
+    assert not bad.ok and bad.culprit in shown_text(html)
+    assert_same_numbers(str(bad), html)
+    tables = list(root.iter("table"))
+    assert len(tables) == 2   # the rows, the per-step grid
+    grid_lines = {tuple(cells(r)[:2]) for r in tables[1].find("tbody")}
+    assert ("weight_ih_l0", "f") in grid_lines
+    marked = [r for r in tables[0].find("tbody") if "background" in r.get("style", "")]
+    assert len(marked) == sum(not r.ok for r in bad.rows)
