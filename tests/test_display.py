@@ -225,3 +225,46 @@ def test_gradcheck_layer_report_html_has_the_rows_the_step_grid_and_the_culprit(
     assert ("weight_ih_l0", "f") in grid_lines
     marked = [r for r in tables[0].find("tbody") if "background" in r.get("style", "")]
     assert len(marked) == sum(not r.ok for r in bad.rows)
+
+
+# --------------------------------------------------------------------------- traces
+
+
+def test_gate_trace_html_shows_each_gates_mean_at_each_step_labelled():
+    tr.manual_seed(0)
+    lstm = tr.nn.LSTM(2, 3, num_layers=2)
+    x = np.random.default_rng(3).standard_normal((4, 2, 2))
+    gates, _ = tr.trace.gate_trace(lstm, x)
+    assert isinstance(gates, dict) and set(gates) == {(0, 0), (1, 0)}
+    root = parse(gates._repr_html_())
+    tables = list(root.iter("table"))
+    assert len(tables) == 2
+    for table, arrays in zip(tables, gates.values()):
+        headers = cells(table, "th")
+        assert headers[0] == "t" and "forget gate (f)" in headers
+        body = [cells(r) for r in table.find("tbody")]
+        assert len(body) == 4
+        for name, label in (("f", "forget gate (f)"), ("c", "cell state (c)")):
+            column = headers.index(label)
+            assert [line[column] for line in body] == \
+                [f"{np.mean(arrays[name][t]):.3f}" for t in range(4)]
+    fa = parse(gates.html("fa"))
+    assert fa.get("dir") == "rtl"
+    assert TEXT["gate_f"]["fa"] in cells(fa, "th")
+
+
+def test_step_grads_html_shows_the_norm_of_each_gradient_at_each_step():
+    tr.manual_seed(0)
+    gru = tr.nn.GRU(2, 3)
+    x = np.random.default_rng(4).standard_normal((5, 1, 2))
+    steps = tr.trace.step_grads(gru, x, lambda out: (out ** 2).sum())
+    root = parse(steps._repr_html_())
+    (table,) = root.iter("table")
+    headers = cells(table, "th")
+    assert headers[:2] == ["t", "dh"] and "dpre[z]" in headers and "weight_hh" in headers
+    body = [cells(r) for r in table.find("tbody")]
+    assert len(body) == steps.T == 5
+    for t, line in enumerate(body):
+        assert line[1] == f"{np.sqrt(np.sum(steps.dh[t] ** 2)):.3e}"
+        assert line[headers.index("dpre[z]")] == f"{np.sqrt(np.sum(steps.dpre['z'][t] ** 2)):.3e}"
+    assert parse(steps.html("fa")).get("dir") == "rtl"
