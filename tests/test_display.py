@@ -268,3 +268,32 @@ def test_step_grads_html_shows_the_norm_of_each_gradient_at_each_step():
         assert line[1] == f"{np.sqrt(np.sum(steps.dh[t] ** 2)):.3e}"
         assert line[headers.index("dpre[z]")] == f"{np.sqrt(np.sum(steps.dpre['z'][t] ** 2)):.3e}"
     assert parse(steps.html("fa")).get("dir") == "rtl"
+
+
+# --------------------------------------------------------------------------- check_hand_backward
+
+
+def test_hand_backward_report_and_error_as_html():
+    from hypothesis import settings as hsettings
+    from test_hand_backward import (
+        ONE_LAYER,
+        reference_backward,
+        rnn_backward_without_carry_reading_biases,
+    )
+
+    from tinygrad_rnn.testing import HandBackwardError, check_hand_backward
+
+    quick = hsettings(max_examples=4, database=None, deadline=None)
+    report = check_hand_backward(reference_backward("rnn"), kinds="rnn", **ONE_LAYER,
+                                 settings=quick)
+    html = report._repr_html_()
+    assert shown_text(html).strip().startswith(str(report).splitlines()[0])
+    assert_same_numbers(str(report), html)
+    assert report.text("fa") != str(report) and parse(report.html("fa")).get("dir") == "rtl"
+    with pytest.raises(HandBackwardError) as caught:
+        check_hand_backward(rnn_backward_without_carry_reading_biases, kinds="rnn",
+                            **ONE_LAYER, settings=quick)
+    error = caught.value
+    root = parse(error._repr_html_())
+    assert error.headline() in shown_text(error._repr_html_())
+    assert {d.kind for d in error.diagnoses} <= set(cells(root))
