@@ -297,3 +297,30 @@ def test_hand_backward_report_and_error_as_html():
     root = parse(error._repr_html_())
     assert error.headline() in shown_text(error._repr_html_())
     assert {d.kind for d in error.diagnoses} <= set(cells(root))
+
+
+# --------------------------------------------------------------------------- Tensor repr
+
+
+def test_tensor_repr_names_the_op_that_made_it_as_torch_does():
+    x = tr.Tensor([0.5, 1.0], requires_grad=True)
+    assert repr(x) == "Tensor([0.5, 1. ], requires_grad=True)"
+    y = x.tanh()
+    assert repr(y) == f"Tensor([{np.tanh(0.5):.4f}, {np.tanh(1.0):.4f}], grad_fn=<TanhBackward>)"
+    assert repr(tr.Tensor([1.0, 2.0])) == "Tensor([1., 2.])"
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.integers(1, 40), min_size=1, max_size=3))
+def test_a_big_tensors_repr_stays_short(shape):
+    t = tr.Tensor(np.arange(np.prod(shape), dtype=float).reshape(shape), requires_grad=True) * 2
+    text = repr(t)
+    assert text.endswith("grad_fn=<MulBackward>)")
+    if t.size > tr.Tensor.REPR_THRESHOLD:
+        assert f"shape={tuple(shape)}" in text
+        # the first and last 3 along each axis, whatever the size
+        shown = re.findall(r"\d+\.\d*(?:e[-+]\d+)?", text.split("shape=")[0])
+        assert len(shown) == np.prod([min(n, 6) for n in shape])
+        assert ("..." in text) == any(n > 6 for n in shape)
+    else:
+        assert "..." not in text
