@@ -194,3 +194,16 @@ def test_part2d_shows_where_the_dtanh_error_enters_and_how_the_carry_spreads_it(
     assert errors[last][0] < 1e-12 and errors[last][1] > 0.1     # dh right, dh_raw wrong
     assert all(dh > 0.1 and raw > 0.1 for t, (dh, raw) in errors.items() if t < last)
     assert "2d. Step by step" in out and "recurrent carry" in out
+
+
+def test_persian_tour_prints_its_tables_and_diagnoses_in_persian(tour, tour_fa):
+    from tinygrad_rnn.tour_text import TEXT
+
+    result, out = tour
+    _, out_fa = tour_fa
+    for word in ("MISMATCH", "diagnoses:", "max rel err", "verdict", "constant scale factor"):
+        assert word in out and word not in out_fa, word
+    for key in ("verdict_mismatch", "diagnoses_title", "col_max_rel", "col_verdict"):
+        assert TEXT[key]["fa"] in out_fa, key
+    for d in result.faithful.diagnoses:      # each diagnosis, in Persian, with its numbers
+        assert d.text("fa") in out_fa

@@ -111,6 +111,52 @@ ERROR_COLUMNS = MAX_ERRORS + (
 )
 
 
+# --------------------------------------------------------------------------- as HTML, in a language
+
+
+_ERROR_KEYS = ("col_max_abs", "col_max_rel", "col_worst_at", "col_analytic", "col_numeric",
+               "col_ok")
+
+
+def error_columns(lang: str = "en") -> tuple[Column, ...]:
+    """``ERROR_COLUMNS`` headed in ``lang``, "yes"/"NO" in it too ("en": the same). A
+    longer header (Persian's) widens its column."""
+    from .tour_text import text
+
+    yes, no = text("yes", lang), text("no", lang)
+    out = []
+    for key, c in zip(_ERROR_KEYS, ERROR_COLUMNS):
+        header = text(key, lang)
+        width = max(c.width, len(header) + 1) if c.width else 0
+        value = (lambda r: yes if r.ok else no) if key == "col_ok" else c.value
+        out.append(Column(header, value, width, c.spec, c.align, c.gap))
+    return tuple(out)
+
+
+def html_table(columns: Sequence[Column], rows: Sequence[Any], caption: str | None = None,
+               verdict: bool = True) -> str:
+    """``format_table``'s table as HTML: numbers right-aligned, a failing row (``.ok``
+    false) shaded and its verdict (the last column, if ``verdict``) marked, names as code."""
+    from .display import Bad, Code, Num, table
+
+    def cell(c: Column, row: Any) -> object:
+        shown = format(c.value(row), c.spec)
+        if verdict and c is columns[-1]:
+            return shown if row.ok else Bad(shown)
+        return Num(shown) if c.spec or _is_number(shown) else Code(shown)
+
+    return table([c.header for c in columns], [[cell(c, r) for c in columns] for r in rows],
+                 bad=[not r.ok for r in rows], caption=caption)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 # --------------------------------------------------------------------------- float64 only
 
 

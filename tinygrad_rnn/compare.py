@@ -27,6 +27,8 @@ import numpy as np
 
 from .arguments import describe, is_int, number, size
 from .checkrows import MAX_ERRORS, Column, GradientErrors, format_table, name_width
+from .display import Bad, Code, Num, block, language, paragraph, table
+from .tour_text import LANGUAGES, text as words
 
 if TYPE_CHECKING:
     from .nn import Module
@@ -42,22 +44,45 @@ KINDS = ("missing", "shape", "transpose", "zero", "sign", "scale", "loss_reducti
 class Diagnosis(str):
     """One diagnosis of one gradient: ``name`` (the gradient's), ``kind`` (one of
     ``KINDS``) and ``message``. It is also the message itself, a ``str``, as the
-    rows' diagnoses were before they had kinds."""
+    rows' diagnoses were before they had kinds. ``text(lang)`` is the message in
+    another language ("fa"), where it was made from a template of ``tour_text``."""
 
     name: str
     kind: str
     message: str
+    texts: dict[str, str]
 
-    def __new__(cls, name: str, kind: str, message: str) -> Diagnosis:
+    def __new__(cls, name: str, kind: str, message: str,
+                texts: Mapping[str, str] | None = None) -> Diagnosis:
         self = super().__new__(cls, message)
         self.name, self.kind, self.message = name, kind, message
+        self.texts = {"en": message, **(texts or {})}
         return self
+
+    def text(self, lang: str = "en") -> str:
+        """The message in ``lang`` (the English one where it has no translation)."""
+        return self.texts.get(lang, self.message)
 
     def __repr__(self) -> str:
         return f"Diagnosis({self.name!r}, {self.kind!r}, {self.message!r})"
 
     def __reduce__(self) -> tuple:
-        return Diagnosis, (self.name, self.kind, self.message)
+        return Diagnosis, (self.name, self.kind, self.message, self.texts)
+
+
+def _texts(key: str, **values: Any) -> dict[str, str]:
+    """The template ``key`` of ``tour_text.TEXT`` in every language; a value given as a
+    dict {lang: text} is put in in its own language."""
+    return {lang: words(key, lang, **{k: v[lang] if isinstance(v, dict) else v
+                                     for k, v in values.items()})
+            for lang in LANGUAGES}
+
+
+def diagnosis(gradient: str, kind: str, key: str, **values: Any) -> Diagnosis:
+    """A Diagnosis whose message is the template ``key`` (``tour_text.TEXT``), in every
+    language; ``message`` is its English."""
+    texts = _texts(key, **values)
+    return Diagnosis(gradient, kind, texts["en"], texts)
 
 
 @dataclass
@@ -97,15 +122,18 @@ class GradComparison:
     def summary(self) -> str:
         """One line: "all 4 gradients agree, worst relative error 3e-12", or
         "2 of 4 disagree: weight_hh (missing_recurrent_carry), ..."."""
+        return self._summary("en")
+
+    def _summary(self, lang: str) -> str:
         n = len(self.rows)
         if self.ok:
             worst = max((r.max_rel_error for r in self.rows), default=0.0)
-            plural = "s" if n != 1 else ""
-            return f"all {n} gradient{plural} agree, worst relative error {worst:.0e}"
+            return words("summary_agree" if n != 1 else "summary_agree_one", lang, n=n,
+                        worst=worst)
         bad = [r for r in self.rows if not r.ok]
         named = ", ".join(f"{r.name} ({', '.join(dict.fromkeys(d.kind for d in r.diagnoses))})"
                           for r in bad)
-        return f"{len(bad)} of {n} disagree: {named}"
+        return words("summary_disagree", lang, bad=len(bad), n=n, named=named)
 
     def __getitem__(self, name: str) -> GradComparisonRow:
         for row in self.rows:
@@ -113,40 +141,102 @@ class GradComparison:
                 return row
         raise KeyError(name)
 
-    def __str__(self) -> str:
-        width = name_width([r.name for r in self.rows], "name")
-        columns = (Column("name", lambda r: r.name, width, align="<"),
-                   Column("shape", lambda r: r.shape, 14, align="<"), *MAX_ERRORS,
-                   Column("cosine", lambda r: r.cosine, 9, ".4f"),
-                   Column("verdict", lambda r: "ok" if r.ok else "MISMATCH", align="<", gap="  "))
-        lines = [self.summary, ""] + format_table(columns, self.rows)
-        lines += _step_table([r for r in self.rows if r.steps is not None])
-        notes = [f"  {d.name}: [{d.kind}] {d.message}" for d in self.diagnoses]
+    def _columns(self, lang: str) -> tuple[Column, ...]:
+        """The table's columns, headed in ``lang``; (header, cell) for text and HTML alike."""
+        def say(key: str) -> str:
+            return words(key, lang)
+
+        width = name_width([r.name for r in self.rows], say("col_name"))
+        # (a longer header, Persian's, widens its column; the English fits as before)
+        max_abs, max_rel = (Column(say(key), c.value, max(c.width, len(say(key)) + 1), c.spec)
+                            for key, c in zip(("col_max_abs", "col_max_rel"), MAX_ERRORS))
+        verdicts = say("verdict_ok"), say("verdict_mismatch")
+        return (Column(say("col_name"), lambda r: r.name, width, align="<"),
+                Column(say("col_shape"), lambda r: r.shape, 14, align="<"), max_abs, max_rel,
+                Column(say("col_cosine"), lambda r: r.cosine, 9, ".4f"),
+                Column(say("col_verdict"), lambda r: verdicts[0] if r.ok else verdicts[1],
+                       align="<", gap="  "))
+
+    def text(self, lang: str = "en") -> str:
+        """The summary, the table, the per-step table and the diagnoses, in ``lang``
+        ("en": the same as ``str()``, or "fa")."""
+        lang = language(lang, "GradComparison.text")
+        lines = [self._summary(lang), ""] + format_table(self._columns(lang), self.rows)
+        lines += _step_table([r for r in self.rows if r.steps is not None], lang)
+        notes = [f"  {d.name}: [{d.kind}] {_message(d, lang)}" for d in self.diagnoses]
         if notes:
-            lines += ["", "diagnoses:"] + notes
+            lines += ["", words("diagnoses_title", lang)] + notes
         return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.text("en")
+
+    def html(self, lang: str | None = None) -> str:
+        """The same as ``text(lang)`` as HTML: the summary, the table (mismatches
+        marked), the per-step table and the diagnoses with their kinds. ``lang``
+        None: the language of ``tr.display.set_language`` (English by default)."""
+        lang = language(lang, "GradComparison.html")
+        columns = self._columns(lang)
+        cells = [[Code(r.name), Code(r.shape),
+                  *(Num(format(c.value(r), c.spec)) for c in columns[2:5]),
+                  columns[5].value(r) if r.ok else Bad(columns[5].value(r))] for r in self.rows]
+        parts = [paragraph(self._summary(lang), good=self.ok, bold=True),
+                 table([c.header for c in columns], cells, bad=[not r.ok for r in self.rows])]
+        stepped = [r for r in self.rows if r.steps is not None]
+        if stepped:
+            steps = [[Num(t) if t >= 0 else "...",
+                      *(Num(cell) for cell in _step_cells(stepped, t))] for t in
+                     _shown_steps(stepped)]
+            parts.append(table([words("col_step", lang), *(r.name for r in stepped)], steps,
+                               caption=words("per_step_title", lang)))
+        if self.diagnoses:
+            rows = [[Code(d.name), Code(d.kind), _message(d, lang)] for d in self.diagnoses]
+            parts.append(table([words(k, lang) for k in ("col_name", "col_kind",
+                                                         "col_diagnosis")],
+                               rows, bad=[True] * len(rows),
+                               caption=words("diagnoses_title", lang)))
+        return block(parts, lang)
+
+    def _repr_html_(self) -> str:
+        return self.html()
+
+
+def _message(d: Any, lang: str) -> str:
+    """A diagnosis's message in ``lang`` (any object with ``message``, a Diagnosis's own
+    translation where it has one)."""
+    return d.text(lang) if isinstance(d, Diagnosis) else str(d.message)
 
 
 MAX_STEPS_SHOWN = 24
 
 
-def _step_table(rows: list[GradComparisonRow]) -> list[str]:
+def _shown_steps(rows: list[GradComparisonRow]) -> list[int]:
+    """The steps the per-step table shows: all of them, or the first and last
+    ``MAX_STEPS_SHOWN // 2`` with -1 ("...") between."""
+    T = max(len(r.steps) for r in rows if r.steps is not None)
+    if T <= MAX_STEPS_SHOWN:
+        return list(range(T))
+    return list(range(MAX_STEPS_SHOWN // 2)) + [-1] + list(range(T - MAX_STEPS_SHOWN // 2, T))
+
+
+def _step_cells(rows: list[GradComparisonRow], t: int) -> list[str]:
+    """Each row's worst relative error at step t ("" past its end, or at the "...")."""
+    return [f"{r.steps[t]:.2e}" if r.steps is not None and 0 <= t < len(r.steps) else ""
+            for r in rows]
+
+
+def _step_table(rows: list[GradComparisonRow], lang: str = "en") -> list[str]:
     """The worst relative error at each time step, one column per gradient with a time axis."""
     if not rows:
         return []
-    T = max(len(r.steps) for r in rows if r.steps is not None)
     width = max(10, *(len(r.name) + 1 for r in rows))
-    lines = ["", "worst relative error per time step:",
+    lines = ["", words("per_step_title", lang),
              "     t" + "".join(f"{r.name:>{width}}" for r in rows)]
-    shown = list(range(T)) if T <= MAX_STEPS_SHOWN else \
-        list(range(MAX_STEPS_SHOWN // 2)) + [-1] + list(range(T - MAX_STEPS_SHOWN // 2, T))
-    for t in shown:
+    for t in _shown_steps(rows):
         if t < 0:
             lines.append("   ...")
             continue
-        cells = "".join(f"{r.steps[t]:>{width}.2e}" if r.steps is not None and t < len(r.steps)
-                        else " " * width for r in rows)
-        lines.append(f"{t:>6}{cells}")
+        lines.append(f"{t:>6}" + "".join(f"{cell:>{width}}" for cell in _step_cells(rows, t)))
     return lines
 
 
@@ -314,8 +404,8 @@ def _sizes(ctx: _Context, grads: dict[str, np.ndarray], axes: dict[str, int | No
 def _diagnose(name: str, expected: np.ndarray, actual: np.ndarray, ctx: _Context,
               time_axis: int | None, activation: np.ndarray | None) -> list[Diagnosis]:
     """The diagnoses of one mismatching gradient, the surest first."""
-    def say(kind: str, message: str) -> list[Diagnosis]:
-        return [Diagnosis(name, kind, message)]
+    def say(kind: str, key: str, **values: Any) -> list[Diagnosis]:
+        return [diagnosis(name, kind, key, **values)]
 
     exact = _exact_pattern(name, expected, actual, ctx)
     if exact:
@@ -330,18 +420,14 @@ def _diagnose(name: str, expected: np.ndarray, actual: np.ndarray, ctx: _Context
         notes += _approximate_gate_swap(name, expected, actual, ctx)
     k, residual = _scale_factor(expected, actual)
     if k is not None and residual < 0.05 and abs(k - 1) > 0.01:
-        notes += say("scale", f"{_MOSTLY} constant scale factor: actual ~ {k:.3f} x expected, "
-                              f"plus a smaller error of another kind ({residual:.1%} of the "
-                              f"gradient)")
+        notes += say("scale", "diag_scale_mostly", k=k, residual=residual)
     else:
         k = 1.0  # no scale to discount
     if activation is not None:
         notes += _grows_with_activation(name, expected, actual, k, ctx, time_axis, activation)
     if not notes:
         cos = _cosine(expected, actual)
-        notes += say("unknown", f"no simple pattern found (cosine similarity {cos:.3f}); check "
-                                f"the derivation term by term, or compare per time step with "
-                                f"time_axis=")
+        notes += say("unknown", "diag_unknown", cos=cos)
     return notes
 
 
@@ -351,70 +437,53 @@ _MOSTLY = "mostly a"  # (how an approximate scale's message begins)
 def _exact_pattern(name: str, expected: np.ndarray, actual: np.ndarray,
                    ctx: _Context) -> list[Diagnosis]:
     """Mistakes that leave the gradient an exact rearrangement of the right one."""
-    def say(kind: str, message: str) -> list[Diagnosis]:
-        return [Diagnosis(name, kind, message)]
+    def say(kind: str, key: str, **values: Any) -> list[Diagnosis]:
+        return [diagnosis(name, kind, key, **values)]
 
     rtol, atol = ctx.rtol, ctx.atol
     if expected.shape != actual.shape:
         if actual.T.shape == expected.shape and _close(expected, actual.T, rtol, atol):
-            return say("transpose", f"transposed: actual has shape {actual.shape}, expected "
-                                    f"{expected.shape}, and actual.T matches: check the order "
-                                    f"of a matmul's operands")
-        return say("shape", f"shapes differ: actual {actual.shape}, expected {expected.shape}")
+            return say("transpose", "diag_transpose_shape", actual=actual.shape,
+                       expected=expected.shape)
+        return say("shape", "diag_shape", actual=actual.shape, expected=expected.shape)
     if not np.any(actual) and np.any(expected):
-        return say("zero", "all zeros: this gradient was never accumulated (a missing += or a "
-                           "term that never reaches this parameter)")
+        return say("zero", "diag_zero")
     if _close(expected, -actual, rtol, atol):
-        return say("sign", "sign flipped: actual = -expected (a subtraction reversed, or a step "
-                           "taken with + instead of -)")
+        return say("sign", "diag_sign")
     if actual.ndim == 2 and actual.shape[0] == actual.shape[1] and \
             _close(expected, actual.T, rtol, atol):
-        return say("transpose", "transposed: actual.T matches expected: check the order of a "
-                                "matmul's operands")
+        return say("transpose", "diag_transpose")
     swap = _swapped_gates(expected, actual, ctx, exact=True)
     if swap:
         order = ", ".join(ctx.gates)
-        return say("gate_swap", f"gates {swap[0]} and {swap[1]} swapped: their row blocks are "
-                                f"exchanged (check the order the gates are stacked in: {order})")
+        return say("gate_swap", "diag_gate_swap", a=swap[0], b=swap[1], order=order)
     k, residual = _scale_factor(expected, actual)
     if k is not None and residual < 1e-6 and abs(k - 1) > rtol:
         reduction = _loss_reduction(k, ctx)
         if reduction:
-            return say("loss_reduction", reduction)
-        return say("scale", f"a constant scale factor: actual = {k:.3f} x expected (expected = "
-                            f"{1 / k:.3f} x actual): look for a lost 1/N, 1/2 or 2, e.g. the "
-                            f"gradient of 0.5*sum where the loss is a mean")
+            return say("loss_reduction", "diag_loss_reduction", k=k, matches=reduction)
+        return say("scale", "diag_scale", k=k, inv=1 / k)
     return []
 
 
-def _loss_reduction(k: float, ctx: _Context) -> str | None:
-    """The message when k is a factor 1/N, 1/T, 1/(N T) (or its inverse, or N/T) off."""
+def _loss_reduction(k: float, ctx: _Context) -> dict[str, str] | None:
+    """What a factor 1/N, 1/T, 1/(N T) (or its inverse, or N/T) off means, in every
+    language ({lang: text}); None when k is none of them."""
     N, T = ctx.batch_size, ctx.seq_len
     factors: list[tuple[float, str]] = []
     if N and N > 1:
-        factors += [(1 / N, f"an extra 1/N (N = {N}, the batch): the hand gradient averages "
-                            f"over the batch where the loss does not"),
-                    (N, f"a missing 1/N (N = {N}, the batch): the loss is a mean over the "
-                        f"batch, the hand gradient a sum")]
+        factors += [(1 / N, "reduction_extra_n"), (N, "reduction_missing_n")]
     if T and T > 1:
-        factors += [(1 / T, f"an extra 1/T (T = {T}, the steps): the hand gradient averages "
-                            f"over time where the loss does not"),
-                    (T, f"a missing 1/T (T = {T}, the steps): the loss is a mean over time, "
-                        f"the hand gradient a sum")]
+        factors += [(1 / T, "reduction_extra_t"), (T, "reduction_missing_t")]
     if N and T and N > 1 and T > 1:
-        factors += [(1 / (N * T), f"an extra 1/(N T) (N = {N}, T = {T}): the hand gradient "
-                                  f"averages over batch and time where the loss does not"),
-                    (N * T, f"a missing 1/(N T) (N = {N}, T = {T}): the loss is a mean over "
-                            f"batch and time, the hand gradient a sum")]
+        factors += [(1 / (N * T), "reduction_extra_nt"), (N * T, "reduction_missing_nt")]
         if N != T:
-            factors += [(N / T, f"averaged over the wrong axis: divided by T = {T} where the "
-                                f"loss divides by N = {N}"),
-                        (T / N, f"averaged over the wrong axis: divided by N = {N} where the "
-                                f"loss divides by T = {T}")]
-    matches = [text for factor, text in factors if abs(k - factor) <= 1e-6 * factor]
+            factors += [(N / T, "reduction_axis_t"), (T / N, "reduction_axis_n")]
+    matches = [key for factor, key in factors if abs(k - factor) <= 1e-6 * factor]
     if not matches:
         return None
-    return (f"the loss's reduction: actual = {k:.4g} x expected, {' or '.join(matches)}")
+    return {lang: words("reduction_or", lang).join(words(key, lang, N=N, T=T) for key in matches)
+            for lang in LANGUAGES}
 
 
 def _blocks(a: np.ndarray, G: int) -> list[np.ndarray]:
@@ -448,10 +517,7 @@ def _approximate_gate_swap(name: str, expected: np.ndarray, actual: np.ndarray,
     swap = _swapped_gates(expected, actual, ctx, exact=False)
     if not swap:
         return []
-    return [Diagnosis(name, "gate_swap", f"mostly gates {swap[0]} and {swap[1]} swapped: "
-                                         f"exchanging their row blocks removes most of the "
-                                         f"error (the rest: the swap reached earlier steps "
-                                         f"through the recurrence)")]
+    return [diagnosis(name, "gate_swap", "diag_gate_swap_mostly", a=swap[0], b=swap[1])]
 
 
 def _explained_by_candidate(name: str, actual: np.ndarray,
@@ -462,7 +528,7 @@ def _explained_by_candidate(name: str, actual: np.ndarray,
         for c in ctx.candidates:
             g = c.grads.get(key)
             if g is not None and not _same(g, expected) and _same(g, actual):
-                return [Diagnosis(name, c.kind, f"matches the gradient with {c.description}")]
+                return [diagnosis(name, c.kind, "diag_candidate", description=c.description)]
         return []
     return explain
 
@@ -474,8 +540,8 @@ def _candidate_key(name: str) -> str:
 def _time_pattern(name: str, expected: np.ndarray, actual: np.ndarray, ctx: _Context,
                   time_axis: int) -> list[Diagnosis]:
     """Patterns in how the error moves across time steps."""
-    def say(kind: str, message: str) -> list[Diagnosis]:
-        return [Diagnosis(name, kind, message)]
+    def say(kind: str, key: str, **values: Any) -> list[Diagnosis]:
+        return [diagnosis(name, kind, key, **values)]
 
     e, a = np.moveaxis(expected, time_axis, 0), np.moveaxis(actual, time_axis, 0)
     T = len(e)
@@ -483,20 +549,14 @@ def _time_pattern(name: str, expected: np.ndarray, actual: np.ndarray, ctx: _Con
         src, dst = (slice(None, -1), slice(1, None)) if by == 1 else \
             (slice(1, None), slice(None, -1))
         if T > 2 and _same(a[dst], e[src], 1e-6) and not _same(a[dst], e[dst], 1e-6):
-            return say("time_shift", f"shifted by one step: actual at step t matches expected "
-                                     f"at step {which} (a term taken at the neighbouring step)")
+            return say("time_shift", "diag_time_shift", which=which)
     wrong = [t for t in range(T) if not _close(e[t], a[t], ctx.rtol, ctx.atol)]
     if wrong == [0]:
-        return say("loop_boundary", "the error is confined to the first time step: check the "
-                                    "loop boundary where the initial state enters (t = 0)")
+        return say("loop_boundary", "diag_first_step")
     if wrong == [T - 1]:
-        return say("loop_boundary", "the error is confined to the last time step: check the "
-                                    "loop boundary where BPTT starts (t = T-1, dh_next = 0)")
+        return say("loop_boundary", "diag_last_step")
     if wrong and T - 1 not in wrong and T - 2 in wrong:
-        return say("missing_recurrent_carry",
-                   f"right at the last step, wrong before it (from step {max(wrong)} back): the "
-                   f"gradient carried back from step t+1 (dh_next, and dc_next for an LSTM) is "
-                   f"dropped or wrong")
+        return say("missing_recurrent_carry", "diag_missing_carry", t=max(wrong))
     return []
 
 
@@ -514,11 +574,7 @@ def _grows_with_activation(name: str, expected: np.ndarray, actual: np.ndarray, 
     corr = max(_rank_correlation(m.ravel(), r.ravel()) for m, r in pairs)
     if corr <= 0.7:
         return []
-    return [Diagnosis(name, "wrong_point_derivative",
-                      f"the error grows with the activation's magnitude (rank correlation "
-                      f"{corr:.2f}): a derivative evaluated at the wrong quantity, e.g. "
-                      f"tanh'(h) = 1 - tanh(h)**2 where h is already tanh(a); "
-                      f"write it with the output: 1 - h**2")]
+    return [diagnosis(name, "wrong_point_derivative", "diag_wrong_point", corr=corr)]
 
 
 def _rank_correlation(x: np.ndarray, y: np.ndarray) -> float:
@@ -550,26 +606,26 @@ def _bias_confusion(expected: dict[str, np.ndarray], actual: dict[str, np.ndarra
         for x, y in ((ih, hh), (hh, ih)):
             if rows[x].ok:
                 continue
-            message = _bias_mixup(x, y, expected, actual, ctx, rows[y].ok)
-            if message:
-                rows[x].diagnoses = [Diagnosis(x, "bias_confusion", message)]
+            key = _bias_mixup(x, y, expected, actual, ctx, rows[y].ok)
+            if key:
+                rows[x].diagnoses = [diagnosis(x, "bias_confusion", key, x=x, y=y)]
 
 
 def _bias_mixup(x: str, y: str, expected: dict[str, np.ndarray], actual: dict[str, np.ndarray],
                 ctx: _Context, partner_ok: bool) -> str | None:
+    """The template of the mix-up of biases x and y (``tour_text.TEXT``), or None."""
     ex, ey, ax, ay = expected[x], expected[y], actual[x], actual[y]
     if ex.shape != ey.shape or ax.shape != ex.shape or ay.shape != ey.shape:
         return None
     close = lambda a, b: _close(a, b, ctx.rtol, ctx.atol)  # noqa: E731
     if close(ax, ey) and not close(ex, ey):
-        return f"{x} has {y}'s gradient: the two biases' gradients are mixed up"
+        return "diag_bias_mixed"
     if close(ax, ex + ey) and not close(ay, ey):
-        return f"{x} has the gradients of both biases ({x} + {y}); {y}'s went into it"
+        return "diag_bias_both"
     if not np.any(ax) and partner_ok:
-        return (f"{x} is missing (all zeros) while {y} is right: both biases get a gradient "
-                f"(for a plain sum, the same one)")
+        return "diag_bias_missing"
     if close(ax, ay) and close(ay, ey) and not close(ex, ey):
-        return f"{x} was given {y}'s gradient too: the two biases differ here"
+        return "diag_bias_too"
     return None
 
 
@@ -600,11 +656,7 @@ def _no_lost_constant(names: list[str], expected: dict[str, np.ndarray],
     """Say of scale factors that differ from gradient to gradient what they are."""
     for n in names:
         k = _scale_factor(expected[n], actual[n])[0]
-        rows[n].diagnoses = [Diagnosis(n, "unknown", (
-            f"actual = {k:.3f} x expected here, but a lost constant would scale every "
-            f"gradient alike, and they are off by different factors (or this is one "
-            f"number): another mistake; compare per time step (time_axis=) or pass "
-            f"model= and inputs= to have candidate mistakes tried"))]
+        rows[n].diagnoses = [diagnosis(n, "unknown", "diag_no_lost_constant", k=k)]
 
 
 def _nearest_candidate(expected: dict[str, np.ndarray], actual: dict[str, np.ndarray],
@@ -636,9 +688,8 @@ def _nearest_candidate(expected: dict[str, np.ndarray], actual: dict[str, np.nda
     best = ctx.candidates[scored[0][1]]
     share = 1.0 - scored[0][0] / base
     for n in unsure:
-        rows[n].diagnoses = [Diagnosis(n, best.kind, f"closest to the gradient with "
-                                                     f"{best.description} (which explains "
-                                                     f"{share:.0%} of the error)")]
+        rows[n].diagnoses = [diagnosis(n, best.kind, "diag_nearest_candidate",
+                                       description=best.description, share=share)]
 
 
 # --------------------------------------------------------------------------- model= path
@@ -775,10 +826,8 @@ def _row(name: str, expected: np.ndarray, actual: np.ndarray | None, ctx: _Conte
     """The errors, cosine, verdict and (for a mismatch) diagnoses of one gradient."""
     inf = float("inf")
     if actual is None:
-        return GradComparisonRow(name, expected.shape, inf, inf, float("nan"), False, [
-            Diagnosis(name, "missing", f"missing: the hand gradients have no {name!r} (a "
-                                       f"gradient never computed, or stored under another "
-                                       f"name)")])
+        return GradComparisonRow(name, expected.shape, inf, inf, float("nan"), False,
+                                 [diagnosis(name, "missing", "diag_missing", name=name)])
     steps = None
     if actual.shape == expected.shape:
         # the same errors and rule as a gradcheck, with the expected gradient trusted

@@ -249,10 +249,43 @@ class GradcheckReport:
         return [row for row in self.rows if not row.reached]
 
     def __str__(self) -> str:
-        lines = format_table(_COLUMNS, self.rows)
+        return self.text()
+
+    # (the rich display: tinygrad_rnn.display; the words: tour_text.TEXT)
+    def _columns(self, lang: str) -> tuple[Column, ...]:
+        from .checkrows import error_columns
+        from .tour_text import text
+
+        if lang == "en":
+            return _COLUMNS
+        return (Column(text("col_input", lang), lambda r: r.name, 16, align="<"),
+                Column(text("col_shape", lang), lambda r: r.shape, 14, align="<"),
+                *error_columns(lang))
+
+    def text(self, lang: str = "en") -> str:
+        """The table, then the notes, in ``lang`` ("en": ``str()``, or "fa")."""
+        from .display import language
+        from .tour_text import text
+
+        lang = language(lang, "GradcheckReport.text")
+        lines = format_table(self._columns(lang), self.rows)
         if self.notes:
-            lines += ["", *(f"note: {n}" for n in self.notes)]
+            lines += ["", *(text("note", lang, note=n) for n in self.notes)]
         return "\n".join(lines)
+
+    def html(self, lang: str | None = None) -> str:
+        """The table (failing rows marked) and the notes as HTML; ``lang`` None: the
+        language of ``tr.display.set_language``."""
+        from .checkrows import html_table
+        from .display import block, language, paragraph
+        from .tour_text import text
+
+        lang = language(lang, "GradcheckReport.html")
+        notes = [paragraph(text("note", lang, note=n)) for n in self.notes]
+        return block([html_table(self._columns(lang), self.rows), *notes], lang)
+
+    def _repr_html_(self) -> str:
+        return self.html()
 
 
 def _as_leaf(t: Tensor) -> Tensor:

@@ -42,13 +42,15 @@ import numpy as np
 
 from .arguments import describe, flag, size
 from .checkrows import (
-    ERROR_COLUMNS,
     Column,
     GradientErrors,
+    error_columns,
     format_table,
+    html_table,
     name_width,
     warn_unless_float64,
 )
+from .display import block, language, paragraph
 from .gradcheck import (
     _autograd,
     _central_differences,
@@ -61,6 +63,7 @@ from .nn.cells import GATES
 from .nn.module import Module
 from .nn.recurrent import Recurrent, RecurrentCell, prepared, run_step
 from .tensor import Tensor, concat, no_grad, stack
+from .tour_text import text as words
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, DTypeLike
@@ -109,40 +112,91 @@ class LayerCheckReport:
         return max(bad, key=lambda r: r.max_rel_error) if bad else None
 
     def __str__(self) -> str:
-        width = name_width([r.tensor for r in self.rows], "tensor")
-        columns = (Column("tensor", lambda r: r.tensor, width, align="<"),
-                   Column("part", lambda r: r.part, 12, align="<"), *ERROR_COLUMNS)
+        return self.text()
+
+    def _columns(self, lang: str) -> tuple[Column, ...]:
+        tensor = words("col_tensor", lang)
+        return (Column(tensor, lambda r: r.tensor, name_width([r.tensor for r in self.rows],
+                                                              tensor), align="<"),
+                Column(words("col_part", lang), lambda r: r.part, 12, align="<"),
+                *error_columns(lang))
+
+    def _ending(self, lang: str) -> str:
+        return words("culprit", lang, culprit=self.culprit) if self.culprit \
+            else words("all_agree_fd", lang)
+
+    def text(self, lang: str = "en") -> str:
+        """The title, the table, the per-step grid, the notes and the culprit, with the
+        headers and verdicts in ``lang`` ("en": ``str()``, or "fa")."""
+        lang = language(lang, "LayerCheckReport.text")
+        columns = self._columns(lang)
         lines = [self.title, *format_table(columns, self.rows)]
         if self.step_rows:
             lines.append("")
-            lines += _step_table(self.step_rows, width)
+            lines += _step_table(self.step_rows, columns[0].width, lang)
         if self.notes:
-            lines += ["", *(f"note: {n}" for n in self.notes)]
-        lines += ["", f"culprit: {self.culprit}" if self.culprit
-                  else "all gradients agree with finite differences"]
+            lines += ["", *(words("note", lang, note=n) for n in self.notes)]
+        lines += ["", self._ending(lang)]
         return "\n".join(lines)
 
+    def html(self, lang: str | None = None) -> str:
+        """The same as ``text(lang)`` as HTML, failing rows and steps marked; ``lang``
+        None: the language of ``tr.display.set_language``."""
+        lang = language(lang, "LayerCheckReport.html")
+        parts = [paragraph(self.title, bold=True),
+                 html_table(self._columns(lang), self.rows)]
+        if self.step_rows:
+            columns, keys, title = _step_grid(self.step_rows, 0, lang)
+            parts.append(html_table(columns, keys, caption=title, verdict=False) if keys
+                         else paragraph(title))
+        parts += [paragraph(words("note", lang, note=n)) for n in self.notes]
+        parts.append(paragraph(self._ending(lang), good=self.ok))
+        return block(parts, lang)
 
-def _step_table(step_rows: list[LayerCheckRow], width: int) -> list[str]:
-    """Per-step rows as a grid: one line per (tensor, gate), one column per step."""
+    def _repr_html_(self) -> str:
+        return self.html()
+
+
+class _GridKey(tuple):
+    """(tensor, gate) of the per-step grid, and whether it agrees at every step."""
+
+    ok: bool
+
+
+def _step_grid(step_rows: list[LayerCheckRow], width: int,
+               lang: str) -> tuple[list[Column], list[_GridKey], str]:
+    """The per-step grid's columns, its lines' keys and its title (the whole sentence,
+    with no keys, when every step agrees)."""
     # (per-step rows all have a step: never None here)
     steps = sorted({r.step for r in step_rows})  # type: ignore[type-var]
     if all(r.ok for r in step_rows):
-        keys = {(r.tensor, r.gate) for r in step_rows}
-        return [f"per time step: all {len(keys)} weight slices agree at each of the "
-                f"{len(steps)} steps"]
+        slices = {(r.tensor, r.gate) for r in step_rows}
+        return [], [], (f"per time step: all {len(slices)} weight slices agree at each of the "
+                        f"{len(steps)} steps")
     grid: dict[tuple[str, str], dict[int | None, LayerCheckRow]] = {}  # (tensor, gate): {step: row}
     for r in step_rows:
         grid.setdefault((r.tensor, r.gate or ""), {})[r.step] = r
+    ok = words("verdict_ok", lang)
 
     def at(t: int | None) -> Callable[[tuple[str, str]], str]:  # 'ok', or the max abs error at t
-        return lambda key: "ok" if grid[key][t].ok else f"{grid[key][t].max_abs_error:.2e}"
+        return lambda key: ok if grid[key][t].ok else f"{grid[key][t].max_abs_error:.2e}"
 
-    columns = [Column("tensor", lambda key: key[0], width, align="<"),
-               Column("gate", lambda key: key[1], 6, align="<"),
+    columns = [Column(words("col_tensor", lang), lambda key: key[0], width, align="<"),
+               Column(words("col_gate", lang), lambda key: key[1], 6, align="<"),
                *(Column(f"t={t}", at(t), 10) for t in steps)]
-    return ["per time step (each step's own use of the weights: max abs error, "
-            "'ok' where it agrees):", *format_table(columns, list(grid))]
+    keys: list[_GridKey] = []
+    for key, row in grid.items():
+        k = _GridKey(key)
+        k.ok = all(r.ok for r in row.values())
+        keys.append(k)
+    return columns, keys, ("per time step (each step's own use of the weights: max abs error, "
+                           "'ok' where it agrees):")
+
+
+def _step_table(step_rows: list[LayerCheckRow], width: int, lang: str = "en") -> list[str]:
+    """Per-step rows as a grid: one line per (tensor, gate), one column per step."""
+    columns, keys, title = _step_grid(step_rows, width, lang)
+    return [title, *format_table(columns, keys)] if keys else [title]
 
 
 # --------------------------------------------------------------------------- rows of slices

@@ -235,13 +235,21 @@ class Tensor:
     def __len__(self) -> int:
         return len(self.data)
 
+    # (short, as torch's: 4 decimals; past REPR_THRESHOLD elements, numpy's summary of the
+    # first and last 3 along each axis, and the shape)
+    REPR_THRESHOLD = 100
+
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="Tensor(")
-        extra = ""
+        """``Tensor([0.7616, 0.9640], grad_fn=<TanhBackward>)``: the values (summarised
+        for a big tensor), a dtype other than float64, and the op that made it (or
+        ``requires_grad=True`` for a leaf that needs a gradient)."""
+        body = np.array2string(self.data, separator=", ", prefix="Tensor(", precision=4,
+                               threshold=self.REPR_THRESHOLD, edgeitems=3)
+        extra = f", shape={self.shape}" if self.data.size > self.REPR_THRESHOLD else ""
         if self.data.dtype != np.float64:
             extra += f", dtype={self.data.dtype}"
         if self._node is not None:
-            extra += f", grad_fn=<{self._node.fn.__name__}>"
+            extra += f", grad_fn=<{self._node.fn.__name__}Backward>"
         elif self._requires_grad:
             extra += ", requires_grad=True"
         return f"Tensor({body}{extra})"

@@ -730,6 +730,17 @@ class HandBackwardError(AssertionError):
         """One line: the configuration and what went wrong there."""
         return super().__str__().splitlines()[0]
 
+    def _repr_html_(self) -> str:
+        """The headline, the comparison's own HTML (when there is one), the others' lines."""
+        from .display import block, language, paragraph
+
+        lang = language()
+        parts = [paragraph(self.headline(), good=False)]
+        if self.comparison is not None:
+            parts.append(self.comparison.html(lang))
+        parts += [paragraph(f"- {other.headline()}") for other in self.others]
+        return block(parts, lang)
+
 
 @dataclass(frozen=True)
 class HandBackwardReport:
@@ -765,13 +776,33 @@ class HandBackwardReport:
         row = worst_row(passed[config])
         return cls(name, tuple(passed), row.max_rel_error, row.name, config, passed[config])
 
+    def _lines(self, lang: str) -> list[str]:
+        from .tour_text import text
+
+        return [text("hand_backward_ok", lang, name=self.name, n=len(self.configs),
+                     worst=self.worst_error, worst_name=self.worst_name),
+                text("hand_backward_tried", lang, coverage=_coverage(self.configs)),
+                text("hand_backward_worst", lang, config=self.worst_config)]
+
+    def text(self, lang: str = "en") -> str:
+        """The summary line, what was covered and the worst configuration's table, in
+        ``lang`` ("en": ``str()``, or "fa")."""
+        return "\n".join([*self._lines(lang), self.worst_comparison.text(lang)])
+
     def __str__(self) -> str:
-        return "\n".join([
-            f"{self.name}: all {len(self.configs)} configurations agree with autograd, "
-            f"worst relative error {self.worst_error:.1e} ({self.worst_name})",
-            f"tried: {_coverage(self.configs)}",
-            f"the worst configuration, [{self.worst_config}]:",
-            str(self.worst_comparison)])
+        return self.text()
+
+    def html(self, lang: str | None = None) -> str:
+        """The same as ``text(lang)`` as HTML (the table as ``compare_grads``' own)."""
+        from .display import block, language, paragraph
+
+        lang = language(lang, "HandBackwardReport.html")
+        head, tried, worst = self._lines(lang)
+        return block([paragraph(head, good=True, bold=True), paragraph(tried), paragraph(worst),
+                      self.worst_comparison.html(lang)], lang)
+
+    def _repr_html_(self) -> str:
+        return self.html()
 
 
 def _diagnoses_of(comparison: GradComparison | None) -> list[Any]:
@@ -969,7 +1000,7 @@ def check_hand_backward(hand_fn: Callable[..., Mapping[str, ArrayLike]],
     above its high end, a negative or non-finite tolerance, and constraints that no
     configuration of ``configs`` satisfies (ValueError).
     """
-    from .compare import Diagnosis, can_explain, compare_grads
+    from .compare import can_explain, compare_grads, diagnosis
 
     where = "check_hand_backward"
     if not callable(hand_fn):
@@ -1014,8 +1045,7 @@ def check_hand_backward(hand_fn: Callable[..., Mapping[str, ArrayLike]],
         missing = [name for name in state if name not in actual]
         if missing:
             diagnoses = _diagnoses_of(comparison) + [
-                Diagnosis(name, "missing", "the hand-written backward gives no gradient for it")
-                for name in missing]
+                diagnosis(name, "missing", "diag_missing_hand") for name in missing]
             raise HandBackwardError(f"the hand-written backward for [{config}] gives no gradient "
                                     f"for {missing} (it gave {sorted(map(str, hand))}){hint}",
                                     config, comparison, diagnoses)

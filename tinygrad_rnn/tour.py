@@ -1,6 +1,6 @@
 """The guided tour, ``python -m tinygrad_rnn``: the seed notebook again, on autograd.
 
-Three parts, as the notebook (``seed/rnn_lstm_notebook.txt``, in Persian):
+Three parts, as the notebook (``docs/seed_notebook.txt``, in Persian):
 
 1. its RNN forward pass, with the weights it printed, gives the outputs it printed;
 2. that RNN trained by BPTT done by autograd; then the notebook's hand-written
@@ -196,7 +196,7 @@ def part2(say: Callable[..., None], result: TourResult) -> None:
     _, hand = notebook_bptt(params, inputs, targets, faithful=True)
     result.faithful = compare_grads(weights, hand)
     say("part2a")
-    say(None, _indent(result.faithful))
+    say(None, report=result.faithful)
     k = float(np.sum(hand["W_y"] * weights["W_y"]) / np.sum(weights["W_y"] ** 2))
     say("part2_scale", k=k, inv=1 / k)
 
@@ -211,7 +211,7 @@ def part2(say: Callable[..., None], result: TourResult) -> None:
     agree = [r.name for r in result.scale_fixed.rows if r.ok]
     disagree = [r.name for r in result.scale_fixed.rows if not r.ok]
     say("part2b", agree=", ".join(agree), disagree=", ".join(disagree))
-    say(None, _indent(result.scale_fixed_steps))
+    say(None, report=result.scale_fixed_steps)
     say("part2_dtanh")
 
     # 2d: the same two per-step quantities, autograd's and the notebook's, step by step
@@ -229,7 +229,7 @@ def part2(say: Callable[..., None], result: TourResult) -> None:
     result.corrected = compare_grads(weights, hand, rtol=1e-10, atol=1e-14)
     worst = max(r.max_rel_error for r in result.corrected.rows)
     say("part2c", rel=worst, ok=result.corrected.ok)
-    say(None, _indent(result.corrected))
+    say(None, report=result.corrected)
 
 
 # --------------------------------------------------------------------------- part 3
@@ -340,8 +340,11 @@ def run_tour(lang: str = "en", out: Callable[[Any], object] = print) -> TourResu
     """Print the tour in ``lang`` ("en" or "fa") through ``out``; return what it computed."""
     start = time.perf_counter()
 
-    def say(key: str | None, raw: str | None = None, **values: Any) -> None:
-        out(raw if key is None else text(key, lang, **values))
+    def say(key: str | None, raw: str | None = None, report: Any = None, **values: Any) -> None:
+        if report is not None:   # a comparison: its table, headers and diagnoses in lang
+            out(_indent(report.text(lang)))
+        else:
+            out(raw if key is None else text(key, lang, **values))
 
     result = TourResult()
     say("title")

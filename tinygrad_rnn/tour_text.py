@@ -1,9 +1,13 @@
-"""The words of the guided tour, in English and in Persian (``--lang fa``).
+"""The words of the guided tour and of the reports, in English and in Persian (``--lang fa``).
 
 One entry per message: ``{"en": ..., "fa": ...}``, formatted with the numbers
 the tour computes. The Persian follows the notebook's own phrasing where it has
 one (its gate labels, "پیش‌بینی عنصر بعدی", "مقدار واقعی", "بالا = حفظ حافظه").
-Code, formulas and tables stay as they are in both languages.
+Code and formulas stay as they are in both languages. The reports' entries
+(table headers, verdicts, the diagnoses' templates, gate labels) give
+``compare_grads``, ``gradcheck``, ``gradcheck_layer`` and the traces their
+``text(lang)`` and ``html(lang)``; their English is exactly what ``str()`` prints.
+The Persian was not reviewed by a native speaker.
 """
 
 from __future__ import annotations
@@ -227,6 +231,284 @@ TEXT = {
         "fa": f"\n{RULE}\nتمام! ({{seconds:.1f}} ثانیه). ادامه: docs/notebook.md همین گشت را توضیح می‌دهد،\n"
               "docs/hand_vs_autograd.md همهٔ تشخیص‌ها را نشان می‌دهد، و\n"
               f"`python -m tinygrad_rnn gradcheck` همهٔ عملیات‌ها و لایه‌ها را بررسی می‌کند.\n{RULE}",
+    },
+    # ------------------------------------------------------------------ the reports
+    # (compare_grads, gradcheck, gradcheck_layer, gate traces, step_grads: their
+    # text(lang) and html(lang); the English is what str() has always printed)
+    "col_name": {"en": "name", "fa": "نام"},
+    "col_input": {"en": "input", "fa": "ورودی"},
+    "col_tensor": {"en": "tensor", "fa": "تانسور"},
+    "col_part": {"en": "part", "fa": "بخش"},
+    "col_shape": {"en": "shape", "fa": "شکل"},
+    "col_max_abs": {"en": "max abs err", "fa": "بیشینهٔ خطای مطلق"},
+    "col_max_rel": {"en": "max rel err", "fa": "بیشینهٔ خطای نسبی"},
+    "col_cosine": {"en": "cosine", "fa": "کسینوس"},
+    "col_verdict": {"en": "verdict", "fa": "نتیجه"},
+    "col_worst_at": {"en": "worst at", "fa": "بدترین در"},
+    "col_analytic": {"en": "analytic", "fa": "تحلیلی"},
+    "col_numeric": {"en": "numeric", "fa": "عددی"},
+    "col_ok": {"en": "ok", "fa": "درست؟"},
+    "col_kind": {"en": "kind", "fa": "نوع"},
+    "col_diagnosis": {"en": "diagnosis", "fa": "تشخیص"},
+    "col_step": {"en": "t", "fa": "t"},
+    "col_gate": {"en": "gate", "fa": "گیت"},
+    "col_mean": {"en": "mean", "fa": "میانگین"},
+    "col_min": {"en": "min", "fa": "کمینه"},
+    "col_max": {"en": "max", "fa": "بیشینه"},
+    "col_norm": {"en": "norm", "fa": "نُرم"},
+    "verdict_ok": {"en": "ok", "fa": "درست"},
+    "verdict_mismatch": {"en": "MISMATCH", "fa": "ناهمخوان"},
+    "yes": {"en": "yes", "fa": "بله"},
+    "no": {"en": "NO", "fa": "خیر"},
+    "summary_agree": {
+        "en": "all {n} gradients agree, worst relative error {worst:.0e}",
+        "fa": "هر {n} گرادیان همخوان‌اند، بدترین خطای نسبی {worst:.0e}",
+    },
+    "summary_agree_one": {
+        "en": "all {n} gradient agree, worst relative error {worst:.0e}",
+        "fa": "این {n} گرادیان همخوان است، بدترین خطای نسبی {worst:.0e}",
+    },
+    "summary_disagree": {
+        "en": "{bad} of {n} disagree: {named}",
+        "fa": "{bad} از {n} ناهمخوان‌اند: {named}",
+    },
+    "per_step_title": {
+        "en": "worst relative error per time step:",
+        "fa": "بدترین خطای نسبی در هر گام زمانی:",
+    },
+    "diagnoses_title": {"en": "diagnoses:", "fa": "تشخیص‌ها:"},
+    "note": {"en": "note: {note}", "fa": "یادداشت: {note}"},
+    "culprit": {"en": "culprit: {culprit}", "fa": "مقصر: {culprit}"},
+    "all_agree_fd": {
+        "en": "all gradients agree with finite differences",
+        "fa": "همهٔ گرادیان‌ها با تفاضل‌های متناهی همخوان‌اند",
+    },
+    "gates_title": {
+        "en": "gate trace: layer {layer}, direction {direction}, T={T}, N={N}, H={H}",
+        "fa": "ردّ گیت‌ها: لایهٔ {layer}، جهت {direction}، T={T}، N={N}، H={H}",
+    },
+    "gates_means": {
+        "en": "mean over batch and units at each step",
+        "fa": "میانگین روی دسته و واحدها در هر گام",
+    },
+    "step_grads_title": {
+        "en": "per-step gradients: layer {layer}, direction {direction}, T={T}",
+        "fa": "گرادیان‌های هر گام: لایهٔ {layer}، جهت {direction}، T={T}",
+    },
+    "step_grads_norms": {
+        "en": "the norm of each gradient at each step",
+        "fa": "نُرم هر گرادیان در هر گام",
+    },
+    "hand_backward_ok": {
+        "en": "{name}: all {n} configurations agree with autograd, worst relative error "
+              "{worst:.1e} ({worst_name})",
+        "fa": "{name}: هر {n} پیکربندی با autograd همخوان‌اند، بدترین خطای نسبی {worst:.1e} "
+              "({worst_name})",
+    },
+    "hand_backward_tried": {"en": "tried: {coverage}", "fa": "آزموده شد: {coverage}"},
+    "hand_backward_worst": {
+        "en": "the worst configuration, [{config}]:",
+        "fa": "بدترین پیکربندی، [{config}]:",
+    },
+    # gate and state labels (the notebook writes the gates' English names in its Persian)
+    "gate_i": {"en": "input gate (i)", "fa": "گیت ورودی، Input Gate (i)"},
+    "gate_f": {"en": "forget gate (f)", "fa": "گیت فراموشی، Forget Gate (f)"},
+    "gate_g": {"en": "candidate (g)", "fa": "مقدار نامزد (g)"},
+    "gate_o": {"en": "output gate (o)", "fa": "گیت خروجی، Output Gate (o)"},
+    "gate_r": {"en": "reset gate (r)", "fa": "گیت بازنشانی، Reset Gate (r)"},
+    "gate_z": {"en": "update gate (z)", "fa": "گیت به‌روزرسانی، Update Gate (z)"},
+    "gate_n": {"en": "new state (n)", "fa": "حالت نو (n)"},
+    "gate_c": {"en": "cell state (c)", "fa": "حالت سلول (c)"},
+    "gate_h": {"en": "hidden state (h)", "fa": "حالت پنهان (h)"},
+    # ------------------------------------------------------------------ the diagnoses
+    # (compare_grads: one template per message; Diagnosis.message is the English)
+    "diag_missing": {
+        "en": "missing: the hand gradients have no {name!r} (a gradient never computed, or "
+              "stored under another name)",
+        "fa": "گم‌شده: گرادیان‌های دستی {name!r} را ندارند (گرادیانی که هرگز حساب نشده، یا با "
+              "نام دیگری ذخیره شده)",
+    },
+    "diag_missing_hand": {
+        "en": "the hand-written backward gives no gradient for it",
+        "fa": "backward دست‌نویس برای آن گرادیانی نمی‌دهد",
+    },
+    "diag_transpose_shape": {
+        "en": "transposed: actual has shape {actual}, expected {expected}, and actual.T "
+              "matches: check the order of a matmul's operands",
+        "fa": "ترانهاده: actual شکل {actual} دارد و expected شکل {expected}، و actual.T "
+              "مطابق است: ترتیب عملوندهای یک ضرب ماتریسی را بررسی کنید",
+    },
+    "diag_shape": {
+        "en": "shapes differ: actual {actual}, expected {expected}",
+        "fa": "شکل‌ها فرق دارند: actual {actual}، expected {expected}",
+    },
+    "diag_zero": {
+        "en": "all zeros: this gradient was never accumulated (a missing += or a term that "
+              "never reaches this parameter)",
+        "fa": "همه صفر: این گرادیان هرگز انباشته نشده (یک += جاافتاده، یا جمله‌ای که هرگز به "
+              "این پارامتر نمی‌رسد)",
+    },
+    "diag_sign": {
+        "en": "sign flipped: actual = -expected (a subtraction reversed, or a step taken with "
+              "+ instead of -)",
+        "fa": "علامت وارونه: actual = -expected (تفریقی برعکس، یا گامی با + به جای -)",
+    },
+    "diag_transpose": {
+        "en": "transposed: actual.T matches expected: check the order of a matmul's operands",
+        "fa": "ترانهاده: actual.T با expected مطابق است: ترتیب عملوندهای یک ضرب ماتریسی را "
+              "بررسی کنید",
+    },
+    "diag_gate_swap": {
+        "en": "gates {a} and {b} swapped: their row blocks are exchanged (check the order the "
+              "gates are stacked in: {order})",
+        "fa": "گیت‌های {a} و {b} جابه‌جا شده‌اند: بلوک‌های سطری‌شان عوض شده (ترتیب چیدن "
+              "گیت‌ها را بررسی کنید: {order})",
+    },
+    "diag_scale": {
+        "en": "a constant scale factor: actual = {k:.3f} x expected (expected = {inv:.3f} x "
+              "actual): look for a lost 1/N, 1/2 or 2, e.g. the gradient of 0.5*sum where the "
+              "loss is a mean",
+        "fa": "یک ضریب ثابت: actual = {k:.3f} x expected (expected = {inv:.3f} x actual): "
+              "دنبال یک 1/N یا 1/2 یا 2 گم‌شده بگردید، مثلاً گرادیان 0.5*sum جایی که loss "
+              "میانگین است",
+    },
+    "diag_scale_mostly": {
+        "en": "mostly a constant scale factor: actual ~ {k:.3f} x expected, plus a smaller "
+              "error of another kind ({residual:.1%} of the gradient)",
+        "fa": "بیشتر یک ضریب ثابت: actual ~ {k:.3f} x expected، به‌علاوهٔ خطای کوچک‌تری از "
+              "نوعی دیگر ({residual:.1%} از گرادیان)",
+    },
+    "diag_loss_reduction": {
+        "en": "the loss's reduction: actual = {k:.4g} x expected, {matches}",
+        "fa": "کاهش (reduction) تابع loss: actual = {k:.4g} x expected، {matches}",
+    },
+    "reduction_or": {"en": " or ", "fa": " یا "},
+    "reduction_extra_n": {
+        "en": "an extra 1/N (N = {N}, the batch): the hand gradient averages over the batch "
+              "where the loss does not",
+        "fa": "یک 1/N اضافه (N = {N}، دسته): گرادیان دستی روی دسته میانگین می‌گیرد و loss نه",
+    },
+    "reduction_missing_n": {
+        "en": "a missing 1/N (N = {N}, the batch): the loss is a mean over the batch, the hand "
+              "gradient a sum",
+        "fa": "یک 1/N جاافتاده (N = {N}، دسته): loss میانگینِ روی دسته است و گرادیان دستی "
+              "مجموع",
+    },
+    "reduction_extra_t": {
+        "en": "an extra 1/T (T = {T}, the steps): the hand gradient averages over time where "
+              "the loss does not",
+        "fa": "یک 1/T اضافه (T = {T}، گام‌ها): گرادیان دستی روی زمان میانگین می‌گیرد و loss نه",
+    },
+    "reduction_missing_t": {
+        "en": "a missing 1/T (T = {T}, the steps): the loss is a mean over time, the hand "
+              "gradient a sum",
+        "fa": "یک 1/T جاافتاده (T = {T}، گام‌ها): loss میانگینِ روی زمان است و گرادیان دستی "
+              "مجموع",
+    },
+    "reduction_extra_nt": {
+        "en": "an extra 1/(N T) (N = {N}, T = {T}): the hand gradient averages over batch and "
+              "time where the loss does not",
+        "fa": "یک 1/(N T) اضافه (N = {N}، T = {T}): گرادیان دستی روی دسته و زمان میانگین "
+              "می‌گیرد و loss نه",
+    },
+    "reduction_missing_nt": {
+        "en": "a missing 1/(N T) (N = {N}, T = {T}): the loss is a mean over batch and time, "
+              "the hand gradient a sum",
+        "fa": "یک 1/(N T) جاافتاده (N = {N}، T = {T}): loss میانگینِ روی دسته و زمان است و "
+              "گرادیان دستی مجموع",
+    },
+    "reduction_axis_t": {
+        "en": "averaged over the wrong axis: divided by T = {T} where the loss divides by "
+              "N = {N}",
+        "fa": "میانگین روی محور نادرست: تقسیم بر T = {T} جایی که loss بر N = {N} تقسیم می‌کند",
+    },
+    "reduction_axis_n": {
+        "en": "averaged over the wrong axis: divided by N = {N} where the loss divides by "
+              "T = {T}",
+        "fa": "میانگین روی محور نادرست: تقسیم بر N = {N} جایی که loss بر T = {T} تقسیم می‌کند",
+    },
+    "diag_gate_swap_mostly": {
+        "en": "mostly gates {a} and {b} swapped: exchanging their row blocks removes most of "
+              "the error (the rest: the swap reached earlier steps through the recurrence)",
+        "fa": "بیشتر جابه‌جایی گیت‌های {a} و {b}: عوض کردن بلوک‌های سطری‌شان بیشتر خطا را از "
+              "میان می‌برد (باقی‌اش: این جابه‌جایی از راه بازگشت به گام‌های پیشین رسیده)",
+    },
+    "diag_candidate": {
+        "en": "matches the gradient with {description}",
+        "fa": "با گرادیانِ این اشتباه یکی است: {description}",
+    },
+    "diag_unknown": {
+        "en": "no simple pattern found (cosine similarity {cos:.3f}); check the derivation "
+              "term by term, or compare per time step with time_axis=",
+        "fa": "الگوی ساده‌ای پیدا نشد (شباهت کسینوسی {cos:.3f})؛ مشتق‌گیری را جمله به جمله "
+              "بررسی کنید، یا با time_axis= گام به گام مقایسه کنید",
+    },
+    "diag_time_shift": {
+        "en": "shifted by one step: actual at step t matches expected at step {which} (a term "
+              "taken at the neighbouring step)",
+        "fa": "یک گام جابه‌جا: actual در گام t با expected در گام {which} مطابق است (جمله‌ای "
+              "که در گام همسایه گرفته شده)",
+    },
+    "diag_first_step": {
+        "en": "the error is confined to the first time step: check the loop boundary where the "
+              "initial state enters (t = 0)",
+        "fa": "خطا فقط در نخستین گام زمانی است: مرز حلقه را جایی که حالت آغازین وارد می‌شود "
+              "بررسی کنید (t = 0)",
+    },
+    "diag_last_step": {
+        "en": "the error is confined to the last time step: check the loop boundary where BPTT "
+              "starts (t = T-1, dh_next = 0)",
+        "fa": "خطا فقط در واپسین گام زمانی است: مرز حلقه را جایی که BPTT آغاز می‌شود بررسی "
+              "کنید (t = T-1، dh_next = 0)",
+    },
+    "diag_missing_carry": {
+        "en": "right at the last step, wrong before it (from step {t} back): the gradient "
+              "carried back from step t+1 (dh_next, and dc_next for an LSTM) is dropped or "
+              "wrong",
+        "fa": "در واپسین گام درست، پیش از آن نادرست (از گام {t} به عقب): گرادیانی که از گام "
+              "t+1 بازمی‌گردد (dh_next، و برای LSTM dc_next) جاافتاده یا نادرست است",
+    },
+    "diag_wrong_point": {
+        "en": "the error grows with the activation's magnitude (rank correlation {corr:.2f}): a "
+              "derivative evaluated at the wrong quantity, e.g. tanh'(h) = 1 - tanh(h)**2 where "
+              "h is already tanh(a); write it with the output: 1 - h**2",
+        "fa": "خطا با اندازهٔ فعال‌سازی بزرگ می‌شود (همبستگی رتبه‌ای {corr:.2f}): مشتقی که در "
+              "کمیت نادرست حساب شده، مثلاً tanh'(h) = 1 - tanh(h)**2 جایی که h خودش tanh(a) "
+              "است؛ آن را با خروجی بنویسید: 1 - h**2",
+    },
+    "diag_bias_mixed": {
+        "en": "{x} has {y}'s gradient: the two biases' gradients are mixed up",
+        "fa": "{x} گرادیانِ {y} را دارد: گرادیان‌های دو بایاس با هم قاطی شده‌اند",
+    },
+    "diag_bias_both": {
+        "en": "{x} has the gradients of both biases ({x} + {y}); {y}'s went into it",
+        "fa": "{x} گرادیان هر دو بایاس را دارد ({x} + {y})؛ گرادیانِ {y} در آن رفته",
+    },
+    "diag_bias_missing": {
+        "en": "{x} is missing (all zeros) while {y} is right: both biases get a gradient (for "
+              "a plain sum, the same one)",
+        "fa": "{x} گم‌شده (همه صفر) در حالی که {y} درست است: هر دو بایاس گرادیان می‌گیرند "
+              "(برای یک جمع ساده، همان یکی)",
+    },
+    "diag_bias_too": {
+        "en": "{x} was given {y}'s gradient too: the two biases differ here",
+        "fa": "به {x} هم گرادیانِ {y} داده شده: این دو بایاس اینجا فرق دارند",
+    },
+    "diag_no_lost_constant": {
+        "en": "actual = {k:.3f} x expected here, but a lost constant would scale every gradient "
+              "alike, and they are off by different factors (or this is one number): another "
+              "mistake; compare per time step (time_axis=) or pass model= and inputs= to have "
+              "candidate mistakes tried",
+        "fa": "اینجا actual = {k:.3f} x expected، ولی یک ثابتِ گم‌شده همهٔ گرادیان‌ها را یکسان "
+              "مقیاس می‌کرد و این‌ها با ضریب‌های گوناگون فرق دارند (یا این تنها یک عدد است): "
+              "اشتباهی دیگر؛ گام به گام مقایسه کنید (time_axis=) یا model= و inputs= را بدهید "
+              "تا اشتباه‌های نامزد آزموده شوند",
+    },
+    "diag_nearest_candidate": {
+        "en": "closest to the gradient with {description} (which explains {share:.0%} of the "
+              "error)",
+        "fa": "نزدیک‌ترین به گرادیانِ این اشتباه: {description} (که {share:.0%} از خطا را "
+              "توضیح می‌دهد)",
     },
 }
 

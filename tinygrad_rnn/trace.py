@@ -41,7 +41,43 @@ if TYPE_CHECKING:
     GateArrays: TypeAlias = "dict[tuple[int, int], dict[str, np.ndarray]]"
 
 __all__ = ["record_gates", "Recorder", "Step", "gate_trace", "gradient_flow", "run_sequence",
-           "step_grads", "StepGrads"]
+           "step_grads", "StepGrads", "GateTrace"]
+
+
+class GateTrace(dict):
+    """{(layer, direction): {name: np.ndarray (T, N, H)}}: what ``gate_trace`` and
+    ``Recorder.of`` give. A plain dict, with a rich display: ``html(lang)`` (and
+    ``_repr_html_`` in Jupyter) is a table per layer and direction of each gate's and
+    state's mean over batch and units at every step, labelled in English or Persian."""
+
+    def html(self, lang: str | None = None) -> str:
+        """One table per (layer, direction): a line per step t, a column per gate or state
+        (its mean, 3 decimals); ``lang`` None: ``tr.display.set_language``'s."""
+        from .display import Num, block, language, paragraph, table, words
+
+        lang = language(lang, "GateTrace.html")
+        parts = []
+        for (layer, direction), arrays in self.items():
+            names = list(arrays)
+            T, N, H = next(iter(arrays.values())).shape
+            title = words("gates_title", lang, layer=layer, direction=direction, T=T, N=N, H=H)
+            rows = [[Num(t), *(Num(f"{arrays[n][t].mean():.3f}") for n in names)]
+                    for t in range(T)]
+            parts.append(table([words("col_step", lang), *(_gate_label(n, lang) for n in names)],
+                               rows, caption=title))
+        parts.append(paragraph(words("gates_means", lang)))
+        return block(parts, lang)
+
+    def _repr_html_(self) -> str:
+        return self.html()
+
+
+def _gate_label(name: str, lang: str) -> str:
+    """"forget gate (f)" (or its Persian) for the built-in gates' and states' names; a
+    custom cell's own names as they are."""
+    from .tour_text import TEXT, text
+
+    return text(f"gate_{name}", lang) if f"gate_{name}" in TEXT else name
 
 
 class Step:
@@ -170,20 +206,20 @@ class Recorder:
             raise KeyError(f"no step of {type(module).__name__} was recorded")
         return dict(sorted(out.items()))
 
-    def of(self, module: Module | None) -> GateArrays:
+    def of(self, module: Module | None) -> GateTrace:
         """{(layer, direction): {name: np.ndarray (T, N, H)}} for one module.
 
         Names: LSTM "i", "f", "g", "o" (after their nonlinearities), "c", "h";
         GRU "r", "z", "n", "h"; RNN "h". N is 1 for an unbatched input; with
         ``batch_first`` the arrays are time-major all the same.
         """
-        return {key: {name: np.stack([s.tensors[name].data.reshape(-1, s.tensors[name].shape[-1])
-                                      for s in steps])
-                      for name in steps[0].tensors}
-                for key, steps in self.steps_of(module).items()}
+        return GateTrace({key: {name: np.stack([s.tensors[name].data.reshape(
+                                                    -1, s.tensors[name].shape[-1]) for s in steps])
+                                for name in steps[0].tensors}
+                          for key, steps in self.steps_of(module).items()})
 
     @property
-    def layers(self) -> GateArrays:
+    def layers(self) -> GateTrace:
         """``of(module)`` for the one module that ran (an error if several did)."""
         modules = self.modules()
         if len(modules) != 1:
@@ -258,11 +294,12 @@ def run_sequence(module: Module, x: TensorLike, state: Any = None) -> tuple[Tens
 
 
 def gate_trace(module: Module, x: TensorLike,
-               state: Any = None) -> tuple[GateArrays, tuple[Tensor, Any]]:
+               state: Any = None) -> tuple[GateTrace, tuple[Tensor, Any]]:
     """Run ``module`` over ``x`` and return (gates, outputs).
 
     gates: {(layer, direction): {name: np.ndarray (T, N, H)}} as ``Recorder.of``
-    (a cell is (0, 0)); outputs: what ``run_sequence(module, x, state)`` returns,
+    (a cell is (0, 0)), a ``GateTrace``: a dict, shown in Jupyter as a table of each
+    gate's mean at each step; outputs: what ``run_sequence(module, x, state)`` returns,
     i.e. the layer's own (output, h_n) or (output, (h_n, c_n)).
     """
     with record_gates() as rec:
@@ -429,6 +466,29 @@ class StepGrads:
     @property
     def T(self) -> int:
         return len(self.dh)
+
+    def html(self, lang: str | None = None) -> str:
+        """A table per (layer, direction): a line per step t, the norm of each state's
+        gradient (dh, dc), of each gate's pre-activation gradient (dpre) and of each
+        step's share of each parameter gradient; ``lang`` None: ``tr.display``'s."""
+        from .display import Num, block, language, paragraph, table, words
+
+        lang = language(lang, "StepGrads.html")
+        parts = []
+        for (layer, direction), part in self.parts.items():
+            columns = {**{f"d{n}": a for n, a in part._dstates.items()},
+                       **{f"dpre[{g}]": a for g, a in part._dpre.items()},
+                       **part._dparams}
+            T = part.T
+            rows = [[Num(t), *(Num(f"{np.linalg.norm(a[t]):.3e}") for a in columns.values())]
+                    for t in range(T)]
+            title = words("step_grads_title", lang, layer=layer, direction=direction, T=T)
+            parts.append(table([words("col_step", lang), *columns], rows, caption=title))
+        parts.append(paragraph(words("step_grads_norms", lang)))
+        return block(parts, lang)
+
+    def _repr_html_(self) -> str:
+        return self.html()
 
     def __repr__(self) -> str:
         if len(self.parts) > 1:
