@@ -262,18 +262,6 @@ def test_a_layer_built_op_by_op_has_torchs_second_derivatives(kind):
         np.testing.assert_allclose(a.data, b.numpy(), rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
-def test_a_scanned_layer_refuses_create_graph_and_names_the_workaround(kind):
-    layer = getattr(tr.nn, kind)(3, 4)
-    x = Tensor(np.ones((5, 2, 3)), requires_grad=True)
-    out, _ = layer(x)
-    if out.grad_fn is not None and "Scan" not in out.grad_fn.__name__:
-        for node_fn in (out.grad_fn,):
-            pytest.skip(f"the layer ran op by op here ({node_fn.__name__})")
-    with pytest.raises(tr.NotTwiceDifferentiableError, match="tr.replay.disabled"):
-        tr.grad(out.sum(), x, create_graph=True)
-
-
 # --------------------------------------------------------------------------- a user's Function
 
 

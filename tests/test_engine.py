@@ -169,6 +169,13 @@ def place_at(draw, a, b):  # x's first row kept, zeros elsewhere: GetItem's crea
     return ours, torch.cat([x_t[0:1], torch.zeros_like(x_t[1:])])
 
 
+@grows("NormalCdf")
+def normal_cdf(draw, a, b):  # Phi(x): Gelu's create_graph op
+    import torch
+    x, x_t = a
+    return ops.NormalCdf.apply(x), torch.special.ndtr(x_t)
+
+
 @grows("Addcmul")
 def addcmul(draw, a, b):
     value = draw(st.sampled_from([1.0, 0.5, -2.0]), label="value")

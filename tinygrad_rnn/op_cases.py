@@ -61,6 +61,21 @@ def _place_at(part: Tensor, index: Any, like: Tensor) -> Tensor:
     return ops.PlaceAt.apply(part, index=index, shape=like.shape, dtype=like.dtype)
 
 
+def _normal_cdf(x: Tensor) -> Tensor:
+    from . import ops
+    return ops.NormalCdf.apply(x)
+
+
+def normal_cdf_numpy(x: np.ndarray) -> np.ndarray:
+    import math
+    return 0.5 * (1 + np.vectorize(math.erf, otypes=[x.dtype])(x / np.sqrt(2)))
+
+
+def torch_ndtr(x: torch.Tensor) -> torch.Tensor:
+    import torch
+    return torch.special.ndtr(x)
+
+
 def place_at_numpy(x: np.ndarray, index: Any) -> np.ndarray:
     """x where ``index`` (a basic index) picks, zeros elsewhere."""
     out = np.zeros_like(x)
@@ -788,6 +803,10 @@ CASES = [
            doc=Doc("F.gelu(x, approximate='none')", "torch.nn.functional.gelu",
                    "x Phi(x) through erf (Python's math.erf, per element), or "
                    "approximate='tanh'")),
+    OpCase("normal_cdf", _normal_cdf, strategy.arrays(), torch_ndtr, normal_cdf_numpy,
+           example=UNARY, functions=("NormalCdf",),
+           doc=Doc("(F.gelu's backward under create_graph)", "torch.special.ndtr",
+                   "Phi(x) = (1 + erf(x / sqrt 2)) / 2, the standard normal CDF")),
     OpCase("gelu_tanh", lambda x: F.gelu(x, approximate="tanh"), strategy.arrays(),
            lambda x: torch_functional("gelu")(x, approximate="tanh"),
            lambda x: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3))),

@@ -33,6 +33,32 @@ if TYPE_CHECKING:
     _Axes = int | tuple[int, ...] | None
 
 
+class Derived(tuple):
+    """Values a forward derived from its inputs, saved for the backward on arrays only
+    (to save it recomputing them). A backward under create_graph must not use them: to
+    the second derivative they would be constants; it recomputes them from the saved
+    inputs or outputs by ops. (The engine shows a saved tuple to such a backward as it
+    is, and frees it with the other saved values.)"""
+
+
+def _values(value: Any) -> np.ndarray:
+    """The array of a Tensor (for a mask, a count: constants), or the array itself."""
+    return value.data if _on_graph(value) else value
+
+
+def _as_dtype(value: Any, dtype: np.dtype) -> Any:
+    """``value`` cast to ``dtype`` without a copy; a Tensor as it is (the engine casts a
+    create_graph gradient to its input's dtype)."""
+    return value if _on_graph(value) else value.astype(dtype, copy=False)
+
+
+def _nonzero(value: Any, zero: np.ndarray) -> Any:
+    """A Tensor with 1 where ``zero``, for a division whose result ``np.where`` then drops
+    there: the division's own derivative would be inf there, and 0 * inf a nan in the
+    second derivative. An array as it is (the value dropped is never differentiated)."""
+    return np.where(zero, 1.0, value) if _on_graph(value) else value
+
+
 def _on_graph(value: Any) -> bool:
     """Is this gradient a Tensor (a create_graph backward), not an array or numpy number?
     A backward that must write into an array, or that takes a shortcut only arrays
@@ -469,22 +495,27 @@ class Softplus(Function):
 
     Computed as logaddexp(0, beta x) / beta, which never overflows: ``threshold=inf``
     (no cut-off, as the stable log-sigmoid of binary_cross_entropy_with_logits uses
-    it) stays finite for any x. The sigmoid is taken from exp(-|beta x|), as stable.
+    it) stays finite for any x. The sigmoid is taken from the output,
+    sigmoid(beta x) = 1 - exp(-beta out) = -expm1(-beta out), as stable (and so the
+    backward is a function of the output, differentiable again).
     """
+
+    twice_differentiable = True
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, beta: float = 1.0,
                 threshold: float = 20.0) -> np.ndarray:
         bx = x * beta
         linear = bx > threshold
-        ctx.save_for_backward(bx, linear)
-        return np.where(linear, x, np.logaddexp(0, bx) / beta).astype(x.dtype, copy=False)
+        out = np.where(linear, x, np.logaddexp(0, bx) / beta).astype(x.dtype, copy=False)
+        ctx.save_for_backward(out, linear)
+        ctx.beta = beta
+        return out
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
-        bx, linear = ctx.saved_tensors
-        e = np.exp(-np.abs(bx))  # sigmoid(bx) without overflow, for either sign
-        sigmoid = np.where(bx >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+        out, linear = ctx.saved_tensors
+        sigmoid = -np.expm1(out * -ctx.beta)  # sigmoid(beta x), from out
         return np.where(linear, grad, grad * sigmoid)
 
 
@@ -512,23 +543,27 @@ class LeakyRelu(Function):
 class Elu(Function):
     """out = x where x > 0, else alpha * (exp(x) - 1)  (expm1, exact near 0).
 
-    dx = grad where x > 0, else grad * alpha * exp(x)  (alpha at x = 0, as torch).
+    dx = grad where x > 0, else grad * alpha * exp(x) = grad * (out + alpha)
+    (alpha at x = 0, as torch).
     """
+
+    twice_differentiable = True
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
         positive = x > 0
         # (exp of the non-positive side only: a large positive x must not overflow)
         negative_side = alpha * np.expm1(np.where(positive, 0, x))
-        ctx.save_for_backward(positive, negative_side)
+        out = np.where(positive, x, negative_side).astype(x.dtype, copy=False)
+        ctx.save_for_backward(positive, out)
         ctx.alpha = alpha
-        return np.where(positive, x, negative_side).astype(x.dtype, copy=False)
+        return out
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
-        positive, negative_side = ctx.saved_tensors
-        # alpha * exp(x) = alpha * (exp(x) - 1) + alpha
-        return np.where(positive, grad, grad * (negative_side + ctx.alpha))
+        positive, out = ctx.saved_tensors
+        # alpha * exp(x) = alpha * (exp(x) - 1) + alpha = out + alpha where x <= 0
+        return np.where(positive, grad, grad * (out + ctx.alpha))
 
 
 _SQRT_HALF = math.sqrt(0.5)
@@ -551,26 +586,52 @@ class Gelu(Function):
 
     ``approximate='tanh'``: out = x * (1 + tanh(u)) / 2,  u = sqrt(2/pi) (x + 0.044715 x^3);
     dx = grad * ((1 + tanh(u)) / 2 + x / 2 * (1 - tanh(u)^2) * sqrt(2/pi) (1 + 3 * 0.044715 x^2)).
+
+    Phi(x) (or tanh(u)), derived in forward, is kept for the backward on arrays
+    (``Derived``); under create_graph it is recomputed from x by ops (``NormalCdf``,
+    tanh), so that the backward can be differentiated again.
     """
+
+    twice_differentiable = True
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, approximate: str = "none") -> np.ndarray:
         ctx.approximate = approximate
         if approximate == "tanh":
             t = np.tanh(_GELU_TANH_SCALE * (x + _GELU_TANH_CUBIC * x * x * x))
-            ctx.save_for_backward(x, t)
+            ctx.save_for_backward(x, Derived((t,)))
             return 0.5 * x * (1.0 + t)
         cdf = 0.5 * (1.0 + _erf(x * _SQRT_HALF))
-        ctx.save_for_backward(x, cdf)
+        ctx.save_for_backward(x, Derived((cdf,)))
         return x * cdf
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
-        x, saved = ctx.saved_tensors
+        x, (saved,) = ctx.saved_tensors
+        if _on_graph(grad):  # Phi(x) or tanh(u) as functions of x, recorded
+            saved = (np.tanh(_GELU_TANH_SCALE * (x + _GELU_TANH_CUBIC * x * x * x))
+                     if ctx.approximate == "tanh" else NormalCdf.apply(x))
         if ctx.approximate == "tanh":
             du = _GELU_TANH_SCALE * (1.0 + 3.0 * _GELU_TANH_CUBIC * x * x)
             return grad * (0.5 * (1.0 + saved) + 0.5 * x * (1.0 - saved * saved) * du)
         return grad * (saved + x * (_INV_SQRT_2PI * np.exp(-0.5 * x * x)))
+
+
+class NormalCdf(Function):
+    """out = Phi(x) = (1 + erf(x / sqrt 2)) / 2, the standard normal CDF: Gelu's backward
+    under create_graph.   dx = grad * phi(x),  phi(x) = exp(-x^2 / 2) / sqrt(2 pi)."""
+
+    twice_differentiable = True
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(x)
+        return 0.5 * (1.0 + _erf(x * _SQRT_HALF))
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        (x,) = ctx.saved_tensors
+        return grad * (_INV_SQRT_2PI * np.exp(-0.5 * x * x))
 
 
 _BCE_EPSILON = float(np.float32(1e-12))  # torch's (a C float: 9.9999998e-13)
@@ -583,6 +644,8 @@ class BinaryCrossEntropy(Function):
     dx = grad * (x - t) / max(x (1 - x), eps)   (torch's formula and its float eps 1e-12),
     dt = grad * -log(x / (1 - x))                 (torch's: -logit(x), unclamped).
     """
+
+    twice_differentiable = True
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -1238,6 +1301,8 @@ class Embedding(Function):
     ``indices`` is an integer array, already checked to lie in the table.
     """
 
+    twice_differentiable = True
+
     @staticmethod
     def forward(ctx: Context, weight: np.ndarray, indices: np.ndarray,
                 padding_idx: int | None = None) -> np.ndarray:
@@ -1246,6 +1311,10 @@ class Embedding(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        if _on_graph(grad):  # placed by the op PlaceAt; padding_idx's rows masked first
+            if ctx.padding_idx is not None:
+                grad = grad * (ctx.indices != ctx.padding_idx)[..., None]
+            return PlaceAt.apply(grad, index=ctx.indices, shape=ctx.shape, dtype=grad.dtype)
         dweight = np.zeros(ctx.shape, dtype=grad.dtype)
         np.add.at(dweight, ctx.indices.reshape(-1), grad.reshape(-1, ctx.shape[1]))
         if ctx.padding_idx is not None:
@@ -1393,12 +1462,13 @@ def _keep_reduced(x: np.ndarray, out_kept: np.ndarray, axis: _Axes,
 
 
 def _extremum_backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
-    """grad shared evenly among the elements equal to the extremum of their slice."""
-    x, kept = ctx.saved_tensors
-    ties = x == kept
+    """grad shared evenly among the elements equal to the extremum of their slice (the
+    ties a constant mask: the derivative is piecewise constant)."""
+    x, out = ctx.saved_tensors
+    ties = _values(x) == _values(out).reshape(ctx.kept_shape)
     count = np.add.reduce(ties, axis=ctx.axis, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):  # (a slice of nan has no ties)
-        return ties * (grad.reshape(kept.shape) / count)
+        return ties * (grad.reshape(ctx.kept_shape) / count)
 
 
 class Amax(Function):
@@ -1406,13 +1476,16 @@ class Amax(Function):
     dx = grad / k at each of the k elements equal to their slice's max, 0 elsewhere
     (torch's amax: the gradient split evenly among ties; so is torch's max() with no dim)."""
 
+    twice_differentiable = True
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, axis: _Axes = None,
                 keepdims: bool = False) -> np.ndarray:
         kept = np.maximum.reduce(x, axis=axis, keepdims=True)
-        ctx.save_for_backward(x, kept)
-        ctx.axis = axis
-        return _keep_reduced(x, kept, axis, keepdims)
+        out = _keep_reduced(x, kept, axis, keepdims)
+        ctx.save_for_backward(x, out)  # (the output, not kept: a saved output is one)
+        ctx.axis, ctx.kept_shape = axis, kept.shape
+        return out
 
     backward = staticmethod(_extremum_backward)
 
@@ -1421,13 +1494,16 @@ class Amin(Function):
     """out = x.min over ``axis`` (None: all), as torch.amin.
     dx = grad / k at each of the k elements equal to their slice's min, 0 elsewhere."""
 
+    twice_differentiable = True
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, axis: _Axes = None,
                 keepdims: bool = False) -> np.ndarray:
         kept = np.minimum.reduce(x, axis=axis, keepdims=True)
-        ctx.save_for_backward(x, kept)
-        ctx.axis = axis
-        return _keep_reduced(x, kept, axis, keepdims)
+        out = _keep_reduced(x, kept, axis, keepdims)
+        ctx.save_for_backward(x, out)  # (the output, not kept: a saved output is one)
+        ctx.axis, ctx.kept_shape = axis, kept.shape
+        return out
 
     backward = staticmethod(_extremum_backward)
 
@@ -1437,6 +1513,8 @@ class LogSumExp(Function):
     m + log(sum(exp(x - m))) with m the max (finite for logits of any size).
     dx = grad * exp(x - out)   (the softmax of x along the axes)."""
 
+    twice_differentiable = True
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, axis: _Axes = None,
                 keepdims: bool = False) -> np.ndarray:
@@ -1444,13 +1522,15 @@ class LogSumExp(Function):
         m = np.where(np.isfinite(m), m, 0.0).astype(x.dtype)  # all -inf (or inf): no inf - inf
         with np.errstate(divide="ignore"):  # log 0 = -inf, as torch's
             kept = np.log(np.add.reduce(np.exp(x - m), axis=axis, keepdims=True)) + m
-        ctx.save_for_backward(x, kept)
-        return _keep_reduced(x, kept, axis, keepdims)
+        out = _keep_reduced(x, kept, axis, keepdims)
+        ctx.save_for_backward(x, out)
+        ctx.kept_shape = kept.shape
+        return out
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
-        x, kept = ctx.saved_tensors
-        return grad.reshape(kept.shape) * np.exp(x - kept)
+        x, out = ctx.saved_tensors
+        return grad.reshape(ctx.kept_shape) * np.exp(x - out.reshape(ctx.kept_shape))
 
 
 def _deviations(x: np.ndarray, axis: _Axes, correction: float) -> tuple[np.ndarray, float]:
@@ -1468,23 +1548,35 @@ def _divide_by_dof(total: np.ndarray, dof: float) -> np.ndarray:
     return total / dof
 
 
+def _deviations_of(ctx: Context, grad: Any) -> Any:
+    """x minus its mean, as Var's and Std's forward saved it (``Derived``) for a backward
+    on arrays, or recomputed from x by ops under create_graph, where it depends on x."""
+    x, (dev,) = ctx.saved_tensors[:2]
+    if not _on_graph(grad):
+        return dev
+    n = x.data.size // math.prod(ctx.kept_shape) if x.data.size else 0
+    return x - np.add.reduce(x, axis=ctx.axis, keepdims=True) / n
+
+
 class Var(Function):
     """out = sum((x - mean)^2) / (n - correction) over ``axis``, as torch.var
     (n elements per slice; nan when n - correction <= 0, as torch).
     dx = grad * 2 (x - mean) / (n - correction)."""
+
+    twice_differentiable = True
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, axis: _Axes = None, correction: float = 1.0,
                 keepdims: bool = False) -> np.ndarray:
         dev, dof = _deviations(x, axis, correction)
         kept = _divide_by_dof(np.add.reduce(dev * dev, axis=axis, keepdims=True), dof)
-        ctx.save_for_backward(dev)
-        ctx.dof, ctx.kept_shape = dof, kept.shape
+        ctx.save_for_backward(x, Derived((dev,)))
+        ctx.dof, ctx.kept_shape, ctx.axis = dof, kept.shape, axis
         return _keep_reduced(x, kept, axis, keepdims)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
-        (dev,) = ctx.saved_tensors
+        dev = _deviations_of(ctx, grad)
         with np.errstate(divide="ignore", invalid="ignore"):  # dof 0: inf and nan, as torch
             return grad.reshape(ctx.kept_shape) * (2.0 / ctx.dof) * dev
 
@@ -1494,21 +1586,27 @@ class Std(Function):
     dx = grad * (x - mean) / ((n - correction) * out), and 0 where out = 0 (torch's
     choice at a constant slice, where the derivative does not exist)."""
 
+    twice_differentiable = True
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, axis: _Axes = None, correction: float = 1.0,
                 keepdims: bool = False) -> np.ndarray:
         dev, dof = _deviations(x, axis, correction)
         kept = np.sqrt(_divide_by_dof(np.add.reduce(dev * dev, axis=axis, keepdims=True), dof))
-        ctx.save_for_backward(dev, kept)
-        ctx.dof = dof
-        return _keep_reduced(x, kept, axis, keepdims)
+        out = _keep_reduced(x, kept, axis, keepdims)
+        ctx.save_for_backward(x, Derived((dev,)), out)
+        ctx.dof, ctx.kept_shape, ctx.axis = dof, kept.shape, axis
+        return out
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
-        dev, kept = ctx.saved_tensors
+        dev, out = _deviations_of(ctx, grad), ctx.saved_tensors[2]
+        kept = out.reshape(ctx.kept_shape)
+        zero = _values(kept) == 0
         with np.errstate(divide="ignore", invalid="ignore"):
-            scale = np.where(kept == 0, 0.0, grad.reshape(kept.shape) / (kept * ctx.dof))
-        return (scale * dev).astype(dev.dtype, copy=False)
+            scale = np.where(zero, 0.0, grad.reshape(ctx.kept_shape) / (_nonzero(kept, zero)
+                                                                          * ctx.dof))
+        return _as_dtype(scale * dev, dev.dtype)
 
 
 class Norm(Function):
@@ -1520,6 +1618,8 @@ class Norm(Function):
         p = inf:  grad * sign(x) / k at the k elements with |x| = out (ties share)
         other p:  grad * sign(x) |x|^(p-1) / out^(p-1)
     """
+
+    twice_differentiable = True
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, p: float = 2.0, axis: _Axes = None,
@@ -1538,32 +1638,38 @@ class Norm(Function):
                 total = np.add.reduce(scaled * scaled if p == 2 else scaled ** p, axis=axis,
                                       keepdims=True)
                 kept = scale * (np.sqrt(total) if p == 2 else total ** (1.0 / p))
-        ctx.save_for_backward(x, kept)
-        ctx.p, ctx.axis = p, axis
-        return _keep_reduced(x, kept, axis, keepdims)
+        out = _keep_reduced(x, kept, axis, keepdims)
+        ctx.save_for_backward(x, out)
+        ctx.p, ctx.axis, ctx.kept_shape = p, axis, kept.shape
+        return out
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
-        x, kept = ctx.saved_tensors
-        p, grad = ctx.p, grad.reshape(kept.shape)
+        x, out = ctx.saved_tensors
+        kept = out.reshape(ctx.kept_shape)
+        p, grad = ctx.p, grad.reshape(ctx.kept_shape)
         with np.errstate(divide="ignore", invalid="ignore"):
             if p == 1:
                 return grad * np.sign(x)
-            if p == math.inf:
-                ties = np.abs(x) == kept
+            if p == math.inf:  # (the ties a constant mask)
+                ties = np.abs(_values(x)) == _values(kept)
                 count = np.add.reduce(ties, axis=ctx.axis, keepdims=True)
                 return np.sign(x) * ties * (grad / count)
+            zero = _values(kept) == 0
+            kept = _nonzero(kept, zero)
             if p == 2:
-                return grad * np.where(kept == 0, 0.0, x / kept)
+                return grad * np.where(zero, 0.0, x / kept)
             # (|x| / out)^(p-1): no overflow; 0 where x = 0, also for p < 1
-            ratio = np.where(x == 0, 0.0, (np.abs(x) / kept) ** (p - 1.0))
-            return (np.sign(x) * ratio * np.where(kept == 0, 0.0, grad)).astype(x.dtype,
-                                                                                copy=False)
+            x_zero = _values(x) == 0
+            ratio = np.where(x_zero, 0.0, (np.abs(_nonzero(x, x_zero)) / kept) ** (p - 1.0))
+            return _as_dtype(np.sign(x) * ratio * np.where(zero, 0.0, grad), x.dtype)
 
 
 class Cumsum(Function):
     """out[..., i, ...] = x[..., 0, ...] + ... + x[..., i, ...] along ``axis``, as torch.cumsum.
     dx = the cumulative sum of grad from the end: dx_i = grad_i + ... + grad_last."""
+
+    twice_differentiable = True  # (np.flip and np.cumsum take Tensors: ops Flip, Cumsum)
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, axis: int) -> np.ndarray:
@@ -1600,6 +1706,8 @@ class Flip(Function):
     """out = x reversed along each axis of ``axes``, as torch.flip (a copy).
     dx = grad reversed along the same axes."""
 
+    twice_differentiable = True
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
         ctx.axes = axes
@@ -1624,6 +1732,8 @@ class Gather(Function):
     dx = zeros with grad added back at the picked places (a place picked twice gets both).
     ``index`` is an integer array, already checked to lie in range."""
 
+    twice_differentiable = True  # (the placing is the op PlaceAt under create_graph)
+
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, axis: int, index: np.ndarray) -> np.ndarray:
         ctx.key, ctx.shape = _gather_key(index, axis), x.shape
@@ -1631,15 +1741,15 @@ class Gather(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
-        dx = np.zeros(ctx.shape, dtype=grad.dtype)
-        np.add.at(dx, ctx.key, grad)
-        return dx
+        return _placed(grad, ctx.key, ctx.shape, grad.dtype)
 
 
 class IndexSelect(Function):
     """out = the entries of x at ``index`` along ``axis``, as torch.index_select (``index``
     a 1-D integer array, already checked to lie in range; repeats allowed).
     dx = zeros with grad's slices added back at their indices (repeats add)."""
+
+    twice_differentiable = True
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, axis: int, index: np.ndarray) -> np.ndarray:
@@ -1648,6 +1758,9 @@ class IndexSelect(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
+        if _on_graph(grad):  # x[key] is np.take's pick: placed back by the op PlaceAt
+            key = (slice(None),) * ctx.axis + (ctx.index,)
+            return PlaceAt.apply(grad, index=key, shape=ctx.shape, dtype=grad.dtype)
         dx = np.zeros(ctx.shape, dtype=grad.dtype)
         np.add.at(np.moveaxis(dx, ctx.axis, 0), ctx.index, np.moveaxis(grad, ctx.axis, 0))
         return dx
@@ -1662,7 +1775,10 @@ class Einsum(Function):
     (summed inside it) get grad copied along them; a letter repeated in operand k
     (a diagonal, "ii->i") gets its gradient placed on that diagonal, zeros off it;
     an axis of size 1 that broadcast against the others gets its gradient summed.
+    Under create_graph the same steps are ops: Einsum, Reshape, Expand, Sum, PlaceAt.
     """
+
+    twice_differentiable = True
 
     @staticmethod
     def forward(ctx: Context, *operands: np.ndarray, equation: str) -> np.ndarray:
@@ -1689,19 +1805,31 @@ def _einsum_operand_grad(grad: np.ndarray, operands: Sequence[np.ndarray],
     elsewhere = set(output).union(*(s for s, _ in others))
     kept = "".join(c for c in letters if c in elsewhere)
     equation = ",".join([output] + [s for s, _ in others]) + "->" + kept
-    g = np.einsum(equation, grad, *[a for _, a in others], optimize=len(others) > 1)
+    graph = _on_graph(grad)
+    if graph:
+        g = Einsum.apply(grad, *[a for _, a in others], equation=equation)
+    else:
+        g = np.einsum(equation, grad, *[a for _, a in others], optimize=len(others) > 1)
     # letters summed only inside operand k: grad copied along them
-    full = np.broadcast_to(np.expand_dims(g, tuple(i for i, c in enumerate(letters)
-                                                   if c not in elsewhere)),
-                           tuple(sizes[c] for c in letters))
+    sizes_of_g = dict(zip(kept, g.shape))
+    spread = tuple(sizes[c] for c in letters)
+    if graph:
+        full = Expand.apply(g.reshape(tuple(sizes_of_g.get(c, 1) for c in letters)),
+                            shape=spread)
+    else:
+        full = np.broadcast_to(np.expand_dims(g, tuple(i for i, c in enumerate(letters)
+                                                       if c not in elsewhere)), spread)
     mine_sizes = dict(zip(mine, operands[k].shape))
     stretched = tuple(i for i, c in enumerate(letters) if mine_sizes[c] == 1 and sizes[c] != 1)
     if stretched:  # broadcast axes of size 1: their copies' gradients add
         full = np.add.reduce(full, axis=stretched, keepdims=True)
     if len(letters) == len(mine):
-        return np.ascontiguousarray(full)
+        return full if graph else np.ascontiguousarray(full)
     dx = np.zeros(operands[k].shape, dtype=grad.dtype)  # a diagonal: only it gets gradient
     grids: dict[str, np.ndarray] = dict(zip(letters, np.indices(full.shape, sparse=True)))
+    if graph:  # (a diagonal's places are distinct: placing adds nothing twice)
+        return PlaceAt.apply(full, index=tuple(grids[c] for c in mine), shape=operands[k].shape,
+                             dtype=grad.dtype)
     dx[tuple(grids[c] for c in mine)] = full
     return dx
 

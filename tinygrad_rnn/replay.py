@@ -338,6 +338,21 @@ class Program:
                 self.backward_source(needs, seeded), "backward")
         return backward
 
+    def run_ops(self, inputs: Sequence[Tensor], constant: Callable[[Any], Tensor]) -> tuple:
+        """The step op by op on tensors: each recorded op's ``apply`` (so that it is
+        recorded, if grad mode is on) on ``inputs`` (one per ``used`` input, as the
+        generated forward takes them) and the recorded constants (made tensors by
+        ``constant``). Returns the step's outputs, tensors. (A Scan's differentiable
+        backward re-expands its steps so, under create_graph.)"""
+        values: dict[int, Any] = dict(zip(self.used, inputs))
+        for s, array in self.constants.items():
+            values[s] = constant(array)
+        for op in self.ops:
+            out = op.fn.apply(*[values[s] for s in op.inputs], **op.params)
+            for s, t in zip(op.outputs, out if op.tuple_output else (out,)):
+                values[s] = t
+        return tuple([values[s] for s in self.outputs])
+
     # ----------------------------------------------------------------- scanning
     def scan(self, sequences: Sequence[Tensor], states: Sequence[Tensor],
              fixed: Sequence[Tensor], reverse: bool = False) -> tuple[Tensor, tuple] | None:

@@ -191,12 +191,10 @@ class Scan(Function):
     gradients step by step.
     """
 
-    # (issue 17) its generated backward runs on arrays only: create_graph=True through a
-    # scanned layer raises NotTwiceDifferentiableError with this advice
-    create_graph_hint = (
-        "a recurrent layer run as one Scan node has a backward on numpy arrays only. Build "
-        "the layer op by op, whose ops are twice differentiable: run its forward inside "
-        "`with tr.replay.disabled():`")
+    # (issue 17) Twice differentiable: under create_graph its backward re-expands the
+    # steps op by op on the node's inputs and differentiates that graph
+    # (``differentiable_backward``); the first-order backward below never meets it.
+    twice_differentiable = True
 
     @staticmethod
     def forward(ctx: Context, *arrays: np.ndarray, programs: tuple[Program, ...],
@@ -225,12 +223,16 @@ class Scan(Function):
             outputs[t] = state[0]
         ctx.programs, ctx.batches, ctx.n_seq = programs, batches, n_seq
         ctx.sequence_metas = [(q.shape, q.dtype) for q in sequences]
-        ctx.saved_tensors = tuple(contexts)
+        # every step's Context, then the inputs, for a backward under create_graph, which
+        # recomputes the steps from them (contexts[t] still indexes step t)
+        ctx.saved_tensors = (*contexts, arrays)
         final = batches.final_state(state, ended, np.concatenate)
         return (np.array(outputs) if batches.padded else np.concatenate(outputs), *final)
 
     @staticmethod
     def backward(ctx: Context, grads: tuple[Gradient, ...]) -> tuple[Gradient, ...]:
+        if type(grads[0]) is not np.ndarray:  # Tensors: create_graph
+            return differentiable_backward(ctx, grads)
         programs, batches, n_seq, contexts = ctx.programs, ctx.batches, ctx.n_seq, ctx.saved_tensors
         needs, rows, changes = ctx.needs_input_grad, batches.rows, batches.changes
         g_outputs, g_finals = grads[0], grads[1:]
@@ -271,6 +273,49 @@ class Scan(Function):
                     g_init[:batches.first_rows] = g
             carry = [g if need else None for g, need in zip(g_initial, needs[n_seq:varying])]
         return (*g_sequences, *carry, *g_fixed)
+
+
+def differentiable_backward(ctx: Context, grads: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A Scan node's backward under create_graph (``grads`` are Tensors): the steps
+    re-expanded op by op from the node's programs (``Program.run_ops``) on its inputs,
+    which recomputes the forward as a graph of ordinary ops connected to them, and that
+    graph differentiated with a graph of its own (as ``tr.grad(..., create_graph=True)``),
+    so that the gradients can be differentiated again. Every op of a recorded step is an
+    ordinary op: the result is the op-by-op layer's (``replay.disabled()``)."""
+    from .ops import Concat, Reshape, Split, Stack, Unbind  # (ops imports nothing of this)
+
+    make, constant = grads[0]._from_op, grads[0]._constant
+    programs, batches, n_seq = ctx.programs, ctx.batches, ctx.n_seq
+    n_state = len(grads) - 1
+    # the inputs as tensors on the graph (a leaf itself, a computed input a handle on the
+    # node that made it, as graph_walk shows a saved input), each behind a stand-in, a
+    # reshape to its own shape (a view): the walk below stops at the stand-ins, so an
+    # input computed from another input is not differentiated through twice (here, and
+    # by the walk that called this backward)
+    handles = [p if type(p) is not Context else make(a, p, i)
+               for p, i, a in zip(ctx.parents, ctx.parent_indices, ctx.saved_tensors[-1])]
+    stand_ins = [Reshape.apply(h, shape=h.shape) for h in handles]
+    # each sequence cut into its steps by one node (a getitem per step would make the
+    # backward quadratic in T): step t's rows are part t
+    steps = [Unbind.apply(q, axis=0) if batches.padded
+             else Split.apply(q, sizes=list(batches.sizes), axis=0) for q in stand_ins[:n_seq]]
+    fixed = stand_ins[n_seq + n_state:]
+
+    def concat(parts: list) -> Any:
+        return Concat.apply(*parts, axis=0)
+
+    def step(t: int, state: tuple) -> tuple:
+        return programs[t].run_ops((*[q[t] for q in steps], *state, *fixed), constant)
+
+    outputs, finals = batches.run(step, tuple(stand_ins[n_seq:n_seq + n_state]), concat)
+    out = Stack.apply(*outputs, axis=0) if batches.padded else concat(outputs)
+    wanted = [k for k, need in enumerate(ctx.needs_input_grad) if need]
+    found = autograd.graph_walk([(out, grads[0]), *zip(finals, grads[1:])], retain_graph=True,
+                                create_graph=True, inputs=[stand_ins[k] for k in wanted])
+    in_grads: list[Any] = [None] * len(handles)
+    for k, g in zip(wanted, found or ()):
+        in_grads[k] = g
+    return tuple(in_grads)
 
 
 def _collect(d: tuple, rows: int | slice, g_sequences: list, g_fixed: list,

@@ -1452,6 +1452,9 @@ _FUNCTIONS: dict[Any, Any] = {
     np.reshape: lambda x, shape: x.reshape(shape),
     np.transpose: lambda x, axes=None: x.transpose(*(() if axes is None else (tuple(axes),))),
     np.sum: lambda x, axis=None, keepdims=False: x.sum(axis=axis, keepdims=keepdims),
+    # (issue 17: the backwards of Cumsum and Flip, on a create_graph gradient)
+    np.cumsum: lambda x, axis: x.cumsum(axis),
+    np.flip: lambda x, axis: x.flip(*((axis,) if is_int(axis) else tuple(axis))),
 }
 
 
