@@ -415,3 +415,76 @@ def test_newton_hessian_matches_torch():
     np.testing.assert_allclose(H, expected, rtol=0, atol=1e-10)
     expected_g = torch.func.grad(loss)(theta).numpy()
     np.testing.assert_allclose(g, expected_g, rtol=0, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- jacobian_penalty
+
+
+def test_jacobian_penalty_keeps_the_gradient_alive_through_time(tmp_path):
+    r = run("jacobian_penalty", tmp_path)
+    assert r["length"] == 20
+    check = r["check"]
+    assert check["vjp_error"] < 1e-12 and check["recompute_error"] < 1e-12
+    assert check["penalty_grad_rel_error"] < 1e-5
+    without, with_ = r["runs"]["without the penalty"], r["runs"]["with the penalty"]
+    assert without["flow_before"] == with_["flow_before"]  # the same initialization
+    assert without["curve"][0] == with_["curve"][0]  # and the same first batch
+    # untrained, each step back multiplies by W_hh^T diag(1 - h^2), of norm about 0.6:
+    # about 0.6**19 of the gradient reaches t = 0; training without the penalty keeps it tiny
+    assert without["ratio_before"] < 1e-2 and without["ratio_after"] < 1e-4
+    flow = np.array(without["flow_after"])
+    assert np.all(np.diff(flow) > 0)  # shrinking at every step back
+    # with the penalty each J_t^T keeps a random unit vector's length, and the gradient
+    # arrives at t = 0 at its size at t = T-1, within a factor of 10 at every step
+    assert 0.8 < np.mean(with_["jacobian_sq_norms"][-20:]) < 1.2
+    assert np.mean(without["jacobian_sq_norms"][-20:]) < 0.6
+    flow = np.array(with_["flow_after"])
+    assert 0.1 < with_["ratio_after"] < 10
+    assert flow.max() / flow.min() < 10
+    assert with_["ratio_after"] > 1e4 * without["ratio_after"]
+    for run_ in (without, with_):
+        assert run_["ratio_after"] == pytest.approx(run_["flow_after"][0] / run_["flow_after"][-1])
+        assert run_["test_mse"] < 0.25 and len(run_["curve"]) == r["steps"]
+    assert_figure(r, tmp_path, "jacobian_penalty.png")
+
+
+def test_jacobian_penalty_and_its_gradient_match_numpy():
+    jp = load_example("jacobian_penalty")
+    import tinygrad_rnn as tr
+
+    tr.manual_seed(3)
+    model = jp.Adder(5).double()
+    rnn = model.rnn
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((6, 3, 2))
+    u = jp.random_unit_vectors(rng, (6, 3, 5))
+    W_ih, W_hh = rnn.weight_ih_l0.data, rnn.weight_hh_l0.data
+    b = rnn.bias_ih_l0.data + rnn.bias_hh_l0.data
+
+    def states_of(W):  # the tanh RNN in numpy: h_t = tanh(x_t W_ih^T + h_(t-1) W^T + b)
+        h, hs = np.zeros((3, 5)), []
+        for x_t in x:
+            h = np.tanh(x_t @ W_ih.T + h @ W.T + b)
+            hs.append(h)
+        return np.stack(hs)
+
+    states = states_of(W_hh)
+    with tr.no_grad():
+        _, out = model(x)
+    np.testing.assert_allclose(out.data, states, atol=1e-14)
+
+    def penalty_numpy(W):  # the states held fixed; J_t^T u = W^T ((1 - h_t^2) u)
+        prev = np.concatenate([np.zeros((1, 3, 5)), states[:-1]])
+        h = np.tanh(x @ W_ih.T + prev @ W.T + b)
+        vjp = ((1 - h ** 2) * u) @ W
+        return np.mean(((vjp ** 2).sum(-1) - 1) ** 2)
+
+    penalty, _ = jp.jacobian_penalty(rnn, x, states, u)
+    assert penalty.item() == pytest.approx(penalty_numpy(W_hh), rel=1e-12)
+    (g,) = tr.grad(penalty, rnn.weight_hh_l0)
+    eps, numeric = 1e-6, np.zeros_like(W_hh)
+    for index in np.ndindex(*W_hh.shape):
+        E = np.zeros_like(W_hh)
+        E[index] = eps
+        numeric[index] = (penalty_numpy(W_hh + E) - penalty_numpy(W_hh - E)) / (2 * eps)
+    np.testing.assert_allclose(g.data, numeric, rtol=1e-6, atol=1e-9)
