@@ -22,8 +22,9 @@ penalty shapes the recurrent map where the sequence goes, the task loss moves
 the states. So the layer itself can run as one scanned node; only the few ops
 that recompute one step from the stacked states are differentiated twice.
 
-    python examples/jacobian_penalty.py            # T = 50
-    python examples/jacobian_penalty.py --quick    # T = 20, seconds
+    python examples/jacobian_penalty.py            # T = 30, 1000 updates, under a minute
+    python examples/jacobian_penalty.py --quick    # T = 20, 150 updates, seconds
+    python examples/jacobian_penalty.py --length 50 --steps 1500
 """
 
 from __future__ import annotations
@@ -199,8 +200,8 @@ def plot(args, runs: dict) -> str | None:
 
 def get_args(argv):
     p = C.parser(__doc__.split("\n\n")[0])
-    p.add_argument("--length", type=int, default=None, help="T (default 50; quick 20)")
-    p.add_argument("--steps", type=int, default=None, help="updates (default 600; quick 150)")
+    p.add_argument("--length", type=int, default=None, help="T (default 30; quick 20)")
+    p.add_argument("--steps", type=int, default=None, help="updates (default 1000; quick 150)")
     p.add_argument("--hidden", type=int, default=None, help="hidden size (default 32; quick 16)")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-2)
@@ -208,7 +209,7 @@ def get_args(argv):
     p.add_argument("--flow-every", type=int, default=None,
                    help="measure the gradient flow every this many updates (default 50; quick 25)")
     args = p.parse_args(argv)
-    return C.fill_defaults(args, dict(length=(20, 50), steps=(150, 600), hidden=(16, 32),
+    return C.fill_defaults(args, dict(length=(20, 30), steps=(150, 1000), hidden=(16, 32),
                                       flow_every=(25, 50)))
 
 

@@ -17,8 +17,8 @@ multiplied by 10 (and the step retried) after one that does not.
 
 SGD gets the notebook's learning rate (0.01) from the same weights.
 
-    python examples/newton.py              # SGD for 10,000 epochs, a few seconds
-    python examples/newton.py --quick      # SGD for 2,000 epochs
+    python examples/newton.py              # SGD for 10,000 epochs, about 15 s
+    python examples/newton.py --quick      # SGD for 2,000 epochs, a few seconds
 """
 
 from __future__ import annotations
