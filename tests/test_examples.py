@@ -330,3 +330,161 @@ def test_variable_lengths_data_targets_each_sequences_last_value():
     assert x.shape == (7, 200, 1) and lengths.min() >= 1 and lengths.max() <= 7
     np.testing.assert_array_equal(y[:, 0], x[lengths - 1, np.arange(200), 0])
     assert np.all(x[np.arange(7)[:, None] >= lengths, 0] == 0.0)  # zeros after the end
+
+
+# --------------------------------------------------------------------------- newton
+
+NOTEBOOK_W_H = [[1.37777454, -1.41781434, 0.89708677, 0.12688328],  # the notebook's printed
+                [-0.59478309, -0.19901797, -0.36983813, 1.8497388],  # weights, typed again
+                [0.00851169, -1.09938783, 2.00037938, -1.15957504],
+                [-1.73456868, 0.01300878, 0.9359561, 1.36862273]]
+NOTEBOOK_THETA = np.concatenate([
+    [0.24499315, 1.64245811, -0.46516492, 0.60331829],            # W_x (4, 1)
+    np.ravel(NOTEBOOK_W_H),                                         # W_h (4, 4)
+    [1.73178273, -2.14228566, -0.53759098, 0.17637289],           # W_y (1, 4)
+    np.zeros(4), [0.0]])                                            # b_h (4, 1), b_y (1, 1)
+
+
+def notebook_loss_numpy(theta: np.ndarray) -> float:
+    """The notebook's printed loss of theta (W_x, W_h, W_y, b_h, b_y flattened), in numpy."""
+    W_x, W_h, W_y = theta[:4], theta[4:20].reshape(4, 4), theta[20:24]
+    b_h, b_y = theta[24:28], theta[28]
+    h, loss = np.zeros(4), 0.0
+    for x, target in zip([0.1, 0.2, 0.3], [0.2, 0.3, 0.4]):
+        h = np.tanh(W_x * x + W_h @ h + b_h)
+        loss += (W_y @ h + b_y - target) ** 2
+    return loss / 3
+
+
+def second_differences(f, theta: np.ndarray, eps: float = 1e-4) -> np.ndarray:
+    """d2f / dtheta_i dtheta_j by central differences of f itself (no gradient used)."""
+    n = theta.size
+    E = np.eye(n) * eps
+    hessian = np.empty((n, n))
+    for i in range(n):
+        for j in range(i, n):
+            hessian[i, j] = hessian[j, i] = (
+                f(theta + E[i] + E[j]) - f(theta + E[i] - E[j])
+                - f(theta - E[i] + E[j]) + f(theta - E[i] - E[j])) / (4 * eps * eps)
+    return hessian
+
+
+def test_newton_reaches_a_tiny_loss_in_a_few_steps_where_sgd_needs_thousands(tmp_path):
+    r = run("newton", tmp_path)
+    np.testing.assert_array_equal(r["theta0"], NOTEBOOK_THETA)
+    assert r["sgd"]["losses"][0] == pytest.approx(notebook_loss_numpy(NOTEBOOK_THETA), rel=1e-12)
+
+    # the Hessian, checked in the example and here, independently of the engine
+    H = np.array(r["hessian"])
+    assert H.shape == (29, 29)
+    assert r["symmetry_error"] < 1e-12 and r["fd_error"] < 1e-6
+    np.testing.assert_allclose(H, H.T, rtol=0, atol=1e-12)
+    numeric = second_differences(notebook_loss_numpy, NOTEBOOK_THETA)
+    np.testing.assert_allclose(H, numeric, rtol=0, atol=1e-5 * np.abs(H).max())
+    assert np.linalg.eigvalsh(H)[0] < -1  # indefinite: why the step is damped
+
+    newton, sgd = r["newton"]["losses"], r["sgd"]["losses"]
+    assert len(newton) <= 20 and newton[-1] < 1e-12
+    assert notebook_loss_numpy(np.array(r["newton"]["theta"])) < 1e-12
+    assert all(b < a for a, b in zip(newton, newton[1:]))  # every accepted step lowers the loss
+    # SGD at the notebook's rate, the same number of epochs as Newton's steps: nowhere near
+    assert min(sgd[:len(newton)]) > 1e-3
+    assert min(sgd) > 1e-6  # quick mode: 2000 epochs do not reach 1e-6 ...
+    reached = r["reached"]
+    assert reached["1e-06"]["newton"] <= 15 and reached["1e-06"]["sgd"] is None
+    assert reached["0.0001"]["sgd"] > 100 * reached["0.0001"]["newton"]  # ... nor 1e-4 soon
+    assert_figure(r, tmp_path, "newton.png")
+
+
+def test_newton_hessian_matches_torch():
+    torch = pytest.importorskip("torch")
+    newton = load_example("newton")
+    _, g, H = newton.gradient_and_hessian(NOTEBOOK_THETA)
+
+    def loss(theta):
+        W_x, W_h, W_y = theta[:4], theta[4:20].reshape(4, 4), theta[20:24]
+        b_h, b_y = theta[24:28], theta[28]
+        h, total = torch.zeros(4, dtype=theta.dtype), 0.0
+        for x, target in zip([0.1, 0.2, 0.3], [0.2, 0.3, 0.4]):
+            h = torch.tanh(W_x * x + W_h @ h + b_h)
+            total = total + (W_y @ h + b_y - target) ** 2
+        return total / 3
+
+    theta = torch.tensor(NOTEBOOK_THETA, dtype=torch.float64)
+    expected = torch.autograd.functional.hessian(loss, theta).numpy()
+    np.testing.assert_allclose(H, expected, rtol=0, atol=1e-10)
+    expected_g = torch.func.grad(loss)(theta).numpy()
+    np.testing.assert_allclose(g, expected_g, rtol=0, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- jacobian_penalty
+
+
+def test_jacobian_penalty_keeps_the_gradient_alive_through_time(tmp_path):
+    r = run("jacobian_penalty", tmp_path)
+    assert r["length"] == 20
+    check = r["check"]
+    assert check["vjp_error"] < 1e-12 and check["recompute_error"] < 1e-12
+    assert check["penalty_grad_rel_error"] < 1e-5
+    without, with_ = r["runs"]["without the penalty"], r["runs"]["with the penalty"]
+    assert without["flow_before"] == with_["flow_before"]  # the same initialization
+    assert without["curve"][0] == with_["curve"][0]  # and the same first batch
+    # untrained, each step back multiplies by W_hh^T diag(1 - h^2), of norm about 0.6:
+    # about 0.6**19 of the gradient reaches t = 0; training without the penalty keeps it tiny
+    assert without["ratio_before"] < 1e-2 and without["ratio_after"] < 1e-4
+    flow = np.array(without["flow_after"])
+    assert np.all(np.diff(flow) > 0)  # shrinking at every step back
+    # with the penalty each J_t^T keeps a random unit vector's length, and the gradient
+    # arrives at t = 0 at its size at t = T-1, within a factor of 10 at every step
+    assert 0.8 < np.mean(with_["jacobian_sq_norms"][-20:]) < 1.2
+    assert np.mean(without["jacobian_sq_norms"][-20:]) < 0.6
+    flow = np.array(with_["flow_after"])
+    assert 0.1 < with_["ratio_after"] < 10
+    assert flow.max() / flow.min() < 10
+    assert with_["ratio_after"] > 1e4 * without["ratio_after"]
+    for run_ in (without, with_):
+        assert run_["ratio_after"] == pytest.approx(run_["flow_after"][0] / run_["flow_after"][-1])
+        assert run_["test_mse"] < 0.25 and len(run_["curve"]) == r["steps"]
+    assert_figure(r, tmp_path, "jacobian_penalty.png")
+
+
+def test_jacobian_penalty_and_its_gradient_match_numpy():
+    jp = load_example("jacobian_penalty")
+    import tinygrad_rnn as tr
+
+    tr.manual_seed(3)
+    model = jp.Adder(5).double()
+    rnn = model.rnn
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((6, 3, 2))
+    u = jp.random_unit_vectors(rng, (6, 3, 5))
+    W_ih, W_hh = rnn.weight_ih_l0.data, rnn.weight_hh_l0.data
+    b = rnn.bias_ih_l0.data + rnn.bias_hh_l0.data
+
+    def states_of(W):  # the tanh RNN in numpy: h_t = tanh(x_t W_ih^T + h_(t-1) W^T + b)
+        h, hs = np.zeros((3, 5)), []
+        for x_t in x:
+            h = np.tanh(x_t @ W_ih.T + h @ W.T + b)
+            hs.append(h)
+        return np.stack(hs)
+
+    states = states_of(W_hh)
+    with tr.no_grad():
+        _, out = model(x)
+    np.testing.assert_allclose(out.data, states, atol=1e-14)
+
+    def penalty_numpy(W):  # the states held fixed; J_t^T u = W^T ((1 - h_t^2) u)
+        prev = np.concatenate([np.zeros((1, 3, 5)), states[:-1]])
+        h = np.tanh(x @ W_ih.T + prev @ W.T + b)
+        vjp = ((1 - h ** 2) * u) @ W
+        return np.mean(((vjp ** 2).sum(-1) - 1) ** 2)
+
+    penalty, _ = jp.jacobian_penalty(rnn, x, states, u)
+    assert penalty.item() == pytest.approx(penalty_numpy(W_hh), rel=1e-12)
+    (g,) = tr.grad(penalty, rnn.weight_hh_l0)
+    eps, numeric = 1e-6, np.zeros_like(W_hh)
+    for index in np.ndindex(*W_hh.shape):
+        E = np.zeros_like(W_hh)
+        E[index] = eps
+        numeric[index] = (penalty_numpy(W_hh + E) - penalty_numpy(W_hh - E)) / (2 * eps)
+    np.testing.assert_allclose(g.data, numeric, rtol=1e-6, atol=1e-9)
