@@ -95,9 +95,12 @@ def _argnums(where: str, argnums: Any, n_args: int) -> tuple[int, ...]:
 
 def _with_args(func: Callable[..., Any], args: Sequence[Any],
                nums: tuple[int, ...]) -> Callable[..., Any]:
-    """``func`` as a function of the arguments at ``nums`` alone, the others fixed."""
+    """``func`` as a function of the arguments at ``nums`` alone, the others fixed (a
+    numpy array among them as a Tensor; numbers and other objects as they are)."""
+    fixed = [Tensor(a) if isinstance(a, np.ndarray) else a for a in args]
+
     def partial(*chosen: Any) -> Any:
-        full = list(args)
+        full = list(fixed)
         for a, value in zip(nums, chosen):
             full[a] = value
         return func(*full)
