@@ -16,6 +16,8 @@ from .gradcheck import GradcheckError, GradcheckReport, gradcheck, gradcheck_rep
 from .tensor import grad  # issue 17: gradients of gradients (and Tensor.backward(create_graph=))
 from .gradcheck import gradgradcheck, gradgradcheck_report
 from .autograd import NotTwiceDifferentiableError
+from . import func  # issue 17: tr.func (vjp, jvp, jacrev, jacfwd, hessian, hvp, grad)
+from .autograd import NotForwardDifferentiableError
 from . import functional, optim
 from .serialization import load, save
 from . import nn
@@ -39,4 +41,5 @@ __all__ = [
     "functional", "optim", "save", "load", "layercheck", "gradcheck_layer",
     "nn", "replay", "trace", "viz", "plots",
     "grad", "gradgradcheck", "gradgradcheck_report", "NotTwiceDifferentiableError",
+    "func", "NotForwardDifferentiableError",
 ]

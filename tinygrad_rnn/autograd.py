@@ -27,6 +27,7 @@ import linecache
 import os
 import sys
 import threading
+import weakref
 from collections.abc import Callable
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
@@ -54,13 +55,15 @@ class Modes:
     thread's Modes once per op (one thread-local lookup), then plain slots.
     """
 
-    __slots__ = ("grad_enabled", "op_log", "anomaly", "check_nan")
+    __slots__ = ("grad_enabled", "op_log", "anomaly", "check_nan", "forward_levels")
 
     def __init__(self) -> None:
         self.grad_enabled = True
         self.op_log: list | None = None  # a list while noting_ops() runs
         self.anomaly = False  # inside detect_anomaly()
         self.check_nan = True  # ... and checking values for nan and inf
+        # inside tr.func.jvp: its ForwardLevels, outermost first (forward mode, below)
+        self.forward_levels: tuple[ForwardLevel, ...] | None = None
 
 
 class _PerThread(threading.local):
@@ -332,8 +335,6 @@ class Function:
             raise _shape_error(cls, inputs, err) from None
         modes = _per_thread.modes  # this thread's, read once
         node = ctx if modes.grad_enabled and ctx.record(inputs, out) else None
-        if node is None:
-            ctx.saved_tensors = ()  # nothing will call backward: let the arrays go now
         if modes.anomaly:  # inside detect_anomaly(): the values checked, the line noted
             _watch_forward(cls, inputs, out, node, modes.check_nan)
         make = inputs[0]._from_op
@@ -349,6 +350,10 @@ class Function:
                     node.scalar_output_id = id(out)
         if modes.op_log is not None:
             modes.op_log.append((cls, inputs, params, result))
+        if modes.forward_levels is not None:  # inside tr.func.jvp: tangents carried too
+            carry_tangents(cls, ctx, inputs, params, out, result, modes)
+        if node is None:
+            ctx.saved_tensors = ()  # nothing will call backward: let the arrays go now
         return result
 
 
@@ -771,6 +776,151 @@ def _graph_conform(node: Context, shape: tuple, dtype: np.dtype, g: Any,
     return g
 
 
+# --------------------------------------------------------------------------- forward mode
+# Inside tr.func.jvp (func.py), every op carries tangents as well as values: after its
+# forward, ``apply`` calls ``carry_tangents``, which runs the op's own forward-mode rule,
+# its static ``jvp(ctx, *tangents)``, on the inputs' tangents, and notes the result as the
+# tangent of the op's output. One forward pass, no backward. A tangent belongs to a
+# ForwardLevel (one per jvp call; nested calls stack them), and is kept by the id of the
+# array it is the tangent of, so that every Tensor over that array shares it (a backward
+# under create_graph shows its saved arrays as new Tensors over them: forward over
+# reverse needs no more). Outside jvp, apply reads one slot of the modes it reads anyway.
+
+
+class NotForwardDifferentiableError(RuntimeError):
+    """tr.func.jvp (or jacfwd, hessian, hvp) through an op that has no forward-mode rule."""
+
+
+class ForwardLevel:
+    """One ``tr.func.jvp`` call: the tangent (a Tensor) of each array computed inside it,
+    keyed by the array's id. An entry leaves with its array (a weak reference's callback
+    drops it), so the tangents live as long as the values they belong to, no longer."""
+
+    __slots__ = ("tangents", "__weakref__")
+
+    def __init__(self) -> None:
+        self.tangents: dict[int, tuple[weakref.ref, Tensor]] = {}
+
+    def tangent(self, t: Tensor) -> Tensor | None:
+        """The tangent of ``t`` at this level (None: none, a zero tangent)."""
+        entry = self.tangents.get(id(t.data))
+        return None if entry is None else entry[1]
+
+    def set_tangent(self, t: Tensor, tangent: Tensor) -> None:
+        key, level = id(t.data), weakref.ref(self)
+
+        def forget(_: object) -> None:  # the array is gone (a later one may take its id)
+            alive = level()
+            if alive is not None:
+                alive.tangents.pop(key, None)
+
+        self.tangents[key] = (weakref.ref(t.data, forget), tangent)
+
+
+def forward_levels() -> tuple[ForwardLevel, ...]:
+    """This thread's jvp levels, outermost first (empty outside tr.func.jvp)."""
+    return _per_thread.modes.forward_levels or ()
+
+
+@contextlib.contextmanager
+def forward_level() -> Any:
+    """A new innermost jvp level for the block (what ``tr.func.jvp`` runs its function in)."""
+    modes = _per_thread.modes
+    previous = modes.forward_levels
+    level = ForwardLevel()
+    modes.forward_levels = (previous or ()) + (level,)
+    try:
+        yield level
+    finally:
+        modes.forward_levels = previous
+
+
+def carry_tangents(fn: type[Function], ctx: Context, inputs: tuple[Tensor, ...],
+                   params: dict[str, Any], out: Any, result: Any, modes: Modes) -> None:
+    """After ``fn``'s forward made ``result`` (from forward's ``out``): at each jvp level,
+    outermost first, the outputs' tangents by the op's ``jvp`` rule. A level's rule runs
+    with only the levels outside it active, on Tensors, so that its own ops carry the
+    outer levels' tangents (jvp of jvp), and are recorded when a gradient is wanted
+    (reverse over forward). The saved arrays the rule reads are shown to it as the input
+    and output Tensors they are; ``ctx.jvp_params`` holds apply's keyword parameters and
+    ``ctx.jvp_inputs`` the input Tensors (for their shapes)."""
+    levels = modes.forward_levels
+    assert levels is not None
+    outputs = result if type(result) is tuple else (result,)
+    for depth, level in enumerate(levels):
+        tangents = [level.tangent(t) for t in inputs]
+        if not fn.differentiable or all(t is None for t in tangents):
+            continue
+        rule = getattr(fn, "jvp", None)
+        if rule is None:
+            raise _no_forward_rule(fn)
+        saved, op_log = ctx.saved_tensors, modes.op_log
+        ctx.saved_tensors = tuple(_as_primal(s, inputs, out, outputs) for s in saved)
+        ctx.jvp_params, ctx.jvp_inputs = params, inputs
+        modes.forward_levels, modes.op_log = levels[:depth] or None, None
+        try:  # (op_log off: a step being recorded for replay must not note the rule's ops)
+            out_tangents = rule(ctx, *tangents)
+        finally:
+            ctx.saved_tensors, modes.forward_levels, modes.op_log = saved, levels, op_log
+            del ctx.jvp_params, ctx.jvp_inputs
+        if type(out_tangents) is not tuple:
+            out_tangents = (out_tangents,)
+        if len(out_tangents) != len(outputs):
+            raise RuntimeError(f"{fn.__name__}.jvp returned {len(out_tangents)} tangents "
+                               f"for {len(outputs)} outputs")
+        for o, t in zip(outputs, out_tangents):
+            if t is not None:
+                level.set_tangent(o, _fitted_tangent(fn, o, t))
+
+
+def _as_primal(saved: Any, inputs: tuple[Tensor, ...], out: Any,
+               outputs: tuple[Tensor, ...]) -> Any:
+    """A saved value as a jvp rule sees it: an input's or output's array as that Tensor
+    (forward's numpy scalar output too); anything else as it is."""
+    if type(saved) is np.ndarray:
+        for t in inputs:
+            if t.data is saved:
+                return t
+        for o in outputs:
+            if o.data is saved:
+                return o
+    elif isinstance(saved, np.generic):  # a 0-d forward's output, before apply made it an array
+        forward_outputs = out if type(out) is tuple else (out,)
+        for o, f in zip(outputs, forward_outputs):
+            if f is saved:
+                return o
+    return saved
+
+
+def _fitted_tangent(fn: type[Function], output: Tensor, t: Any) -> Tensor:
+    """A rule's tangent as a Tensor of the output's shape and dtype (a tangent of a
+    broadcast input is expanded; an array a rule returned is a constant)."""
+    if not hasattr(t, "_from_op"):
+        t = output._constant(np.asarray(t))
+    if t.shape != output.shape:
+        try:
+            t = t.expand(output.shape)
+        except (ValueError, RuntimeError):
+            raise RuntimeError(f"{fn.__name__}.jvp returned a tangent of shape {t.shape} "
+                               f"for an output of shape {output.shape}") from None
+    if t.dtype != output.dtype:
+        t = t.to(output.dtype)
+    return cast(Any, t)
+
+
+def _no_forward_rule(fn: type[Function]) -> NotForwardDifferentiableError:
+    name = fn.__name__
+    hint = getattr(fn, "jvp_hint", None)
+    if hint is None and any(c.__name__ == "Scan" for c in fn.__mro__):
+        hint = ("a recurrent layer run as one Scan node has no forward-mode rule yet; run "
+                "its forward op by op, inside `with tr.replay.disabled():`")
+    return NotForwardDifferentiableError(
+        f"jvp: {name} has no forward-mode rule (a static jvp method) yet: "
+        + (hint or "write one next to its backward, jvp(ctx, *tangents) returning the "
+                   "tangent of the output (docs/engine.md, \"Forward mode\")"))
+
+
+
 # --------------------------------------------------------------------------- anomaly mode
 # Inside detect_anomaly() (this thread only), apply calls _watch_forward for every op and
 # backward calls each node's backward through _watched_backward. Outside it, neither runs:
@@ -991,6 +1141,8 @@ _ENGINE_FIELDS = {
     "tuple_output": "whether forward returned a tuple", "retained": "retain_grad()'s tensors",
     "names": "the outputs' names", "output_ids": "which saved array is which (create_graph)",
     "made_at": "the line that made the node (detect_anomaly)",
+    "jvp_params": "apply's keyword parameters (forward mode)",
+    "jvp_inputs": "the input Tensors (forward mode)",
 }
 
 

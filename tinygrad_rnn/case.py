@@ -227,6 +227,13 @@ class OpCase:
         fns = [getattr(ops, name) for name in self.functions]
         return bool(fns) and all(f.twice_differentiable or not f.differentiable for f in fns)
 
+    def has_jvp(self) -> bool:
+        """Do all the ops it exercises have a forward-mode rule (a static ``jvp``; issue 17,
+        tr.func.jvp), or pass no gradient at all? False for a case naming none."""
+        from . import ops
+        fns = [getattr(ops, name) for name in self.functions]
+        return bool(fns) and all(hasattr(f, "jvp") or not f.differentiable for f in fns)
+
     def requires_grad(self, i: int) -> bool:
         return self.grad_inputs is None or i in self.grad_inputs
 

@@ -66,11 +66,61 @@ def _on_graph(value: Any) -> bool:
     return type(value) is not np.ndarray and hasattr(value, "_from_op")  # (arrays: one test)
 
 
+# --------------------------------------------------------------------------- forward mode
+# Each op's jvp(ctx, *tangents) (tr.func.jvp; docs/engine.md, "Forward mode") gets one
+# tangent per input, None for an input without one, after forward ran, and returns the
+# output's tangent. It reads what forward saved, shown to it as the input and output
+# Tensors they are, and ``ctx.jvp_params`` (apply's keyword parameters). Like the
+# backwards, the rules are written with operators and numpy functions, which Tensors
+# take too: the tangents are Tensors, so jvp of jvp and jvp of a gradient work.
+# An elementwise op's Jacobian is diagonal, J = J^T, so its rule is its own backward.
+
+
+def _plus(*terms: Any) -> Any:
+    """The sum of the terms that are not None (None if none is): a tangent's parts."""
+    total = None
+    for term in terms:
+        if term is not None:
+            total = term if total is None else total + term
+    return total
+
+
+def _linear_jvp(ctx: Context, *tangents: Any) -> Any:
+    """An op linear in its inputs (sum, reshape, getitem, concat, ...): its tangent is the
+    op itself applied to the tangents (zeros for an input without one)."""
+    filled = [t if t is not None else x._constant(np.zeros(x.shape, x.dtype))
+              for t, x in zip(tangents, ctx.jvp_inputs)]
+    return ctx.fn.apply(*filled, **ctx.jvp_params)
+
+
+def _with_needs(ctx: Context, needs: tuple[bool, ...], call: Any) -> Any:
+    """``call()`` (an op's backward) with ``ctx.needs_input_grad`` set to ``needs`` for it."""
+    previous = getattr(ctx, "needs_input_grad", None)
+    ctx.needs_input_grad = needs
+    try:
+        return call()
+    finally:
+        if previous is None:
+            del ctx.needs_input_grad
+        else:
+            ctx.needs_input_grad = previous
+
+
+def _jvp_by_shares(ctx: Context, *tangents: Any) -> Any:
+    """The tangent of an op whose output is, element by element, one of its inputs (or
+    their mean at a tie: clamp, maximum, minimum): each input's share of an element is
+    what its backward gives for grad = 1, so t_out = sum of share * tangent."""
+    needs = tuple(t is not None for t in tangents)
+    shares = _with_needs(ctx, needs, lambda: ctx.fn.backward(ctx, 1.0))
+    return _plus(*[None if t is None else t * s for t, s in zip(tangents, shares)])
+
+
 # --------------------------------------------------------------------------- arithmetic
 
 
 class Add(Function):
-    """out = x + y.   dx = grad,  dy = grad."""
+    """out = x + y.   dx = grad,  dy = grad.
+    tangent (forward mode): t_out = t_x + t_y."""
 
     twice_differentiable = True
 
@@ -84,9 +134,14 @@ class Add(Function):
     def backward(ctx: Context, grad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return grad, grad
 
+    @staticmethod
+    def jvp(ctx: Context, t_x: Any, t_y: Any) -> Any:
+        return _plus(t_x, t_y)
+
 
 class Sub(Function):
-    """out = x - y.   dx = grad,  dy = -grad."""
+    """out = x - y.   dx = grad,  dy = -grad.
+    tangent (forward mode): t_out = t_x - t_y."""
 
     twice_differentiable = True
 
@@ -100,9 +155,14 @@ class Sub(Function):
     def backward(ctx: Context, grad: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         return grad, (-grad if ctx.needs_input_grad[1] else None)
 
+    @staticmethod
+    def jvp(ctx: Context, t_x: Any, t_y: Any) -> Any:
+        return _plus(t_x, None if t_y is None else -t_y)
+
 
 class Mul(Function):
-    """out = x * y.   dx = grad * y,  dy = grad * x."""
+    """out = x * y.   dx = grad * y,  dy = grad * x.
+    tangent (forward mode): t_out = t_x * y + x * t_y."""
 
     twice_differentiable = True
 
@@ -119,9 +179,15 @@ class Mul(Function):
         need_x, need_y = ctx.needs_input_grad
         return (grad * y if need_x else None), (grad * x if need_y else None)
 
+    @staticmethod
+    def jvp(ctx: Context, t_x: Any, t_y: Any) -> Any:
+        x, y = ctx.saved_tensors
+        return _plus(None if t_x is None else t_x * y, None if t_y is None else x * t_y)
+
 
 class Div(Function):
-    """out = x / y.   dx = grad / y,  dy = -grad * out / y."""
+    """out = x / y.   dx = grad / y,  dy = -grad * out / y.
+    tangent (forward mode): t_out = (t_x - out * t_y) / y."""
 
     twice_differentiable = True
 
@@ -139,9 +205,15 @@ class Div(Function):
         dx = grad / y
         return dx, (-dx * out if ctx.needs_input_grad[1] else None)
 
+    @staticmethod
+    def jvp(ctx: Context, t_x: Any, t_y: Any) -> Any:
+        y, out = ctx.saved_tensors
+        return _plus(t_x, None if t_y is None else -(out * t_y)) / y
+
 
 class Neg(Function):
-    """out = -x.   dx = -grad."""
+    """out = -x.   dx = -grad.
+    tangent (forward mode): t_out = -t_x."""
 
     twice_differentiable = True
 
@@ -153,10 +225,13 @@ class Neg(Function):
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
         return -grad
 
+    jvp = staticmethod(_linear_jvp)
+
 
 class Pow(Function):
     """out = x ** p for a number p.   dx = grad * p * x ** (p - 1)  (0 for p = 0, as torch,
-    also at x = 0 where the formula reads 0 * inf)."""
+    also at x = 0 where the formula reads 0 * inf).
+    tangent (forward mode): t_out = t_x * p * x ** (p - 1)  (0 for p = 0)."""
 
     twice_differentiable = True
 
@@ -176,6 +251,10 @@ class Pow(Function):
             return np.zeros_like(grad * x)
         return grad * (p * x ** (p - 1.0))
 
+    @staticmethod
+    def jvp(ctx: Context, t_x: Any) -> Any:
+        return Pow.backward(ctx, t_x)  # (the derivative is a number per element: the same)
+
 
 class Matmul(Function):
     """out = x @ y, numpy's matmul: 1-D, 2-D, or batched with broadcast batch axes.
@@ -183,7 +262,8 @@ class Matmul(Function):
     For 2-D x (n, k) and y (k, m):  dx = grad @ y^T,  dy = x^T @ grad.
     A 1-D x is a row (1, k) and a 1-D y a column (k, 1) for the same formulas,
     and the added axis is dropped again; batch axes are summed by the engine.
-    """
+
+    tangent (forward mode): t_out = t_x @ y + x @ t_y."""
 
     twice_differentiable = True
 
@@ -224,6 +304,11 @@ class Matmul(Function):
                 dy = dy[..., 0]
         return dx, dy
 
+    @staticmethod
+    def jvp(ctx: Context, t_x: Any, t_y: Any) -> Any:
+        x, y = ctx.saved_tensors
+        return _plus(None if t_x is None else t_x @ y, None if t_y is None else x @ t_y)
+
 
 class Addmm(Function):
     """out = input + mat1 @ mat2, for 2-D mat1 (n, k) and mat2 (k, m); input broadcasts
@@ -232,7 +317,8 @@ class Addmm(Function):
     One node where ``input + mat1 @ mat2`` makes two, for the sum a recurrent
     step computes at every time step (xp + h W_hh^T) and a linear layer once
     (bias + x W^T).
-    """
+
+    tangent (forward mode): t_out = t_input + t_mat1 @ mat2 + mat1 @ t_mat2."""
 
     twice_differentiable = True
 
@@ -260,6 +346,12 @@ class Addmm(Function):
         return (grad, grad @ mat2.T if need_mat1 else None,
                 mat1.T @ grad if need_mat2 else None)
 
+    @staticmethod
+    def jvp(ctx: Context, t_input: Any, t_mat1: Any, t_mat2: Any) -> Any:
+        mat1, mat2 = ctx.saved_tensors
+        return _plus(t_input, None if t_mat1 is None else t_mat1 @ mat2,
+                     None if t_mat2 is None else mat1 @ t_mat2)
+
 
 class Addcmul(Function):
     """out = input + value * tensor1 * tensor2 for a number value, 1 by default
@@ -268,7 +360,9 @@ class Addcmul(Function):
 
     One node where ``input + tensor1 * tensor2`` makes two: an LSTM's
     c' = f * c + i * g, a GRU's x_n + r * h_n.
-    """
+
+    tangent (forward mode):
+    t_out = t_input + value * (t_tensor1 * tensor2 + tensor1 * t_tensor2)."""
 
     twice_differentiable = True
 
@@ -288,6 +382,15 @@ class Addcmul(Function):
         return (grad, scaled * tensor2 if need_1 else None,
                 scaled * tensor1 if need_2 else None)
 
+    @staticmethod
+    def jvp(ctx: Context, t_input: Any, t_tensor1: Any, t_tensor2: Any) -> Any:
+        tensor1, tensor2, value = ctx.saved_tensors
+        product = _plus(None if t_tensor1 is None else t_tensor1 * tensor2,
+                        None if t_tensor2 is None else tensor1 * t_tensor2)
+        if product is not None and value != 1:
+            product = product * value
+        return _plus(t_input, product)
+
 
 class Lerp(Function):
     """out = start + weight * (end - start)   (torch.lerp; weight a tensor or a number).
@@ -297,7 +400,9 @@ class Lerp(Function):
     form torch's GRU kernel computes. (torch.lerp itself switches to
     end - (end - start) * (1 - weight) where weight >= 0.5, which may differ in
     the last bit; this op keeps the one formula, the GRU's.)
-    """
+
+    tangent (forward mode):
+    t_out = t_start * (1 - weight) + t_end * weight + t_weight * (end - start)."""
 
     twice_differentiable = True
 
@@ -318,6 +423,13 @@ class Lerp(Function):
                 grad * weight if need_end else None,
                 grad * (end - start) if need_weight else None)
 
+    @staticmethod
+    def jvp(ctx: Context, t_start: Any, t_end: Any, t_weight: Any) -> Any:
+        start, end, weight = ctx.saved_tensors
+        return _plus(None if t_start is None else t_start * (1.0 - weight),
+                     None if t_end is None else t_end * weight,
+                     None if t_weight is None else t_weight * (end - start))
+
 
 class Linear(Function):
     """out = x @ weight^T + bias for x (*, in), weight (out, in), bias (out,) or no bias
@@ -326,7 +438,8 @@ class Linear(Function):
 
     One node where ``reshape``, ``.T``, ``addmm`` and ``reshape`` make four: a
     sequence layer's input projection of every time step, and a cell's.
-    """
+
+    tangent (forward mode): t_out = t_x @ weight^T + x @ t_weight^T + t_bias."""
 
     twice_differentiable = True
 
@@ -358,6 +471,12 @@ class Linear(Function):
             return dx, dweight
         return dx, dweight, np.add.reduce(grad_rows, axis=0) if ctx.needs_input_grad[2] else None
 
+    @staticmethod
+    def jvp(ctx: Context, t_x: Any, t_weight: Any, t_bias: Any = None) -> Any:
+        x, weight = ctx.saved_tensors
+        return _plus(None if t_x is None else Linear.apply(t_x, weight),
+                     None if t_weight is None else Linear.apply(x, t_weight), t_bias)
+
 
 def _rows(x: np.ndarray) -> np.ndarray:
     """x (*, in) as a matrix of rows (n, in): all leading axes as one. Linear saves x, not
@@ -384,7 +503,8 @@ def _check_linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) ->
 
 
 class Exp(Function):
-    """out = exp(x).   dx = grad * out."""
+    """out = exp(x).   dx = grad * out.
+    tangent (forward mode): t_out = t_x * out."""
 
     twice_differentiable = True
 
@@ -399,9 +519,14 @@ class Exp(Function):
         (out,) = ctx.saved_tensors
         return grad * out
 
+    @staticmethod
+    def jvp(ctx: Context, t_x: Any) -> Any:
+        return Exp.backward(ctx, t_x)
+
 
 class Log(Function):
-    """out = log(x)  (natural log).   dx = grad / x."""
+    """out = log(x)  (natural log).   dx = grad / x.
+    tangent (forward mode): t_out = t_x / x."""
 
     twice_differentiable = True
 
@@ -415,9 +540,14 @@ class Log(Function):
         (x,) = ctx.saved_tensors
         return grad / x
 
+    @staticmethod
+    def jvp(ctx: Context, t_x: Any) -> Any:
+        return Log.backward(ctx, t_x)
+
 
 class Tanh(Function):
-    """out = tanh(x).   dx = grad * (1 - out**2)   (uses the saved output)."""
+    """out = tanh(x).   dx = grad * (1 - out**2)   (uses the saved output).
+    tangent (forward mode): t_out = t_x * (1 - out**2)."""
 
     twice_differentiable = True
 
@@ -432,6 +562,10 @@ class Tanh(Function):
         (out,) = ctx.saved_tensors
         return grad * (1.0 - out * out)
 
+    @staticmethod
+    def jvp(ctx: Context, t_x: Any) -> Any:
+        return Tanh.backward(ctx, t_x)
+
 
 class Sigmoid(Function):
     """out = 1 / (1 + exp(-x)).   dx = grad * out * (1 - out).
@@ -441,7 +575,8 @@ class Sigmoid(Function):
     -87 in float32) exp(-x) would overflow with a warning, so there the slower
     form from exp(-|x|), which never overflows, takes over: |x| > 700 gives 0
     or 1 without a warning and tiny outputs keep full relative precision.
-    """
+
+    tangent (forward mode): t_out = t_x * out * (1 - out)."""
 
     twice_differentiable = True
 
@@ -461,6 +596,10 @@ class Sigmoid(Function):
         (out,) = ctx.saved_tensors
         return grad * (out * (1.0 - out))
 
+    @staticmethod
+    def jvp(ctx: Context, t_x: Any) -> Any:
+        return Sigmoid.backward(ctx, t_x)
+
 
 @functools.cache
 def _normal_exp_floor(dtype: np.dtype) -> float:
@@ -469,7 +608,8 @@ def _normal_exp_floor(dtype: np.dtype) -> float:
 
 
 class Relu(Function):
-    """out = max(x, 0).   dx = grad where x > 0, else 0  (0 at x = 0, as torch)."""
+    """out = max(x, 0).   dx = grad where x > 0, else 0  (0 at x = 0, as torch).
+    tangent (forward mode): t_out = t_x where x > 0, else 0."""
 
     twice_differentiable = True
 
@@ -483,6 +623,10 @@ class Relu(Function):
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
         (out,) = ctx.saved_tensors
         return grad * (out > 0)
+
+    @staticmethod
+    def jvp(ctx: Context, t_x: Any) -> Any:
+        return Relu.backward(ctx, t_x)
 
 
 # ---- activations of issue 15 (ops-func)
@@ -523,7 +667,8 @@ class LeakyRelu(Function):
     """out = x where x > 0, else negative_slope * x.
 
     dx = grad where x > 0, else negative_slope * grad  (negative_slope at x = 0, as torch).
-    """
+
+    tangent (forward mode): t_out = t_x where x > 0, else negative_slope * t_x."""
 
     twice_differentiable = True
 
@@ -538,6 +683,10 @@ class LeakyRelu(Function):
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
         (positive,) = ctx.saved_tensors
         return np.where(positive, grad, grad * ctx.negative_slope)
+
+    @staticmethod
+    def jvp(ctx: Context, t_x: Any) -> Any:
+        return LeakyRelu.backward(ctx, t_x)
 
 
 class Elu(Function):
@@ -677,7 +826,8 @@ def _sign(x: np.ndarray) -> np.ndarray:
 
 
 class Abs(Function):
-    """out = |x|.   dx = grad * sign(x)  (0 at x = 0 and at nan, as torch)."""
+    """out = |x|.   dx = grad * sign(x)  (0 at x = 0 and at nan, as torch).
+    tangent (forward mode): t_out = t_x * sign(x)."""
 
     twice_differentiable = True
 
@@ -691,10 +841,15 @@ class Abs(Function):
         (x,) = ctx.saved_tensors
         return grad * _sign(x)
 
+    @staticmethod
+    def jvp(ctx: Context, t_x: Any) -> Any:
+        return Abs.backward(ctx, t_x)
+
 
 class Sign(Function):
     """out = -1, 0 or 1 by the sign of x (0 at nan, as torch).   dx = 0: the output
-    requires grad as torch's does, and its gradient is zero everywhere."""
+    requires grad as torch's does, and its gradient is zero everywhere.
+    tangent (forward mode): t_out = 0."""
 
     twice_differentiable = True
 
@@ -706,6 +861,10 @@ class Sign(Function):
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
         return np.zeros_like(grad)
 
+    @staticmethod
+    def jvp(ctx: Context, t_x: Any) -> Any:
+        return np.zeros_like(t_x)
+
 
 class Clamp(Function):
     """out = min(max(x, min), max) (torch.clamp), the bounds ``*bounds``: min then max,
@@ -715,7 +874,10 @@ class Clamp(Function):
     dx = grad where min <= x <= max (the bounds included), else 0;
     dmin = grad where x < min (and min < max when both are given), else 0;
     dmax = grad where x > max (or max < min when both are given), else 0   (as torch).
-    """
+
+    tangent (forward mode): t_out = t_x where min <= x <= max, t_min where x < min,
+    t_max where x > max
+    (ties and min > max as the gradients above)."""
 
     twice_differentiable = True
 
@@ -749,12 +911,15 @@ class Clamp(Function):
             grads[-1] = np.where(above if low is None else above | (high < low), grad, 0.0)
         return tuple(grads)
 
+    jvp = staticmethod(_jvp_by_shares)
+
 
 class Maximum(Function):
     """out = the larger of x and y, elementwise (torch.maximum; nan if either is).
     dx = grad where x > y, grad / 2 where x == y (a tie splits it, as torch), 0 where
     x < y;  dy the same with x and y swapped. (Where one is nan both get grad, as
-    torch's formula gives.)"""
+    torch's formula gives.)
+    tangent (forward mode): t_out = t_x where x > y, t_y where x < y, (t_x + t_y) / 2 at a tie."""
 
     twice_differentiable = True
 
@@ -770,11 +935,14 @@ class Maximum(Function):
         x, y = ctx.saved_tensors
         return _split_ties(ctx, grad, x, y, x < y, x > y)
 
+    jvp = staticmethod(_jvp_by_shares)
+
 
 class Minimum(Function):
     """out = the smaller of x and y, elementwise (torch.minimum; nan if either is).
     dx = grad where x < y, grad / 2 where x == y (a tie splits it, as torch), 0 where
-    x > y;  dy the same with x and y swapped."""
+    x > y;  dy the same with x and y swapped.
+    tangent (forward mode): t_out = t_x where x < y, t_y where x > y, (t_x + t_y) / 2 at a tie."""
 
     twice_differentiable = True
 
@@ -790,6 +958,8 @@ class Minimum(Function):
         x, y = ctx.saved_tensors
         return _split_ties(ctx, grad, x, y, x > y, x < y)
 
+    jvp = staticmethod(_jvp_by_shares)
+
 
 def _split_ties(ctx: Context, grad: np.ndarray, x: np.ndarray, y: np.ndarray,
                 x_loses: np.ndarray, y_loses: np.ndarray) -> tuple[np.ndarray | None, ...]:
@@ -803,7 +973,8 @@ def _split_ties(ctx: Context, grad: np.ndarray, x: np.ndarray, y: np.ndarray,
 class Where(Function):
     """out = x where condition, else y (torch.where; a boolean condition), broadcasting.
     dcondition: none (a boolean has no gradient);  dx = grad where condition, else 0;
-    dy = grad where not condition, else 0.   (Tensor.masked_fill is this op too.)"""
+    dy = grad where not condition, else 0.   (Tensor.masked_fill is this op too.)
+    tangent (forward mode): t_out = t_x where condition, else t_y."""
 
     twice_differentiable = True
 
@@ -821,6 +992,11 @@ class Where(Function):
         _, need_x, need_y = ctx.needs_input_grad
         return (None, np.where(condition, grad, 0.0) if need_x else None,
                 np.where(condition, 0.0, grad) if need_y else None)
+
+    @staticmethod
+    def jvp(ctx: Context, t_condition: Any, t_x: Any, t_y: Any) -> Any:
+        (condition,) = ctx.saved_tensors
+        return np.where(condition, 0.0 if t_x is None else t_x, 0.0 if t_y is None else t_y)
 
 
 class _WithoutGradient:
@@ -978,7 +1154,8 @@ class AllTrue(_WithoutGradient, Function):
 
 
 class Rsqrt(Function):
-    """out = 1 / sqrt(x).   dx = -grad * out**3 / 2   (uses the saved output)."""
+    """out = 1 / sqrt(x).   dx = -grad * out**3 / 2   (uses the saved output).
+    tangent (forward mode): t_out = -t_x * out**3 / 2."""
 
     twice_differentiable = True
 
@@ -993,9 +1170,14 @@ class Rsqrt(Function):
         (out,) = ctx.saved_tensors
         return -0.5 * grad * out ** 3
 
+    @staticmethod
+    def jvp(ctx: Context, t_x: Any) -> Any:
+        return Rsqrt.backward(ctx, t_x)
+
 
 class Sin(Function):
-    """out = sin(x).   dx = grad * cos(x)."""
+    """out = sin(x).   dx = grad * cos(x).
+    tangent (forward mode): t_out = t_x * cos(x)."""
 
     twice_differentiable = True
 
@@ -1009,9 +1191,14 @@ class Sin(Function):
         (x,) = ctx.saved_tensors
         return grad * np.cos(x)
 
+    @staticmethod
+    def jvp(ctx: Context, t_x: Any) -> Any:
+        return Sin.backward(ctx, t_x)
+
 
 class Cos(Function):
-    """out = cos(x).   dx = -grad * sin(x)."""
+    """out = cos(x).   dx = -grad * sin(x).
+    tangent (forward mode): t_out = -t_x * sin(x)."""
 
     twice_differentiable = True
 
@@ -1025,9 +1212,14 @@ class Cos(Function):
         (x,) = ctx.saved_tensors
         return grad * -np.sin(x)
 
+    @staticmethod
+    def jvp(ctx: Context, t_x: Any) -> Any:
+        return Cos.backward(ctx, t_x)
+
 
 class Log1p(Function):
-    """out = log(1 + x), accurate for tiny x.   dx = grad / (1 + x)."""
+    """out = log(1 + x), accurate for tiny x.   dx = grad / (1 + x).
+    tangent (forward mode): t_out = t_x / (1 + x)."""
 
     twice_differentiable = True
 
@@ -1041,9 +1233,14 @@ class Log1p(Function):
         (x,) = ctx.saved_tensors
         return grad / (x + 1.0)
 
+    @staticmethod
+    def jvp(ctx: Context, t_x: Any) -> Any:
+        return Log1p.backward(ctx, t_x)
+
 
 class Expm1(Function):
-    """out = exp(x) - 1, accurate for tiny x.   dx = grad * (out + 1)."""
+    """out = exp(x) - 1, accurate for tiny x.   dx = grad * (out + 1).
+    tangent (forward mode): t_out = t_x * (out + 1)."""
 
     twice_differentiable = True
 
@@ -1058,6 +1255,10 @@ class Expm1(Function):
         (out,) = ctx.saved_tensors
         return grad * (out + 1.0)
 
+    @staticmethod
+    def jvp(ctx: Context, t_x: Any) -> Any:
+        return Expm1.backward(ctx, t_x)
+
 
 class PowTensor(Function):
     """out = x ** y for a tensor exponent y (``x ** y``; ``2 ** x`` has x as y and the
@@ -1065,7 +1266,9 @@ class PowTensor(Function):
     dx = grad * y * x ** (y - 1), and 0 where y == 0;
     dy = grad * out * log(x), and 0 where x == 0 and y >= 0 (where x ** y is 0 or 1,
     although log(0) = -inf); nan where x < 0 (the log of a negative number).
-    """
+
+    tangent (forward mode): t_out = t_x * y * x ** (y - 1) + t_y * out * log(x)
+    (with dx's and dy's zeros)."""
 
     twice_differentiable = True
 
@@ -1089,6 +1292,12 @@ class PowTensor(Function):
             if need_y:
                 dy = grad * np.where((x == 0) & (y >= 0), 0.0, out * np.log(x))
         return dx, dy
+
+    @staticmethod
+    def jvp(ctx: Context, t_x: Any, t_y: Any) -> Any:
+        needs = (t_x is not None, t_y is not None)
+        d_x, d_y = _with_needs(ctx, needs, lambda: PowTensor.backward(ctx, np.float64(1.0)))
+        return _plus(None if t_x is None else t_x * d_x, None if t_y is None else t_y * d_y)
 
 
 # --------------------------------------------------------------------------- reductions
@@ -1116,7 +1325,8 @@ def _spread(grad: np.ndarray, kept_shape: tuple, shape: tuple) -> np.ndarray:
 
 
 class Sum(Function):
-    """out = x.sum(axis, keepdims).   dx = grad copied back along the summed axes."""
+    """out = x.sum(axis, keepdims).   dx = grad copied back along the summed axes.
+    tangent (forward mode): t_out = t_x summed the same way."""
 
     twice_differentiable = True
 
@@ -1130,6 +1340,8 @@ class Sum(Function):
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
         return _spread(grad, ctx.kept_shape, ctx.shape)
 
+    jvp = staticmethod(_linear_jvp)
+
 
 _FLOAT16 = np.dtype(np.float16)
 
@@ -1137,7 +1349,8 @@ _FLOAT16 = np.dtype(np.float16)
 class Mean(Function):
     """out = x.mean(axis, keepdims).   dx = grad / n copied back, n = elements averaged.
 
-    Averaging over an axis of length 0 gives nan and an empty dx, as torch."""
+    Averaging over an axis of length 0 gives nan and an empty dx, as torch.
+    tangent (forward mode): t_out = the mean of t_x, the same way."""
 
     twice_differentiable = True
 
@@ -1167,13 +1380,16 @@ class Mean(Function):
             return out
         return _spread(grad / ctx.count, ctx.kept_shape, ctx.shape)
 
+    jvp = staticmethod(_linear_jvp)
+
 
 # --------------------------------------------------------------------------- dtype
 
 
 class Cast(Function):
     """out = x in floating dtype ``dtype`` (torch's x.to(dtype), .float(), .double()).
-    dx = grad cast back to x's dtype.   (No copy when x already has ``dtype``.)"""
+    dx = grad cast back to x's dtype.   (No copy when x already has ``dtype``.)
+    tangent (forward mode): t_out = t_x cast to dtype."""
 
     twice_differentiable = True
 
@@ -1191,12 +1407,15 @@ class Cast(Function):
             return Cast.apply(grad, dtype=ctx.input_dtype)
         return grad.astype(ctx.input_dtype, copy=False)
 
+    jvp = staticmethod(_linear_jvp)
+
 
 # --------------------------------------------------------------------------- shape
 
 
 class Reshape(Function):
-    """out = x.reshape(shape).   dx = grad.reshape(x.shape)."""
+    """out = x.reshape(shape).   dx = grad.reshape(x.shape).
+    tangent (forward mode): t_out = t_x.reshape(shape)."""
 
     twice_differentiable = True
 
@@ -1213,9 +1432,12 @@ class Reshape(Function):
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
         return grad.reshape(ctx.shape)
 
+    jvp = staticmethod(_linear_jvp)
+
 
 class Transpose(Function):
-    """out = x.transpose(axes)  (axes=None reverses them).   dx = grad.transpose(inverse axes)."""
+    """out = x.transpose(axes)  (axes=None reverses them).   dx = grad.transpose(inverse axes).
+    tangent (forward mode): t_out = t_x.transpose(axes)."""
 
     twice_differentiable = True
 
@@ -1233,6 +1455,8 @@ class Transpose(Function):
             return Transpose.apply(grad, axes=None if inverse is None else tuple(inverse.tolist()))
         return grad.transpose(inverse)
 
+    jvp = staticmethod(_linear_jvp)
+
 
 def _is_advanced(index: Any) -> bool:
     """Does the index pick elements by integer/bool arrays (so picks may repeat)?"""
@@ -1245,7 +1469,8 @@ class GetItem(Function):
 
     With integer-array indices an element may be picked twice; then its
     gradients add (np.add.at), never overwrite.
-    """
+
+    tangent (forward mode): t_out = t_x[index]."""
 
     twice_differentiable = True
 
@@ -1260,6 +1485,8 @@ class GetItem(Function):
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
         return _placed(grad, ctx.index, ctx.shape, ctx.dtype)
+
+    jvp = staticmethod(_linear_jvp)
 
 
 def _placed(grad: np.ndarray, index: Any, shape: tuple, dtype: np.dtype) -> np.ndarray:
@@ -1278,7 +1505,8 @@ def _placed(grad: np.ndarray, index: Any, shape: tuple, dtype: np.dtype) -> np.n
 
 class PlaceAt(Function):
     """out = zeros of ``shape`` with x added at ``index``: GetItem's backward as an op,
-    for create_graph.   dx = grad[index]."""
+    for create_graph.   dx = grad[index].
+    tangent (forward mode): t_out = zeros with t_x added at index."""
 
     twice_differentiable = True
 
@@ -1291,6 +1519,8 @@ class PlaceAt(Function):
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
         return grad[ctx.index]
+
+    jvp = staticmethod(_linear_jvp)
 
 
 class Embedding(Function):
@@ -1323,7 +1553,8 @@ class Embedding(Function):
 
 
 class Concat(Function):
-    """out = concatenate([x1, x2, ...], axis).   dxi = the slice of grad where xi went."""
+    """out = concatenate([x1, x2, ...], axis).   dxi = the slice of grad where xi went.
+    tangent (forward mode): t_out = concatenate([t_x1, t_x2, ...], axis)."""
 
     twice_differentiable = True
 
@@ -1346,9 +1577,12 @@ class Concat(Function):
     def backward(ctx: Context, grad: np.ndarray) -> tuple[np.ndarray, ...]:
         return tuple(np.split(grad, ctx.bounds, axis=ctx.axis))
 
+    jvp = staticmethod(_linear_jvp)
+
 
 class Stack(Function):
-    """out = stack([x1, x2, ...], axis) along a new axis.   dxi = grad taken at i on that axis."""
+    """out = stack([x1, x2, ...], axis) along a new axis.   dxi = grad taken at i on that axis.
+    tangent (forward mode): t_out = stack([t_x1, t_x2, ...], axis)."""
 
     twice_differentiable = True
 
@@ -1365,6 +1599,8 @@ class Stack(Function):
     def backward(ctx: Context, grad: np.ndarray) -> tuple[np.ndarray, ...]:
         return _unstack(grad, ctx.axis)
 
+    jvp = staticmethod(_linear_jvp)
+
 
 class Split(Function):
     """outs = parts of x along axis, of the given sizes (one node, several outputs).
@@ -1373,7 +1609,8 @@ class Split(Function):
     that add up to x.shape[axis].   dx = concatenate(grads, axis).
     A part that would be a strided view (a slice across the last axis) is a copy
     (torch gives views; the values are the same, and nothing writes into them).
-    """
+
+    tangent (forward mode): t_outs = the parts of t_x."""
 
     twice_differentiable = True
 
@@ -1414,13 +1651,16 @@ class Split(Function):
     def backward(ctx: Context, grads: tuple[np.ndarray, ...]) -> np.ndarray:
         return np.concatenate(grads, axis=ctx.axis)
 
+    jvp = staticmethod(_linear_jvp)
+
 
 class Unbind(Function):
     """outs = x[0], x[1], ... along axis (one node).   dx = stack(grads, axis).
 
     One node instead of one getitem per slice keeps backward linear in the
     number of slices: each getitem would allocate a zero array of x's full size.
-    """
+
+    tangent (forward mode): t_outs = t_x[0], t_x[1], ... along axis."""
 
     twice_differentiable = True
 
@@ -1432,6 +1672,8 @@ class Unbind(Function):
     @staticmethod
     def backward(ctx: Context, grads: tuple[np.ndarray, ...]) -> np.ndarray:
         return _stack(grads, ctx.axis)
+
+    jvp = staticmethod(_linear_jvp)
 
 
 # Along axis 0 (every time step of a sequence), np.array and iteration do what np.stack
@@ -1687,7 +1929,8 @@ class Cumsum(Function):
 class Expand(Function):
     """out = x broadcast to ``shape`` (as torch.expand: new leading axes, axes of size 1
     repeated; a read-only view, as torch's expand is a view).
-    dx = grad summed over the new axes and the repeated ones."""
+    dx = grad summed over the new axes and the repeated ones.
+    tangent (forward mode): t_out = t_x broadcast to shape."""
 
     twice_differentiable = True
 
@@ -1700,6 +1943,8 @@ class Expand(Function):
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
         from .autograd import unbroadcast
         return unbroadcast(grad, ctx.shape)
+
+    jvp = staticmethod(_linear_jvp)
 
 
 class Flip(Function):
