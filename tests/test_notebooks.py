@@ -26,7 +26,7 @@ _spec.loader.exec_module(render_notebooks)
 SCRIPTS = render_notebooks.sources()
 STEMS = [s.stem for s in SCRIPTS]
 EXPECTED = ["01_reverse_mode", "02_seed_notebook", "03_bptt", "04_hand_vs_autograd",
-            "05_your_own_cell"]
+            "05_your_own_cell", "06_second_order"]
 
 
 def _needs(*modules):
@@ -195,3 +195,49 @@ def test_05_your_own_cell():
     assert abs(r["baseline"] - 1 / 6) < 0.03
     assert r["test_mse"] < r["baseline"] / 4
     assert r["scan_node"] == "JANETCellScan" and r["same_bits"] is True
+
+
+def test_06_second_order():
+    """The Hessian the notebook used, against central differences of the seed notebook's
+    own numpy gradient (reference.notebook, corrected): no engine code in the check."""
+    from tinygrad_rnn import tour
+    from tinygrad_rnn.reference.notebook import (
+        PARAM_NAMES,
+        notebook_bptt,
+        notebook_forward,
+        notebook_loss,
+    )
+
+    r = results("06_second_order")
+    shapes = {name: value.shape for name, value in tour.notebook_params().items()}
+    inputs = [np.array([[v]]) for v in tour.NOTEBOOK_INPUTS]
+    targets = [np.array([[v]]) for v in tour.NOTEBOOK_TARGETS]
+
+    def params_of(theta):
+        params, start = {}, 0
+        for name in PARAM_NAMES:
+            size = int(np.prod(shapes[name]))
+            params[name] = theta[start:start + size].reshape(shapes[name])
+            start += size
+        return params
+
+    def gradient(theta):
+        _, grads = notebook_bptt(params_of(theta), inputs, targets, faithful=False)
+        return np.concatenate([grads[name].ravel() for name in PARAM_NAMES])
+
+    theta0 = np.array(r["theta0"])
+    assert np.array_equal(theta0, np.concatenate([tour.notebook_params()[n].ravel()
+                                                  for n in PARAM_NAMES]))
+    eps = 1e-6
+    by_differences = np.stack([(gradient(theta0 + eps * e) - gradient(theta0 - eps * e))
+                               / (2 * eps) for e in np.eye(len(theta0))])
+    hessian = np.array(r["hessian"])
+    assert np.allclose(hessian, hessian.T, rtol=0, atol=1e-12)
+    assert np.allclose(hessian, by_differences, rtol=1e-6, atol=1e-6)
+    assert np.linalg.eigvalsh(hessian).min() < 0          # indefinite: hence the damping
+    start = notebook_loss(notebook_forward(params_of(theta0), inputs)[0], targets)
+    newton = r["newton_losses"]
+    assert np.isclose(newton[0], start, rtol=1e-12) and newton[-1] < 1e-12
+    assert all(b < a for a, b in zip(newton, newton[1:])) and len(newton) <= 31
+    sgd = r["sgd_losses_every_100"]
+    assert np.isclose(sgd[0], start, rtol=1e-12) and min(sgd) > 1e-6   # 2000 epochs, not there
