@@ -583,6 +583,9 @@ def draw(graph: Tensor | str, path: str | os.PathLike[str], params: Params = Non
 # --------------------------------------------------------------------------- backprop, narrated
 
 
+_TANGENT = "tangent (forward mode)"  # how an op's docstring begins its jvp rule
+
+
 def derivative_doc(fn: type[Function]) -> str:
     """The forward formula and derivative an op's docstring states, on one line.
 
@@ -592,9 +595,10 @@ def derivative_doc(fn: type[Function]) -> str:
     doc = (fn.__doc__ or "").strip()
     if not doc:
         return "(no docstring: its derivative is not stated)"
-    # lines joined, their own spacing kept ("out = x * y.   dx = grad * y,  dy = grad * x.")
+    # lines joined, their own spacing kept ("out = x * y.   dx = grad * y,  dy = grad * x."),
+    # the forward-mode rule that may follow left out (it is not backward's)
     paragraphs = [" ".join(line.strip() for line in p.strip().splitlines())
-                  for p in doc.split("\n\n")]
+                  .split(_TANGENT)[0].rstrip() for p in doc.split("\n\n")]
     text = paragraphs[0]
     if "grad" not in text:  # the derivative (in terms of grad) comes in a later paragraph
         text = " ".join([text] + [p for p in paragraphs[1:] if "grad" in p][:1])
