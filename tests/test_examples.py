@@ -330,3 +330,17 @@ def test_variable_lengths_data_targets_each_sequences_last_value():
     assert x.shape == (7, 200, 1) and lengths.min() >= 1 and lengths.max() <= 7
     np.testing.assert_array_equal(y[:, 0], x[lengths - 1, np.arange(200), 0])
     assert np.all(x[np.arange(7)[:, None] >= lengths, 0] == 0.0)  # zeros after the end
+
+
+# --------------------------------------------------------------------------- rtrl_online
+
+
+def test_rtrl_online_learns_the_echo_updating_every_step_in_constant_memory(tmp_path):
+    r = run("rtrl_online", tmp_path)
+    assert r["mse_last"] < r["baseline"] / 5  # it remembers: answering 0 scores 1/3
+    assert r["mse_last"] < r["mse_first"] / 2  # and it learned that online
+    assert len(r["curve"]) == r["steps"]  # one update per time step
+    assert r["held_bytes_first"] == r["held_bytes_last"]  # nothing grows with the stream
+    P = r["cell_parameters"]  # the state (1, H) and its sensitivities (1, H, P), the grad (P,)
+    assert r["held_bytes_last"] == 8 * (r["hidden"] + r["hidden"] * P + P)
+    assert_figure(r, tmp_path, "rtrl_online.png")
