@@ -488,3 +488,17 @@ def test_jacobian_penalty_and_its_gradient_match_numpy():
         E[index] = eps
         numeric[index] = (penalty_numpy(W_hh + E) - penalty_numpy(W_hh - E)) / (2 * eps)
     np.testing.assert_allclose(g.data, numeric, rtol=1e-6, atol=1e-9)
+
+
+# --------------------------------------------------------------------------- rtrl_online
+
+
+def test_rtrl_online_learns_the_echo_updating_every_step_in_constant_memory(tmp_path):
+    r = run("rtrl_online", tmp_path)
+    assert r["mse_last"] < r["baseline"] / 5  # it remembers: answering 0 scores 1/3
+    assert r["mse_last"] < r["mse_first"] / 2  # and it learned that online
+    assert len(r["curve"]) == r["steps"]  # one update per time step
+    assert r["held_bytes_first"] == r["held_bytes_last"]  # nothing grows with the stream
+    P = r["cell_parameters"]  # the state (1, H) and its sensitivities (1, H, P), the grad (P,)
+    assert r["held_bytes_last"] == 8 * (r["hidden"] + r["hidden"] * P + P)
+    assert_figure(r, tmp_path, "rtrl_online.png")

@@ -27,6 +27,7 @@ from . import viz  # graphs as DOT text, explain_backward
 from . import plots  # matplotlib figures; matplotlib itself loads only when a plot is drawn
 from . import layercheck
 from .layercheck import gradcheck_layer
+from . import rtrl  # issue 17: real-time recurrent learning (forward mode) beside BPTT
 # isort: on
 
 __version__ = "0.1.0"
@@ -42,4 +43,5 @@ __all__ = [
     "nn", "replay", "trace", "viz", "plots",
     "grad", "gradgradcheck", "gradgradcheck_report", "NotTwiceDifferentiableError",
     "func", "NotForwardDifferentiableError",
+    "rtrl",
 ]
