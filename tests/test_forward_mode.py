@@ -306,16 +306,3 @@ def test_a_users_function_with_a_rule(values):
     second = tr.func.jacfwd(tr.func.jacfwd(lambda v: _SoftsignWithRule.apply(v).sum()))(x)
     np.testing.assert_allclose(np.diag(second.data), -2 * np.sign(x) / (1 + np.abs(x)) ** 3,
                                rtol=1e-10)
-
-
-def test_a_scanned_layer_refuses_jvp_and_names_the_workaround():
-    lstm = tr.nn.LSTM(3, 4)
-    x = np.ones((5, 2, 3))
-    out, _ = lstm(x)
-    if "Scan" not in out.grad_fn.__name__:
-        pytest.skip("the layer ran op by op here")
-    with pytest.raises(tr.NotForwardDifferentiableError, match=r"tr\.replay\.disabled\(\)"):
-        tr.func.jvp(lambda v: lstm(v)[0], (x,), (np.ones_like(x),))
-    with tr.replay.disabled():
-        out, t = tr.func.jvp(lambda v: lstm(v)[0], (x,), (np.ones_like(x),))
-    assert t.shape == out.shape == (5, 2, 4)
