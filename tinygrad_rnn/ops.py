@@ -115,6 +115,30 @@ def _jvp_by_shares(ctx: Context, *tangents: Any) -> Any:
     return _plus(*[None if t is None else t * s for t, s in zip(tangents, shares)])
 
 
+def _jvp_of_reduction(ctx: Context, t_x: Any) -> Any:
+    """The tangent of a reduction over ``axis`` (amax, logsumexp, var, std, norm): each
+    output element is a function of its slice of x, so t_out = the sum over the slice of
+    (d out / d x_i) t_x_i, the partials being what the op's backward gives for grad = 1.
+    That grad is a Tensor of ones, so that the backward computes them by ops from x and
+    out (never from a value its forward derived): outer levels' tangents flow through."""
+    (x,) = ctx.jvp_inputs
+    ones = x._constant(np.ones(ctx.kept_shape, x.dtype))
+    partials = _with_needs(ctx, (True,), lambda: ctx.fn.backward(ctx, ones))
+    axis = ctx.jvp_params.get("axis")
+    t_kept = np.add.reduce(partials * t_x, axis=axis, keepdims=True)
+    return t_kept.reshape(_reduced_shape(ctx.kept_shape, axis,
+                                         ctx.jvp_params.get("keepdims", False)))
+
+
+def _reduced_shape(kept_shape: tuple[int, ...], axis: _Axes, keepdims: bool) -> tuple[int, ...]:
+    """The shape of a reduction's output, from its shape with the reduced axes kept."""
+    if keepdims or not kept_shape:
+        return kept_shape
+    axes = range(len(kept_shape)) if axis is None else (axis,) if isinstance(axis, int) else axis
+    gone = {a % len(kept_shape) for a in axes}
+    return tuple(n for i, n in enumerate(kept_shape) if i not in gone)
+
+
 # --------------------------------------------------------------------------- arithmetic
 
 
@@ -642,6 +666,8 @@ class Softplus(Function):
     it) stays finite for any x. The sigmoid is taken from the output,
     sigmoid(beta x) = 1 - exp(-beta out) = -expm1(-beta out), as stable (and so the
     backward is a function of the output, differentiable again).
+
+    tangent (forward mode): t_out = t_x * sigmoid(beta x),  or t_x where beta x > threshold.
     """
 
     twice_differentiable = True
@@ -661,6 +687,10 @@ class Softplus(Function):
         out, linear = ctx.saved_tensors
         sigmoid = -np.expm1(out * -ctx.beta)  # sigmoid(beta x), from out
         return np.where(linear, grad, grad * sigmoid)
+
+    @staticmethod
+    def jvp(ctx: Context, t_x: Any) -> Any:  # (a diagonal Jacobian: the backward's formula)
+        return Softplus.backward(ctx, t_x)
 
 
 class LeakyRelu(Function):
@@ -694,6 +724,8 @@ class Elu(Function):
 
     dx = grad where x > 0, else grad * alpha * exp(x) = grad * (out + alpha)
     (alpha at x = 0, as torch).
+
+    tangent (forward mode): t_out = t_x where x > 0, else t_x * (out + alpha).
     """
 
     twice_differentiable = True
@@ -713,6 +745,10 @@ class Elu(Function):
         positive, out = ctx.saved_tensors
         # alpha * exp(x) = alpha * (exp(x) - 1) + alpha = out + alpha where x <= 0
         return np.where(positive, grad, grad * (out + ctx.alpha))
+
+    @staticmethod
+    def jvp(ctx: Context, t_x: Any) -> Any:
+        return Elu.backward(ctx, t_x)
 
 
 _SQRT_HALF = math.sqrt(0.5)
@@ -739,6 +775,9 @@ class Gelu(Function):
     Phi(x) (or tanh(u)), derived in forward, is kept for the backward on arrays
     (``Derived``); under create_graph it is recomputed from x by ops (``NormalCdf``,
     tanh), so that the backward can be differentiated again.
+
+    tangent (forward mode): t_out = t_x * (Phi(x) + x * phi(x))  (the tanh form likewise),
+    Phi(x) recomputed from x by ops (the tangent is a Tensor), as under create_graph.
     """
 
     twice_differentiable = True
@@ -765,10 +804,15 @@ class Gelu(Function):
             return grad * (0.5 * (1.0 + saved) + 0.5 * x * (1.0 - saved * saved) * du)
         return grad * (saved + x * (_INV_SQRT_2PI * np.exp(-0.5 * x * x)))
 
+    @staticmethod
+    def jvp(ctx: Context, t_x: Any) -> Any:
+        return Gelu.backward(ctx, t_x)
+
 
 class NormalCdf(Function):
     """out = Phi(x) = (1 + erf(x / sqrt 2)) / 2, the standard normal CDF: Gelu's backward
-    under create_graph.   dx = grad * phi(x),  phi(x) = exp(-x^2 / 2) / sqrt(2 pi)."""
+    under create_graph.   dx = grad * phi(x),  phi(x) = exp(-x^2 / 2) / sqrt(2 pi).
+    tangent (forward mode): t_out = t_x * phi(x)."""
 
     twice_differentiable = True
 
@@ -782,6 +826,10 @@ class NormalCdf(Function):
         (x,) = ctx.saved_tensors
         return grad * (_INV_SQRT_2PI * np.exp(-0.5 * x * x))
 
+    @staticmethod
+    def jvp(ctx: Context, t_x: Any) -> Any:
+        return NormalCdf.backward(ctx, t_x)
+
 
 _BCE_EPSILON = float(np.float32(1e-12))  # torch's (a C float: 9.9999998e-13)
 
@@ -792,6 +840,9 @@ class BinaryCrossEntropy(Function):
 
     dx = grad * (x - t) / max(x (1 - x), eps)   (torch's formula and its float eps 1e-12),
     dt = grad * -log(x / (1 - x))                 (torch's: -logit(x), unclamped).
+
+    tangent (forward mode): t_out = t_x * (x - t) / max(x (1 - x), eps) - t_t * log(x / (1 - x))
+    (elementwise in each input: the gradients' factors, as torch's).
     """
 
     twice_differentiable = True
@@ -813,6 +864,8 @@ class BinaryCrossEntropy(Function):
             return dx, None
         with np.errstate(divide="ignore"):
             return dx, grad * -np.log(x / (1.0 - x))
+
+    jvp = staticmethod(_jvp_by_shares)
 
 
 # ---- elementwise ops of issue 15 (ops-elem)
@@ -1529,6 +1582,9 @@ class Embedding(Function):
     dweight = zeros with grad's rows added back at their indices (a row picked
     twice gets both), except row ``padding_idx``, which gets no gradient.
     ``indices`` is an integer array, already checked to lie in the table.
+
+    tangent (forward mode): t_out = t_weight[indices]  (linear in weight; torch's too carries
+    padding_idx's row, whose gradient alone is masked).
     """
 
     twice_differentiable = True
@@ -1550,6 +1606,8 @@ class Embedding(Function):
         if ctx.padding_idx is not None:
             dweight[ctx.padding_idx] = 0.0
         return dweight
+
+    jvp = staticmethod(_linear_jvp)
 
 
 class Concat(Function):
@@ -1716,7 +1774,8 @@ def _extremum_backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
 class Amax(Function):
     """out = x.max over ``axis`` (None: all), as torch.amax.
     dx = grad / k at each of the k elements equal to their slice's max, 0 elsewhere
-    (torch's amax: the gradient split evenly among ties; so is torch's max() with no dim)."""
+    (torch's amax: the gradient split evenly among ties; so is torch's max() with no dim).
+    tangent (forward mode): t_out = the mean of t_x over the k tied elements (as torch's)."""
 
     twice_differentiable = True
 
@@ -1730,11 +1789,13 @@ class Amax(Function):
         return out
 
     backward = staticmethod(_extremum_backward)
+    jvp = staticmethod(_jvp_of_reduction)
 
 
 class Amin(Function):
     """out = x.min over ``axis`` (None: all), as torch.amin.
-    dx = grad / k at each of the k elements equal to their slice's min, 0 elsewhere."""
+    dx = grad / k at each of the k elements equal to their slice's min, 0 elsewhere.
+    tangent (forward mode): t_out = the mean of t_x over the k tied elements (as torch's)."""
 
     twice_differentiable = True
 
@@ -1748,12 +1809,15 @@ class Amin(Function):
         return out
 
     backward = staticmethod(_extremum_backward)
+    jvp = staticmethod(_jvp_of_reduction)
 
 
 class LogSumExp(Function):
     """out = log(sum(exp(x))) over ``axis``, as torch.logsumexp, computed as
     m + log(sum(exp(x - m))) with m the max (finite for logits of any size).
-    dx = grad * exp(x - out)   (the softmax of x along the axes)."""
+    dx = grad * exp(x - out)   (the softmax of x along the axes).
+    tangent (forward mode): t_out = sum(exp(x - out) * t_x) over the axes (the
+    softmax-weighted sum of t_x)."""
 
     twice_differentiable = True
 
@@ -1773,6 +1837,8 @@ class LogSumExp(Function):
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
         x, out = ctx.saved_tensors
         return grad.reshape(ctx.kept_shape) * np.exp(x - out.reshape(ctx.kept_shape))
+
+    jvp = staticmethod(_jvp_of_reduction)
 
 
 def _deviations(x: np.ndarray, axis: _Axes, correction: float) -> tuple[np.ndarray, float]:
@@ -1803,7 +1869,8 @@ def _deviations_of(ctx: Context, grad: Any) -> Any:
 class Var(Function):
     """out = sum((x - mean)^2) / (n - correction) over ``axis``, as torch.var
     (n elements per slice; nan when n - correction <= 0, as torch).
-    dx = grad * 2 (x - mean) / (n - correction)."""
+    dx = grad * 2 (x - mean) / (n - correction).
+    tangent (forward mode): t_out = 2 sum((x - mean) t_x) / (n - correction)."""
 
     twice_differentiable = True
 
@@ -1822,11 +1889,18 @@ class Var(Function):
         with np.errstate(divide="ignore", invalid="ignore"):  # dof 0: inf and nan, as torch
             return grad.reshape(ctx.kept_shape) * (2.0 / ctx.dof) * dev
 
+    @staticmethod
+    def jvp(ctx: Context, t_x: Any) -> Any:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _jvp_of_reduction(ctx, t_x)
+
 
 class Std(Function):
     """out = sqrt(var(x, axis, correction)), as torch.std.
     dx = grad * (x - mean) / ((n - correction) * out), and 0 where out = 0 (torch's
-    choice at a constant slice, where the derivative does not exist)."""
+    choice at a constant slice, where the derivative does not exist).
+    tangent (forward mode): t_out = sum((x - mean) t_x) / ((n - correction) out), 0 where
+    out = 0 (as torch's)."""
 
     twice_differentiable = True
 
@@ -1850,6 +1924,11 @@ class Std(Function):
                                                                           * ctx.dof))
         return _as_dtype(scale * dev, dev.dtype)
 
+    @staticmethod
+    def jvp(ctx: Context, t_x: Any) -> Any:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _jvp_of_reduction(ctx, t_x)
+
 
 class Norm(Function):
     """out = (sum |x|^p)^(1/p) over ``axis``, for p > 0 or p = inf (max |x|), as torch.norm.
@@ -1859,6 +1938,9 @@ class Norm(Function):
         p = 1:    grad * sign(x)
         p = inf:  grad * sign(x) / k at the k elements with |x| = out (ties share)
         other p:  grad * sign(x) |x|^(p-1) / out^(p-1)
+
+    tangent (forward mode): t_out = the sum over the axes of t_x times dx's factor above
+    (e.g. p = 2: sum(x t_x) / out), 0 where out = 0 (as torch's).
     """
 
     twice_differentiable = True
@@ -1906,10 +1988,13 @@ class Norm(Function):
             ratio = np.where(x_zero, 0.0, (np.abs(_nonzero(x, x_zero)) / kept) ** (p - 1.0))
             return _as_dtype(np.sign(x) * ratio * np.where(zero, 0.0, grad), x.dtype)
 
+    jvp = staticmethod(_jvp_of_reduction)
+
 
 class Cumsum(Function):
     """out[..., i, ...] = x[..., 0, ...] + ... + x[..., i, ...] along ``axis``, as torch.cumsum.
-    dx = the cumulative sum of grad from the end: dx_i = grad_i + ... + grad_last."""
+    dx = the cumulative sum of grad from the end: dx_i = grad_i + ... + grad_last.
+    tangent (forward mode): t_out = cumsum(t_x) along axis."""
 
     twice_differentiable = True  # (np.flip and np.cumsum take Tensors: ops Flip, Cumsum)
 
@@ -1924,6 +2009,8 @@ class Cumsum(Function):
             return grad
         backwards = np.flip(grad, ctx.axis)
         return np.flip(np.cumsum(backwards, axis=ctx.axis), ctx.axis)
+
+    jvp = staticmethod(_linear_jvp)
 
 
 class Expand(Function):
@@ -1949,7 +2036,8 @@ class Expand(Function):
 
 class Flip(Function):
     """out = x reversed along each axis of ``axes``, as torch.flip (a copy).
-    dx = grad reversed along the same axes."""
+    dx = grad reversed along the same axes.
+    tangent (forward mode): t_out = t_x reversed along the same axes."""
 
     twice_differentiable = True
 
@@ -1961,6 +2049,8 @@ class Flip(Function):
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
         return np.flip(grad, ctx.axes) if ctx.axes else grad
+
+    jvp = staticmethod(_linear_jvp)
 
 
 def _gather_key(index: np.ndarray, axis: int) -> tuple[np.ndarray, ...]:
@@ -1975,7 +2065,8 @@ class Gather(Function):
     """out[i][j][k] = x[i][index[i][j][k]][k] along ``axis`` (1 here), as torch.gather:
     ``index`` has x's number of dims, and no dim larger than x's except along ``axis``.
     dx = zeros with grad added back at the picked places (a place picked twice gets both).
-    ``index`` is an integer array, already checked to lie in range."""
+    ``index`` is an integer array, already checked to lie in range.
+    tangent (forward mode): t_out = t_x gathered the same way."""
 
     twice_differentiable = True  # (the placing is the op PlaceAt under create_graph)
 
@@ -1988,11 +2079,14 @@ class Gather(Function):
     def backward(ctx: Context, grad: np.ndarray) -> np.ndarray:
         return _placed(grad, ctx.key, ctx.shape, grad.dtype)
 
+    jvp = staticmethod(_linear_jvp)
+
 
 class IndexSelect(Function):
     """out = the entries of x at ``index`` along ``axis``, as torch.index_select (``index``
     a 1-D integer array, already checked to lie in range; repeats allowed).
-    dx = zeros with grad's slices added back at their indices (repeats add)."""
+    dx = zeros with grad's slices added back at their indices (repeats add).
+    tangent (forward mode): t_out = the entries of t_x at index along axis."""
 
     twice_differentiable = True
 
@@ -2010,6 +2104,8 @@ class IndexSelect(Function):
         np.add.at(np.moveaxis(dx, ctx.axis, 0), ctx.index, np.moveaxis(grad, ctx.axis, 0))
         return dx
 
+    jvp = staticmethod(_linear_jvp)
+
 
 class Einsum(Function):
     """out = np.einsum(equation, *operands), for an equation already made explicit
@@ -2021,6 +2117,9 @@ class Einsum(Function):
     (a diagonal, "ii->i") gets its gradient placed on that diagonal, zeros off it;
     an axis of size 1 that broadcast against the others gets its gradient summed.
     Under create_graph the same steps are ops: Einsum, Reshape, Expand, Sum, PlaceAt.
+
+    tangent (forward mode): out is linear in each operand, so
+    t_out = the sum over k of einsum(equation, operands with operand k replaced by t_k).
     """
 
     twice_differentiable = True
@@ -2038,6 +2137,12 @@ class Einsum(Function):
         subscripts = inputs.split(",")
         return tuple(_einsum_operand_grad(grad, operands, subscripts, output, k)
                      if need else None for k, need in enumerate(ctx.needs_input_grad))
+
+    @staticmethod
+    def jvp(ctx: Context, *tangents: Any) -> Any:
+        operands = ctx.saved_tensors
+        return _plus(*[Einsum.apply(*operands[:k], t, *operands[k + 1:], equation=ctx.equation)
+                       for k, t in enumerate(tangents) if t is not None])
 
 
 def _einsum_operand_grad(grad: np.ndarray, operands: Sequence[np.ndarray],

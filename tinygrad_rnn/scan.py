@@ -196,6 +196,13 @@ class Scan(Function):
     # (``differentiable_backward``); the first-order backward below never meets it.
     twice_differentiable = True
 
+    # Forward mode (tr.func.jvp): the steps re-run op by op with the tangents active
+    # (``expanded_jvp``), so a tangent goes through every op's own rule; the first-order
+    # forward and backward never meet it.
+    @staticmethod
+    def jvp(ctx: Context, *tangents: Any) -> tuple[Any, ...]:
+        return expanded_jvp(ctx, tangents)
+
     @staticmethod
     def forward(ctx: Context, *arrays: np.ndarray, programs: tuple[Program, ...],
                 batches: Batches, n_seq: int, graph: bool = True) -> tuple[np.ndarray, ...]:
@@ -282,11 +289,9 @@ def differentiable_backward(ctx: Context, grads: tuple[Any, ...]) -> tuple[Any, 
     graph differentiated with a graph of its own (as ``tr.grad(..., create_graph=True)``),
     so that the gradients can be differentiated again. Every op of a recorded step is an
     ordinary op: the result is the op-by-op layer's (``replay.disabled()``)."""
-    from .ops import Concat, Reshape, Split, Stack, Unbind  # (ops imports nothing of this)
+    from .ops import Reshape  # (ops imports nothing of this)
 
-    make, constant = grads[0]._from_op, grads[0]._constant
-    programs, batches, n_seq = ctx.programs, ctx.batches, ctx.n_seq
-    n_state = len(grads) - 1
+    make = grads[0]._from_op
     # the inputs as tensors on the graph (a leaf itself, a computed input a handle on the
     # node that made it, as graph_walk shows a saved input), each behind a stand-in, a
     # reshape to its own shape (a view): the walk below stops at the stand-ins, so an
@@ -295,20 +300,7 @@ def differentiable_backward(ctx: Context, grads: tuple[Any, ...]) -> tuple[Any, 
     handles = [p if type(p) is not Context else make(a, p, i)
                for p, i, a in zip(ctx.parents, ctx.parent_indices, ctx.saved_tensors[-1])]
     stand_ins = [Reshape.apply(h, shape=h.shape) for h in handles]
-    # each sequence cut into its steps by one node (a getitem per step would make the
-    # backward quadratic in T): step t's rows are part t
-    steps = [Unbind.apply(q, axis=0) if batches.padded
-             else Split.apply(q, sizes=list(batches.sizes), axis=0) for q in stand_ins[:n_seq]]
-    fixed = stand_ins[n_seq + n_state:]
-
-    def concat(parts: list) -> Any:
-        return Concat.apply(*parts, axis=0)
-
-    def step(t: int, state: tuple) -> tuple:
-        return programs[t].run_ops((*[q[t] for q in steps], *state, *fixed), constant)
-
-    outputs, finals = batches.run(step, tuple(stand_ins[n_seq:n_seq + n_state]), concat)
-    out = Stack.apply(*outputs, axis=0) if batches.padded else concat(outputs)
+    out, finals = _expanded(ctx, stand_ins, grads[0]._constant)
     wanted = [k for k, need in enumerate(ctx.needs_input_grad) if need]
     found = autograd.graph_walk([(out, grads[0]), *zip(finals, grads[1:])], retain_graph=True,
                                 create_graph=True, inputs=[stand_ins[k] for k in wanted])
@@ -316,6 +308,56 @@ def differentiable_backward(ctx: Context, grads: tuple[Any, ...]) -> tuple[Any, 
     for k, g in zip(wanted, found or ()):
         in_grads[k] = g
     return tuple(in_grads)
+
+
+def expanded_jvp(ctx: Context, tangents: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A Scan node's forward-mode rule (``tr.func.jvp``): the steps re-run op by op from
+    the node's programs on its inputs (``Program.run_ops``, as ``differentiable_backward``
+    does), inside a jvp of its own carrying the inputs' tangents through every op's rule:
+    the tangents of the outputs and final states are the op-by-op layer's. The rule runs
+    with the outer jvp levels active, so the re-run ops carry theirs too (nesting), and
+    are recorded when the inputs require grad (reverse over forward)."""
+    from .func import jvp  # (func imports the layers' modules: no import at load time)
+
+    inputs = ctx.jvp_inputs
+    chosen = [k for k, t in enumerate(tangents) if t is not None]
+
+    def expanded(*moving: Tensor) -> tuple:
+        full = list(inputs)
+        for k, x in zip(chosen, moving):
+            full[k] = x
+        out, finals = _expanded(ctx, full, inputs[0]._constant)
+        return (out, *finals)
+
+    _, t_outs = jvp(expanded, tuple(inputs[k] for k in chosen),
+                    tuple(tangents[k] for k in chosen))
+    return tuple(t_outs)
+
+
+def _expanded(ctx: Context, inputs: Sequence[Any],
+              constant: Callable[[Any], Tensor]) -> tuple[Any, tuple]:
+    """(the outputs, the final states): the node's forward recomputed op by op on the
+    tensors ``inputs`` (one per node input), each recorded op's ``apply`` in turn, a packed
+    batch's state cut and joined as the forward did (``Batches.run``)."""
+    from .ops import Concat, Split, Stack, Unbind  # (ops imports nothing of this)
+
+    programs, batches, n_seq = ctx.programs, ctx.batches, ctx.n_seq
+    n_state = len(programs[0].outputs)
+    # each sequence cut into its steps by one node (a getitem per step would make the
+    # backward quadratic in T): step t's rows are part t
+    steps = [Unbind.apply(q, axis=0) if batches.padded
+             else Split.apply(q, sizes=list(batches.sizes), axis=0) for q in inputs[:n_seq]]
+    fixed = inputs[n_seq + n_state:]
+
+    def concat(parts: list) -> Any:
+        return Concat.apply(*parts, axis=0)
+
+    def step(t: int, state: tuple) -> tuple:
+        return programs[t].run_ops((*[q[t] for q in steps], *state, *fixed), constant)
+
+    outputs, finals = batches.run(step, tuple(inputs[n_seq:n_seq + n_state]), concat)
+    out = Stack.apply(*outputs, axis=0) if batches.padded else concat(outputs)
+    return out, finals
 
 
 def _collect(d: tuple, rows: int | slice, g_sequences: list, g_fixed: list,
