@@ -911,14 +911,10 @@ def _fitted_tangent(fn: type[Function], output: Tensor, t: Any) -> Tensor:
 def _no_forward_rule(fn: type[Function]) -> NotForwardDifferentiableError:
     name = fn.__name__
     hint = getattr(fn, "jvp_hint", None)
-    if hint is None and any(c.__name__ == "Scan" for c in fn.__mro__):
-        hint = ("a recurrent layer run as one Scan node has no forward-mode rule yet; run "
-                "its forward op by op, inside `with tr.replay.disabled():`")
     return NotForwardDifferentiableError(
         f"jvp: {name} has no forward-mode rule (a static jvp method) yet: "
         + (hint or "write one next to its backward, jvp(ctx, *tangents) returning the "
                    "tangent of the output (docs/engine.md, \"Forward mode\")"))
-
 
 
 # --------------------------------------------------------------------------- anomaly mode
