@@ -5,7 +5,7 @@
 # ---
 
 # %% [markdown]
-# # 6. Second order: forward mode, Hessian-vector products, Newton vs SGD
+# # 6. Second order: forward mode, Hessian-vector products, Newton vs SGD, RTRL
 #
 # Backpropagation is itself a computation, made of the same ops, so it can be
 # differentiated again (`create_graph=True`, `tr.grad`). And reverse mode is only
@@ -158,6 +158,45 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
+# ## RTRL beside BPTT: the same gradient, forward through time
+#
+# BPTT is reverse mode through time: keep every step, then walk back. Real-time
+# recurrent learning (Williams & Zipser, 1989) is forward mode through time: carry the
+# sensitivities $S_t = ds_t/d\theta$ along with the state,
+# $S_t = \partial f/\partial s \, S_{t-1} + \partial f/\partial \theta$, one
+# `jvp` of the cell's step per parameter element, and add $\partial L_t/\partial h_t
+# \, S_t$ at every step. Nothing of the past is kept, so its memory does not grow
+# with $T$; it costs far more compute. Both give the same gradient:
+
+# %%
+from tinygrad_rnn import nn
+
+tr.manual_seed(0)
+cell = nn.RNNCell(2, 3)
+xs = rng.standard_normal((6, 2, 2))            # (T, N, I)
+
+
+def step_loss(h, t):                             # L_t = |h_t|^2 / 2: dL_t/dh_t = h_t
+    return (h ** 2).sum() / 2
+
+
+by_rtrl = tr.rtrl.gradients(cell, xs, step_loss)
+h, total = None, Tensor(0.0)                     # BPTT: the whole sequence, one backward
+for t in range(len(xs)):
+    h = cell(Tensor(xs[t]), h)
+    total = total + step_loss(h, t)
+total.backward()
+for name, p in cell.named_parameters():
+    print(f"{name:10s} RTRL vs BPTT: max difference {np.abs(by_rtrl[name] - p.grad).max():.1e}")
+
+online = tr.rtrl.RTRL(nn.RNNCell(2, 3), step_loss)
+held = [sum(a.nbytes for a in online.held_arrays())]
+for t in range(len(xs)):
+    online.step(xs[t], t)
+    held.append(sum(a.nbytes for a in online.held_arrays()))
+print("bytes RTRL holds before and after each step:", held)
+
+# %% [markdown]
 # ## The results, checked
 #
 # The last cell checks what the notebook showed, and prints its key numbers for the
@@ -173,7 +212,12 @@ assert np.allclose(Hv.data, H @ u, rtol=1e-12, atol=1e-12)
 assert np.allclose(Hv.data, finite_Hv, rtol=1e-6, atol=1e-6)
 assert newton_losses[-1] < 1e-12 and len(newton_losses) <= 31
 assert first_below(sgd_losses, 1e-6) is None   # SGD has not got there in 2000 epochs
+assert all(np.allclose(by_rtrl[n], p.grad, rtol=1e-10, atol=1e-12)
+           for n, p in cell.named_parameters())
+assert len(set(held[1:])) == 1                  # the same memory at every step
 print("notebook results: " + json.dumps({
+    "rtrl_cell": {n: p.data.tolist() for n, p in cell.named_parameters()},
+    "rtrl_x": xs.tolist(), "rtrl": {n: g.tolist() for n, g in by_rtrl.items()},
     "theta0": theta0.tolist(), "hessian": H0.tolist(),
     "newton_losses": newton_losses, "sgd_losses_every_100": sgd_losses[::100],
     "sgd_epochs": len(sgd_losses)}))

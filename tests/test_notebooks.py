@@ -241,3 +241,13 @@ def test_06_second_order():
     assert all(b < a for a, b in zip(newton, newton[1:])) and len(newton) <= 31
     sgd = r["sgd_losses_every_100"]
     assert np.isclose(sgd[0], start, rtol=1e-12) and min(sgd) > 1e-6   # 2000 epochs, not there
+
+    # RTRL's gradient, against the reference's hand BPTT of the same cell and inputs
+    # (L = sum_t |h_t|^2 / 2, so each step's output gradient is h_t itself)
+    from tinygrad_rnn.reference import rnn_backward, rnn_forward
+
+    params = {name: np.array(value) for name, value in r["rtrl_cell"].items()}
+    outputs, cache = rnn_forward(params, np.array(r["rtrl_x"]))
+    by_hand = rnn_backward(cache, outputs)
+    for name, value in r["rtrl"].items():
+        assert np.allclose(value, by_hand[name], rtol=1e-10, atol=1e-12), name
