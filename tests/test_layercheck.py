@@ -87,6 +87,15 @@ class NotebookRNNCell(nn.RNNCell):
 NotebookRNN = functools.partial(nn.Recurrent, NotebookRNNCell)
 
 
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Each test's layers start from the same weights, whatever ran before: a culprit is
+    read from which gates' errors pass the tolerance, and for a few draws of weights in
+    a hundred an error shared by several gates is small in one of them (BadCellTanhLSTM's
+    f at seed 58: only i is named)."""
+    tr.manual_seed(0)
+
+
 def data(*shape, seed=0):
     return np.random.default_rng(seed).standard_normal(shape)
 
