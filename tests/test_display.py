@@ -290,6 +290,23 @@ def test_layercheck_report_in_persian_has_no_english_sentence_left(make, shape, 
     assert_persian_of(html_fa, shown_text(report.html("en")), LAYERCHECK_ENGLISH)
 
 
+GRADCHECK_ENGLISH = ("the output does not depend", "not in the graph", "leave it out",
+                     "if that is intended", "pass it with", "note:")
+
+
+def test_gradcheck_notes_in_persian_have_no_english_sentence_left():
+    x = tr.Tensor(np.array([0.5, -1.0]), requires_grad=True, name="x")
+    unused = tr.Tensor(np.ones(2), requires_grad=True, name="unused")
+    spare = tr.Tensor(np.ones(3), requires_grad=True)
+    report = tr.gradcheck_report(lambda a, b, c: a * a, [x, unused, spare],
+                                 params={"w": tr.Tensor(np.ones(1), requires_grad=True)})
+    assert len(report.notes) == 3 and all(n in str(report) for n in report.notes)
+    assert_persian_of(report.text("fa"), str(report), GRADCHECK_ENGLISH)
+    assert_persian_of(shown_text(report.html("fa")), shown_text(report.html("en")),
+                      GRADCHECK_ENGLISH)
+    assert all(name in report.text("fa") for name in ("unused", "input 2", "params['w']"))
+
+
 # --------------------------------------------------------------------------- traces
 
 

@@ -602,6 +602,19 @@ TEXT.update({
         "en": "; gates that disagree: {gates}",
         "fa": "؛ گیت‌های ناهمخوان: {gates}",
     },
+    # gradcheck's notes
+    "gc_unreached_param": {
+        "en": "the output does not depend on params[{param!r}]: it is not in the graph; "
+              "leave it out of params if that is intended",
+        "fa": "خروجی به params[{param!r}] وابسته نیست: در گراف نیست؛ اگر عمدی است، آن را از "
+              "params بیرون بگذارید",
+    },
+    "gc_unreached_input": {
+        "en": "the output does not depend on input {which}{named}: it is not in the graph; "
+              "pass it with requires_grad=False if that is intended",
+        "fa": "خروجی به ورودی {which}{named} وابسته نیست: در گراف نیست؛ اگر عمدی است، آن را "
+              "با requires_grad=False بدهید",
+    },
 })
 
 
