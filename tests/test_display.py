@@ -377,6 +377,21 @@ def test_hand_backward_report_and_error_as_html():
     root = parse(error._repr_html_())
     assert error.headline() in shown_text(error._repr_html_())
     assert {d.kind for d in error.diagnoses} <= set(cells(root))
+    # in Persian: the headline and the coverage line, with the same numbers; str stays English
+    english_words = ("the hand-written backward", "disagrees with", "kinds ", "tried:")
+    with pytest.raises(HandBackwardError) as caught:
+        check_hand_backward(rnn_backward_without_carry_reading_biases, kinds="rnn",
+                            **ONE_LAYER, bias=True, settings=quick)
+    error = caught.value
+    assert str(error).startswith(error.headline()) and "disagrees with" in error.headline()
+    assert error.text("en").startswith(error.headline())
+    assert_persian_of(error.headline("fa"), error.headline(), english_words)
+    assert error.headline("fa") in error.text("fa") and error.headline("fa") in shown_text(
+        error.html("fa"))
+    tried = str(report).splitlines()[1]
+    (tried_fa,) = [line for line in report.text("fa").splitlines()
+                   if line.startswith(TEXT["hand_backward_tried"]["fa"].split("{")[0])]
+    assert_persian_of(tried_fa, tried, english_words)
 
 
 # --------------------------------------------------------------------------- Tensor repr

@@ -527,7 +527,7 @@ TEXT.update({
     },
     "lc_grid_title": {
         "en": "per time step (each step's own use of the weights: max abs error, "
-              "'ok' where it agrees):",
+              "'{ok}' where it agrees):",
         "fa": "گام به گام (کاربرد خودِ هر گام از وزن‌ها: بیشینهٔ خطای مطلق، و «{ok}» جایی "
               "که همخوان است):",
     },
@@ -615,6 +615,12 @@ TEXT.update({
         "fa": "خروجی به ورودی {which}{named} وابسته نیست: در گراف نیست؛ اگر عمدی است، آن را "
               "با requires_grad=False بدهید",
     },
+    # the hand-written backward's headline and coverage
+    "hand_backward_disagrees": {
+        "en": "the hand-written backward disagrees with autograd for [{config}]: {summary}",
+        "fa": "backward دست‌نویس با autograd همخوان نیست برای [{config}]: {summary}",
+    },
+    "hand_backward_kinds": {"en": "kinds {kinds}", "fa": "گونه‌ها {kinds}"},
 })
 
 
