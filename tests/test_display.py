@@ -227,6 +227,86 @@ def test_gradcheck_layer_report_html_has_the_rows_the_step_grid_and_the_culprit(
     assert len(marked) == sum(not r.ok for r in bad.rows)
 
 
+# --------------------------------------------------------------------------- Persian sentences
+
+ANY_NUMBER = re.compile(r"\d+(?:\.\d+)?(?:e[-+]\d+)?")
+
+# the English words of the reports' sentences (titles, culprits, notes, grid titles)
+LAYERCHECK_ENGLISH = ("gradcheck of", "time steps", "per time step", "autograd vs",
+                      "central differences", "culprit", "At t=", "only gate", "earlier steps",
+                      "recurrence", "Look for", "first step", "disagree", "agree", "worst",
+                      "max rel error", "not checked", "does not depend", "note:", "skipped",
+                      "require grad", "weight slices")
+
+
+def assert_persian_of(report_text: str, english: str, english_words: tuple[str, ...]) -> None:
+    """The Persian has none of the English words, and the same numbers as the English."""
+    for word in english_words:
+        assert word not in report_text, word
+    assert sorted(ANY_NUMBER.findall(report_text)) == sorted(ANY_NUMBER.findall(english))
+
+
+def _frozen_lstm() -> tr.nn.Module:
+    layer = tr.nn.LSTM(2, 3).double()
+    layer.bias_hh_l0.requires_grad = False
+    return layer
+
+
+class _UnusedLinear(tr.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin, self.spare = tr.nn.Linear(2, 2), tr.nn.Linear(2, 2)
+
+    def forward(self, x):
+        return self.lin(x)
+
+
+@pytest.mark.parametrize("make, shape, per_step", [
+    ("LeakyForgetLSTM", (4, 2, 2), True),      # one gate at the first step BPTT reaches
+    ("BadCellTanhLSTM", (3, 2, 2), True),      # several gates
+    ("BadCellTanhLSTM", (3, 2, 2), False),     # no per-step view: the rows
+    ("NotebookRNN", (3, 2, 2), True),          # no gates
+    ("BadOutputCell", (3, 2), True),           # a cell, one step
+    ("frozen", (3, 2, 2), True),               # a note; every step agrees
+    ("unused", (3, 2), True),                  # a parameter no gradient reaches
+])
+def test_layercheck_report_in_persian_has_no_english_sentence_left(make, shape, per_step):
+    import test_layercheck
+
+    from tinygrad_rnn.layercheck import layercheck_report
+
+    layer = {"frozen": _frozen_lstm, "unused": lambda: _UnusedLinear().double()}.get(
+        make, lambda: getattr(test_layercheck, make)(2, 3).double())()
+    report = layercheck_report(layer, np.random.default_rng(3).standard_normal(shape),
+                               per_step=per_step)
+    english = str(report)
+    assert report.text("en") == english and english.startswith(report.title)
+    assert report.culprit or report.notes   # (each case has a sentence to translate)
+    fa = report.text("fa")
+    assert_persian_of(fa, english, LAYERCHECK_ENGLISH)
+    for sentence in [report.title, *report.notes] + ([report.culprit] if report.culprit else []):
+        assert sentence in english and sentence not in fa
+    html_fa = shown_text(report.html("fa"))
+    assert_persian_of(html_fa, shown_text(report.html("en")), LAYERCHECK_ENGLISH)
+
+
+GRADCHECK_ENGLISH = ("the output does not depend", "not in the graph", "leave it out",
+                     "if that is intended", "pass it with", "note:")
+
+
+def test_gradcheck_notes_in_persian_have_no_english_sentence_left():
+    x = tr.Tensor(np.array([0.5, -1.0]), requires_grad=True, name="x")
+    unused = tr.Tensor(np.ones(2), requires_grad=True, name="unused")
+    spare = tr.Tensor(np.ones(3), requires_grad=True)
+    report = tr.gradcheck_report(lambda a, b, c: a * a, [x, unused, spare],
+                                 params={"w": tr.Tensor(np.ones(1), requires_grad=True)})
+    assert len(report.notes) == 3 and all(n in str(report) for n in report.notes)
+    assert_persian_of(report.text("fa"), str(report), GRADCHECK_ENGLISH)
+    assert_persian_of(shown_text(report.html("fa")), shown_text(report.html("en")),
+                      GRADCHECK_ENGLISH)
+    assert all(name in report.text("fa") for name in ("unused", "input 2", "params['w']"))
+
+
 # --------------------------------------------------------------------------- traces
 
 
@@ -297,6 +377,21 @@ def test_hand_backward_report_and_error_as_html():
     root = parse(error._repr_html_())
     assert error.headline() in shown_text(error._repr_html_())
     assert {d.kind for d in error.diagnoses} <= set(cells(root))
+    # in Persian: the headline and the coverage line, with the same numbers; str stays English
+    english_words = ("the hand-written backward", "disagrees with", "kinds ", "tried:")
+    with pytest.raises(HandBackwardError) as caught:
+        check_hand_backward(rnn_backward_without_carry_reading_biases, kinds="rnn",
+                            **ONE_LAYER, bias=True, settings=quick)
+    error = caught.value
+    assert str(error).startswith(error.headline()) and "disagrees with" in error.headline()
+    assert error.text("en").startswith(error.headline())
+    assert_persian_of(error.headline("fa"), error.headline(), english_words)
+    assert error.headline("fa") in error.text("fa") and error.headline("fa") in shown_text(
+        error.html("fa"))
+    tried = str(report).splitlines()[1]
+    (tried_fa,) = [line for line in report.text("fa").splitlines()
+                   if line.startswith(TEXT["hand_backward_tried"]["fa"].split("{")[0])]
+    assert_persian_of(tried_fa, tried, english_words)
 
 
 # --------------------------------------------------------------------------- Tensor repr

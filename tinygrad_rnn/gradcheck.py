@@ -265,12 +265,12 @@ class GradcheckReport:
     def text(self, lang: str = "en") -> str:
         """The table, then the notes, in ``lang`` ("en": ``str()``, or "fa")."""
         from .display import language
-        from .tour_text import text
+        from .tour_text import in_language, text
 
         lang = language(lang, "GradcheckReport.text")
         lines = format_table(self._columns(lang), self.rows)
         if self.notes:
-            lines += ["", *(text("note", lang, note=n) for n in self.notes)]
+            lines += ["", *(text("note", lang, note=in_language(n, lang)) for n in self.notes)]
         return "\n".join(lines)
 
     def html(self, lang: str | None = None) -> str:
@@ -278,10 +278,10 @@ class GradcheckReport:
         language of ``tr.display.set_language``."""
         from .checkrows import html_table
         from .display import block, language, paragraph
-        from .tour_text import text
+        from .tour_text import in_language, text
 
         lang = language(lang, "GradcheckReport.html")
-        notes = [paragraph(text("note", lang, note=n)) for n in self.notes]
+        notes = [paragraph(text("note", lang, note=in_language(n, lang))) for n in self.notes]
         return block([html_table(self._columns(lang), self.rows), *notes], lang)
 
     def _repr_html_(self) -> str:
@@ -381,12 +381,12 @@ def _checked_tensors(where: str, fn: Any, inputs: Any, eps: Any, atol: Any, rtol
 
 def _not_reached(which: int | str, name: str) -> str:
     """The note for a tensor that no gradient reached from the outputs."""
+    from .tour_text import said
+
     if isinstance(which, str):
-        return (f"the output does not depend on params[{which!r}]: it is not in the graph; "
-                f"leave it out of params if that is intended")
+        return said("gc_unreached_param", param=which)
     named = "" if name == f"input {which}" else f" ({name})"
-    return (f"the output does not depend on input {which}{named}: it is not in the graph; "
-            f"pass it with requires_grad=False if that is intended")
+    return said("gc_unreached_input", which=which, named=named)
 
 
 def verdict(report: GradcheckReport | LayerCheckReport, raise_exception: bool,

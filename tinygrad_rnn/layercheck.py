@@ -63,7 +63,7 @@ from .nn.cells import GATES
 from .nn.module import Module
 from .nn.recurrent import Recurrent, RecurrentCell, prepared, run_step
 from .tensor import Tensor, concat, no_grad, stack
-from .tour_text import text as words
+from .tour_text import in_language, said, text as words
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, DTypeLike
@@ -122,7 +122,7 @@ class LayerCheckReport:
                 *error_columns(lang))
 
     def _ending(self, lang: str) -> str:
-        return words("culprit", lang, culprit=self.culprit) if self.culprit \
+        return words("culprit", lang, culprit=in_language(self.culprit, lang)) if self.culprit \
             else words("all_agree_fd", lang)
 
     def text(self, lang: str = "en") -> str:
@@ -130,12 +130,12 @@ class LayerCheckReport:
         headers and verdicts in ``lang`` ("en": ``str()``, or "fa")."""
         lang = language(lang, "LayerCheckReport.text")
         columns = self._columns(lang)
-        lines = [self.title, *format_table(columns, self.rows)]
+        lines = [in_language(self.title, lang), *format_table(columns, self.rows)]
         if self.step_rows:
             lines.append("")
             lines += _step_table(self.step_rows, columns[0].width, lang)
         if self.notes:
-            lines += ["", *(words("note", lang, note=n) for n in self.notes)]
+            lines += ["", *(words("note", lang, note=in_language(n, lang)) for n in self.notes)]
         lines += ["", self._ending(lang)]
         return "\n".join(lines)
 
@@ -143,13 +143,13 @@ class LayerCheckReport:
         """The same as ``text(lang)`` as HTML, failing rows and steps marked; ``lang``
         None: the language of ``tr.display.set_language``."""
         lang = language(lang, "LayerCheckReport.html")
-        parts = [paragraph(self.title, bold=True),
+        parts = [paragraph(in_language(self.title, lang), bold=True),
                  html_table(self._columns(lang), self.rows)]
         if self.step_rows:
             columns, keys, title = _step_grid(self.step_rows, 0, lang)
             parts.append(html_table(columns, keys, caption=title, verdict=False) if keys
                          else paragraph(title))
-        parts += [paragraph(words("note", lang, note=n)) for n in self.notes]
+        parts += [paragraph(words("note", lang, note=in_language(n, lang))) for n in self.notes]
         parts.append(paragraph(self._ending(lang), good=self.ok))
         return block(parts, lang)
 
@@ -171,8 +171,7 @@ def _step_grid(step_rows: list[LayerCheckRow], width: int,
     steps = sorted({r.step for r in step_rows})  # type: ignore[type-var]
     if all(r.ok for r in step_rows):
         slices = {(r.tensor, r.gate) for r in step_rows}
-        return [], [], (f"per time step: all {len(slices)} weight slices agree at each of the "
-                        f"{len(steps)} steps")
+        return [], [], words("lc_grid_agree", lang, slices=len(slices), steps=len(steps))
     grid: dict[tuple[str, str], dict[int | None, LayerCheckRow]] = {}  # (tensor, gate): {step: row}
     for r in step_rows:
         grid.setdefault((r.tensor, r.gate or ""), {})[r.step] = r
@@ -189,8 +188,7 @@ def _step_grid(step_rows: list[LayerCheckRow], width: int,
         k = _GridKey(key)
         k.ok = all(r.ok for r in row.values())
         keys.append(k)
-    return columns, keys, ("per time step (each step's own use of the weights: max abs error, "
-                           "'ok' where it agrees):")
+    return columns, keys, words("lc_grid_title", lang, ok=ok)
 
 
 def _step_table(step_rows: list[LayerCheckRow], width: int, lang: str = "en") -> list[str]:
@@ -483,13 +481,12 @@ def _per_step_rows(layer: Module, x_data: np.ndarray, state_leaves: list[Tensor]
         tied = _flatten_outputs(_forward(layer, x_const, states_const, unroll))
         untied = _untied_forward(layer, x_const, states_const, per_step, unroll)
     if untied is None:
-        return [], "per-step view skipped: only built-in layers and cells can be untied"
+        return [], said("lc_note_not_untied")
     untied = _flatten_outputs(untied)
     if len(untied) != len(tied) or not all(
             a.shape == b.shape and np.allclose(a.data, b.data, rtol=1e-10, atol=1e-12)
             for a, b in zip(tied, untied)):
-        return [], ("per-step view skipped: the layer's forward does not match its "
-                    "step-by-step unroll (does it use its weights outside _step?)")
+        return [], said("lc_note_unroll_differs")
     leaves = [t for n, _ in named for t in per_step[n]]
     analytic, numeric = autograd_and_numeric(
         lambda: _untied_forward(layer, x_const, states_const, per_step, unroll), [], leaves,
@@ -553,28 +550,26 @@ def _culprit_at_step(bad_steps: list[LayerCheckRow], step_rows: list[LayerCheckR
     at_step = [r for r in in_top if r.step == step and _reverse_direction(r.tensor) == reverse]
     order = [r.tensor for r in step_rows]
     tensors = sorted({r.tensor for r in at_step}, key=order.index)
-    where = "the first step BPTT reaches" if step == (0 if reverse else steps - 1) \
-        else "the first step at which they disagree, in backward order"
+    where = said("lc_where_first") if step == (0 if reverse else steps - 1) \
+        else said("lc_where_backward")
     bad_gates = tuple(g for g in gates if any(r.gate == g for r in at_step))
     if gates and bad_gates and len(bad_gates) < len(gates):
         fine = [g for g in gates if g not in bad_gates]
-        label = "gate " + bad_gates[0] if len(bad_gates) == 1 else "gates " + ", ".join(bad_gates)
-        verb = "disagrees" if len(bad_gates) == 1 else "disagree"
-        agree = "agrees" if len(fine) == 1 else "agree"
-        sentence = (f"{label}. At t={step}, {where}, only {label} {verb} "
-                    f"({', '.join(tensors)}) while {', '.join(fine)} {agree}; earlier steps "
-                    f"inherit the error through the recurrence. Look for a wrong backward, "
-                    f"or a missing path (.data, detach), in what computes {label} or "
-                    f"carries it to the loss.")
+        one = len(bad_gates) == 1
+        sentence = said("lc_culprit_some_gates",
+                        label=said("lc_gate_one" if one else "lc_gate_many",
+                                   gates=", ".join(bad_gates)),
+                        step=step, where=where, tensors=", ".join(tensors),
+                        verb=said("lc_disagrees_one" if one else "lc_disagrees_many"),
+                        fine=", ".join(fine),
+                        agree=said("lc_agrees_one" if len(fine) == 1 else "lc_agrees_many"))
         return sentence, bad_gates, step
     if gates and bad_gates:
-        sentence = (f"every gate ({', '.join(gates)}) disagrees already at t={step}, {where}: "
-                    f"the error is in something all gates share (the pre-activation matmul "
-                    f"or sum, or the state update), in {', '.join(tensors)}.")
+        sentence = said("lc_culprit_all_gates", gates=", ".join(gates), step=step, where=where,
+                        tensors=", ".join(tensors))
         return sentence, bad_gates, step
-    sentence = (f"{', '.join(tensors)} at t={step}, {where}; earlier steps inherit the "
-                f"error through the recurrence.")
-    return sentence, (), step
+    return said("lc_culprit_tensors", tensors=", ".join(tensors), step=step, where=where), \
+        (), step
 
 
 def _culprit_in_rows(bad_rows: list[LayerCheckRow], rows: list[LayerCheckRow],
@@ -584,11 +579,11 @@ def _culprit_in_rows(bad_rows: list[LayerCheckRow], rows: list[LayerCheckRow],
     worst = max(bad_rows, key=lambda r: r.max_rel_error)
     order = [r.tensor for r in rows]
     names = sorted({r.tensor for r in bad_rows}, key=order.index)
-    sentence = (f"{', '.join(names)} disagree; the worst is {worst.tensor} {worst.part} "
-                f"(max rel error {worst.max_rel_error:.2e})")
-    if bad_gates and len(bad_gates) < len(gates):
-        sentence += f"; gates that disagree: {', '.join(bad_gates)}"
-    return sentence + ".", bad_gates, None
+    some_gates = said("lc_culprit_rows_gates", gates=", ".join(bad_gates)) \
+        if bad_gates and len(bad_gates) < len(gates) else ""
+    sentence = said("lc_culprit_rows", names=", ".join(names), tensor=worst.tensor,
+                    part=worst.part, error=worst.max_rel_error, gates=some_gates)
+    return sentence, bad_gates, None
 
 
 # --------------------------------------------------------------------------- the public API
@@ -678,15 +673,12 @@ def layercheck_report(layer: Module, x: Tensor | ArrayLike, state: Any = None, *
     unreached = [r.tensor for r in rows if r.part == _NOT_REACHED]
     if unreached:  # (said first: nothing was checked there)
         culprit, culprit_gates, culprit_step = (
-            f"the output does not depend on {', '.join(unreached)}: no gradient reaches "
-            f"it, so nothing was checked there (a parameter the forward never uses, or a "
-            f"path cut by .data or detach())", (), None)
+            said("lc_unreached", names=", ".join(unreached)), (), None)
     notes = [note] if note else []
     if frozen:
-        notes.append(f"not checked, since they do not require grad: {', '.join(frozen)}")
-    title = (f"gradcheck of {type(layer).__name__}: x {tuple(x_data.shape)}"
-             + (f", {steps} time steps" if axis is not None else "")
-             + "; autograd vs central differences of sum(v * outputs), v random")
+        notes.append(said("lc_note_frozen", names=", ".join(frozen)))
+    title = said("lc_title", layer=type(layer).__name__, shape=tuple(x_data.shape),
+                 steps=said("lc_title_steps", steps=steps) if axis is not None else "")
     return LayerCheckReport(title, rows, step_rows, culprit, culprit_gates, culprit_step,
                             notes)
 

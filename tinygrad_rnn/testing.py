@@ -726,20 +726,38 @@ class HandBackwardError(AssertionError):
         lines += [f"  - {other.headline()}" for other in self.others]
         return message + "\n\n" + "\n".join(lines)
 
-    def headline(self) -> str:
-        """One line: the configuration and what went wrong there."""
-        return super().__str__().splitlines()[0]
+    def headline(self, lang: str = "en") -> str:
+        """One line: the configuration and what went wrong there, in ``lang`` ("en", or
+        "fa" where the message has its Persian)."""
+        from .tour_text import in_language
 
-    def _repr_html_(self) -> str:
-        """The headline, the comparison's own HTML (when there is one), the others' lines."""
+        message = self.args[0] if self.args else super().__str__()
+        return str(in_language(message, lang)).splitlines()[0]
+
+    def text(self, lang: str = "en") -> str:
+        """The headline and the comparison's table and diagnoses in ``lang`` ("en": the
+        message; "fa": Persian where the words exist)."""
+        from .display import language
+
+        lang = language(lang, "HandBackwardError.text")
+        if lang == "en" or self.comparison is None:
+            return "\n".join([self.headline(lang), *str(self).splitlines()[1:]])
+        return "\n".join([self.headline(lang), self.comparison.text(lang)])
+
+    def html(self, lang: str | None = None) -> str:
+        """The headline, the comparison's own HTML (when there is one), the others' lines;
+        ``lang`` None: the language of ``tr.display.set_language``."""
         from .display import block, language, paragraph
 
-        lang = language()
-        parts = [paragraph(self.headline(), good=False)]
+        lang = language(lang, "HandBackwardError.html")
+        parts = [paragraph(self.headline(lang), good=False)]
         if self.comparison is not None:
             parts.append(self.comparison.html(lang))
-        parts += [paragraph(f"- {other.headline()}") for other in self.others]
+        parts += [paragraph(f"- {other.headline(lang)}") for other in self.others]
         return block(parts, lang)
+
+    def _repr_html_(self) -> str:
+        return self.html()
 
 
 @dataclass(frozen=True)
@@ -781,7 +799,7 @@ class HandBackwardReport:
 
         return [text("hand_backward_ok", lang, name=self.name, n=len(self.configs),
                      worst=self.worst_error, worst_name=self.worst_name),
-                text("hand_backward_tried", lang, coverage=_coverage(self.configs)),
+                text("hand_backward_tried", lang, coverage=_coverage(self.configs, lang)),
                 text("hand_backward_worst", lang, config=self.worst_config)]
 
     def text(self, lang: str = "en") -> str:
@@ -810,10 +828,12 @@ def _diagnoses_of(comparison: GradComparison | None) -> list[Any]:
     return [] if comparison is None else list(comparison.diagnoses)
 
 
-def _coverage(configs: Sequence[RecurrentConfig]) -> str:
+def _coverage(configs: Sequence[RecurrentConfig], lang: str = "en") -> str:
     """What the configurations span: "kinds rnn, gru; T 1-5; ...; bias True/False"."""
     kinds = sorted({c.kind for c in configs}, key=RECURRENT_KINDS.index)
-    parts = ["kinds " + ", ".join(kinds)]
+    from .tour_text import text
+
+    parts = [text("hand_backward_kinds", lang, kinds=", ".join(kinds))]
     for field, label in (("seq_len", "T"), ("batch", "N"), ("input_size", "I"),
                          ("hidden_size", "H"), ("num_layers", "layers")):
         low, high = min(getattr(c, field) for c in configs), max(getattr(c, field) for c in configs)
@@ -1054,8 +1074,12 @@ def check_hand_backward(hand_fn: Callable[..., Mapping[str, ArrayLike]],
             summary, table = comparison.summary, str(comparison)
             if table.startswith(summary):  # (a comparison that prints its summary first)
                 table = table[len(summary):].lstrip("\n")
-            raise HandBackwardError(f"the hand-written backward disagrees with autograd for "
-                                    f"[{config}]: {summary}\n{table}", config, comparison)
+            from .tour_text import said_as, text
+
+            message = said_as({lang: text("hand_backward_disagrees", lang, config=config,
+                                          summary=comparison._summary(lang)) + "\n" + table
+                               for lang in ("en", "fa")})
+            raise HandBackwardError(message, config, comparison)
         passed[config] = comparison
 
     settings = _hand_settings(settings)

@@ -512,6 +512,145 @@ TEXT = {
     },
 }
 
+# ---------------------------------------------------------------------- layercheck's sentences
+TEXT.update({
+    "lc_title": {
+        "en": "gradcheck of {layer}: x {shape}{steps}; autograd vs central differences of "
+              "sum(v * outputs), v random",
+        "fa": "gradcheck برای {layer}: x {shape}{steps}؛ autograd در برابر تفاضل‌های مرکزیِ "
+              "sum(v * outputs)، با v تصادفی",
+    },
+    "lc_title_steps": {"en": ", {steps} time steps", "fa": "، {steps} گام زمانی"},
+    "lc_grid_agree": {
+        "en": "per time step: all {slices} weight slices agree at each of the {steps} steps",
+        "fa": "گام به گام: هر {slices} برش وزن در هر یک از {steps} گام همخوان‌اند",
+    },
+    "lc_grid_title": {
+        "en": "per time step (each step's own use of the weights: max abs error, "
+              "'{ok}' where it agrees):",
+        "fa": "گام به گام (کاربرد خودِ هر گام از وزن‌ها: بیشینهٔ خطای مطلق، و «{ok}» جایی "
+              "که همخوان است):",
+    },
+    "lc_note_not_untied": {
+        "en": "per-step view skipped: only built-in layers and cells can be untied",
+        "fa": "نمای گام به گام کنار گذاشته شد: تنها لایه‌ها و سلول‌های درونی را می‌توان "
+              "گام به گام جدا کرد",
+    },
+    "lc_note_unroll_differs": {
+        "en": "per-step view skipped: the layer's forward does not match its step-by-step "
+              "unroll (does it use its weights outside _step?)",
+        "fa": "نمای گام به گام کنار گذاشته شد: forward لایه با باز کردن گام به گامش یکی "
+              "نیست (آیا وزن‌هایش را بیرون از _step به کار می‌برد؟)",
+    },
+    "lc_note_frozen": {
+        "en": "not checked, since they do not require grad: {names}",
+        "fa": "بررسی نشد، چون به گرادیان نیاز ندارند (requires_grad=False): {names}",
+    },
+    "lc_unreached": {
+        "en": "the output does not depend on {names}: no gradient reaches it, so nothing was "
+              "checked there (a parameter the forward never uses, or a path cut by .data or "
+              "detach())",
+        "fa": "خروجی به {names} وابسته نیست: هیچ گرادیانی به آن نمی‌رسد، پس آنجا چیزی بررسی "
+              "نشد (پارامتری که forward هرگز به کار نمی‌برد، یا مسیری که با .data یا "
+              "detach() بریده شده)",
+    },
+    "lc_where_first": {
+        "en": "the first step BPTT reaches",
+        "fa": "نخستین گامی که BPTT به آن می‌رسد",
+    },
+    "lc_where_backward": {
+        "en": "the first step at which they disagree, in backward order",
+        "fa": "نخستین گامی که، به ترتیب backward، در آن ناهمخوان‌اند",
+    },
+    "lc_gate_one": {"en": "gate {gates}", "fa": "گیت {gates}"},
+    "lc_gate_many": {"en": "gates {gates}", "fa": "گیت‌های {gates}"},
+    "lc_disagrees_one": {"en": "disagrees", "fa": "ناهمخوان است"},
+    "lc_disagrees_many": {"en": "disagree", "fa": "ناهمخوان‌اند"},
+    "lc_agrees_one": {"en": "agrees", "fa": "همخوان است"},
+    "lc_agrees_many": {"en": "agree", "fa": "همخوان‌اند"},
+    "lc_culprit_some_gates": {
+        "en": "{label}. At t={step}, {where}, only {label} {verb} ({tensors}) while {fine} "
+              "{agree}; earlier steps inherit the error through the recurrence. Look for a "
+              "wrong backward, or a missing path (.data, detach), in what computes {label} or "
+              "carries it to the loss.",
+        "fa": "{label}. در t={step}، {where}، تنها {label} {verb} ({tensors}) در حالی که "
+              "{fine} {agree}؛ گام‌های پیشین خطا را از راه بازگشت به ارث می‌برند. دنبال یک "
+              "backward نادرست، یا مسیری گم‌شده (.data، detach)، در آنچه {label} را حساب "
+              "می‌کند یا به loss می‌رساند بگردید.",
+    },
+    "lc_culprit_all_gates": {
+        "en": "every gate ({gates}) disagrees already at t={step}, {where}: the error is in "
+              "something all gates share (the pre-activation matmul or sum, or the state "
+              "update), in {tensors}.",
+        "fa": "همهٔ گیت‌ها ({gates}) از همان t={step}، {where}، ناهمخوان‌اند: خطا در چیزی "
+              "است که همهٔ گیت‌ها در آن شریک‌اند (ضرب ماتریسی یا جمعِ پیش از فعال‌سازی، یا "
+              "به‌روزرسانی حالت)، در {tensors}.",
+    },
+    "lc_culprit_tensors": {
+        "en": "{tensors} at t={step}, {where}; earlier steps inherit the error through the "
+              "recurrence.",
+        "fa": "{tensors} در t={step}، {where}؛ گام‌های پیشین خطا را از راه بازگشت به ارث "
+              "می‌برند.",
+    },
+    "lc_culprit_rows": {
+        "en": "{names} disagree; the worst is {tensor} {part} (max rel error {error:.2e})"
+              "{gates}.",
+        "fa": "{names} ناهمخوان‌اند؛ بدترین {tensor} {part} است (بیشینهٔ خطای نسبی "
+              "{error:.2e}){gates}.",
+    },
+    "lc_culprit_rows_gates": {
+        "en": "; gates that disagree: {gates}",
+        "fa": "؛ گیت‌های ناهمخوان: {gates}",
+    },
+    # gradcheck's notes
+    "gc_unreached_param": {
+        "en": "the output does not depend on params[{param!r}]: it is not in the graph; "
+              "leave it out of params if that is intended",
+        "fa": "خروجی به params[{param!r}] وابسته نیست: در گراف نیست؛ اگر عمدی است، آن را از "
+              "params بیرون بگذارید",
+    },
+    "gc_unreached_input": {
+        "en": "the output does not depend on input {which}{named}: it is not in the graph; "
+              "pass it with requires_grad=False if that is intended",
+        "fa": "خروجی به ورودی {which}{named} وابسته نیست: در گراف نیست؛ اگر عمدی است، آن را "
+              "با requires_grad=False بدهید",
+    },
+    # the hand-written backward's headline and coverage
+    "hand_backward_disagrees": {
+        "en": "the hand-written backward disagrees with autograd for [{config}]: {summary}",
+        "fa": "backward دست‌نویس با autograd همخوان نیست برای [{config}]: {summary}",
+    },
+    "hand_backward_kinds": {"en": "kinds {kinds}", "fa": "گونه‌ها {kinds}"},
+})
+
+
+class Said(str):
+    """A message: the English text itself (so ``str`` and ``==`` see the English), which
+    also knows its words in the other languages (``in_language``)."""
+
+    translations: dict[str, str]
+
+
+def said(key: str, **values: Any) -> Said:
+    """The message ``key`` in every language, formatted with ``values`` (a ``Said``
+    value is put in each language's own words)."""
+    return said_as({lang: text(key, lang, **{k: in_language(v, lang) for k, v in values.items()})
+                    for lang in LANGUAGES})
+
+
+def said_as(translations: dict[str, str]) -> Said:
+    """A ``Said`` from its text in each language ("en" is the str)."""
+    message = Said(translations["en"])
+    message.translations = dict(translations)
+    return message
+
+
+def in_language(message: Any, lang: str) -> Any:
+    """``message`` in ``lang`` when it is a ``Said`` that knows it; as given otherwise."""
+    if isinstance(message, Said):
+        return message.translations.get(lang, str(message))
+    return message
+
 
 def text(key: str, lang: str = "en", **values: Any) -> str:
     """The message ``key`` in ``lang`` ("en" or "fa"), formatted with ``values``."""
