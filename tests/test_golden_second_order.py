@@ -1,0 +1,168 @@
+"""Second derivatives and jvps against torch's, stored (issue 17): checked without torch.
+
+``make_golden_second_order.py`` (torch needed) wrote torch's first and second derivatives
+and torch.func.jvp's tangents for the fixed example of every op case the live tests compare
+with torch, and for one config of each built-in layer; here ours must agree at 1e-10 (the
+second derivatives with the live test's atol, scaled by the first derivatives' square).
+A new op case without a fixture fails: regenerate them.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+import tinygrad_rnn as tr
+from tinygrad_rnn import Tensor, nn
+from tinygrad_rnn.gradcheck import _flatten_outputs
+
+import make_golden_second_order as golden
+from make_golden import flatten
+
+CASES = golden.golden_cases()
+LAYER_CONFIGS, SECOND_ORDER_DIR = golden.LAYER_CONFIGS, golden.SECOND_ORDER_DIR
+differentiable, float64_example = golden.differentiable, golden.float64_example
+REGENERATE = "stale fixture: run python tests/make_golden_second_order.py"
+
+
+def _load(name):
+    with np.load(SECOND_ORDER_DIR / f"{name}.npz", allow_pickle=False) as f:
+        return {k: f[k] for k in f.files}
+
+
+OPS = _load("ops")
+
+
+def _fixture(case):
+    prefix = f"{case.name}|"
+    return {k[len(prefix):]: v for k, v in OPS.items() if k.startswith(prefix)}
+
+
+def test_every_op_case_has_a_fixture_and_every_fixture_a_case():
+    stored = {k.split("|")[0] for k in OPS}
+    assert sorted({c.name for c in CASES} - stored) == [], REGENERATE
+    assert sorted(stored - {c.name for c in CASES}) == [], REGENERATE
+    assert len(CASES) > 100
+
+
+def test_the_fixtures_are_small():
+    assert sum(p.stat().st_size for p in SECOND_ORDER_DIR.glob("*.npz")) < 1_000_000
+    assert sorted(p.stem for p in SECOND_ORDER_DIR.glob("*.npz")) == sorted(
+        ["ops", *LAYER_CONFIGS])
+
+
+def _inputs(case, stored):
+    """The fixed example, as stored (a changed example makes the fixture stale)."""
+    arrays, params = float64_example(case)
+    for i, a in enumerate(arrays):
+        np.testing.assert_array_equal(a, stored[f"x{i}"], err_msg=f"{case.name}: {REGENERATE}")
+    return arrays, params
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_second_derivatives_match_torchs_stored(case):
+    """u . d(v . df/dx)/dx, and v . df/dx on the way, as torch's double backward."""
+    stored = _fixture(case)
+    arrays, params = _inputs(case, stored)
+    ours = case.tensors(arrays)
+    wrt = differentiable(case, arrays)
+    outs = _flatten_outputs(case.fn(*ours, **params))
+    used = [k for k in range(len(outs)) if f"v{k}" in stored]
+    assert used == [k for k, o in enumerate(outs) if o.requires_grad], case.name
+    if not used:
+        return
+    g = tr.grad([outs[k] for k in used], [ours[i] for i in wrt],
+                [stored[f"v{k}"] for k in used], create_graph=True, allow_unused=True)
+    for i, a in zip(wrt, g):
+        if a is not None and f"g{i}" in stored:
+            np.testing.assert_allclose(a.data, stored[f"g{i}"], rtol=1e-10, atol=1e-10,
+                                       err_msg=f"{case.name}: first derivative, input {i}")
+    mine = [(i, a) for i, a in zip(wrt, g) if a is not None and a.requires_grad]
+    h = (tr.grad([a for _, a in mine], [ours[i] for i in wrt],
+                 [stored[f"u{i}"] for i, _ in mine], allow_unused=True)
+         if mine else [None] * len(wrt))
+    scale = max([1.0] + [float(np.abs(a.data).max()) for a in g if a is not None and a.size])
+    for i, a in zip(wrt, h):
+        a = np.zeros(arrays[i].shape) if a is None else a.data
+        np.testing.assert_allclose(a, stored[f"h{i}"], rtol=1e-10, atol=1e-10 * scale ** 2,
+                                   err_msg=f"{case.name}: second derivative, input {i}")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_jvp_matches_torchs_stored(case):
+    """tr.func.jvp along the stored tangents, as torch.func.jvp."""
+    stored = _fixture(case)
+    arrays, params = _inputs(case, stored)
+    wrt = differentiable(case, arrays)
+    if not wrt:
+        assert not any(k.startswith("j") for k in stored)
+        return
+
+    def f(*chosen):
+        tensors = case.tensors(arrays)
+        for i, t in zip(wrt, chosen):
+            tensors[i] = t
+        return tuple(_flatten_outputs(case.fn(*tensors, **params)))
+
+    outs, t_outs = tr.func.jvp(f, tuple(arrays[i] for i in wrt),
+                               tuple(stored[f"t{i}"] for i in wrt))
+    floats = [k for k, o in enumerate(outs) if o.dtype.kind == "f"]
+    assert floats == [k for k in range(len(outs)) if f"j{k}" in stored], case.name
+    for k in floats:
+        np.testing.assert_allclose(t_outs[k].data, stored[f"j{k}"], rtol=1e-10, atol=1e-10,
+                                   err_msg=f"{case.name}: jvp of output {k}")
+
+
+# --------------------------------------------------------------------------- layers
+
+
+def _layer(name):
+    stored = _load(name)
+    config = json.loads(str(stored.pop("config")))
+    kind = config["kind"]
+    layer = getattr(nn, kind)(**config["kwargs"])
+    layer.load_state_dict({k[len("param."):]: v for k, v in stored.items()
+                           if k.startswith("param.")})
+    states = [stored[f"state.{i}"] for i in range(2 if kind == "LSTM" else 1)]
+    return kind, layer, stored, states
+
+
+def _call(kind, layer, x, states):
+    return flatten(layer(x, tuple(states)) if kind == "LSTM" else layer(x, states[0]))
+
+
+def _close(ours, theirs, what):
+    scale = max(1.0, float(np.abs(theirs).max(initial=0.0)))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-10 * scale, err_msg=what)
+
+
+@pytest.mark.parametrize("name", sorted(LAYER_CONFIGS))
+def test_a_layers_second_derivatives_match_torchs_stored(name):
+    kind, layer, stored, states = _layer(name)
+    x = Tensor(stored["x"], requires_grad=True)
+    hs = [Tensor(s, requires_grad=True) for s in states]
+    wrt = [("x", x)] + [(f"state.{i}", t) for i, t in enumerate(hs)] + [
+        (f"param.{n}", p) for n, p in layer.named_parameters()]
+    outs = _call(kind, layer, x, hs)
+    g = tr.grad(outs, [t for _, t in wrt], [stored[f"v.{k}"] for k in range(len(outs))],
+                create_graph=True)
+    for (what, _), a in zip(wrt, g):
+        _close(a.data, stored[f"g.{what}"], f"{name}: first derivative of {what}")
+    h = tr.grad(list(g), [t for _, t in wrt], [stored[f"u.{what}"] for what, _ in wrt])
+    for (what, _), a in zip(wrt, h):
+        _close(a.data, stored[f"h.{what}"], f"{name}: second derivative of {what}")
+
+
+@pytest.mark.parametrize("name", sorted(LAYER_CONFIGS))
+def test_a_layers_jvp_matches_torchs_stored(name):
+    kind, layer, stored, states = _layer(name)
+
+    def f(x, *hs):
+        return tuple(_call(kind, layer, x, list(hs)))
+
+    primals = (stored["x"], *states)
+    tangents = (stored["t.x"], *(stored[f"t.state.{i}"] for i in range(len(states))))
+    _, t_outs = tr.func.jvp(f, primals, tangents)
+    assert len(t_outs) == sum(k.startswith("j.") for k in stored)
+    for k, t in enumerate(t_outs):
+        _close(t.data, stored[f"j.{k}"], f"{name}: jvp of output {k}")
