@@ -213,3 +213,16 @@ def test_hessian_of_an_lstm_loss_as_torch():
         theirs, (t_(x), t_(h0)), (torch.ones(3, 1, 2, dtype=torch.float64),
                                   torch.ones(1, 1, 3, dtype=torch.float64)))
     close((value, *product), (t_value, *t_product))
+
+
+def test_the_arguments_kept_for_torchs_signature_are_checked_as_torch_checks_them():
+    with pytest.raises(ValueError, match="jacrev: chunk_size must be"):
+        tr.func.jacrev(lambda x: x, chunk_size=0)
+    with pytest.raises(TypeError, match="jacrev: chunk_size must be an int"):
+        tr.func.jacrev(lambda x: x, chunk_size=1.5)
+    with pytest.raises(ValueError, match="jacfwd: randomness must be one of"):
+        tr.func.jacfwd(lambda x: x, randomness="bogus")
+    x = np.array([1.0, 2.0])
+    for chunk in (None, 1, 3):   # every chunk size, the same Jacobian
+        assert np.array_equal(tr.func.jacrev(lambda v: v * v, chunk_size=chunk)(x).data,
+                              np.diag(2 * x))

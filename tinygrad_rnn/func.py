@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from . import autograd, ops
-from .arguments import describe, is_int
+from .arguments import describe, is_int, one_of, size
 from .autograd import NotForwardDifferentiableError, enable_grad
 from .tensor import Tensor, grad as autograd_grad, stack
 
@@ -260,8 +260,12 @@ def jacrev(func: Callable[..., Any], argnums: Argnums = 0, *, has_aux: bool = Fa
     """The Jacobian of ``func`` by reverse mode, as torch.func.jacrev: one backward walk
     per output element, each giving a row. ``jacrev(f)(x)`` has shape
     ``f(x).shape + x.shape``; a tuple ``argnums`` gives a tuple of Jacobians, a tuple
-    output a tuple (per output) of them. ``chunk_size`` is accepted for torch's
-    signature (the rows are computed one at a time)."""
+    output a tuple (per output) of them. ``chunk_size`` (None or a positive int) is
+    accepted for torch's signature: every chunk size gives the same Jacobian, and the
+    rows are computed one at a time."""
+    if chunk_size is not None:
+        size("jacrev", "chunk_size", chunk_size, minimum=1)
+
     def jacobian(*args: Any) -> Any:
         where = "jacrev"
         nums = _argnums(where, argnums, len(args))
@@ -356,7 +360,10 @@ def jacfwd(func: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False
            randomness: str = "error") -> Callable[..., Any]:
     """The Jacobian of ``func`` by forward mode, as torch.func.jacfwd: one jvp per input
     element, each giving a column. Shapes and ``argnums`` as ``jacrev``; ``randomness``
-    is accepted for torch's signature."""
+    ("error", "different" or "same", as torch) is accepted for torch's signature: with
+    no vmap, the columns are separate calls, and a random draw inside is the caller's."""
+    one_of("jacfwd", "randomness", randomness, ("error", "different", "same"))
+
     def jacobian(*args: Any) -> Any:
         where = "jacfwd"
         nums = _argnums(where, argnums, len(args))
