@@ -69,3 +69,17 @@ class CIFGCell(tr.nn.RecurrentCell):
         self.record(f=f)
         c = f * c + (1 - f) * g.tanh()
         return o.sigmoid() * c.tanh(), c
+
+
+def neuron():
+    """micrograd's neuron: o = tanh(x1 w1 + x2 w2 + b), every value named. Returns the
+    leaves and the values made from them ({"x1w1", "x2w2", "n", "o"}), by name."""
+    values = {"x1": 2.0, "x2": 0.0, "w1": -3.0, "w2": 1.0, "b": 6.8813735870195432}
+    leaves = {k: Tensor(v, requires_grad=True, name=k) for k, v in values.items()}
+    x1w1 = leaves["x1"] * leaves["w1"]
+    x2w2 = leaves["x2"] * leaves["w2"]
+    n = x1w1 + x2w2 + leaves["b"]
+    o = n.tanh()
+    for t, name in ((x1w1, "x1w1"), (x2w2, "x2w2"), (n, "n"), (o, "o")):
+        t.name = name
+    return leaves, {"x1w1": x1w1, "x2w2": x2w2, "n": n, "o": o}

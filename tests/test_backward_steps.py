@@ -16,19 +16,15 @@ from hypothesis import given, settings, strategies as st
 import tinygrad_rnn as tr
 from tinygrad_rnn import Tensor, autograd, nn, viz
 
+import _helpers
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def neuron():
-    values = {"x1": 2.0, "x2": 0.0, "w1": -3.0, "w2": 1.0, "b": 6.8813735870195432}
-    leaves = {k: Tensor(v, requires_grad=True, name=k) for k, v in values.items()}
-    x1w1 = leaves["x1"] * leaves["w1"]
-    x2w2 = leaves["x2"] * leaves["w2"]
-    n = x1w1 + x2w2 + leaves["b"]
-    o = n.tanh()
-    for t, name in ((x1w1, "x1w1"), (x2w2, "x2w2"), (n, "n"), (o, "o")):
-        t.name = name
-    return leaves, o
+    """The neuron's leaves and its output o; the values between them are not held."""
+    leaves, made = _helpers.neuron()
+    return leaves, made["o"]
 
 
 def engine_order(loss: Tensor) -> list:

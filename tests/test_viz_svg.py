@@ -18,6 +18,8 @@ from hypothesis import given, settings, strategies as st
 import tinygrad_rnn as tr
 from tinygrad_rnn import Tensor, nn, viz
 
+from _helpers import neuron  # micrograd's neuron, every value named and held
+
 pytest.importorskip("grandalf", reason="the graphs extra (grandalf) is not installed")
 from tinygrad_rnn import viz_svg  # noqa: E402
 
@@ -59,18 +61,6 @@ def dot_structure(dot: str) -> dict:
     return {"nodes": {i: n.lines for i, n in graph.nodes.items()},
             "edges": [(a, b) for a, b, _ in graph.edges]}
 
-
-def neuron():
-    """micrograd's neuron: o = tanh(x1 w1 + x2 w2 + b), every value named and held."""
-    values = {"x1": 2.0, "x2": 0.0, "w1": -3.0, "w2": 1.0, "b": 6.8813735870195432}
-    leaves = {k: Tensor(v, requires_grad=True, name=k) for k, v in values.items()}
-    x1w1 = leaves["x1"] * leaves["w1"]
-    x2w2 = leaves["x2"] * leaves["w2"]
-    n = x1w1 + x2w2 + leaves["b"]
-    o = n.tanh()
-    for t, name in ((x1w1, "x1w1"), (x2w2, "x2w2"), (n, "n"), (o, "o")):
-        t.name = name
-    return leaves, {"x1w1": x1w1, "x2w2": x2w2, "n": n, "o": o}
 
 
 def test_every_node_and_edge_of_the_graph_is_drawn(pictures):
