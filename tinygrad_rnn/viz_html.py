@@ -53,17 +53,9 @@ def _check(loss: Any, gradient: Any, title: Any, rankdir: Any) -> None:
         raise TypeError(f"{_WHERE}: loss must be a Tensor, got a tuple of {len(loss)} (a "
                         f"layer's (output, state)? reduce the output to a loss first, "
                         f"e.g. output.sum())")
-    if not isinstance(loss, Tensor):
-        raise TypeError(f"{_WHERE}: loss must be a Tensor, got {describe(loss)}")
-    if loss._node is None:
-        raise ValueError(f"{_WHERE}: loss is a leaf (no op made it): there is no backward "
-                         f"step to show")
-    if gradient is None and loss.size != 1:
-        raise ValueError(f"{_WHERE}: loss has shape {loss.shape}, not a single number: "
-                         f"reduce it (loss.sum()) or pass gradient= (dL/dloss, of that shape)")
-    if gradient is not None and np.shape(gradient) != loss.shape:
-        raise ValueError(f"{_WHERE}: gradient must have the loss's shape {loss.shape}, "
-                         f"got {np.shape(gradient)}")
+    from .viz_steps import check_loss
+
+    check_loss(_WHERE, loss, gradient)
     if title is not None and not isinstance(title, str):
         raise TypeError(f"{_WHERE}: title must be a str or None, got {describe(title)}")
     one_of(_WHERE, "rankdir", rankdir, ("TB", "LR"))

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .arguments import describe
 from .autograd import FREED, Context, add_grads, as_array, backward_of, conform
 from .tensor import Tensor
 from .viz import (
@@ -296,18 +297,24 @@ def backward_steps(loss: Tensor, gradient: Any = None, params: Params = None,
     nothing written to any ``.grad``; the last frame's ``grad_of(leaf)`` equals the
     ``leaf.grad`` a following ``loss.backward()`` leaves (from None).
     """
-    if not isinstance(loss, Tensor):
-        raise TypeError(f"backward_steps: loss must be a Tensor, got {type(loss).__name__}")
-    if loss._node is None:
-        raise ValueError("backward_steps: loss is a leaf (no op made it): there is no "
-                         "backward step to show")
-    if gradient is None and loss.size != 1:
-        raise ValueError(f"backward_steps: loss has shape {loss.shape}, not a single number: "
-                         f"pass gradient= (dL/dloss, of that shape)")
-    if gradient is not None and np.shape(gradient) != loss.shape:
-        raise ValueError(f"backward_steps: gradient must have the loss's shape {loss.shape}, "
-                         f"got {np.shape(gradient)}")
+    check_loss("backward_steps", loss, gradient)
     return _Walk(loss, gradient, params, rankdir).frames()
+
+
+def check_loss(where: str, loss: Any, gradient: Any) -> None:
+    """Refuse a loss backward cannot be walked from: not a Tensor, a leaf, or more than
+    one number without a ``gradient`` of its shape (``where`` names the caller)."""
+    if not isinstance(loss, Tensor):
+        raise TypeError(f"{where}: loss must be a Tensor, got {describe(loss)}")
+    if loss._node is None:
+        raise ValueError(f"{where}: loss is a leaf (no op made it): there is no backward "
+                         f"step to show")
+    if gradient is None and loss.size != 1:
+        raise ValueError(f"{where}: loss has shape {loss.shape}, not a single number: "
+                         f"reduce it (loss.sum()) or pass gradient= (dL/dloss, of that shape)")
+    if gradient is not None and np.shape(gradient) != loss.shape:
+        raise ValueError(f"{where}: gradient must have the loss's shape {loss.shape}, "
+                         f"got {np.shape(gradient)}")
 
 
 def animate(frames: list[Frame], seconds: float = 1.5) -> str:
