@@ -1,19 +1,23 @@
 """Forward mode through the scanned recurrent layers (issue 17, item 2).
 
-A layer run as one ``Scan`` node carries tangents by re-running its steps op by op with
-the tangents active (``scan.expanded_jvp``). Its jvp must be the op-by-op layer's (built
+A layer run as one ``Scan`` node carries tangents by one more Scan node, whose step is
+the layer's with its tangents' rules recorded beside its ops (``scan_jvp.fused_jvp``), or,
+for a step whose rules cannot be replayed, by re-running its steps op by op with the
+tangents active (``scan.expanded_jvp``). Its jvp must be the op-by-op layer's (built
 inside ``replay.disabled()``) to 1e-12 (padded, bidirectional, two layers, packed with a
 given state, a cell of one's own, tangents of the fixed inputs (weights) too; and nested,
 hessian = jacfwd(jacrev)), and torch.func.jvp's on torch's padded layers (float64) at
 1e-10 (torch's functorch fails inside its packed RNN: "Cannot access data pointer").
 """
 
+import contextlib
+
 import numpy as np
 import pytest
 from test_double_backward_scan import CONFIGS, KINDS, make_layer, torch_layer
 
 import tinygrad_rnn as tr
-from tinygrad_rnn import Tensor, scan
+from tinygrad_rnn import Tensor, scan, scan_jvp
 
 rnn_utils = tr.nn.utils.rnn
 
@@ -36,26 +40,48 @@ def _layer_fn(layer, lengths=None):
     return f
 
 
-def _jvp(layer, primals, tangents, lengths=None, op_by_op=False):
-    """(the outputs, their tangents, how many Scan nodes' rules ran)."""
-    calls = []
-    original = scan.expanded_jvp
-
-    def counted(ctx, ts):
-        calls.append(ctx)
-        return original(ctx, ts)
-
-    scan.expanded_jvp = counted
-    try:
+def _jvp(layer, primals, tangents, lengths=None, op_by_op=False, fused_only=True):
+    """(the outputs, their tangents, how many Scan nodes carried tangents). With
+    ``fused_only``, a rule that fell back to re-running the steps op by op
+    (``scan.expanded_jvp``) is not counted: the built-in layers' steps are replayed with
+    their tangents."""
+    with _counting_scans() as (fused, expanded):
         f = _layer_fn(layer, lengths)
         if op_by_op:
             with tr.replay.disabled():
                 outs, t_outs = tr.func.jvp(f, primals, tangents)
         else:
             outs, t_outs = tr.func.jvp(f, primals, tangents)
+    count = len(fused) if fused_only else len(fused) + len(expanded)
+    return [o.data for o in outs], [t.data for t in t_outs], count
+
+
+@contextlib.contextmanager
+def _counting_scans():
+    """([a Scan that carried tangents by the step with its rules, replayed], [a Scan node's
+    rule that re-ran the steps op by op]), filled while the block runs."""
+    fused, expanded = [], []
+    originals = (scan_jvp.scan_carrying_tangents, scan_jvp.fused_jvp, scan.expanded_jvp)
+
+    def counted(original):
+        def call(*args):
+            result = original(*args)
+            if result is not None:
+                fused.append(result)
+            return result
+        return call
+
+    def counted_expanded(ctx, ts):
+        expanded.append(ctx)
+        return originals[2](ctx, ts)
+
+    scan_jvp.scan_carrying_tangents = counted(originals[0])
+    scan_jvp.fused_jvp = counted(originals[1])
+    scan.expanded_jvp = counted_expanded
+    try:
+        yield fused, expanded
     finally:
-        scan.expanded_jvp = original
-    return [o.data for o in outs], [t.data for t in t_outs], len(calls)
+        scan_jvp.scan_carrying_tangents, scan_jvp.fused_jvp, scan.expanded_jvp = originals
 
 
 def _assert_close(ours, theirs, rtol, what):
@@ -124,6 +150,71 @@ def test_the_fixed_inputs_tangents_go_through_the_steps():
     minus = f(*[Tensor(a - h * u) for a, u in zip((xs, h0, w), us)])
     _assert_close([t.data for t in ours], [(p.data - m.data) / (2 * h)
                                            for p, m in zip(plus, minus)], 1e-7, "numeric")
+
+
+DERIVED_MASKS = {  # a rule reading the mask its forward saved; one making a mask by ops'
+    # backward (the ties of a max)
+    "leaky_relu": lambda z: tr.functional.leaky_relu(z, 0.1),
+    "amax": lambda z: z.tanh() - z.amax(dim=-1, keepdim=True),
+}
+
+
+@pytest.mark.parametrize("op", DERIVED_MASKS)
+def test_a_step_whose_rule_reads_a_derived_mask_falls_back_to_op_by_op(op):
+    """A rule that reads a mask of the step's numbers would be frozen at the first step's
+    by a recording: the Scan's rule re-runs the steps op by op instead, and is right."""
+    xs, h0, w = _random((6, 2, 3), 1), _random((2, 3), 2), Tensor(_random((3, 3), 3))
+    us = tuple(_random(a.shape, 10 + k) for k, a in enumerate((xs, h0)))
+    act = DERIVED_MASKS[op]
+
+    def f(a, b):
+        step = lambda x, h: (act(x + h @ w),)  # noqa: E731
+        out, (h_n,) = tr.replay.scan(step, [a], [b], fixed=[w])
+        return out, h_n
+
+    with _counting_scans() as (fused, expanded):
+        ours = tr.func.jvp(f, (xs, h0), us)[1]
+    assert fused == [] and len(expanded) == 1
+    with tr.replay.disabled():
+        op_by_op = tr.func.jvp(f, (xs, h0), us)[1]
+    _assert_close([t.data for t in ours], [t.data for t in op_by_op], 1e-12, "tangent")
+
+
+@pytest.mark.parametrize("kind", [*KINDS, "CIFG"])
+def test_jvp_of_jvp_through_a_scanned_layer_is_the_op_by_op_one(kind):
+    """Nested forward mode: the inner rule's Scan node carries the outer tangent by a
+    Scan of its own (the step, its tangents, and their tangents)."""
+    layer = make_layer(kind, num_layers=2)
+    x, u, w = (_random((4, 2, 3), k) for k in (1, 2, 3))
+
+    def directional(v):
+        return tr.func.jvp(lambda a: _layer_fn(layer)(a)[0], (v,), (u,))[1]
+
+    ours = tr.func.jvp(directional, (x,), (w,))[1].data
+    with tr.replay.disabled():
+        op_by_op = tr.func.jvp(directional, (x,), (w,))[1].data
+    _assert_close([ours], [op_by_op], 1e-12, "second-order tangent")
+    assert np.abs(ours).max() > 1e-3
+
+
+@pytest.mark.parametrize("kind", [*KINDS, "CIFG"])
+def test_reverse_over_forward_through_a_scanned_layer_is_the_op_by_op_one(kind):
+    """The gradient of a directional derivative (an hvp): the engine's first-order
+    backward through the fused rule's Scan node, weights' gradients included."""
+    layer = make_layer(kind, num_layers=2, bidirectional=True)
+    x, u = _random((4, 2, 3), 1), _random((4, 2, 3), 2)
+
+    def run():
+        layer.zero_grad()
+        v = Tensor(x, requires_grad=True)
+        _, d = tr.func.jvp(lambda a: (_layer_fn(layer)(a)[0] ** 2).sum(), (v,), (u,))
+        d.backward()
+        return [v.grad, *[p.grad for p in layer.parameters()]]
+
+    ours = run()
+    with tr.replay.disabled():
+        op_by_op = run()
+    _assert_close(ours, op_by_op, 1e-12, "gradient")
 
 
 def test_hessian_through_a_scanned_lstm_is_the_op_by_op_one():

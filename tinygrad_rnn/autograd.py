@@ -59,7 +59,7 @@ class Modes:
 
     def __init__(self) -> None:
         self.grad_enabled = True
-        self.op_log: list | None = None  # a list while noting_ops() runs
+        self.op_log: OpLog | None = None  # a list while noting_ops() runs
         self.anomaly = False  # inside detect_anomaly()
         self.check_nan = True  # ... and checking values for nan and inf
         # inside tr.func.jvp: its ForwardLevels, outermost first (forward mode, below)
@@ -384,21 +384,39 @@ def _shape_error(fn: type[Function], tensors: tuple[Tensor, ...], err: ValueErro
 
 # --------------------------------------------------------------------------- the one hook
 
+class OpLog(list):
+    """The ops ``noting_ops`` noted, in order, as ``(fn, inputs, params, outputs)``.
+    ``frozen`` says why replaying them would be wrong (None: it would not): an op's
+    code made a constant of numbers it computed from the step's values (a mask of
+    ``x > 0`` saved by a forward and read by a forward-mode rule), which a replay
+    would keep at the recorded step's numbers."""
+
+    frozen: str | None = None
+
+
+def note_frozen(why: str) -> None:
+    """Tell the ops being noted (if any) that a constant was just made of a value's
+    numbers (``why`` names it): their recording must not be replayed."""
+    log = _per_thread.modes.op_log
+    if log is not None and log.frozen is None:
+        log.frozen = why
+
+
 class noting_ops:
     """Context manager: every op this thread applies inside is appended, as ``(fn,
-    inputs, params, outputs)``, to the list it returns. ``replay.py`` records a
-    recurrent step this way; it is the only thing the engine does for it. Ops of
-    other threads are not noted.
+    inputs, params, outputs)``, to the list it returns (an ``OpLog``). ``replay.py``
+    records a recurrent step this way; it is the only thing the engine does for it.
+    Ops of other threads are not noted.
 
     >>> with noting_ops() as log:
     ...     y = (x * 2).tanh()      # log: [(Mul, ...), (Tanh, ...)]
     """
 
-    def __enter__(self) -> list:
+    def __enter__(self) -> OpLog:
         modes = _per_thread.modes
         if modes.op_log is not None:
             raise RuntimeError("noting_ops: already noting the ops of another block")
-        modes.op_log = []
+        modes.op_log = OpLog()
         return modes.op_log
 
     def __exit__(self, *exc_info: object) -> None:
@@ -796,10 +814,12 @@ class ForwardLevel:
     keyed by the array's id. An entry leaves with its array (a weak reference's callback
     drops it), so the tangents live as long as the values they belong to, no longer."""
 
-    __slots__ = ("tangents", "__weakref__")
+    __slots__ = ("tangents", "noted", "__weakref__")
 
-    def __init__(self) -> None:
+    def __init__(self, noted: bool = False) -> None:
         self.tangents: dict[int, tuple[weakref.ref, Tensor]] = {}
+        # Its rules' ops are noted after each op's own (``noted_forward_level``)?
+        self.noted = noted
 
     def tangent(self, t: Tensor) -> Tensor | None:
         """The tangent of ``t`` at this level (None: none, a zero tangent)."""
@@ -835,6 +855,35 @@ def forward_level() -> Any:
         modes.forward_levels = previous
 
 
+@contextlib.contextmanager
+def forward_levels_only(levels: tuple[ForwardLevel, ...]) -> Any:
+    """Only ``levels`` active in the block (the innermost hidden while its own tangents
+    are worked out by hand: ``scan_jvp.py``)."""
+    modes = _per_thread.modes
+    previous = modes.forward_levels
+    modes.forward_levels = levels or None
+    try:
+        yield
+    finally:
+        modes.forward_levels = previous
+
+
+@contextlib.contextmanager
+def noted_forward_level() -> Any:
+    """The one jvp level of the block (outer levels hidden), whose rules' ops
+    ``noting_ops`` notes after each op's own: a step and its tangents' rules written
+    down together, to be replayed as one step (``scan_jvp.py``). A rule that reads a
+    value its op's forward derived and saved (a mask) marks the notes ``frozen``."""
+    modes = _per_thread.modes
+    previous = modes.forward_levels
+    level = ForwardLevel(noted=True)
+    modes.forward_levels = (level,)
+    try:
+        yield level
+    finally:
+        modes.forward_levels = previous
+
+
 def carry_tangents(fn: type[Function], ctx: Context, inputs: tuple[Tensor, ...],
                    params: dict[str, Any], out: Any, result: Any, modes: Modes) -> None:
     """After ``fn``'s forward made ``result`` (from forward's ``out``): at each jvp level,
@@ -857,8 +906,13 @@ def carry_tangents(fn: type[Function], ctx: Context, inputs: tuple[Tensor, ...],
         saved, op_log = ctx.saved_tensors, modes.op_log
         ctx.saved_tensors = tuple(_as_primal(s, inputs, out, outputs) for s in saved)
         ctx.jvp_params, ctx.jvp_inputs = params, inputs
-        modes.forward_levels, modes.op_log = levels[:depth] or None, None
-        try:  # (op_log off: a step being recorded for replay must not note the rule's ops)
+        if level.noted and any(type(s) is np.ndarray for s in ctx.saved_tensors):
+            note_frozen(f"{fn.__name__}'s forward-mode rule reads an array its forward derived")
+        # (op_log off unless the level is noted: a step being recorded for replay inside
+        # a jvp must not note the rules' ops)
+        modes.forward_levels = levels[:depth] or None
+        modes.op_log = op_log if level.noted else None
+        try:
             out_tangents = rule(ctx, *tangents)
         finally:
             ctx.saved_tensors, modes.forward_levels, modes.op_log = saved, levels, op_log

@@ -1,5 +1,5 @@
 """Function transforms, as torch.func: ``vjp``, ``jvp``, ``jacrev``, ``jacfwd``, ``hessian``,
-``grad``, and ``hvp``.
+``grad``, and ``hvp``; and ``functional_call``, a module as a function of its parameters.
 
 Two ways to differentiate a function f at x:
 
@@ -30,7 +30,7 @@ from .arguments import describe, is_int, one_of, size
 from .autograd import NotForwardDifferentiableError, enable_grad
 from .tensor import Tensor, grad as autograd_grad, stack
 
-__all__ = ["vjp", "jvp", "jacrev", "jacfwd", "hessian", "hvp", "grad",
+__all__ = ["vjp", "jvp", "jacrev", "jacfwd", "hessian", "hvp", "grad", "functional_call",
            "NotForwardDifferentiableError"]
 
 Argnums = int | tuple[int, ...]
@@ -318,6 +318,21 @@ def _forward_input(x: Tensor) -> Tensor:
     return Tensor(x.data.view())
 
 
+def _primals_and_tangents(where: str, primals: Any,
+                          tangents: Any) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
+    """The primals and their tangents as Tensors: one tangent per primal, of its shape."""
+    points = _tensor_tuple(where, "primals", primals)
+    ts = _tensor_tuple(where, "tangents", tangents)
+    if len(ts) != len(points) or not points:
+        raise ValueError(f"{where}: expected one tangent per primal ({len(points)} primals), "
+                         f"got {len(ts)} tangents")
+    for k, (p, t) in enumerate(zip(points, ts)):
+        if p.shape != t.shape:
+            raise ValueError(f"{where}: tangents[{k}] has shape {t.shape}, but primals[{k}] "
+                             f"has shape {p.shape}")
+    return points, ts
+
+
 def jvp(func: Callable[..., Any], primals: Any, tangents: Any, *, strict: bool = False,
         has_aux: bool = False) -> tuple[Any, ...]:
     """``(func(*primals), J u)``, as torch.func.jvp: the output and its tangent for
@@ -335,15 +350,7 @@ def jvp(func: Callable[..., Any], primals: Any, tangents: Any, *, strict: bool =
     forward-mode rule.
     """
     where = "jvp"
-    points = _tensor_tuple(where, "primals", primals)
-    ts = _tensor_tuple(where, "tangents", tangents)
-    if len(ts) != len(points) or not points:
-        raise ValueError(f"{where}: expected one tangent per primal ({len(points)} primals), "
-                         f"got {len(ts)} tangents")
-    for k, (p, t) in enumerate(zip(points, ts)):
-        if p.shape != t.shape:
-            raise ValueError(f"{where}: tangents[{k}] has shape {t.shape}, but primals[{k}] "
-                             f"has shape {p.shape}")
+    points, ts = _primals_and_tangents(where, primals, tangents)
     duals = [_forward_input(p) for p in points]  # (before the new level: outer ones carry)
     with autograd.forward_level() as level:
         for d, t in zip(duals, ts):
@@ -410,8 +417,12 @@ def hessian(func: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any
 
 def hvp(func: Callable[..., Any], primals: Any, tangents: Any) -> tuple[Tensor, tuple[Tensor, ...]]:
     """``(func(*primals), H v)``: the Hessian of ``func`` (returning one element) times
-    the tangents v, without forming H, as the jvp of the gradient (forward over
-    reverse: one forward pass carrying tangents through the forward and the backward).
+    the tangents v, without forming H, as the gradient of the directional derivative
+    (reverse over forward): grad_x <grad f(x), v> = H v. One forward pass carries v
+    (``jvp``), recording the tangents' ops, and one first-order backward walks them. The
+    other way round, the jvp of the gradient, would run the backward as ops carrying
+    tangents; this way the backward is the engine's fast one (a scanned layer's forward
+    rule is a Scan node too, ``scan_jvp.py``). H is symmetric, so both give H v.
 
     Arguments:
         func: a function of Tensors returning a one-element Tensor (a loss).
@@ -421,12 +432,99 @@ def hvp(func: Callable[..., Any], primals: Any, tangents: Any) -> tuple[Tensor, 
     Returns the value and a tuple with one product per primal (torch.func has no hvp;
     torch.autograd.functional.hvp returns the same pair).
     """
-    points = _tensor_tuple("hvp", "primals", primals)
+    points, ts = _primals_and_tangents("hvp", primals, tangents)
 
-    def value_twice(*xs: Tensor) -> tuple[Tensor, Tensor]:
-        value = func(*xs)
-        return value, value
+    def directional(*xs: Tensor) -> tuple[Tensor, Tensor]:
+        value, slope = jvp(func, xs, ts)
+        if value.size != 1:
+            raise RuntimeError(f"hvp: the function must return a Tensor of one element (a "
+                               f"loss), got {_shape_of(value)}")
+        return slope, value
 
-    gradient = grad(value_twice, argnums=tuple(range(len(points))), has_aux=True)
-    _, product, value = jvp(gradient, points, tangents, has_aux=True)
-    return value, product
+    products, value = grad(directional, argnums=tuple(range(len(points))), has_aux=True)(*points)
+    return _plain(value, _differentiated_outside(points)), products
+
+
+# --------------------------------------------------------------------------- modules
+
+
+def functional_call(module: Any, parameter_and_buffer_dicts: Any, args: Any = (),
+                    kwargs: dict[str, Any] | None = None, *, tie_weights: bool = True,
+                    strict: bool = False) -> Any:
+    """``module(*args, **kwargs)`` with the given tensors in place of the parameters they
+    name, as torch.func.functional_call: the way to differentiate a module with respect to
+    its parameters by the transforms (``hvp(lambda *w: loss(functional_call(layer,
+    dict(zip(names, w)), x)), weights, vs)``).
+
+    Arguments:
+        module: an ``nn.Module``.
+        parameter_and_buffer_dicts: {dotted name: Tensor or array} (or a tuple of such
+            dicts), each of its parameter's shape. A name the module has not is refused.
+        args: the positional arguments (a tuple; a lone value is one argument).
+        kwargs: the keyword arguments.
+        tie_weights: a parameter that appears under several names (a layer and its
+            cells share theirs) is replaced under all of them (torch's default); False:
+            only under the name given.
+        strict: every parameter must be given.
+
+    The module's attributes are swapped for the call and put back after it, even when it
+    raises (as torch does): another thread calling the same module meanwhile sees the
+    swapped tensors.
+    """
+    where = "functional_call"
+    given = _parameter_dict(where, parameter_and_buffer_dicts)
+    named = dict(module.named_parameters())
+    unknown = [n for n in given if n not in named]
+    if unknown:
+        raise ValueError(f"{where}: {type(module).__name__} has no parameter "
+                         f"{', '.join(map(repr, unknown))}; its parameters are "
+                         f"{', '.join(named) or 'none'}")
+    missing = [n for n in named if n not in given]
+    if strict and missing:
+        raise ValueError(f"{where}: strict=True, but no tensor is given for "
+                         f"{', '.join(map(repr, missing))}")
+    values = {n: _as_tensor(where, f"the value of {n!r}", v) for n, v in given.items()}
+    for n, v in values.items():
+        if v.shape != named[n].shape:
+            raise ValueError(f"{where}: {n!r} has shape {named[n].shape}, got a tensor of "
+                             f"shape {v.shape}")
+    args = args if isinstance(args, tuple) else (args,)
+    replacing = {id(named[n]): v for n, v in values.items()}
+    swaps = _swaps(module, replacing, values, tie_weights)
+    for owner, attribute, new, _ in swaps:
+        vars(owner)[attribute] = new
+    try:
+        return module(*args, **(kwargs or {}))
+    finally:
+        for owner, attribute, _, old in swaps:
+            vars(owner)[attribute] = old
+
+
+def _parameter_dict(where: str, dicts: Any) -> dict[str, Any]:
+    """One {name: value} from a dict or a tuple of dicts (a name given twice is refused)."""
+    parts = dicts if isinstance(dicts, (tuple, list)) else (dicts,)
+    merged: dict[str, Any] = {}
+    for part in parts:
+        if not isinstance(part, dict):
+            raise TypeError(f"{where}: parameter_and_buffer_dicts must be a dict of "
+                            f"{{name: Tensor}} or a tuple of them, got {describe(part)}")
+        for name, value in part.items():
+            if name in merged:
+                raise ValueError(f"{where}: {name!r} is given in more than one dict")
+            merged[name] = value
+    return merged
+
+
+def _swaps(module: Any, by_id: dict[int, Tensor], by_name: dict[str, Tensor],
+           tie_weights: bool) -> list[tuple[Any, str, Tensor, Any]]:
+    """(owner module, attribute, new value, old value) for every attribute to swap: every
+    one holding a replaced parameter when ``tie_weights``, else those at the given names."""
+    swaps = []
+    for prefix, owner in module.named_modules():
+        for attribute, value in vars(owner).items():
+            name = f"{prefix}.{attribute}" if prefix else attribute
+            if tie_weights and isinstance(value, Tensor) and id(value) in by_id:
+                swaps.append((owner, attribute, by_id[id(value)], value))
+            elif not tie_weights and name in by_name:
+                swaps.append((owner, attribute, by_name[name], value))
+    return swaps

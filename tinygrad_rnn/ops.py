@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from .arguments import describe, is_int
-from .autograd import Function, ShapeError, no_grad
+from .autograd import Function, ShapeError, no_grad, note_frozen
 from .dims import check_dim
 
 if TYPE_CHECKING:
@@ -42,8 +42,12 @@ class Derived(tuple):
 
 
 def _values(value: Any) -> np.ndarray:
-    """The array of a Tensor (for a mask, a count: constants), or the array itself."""
-    return value.data if _on_graph(value) else value
+    """The array of a Tensor (for a mask, a count: constants), or the array itself. (A
+    constant made of a Tensor's numbers would be frozen in a recorded step: say so.)"""
+    if _on_graph(value):
+        note_frozen("a backward made a constant of a value's numbers")
+        return value.data
+    return value
 
 
 def _as_dtype(value: Any, dtype: np.dtype) -> Any:

@@ -228,6 +228,8 @@ class Program:
         self._names = _Names.of_program(self, labels or [None] * len(metas))
         self.names = self._names.values
         self.backwards: dict = {}  # (needs_input_grad, seeded) -> generated backward
+        # which inputs carry tangents -> the step with its tangents' rules (scan_jvp.py)
+        self.jvp_programs: dict = {}
         self.forward = self._compile(self.forward_source(), "forward")
         # (inference: no graph will be recorded, so no Context per op is kept)
         self.forward_without_graph = self._compile(self.forward_source(graph=False), "forward")
@@ -252,6 +254,8 @@ class Program:
         for i, t in enumerate(inputs):
             if t is not None:
                 slot_of.setdefault(id(t), i)
+        if getattr(log, "frozen", None) is not None:  # (an OpLog knows: see note_frozen)
+            return Unscannable(_FROZEN)
         constants, ops = {}, []
         # the arrays of the values that change from step to step: a constant made from
         # one of them (Tensor(h.data)) would be frozen at this step's numbers

@@ -172,6 +172,12 @@ def run_scan(programs: tuple[Program, ...], batches: Batches, sequences: Sequenc
     varying = len(sequences) + len(states)
     used = programs[0].used
     inputs = (*sequences, *states, *[fixed[s - varying] for s in used[varying:]])
+    if autograd.forward_levels():  # inside tr.func.jvp: the step and its tangents, one node
+        from .scan_jvp import scan_carrying_tangents
+
+        carried = scan_carrying_tangents(programs, batches, len(sequences), inputs)
+        if carried is not None:
+            return carried
     graph = autograd.is_grad_enabled() and any(t._requires_grad for t in inputs)  # (as apply asks)
     out = programs[0].node_class.apply(*inputs, programs=programs, batches=batches,
                                        n_seq=len(sequences), graph=graph)
@@ -196,12 +202,16 @@ class Scan(Function):
     # (``differentiable_backward``); the first-order backward below never meets it.
     twice_differentiable = True
 
-    # Forward mode (tr.func.jvp): the steps re-run op by op with the tangents active
-    # (``expanded_jvp``), so a tangent goes through every op's own rule; the first-order
-    # forward and backward never meet it.
+    # Forward mode (tr.func.jvp): one more Scan node, whose step is this one's with its
+    # tangents' rules recorded beside its ops (scan_jvp.py), or, for a step whose rules
+    # cannot be replayed, the steps re-run op by op with the tangents active
+    # (``expanded_jvp``). The first-order forward and backward never meet either.
     @staticmethod
     def jvp(ctx: Context, *tangents: Any) -> tuple[Any, ...]:
-        return expanded_jvp(ctx, tangents)
+        from .scan_jvp import fused_jvp  # (it imports ops, which imports nothing of this)
+
+        fused = fused_jvp(ctx, tangents)
+        return expanded_jvp(ctx, tangents) if fused is None else fused
 
     @staticmethod
     def forward(ctx: Context, *arrays: np.ndarray, programs: tuple[Program, ...],
