@@ -138,6 +138,13 @@ def test_hvp_is_the_hessian_times_the_tangents():
     close((value, hx, hy), (t_value, *t_hvp))
 
 
+def test_hvp_of_a_lone_tensor_is_a_lone_product_as_torch():
+    value, product = tr.func.hvp(lambda x: loss(x, Y), X, W[:, :1].T.repeat(3, 0))
+    t_value, t_product = torch.autograd.functional.hvp(lambda x: loss(x, t_(Y)), t_(X),
+                                                       t_(W[:, :1].T.repeat(3, 0)))
+    close((value, product), (t_value, t_product))
+
+
 def test_a_transform_composes_with_backward():
     x = Tensor(X.copy(), requires_grad=True)
     tr.func.grad(loss)(x, Y).sin().sum().backward()

@@ -415,7 +415,8 @@ def hessian(func: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any
     return jacfwd(jacrev(func, argnums), argnums)
 
 
-def hvp(func: Callable[..., Any], primals: Any, tangents: Any) -> tuple[Tensor, tuple[Tensor, ...]]:
+def hvp(func: Callable[..., Any], primals: Any,
+        tangents: Any) -> tuple[Tensor, tuple[Tensor, ...] | Tensor]:
     """``(func(*primals), H v)``: the Hessian of ``func`` (returning one element) times
     the tangents v, without forming H, as the gradient of the directional derivative
     (reverse over forward): grad_x <grad f(x), v> = H v. One forward pass carries v
@@ -426,13 +427,15 @@ def hvp(func: Callable[..., Any], primals: Any, tangents: Any) -> tuple[Tensor, 
 
     Arguments:
         func: a function of Tensors returning a one-element Tensor (a loss).
-        primals: a tuple of Tensors, arrays or numbers: the point.
+        primals: a tuple of Tensors, arrays or numbers: the point (or one Tensor or array).
         tangents: a tuple of the same length, each of its primal's shape.
 
-    Returns the value and a tuple with one product per primal (torch.func has no hvp;
+    Returns the value and a tuple with one product per primal, or the product alone for
+    a lone Tensor or array ``primals`` (torch.func has no hvp;
     torch.autograd.functional.hvp returns the same pair).
     """
     points, ts = _primals_and_tangents("hvp", primals, tangents)
+    lone = isinstance(primals, (Tensor, np.ndarray))
 
     def directional(*xs: Tensor) -> tuple[Tensor, Tensor]:
         value, slope = jvp(func, xs, ts)
@@ -442,7 +445,7 @@ def hvp(func: Callable[..., Any], primals: Any, tangents: Any) -> tuple[Tensor, 
         return slope, value
 
     products, value = grad(directional, argnums=tuple(range(len(points))), has_aux=True)(*points)
-    return _plain(value, _differentiated_outside(points)), products
+    return _plain(value, _differentiated_outside(points)), products[0] if lone else products
 
 
 # --------------------------------------------------------------------------- modules
