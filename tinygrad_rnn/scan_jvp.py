@@ -97,8 +97,8 @@ def _run_fused(programs: tuple[Program, ...], batches: Batches, n_seq: int,
         made = program.jvp_programs.get(key)
         if made is None:
             made = program.jvp_programs[key] = jvp_program(
-                program, _step_inputs(inputs, batches, t, n_seq, n_state),
-                _step_inputs(_zero_filled(tangents, inputs), batches, t, n_seq, n_state),
+                program, _step_values(inputs, batches, t, n_seq, n_state),
+                _step_values(tangents, batches, t, n_seq, n_state),
                 n_seq, n_state, moving_sequences, moving_fixed)
         if not isinstance(made, Program):  # (an Unscannable: the rules cannot be replayed)
             return None
@@ -123,39 +123,43 @@ def _zero_filled(tangents: Sequence[Any], inputs: Sequence[Tensor]) -> list[Any]
             for t, x in zip(tangents, inputs)]
 
 
-def _step_inputs(values: Sequence[Any], batches: Batches, t: int, n_seq: int,
-                 n_state: int) -> list[Any]:
-    """Step t's inputs from the node's (sequences cut to its rows; the states' rows for
-    its batch size): plausible values to record the step on."""
+def _step_values(values: Sequence[Any], batches: Batches, t: int, n_seq: int,
+                 n_state: int) -> list[np.ndarray | None]:
+    """Step t's arrays from the node's inputs or tangents (None stays None): sequences
+    cut to its rows, states to its batch size. Values to record the step on."""
     size = None if batches.padded else batches.sizes[t]  # type: ignore[index]
     rows = batches.rows[t]
-    return [*[q[rows] for q in values[:n_seq]],
-            *[s if size is None else s[:size] for s in values[n_seq:n_seq + n_state]],
-            *values[n_seq + n_state:]]
+    cut = [*[rows] * n_seq, *[slice(size)] * n_state]
+    return [None if v is None else v.data[cut[k]] if k < len(cut) else v.data
+            for k, v in enumerate(values)]
 
 
-def jvp_program(program: Program, step_inputs: Sequence[Tensor], step_tangents: Sequence[Any],
+def jvp_program(program: Program, step_values: Sequence[Any], step_tangents: Sequence[Any],
                 n_seq: int, n_state: int, moving_sequences: tuple[bool, ...],
                 moving_fixed: tuple[bool, ...]) -> Program | Unscannable:
     """The Program of ``program``'s step with its tangents' rules, recorded on one step's
-    values (``step_inputs`` and their ``step_tangents``, as the node's inputs: the
-    sequences, the states, the fixed inputs the step reads), or why it cannot be.
+    arrays (``step_values`` and their ``step_tangents``, None for a zero tangent, as the
+    node's inputs: the sequences, the states, the fixed inputs the step reads), or why
+    it cannot be.
 
     It reads (the sequences, the tangents of the ``moving_sequences``; the first state
     and its tangent side by side, the other states, their tangents; the fixed inputs,
     the tangents of the ``moving_fixed``) and returns (the first state and its tangent
     side by side, the other states, their tangents)."""
     from .replay import Program, Unscannable, _recorded
+    from .tensor import Tensor
 
     varying = n_seq + n_state
     names = [program.names[s] for s in program.used]
-    values = [_stand_in(x) for x in step_inputs[:varying]] + list(step_inputs[varying:])
+    values = [Tensor(a) for a in step_values]
     moving = [*moving_sequences, *(True,) * n_state, *moving_fixed]
-    tangents = [_stand_in(t) if m else None for t, m in zip(step_tangents, moving)]
+    tangents = [None if not m else Tensor(np.zeros_like(x.data) if t is None else t)
+                for t, x, m in zip(step_tangents, values, moving)]
     sequences, states, fixed = values[:n_seq], values[n_seq:varying], values[varying:]
-    t_sequences, t_states, t_fixed = tangents[:n_seq], tangents[n_seq:varying], tangents[varying:]
+    t_sequences, t_fixed = tangents[:n_seq], tangents[varying:]
+    t_states = [t for t in tangents[n_seq:varying] if t is not None]  # (every state has one)
     width = states[0].shape[-1]
-    pair = _stand_in(Concat.apply(states[0], t_states[0], axis=-1))
+    pair = Tensor(np.concatenate([states[0].data, t_states[0].data], axis=-1))
     inputs = [*sequences, *_present(t_sequences), pair, *states[1:], *t_states[1:],
               *fixed, *_present(t_fixed)]
     t_names = [f"t_{n}" for n in names]
@@ -192,10 +196,3 @@ def _present(values: Sequence[Any], which: Sequence[bool] | None = None) -> list
     if which is None:
         return [v for v in values if v is not None]
     return [v for v, keep in zip(values, which) if keep]
-
-
-def _stand_in(x: Tensor) -> Tensor:
-    """A new tensor over ``x``'s values, apart from every graph and level."""
-    from .tensor import Tensor
-
-    return Tensor(x.data)
