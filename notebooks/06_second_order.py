@@ -56,9 +56,12 @@ print("jacfwd and jacrev agree:", np.allclose(J_forward, J_reverse, rtol=1e-13, 
 # %% [markdown]
 # ## A Hessian-vector product
 #
-# $Hv$ is the directional derivative of the gradient: forward mode over reverse
-# mode, `jvp(grad(f))`, costs a few gradients and never forms $H$. Checked here
-# against the full Hessian and against finite differences of the gradient.
+# $Hv$ is the directional derivative of the gradient, and also the gradient of
+# the directional derivative $\langle \nabla f(x), v \rangle$ ($H$ is
+# symmetric). `tr.func.hvp` takes the second way, reverse mode over forward mode,
+# `grad` of `jvp`: one forward pass carries $v$, one ordinary backward walks it.
+# It costs a few gradients and never forms $H$. Checked here against the full
+# Hessian and against finite differences of the gradient.
 
 # %%
 def g(x):
