@@ -137,6 +137,13 @@ class Frame:
     def _repr_svg_(self) -> str:
         return self.picture().svg()
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """The picture's bundle (SVG, and PNG when cairosvg can), with this frame's text."""
+        bundle = self.picture()._repr_mimebundle_(include, exclude)
+        if "text/plain" in bundle:
+            bundle["text/plain"] = self.text()
+        return bundle
+
 
 class _Walk:
     """The engine's walk, re-run on the side: the same heap order, the same sums."""
