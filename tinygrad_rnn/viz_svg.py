@@ -17,6 +17,7 @@ Jupyter, which shows it inline (``_repr_svg_``).
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -391,10 +392,10 @@ class Picture:
         if wanted("image/svg+xml"):
             bundle["image/svg+xml"] = self.svg()
         if wanted("image/png"):
-            try:  # (base64 text, as IPython.display.Image gives it)
+            # base64 text, as IPython.display.Image gives it; without cairosvg or cairo,
+            # the SVG alone
+            with contextlib.suppress(ModuleNotFoundError):
                 bundle["image/png"] = base64.b64encode(png_bytes(self.svg(), 1.0)).decode("ascii")
-            except ModuleNotFoundError:
-                pass  # no cairosvg or no cairo: the SVG alone
         return bundle
 
     def save(self, path: str | os.PathLike[str], scale: float = 2.0) -> Path:
