@@ -20,6 +20,7 @@ from .case import OpCase
 from .gradcheck import gradcheck_report
 from .layercheck import layercheck_report
 from .op_cases import CASES
+from .rng import seeded
 from .tour_text import in_language, said, text as words
 
 
@@ -72,10 +73,13 @@ def layer_cases(rng: np.random.Generator) -> list[tuple[str, nn.Module, np.ndarr
 
 
 def run_all(seed: int = 0) -> list[CheckRow]:
-    """Check every op and layer; one ``CheckRow`` each."""
+    """Check every op and layer; one ``CheckRow`` each, the same on every run: the
+    layers' weights, like their inputs, are drawn from ``seed`` (and the package's
+    generator is left as the caller had it)."""
     rows = [check_op_example(case, seed) for case in gradcheck_cases()]
-    rng = np.random.default_rng(seed)
-    for name, layer, x in layer_cases(rng):
+    with seeded(seed):
+        cases = layer_cases(np.random.default_rng(seed))
+    for name, layer, x in cases:
         start = time.perf_counter()
         report = layercheck_report(layer.double(), x)
         rows.append(CheckRow(name, "layer", max(r.max_abs_error for r in report.rows),
