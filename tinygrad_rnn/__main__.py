@@ -75,7 +75,7 @@ def _explain(out: Callable[[str], object] = print, html: str | None = None,
     for frame in frames:
         out(frame.text(lang))
     if html is not None:  # before o.backward(), which frees the graph
-        out(words("explain_html", lang, path=viz.to_html(o, html)))
+        out(words("explain_html", lang, path=viz.to_html(o, html, lang=lang)))
     o.backward()
     same = all(np.array_equal(np.asarray(frames[-1].grad_of(t)), np.asarray(t.grad))
                for t in (x1, x2, w1, w2, b))

@@ -901,6 +901,63 @@ TEXT.update({
     "lc_not_reached": {"en": "not reached", "fa": "نرسیده"},
 })
 
+# ---------------------------------------------------------------------- the HTML explorer
+# (viz.to_html(..., lang=...): the page's own words; its steps' titles, formulas and
+# known gradients are backward_steps' frames above)
+TEXT.update({
+    "html_title": {
+        "en": "Backward through {name}, step by step",
+        "fa": "پس‌انتشار (backward) از {name}، گام به گام",
+    },
+    "html_intro": {
+        "en": "The graph that computed {name} (shape {shape}), with each value's numbers. "
+              "Backward visits its {n} op(s) newest first; each step takes the gradient of "
+              "the op's output (grad) and computes its inputs' by the op's formula. Blue: the "
+              "op that runs. Red: the gradients it just computed. On each node, the gradient "
+              "known so far (\"...\" while more uses of it will still add theirs).",
+        "fa": "گرافی که {name} را حساب کرد (شکل {shape})، با عددهای هر مقدار. backward "
+              "{n} عملیاتِ آن را از تازه‌ترین به کهنه‌ترین می‌پیماید؛ هر گام گرادیانِ خروجیِ "
+              "عملیات (grad) را می‌گیرد و گرادیانِ ورودی‌هایش را با فرمولِ عملیات حساب "
+              "می‌کند. آبی: عملیاتی که اجرا می‌شود. قرمز: گرادیان‌هایی که همین حالا حساب کرد. "
+              "روی هر گره، گرادیانی که تا اینجا دانسته است («...» تا وقتی کاربردهای دیگرش "
+              "هنوز سهمِ خود را می‌افزایند).",
+    },
+    "html_keys": {
+        "en": "Keys: ← → to step, Home and End for the ends.",
+        "fa": "کلیدها: ← گامِ قبلی، → گامِ بعدی، Home و End برای دو سر.",
+    },
+    "html_first": {"en": "« start", "fa": "« آغاز"},
+    "html_first_tip": {"en": "the start (Home)", "fa": "آغاز (Home)"},
+    "html_prev": {"en": "◀ previous", "fa": "◀ قبلی"},
+    "html_prev_tip": {"en": "previous step (←)", "fa": "گامِ قبلی (←)"},
+    "html_next": {"en": "next ▶", "fa": "بعدی ▶"},
+    "html_next_tip": {"en": "next step (→)", "fa": "گامِ بعدی (→)"},
+    "html_last": {"en": "end »", "fa": "پایان »"},
+    "html_last_tip": {"en": "the end (End)", "fa": "پایان (End)"},
+    "html_slider": {"en": "step", "fa": "گام"},
+    "html_counter": {"en": "step {step} of {total}", "fa": "گام {step} از {total}"},
+    "html_known": {"en": "Gradients known so far", "fa": "گرادیان‌هایی که تا اینجا دانسته شده‌اند"},
+    "html_final": {"en": "Final gradients", "fa": "گرادیان‌های نهایی"},
+    "html_final_note": {
+        "en": "What {backward} leaves in each leaf's {grad}.",
+        "fa": "آنچه {backward} در {grad} هر برگ می‌گذارد.",
+    },
+    "html_col_leaf": {"en": "leaf", "fa": "برگ"},
+    "html_col_shape": {"en": "shape", "fa": "شکل"},
+    "html_col_value": {"en": "value", "fa": "مقدار"},
+    "html_col_gradient": {"en": "gradient", "fa": "گرادیان"},
+    "html_seed_title": {
+        "en": "before backward: the seed {formula}",
+        "fa": "پیش از backward: بذرِ {formula}",
+    },
+    "html_seed_doc": {
+        "en": "Backward starts here, at the loss, with this seed, and visits the nodes "
+              "newest first.",
+        "fa": "backward از اینجا آغاز می‌شود، از خطا (loss) و با همین بذر، و گره‌ها را از "
+              "تازه‌ترین به کهنه‌ترین می‌پیماید.",
+    },
+})
+
 
 class Said(str):
     """A message: the English text itself (so ``str`` and ``==`` see the English), which
