@@ -240,10 +240,13 @@ def _page_words(lang: str) -> dict[str, str]:
 
 
 def _script(lang: str) -> str:
-    """The page's script, its one sentence (the counter, "step 3 of 5") in ``lang``."""
-    before, middle, after = (json.dumps(part, ensure_ascii=False) for part in
-                             words("html_counter", lang, step="\0", total="\0").split("\0"))
-    counter = f"{before} + step + {middle} + last" + ("" if after == '""' else f" + {after}")
+    """The page's script, its one sentence (the counter, "step 3 of 5") in ``lang``: the
+    words as JS strings joined with the script's variables, in the order ``lang`` puts them."""
+    variables = {"\0step": "step", "\0total": "last"}
+    parts = re.split("(\0step|\0total)", words("html_counter", lang, step="\0step",
+                                                 total="\0total"))
+    counter = " + ".join(variables.get(part) or json.dumps(part, ensure_ascii=False)
+                         for part in parts if part)
     return _SCRIPT.replace("COUNTER_TEXT", counter)
 
 
