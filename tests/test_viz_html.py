@@ -23,6 +23,7 @@ from hypothesis import given, settings, strategies as st
 
 import tinygrad_rnn as tr
 from tinygrad_rnn import Tensor, nn, viz
+from tinygrad_rnn.tour_text import in_language
 from tinygrad_rnn.viz import summary
 from tinygrad_rnn.viz_html import explorer_html
 
@@ -481,3 +482,165 @@ def test_buttons_keys_and_slider_step_through(tmp_path, driver):
     severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
     assert severe == []
     assert driver.find_element(By.ID, "errors").get_attribute("hidden") == "true"
+
+
+# --------------------------------------------------------------------------- in Persian (lang="fa")
+
+PERSIAN = re.compile("[\u0600-\u06ff]")
+LRI, PDI = "\u2066", "\u2069"  # a left-to-right isolate inside a right-to-left sentence
+
+
+def element(page: str, pattern: str) -> str:
+    match = re.search(pattern, page, re.S)
+    assert match is not None, pattern
+    return html.unescape(match.group(1))
+
+
+def test_the_persian_page_is_rtl_with_its_words_in_persian_and_its_code_ltr():
+    _, o = neuron()
+    frames = list(viz.backward_steps(o))
+    english, persian = explorer_html(o), explorer_html(o, lang="fa")
+    assert '<html lang="en">' in english and " dir=" not in english
+    assert not PERSIAN.search(english)
+    assert '<html lang="fa" dir="rtl">' in persian
+    # the page's own words: every heading, button, column header and the counter
+    words = [element(persian, pattern) for pattern in (
+        r"<h1>(.*?)</h1>", r"<h3>(.*?)</h3>", r'<section class="table">\s*<h2>(.*?)</h2>',
+        r'<button id="first"[^>]*>(.*?)</button>', r'<button id="prev"[^>]*>(.*?)</button>',
+        r'<button id="next"[^>]*>(.*?)</button>', r'<button id="last"[^>]*>(.*?)</button>',
+        r'aria-label="(.*?)"', r'"counter"\)\.textContent = (.*?);')]
+    words += re.findall(r"<th>(.*?)</th>", persian)
+    assert len(words) == 13 and all(PERSIAN.search(w) for w in words), words
+    for english_word in ("Gradients known so far", "Final gradients", "◀ previous", "next ▶",
+                         "Backward through", "Keys:", "<th>leaf", '"step "'):
+        assert english_word in english and english_word not in persian
+    # what is code stays left to right: the graph, the controls, the formulas, the cells
+    for opening in ('<div class="controls" dir="ltr">', '<div id="graph" dir="ltr">',
+                    '<pre id="incoming" dir="ltr">', '<div id="formulas" dir="ltr">',
+                    '<ul id="known" dir="ltr">', '<tbody dir="ltr">',
+                    '<code dir="ltr">loss.backward()</code>'):
+        assert opening in persian
+    # the steps: the same graph, nodes, highlights and gradients; the words in Persian,
+    # each formula the frame's own, a formula in a Persian title isolated left to right
+    en_data, fa_data = page_data(english), page_data(persian)
+    assert fa_data["slots"] == en_data["slots"]
+    for key in ("node", "fresh", "updates"):
+        assert [s[key] for s in fa_data["steps"]] == [s[key] for s in en_data["steps"]]
+    for frame, step in zip(frames, fa_data["steps"][1:]):
+        assert PERSIAN.search(step["title"]) and not step["title"].startswith("step")
+        assert f"{LRI}{in_language(frame.title, 'fa')}{PDI}" in step["title"]
+        assert f" {frame.step} " in step["title"] and f" {frame.total}:" in step["title"]
+        assert step["formulas"] == [in_language(c.formula, "fa") for c in frame.computed]
+        assert step["incoming"] == in_language(frame.incoming, "fa")
+        assert f"{LRI}{frame.doc}{PDI}" in step["doc"]
+    seed = fa_data["steps"][0]
+    assert PERSIAN.search(seed["title"]) and f"{LRI}dL/do = 1{PDI}" in seed["title"]
+
+
+def test_lang_is_checked_and_a_refused_call_writes_nothing(tmp_path):
+    _, o = neuron()
+    for bad, shown in (("de", "'de'"), ("FA", "'FA'"), (None, "None"), (["fa"], "['fa'] (list)")):
+        with pytest.raises(ValueError, match=r"viz.to_html: lang must be one of 'en', 'fa', "
+                                             rf"got {re.escape(shown)}"):
+            viz.to_html(o, tmp_path / "page.html", lang=bad)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_explain_html_lang_fa_writes_the_persian_page(tmp_path, capsys):
+    from tinygrad_rnn.__main__ import main
+
+    target = tmp_path / "neuron.html"
+    assert main(["explain", "--html", str(target), "--lang", "fa"]) == 0
+    assert str(target) in capsys.readouterr().out
+    page = target.read_text(encoding="utf-8")
+    assert '<html lang="fa" dir="rtl">' in page
+    data = page_data(page)
+    assert len(data["steps"]) == 1 + 5 and PERSIAN.search(data["steps"][1]["title"])
+    assert "dL/dn += dL/do * (1 - o**2) = 1 * (1 - 0.7071**2) = 0.5" in \
+        data["steps"][1]["formulas"]
+
+
+@needs_chromium
+def test_the_persian_page_steps_in_a_browser_right_to_left(tmp_path, driver):
+    from selenium.webdriver.common.by import By
+
+    _, o = neuron()
+    frames = list(viz.backward_steps(o))
+    page = viz.to_html(o, tmp_path / "neuron_fa.html", lang="fa")
+    data = page_data(page.read_text(encoding="utf-8"))
+    driver.get(page.resolve().as_uri())
+
+    def text(css: str) -> str:
+        return driver.find_element(By.CSS_SELECTOR, css).text
+
+    def direction(css: str) -> str:
+        return driver.execute_script(
+            "return getComputedStyle(document.querySelector(arguments[0])).direction;", css)
+
+    assert driver.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "yes"
+    assert driver.execute_script("return document.documentElement.dir;") == "rtl"
+    assert [direction(css) for css in ("body", "header h1", "#step-title", "th")] == ["rtl"] * 4
+    assert [direction(css) for css in ("#graph svg", ".controls", "#formulas", "tbody td")] == \
+        ["ltr"] * 4
+    # the visible words are Persian: headings, buttons, the counter, the table's headers
+    visible = [text(css) for css in ("header h1", "#panel h3", "section.table h2", "#first",
+                                     "#prev", "#next", "#last", "#counter", "#step-title")]
+    visible += [e.text for e in driver.find_elements(By.CSS_SELECTOR, "th")]
+    assert all(PERSIAN.search(t) for t in visible), visible
+    assert not any(w in " ".join(visible) for w in ("step", "next", "previous", "Final"))
+
+    def state():
+        running = [e.get_attribute("id") for e in
+                   driver.find_elements(By.CSS_SELECTOR, "g.node.running")]
+        return (driver.find_element(By.TAG_NAME, "body").get_attribute("data-step"),
+                text("#step-title"), text("#counter"), running,
+                [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#formulas pre")])
+
+    before = state()
+    assert before[0] == "0" and before[3] == [] and before[4] == []
+    shown_titles = {before[1]}
+    for k in (1, 2):
+        driver.find_element(By.ID, "next").click()
+        step, title, counter, running, formulas = state()
+        assert step == str(k) and title not in shown_titles and PERSIAN.search(title)
+        shown_titles.add(title)
+        assert in_language(frames[k - 1].title, "fa").split("   ")[0] in title
+        assert re.fullmatch(rf"\D+ {k} \D+ {len(frames)}", counter)
+        assert running == [data["steps"][k]["node"]]
+        assert formulas == [in_language(c.formula, "fa") for c in frames[k - 1].computed]
+    driver.find_element(By.ID, "prev").click()
+    assert state()[0] == "1"
+    severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert severe == []
+    assert driver.find_element(By.ID, "errors").get_attribute("hidden") == "true"
+
+
+@needs_chromium
+def test_a_persian_screenshot_is_not_blank_and_has_the_graph_on_the_right(tmp_path):
+    _, o = neuron()
+    blue = (0x1F, 0x77, 0xB4)  # the node that runs
+
+    def screenshot(lang: str) -> np.ndarray:
+        page = viz.to_html(o, tmp_path / f"neuron_{lang}.html", lang=lang)
+        shot = tmp_path / f"{lang}.png"
+        done = chromium(tmp_path, "--window-size=1280,900", f"--screenshot={shot}",
+                        page.resolve().as_uri() + "#step=3")
+        assert done.returncode == 0 and shot.exists(), done.stderr[-2000:]
+        if os.environ.get("VIZ_PICTURES"):  # kept for a look, as the English ones
+            shutil.copy(shot, Path(os.environ["VIZ_PICTURES"]) / f"viz_explorer_{lang}_step3.png")
+        return read_png(shot)
+
+    persian = screenshot("fa")
+    assert persian.shape == (900, 1280, 3)
+    white = (persian > 245).all(axis=2)
+    assert 0.05 < 1 - white.mean() < 0.9
+    assert len(np.unique(persian.reshape(-1, 3), axis=0)) > 50
+
+    def blue_columns(picture: np.ndarray) -> np.ndarray:
+        return np.nonzero((np.abs(picture.astype(int) - blue).sum(axis=2) <= 6).any(axis=0))[0]
+
+    # right to left: the graph (and its running node) is the first box, so on the right
+    # in Persian and on the left in English
+    fa_blue, en_blue = blue_columns(persian), blue_columns(screenshot("en"))
+    assert len(fa_blue) > 20 and len(en_blue) > 20
+    assert fa_blue.min() > 640 > en_blue.max()

@@ -6,6 +6,9 @@
     python -m tinygrad_rnn zoo              # the bug zoo: each hand BPTT's diagnosis
     python -m tinygrad_rnn explain          # backward step by step, on a tanh neuron
     python -m tinygrad_rnn explain --html neuron.html   # ...and as an offline web page
+
+Every command takes ``--lang fa`` (before or after its name) for its words in
+Persian; names, code, formulas and numbers stay as they are.
 """
 
 from __future__ import annotations
@@ -15,24 +18,23 @@ import sys
 from collections.abc import Callable, Sequence
 
 from .tour import NOTEBOOK_OUTPUTS, run_tour  # noqa: F401  (NOTEBOOK_OUTPUTS: for callers)
-from .tour_text import LANGUAGES
+from .tour_text import LANGUAGES, in_language, text as words
 
 
-def _gradcheck(out: Callable[[str], object] = print) -> int:
+def _gradcheck(out: Callable[[str], object] = print, lang: str = "en") -> int:
     import time
 
     from .selfcheck import format_table, run_all
 
     start = time.perf_counter()
     rows = run_all()
-    out("Every built-in op and layer against central finite differences (float64, one")
-    out("fixed example each; the test suite draws many with Hypothesis):\n")
-    out(format_table(rows))
-    out(f"({time.perf_counter() - start:.1f} s)")
+    out(words("sc_intro", lang))
+    out(format_table(rows, lang))
+    out(words("seconds", lang, seconds=time.perf_counter() - start))
     return 0 if all(r.ok for r in rows) else 1
 
 
-def _zoo(out: Callable[[str], object] = print) -> int:
+def _zoo(out: Callable[[str], object] = print, lang: str = "en") -> int:
     """Every bug of reference/bugs.py beside autograd, with compare_grads' diagnosis."""
     from .reference.bugs import ZOO, diagnose
 
@@ -41,15 +43,16 @@ def _zoo(out: Callable[[str], object] = print) -> int:
         report = diagnose(bug)
         said = next((d for d in report.diagnoses if d.kind == bug.kind), None)
         found += said is not None and report.kinds[0] == bug.kind
-        out(f"{bug.name} ({bug.cell}): {bug.mistake}")
-        out(f"    {report.summary}")
+        out(f"{bug.name} ({bug.cell}): {in_language(bug.mistake, lang)}")
+        out(f"    {in_language(report.summary, lang)}")
         if said is not None:
-            out(f"    {said.name}: [{said.kind}] {said.message}")
-    out(f"({found} of {len(ZOO)} diagnosed as declared)")
+            out(f"    {said.name}: [{said.kind}] {said.text(lang)}")
+    out(words("zoo_total", lang, found=found, n=len(ZOO)))
     return 0 if found == len(ZOO) else 1
 
 
-def _explain(out: Callable[[str], object] = print, html: str | None = None) -> int:
+def _explain(out: Callable[[str], object] = print, html: str | None = None,
+             lang: str = "en") -> int:
     """Backward, step by step, on micrograd's tanh neuron: o = tanh(x1*w1 + x2*w2 + b)."""
     import numpy as np
 
@@ -65,19 +68,18 @@ def _explain(out: Callable[[str], object] = print, html: str | None = None) -> i
     o = n.tanh()
     for t, name in ((x1w1, "x1w1"), (x2w2, "x2w2"), (s, "s"), (n, "n"), (o, "o")):
         t.name = name
-    out("A neuron, as in micrograd's lecture: o = tanh(x1*w1 + x2*w2 + b), with "
-        + ", ".join(f"{k} = {v:g}" for k, v in values.items()) + ".")
-    out("Backward visits the nodes newest first; each step uses the gradient of its "
-        "output (grad)\nto compute its inputs' by the op's formula (from its docstring):\n")
+    out(words("explain_neuron", lang,
+              values=", ".join(f"{k} = {v:g}" for k, v in values.items())))
+    out(words("explain_order", lang))
     frames = list(viz.backward_steps(o))
     for frame in frames:
-        out(frame.text())
+        out(frame.text(lang))
     if html is not None:  # before o.backward(), which frees the graph
-        out(f"The same steps to click through in a browser: {viz.to_html(o, html)}\n")
+        out(words("explain_html", lang, path=viz.to_html(o, html, lang=lang)))
     o.backward()
     same = all(np.array_equal(np.asarray(frames[-1].grad_of(t)), np.asarray(t.grad))
                for t in (x1, x2, w1, w2, b))
-    out(f"o.backward() leaves the same gradients in .grad: {'yes' if same else 'NO'}.")
+    out(words("explain_same", lang, answer=words("yes" if same else "no", lang)))
     return 0 if same else 1
 
 
@@ -86,27 +88,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m tinygrad_rnn",
         description="tinygrad_rnn: a guided tour of the notebook it grew from, and tools.")
     parser.add_argument("--lang", choices=LANGUAGES, default="en",
-                        help="language of the tour's explanations (default: en)")
+                        help="language of the words printed (default: en)")
     sub = parser.add_subparsers(dest="command", metavar="{tour,gradcheck,zoo,explain}")
-    tour = sub.add_parser("tour", help="the guided tour (the default): the notebook's RNN, "
-                                       "its BPTT bugs found by compare_grads, a trained LSTM")
-    tour.add_argument("--lang", choices=LANGUAGES, default=None, dest="tour_lang",
-                      help="en (default) or fa (Persian)")
-    sub.add_parser("gradcheck", help="gradcheck every built-in op and layer and print a table")
-    sub.add_parser("zoo", help="the bug zoo: hand BPTTs with one classic mistake each, and "
-                               "what compare_grads diagnoses")
-    explain = sub.add_parser("explain", help="backward step by step on a tanh neuron, each "
-                                             "gradient's formula with its numbers")
-    explain.add_argument("--html", metavar="PATH", default=None,
-                         help="also write the steps as an offline HTML page (viz.to_html)")
+    commands = {
+        "tour": sub.add_parser("tour", help="the guided tour (the default): the notebook's "
+                                            "RNN, its BPTT bugs found by compare_grads, a "
+                                            "trained LSTM"),
+        "gradcheck": sub.add_parser("gradcheck", help="gradcheck every built-in op and layer "
+                                                      "and print a table"),
+        "zoo": sub.add_parser("zoo", help="the bug zoo: hand BPTTs with one classic mistake "
+                                          "each, and what compare_grads diagnoses"),
+        "explain": sub.add_parser("explain", help="backward step by step on a tanh neuron, "
+                                                  "each gradient's formula with its numbers"),
+    }
+    for command in commands.values():  # --lang after the command's name too
+        command.add_argument("--lang", choices=LANGUAGES, default=None, dest="command_lang",
+                             help="en (default) or fa (Persian)")
+    commands["explain"].add_argument(
+        "--html", metavar="PATH", default=None,
+        help="also write the steps as an offline HTML page (viz.to_html)")
     args = parser.parse_args(argv)
+    lang = getattr(args, "command_lang", None) or args.lang
     if args.command == "gradcheck":
-        return _gradcheck()
+        return _gradcheck(lang=lang)
     if args.command == "zoo":
-        return _zoo()
+        return _zoo(lang=lang)
     if args.command == "explain":
-        return _explain(html=args.html)
-    lang = getattr(args, "tour_lang", None) or args.lang
+        return _explain(html=args.html, lang=lang)
     run_tour(lang)
     return 0
 

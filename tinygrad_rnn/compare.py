@@ -28,7 +28,7 @@ import numpy as np
 from .arguments import describe, is_int, number, size
 from .checkrows import MAX_ERRORS, Column, GradientErrors, format_table, name_width
 from .display import Bad, Code, Num, block, language, paragraph, table
-from .tour_text import LANGUAGES, text as words
+from .tour_text import LANGUAGES, Said, in_language, said_as, text as words
 
 if TYPE_CHECKING:
     from .nn import Module
@@ -41,11 +41,12 @@ KINDS = ("missing", "shape", "transpose", "zero", "sign", "scale", "loss_reducti
 """Every diagnosis kind ``compare_grads`` gives; stable codes, for code to test against."""
 
 
-class Diagnosis(str):
+class Diagnosis(Said):
     """One diagnosis of one gradient: ``name`` (the gradient's), ``kind`` (one of
     ``KINDS``) and ``message``. It is also the message itself, a ``str``, as the
     rows' diagnoses were before they had kinds. ``text(lang)`` is the message in
-    another language ("fa"), where it was made from a template of ``tour_text``."""
+    another language ("fa"), where it was made from a template of ``tour_text``
+    (a ``tour_text.Said``: ``in_language(diagnosis, lang)`` gives it too)."""
 
     name: str
     kind: str
@@ -57,6 +58,7 @@ class Diagnosis(str):
         self = super().__new__(cls, message)
         self.name, self.kind, self.message = name, kind, message
         self.texts = {"en": message, **(texts or {})}
+        self.translations = self.texts
         return self
 
     def text(self, lang: str = "en") -> str:
@@ -72,9 +74,9 @@ class Diagnosis(str):
 
 def _texts(key: str, **values: Any) -> dict[str, str]:
     """The template ``key`` of ``tour_text.TEXT`` in every language; a value given as a
-    dict {lang: text} is put in in its own language."""
-    return {lang: words(key, lang, **{k: v[lang] if isinstance(v, dict) else v
-                                     for k, v in values.items()})
+    dict {lang: text}, or as a ``Said``, is put in in its own language."""
+    return {lang: words(key, lang, **{k: v[lang] if isinstance(v, dict) else
+                                      in_language(v, lang) for k, v in values.items()})
             for lang in LANGUAGES}
 
 
@@ -119,10 +121,11 @@ class GradComparison:
         return sorted(counts, key=lambda k: (-counts[k], KINDS.index(k)))
 
     @property
-    def summary(self) -> str:
+    def summary(self) -> Said:
         """One line: "all 4 gradients agree, worst relative error 3e-12", or
-        "2 of 4 disagree: weight_hh (missing_recurrent_carry), ..."."""
-        return self._summary("en")
+        "2 of 4 disagree: weight_hh (missing_recurrent_carry), ..." (a ``tour_text.Said``:
+        ``in_language(summary, "fa")`` is its Persian)."""
+        return said_as({lang: self._summary(lang) for lang in LANGUAGES})
 
     def _summary(self, lang: str) -> str:
         n = len(self.rows)

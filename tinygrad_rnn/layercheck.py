@@ -118,7 +118,8 @@ class LayerCheckReport:
         tensor = words("col_tensor", lang)
         return (Column(tensor, lambda r: r.tensor, name_width([r.tensor for r in self.rows],
                                                               tensor), align="<"),
-                Column(words("col_part", lang), lambda r: r.part, 12, align="<"),
+                Column(words("col_part", lang), lambda r: in_language(r.part, lang), 12,
+                       align="<"),
                 *error_columns(lang))
 
     def _ending(self, lang: str) -> str:
@@ -683,7 +684,7 @@ def layercheck_report(layer: Module, x: Tensor | ArrayLike, state: Any = None, *
                             notes)
 
 
-_NOT_REACHED = "not reached"
+_NOT_REACHED = said("lc_not_reached")  # a row's part: English, and Persian in text("fa")
 
 
 def _gradients(fn: Callable[[], Any], leaves: list[Tensor], eps: float,

@@ -46,3 +46,15 @@ def refusing_draws(message: str) -> Iterator[None]:
         yield
     finally:
         _refusal.message = previous
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[np.random.Generator]:
+    """A block in which the generator is ``manual_seed(seed)``'s, then the caller's
+    generator again, where it was (so a fixed example leaves the caller's draws alone)."""
+    global _generator
+    previous = _generator
+    try:
+        yield manual_seed(seed)
+    finally:
+        _generator = previous

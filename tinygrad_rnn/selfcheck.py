@@ -20,6 +20,8 @@ from .case import OpCase
 from .gradcheck import gradcheck_report
 from .layercheck import layercheck_report
 from .op_cases import CASES
+from .rng import seeded
+from .tour_text import in_language, said, text as words
 
 
 @dataclass
@@ -60,21 +62,24 @@ def layer_cases(rng: np.random.Generator) -> list[tuple[str, nn.Module, np.ndarr
         ("nn.LSTMCell", nn.LSTMCell(2, 3), x(2, 2)),
         ("nn.GRUCell", nn.GRUCell(2, 3), x(2, 2)),
         ("nn.RNN", nn.RNN(2, 3), x(3, 2, 2)),
-        ("nn.RNN 2 layers, bidirectional", nn.RNN(2, 2, num_layers=2, bidirectional=True),
+        (said("sc_rnn_two_layers"), nn.RNN(2, 2, num_layers=2, bidirectional=True),
          x(2, 1, 2)),
         ("nn.LSTM", nn.LSTM(2, 3), x(3, 2, 2)),
         ("nn.LSTM batch_first, proj_size", nn.LSTM(2, 3, batch_first=True, proj_size=2),
          x(1, 3, 2)),
         ("nn.GRU", nn.GRU(2, 3), x(3, 2, 2)),
-        ("nn.GRU bidirectional, no bias", nn.GRU(2, 2, bias=False, bidirectional=True), x(3, 1, 2)),
+        (said("sc_gru_no_bias"), nn.GRU(2, 2, bias=False, bidirectional=True), x(3, 1, 2)),
     ]
 
 
 def run_all(seed: int = 0) -> list[CheckRow]:
-    """Check every op and layer; one ``CheckRow`` each."""
+    """Check every op and layer; one ``CheckRow`` each, the same on every run: the
+    layers' weights, like their inputs, are drawn from ``seed`` (and the package's
+    generator is left as the caller had it)."""
     rows = [check_op_example(case, seed) for case in gradcheck_cases()]
-    rng = np.random.default_rng(seed)
-    for name, layer, x in layer_cases(rng):
+    with seeded(seed):
+        cases = layer_cases(np.random.default_rng(seed))
+    for name, layer, x in cases:
         start = time.perf_counter()
         report = layercheck_report(layer.double(), x)
         rows.append(CheckRow(name, "layer", max(r.max_abs_error for r in report.rows),
@@ -83,15 +88,22 @@ def run_all(seed: int = 0) -> list[CheckRow]:
     return rows
 
 
-def format_table(rows: Sequence[CheckRow]) -> str:
-    width = max(len(r.name) for r in rows) + 2
-    header = f"{'':<6}{'name':<{width}}{'max abs err':>12}{'max rel err':>12}{'time':>8}  ok"
+def format_table(rows: Sequence[CheckRow], lang: str = "en") -> str:
+    """The rows as a table, then how many agree; headers and verdicts in ``lang``."""
+    names = [in_language(r.name, lang) for r in rows]  # (a layer's may be a Said)
+    width = max(len(n) for n in names) + 2
+    what = max(6, *(len(words(f"sc_{r.what}", lang)) + 1 for r in rows))
+    abs_err, rel_err = (words(k, lang) for k in ("col_max_abs", "col_max_rel"))
+    errors = max(12, len(abs_err) + 1, len(rel_err) + 1)  # (12 in English)
+    header = (f"{'':<{what}}{words('col_name', lang):<{width}}{abs_err:>{errors}}"
+              f"{rel_err:>{errors}}{words('sc_time', lang):>8}  {words('col_ok', lang)}")
     lines = [header, "-" * len(header)]
-    for r in rows:
-        lines.append(f"{r.what:<6}{r.name:<{width}}{r.max_abs_error:>12.2e}{r.max_rel_error:>12.2e}"
-                     f"{r.seconds:>7.2f}s  {'yes' if r.ok else 'NO'}")
-    failed = [r.name for r in rows if not r.ok]
+    for r, name in zip(rows, names):
+        lines.append(f"{words('sc_' + r.what, lang):<{what}}{name:<{width}}"
+                     f"{r.max_abs_error:>{errors}.2e}{r.max_rel_error:>{errors}.2e}"
+                     f"{r.seconds:>7.2f}s  {words('yes' if r.ok else 'no', lang)}")
+    failed = [n for r, n in zip(rows, names) if not r.ok]
     lines.append("")
-    lines.append(f"{len(rows) - len(failed)} of {len(rows)} agree with central finite differences"
-                 + (f"; disagree: {', '.join(failed)}" if failed else ""))
+    lines.append(words("sc_agree", lang, agreed=len(rows) - len(failed), n=len(rows))
+                 + (words("sc_disagree", lang, names=", ".join(failed)) if failed else ""))
     return "\n".join(lines)

@@ -721,10 +721,13 @@ class HandBackwardError(AssertionError):
         message = super().__str__()
         if not self.others:
             return message
-        lines = [f"Hypothesis found {1 + len(self.others)} distinct failures; above is the "
-                 f"one at the smallest configuration. The others:"]
-        lines += [f"  - {other.headline()}" for other in self.others]
-        return message + "\n\n" + "\n".join(lines)
+        return message + "\n\n" + "\n".join(self._others_lines("en"))
+
+    def _others_lines(self, lang: str) -> list[str]:
+        from .tour_text import text
+
+        return [text("hb_others", lang, n=1 + len(self.others)),
+                *(f"  - {other.headline(lang)}" for other in self.others)]
 
     def headline(self, lang: str = "en") -> str:
         """One line: the configuration and what went wrong there, in ``lang`` ("en", or
@@ -738,11 +741,16 @@ class HandBackwardError(AssertionError):
         """The headline and the comparison's table and diagnoses in ``lang`` ("en": the
         message; "fa": Persian where the words exist)."""
         from .display import language
+        from .tour_text import in_language
 
         lang = language(lang, "HandBackwardError.text")
-        if lang == "en" or self.comparison is None:
+        if lang == "en":
             return "\n".join([self.headline(lang), *str(self).splitlines()[1:]])
-        return "\n".join([self.headline(lang), self.comparison.text(lang)])
+        if self.comparison is None:
+            message = str(in_language(self.args[0] if self.args else "", lang))
+        else:
+            message = "\n".join([self.headline(lang), self.comparison.text(lang)])
+        return message + ("\n\n" + "\n".join(self._others_lines(lang)) if self.others else "")
 
     def html(self, lang: str | None = None) -> str:
         """The headline, the comparison's own HTML (when there is one), the others' lines;
@@ -863,30 +871,36 @@ def _unhandled_hint(config: RecurrentConfig, constrained: Iterable[str]) -> str:
     says = [v for k, v in departures.items() if v is not None and k not in constrained]
     if not says:
         return ""
-    return (f"\n  if your backward does not handle this configuration, say so in the "
-            f"arguments: check_hand_backward(..., {', '.join(says)})")
+    from .tour_text import said
+
+    return said("hb_hint", says=", ".join(says))
 
 
 def _calling(what: str, config: RecurrentConfig, hint: str, fn: Callable[..., Any],
              *args: Any) -> Any:
     """``fn(*args)``; an exception it raises becomes a HandBackwardError for ``config``,
-    the original chained as its ``__cause__``."""
+    the original chained as its ``__cause__`` (``what``: a key of tour_text, hb_who_*)."""
+    from .tour_text import said
+
     try:
         return fn(*args)
     except hypothesis.errors.HypothesisException:
         raise  # Hypothesis's own control flow (an assume(), say), not a failure
     except Exception as error:
-        raise HandBackwardError(f"{what} raised {type(error).__name__}: {error} "
-                                f"for [{config}]{hint}", config) from error
+        raise HandBackwardError(said("hb_raised", what=said(what), error_type=type(error).__name__,
+                                     error=error, config=config, hint=hint),
+                                config) from error
 
 
 def _gradients_by_name(hand: Any, expected: Mapping[str, np.ndarray],
                        config: RecurrentConfig) -> dict[str, np.ndarray]:
     """The hand backward's gradients under the layer's names (a one-layer layer's
     ``_l0`` may be left out); names autograd does not know are ignored."""
+    from .tour_text import said
+
     if not isinstance(hand, Mapping):
-        raise HandBackwardError(f"the hand-written backward returned {describe(hand)} for "
-                                f"[{config}]; it must return a dict name -> gradient", config)
+        raise HandBackwardError(said("hb_not_a_dict", given=describe(hand), config=config),
+                                config)
     actual = {}
     for name, value in hand.items():
         key = name if name in expected else f"{name}_l0"
@@ -895,9 +909,8 @@ def _gradients_by_name(hand: Any, expected: Mapping[str, np.ndarray],
         try:
             actual[key] = np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError):
-            raise HandBackwardError(f"the hand-written backward's gradient {name!r} is "
-                                    f"{describe(value)}, not an array of numbers, for "
-                                    f"[{config}]", config) from None
+            raise HandBackwardError(said("hb_not_numbers", name=name, given=describe(value),
+                                         config=config), config) from None
     return actual
 
 
@@ -1048,11 +1061,11 @@ def check_hand_backward(hand_fn: Callable[..., Mapping[str, ArrayLike]],
             raise TypeError(f"{where}: configs drew {describe(config)}, not a RecurrentConfig")
         hint = _unhandled_hint(config, constrained)
         layer = (config.layer() if make_layer is None
-                 else _calling("make_layer", config, "", make_layer, config))
+                 else _calling("hb_who_make_layer", config, "", make_layer, config))
         x, d_out = config.input(), config.d_outputs()
-        expected = _calling("autograd on the layer", config, "", _autograd_grads, layer, x, d_out)
+        expected = _calling("hb_who_autograd", config, "", _autograd_grads, layer, x, d_out)
         state = layer.state_dict()
-        hand = _calling("the hand-written backward", config, hint, hand_fn,
+        hand = _calling("hb_who_hand", config, hint, hand_fn,
                         {k: v.copy() for k, v in state.items()}, x.copy(), d_out.copy())
         actual = _gradients_by_name(hand, expected, config)
         # (a layer the comparison can recompute candidate mistakes for: it can then name
@@ -1066,8 +1079,10 @@ def check_hand_backward(hand_fn: Callable[..., Mapping[str, ArrayLike]],
         if missing:
             diagnoses = _diagnoses_of(comparison) + [
                 diagnosis(name, "missing", "diag_missing_hand") for name in missing]
-            raise HandBackwardError(f"the hand-written backward for [{config}] gives no gradient "
-                                    f"for {missing} (it gave {sorted(map(str, hand))}){hint}",
+            from .tour_text import said
+
+            raise HandBackwardError(said("hb_no_gradient", config=config, missing=missing,
+                                         gave=sorted(map(str, hand)), hint=hint),
                                     config, comparison, diagnoses)
         assert comparison is not None  # (every parameter has a gradient, so some do)
         if not comparison.ok:

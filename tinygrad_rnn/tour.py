@@ -29,7 +29,7 @@ from .compare import compare_grads
 from .reference.notebook import PARAM_NAMES, notebook_bptt, notebook_forward, notebook_train
 from .rng import manual_seed
 from .tensor import Tensor, no_grad
-from .tour_text import text
+from .tour_text import in_language, said_as, text
 from .trace import step_grads
 
 # The weights the notebook printed in its first cell (input size 1, hidden size 4),
@@ -228,7 +228,8 @@ def part2(say: Callable[..., None], result: TourResult) -> None:
     _, hand = notebook_bptt(params, inputs, targets, faithful=False)
     result.corrected = compare_grads(weights, hand, rtol=1e-10, atol=1e-14)
     worst = max(r.max_rel_error for r in result.corrected.rows)
-    say("part2c", rel=worst, ok=result.corrected.ok)
+    ok = result.corrected.ok  # (English prints the bool, as it always has)
+    say("part2c", rel=worst, ok=said_as({"en": str(ok), "fa": text("yes" if ok else "no", "fa")}))
     say(None, report=result.corrected)
 
 
@@ -344,7 +345,8 @@ def run_tour(lang: str = "en", out: Callable[[Any], object] = print) -> TourResu
         if report is not None:   # a comparison: its table, headers and diagnoses in lang
             out(_indent(report.text(lang)))
         else:
-            out(raw if key is None else text(key, lang, **values))
+            out(raw if key is None else text(key, lang, **{k: in_language(v, lang)
+                                                           for k, v in values.items()}))
 
     result = TourResult()
     say("title")

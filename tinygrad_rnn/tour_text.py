@@ -623,6 +623,341 @@ TEXT.update({
     "hand_backward_kinds": {"en": "kinds {kinds}", "fa": "گونه‌ها {kinds}"},
 })
 
+# ---------------------------------------------------------------------- the commands and the rest
+# (python -m tinygrad_rnn gradcheck / zoo / explain, backward_steps' frames, the candidate
+# mistakes of reference/mistakes.py, the bugs of reference/bugs.py, HandBackwardError)
+TEXT.update({
+    "sc_intro": {
+        "en": "Every built-in op and layer against central finite differences (float64, one\n"
+              "fixed example each; the test suite draws many with Hypothesis):\n",
+        "fa": "همهٔ عملیات‌ها و لایه‌های درونی در برابر تفاضل‌های متناهیِ مرکزی (float64، برای هر\n"
+              "کدام یک نمونهٔ ثابت؛ آزمون‌ها با Hypothesis نمونه‌های بسیاری می‌کشند):\n",
+    },
+    "sc_op": {"en": "op", "fa": "عملیات"},
+    "sc_layer": {"en": "layer", "fa": "لایه"},
+    "sc_time": {"en": "time", "fa": "زمان"},
+    "sc_agree": {
+        "en": "{agreed} of {n} agree with central finite differences",
+        "fa": "{agreed} از {n} با تفاضل‌های متناهیِ مرکزی همخوان‌اند",
+    },
+    "sc_disagree": {"en": "; disagree: {names}", "fa": "؛ ناهمخوان: {names}"},
+    "sc_rnn_two_layers": {
+        "en": "nn.RNN 2 layers, bidirectional",
+        "fa": "nn.RNN با 2 لایه، دوسویه",
+    },
+    "sc_gru_no_bias": {"en": "nn.GRU bidirectional, no bias", "fa": "nn.GRU دوسویه، بی‌بایاس"},
+    "seconds": {"en": "({seconds:.1f} s)", "fa": "({seconds:.1f} ثانیه)"},
+    "zoo_total": {
+        "en": "({found} of {n} diagnosed as declared)",
+        "fa": "({found} از {n} همان‌طور که اعلام شده تشخیص داده شدند)",
+    },
+    "explain_neuron": {
+        "en": "A neuron, as in micrograd's lecture: o = tanh(x1*w1 + x2*w2 + b), with {values}.",
+        "fa": "یک نورون، مثل درس micrograd: o = tanh(x1*w1 + x2*w2 + b)، با {values}.",
+    },
+    "explain_order": {
+        "en": "Backward visits the nodes newest first; each step uses the gradient of its "
+              "output (grad)\nto compute its inputs' by the op's formula (from its docstring):\n",
+        "fa": "backward گره‌ها را از تازه‌ترین به کهنه‌ترین می‌پیماید؛ هر گام با گرادیانِ خروجی‌اش "
+              "(grad)\nگرادیانِ ورودی‌هایش را با فرمولِ عملیات (از docstring آن) حساب می‌کند:\n",
+    },
+    "explain_html": {
+        "en": "The same steps to click through in a browser: {path}\n",
+        "fa": "همین گام‌ها برای کلیک کردن در مرورگر: {path}\n",
+    },
+    "explain_same": {
+        "en": "o.backward() leaves the same gradients in .grad: {answer}.",
+        "fa": "o.backward() همین گرادیان‌ها را در .grad می‌گذارد: {answer}.",
+    },
+    # backward_steps' frames (viz_steps.Frame.text(lang))
+    "frame_step": {"en": "step {step} of {total}: {title}", "fa": "گام {step} از {total}: {title}"},
+    "frame_title": {
+        "en": "{op} = {fn}({args})   -> shape {shapes}",
+        "fa": "{op} = {fn}({args})   -> شکل {shapes}",
+    },
+    "frame_grad": {"en": "grad = {parts}", "fa": "grad = {parts}"},
+    "frame_grads": {"en": "grads: {parts}", "fa": "گرادیان‌ها: {parts}"},
+    "frame_unused": {"en": "0 (unused)", "fa": "0 (به کار نرفته)"},
+    "frame_no_input": {
+        "en": "(no input needs a gradient)",
+        "fa": "(هیچ ورودی‌ای گرادیان نمی‌خواهد)",
+    },
+    "frame_so_far": {
+        "en": " (so far: {sent} of {uses} uses)",
+        "fa": " (تا اینجا: {sent} از {uses} کاربرد)",
+    },
+    "frame_known": {"en": "known: {grads}", "fa": "دانسته: {grads}"},
+    "frame_see_formula": {
+        "en": "   (see {fn}'s formula)",
+        "fa": "   (فرمولِ {fn} را ببینید)",
+    },
+    "frame_rule": {"en": "{doc}", "fa": "قاعده (از docstring عملیات): {doc}"},
+    # the candidate mistakes (reference/mistakes.py), put into diag_candidate's sentence
+    "mc_dropped": {"en": "the {carry} dropped", "fa": "{carry} جاافتاده"},
+    "mc_carry_h": {
+        "en": "gradient carried back from step t+1 (dh_next)",
+        "fa": "گرادیانی که از گام t+1 بازمی‌گردد (dh_next)",
+    },
+    "mc_carry_c": {
+        "en": "cell-state carry (dc_next = dc * f)",
+        "fa": "انتقالِ حالت سلول (dc_next = dc * f)",
+    },
+    "mc_carry_z": {"en": "direct carry dh_t * z", "fa": "انتقالِ مستقیمِ dh_t * z"},
+    "mc_carry_w": {"en": "carry through W_hh", "fa": "انتقال از راهِ W_hh"},
+    "mc_both_carries": {
+        "en": "both carries (dh and dc from step t+1) dropped",
+        "fa": "هر دو انتقال (dh و dc از گام t+1) جاافتاده",
+    },
+    "mc_derivative": {"en": "the derivative of {which} {how}", "fa": "مشتقِ {which} {how}"},
+    "mc_how_activated": {
+        "en": "taken at the activation's output (f'(f(a)))",
+        "fa": "در خروجیِ فعال‌سازی گرفته شده (f'(f(a)))",
+    },
+    "mc_how_raw": {
+        "en": "written with the output's formula on the pre-activation",
+        "fa": "با فرمولِ خروجی روی ورودیِ فعال‌سازی نوشته شده",
+    },
+    "mc_site_gate": {"en": "gate {site}", "fa": "گیت {site}"},
+    "mc_every_sigmoid": {"en": "every sigmoid gate", "fa": "همهٔ گیت‌های sigmoid"},
+    "mc_every_tanh": {"en": "every tanh", "fa": "همهٔ tanhها"},
+    "mc_every_activation": {"en": "every activation", "fa": "همهٔ فعال‌سازی‌ها"},
+    "mc_gate_swap": {
+        "en": "the gradients of gates {a} and {b} exchanged",
+        "fa": "گرادیان‌های گیت‌های {a} و {b} جابه‌جا شده",
+    },
+    "mc_transpose_whh": {
+        "en": "W_hh transposed in the recurrent gradient (dA W_hh^T)",
+        "fa": "W_hh در گرادیانِ بازگشتی ترانهاده شده (dA W_hh^T)",
+    },
+    "mc_shift_rnn": {
+        "en": "tanh' taken at h_{{t-1}} instead of h_t",
+        "fa": "tanh' در h_{{t-1}} گرفته شده به جای h_t",
+    },
+    "mc_shift_lstm": {
+        "en": "df = dc * c_t instead of dc * c_{{t-1}}",
+        "fa": "df = dc * c_t به جای dc * c_{{t-1}}",
+    },
+    "mc_shift_gru": {
+        "en": "dz = dh (h_t - n) instead of dh (h_{{t-1}} - n)",
+        "fa": "dz = dh (h_t - n) به جای dh (h_{{t-1}} - n)",
+    },
+    "mc_clip": {
+        "en": "dh clipped to [-{value:g}, {value:g}] inside the backward",
+        "fa": "dh درونِ backward به [-{value:g}, {value:g}] بریده شده",
+    },
+    "mc_reset_before": {
+        "en": "the reset gate applied before W_hn (n = tanh(W_in x + W_hn (r * h))), where the "
+              "layer applies it after",
+        "fa": "گیت بازنشانی پیش از W_hn به کار رفته (n = tanh(W_in x + W_hn (r * h)))، در حالی "
+              "که لایه آن را پس از W_hn به کار می‌برد",
+    },
+    "mc_dW_hh_h_t": {
+        "en": "dW_hh summed with h_t instead of h_{{t-1}}",
+        "fa": "dW_hh با h_t جمع زده شده به جای h_{{t-1}}",
+    },
+    "mc_dW_hh_h_t2": {
+        "en": "dW_hh summed with h_{{t-2}} instead of h_{{t-1}}",
+        "fa": "dW_hh با h_{{t-2}} جمع زده شده به جای h_{{t-1}}",
+    },
+    "mc_dW_ih_shift": {
+        "en": "dW_ih summed with {which} instead of x_t",
+        "fa": "dW_ih با {which} جمع زده شده به جای x_t",
+    },
+    "mc_assigned": {
+        "en": "the weight gradients assigned (=) instead of accumulated (+=): only {when}'s "
+              "term is left",
+        "fa": "گرادیانِ وزن‌ها جایگزین شده (=) به جای انباشته شدن (+=): تنها جملهٔ {when} "
+              "مانده است",
+    },
+    "mc_when_last": {"en": "the last step", "fa": "گام آخر"},
+    "mc_when_first": {"en": "the first step", "fa": "گام نخست"},
+    # the bug zoo (reference/bugs.py): what each hand BPTT does wrong
+    "zoo_rnn_dropped_carry": {
+        "en": "dh = d_out[t]: the gradient from step t+1 (dh_next) never added",
+        "fa": "dh = d_out[t]: گرادیانِ گام t+1 (dh_next) هرگز افزوده نشده",
+    },
+    "zoo_lstm_dropped_cell_carry": {
+        "en": "dc = dh * o * tanh'(c_t): the cell-state carry dc_next * f dropped",
+        "fa": "dc = dh * o * tanh'(c_t): انتقالِ حالت سلول، dc_next * f، جاافتاده",
+    },
+    "zoo_gru_dropped_carry": {
+        "en": "dh = d_out[t]: dh_next from step t+1 dropped",
+        "fa": "dh = d_out[t]: dh_next از گام t+1 جاافتاده",
+    },
+    "zoo_rnn_h_t_in_dW_hh": {
+        "en": "dW_hh += da_t^T h_t: h_t where h_{{t-1}} fed step t",
+        "fa": "dW_hh += da_t^T h_t: h_t جایی که h_{{t-1}} به گام t داده شده بود",
+    },
+    "zoo_lstm_c_t_in_df": {
+        "en": "df = dc * c_t: the cell state of the step itself, not of the step before",
+        "fa": "df = dc * c_t: حالت سلولِ خودِ همین گام، نه گامِ پیشین",
+    },
+    "zoo_rnn_dtanh_of_h": {
+        "en": "tanh'(h_t) = 1 - tanh(h_t)**2: the derivative taken at h_t, already a tanh "
+              "(the notebook's)",
+        "fa": "tanh'(h_t) = 1 - tanh(h_t)**2: مشتق در h_t گرفته شده که خودش یک tanh است "
+              "(اشتباهِ نوت‌بوک)",
+    },
+    "zoo_lstm_sigmoid_of_gate": {
+        "en": "sigmoid'(a) written sigmoid(s)(1 - sigmoid(s)) with s the gate, already a sigmoid",
+        "fa": "sigmoid'(a) به صورت sigmoid(s)(1 - sigmoid(s)) نوشته شده، با s خودِ گیت که "
+              "خودش یک sigmoid است",
+    },
+    "zoo_lstm_dtanh_c_raw": {
+        "en": "tanh'(c_t) written 1 - c_t**2: the output's formula on the argument",
+        "fa": "tanh'(c_t) به صورت 1 - c_t**2 نوشته شده: فرمولِ خروجی روی آرگومان",
+    },
+    "zoo_rnn_transposed_whh": {
+        "en": "dh_next = da @ W_hh.T: the recurrent gradient through W_hh transposed",
+        "fa": "dh_next = da @ W_hh.T: گرادیانِ بازگشتی از راهِ W_hh ترانهاده شده",
+    },
+    "zoo_lstm_gate_swap": {
+        "en": "da stacked as i, f, o, g where the weights are i, f, g, o",
+        "fa": "da به ترتیب i، f، o، g چیده شده در حالی که ترتیبِ وزن‌ها i، f، g، o است",
+    },
+    "zoo_gru_reset_before_whn": {
+        "en": "n = tanh(W_in x + W_hn (r * h)): the reset gate applied before W_hn (the 2014 "
+              "paper's form), where torch applies it after",
+        "fa": "n = tanh(W_in x + W_hn (r * h)): گیت بازنشانی پیش از W_hn به کار رفته (شکلِ "
+              "مقالهٔ 2014)، در حالی که torch آن را پس از W_hn به کار می‌برد",
+    },
+    "zoo_rnn_first_step_only": {
+        "en": "dW_ih = da^T x_t (= instead of +=) in the backward loop: only t = 0 survives",
+        "fa": "dW_ih = da^T x_t (= به جای +=) در حلقهٔ backward: تنها t = 0 می‌ماند",
+    },
+    "zoo_rnn_last_step_only": {
+        "en": "the weight gradients taken from the last step's da alone",
+        "fa": "گرادیانِ وزن‌ها تنها از da گام آخر گرفته شده",
+    },
+    "zoo_lstm_no_bias_hh": {
+        "en": "db_hh never accumulated: only b_ih's gradient computed",
+        "fa": "db_hh هرگز انباشته نشده: تنها گرادیانِ b_ih حساب شده",
+    },
+    "zoo_gru_bias_hh_from_ih": {
+        "en": "db_hh += sum(da_x): bias_hh given bias_ih's gradient (the n block needs da_n * r)",
+        "fa": "db_hh += sum(da_x): به bias_hh گرادیانِ bias_ih داده شده (بلوکِ n به da_n * r "
+              "نیاز دارد)",
+    },
+    "zoo_rnn_extra_1_over_N": {
+        "en": "d_out / N: the batch mean taken again in the hand gradient",
+        "fa": "d_out / N: میانگینِ روی دسته دوباره در گرادیانِ دستی گرفته شده",
+    },
+    "zoo_lstm_wrong_axis": {
+        "en": "the loss averaged over time (1/T) where it is averaged over the batch (1/N)",
+        "fa": "loss روی زمان (1/T) میانگین گرفته شده در حالی که روی دسته (1/N) میانگین گرفته "
+              "می‌شود",
+    },
+    "zoo_gru_clipping_inside": {
+        "en": "np.clip(dh, -0.1, 0.1) inside the BPTT loop",
+        "fa": "np.clip(dh, -0.1, 0.1) درونِ حلقهٔ BPTT",
+    },
+    "zoo_rnn_sign": {
+        "en": "dy = target - y for y - target: every gradient negated",
+        "fa": "dy = target - y به جای y - target: همهٔ گرادیان‌ها قرینه شده‌اند",
+    },
+    "zoo_lstm_zero_dW_ih": {"en": "dW_ih never accumulated", "fa": "dW_ih هرگز انباشته نشده"},
+    "zoo_rnn_no_h0": {
+        "en": "the gradient of h0 never returned",
+        "fa": "گرادیانِ h0 هرگز برگردانده نشده",
+    },
+    # HandBackwardError's other headlines (testing.check_hand_backward)
+    "hb_raised": {
+        "en": "{what} raised {error_type}: {error} for [{config}]{hint}",
+        "fa": "{what} خطای {error_type} داد: {error} برای [{config}]{hint}",
+    },
+    "hb_who_hand": {"en": "the hand-written backward", "fa": "backward دست‌نویس"},
+    "hb_who_autograd": {"en": "autograd on the layer", "fa": "autograd روی لایه"},
+    "hb_who_make_layer": {"en": "make_layer", "fa": "make_layer"},
+    "hb_not_a_dict": {
+        "en": "the hand-written backward returned {given} for [{config}]; it must return a "
+              "dict name -> gradient",
+        "fa": "backward دست‌نویس {given} برگرداند برای [{config}]؛ باید یک dict از نام به "
+              "گرادیان برگرداند",
+    },
+    "hb_not_numbers": {
+        "en": "the hand-written backward's gradient {name!r} is {given}, not an array of "
+              "numbers, for [{config}]",
+        "fa": "گرادیانِ {name!r} از backward دست‌نویس {given} است، نه آرایه‌ای از عددها، "
+              "برای [{config}]",
+    },
+    "hb_no_gradient": {
+        "en": "the hand-written backward for [{config}] gives no gradient for {missing} (it "
+              "gave {gave}){hint}",
+        "fa": "backward دست‌نویس برای [{config}] هیچ گرادیانی برای {missing} نمی‌دهد (آنچه "
+              "داد: {gave}){hint}",
+    },
+    "hb_hint": {
+        "en": "\n  if your backward does not handle this configuration, say so in the "
+              "arguments: check_hand_backward(..., {says})",
+        "fa": "\n  اگر backward شما این پیکربندی را پشتیبانی نمی‌کند، آن را در آرگومان‌ها "
+              "بگویید: check_hand_backward(..., {says})",
+    },
+    "hb_others": {
+        "en": "Hypothesis found {n} distinct failures; above is the one at the smallest "
+              "configuration. The others:",
+        "fa": "Hypothesis {n} شکستِ متمایز یافت؛ آنچه در بالاست در کوچک‌ترین پیکربندی است. "
+              "بقیه:",
+    },
+    "lc_not_reached": {"en": "not reached", "fa": "نرسیده"},
+})
+
+# ---------------------------------------------------------------------- the HTML explorer
+# (viz.to_html(..., lang=...): the page's own words; its steps' titles, formulas and
+# known gradients are backward_steps' frames above)
+TEXT.update({
+    "html_title": {
+        "en": "Backward through {name}, step by step",
+        "fa": "پس‌انتشار (backward) از {name}، گام به گام",
+    },
+    "html_intro": {
+        "en": "The graph that computed {name} (shape {shape}), with each value's numbers. "
+              "Backward visits its {n} op(s) newest first; each step takes the gradient of "
+              "the op's output (grad) and computes its inputs' by the op's formula. Blue: the "
+              "op that runs. Red: the gradients it just computed. On each node, the gradient "
+              "known so far (\"...\" while more uses of it will still add theirs).",
+        "fa": "گرافی که {name} را حساب کرد (شکل {shape})، با عددهای هر مقدار. backward "
+              "{n} عملیاتِ آن را از تازه‌ترین به کهنه‌ترین می‌پیماید؛ هر گام گرادیانِ خروجیِ "
+              "عملیات (grad) را می‌گیرد و گرادیانِ ورودی‌هایش را با فرمولِ عملیات حساب "
+              "می‌کند. آبی: عملیاتی که اجرا می‌شود. قرمز: گرادیان‌هایی که همین حالا حساب کرد. "
+              "روی هر گره، گرادیانی که تا اینجا دانسته است («...» تا وقتی کاربردهای دیگرش "
+              "هنوز سهمِ خود را می‌افزایند).",
+    },
+    "html_keys": {
+        "en": "Keys: ← → to step, Home and End for the ends.",
+        "fa": "کلیدها: ← گامِ قبلی، → گامِ بعدی، Home و End برای دو سر.",
+    },
+    "html_first": {"en": "« start", "fa": "« آغاز"},
+    "html_first_tip": {"en": "the start (Home)", "fa": "آغاز (Home)"},
+    "html_prev": {"en": "◀ previous", "fa": "◀ قبلی"},
+    "html_prev_tip": {"en": "previous step (←)", "fa": "گامِ قبلی (←)"},
+    "html_next": {"en": "next ▶", "fa": "بعدی ▶"},
+    "html_next_tip": {"en": "next step (→)", "fa": "گامِ بعدی (→)"},
+    "html_last": {"en": "end »", "fa": "پایان »"},
+    "html_last_tip": {"en": "the end (End)", "fa": "پایان (End)"},
+    "html_slider": {"en": "step", "fa": "گام"},
+    "html_counter": {"en": "step {step} of {total}", "fa": "گام {step} از {total}"},
+    "html_known": {"en": "Gradients known so far", "fa": "گرادیان‌هایی که تا اینجا دانسته شده‌اند"},
+    "html_final": {"en": "Final gradients", "fa": "گرادیان‌های نهایی"},
+    "html_final_note": {
+        "en": "What {backward} leaves in each leaf's {grad}.",
+        "fa": "آنچه {backward} در {grad} هر برگ می‌گذارد.",
+    },
+    "html_col_leaf": {"en": "leaf", "fa": "برگ"},
+    "html_col_shape": {"en": "shape", "fa": "شکل"},
+    "html_col_value": {"en": "value", "fa": "مقدار"},
+    "html_col_gradient": {"en": "gradient", "fa": "گرادیان"},
+    "html_seed_title": {
+        "en": "before backward: the seed {formula}",
+        "fa": "پیش از backward: بذرِ {formula}",
+    },
+    "html_seed_doc": {
+        "en": "Backward starts here, at the loss, with this seed, and visits the nodes "
+              "newest first.",
+        "fa": "backward از اینجا آغاز می‌شود، از خطا (loss) و با همین بذر، و گره‌ها را از "
+              "تازه‌ترین به کهنه‌ترین می‌پیماید.",
+    },
+})
+
 
 class Said(str):
     """A message: the English text itself (so ``str`` and ``==`` see the English), which

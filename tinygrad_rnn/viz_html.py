@@ -16,6 +16,14 @@ students who have no Python. It shows
 
 The frames are embedded as JSON; the page's small hand-written script only
 swaps highlights and text (``textContent``, never HTML), so names stay text.
+
+``lang="fa"`` writes the page's words in Persian (from ``tour_text.TEXT``, as the
+rest of the package does) on a right-to-left page, ``<html lang="fa" dir="rtl">``.
+What is code stays left to right: the graph, the step controls (like a media
+player's, which right-to-left pages keep left to right too), the formulas and the
+table's cells carry ``dir="ltr"``, and a formula inside a Persian sentence is
+wrapped in the Unicode isolates LRI ... PDI (the text form of ``<bdi dir="ltr">``,
+which survives ``textContent``).
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ import numpy as np
 from .arguments import describe, one_of
 from .autograd import FREED
 from .tensor import Tensor
+from .tour_text import LANGUAGES, in_language, text as words
 from .viz import _dot, _Graph, _ref, _shape, summary
 
 if TYPE_CHECKING:
@@ -47,7 +56,13 @@ _NODE_GROUP = re.compile(r'(<g class="node" id="(\w+)">)(.*?)(</g>)', re.S)
 FULL = 12  # the gradients table writes out arrays of at most this many numbers
 
 
-def _check(loss: Any, gradient: Any, title: Any, rankdir: Any) -> None:
+def _ltr(text: str, lang: str) -> str:
+    """``text`` kept left to right inside a right-to-left sentence: isolated (LRI ... PDI)
+    in a Persian page, as it is in an English one."""
+    return text if lang == "en" else f"\u2066{text}\u2069"
+
+
+def _check(loss: Any, gradient: Any, title: Any, rankdir: Any, lang: Any) -> None:
     """Refuse bad arguments before anything is computed or written."""
     if isinstance(loss, tuple):
         raise TypeError(f"{_WHERE}: loss must be a Tensor, got a tuple of {len(loss)} (a "
@@ -59,6 +74,7 @@ def _check(loss: Any, gradient: Any, title: Any, rankdir: Any) -> None:
     if title is not None and not isinstance(title, str):
         raise TypeError(f"{_WHERE}: title must be a str or None, got {describe(title)}")
     one_of(_WHERE, "rankdir", rankdir, ("TB", "LR"))
+    one_of(_WHERE, "lang", lang, LANGUAGES)
     g = _Graph(loss)
     if any(node.saved_tensors is FREED for node in g.ops):
         raise RuntimeError(f"{_WHERE}: backward() already ran through this graph and freed "
@@ -84,9 +100,9 @@ def _grad_text(grad: np.ndarray, sent: int, uses: int) -> str:
 class _Explorer:
     """The page's parts: the graph laid out once, the steps as JSON, the final table."""
 
-    def __init__(self, loss: Tensor, frames: list[Frame], seed: np.ndarray) -> None:
+    def __init__(self, loss: Tensor, frames: list[Frame], seed: np.ndarray, lang: str) -> None:
         walk = frames[0]._steps
-        self.loss, self.frames, self.walk = loss, frames, walk
+        self.loss, self.frames, self.walk, self.lang = loss, frames, walk, lang
         self.ids = _dot_ids(walk.g)
         self.root_key = walk.g.key(*_ref(loss))
         self.seed_text = summary(seed)
@@ -97,11 +113,10 @@ class _Explorer:
     def steps(self) -> list[dict[str, Any]]:
         """Step 0 (the seed) and one entry per frame: what runs, what it computed, the
         gradient lines it changed (``updates``: {slot: text})."""
-        name = self.walk.name_of(*_ref(self.loss))
-        out = [{"node": None, "title": f"before backward: the seed dL/d{name} = "
-                                       f"{self.seed_text}",
-                "doc": "Backward starts here, at the loss, with this seed, and visits the "
-                       "nodes newest first.",
+        name, lang = self.walk.name_of(*_ref(self.loss)), self.lang
+        seed = _ltr(f"dL/d{name} = {self.seed_text}", lang)
+        out = [{"node": None, "title": words("html_seed_title", lang, formula=seed),
+                "doc": words("html_seed_doc", lang),
                 "incoming": "", "formulas": [], "fresh": [self.ids[self.root_key]],
                 "updates": {str(self.slots[self.root_key]): self.seed_text}}]
         for frame in self.frames:
@@ -109,11 +124,14 @@ class _Explorer:
             for c in frame.computed:
                 _, total, sent, uses = frame.known[c.key]
                 updates[str(self.slots[c.key])] = _grad_text(total, sent, uses)
+            title = _ltr(in_language(frame.title, lang), lang)
             out.append({"node": self.ids[(frame.node, 0)],
-                        "title": f"step {frame.step} of {frame.total}: {frame.title}",
-                        "doc": frame.doc, "incoming": frame.incoming,
-                        "formulas": [c.formula for c in frame.computed]
-                        or ["(no input needs a gradient)"],
+                        "title": words("frame_step", lang, step=frame.step, total=frame.total,
+                                       title=title),
+                        "doc": words("frame_rule", lang, doc=_ltr(frame.doc, lang)),
+                        "incoming": in_language(frame.incoming, lang),
+                        "formulas": [in_language(c.formula, lang) for c in frame.computed]
+                        or [words("frame_no_input", lang)],
                         "fresh": list(dict.fromkeys(self.ids[c.key] for c in frame.computed)),
                         "updates": updates})
         return out
@@ -183,28 +201,53 @@ def _json_for_script(data: Any) -> str:
 
 
 def explorer_html(loss: Tensor, params: Params = None, *, gradient: Any = None,
-                  title: str | None = None, rankdir: str = "TB") -> str:
+                  title: str | None = None, rankdir: str = "TB", lang: str = "en") -> str:
     """The explorer page of ``to_html`` as text (arguments as there)."""
     from .viz_steps import backward_steps
 
-    _check(loss, gradient, title, rankdir)
+    _check(loss, gradient, title, rankdir, lang)
     frames = list(backward_steps(loss, gradient, params, rankdir))
-    explorer = _Explorer(loss, frames, frames[0]._steps.seed)
-    name = explorer.walk.name_of(*_ref(loss))
-    title = title or f"Backward through {name}, step by step"
+    explorer = _Explorer(loss, frames, frames[0]._steps.seed, lang)
+    name = _ltr(explorer.walk.name_of(*_ref(loss)), lang)
+    title = title or words("html_title", lang, name=name)
     data = {"steps": explorer.steps(),
             "slots": {str(slot): frames[-1].known[key][0]
                       for key, slot in explorer.slots.items()}}
-    intro = (f"The graph that computed {name} (shape {_shape(loss.shape)}), with each "
-             f"value's numbers. Backward visits its {len(frames)} op(s) newest first; "
-             f"each step takes the gradient of the op's output (grad) and computes its "
-             f"inputs' by the op's formula. Blue: the op that runs. Red: the gradients it "
-             f"just computed. On each node, the gradient known so far (\"...\" while more "
-             f"uses of it will still add theirs).")
+    intro = words("html_intro", lang, name=name, shape=_ltr(_shape(loss.shape), lang),
+                  n=len(frames))
     return _PAGE.format(title=html.escape(title), intro=html.escape(intro),
                         svg=explorer.svg(rankdir), last=len(frames),
                         table=explorer.table(), data=_json_for_script(data),
-                        css=_CSS, script=_SCRIPT)
+                        css=_CSS if lang == "en" else _CSS + _CSS_RTL,
+                        script=_script(lang), **_page_words(lang))
+
+
+def _page_words(lang: str) -> dict[str, str]:
+    """The page's own words in ``lang``, escaped (``w_first``: the text of ``html_first``),
+    and its direction: ``html`` (the root's attributes), ``ltr`` (on what stays left to
+    right: ``""`` in English)."""
+    ltr = "" if lang == "en" else ' dir="ltr"'
+    keys = ("keys", "first", "first_tip", "prev", "prev_tip", "next", "next_tip", "last",
+            "last_tip", "slider", "known", "final", "col_leaf", "col_shape", "col_value",
+            "col_gradient")
+    said = {f"w_{key}": html.escape(words("html_" + key, lang)) for key in keys}
+    said["w_final_note"] = words(  # our own words (no markup in them), with code in <code>
+        "html_final_note", lang, backward=f"<code{ltr}>loss.backward()</code>",
+        grad=f"<code{ltr}>.grad</code>")
+    said["html"] = 'lang="en"' if lang == "en" else f'lang="{lang}" dir="rtl"'
+    said["ltr"] = ltr
+    return said
+
+
+def _script(lang: str) -> str:
+    """The page's script, its one sentence (the counter, "step 3 of 5") in ``lang``: the
+    words as JS strings joined with the script's variables, in the order ``lang`` puts them."""
+    variables = {"\0step": "step", "\0total": "last"}
+    parts = re.split("(\0step|\0total)", words("html_counter", lang, step="\0step",
+                                                 total="\0total"))
+    counter = " + ".join(variables.get(part) or json.dumps(part, ensure_ascii=False)
+                         for part in parts if part)
+    return _SCRIPT.replace("COUNTER_TEXT", counter)
 
 
 def _output_index(key: Any) -> int:
@@ -213,7 +256,8 @@ def _output_index(key: Any) -> int:
 
 
 def to_html(loss: Tensor, path: str | os.PathLike[str], params: Params = None, *,
-            gradient: Any = None, title: str | None = None, rankdir: str = "TB") -> Path:
+            gradient: Any = None, title: str | None = None, rankdir: str = "TB",
+            lang: str = "en") -> Path:
     """Write an offline HTML explorer of ``loss``'s backward pass to ``path``.
 
     One self-contained file (no network: the graph's SVG, the script, the styles and
@@ -231,6 +275,8 @@ def to_html(loss: Tensor, path: str | os.PathLike[str], params: Params = None, *
         gradient: dL/dloss when ``loss`` is not a single number (its shape).
         title: the page's title (default: "Backward through <loss>, step by step").
         rankdir: "TB" (layers top to bottom, the default) or "LR".
+        lang: "en" (the default) or "fa": the page's words in Persian, written right
+            to left (the graph, formulas and numbers stay left to right).
 
     Returns the path written. Needs the ``graphs`` extra for the layout
     (``pip install "tinygrad-rnn[graphs]"``); the page itself needs nothing.
@@ -242,7 +288,8 @@ def to_html(loss: Tensor, path: str | os.PathLike[str], params: Params = None, *
         raise ValueError(f"{_WHERE}: path must end in .html or .htm, got {target.name!r}")
     if not target.parent.is_dir():
         raise ValueError(f"{_WHERE}: the folder of path does not exist: {str(target.parent)!r}")
-    page = explorer_html(loss, params, gradient=gradient, title=title, rankdir=rankdir)
+    page = explorer_html(loss, params, gradient=gradient, title=title, rankdir=rankdir,
+                         lang=lang)
     target.write_text(page, encoding="utf-8")
     return target
 
@@ -278,6 +325,13 @@ td, th { border: 1px solid #ccc; padding: 4px 10px; text-align: left;
          font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 13px; }
 th { background: #f0f0f0; }
 #errors { color: #fff; background: #b01c1c; margin: 0; padding: 8px 20px; }
+"""
+
+# added to _CSS on a right-to-left page: its text starts at the right, and the headers
+# (words, not code) are not in a monospace font, which spreads Persian's joined letters
+_CSS_RTL = """
+th { text-align: right; font-family: system-ui, "DejaVu Sans", sans-serif; }
+#known { padding-left: 0; padding-right: 1.2em; }
 """
 
 # The page's script: state is one number, the step; everything shown is derived from
@@ -334,7 +388,7 @@ var explorer = (function () {
     var known = Object.keys(grads).sort(function (a, b) { return a - b; })
       .map(function (slot) { return "dL/d" + data.slots[slot] + " = " + grads[slot]; });
     fill("known", known, "li");
-    document.getElementById("counter").textContent = "step " + step + " of " + last;
+    document.getElementById("counter").textContent = COUNTER_TEXT;
     document.getElementById("slider").value = String(step);
     document.getElementById("prev").disabled = step === 0;
     document.getElementById("next").disabled = step === last;
@@ -368,10 +422,11 @@ var explorer = (function () {
 })();
 """
 
-# The page: {css}, {script} and {svg} are ours; {title}, {intro} and {table} escaped;
-# {data} is JSON with <, > and & escaped. window.onerror shows any script error on the page.
+# The page: {css}, {script} and {svg} are ours; {title}, {intro} and {table} escaped, as
+# are the words of _page_words; {data} is JSON with <, > and & escaped. window.onerror shows
+# any script error on the page.
 _PAGE = """<!DOCTYPE html>
-<html lang="en">
+<html {html}>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -391,35 +446,35 @@ window.onerror = function (message, source, line) {{
 <pre id="errors" hidden></pre>
 <header>
 <h1>{title}</h1>
-<p>{intro} Keys: ← → to step, Home and End for the ends.</p>
+<p>{intro} {w_keys}</p>
 </header>
-<div class="controls">
-<button id="first" title="the start (Home)">« start</button>
-<button id="prev" title="previous step (←)">◀ previous</button>
-<input id="slider" type="range" min="0" max="{last}" value="0" aria-label="step">
-<button id="next" title="next step (→)">next ▶</button>
-<button id="last" title="the end (End)">end »</button>
+<div class="controls"{ltr}>
+<button id="first" title="{w_first_tip}">{w_first}</button>
+<button id="prev" title="{w_prev_tip}">{w_prev}</button>
+<input id="slider" type="range" min="0" max="{last}" value="0" aria-label="{w_slider}">
+<button id="next" title="{w_next_tip}">{w_next}</button>
+<button id="last" title="{w_last_tip}">{w_last}</button>
 <span id="counter"></span>
 </div>
 <main>
-<div id="graph">
+<div id="graph"{ltr}>
 {svg}
 </div>
 <div id="panel">
 <h2 id="step-title"></h2>
 <p id="doc"></p>
-<pre id="incoming"></pre>
-<div id="formulas"></div>
-<h3>Gradients known so far</h3>
-<ul id="known"></ul>
+<pre id="incoming"{ltr}></pre>
+<div id="formulas"{ltr}></div>
+<h3>{w_known}</h3>
+<ul id="known"{ltr}></ul>
 </div>
 </main>
 <section class="table">
-<h2>Final gradients</h2>
-<p>What <code>loss.backward()</code> leaves in each leaf's <code>.grad</code>.</p>
+<h2>{w_final}</h2>
+<p>{w_final_note}</p>
 <table id="final">
-<thead><tr><th>leaf</th><th>shape</th><th>value</th><th>gradient</th></tr></thead>
-<tbody>
+<thead><tr><th>{w_col_leaf}</th><th>{w_col_shape}</th><th>{w_col_value}</th><th>{w_col_gradient}</th></tr></thead>
+<tbody{ltr}>
 {table}
 </tbody>
 </table>

@@ -29,6 +29,7 @@ import numpy as np
 from .arguments import describe
 from .autograd import FREED, Context, add_grads, as_array, backward_of, conform
 from .tensor import Tensor
+from .tour_text import LANGUAGES, Said, in_language, said, said_as, text as words
 from .viz import (
     Notes,
     _dot,
@@ -83,9 +84,9 @@ class Frame:
     step: int
     total: int
     node: Context
-    title: str  # "o = Tanh(n)"
+    title: str  # "o = Tanh(n)   -> shape ()" (a tour_text.Said: in Persian too)
     doc: str  # the op's formula, from its docstring
-    incoming: str  # "grad = dL/do = 1"
+    incoming: str  # "grad = dL/do = 1" (a Said)
     computed: list[Computed]
     known: dict[Any, tuple[str, np.ndarray, int, int]]
     _steps: _Walk = field(repr=False)
@@ -95,17 +96,22 @@ class Frame:
         entry = self.known.get(_Graph.key(*_ref(tensor)))
         return None if entry is None else entry[1]
 
-    def text(self) -> str:
-        lines = [f"step {self.step} of {self.total}: {self.title}", f"    {self.doc}",
-                 f"    {self.incoming}"]
-        lines += [f"    {c.formula}" for c in self.computed] or \
-            ["    (no input needs a gradient)"]
+    def text(self, lang: str = "en") -> str:
+        """The step told in lines: the node, the op's formula (its docstring's, as it
+        is), the gradient it starts from, the ones it computes and all known so far;
+        the words in ``lang`` ("en" or "fa"), the formulas and numbers as they are."""
+        lines = [words("frame_step", lang, step=self.step, total=self.total,
+                       title=in_language(self.title, lang)),
+                 "    " + words("frame_rule", lang, doc=self.doc),
+                 f"    {in_language(self.incoming, lang)}"]
+        lines += [f"    {in_language(c.formula, lang)}" for c in self.computed] or \
+            ["    " + words("frame_no_input", lang)]
         known = []
         for name, grad, sent, uses in self.known.values():
-            more = f" (so far: {sent} of {uses} uses)" if sent < uses else ""
+            more = words("frame_so_far", lang, sent=sent, uses=uses) if sent < uses else ""
             known.append(f"dL/d{name} = {summary(grad, SMALL)}{more}")
-        lines.append(textwrap.fill("known: " + ", ".join(known), 96, initial_indent="    ",
-                                   subsequent_indent="        "))
+        lines.append(textwrap.fill(words("frame_known", lang, grads=", ".join(known)), 96,
+                                   initial_indent="    ", subsequent_indent="        "))
         return "\n".join(lines) + "\n"
 
     def __str__(self) -> str:
@@ -130,6 +136,13 @@ class Frame:
 
     def _repr_svg_(self) -> str:
         return self.picture().svg()
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """The picture's bundle (SVG, and PNG when cairosvg can), with this frame's text."""
+        bundle = self.picture()._repr_mimebundle_(include, exclude)
+        if "text/plain" in bundle:
+            bundle["text/plain"] = self.text()
+        return bundle
 
 
 class _Walk:
@@ -229,18 +242,20 @@ class _Walk:
         in_grads = backward_of(node.fn)(node, upstream)
         return in_grads if type(in_grads) is tuple else (in_grads,)
 
-    def _title(self, node: Context) -> str:
+    def _title(self, node: Context) -> Said:
         args = ", ".join(self.name_of(p, i) for p, i in _inputs(node))
         shapes = ", ".join(_shape(s) for s, _ in node.output_meta)
-        return f"{self.name_of.op(node)} = {node.fn.__name__}({args})   -> shape {shapes}"
+        return said("frame_title", op=self.name_of.op(node), fn=node.fn.__name__, args=args,
+                    shapes=shapes)
 
-    def _incoming(self, node: Context, out_grads: list[Any]) -> str:
-        parts = []
-        for i, g in enumerate(out_grads):
-            name = self.name_of(node, i)
-            parts.append(f"dL/d{name} = " + ("0 (unused)" if g is None else
-                                             summary(as_array(g), SMALL)))
-        return ("grads: " if len(parts) > 1 else "grad = ") + ", ".join(parts)
+    def _incoming(self, node: Context, out_grads: list[Any]) -> Said:
+        def parts(lang: str) -> str:
+            return ", ".join(f"dL/d{self.name_of(node, i)} = " + (
+                words("frame_unused", lang) if g is None else summary(as_array(g), SMALL))
+                for i, g in enumerate(out_grads))
+
+        key = "frame_grads" if len(out_grads) > 1 else "frame_grad"
+        return said_as({lang: words(key, lang, parts=parts(lang)) for lang in LANGUAGES})
 
     def _formula(self, node: Context, k: int, out_grads: list[Any], result: np.ndarray) -> str:
         """Input k's gradient: its formula in the graph's names, then with the numbers put
@@ -250,7 +265,8 @@ class _Walk:
         params = _forward_parameters(node.fn)
         formula = derivative_formulas(node.fn).get(params[k]) if k < len(params) else None
         if formula is None or node.num_outputs > 1:
-            return target + summary(result, SMALL) + f"   (see {node.fn.__name__}'s formula)"
+            return said_as({lang: target + summary(result, SMALL) + words(
+                "frame_see_formula", lang, fn=node.fn.__name__) for lang in LANGUAGES})
         out_name = self.name_of.op(node)
         symbols = dict(zip(params, names))
         symbols.update(grad=f"dL/d{out_name}", out=out_name)

@@ -16,6 +16,8 @@ Jupyter, which shows it inline (``_repr_svg_``).
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +27,8 @@ from xml.sax.saxutils import escape, quoteattr
 if TYPE_CHECKING:
     import os
 
-__all__ = ["Picture", "Animation", "parse_dot", "to_svg", "svg_to_png", "layout_available"]
+__all__ = ["Picture", "Animation", "parse_dot", "to_svg", "svg_to_png", "png_bytes",
+           "layout_available"]
 
 _INSTALL = 'pip install "tinygrad-rnn[graphs]" (grandalf and cairosvg)'
 
@@ -333,6 +336,14 @@ def to_svg(dot: str) -> str:
 
 def svg_to_png(svg: str, path: str | os.PathLike[str], scale: float = 2.0) -> Path:
     """Write ``svg`` as a PNG at ``path`` (cairosvg, ``scale`` times its size)."""
+    path = Path(path)
+    path.write_bytes(png_bytes(svg, scale))
+    return path
+
+
+def png_bytes(svg: str, scale: float = 2.0) -> bytes:
+    """``svg`` as the bytes of a PNG (cairosvg, ``scale`` times its size); a
+    ModuleNotFoundError that says what to install when cairosvg or cairo is missing."""
     try:
         import cairosvg
     except ImportError:
@@ -342,9 +353,8 @@ def svg_to_png(svg: str, path: str | os.PathLike[str], scale: float = 2.0) -> Pa
         raise ModuleNotFoundError(f"cairosvg could not load the cairo library ({err}); "
                                   f"write .svg instead, or install cairo",
                                   name="cairosvg") from None
-    path = Path(path)
-    cairosvg.svg2png(bytestring=svg.encode(), write_to=str(path), scale=scale)
-    return path
+    png: bytes = cairosvg.svg2png(bytestring=svg.encode(), scale=scale)
+    return png
 
 
 # --------------------------------------------------------------------------- Picture
@@ -370,6 +380,23 @@ class Picture:
 
     def _repr_svg_(self) -> str:
         return self.svg()
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """What Jupyter (and nbconvert, VS Code, docs builders) may show: the SVG, a PNG
+        for front ends that draw no SVG (when cairosvg and cairo are installed: left
+        out otherwise), and the repr. ``include``/``exclude``: mime types to keep or drop."""
+        def wanted(mime: str) -> bool:
+            return (include is None or mime in include) and not (exclude and mime in exclude)
+
+        bundle = {"text/plain": repr(self)} if wanted("text/plain") else {}
+        if wanted("image/svg+xml"):
+            bundle["image/svg+xml"] = self.svg()
+        if wanted("image/png"):
+            # base64 text, as IPython.display.Image gives it; without cairosvg or cairo,
+            # the SVG alone
+            with contextlib.suppress(ModuleNotFoundError):
+                bundle["image/png"] = base64.b64encode(png_bytes(self.svg(), 1.0)).decode("ascii")
+        return bundle
 
     def save(self, path: str | os.PathLike[str], scale: float = 2.0) -> Path:
         """Write the drawing to ``path``: .svg, .png (cairosvg, ``scale`` times the SVG's

@@ -3,7 +3,9 @@
 Each ``Bug`` is a hand backward with the signature of
 ``testing.check_hand_backward``'s ``hand_fn(state_dict, x, d_outputs) -> {name:
 gradient}`` (x and d_outputs time first, (T, N, I) and (T, N, H)), the layer it
-is for, and the ``kind`` that ``tr.compare_grads`` must report for it.
+is for, and the ``kind`` that ``tr.compare_grads`` must report for it. What each
+bug does wrong (``Bug.mistake``) is worded in tour_text.py (``zoo_<name>``), in
+English and in Persian.
 ``diagnose(bug, T, N, I, H, seed)`` runs it beside autograd and returns the
 comparison; ``python -m tinygrad_rnn zoo`` prints every bug's diagnosis, and
 ``zoo_table()`` is the table of docs/hand_vs_autograd.md.
@@ -22,6 +24,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from ..tour_text import Said, said
 
 if TYPE_CHECKING:
     from ..compare import GradComparison
@@ -204,12 +208,17 @@ class Bug:
     name: str
     cell: str                       # "rnn", "lstm" or "gru"
     kind: str                       # the kind compare_grads must report
-    mistake: str                    # what the code does wrong
     symptom: str                    # what it looks like in the numbers
     slip: str                       # the switch of the student's BPTT above
     min_hidden: int = 1             # a transposed (H, H) block needs H >= 2
     needs_n_not_t: bool = False     # a factor N/T is 1 when N = T
     min_batch: int = 1              # a factor 1/N is 1 when N = 1
+
+    @property
+    def mistake(self) -> Said:
+        """What the code does wrong: tour_text's ``zoo_<name>``, in English (the str)
+        and in Persian (``in_language(bug.mistake, "fa")``)."""
+        return said(f"zoo_{self.name}")
 
     def backward(self, state_dict: dict, x: np.ndarray, d_outputs: np.ndarray) -> Grads:
         """The hand BPTT, as ``check_hand_backward`` calls a hand_fn."""
@@ -225,65 +234,44 @@ _STUDENTS: dict[str, Callable[..., Grads]] = {"rnn": _rnn, "lstm": _lstm, "gru":
 
 ZOO: tuple[Bug, ...] = (
     Bug("rnn_dropped_carry", "rnn", "missing_recurrent_carry",
-        "dh = d_out[t]: the gradient from step t+1 (dh_next) never added",
         "right at the last step, wrong before it", "drop_carry"),
     Bug("lstm_dropped_cell_carry", "lstm", "missing_recurrent_carry",
-        "dc = dh * o * tanh'(c_t): the cell-state carry dc_next * f dropped",
         "every gradient wrong except the last step's share", "drop_cell_carry"),
-    Bug("gru_dropped_carry", "gru", "missing_recurrent_carry",
-        "dh = d_out[t]: dh_next from step t+1 dropped", "right at the last step only",
+    Bug("gru_dropped_carry", "gru", "missing_recurrent_carry", "right at the last step only",
         "drop_carry"),
     Bug("rnn_h_t_in_dW_hh", "rnn", "time_shift",
-        "dW_hh += da_t^T h_t: h_t where h_{t-1} fed step t",
         "only dW_hh wrong, everything else right", "h_t_in_dW_hh"),
     Bug("lstm_c_t_in_df", "lstm", "time_shift",
-        "df = dc * c_t: the cell state of the step itself, not of the step before",
         "the forget gate's rows wrong, and through them everything earlier", "c_t_in_df"),
-    Bug("rnn_dtanh_of_h", "rnn", "wrong_point_derivative",
-        "tanh'(h_t) = 1 - tanh(h_t)**2: the derivative taken at h_t, already a tanh "
-        "(the notebook's)", "errors that grow with |h_t|", "dtanh_of_h"),
+    Bug("rnn_dtanh_of_h", "rnn", "wrong_point_derivative", "errors that grow with |h_t|",
+        "dtanh_of_h"),
     Bug("lstm_sigmoid_of_gate", "lstm", "wrong_point_derivative",
-        "sigmoid'(a) written sigmoid(s)(1 - sigmoid(s)) with s the gate, already a sigmoid",
         "every gate's gradient too large near s = 0 and 1", "sigmoid_of_gate"),
     Bug("lstm_dtanh_c_raw", "lstm", "wrong_point_derivative",
-        "tanh'(c_t) written 1 - c_t**2: the output's formula on the argument",
         "wrong wherever |c_t| is large", "dtanh_c_raw"),
     Bug("rnn_transposed_whh", "rnn", "transpose",
-        "dh_next = da @ W_hh.T: the recurrent gradient through W_hh transposed",
         "right at the last step, wrong before it", "transposed_whh", min_hidden=2),
     Bug("lstm_gate_swap", "lstm", "gate_swap",
-        "da stacked as i, f, o, g where the weights are i, f, g, o",
         "the g and o row blocks exchanged (and wrong earlier steps)", "gate_swap"),
-    Bug("gru_reset_before_whn", "gru", "reset_gate_placement",
-        "n = tanh(W_in x + W_hn (r * h)): the reset gate applied before W_hn (the 2014 paper's "
-        "form), where torch applies it after", "every gradient slightly off", "reset_before"),
+    Bug("gru_reset_before_whn", "gru", "reset_gate_placement", "every gradient slightly off",
+        "reset_before"),
     Bug("rnn_first_step_only", "rnn", "first_step_only",
-        "dW_ih = da^T x_t (= instead of +=) in the backward loop: only t = 0 survives",
         "dW_ih equals the first step's share", "first_step_only"),
     Bug("rnn_last_step_only", "rnn", "last_step_only",
-        "the weight gradients taken from the last step's da alone",
         "the weights equal the last step's share", "last_step_only"),
     Bug("lstm_no_bias_hh", "lstm", "bias_confusion",
-        "db_hh never accumulated: only b_ih's gradient computed",
         "bias_hh all zeros, bias_ih right", "no_bias_hh"),
     Bug("gru_bias_hh_from_ih", "gru", "bias_confusion",
-        "db_hh += sum(da_x): bias_hh given bias_ih's gradient (the n block needs da_n * r)",
         "bias_hh equals bias_ih's gradient", "bias_hh_from_ih"),
     Bug("rnn_extra_1_over_N", "rnn", "loss_reduction",
-        "d_out / N: the batch mean taken again in the hand gradient",
         "every gradient 1/N of the right one", "extra_1_over_N", min_batch=2),
     Bug("lstm_wrong_axis", "lstm", "loss_reduction",
-        "the loss averaged over time (1/T) where it is averaged over the batch (1/N)",
         "every gradient N/T of the right one", "wrong_axis", needs_n_not_t=True),
-    Bug("gru_clipping_inside", "gru", "clipping",
-        "np.clip(dh, -0.1, 0.1) inside the BPTT loop", "large gradients cut, small ones right",
+    Bug("gru_clipping_inside", "gru", "clipping", "large gradients cut, small ones right",
         "clip"),
-    Bug("rnn_sign", "rnn", "sign", "dy = target - y for y - target: every gradient negated",
-        "actual = -expected", "sign"),
-    Bug("lstm_zero_dW_ih", "lstm", "zero", "dW_ih never accumulated", "weight_ih all zeros",
-        "zero_dW_ih"),
-    Bug("rnn_no_h0", "rnn", "missing", "the gradient of h0 never returned",
-        "no 'h0' among the hand gradients", "no_h0"),
+    Bug("rnn_sign", "rnn", "sign", "actual = -expected", "sign"),
+    Bug("lstm_zero_dW_ih", "lstm", "zero", "weight_ih all zeros", "zero_dW_ih"),
+    Bug("rnn_no_h0", "rnn", "missing", "no 'h0' among the hand gradients", "no_h0"),
 )
 
 

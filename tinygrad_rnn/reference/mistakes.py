@@ -10,7 +10,7 @@ Each candidate is one ``Mistake`` (the knobs of one BPTT loop below) or one
 rearrangement of the correct pass's per-step terms (the weight sums taken at the
 neighbouring step, or only at the last or first step). ``candidates(cell, params,
 x, d_outputs)`` returns them all, each with its ``kind`` (compare_grads' stable
-codes) and a description.
+codes) and a description (a ``tour_text.Said``: English, and Persian too).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..tour_text import Said, said
 from ._params import unpack, weight_grads
 
 GATES = {"rnn": ("h",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
@@ -49,7 +50,7 @@ class Mistake:
 @dataclass(frozen=True)
 class Candidate:
     kind: str
-    description: str
+    description: str   # a tour_text.Said: English, and Persian for --lang fa
     grads: dict[str, np.ndarray] = field(repr=False)
 
 
@@ -241,37 +242,34 @@ BPTT: dict[str, Callable[..., tuple[dict[str, np.ndarray], tuple]]] = {
 # --------------------------------------------------------------------------- the candidates
 
 
-def _loop_mistakes(cell: str, H: int) -> Iterator[tuple[str, str, Mistake]]:
-    """(kind, description, mistake) for every slip of the BPTT loop itself."""
+def _loop_mistakes(cell: str, H: int) -> Iterator[tuple[str, Said, Mistake]]:
+    """(kind, description, mistake) for every slip of the BPTT loop itself (the
+    descriptions' words are in tour_text.py, keys mc_*)."""
     carries = CARRIES[cell] + (("h",) if cell == "gru" else ())
     for carry in carries:
-        yield ("missing_recurrent_carry", f"the {_carry_name(carry)} dropped",
+        yield ("missing_recurrent_carry", said("mc_dropped", carry=said(f"mc_carry_{carry}")),
                Mistake(drop=frozenset({carry})))
     if cell == "lstm":
-        yield ("missing_recurrent_carry", "both carries (dh and dc from step t+1) dropped",
+        yield ("missing_recurrent_carry", said("mc_both_carries"),
                Mistake(drop=frozenset({"h", "c"})))
-    for style, how in (("activated", "taken at the activation's output (f'(f(a)))"),
-                       ("raw", "written with the output's formula on the pre-activation")):
+    for style in ("activated", "raw"):
         for group, which in _site_groups(cell):
-            yield ("wrong_point_derivative", f"the derivative of {which} {how}",
+            yield ("wrong_point_derivative",
+                   said("mc_derivative", which=which, how=said(f"mc_how_{style}")),
                    Mistake(derivative=tuple((s, style) for s in group)))
     gates = GATES[cell]
     for a in range(len(gates)):
         for b in range(a + 1, len(gates)):
             if len(gates) > 1:
-                yield ("gate_swap", f"the gradients of gates {gates[a]} and {gates[b]} "
-                       f"exchanged", Mistake(swap=(a, b)))
+                yield ("gate_swap", said("mc_gate_swap", a=gates[a], b=gates[b]),
+                       Mistake(swap=(a, b)))
     if H > 1:
-        yield ("transpose", "W_hh transposed in the recurrent gradient (dA W_hh^T)",
-               Mistake(transpose_whh=True))
-    yield ("time_shift", _shift_name(cell), Mistake(shift=True))
+        yield ("transpose", said("mc_transpose_whh"), Mistake(transpose_whh=True))
+    yield ("time_shift", said(f"mc_shift_{cell}"), Mistake(shift=True))
     for value in CLIP_VALUES:
-        yield ("clipping", f"dh clipped to [-{value:g}, {value:g}] inside the backward",
-               Mistake(clip=value))
+        yield ("clipping", said("mc_clip", value=value), Mistake(clip=value))
     if cell == "gru":
-        yield ("reset_gate_placement", "the reset gate applied before W_hn "
-               "(n = tanh(W_in x + W_hn (r * h))), where the layer applies it after",
-               Mistake(reset_before=True))
+        yield ("reset_gate_placement", said("mc_reset_before"), Mistake(reset_before=True))
 
 
 def _site_groups(cell: str) -> Iterator[tuple[tuple[str, ...], str]]:
@@ -281,30 +279,19 @@ def _site_groups(cell: str) -> Iterator[tuple[tuple[str, ...], str]]:
         yield (site,), _site_name(site)
     sigmoids = tuple(s for s in sites if s in "ifozr")
     tanhs = tuple(s for s in sites if s not in sigmoids)
-    for group, which in ((sigmoids, "every sigmoid gate"), (tanhs, "every tanh"),
-                         (sites, "every activation")):
+    for group, which in ((sigmoids, "mc_every_sigmoid"), (tanhs, "mc_every_tanh"),
+                         (sites, "mc_every_activation")):
         if len(group) > 1:
-            yield group, which
-
-
-def _carry_name(carry: str) -> str:
-    return {"h": "gradient carried back from step t+1 (dh_next)",
-            "c": "cell-state carry (dc_next = dc * f)",
-            "z": "direct carry dh_t * z", "w": "carry through W_hh"}[carry]
+            yield group, said(which)
 
 
 def _site_name(site: str) -> str:
-    return "tanh(c)" if site == "c" else ("tanh" if site == "h" else f"gate {site}")
-
-
-def _shift_name(cell: str) -> str:
-    return {"rnn": "tanh' taken at h_{t-1} instead of h_t",
-            "lstm": "df = dc * c_t instead of dc * c_{t-1}",
-            "gru": "dz = dh (h_t - n) instead of dh (h_{t-1} - n)"}[cell]
+    return "tanh(c)" if site == "c" else ("tanh" if site == "h" else said("mc_site_gate",
+                                                                          site=site))
 
 
 def _rearranged(dA_x: np.ndarray, dA_h: np.ndarray, x: np.ndarray,
-                h_prev: np.ndarray, h_now: np.ndarray) -> Iterator[tuple[str, str, dict]]:
+                h_prev: np.ndarray, h_now: np.ndarray) -> Iterator[tuple[str, Said, dict]]:
     """Weight sums of the correct pass taken over the wrong steps, or at the wrong step."""
     def shifted(a: np.ndarray, by: int) -> np.ndarray:
         out = np.zeros_like(a)
@@ -314,17 +301,15 @@ def _rearranged(dA_x: np.ndarray, dA_h: np.ndarray, x: np.ndarray,
             out[-by:] = a[:by]
         return out
 
-    yield "time_shift", "dW_hh summed with h_t instead of h_{t-1}", \
-        weight_grads(dA_x, x, dA_h, h_now)
-    yield "time_shift", "dW_hh summed with h_{t-2} instead of h_{t-1}", \
+    yield "time_shift", said("mc_dW_hh_h_t"), weight_grads(dA_x, x, dA_h, h_now)
+    yield "time_shift", said("mc_dW_hh_h_t2"), \
         weight_grads(dA_x, x, dA_h, shifted(h_prev, -1))
     for by, which in ((1, "x_{t+1}"), (-1, "x_{t-1}")):
-        yield "time_shift", f"dW_ih summed with {which} instead of x_t", \
+        yield "time_shift", said("mc_dW_ih_shift", which=which), \
             weight_grads(dA_x, shifted(x, by), dA_h, h_prev)
-    for steps, kind, when in ((slice(-1, None), "last_step_only", "the last step"),
-                              (slice(0, 1), "first_step_only", "the first step")):
-        yield kind, (f"the weight gradients assigned (=) instead of accumulated (+=): only "
-                     f"{when}'s term is left"), \
+    for steps, kind, when in ((slice(-1, None), "last_step_only", "mc_when_last"),
+                              (slice(0, 1), "first_step_only", "mc_when_first")):
+        yield kind, said("mc_assigned", when=said(when)), \
             weight_grads(dA_x[steps], x[steps], dA_h[steps], h_prev[steps])
 
 
