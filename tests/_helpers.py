@@ -116,6 +116,8 @@ def parameters_replaced(module, values):
 
 def functional_call(module, values, args):
     """``module(*args)`` with ``values`` ({parameter name: Tensor}) in place of its
-    parameters of those names (torch.func.functional_call's signature)."""
+    parameters of those names (torch.func.functional_call's signature); an array is
+    taken as a constant Tensor."""
+    values = {n: v if isinstance(v, Tensor) else Tensor(v) for n, v in values.items()}
     with parameters_replaced(module, values):
         return module(*args)

@@ -2,11 +2,14 @@
 
 ``make_golden_second_order.py`` (torch needed) wrote torch's first and second derivatives
 and torch.func.jvp's tangents for the fixed example of every op case the live tests compare
-with torch, and for one config of each built-in layer; here ours must agree at 1e-10 (the
-second derivatives with the live test's atol, scaled by the first derivatives' square).
+with torch, and for configs of the built-in layers and cells and of nn.Recurrent of a cell
+of one's own (with tangents on the parameters too, and Hessian-vector products; scanned and
+op by op); here ours must agree at 1e-10 (the second derivatives with the live test's atol,
+scaled by the first derivatives' square).
 A new op case without a fixture fails: regenerate them.
 """
 
+import contextlib
 import json
 
 import numpy as np
@@ -17,6 +20,7 @@ from tinygrad_rnn import Tensor, nn
 from tinygrad_rnn.gradcheck import _flatten_outputs
 
 import make_golden_second_order as golden
+from _helpers import CIFGCell, functional_call
 from make_golden import flatten
 
 CASES = golden.golden_cases()
@@ -120,15 +124,18 @@ def _layer(name):
     stored = _load(name)
     config = json.loads(str(stored.pop("config")))
     kind = config["kind"]
-    layer = getattr(nn, kind)(**config["kwargs"])
+    if kind == "CIFG":
+        layer = nn.Recurrent(CIFGCell, **config["kwargs"])
+    else:
+        layer = getattr(nn, kind)(**config["kwargs"])
     layer.load_state_dict({k[len("param."):]: v for k, v in stored.items()
                            if k.startswith("param.")})
-    states = [stored[f"state.{i}"] for i in range(2 if kind == "LSTM" else 1)]
+    states = [stored[f"state.{i}"] for i in range(2 if kind in golden.TWO_STATES else 1)]
     return kind, layer, stored, states
 
 
 def _call(kind, layer, x, states):
-    return flatten(layer(x, tuple(states)) if kind == "LSTM" else layer(x, states[0]))
+    return flatten(golden.call(layer, x, states, kind))
 
 
 def _close(ours, theirs, what):
@@ -136,8 +143,16 @@ def _close(ours, theirs, what):
     np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-10 * scale, err_msg=what)
 
 
-@pytest.mark.parametrize("name", sorted(LAYER_CONFIGS))
-def test_a_layers_second_derivatives_match_torchs_stored(name):
+@pytest.fixture(params=["scanned", "op by op"])
+def mode(request):
+    """The layer as one Scan node per layer and direction, or op by op (a cell: one step,
+    the same either way)."""
+    with tr.replay.disabled() if request.param == "op by op" else contextlib.nullcontext():
+        yield request.param
+
+
+@pytest.mark.parametrize("name", LAYER_CONFIGS)
+def test_a_layers_second_derivatives_match_torchs_stored(name, mode):
     kind, layer, stored, states = _layer(name)
     x = Tensor(stored["x"], requires_grad=True)
     hs = [Tensor(s, requires_grad=True) for s in states]
@@ -148,21 +163,54 @@ def test_a_layers_second_derivatives_match_torchs_stored(name):
                 create_graph=True)
     for (what, _), a in zip(wrt, g):
         _close(a.data, stored[f"g.{what}"], f"{name}: first derivative of {what}")
-    h = tr.grad(list(g), [t for _, t in wrt], [stored[f"u.{what}"] for what, _ in wrt])
-    for (what, _), a in zip(wrt, h):
-        _close(a.data, stored[f"h.{what}"], f"{name}: second derivative of {what}")
+    # (a first derivative constant in everything, relu's v * (z > 0), has no graph)
+    moving = [(what, a) for (what, _), a in zip(wrt, g) if a.requires_grad]
+    h = tr.grad([a for _, a in moving], [t for _, t in wrt],
+                [stored[f"u.{what}"] for what, _ in moving], allow_unused=True)
+    for (what, t), a in zip(wrt, h):
+        a = np.zeros(t.shape) if a is None else a.data
+        _close(a, stored[f"h.{what}"], f"{name}: second derivative of {what}")
 
 
-@pytest.mark.parametrize("name", sorted(LAYER_CONFIGS))
-def test_a_layers_jvp_matches_torchs_stored(name):
+def _as_function(kind, layer, n_states):
+    """The layer as a function of (x, *states, *parameters), as the fixture's."""
+    names = [n for n, _ in layer.named_parameters()]
+
+    def f(x, *rest):
+        params = dict(zip(names, rest[n_states:]))
+        return tuple(flatten(functional_call(
+            layer, params, (x, tuple(rest[:n_states]) if n_states == 2 else rest[0]))))
+    return f, [f"param.{n}" for n in names]
+
+
+@pytest.mark.parametrize("name", LAYER_CONFIGS)
+def test_a_layers_jvp_matches_torchs_stored(name, mode):
+    """Tangents on the input and states, then on the parameters too."""
     kind, layer, stored, states = _layer(name)
-
-    def f(x, *hs):
-        return tuple(_call(kind, layer, x, list(hs)))
-
-    primals = (stored["x"], *states)
-    tangents = (stored["t.x"], *(stored[f"t.state.{i}"] for i in range(len(states))))
-    _, t_outs = tr.func.jvp(f, primals, tangents)
+    f, params = _as_function(kind, layer, len(states))
+    whats = ["x", *(f"state.{i}" for i in range(len(states)))]
+    moving = tuple(stored[w] for w in whats)
+    fixed = tuple(stored[p] for p in params)
+    _, t_outs = tr.func.jvp(lambda *m: f(*m, *fixed), moving,
+                            tuple(stored[f"t.{w}"] for w in whats))
     assert len(t_outs) == sum(k.startswith("j.") for k in stored)
     for k, t in enumerate(t_outs):
         _close(t.data, stored[f"j.{k}"], f"{name}: jvp of output {k}")
+    _, t_outs = tr.func.jvp(f, moving + fixed, tuple(stored[f"t.{w}"] for w in whats + params))
+    for k, t in enumerate(t_outs):
+        _close(t.data, stored[f"jp.{k}"], f"{name}: jvp of output {k}, parameters' tangents too")
+
+
+@pytest.mark.parametrize("name", LAYER_CONFIGS)
+def test_a_layers_hvp_over_its_parameters_matches_torchs_stored(name, mode):
+    kind, layer, stored, states = _layer(name)
+    f, params = _as_function(kind, layer, len(states))
+    whats = ["x", *(f"state.{i}" for i in range(len(states))), *params]
+
+    def loss(*primals):
+        return sum((o * stored[f"v.{k}"]).sum() for k, o in enumerate(f(*primals)))
+
+    _, products = tr.func.hvp(loss, tuple(stored[w] for w in whats),
+                              tuple(stored[f"t.{w}"] for w in whats))
+    for w, product in zip(whats, products):
+        _close(product.data, stored[f"hvp.{w}"], f"{name}: Hessian times the tangents, {w}")

@@ -17,7 +17,7 @@ the three cells), scanned (one Scan node per layer and direction) and op by op
 (``replay.disabled()``); packed batches (torch's forward AD stops at
 pack_padded_sequence: its double-backward jvp, ``torch.autograd.functional.jvp``, stands
 in); a cell of one's own in ``nn.Recurrent`` (CIFG, against the same equations written
-in torch); and random layer shapes under Hypothesis.
+in torch: ``make_golden_second_order.torch_cifg``); and random layer shapes under Hypothesis.
 """
 
 import contextlib
@@ -31,6 +31,7 @@ from tinygrad_rnn import Tensor, scan
 
 from _helpers import CIFGCell, functional_call, graph_nodes
 from make_golden import GOLDEN_CONFIGS, flatten, state_shapes
+from make_golden_second_order import torch_cifg
 
 torch = pytest.importorskip("torch")
 
@@ -70,50 +71,12 @@ def _ours(kind, kwargs, seed=0):
     return getattr(tr.nn, kind)(**kwargs)
 
 
-def _torch_cifg(params, x, states, num_layers=1, bidirectional=False, batch_first=False):
-    """The CIFG layer of ``_helpers.CIFGCell`` in nn.Recurrent, written in torch from its
-    equations (torch has none): per layer and direction, xp = x W_ih^T + b_ih and
-    f, g, o = chunk(xp_t + h W_hh^T + b_hh, 3); f = sigmoid(f);
-    c = f c + (1 - f) tanh(g); h = sigmoid(o) tanh(c)."""
-    if batch_first:
-        x = x.transpose(0, 1)
-    directions = 2 if bidirectional else 1
-    hidden = params["weight_hh_l0"].shape[1]
-    if states:
-        h0, c0 = states
-    else:
-        h0 = c0 = torch.zeros(directions * num_layers, x.shape[1], hidden, dtype=x.dtype)
-    finals_h, finals_c = [], []
-    for layer in range(num_layers):
-        outputs = []
-        for direction in range(directions):
-            k = layer * directions + direction
-            suffix = f"_l{layer}" + ("_reverse" if direction else "")
-            w_ih, w_hh = params[f"weight_ih{suffix}"], params[f"weight_hh{suffix}"]
-            b_ih, b_hh = params[f"bias_ih{suffix}"], params[f"bias_hh{suffix}"]
-            xp = x @ w_ih.T + b_ih
-            h, c, out = h0[k], c0[k], [None] * x.shape[0]
-            steps = range(x.shape[0])
-            for t in (reversed(steps) if direction else steps):
-                f, g, o = (xp[t] + h @ w_hh.T + b_hh).chunk(3, dim=-1)
-                f = torch.sigmoid(f)
-                c = f * c + (1 - f) * torch.tanh(g)
-                h = torch.sigmoid(o) * torch.tanh(c)
-                out[t] = h
-            outputs.append(torch.stack(out))
-            finals_h.append(h)
-            finals_c.append(c)
-        x = torch.cat(outputs, dim=-1)
-    out = x.transpose(0, 1) if batch_first else x
-    return [out, torch.stack(finals_h), torch.stack(finals_c)]
-
-
 def _theirs(kind, kwargs, ours):
     """Torch's function of (x, *states, params dict) -> the flat outputs, with our weights."""
     if kind == "CIFG":
-        return lambda x, states, params: _torch_cifg(params, x, states, **{
-            k: v for k, v in kwargs.items() if k in ("num_layers", "bidirectional",
-                                                     "batch_first")})
+        layout = {k: v for k, v in kwargs.items()
+                  if k in ("num_layers", "bidirectional", "batch_first")}
+        return lambda x, states, params: flatten(torch_cifg(params, x, states, **layout))
     module = getattr(torch.nn, kind)(**kwargs).double()
     module.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
     return lambda x, states, params: _call(
@@ -145,7 +108,6 @@ class Pair:
 
     def ours(self, *primals):
         x, states, params = self._split(primals)
-        params = {n: p if isinstance(p, Tensor) else Tensor(p) for n, p in params.items()}
         return tuple(_call(lambda *args: functional_call(self.layer, params, args),
                            self.kind, x, states))
 
