@@ -121,3 +121,73 @@ def functional_call(module, values, args):
     values = {n: v if isinstance(v, Tensor) else Tensor(v) for n, v in values.items()}
     with parameters_replaced(module, values):
         return module(*args)
+
+
+# --------------------------------------------------------------------------- recurrent layers
+
+KINDS = ["RNN", "LSTM", "GRU"]
+CONFIGS = {
+    "padded": dict(),
+    "bidirectional, 2 layers": dict(num_layers=2, bidirectional=True),
+    "batch_first": dict(batch_first=True),
+}
+
+
+def make_layer(kind, hidden=4, **kwargs):
+    """A built-in layer ``kind`` or nn.Recurrent of CIFGCell ("CIFG"), input size 3, the
+    weights of tr.manual_seed(0)."""
+    tr.manual_seed(0)
+    if kind == "CIFG":
+        return tr.nn.Recurrent(CIFGCell, 3, hidden, **kwargs).double()
+    return getattr(tr.nn, kind)(3, hidden, **kwargs)
+
+
+def torch_layer(torch, layer, kind, **kwargs):
+    """Torch's layer ``kind`` (float64) holding ``layer``'s weights."""
+    theirs = getattr(torch.nn, kind)(3, layer.hidden_size, **kwargs).double()
+    with torch.no_grad():
+        for tp, p in zip(theirs.parameters(), layer.parameters()):
+            tp.copy_(torch.tensor(p.data))
+    return theirs
+
+
+def _as_array(value):
+    if isinstance(value, Tensor):
+        return value.data
+    if hasattr(value, "detach"):  # a torch tensor
+        return value.detach().numpy()
+    return np.asarray(value)
+
+
+def assert_close(ours, theirs, rtol, what):
+    """Pairs of arrays, Tensors or torch tensors, element by element at ``rtol``, with an
+    atol of rtol times the reference's largest magnitude (at least 1)."""
+    assert len(ours) == len(theirs), f"{what}: {len(ours)} against {len(theirs)}"
+    for k, (a, b) in enumerate(zip(ours, theirs)):
+        a, b = _as_array(a), _as_array(b)
+        scale = max(1.0, float(np.abs(b).max(initial=0.0)))
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * scale, err_msg=f"{what} {k}")
+
+
+def elman(w):
+    """An Elman step reading the weight ``w`` (passed in ``fixed``); 0.5 is a constant of
+    the step, replayed."""
+    return lambda x, h: ((x + h @ w).tanh() * 0.5,)
+
+
+@contextmanager
+def scan_jvps_counted():
+    """A list that gets one entry per Scan node whose forward-mode rule runs."""
+    from tinygrad_rnn import scan
+
+    calls, original = [], scan.expanded_jvp
+
+    def counted(ctx, ts):
+        calls.append(ctx)
+        return original(ctx, ts)
+
+    scan.expanded_jvp = counted
+    try:
+        yield calls
+    finally:
+        scan.expanded_jvp = original

@@ -10,10 +10,19 @@ hessian = jacfwd(jacrev)), and torch.func.jvp's on torch's padded layers (float6
 
 import numpy as np
 import pytest
-from test_double_backward_scan import CONFIGS, KINDS, make_layer, torch_layer
 
 import tinygrad_rnn as tr
-from tinygrad_rnn import Tensor, scan
+from tinygrad_rnn import Tensor
+
+from _helpers import (
+    CONFIGS,
+    KINDS,
+    assert_close,
+    elman,
+    make_layer,
+    scan_jvps_counted,
+    torch_layer,
+)
 
 rnn_utils = tr.nn.utils.rnn
 
@@ -38,30 +47,14 @@ def _layer_fn(layer, lengths=None):
 
 def _jvp(layer, primals, tangents, lengths=None, op_by_op=False):
     """(the outputs, their tangents, how many Scan nodes' rules ran)."""
-    calls = []
-    original = scan.expanded_jvp
-
-    def counted(ctx, ts):
-        calls.append(ctx)
-        return original(ctx, ts)
-
-    scan.expanded_jvp = counted
-    try:
+    with scan_jvps_counted() as calls:
         f = _layer_fn(layer, lengths)
         if op_by_op:
             with tr.replay.disabled():
                 outs, t_outs = tr.func.jvp(f, primals, tangents)
         else:
             outs, t_outs = tr.func.jvp(f, primals, tangents)
-    finally:
-        scan.expanded_jvp = original
     return [o.data for o in outs], [t.data for t in t_outs], len(calls)
-
-
-def _assert_close(ours, theirs, rtol, what):
-    for k, (a, b) in enumerate(zip(ours, theirs)):
-        scale = max(1.0, float(np.abs(b).max(initial=0.0)))
-        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * scale, err_msg=f"{what} {k}")
 
 
 def _state_shape(layer, batch):
@@ -83,8 +76,8 @@ def test_a_scanned_layers_jvp_is_the_op_by_op_layers(kind, config):
     assert scans == layer.num_layers * (2 if layer.bidirectional else 1)
     outs_ops, t_ops, scans = _jvp(layer, primals, tangents, op_by_op=True)
     assert scans == 0
-    _assert_close(outs, outs_ops, 1e-12, "output")
-    _assert_close(t_scan, t_ops, 1e-12, "tangent")
+    assert_close(outs, outs_ops, 1e-12, "output")
+    assert_close(t_scan, t_ops, 1e-12, "tangent")
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])
@@ -99,12 +92,7 @@ def test_a_packed_batch_from_a_given_state_as_op_by_op(kind, bidirectional):
     _, t_scan, scans = _jvp(layer, primals, tangents, lengths)
     assert scans > 0
     _, t_ops, _ = _jvp(layer, primals, tangents, lengths, op_by_op=True)
-    _assert_close(t_scan, t_ops, 1e-12, "tangent")
-
-
-def elman(w):
-    """An Elman step reading the weight ``w`` (passed in ``fixed``)."""
-    return lambda x, h: ((x + h @ w).tanh() * 0.5,)
+    assert_close(t_scan, t_ops, 1e-12, "tangent")
 
 
 def test_the_fixed_inputs_tangents_go_through_the_steps():
@@ -118,11 +106,11 @@ def test_the_fixed_inputs_tangents_go_through_the_steps():
     ours = tr.func.jvp(f, (xs, h0, w), us)[1]
     with tr.replay.disabled():
         op_by_op = tr.func.jvp(f, (xs, h0, w), us)[1]
-    _assert_close([t.data for t in ours], [t.data for t in op_by_op], 1e-12, "tangent")
+    assert_close([t.data for t in ours], [t.data for t in op_by_op], 1e-12, "tangent")
     h = 1e-6  # and central finite differences along the tangents
     plus = f(*[Tensor(a + h * u) for a, u in zip((xs, h0, w), us)])
     minus = f(*[Tensor(a - h * u) for a, u in zip((xs, h0, w), us)])
-    _assert_close([t.data for t in ours], [(p.data - m.data) / (2 * h)
+    assert_close([t.data for t in ours], [(p.data - m.data) / (2 * h)
                                            for p, m in zip(plus, minus)], 1e-7, "numeric")
 
 
@@ -159,4 +147,4 @@ def test_a_scanned_layers_jvp_matches_torch(kind, config):
         return (out, *(final if isinstance(final, tuple) else (final,)))
 
     _, t_theirs = torch.func.jvp(f, (torch.tensor(primals[0]),), (torch.tensor(tangents[0]),))
-    _assert_close(t_ours, [t.detach().numpy() for t in t_theirs], 1e-10, "tangent")
+    assert_close(t_ours, [t.detach().numpy() for t in t_theirs], 1e-10, "tangent")

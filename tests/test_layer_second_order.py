@@ -27,9 +27,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import tinygrad_rnn as tr
-from tinygrad_rnn import Tensor, scan
+from tinygrad_rnn import Tensor
 
-from _helpers import CIFGCell, functional_call, graph_nodes
+from _helpers import CIFGCell, assert_close, functional_call, graph_nodes, scan_jvps_counted
 from make_golden import GOLDEN_CONFIGS, flatten, state_shapes
 from make_golden_second_order import torch_cifg
 
@@ -132,37 +132,11 @@ def _t(arrays):
     return tuple(torch.tensor(a) for a in arrays)
 
 
-def assert_close(ours, theirs, what, rtol=1e-10):
-    """Element by element at rtol, with an atol of rtol times the reference's size."""
-    assert len(ours) == len(theirs), what
-    for k, (a, b) in enumerate(zip(ours, theirs)):
-        a, b = (v.data if isinstance(v, Tensor) else v.detach().numpy()
-                if isinstance(v, torch.Tensor) else v for v in (a, b))
-        scale = max(1.0, float(np.abs(b).max(initial=0.0)))
-        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * scale, err_msg=f"{what} {k}")
-
-
 @contextlib.contextmanager
 def mode_of(mode):
     """The layer run as one Scan node per layer and direction, or op by op."""
     with tr.replay.disabled() if mode == "op by op" else contextlib.nullcontext():
         yield
-
-
-@contextlib.contextmanager
-def scan_jvps_counted():
-    """A list that gets one entry per Scan node whose forward-mode rule runs."""
-    calls, original = [], scan.expanded_jvp
-
-    def counted(ctx, ts):
-        calls.append(ctx)
-        return original(ctx, ts)
-
-    scan.expanded_jvp = counted
-    try:
-        yield calls
-    finally:
-        scan.expanded_jvp = original
 
 
 def _expect_scans(mode, count):
@@ -182,8 +156,8 @@ def test_jvp_with_tangents_on_the_parameters_matches_torch(name, mode):
         outs, t_outs = tr.func.jvp(p.ours, tuple(p.primals), tuple(p.tangents))
     _expect_scans(mode, len(scans))
     t_primals, t_tangents = torch.func.jvp(p.theirs, _t(p.primals), _t(p.tangents))
-    assert_close(outs, t_primals, f"{name}: output")
-    assert_close(t_outs, t_tangents, f"{name}: tangent of output")
+    assert_close(outs, t_primals, 1e-10, f"{name}: output")
+    assert_close(t_outs, t_tangents, 1e-10, f"{name}: tangent of output")
     # the parameters' tangents matter: without them, another answer
     rest = [np.zeros_like(t) for t in p.tangents[1 + p.n_states:]]
     with mode_of(mode):
@@ -208,10 +182,10 @@ def test_second_derivatives_over_the_parameters_match_torchs_double_backward(nam
     t_leaves = [torch.tensor(a, requires_grad=True) for a in p.primals]
     t_g = torch.autograd.grad(p.theirs(*t_leaves), t_leaves, _t(p.upstream), create_graph=True)
     t_h = torch.autograd.grad(t_g, t_leaves, _t(p.tangents), allow_unused=True)
-    assert_close(g, t_g, f"{name}: first derivative")
+    assert_close(g, t_g, 1e-10, f"{name}: first derivative")
     assert_close([np.zeros(a.shape) if hk is None else hk for a, hk in zip(p.primals, h)],
                  [np.zeros(a.shape) if hk is None else hk for a, hk in zip(p.primals, t_h)],
-                 f"{name}: second derivative")
+                 1e-10, f"{name}: second derivative")
 
 
 @pytest.mark.parametrize("name, mode", RUNS, ids=IDS)
@@ -223,7 +197,7 @@ def test_hvp_over_the_parameters_matches_torchs_forward_over_reverse(name, mode)
     gradient = torch.func.grad(p.t_loss, argnums=tuple(range(len(p.primals))))
     t_gradient, t_product = torch.func.jvp(gradient, _t(p.primals), _t(p.tangents))
     np.testing.assert_allclose(value.data, p.t_loss(*_t(p.primals)).numpy(), rtol=1e-12)
-    assert_close(product, t_product, f"{name}: Hessian times the tangents")
+    assert_close(product, t_product, 1e-10, f"{name}: Hessian times the tangents")
 
 
 # small layers, so that the whole Hessian over the parameters stays cheap
@@ -241,7 +215,7 @@ def test_the_hessian_over_the_parameters_matches_torch(kind):
         with mode_of(mode):
             ours = tr.func.hessian(p.loss, argnums=params)(*p.primals)
         for i, (row, t_row) in enumerate(zip(ours, theirs)):
-            assert_close(row, t_row, f"{kind} {mode}: Hessian block row {i}")
+            assert_close(row, t_row, 1e-10, f"{kind} {mode}: Hessian block row {i}")
 
 
 # --------------------------------------------------------------------------- packed
@@ -281,8 +255,8 @@ def test_a_packed_batch_with_tangents_on_the_parameters_as_torch(kind):
             _, tangents = tr.func.jvp(ours, tuple(p.primals), tuple(p.tangents))
             _, product = tr.func.hvp(loss, tuple(p.primals), tuple(p.tangents))
         _expect_scans(mode, len(scans))
-        assert_close(tangents, t_tangents, f"{kind} {mode}: tangent of output")
-        assert_close(product, t_product, f"{kind} {mode}: Hessian times the tangents")
+        assert_close(tangents, t_tangents, 1e-10, f"{kind} {mode}: tangent of output")
+        assert_close(product, t_product, 1e-10, f"{kind} {mode}: Hessian times the tangents")
 
 
 def test_a_packed_custom_cell_with_tangents_on_the_parameters_as_op_by_op():
@@ -295,7 +269,7 @@ def test_a_packed_custom_cell_with_tangents_on_the_parameters_as_op_by_op():
         with mode_of(mode), scan_jvps_counted() as scans:
             results.append(tr.func.jvp(ours, tuple(p.primals), tuple(p.tangents))[1])
         _expect_scans(mode, len(scans))
-    assert_close(*results, "CIFG packed: tangent of output", rtol=1e-12)
+    assert_close(*results, 1e-12, "CIFG packed: tangent of output")
 
 
 # --------------------------------------------------------------------------- any shape
@@ -327,8 +301,8 @@ def test_any_layer_shape_has_torchs_jvp_and_hvp_over_its_parameters(config, seed
     _, t_tangents = torch.func.jvp(p.theirs, _t(p.primals), _t(p.tangents))
     gradient = torch.func.grad(p.t_loss, argnums=tuple(range(len(p.primals))))
     _, t_product = torch.func.jvp(gradient, _t(p.primals), _t(p.tangents))
-    assert_close(tangents, t_tangents, f"{config}: tangent of output")
-    assert_close(product, t_product, f"{config}: Hessian times the tangents")
+    assert_close(tangents, t_tangents, 1e-10, f"{config}: tangent of output")
+    assert_close(product, t_product, 1e-10, f"{config}: Hessian times the tangents")
 
 
 # --------------------------------------------------------------------------- a weight swapped in
