@@ -10,6 +10,9 @@ Run ``python tests/make_golden_second_order.py`` (torch needed) to regenerate
   derivatives ``h`` = u . d(v . df/dx)/dx (the quantity of
   ``test_double_backward.check_second_derivatives_match_torch``), the tangents ``t`` and
   torch.func.jvp's output tangents ``j``.
+- ``ops_example1.npz``: the same for each case's fixed example 1 (where it differs from
+  example 0), but torch's answers ``g``, ``h``, ``j`` alone and the inputs' ``checksum``:
+  the test draws the inputs and the vectors again (``draw_vectors``), which keeps it small.
 - ``<layer>.npz`` for each of ``LAYER_CONFIGS`` (built-in layers and cells, and
   nn.Recurrent of a cell of one's own): the weights, the input and initial states,
   upstream vectors, torch's first and second derivatives with respect to the input, the
@@ -35,6 +38,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from make_golden import flatten, state_shapes  # noqa: E402
 
 SECOND_ORDER_DIR = pathlib.Path(__file__).parent / "golden_second_order"
+SECOND_EXAMPLE = "ops_example1"  # each op case's fixed example 1, torch's answers alone
 
 # name -> (kind, constructor kwargs, input shape, seed); initial states always given.
 # "CIFG" is nn.Recurrent of the test helpers' CIFGCell (a cell of one's own), whose torch
@@ -62,9 +66,10 @@ def golden_cases() -> list:
     return [c for c in OP_CASES if c.torch_fn is not None and "gradients" in c.checks()]
 
 
-def float64_example(case) -> tuple[list[np.ndarray], dict]:
-    """The case's fixed example, its floating arrays in float64 (as the live tests)."""
-    arrays, params = case.fixed_example()
+def float64_example(case, example: int = 0) -> tuple[list[np.ndarray], dict]:
+    """The case's fixed example (``example``: the seed of its arrays; 0 is the one
+    ``python -m tinygrad_rnn gradcheck`` shows), its floating arrays in float64."""
+    arrays, params = case.fixed_example(example)
     return [a.astype(np.float64) if a.dtype.kind == "f" else a for a in arrays], params
 
 
@@ -77,21 +82,44 @@ def as_tuple(torch, result) -> list:
     return [result] if isinstance(result, torch.Tensor) else list(result)
 
 
-def torch_op_reference(case, seed: int = 0) -> dict[str, np.ndarray]:
+def second_examples(cases) -> list:
+    """The cases whose fixed example 1 differs from example 0 (``SECOND_EXAMPLE``)."""
+    def arrays(case, example):
+        return float64_example(case, example)[0]
+    return [c for c in cases if any(
+        a.shape != b.shape or not np.array_equal(a, b)
+        for a, b in zip(arrays(c, 0), arrays(c, 1)))]
+
+
+def checksum(arrays) -> np.ndarray:
+    """What stands for a second example's inputs in its fixture: their sums."""
+    return np.array([float(np.sum(a)) for a in arrays])
+
+
+def draw_vectors(out_shapes: dict, in_shapes: dict, seed: int = 0) -> dict[str, np.ndarray]:
+    """The upstream vectors ``v<k>`` of the outputs that require grad (by index), ``u<i>``
+    and the tangents ``t<i>`` of the differentiable inputs, in that order from ``seed``:
+    drawn again by the test for a second example, whose fixture holds torch's answers
+    alone."""
+    rng = np.random.default_rng(seed)
+    drawn = {f"v{k}": rng.standard_normal(s) for k, s in out_shapes.items()}
+    drawn.update({f"u{i}": rng.standard_normal(s) for i, s in in_shapes.items()})
+    drawn.update({f"t{i}": rng.standard_normal(s) for i, s in in_shapes.items()})
+    return drawn
+
+
+def torch_op_reference(case, seed: int = 0, example: int = 0) -> dict[str, np.ndarray]:
     """The fixture of one op case, keyed ``<what><index>`` (without the case's name)."""
     import torch
 
-    arrays, params = float64_example(case)
+    arrays, params = float64_example(case, example)
     wrt = differentiable(case, arrays)
-    rng = np.random.default_rng(seed)
     stored = {f"x{i}": a for i, a in enumerate(arrays)}
     theirs = [torch.tensor(a, requires_grad=i in wrt) for i, a in enumerate(arrays)]
     outs = as_tuple(torch, case.torch_fn(*theirs, **params))
     used = [k for k, o in enumerate(outs) if o.requires_grad]
-    for k in used:
-        stored[f"v{k}"] = rng.standard_normal(tuple(outs[k].shape))
-    for i in wrt:
-        stored[f"u{i}"] = rng.standard_normal(arrays[i].shape)
+    stored.update(draw_vectors({k: tuple(outs[k].shape) for k in used},
+                               {i: arrays[i].shape for i in wrt}, seed))
     if used:
         g = torch.autograd.grad([outs[k] for k in used], [theirs[i] for i in wrt],
                                 [torch.tensor(stored[f"v{k}"]) for k in used],
@@ -106,8 +134,6 @@ def torch_op_reference(case, seed: int = 0) -> dict[str, np.ndarray]:
         for i, hi in zip(wrt, h):
             zero = hi is None or hi._is_zerotensor()
             stored[f"h{i}"] = np.zeros(arrays[i].shape) if zero else hi.numpy().copy()
-    for i in wrt:
-        stored[f"t{i}"] = rng.standard_normal(arrays[i].shape)
     if wrt:
         def f(*chosen):
             inputs = [torch.tensor(a) for a in arrays]
@@ -276,6 +302,16 @@ def main() -> int:
             ops[f"{case.name}|{key}"] = value
     np.savez_compressed(SECOND_ORDER_DIR / "ops.npz", **ops)
     print(f"wrote ops.npz ({len(golden_cases())} cases)")
+    second: dict[str, np.ndarray] = {}
+    for case in second_examples(golden_cases()):
+        stored = torch_op_reference(case, example=1)
+        second[f"{case.name}|checksum"] = checksum(
+            [stored[f"x{i}"] for i in range(sum(k[0] == "x" for k in stored))])
+        for key, value in stored.items():
+            if key[0] in "ghj":  # (the inputs and vectors are drawn again by the test)
+                second[f"{case.name}|{key}"] = value
+    np.savez_compressed(SECOND_ORDER_DIR / f"{SECOND_EXAMPLE}.npz", **second)
+    print(f"wrote {SECOND_EXAMPLE}.npz ({len({k.split('|')[0] for k in second})} cases)")
     for name, (kind, kwargs, x_shape, seed) in LAYER_CONFIGS.items():
         np.savez_compressed(SECOND_ORDER_DIR / f"{name}.npz",
                             **torch_layer_reference(kind, kwargs, x_shape, seed))

@@ -1,7 +1,7 @@
 """Second derivatives and jvps against torch's, stored (issue 17): checked without torch.
 
 ``make_golden_second_order.py`` (torch needed) wrote torch's first and second derivatives
-and torch.func.jvp's tangents for the fixed example of every op case the live tests compare
+and torch.func.jvp's tangents for the fixed examples 0 and 1 of every op case the live tests compare
 with torch, and for configs of the built-in layers and cells and of nn.Recurrent of a cell
 of one's own (with tangents on the parameters too, and Hessian-vector products; scanned and
 op by op); here ours must agree at 1e-10 (the second derivatives with the live test's atol,
@@ -34,40 +34,59 @@ def _load(name):
         return {k: f[k] for k in f.files}
 
 
-OPS = _load("ops")
+OPS, OPS_EXAMPLE1 = _load("ops"), _load(golden.SECOND_EXAMPLE)
+SECOND = golden.second_examples(CASES)
+# (case, which fixed example): every case's example 0, and its example 1 where it differs
+EXAMPLES = [(c, 0) for c in CASES] + [(c, 1) for c in SECOND]
+EXAMPLE_IDS = [f"{c.name}-{k}" for c, k in EXAMPLES]
 
 
-def _fixture(case):
+def _fixture(case, example=0):
+    """The stored arrays of one example, keyed ``<what><index>``: example 1's inputs and
+    vectors drawn again (its fixture holds torch's answers and the inputs' checksum)."""
     prefix = f"{case.name}|"
-    return {k[len(prefix):]: v for k, v in OPS.items() if k.startswith(prefix)}
+    if example == 0:
+        return {k[len(prefix):]: v for k, v in OPS.items() if k.startswith(prefix)}
+    stored = {k[len(prefix):]: v for k, v in OPS_EXAMPLE1.items() if k.startswith(prefix)}
+    arrays, params = float64_example(case, 1)
+    np.testing.assert_allclose(golden.checksum(arrays), stored.pop("checksum"), rtol=1e-12,
+                               err_msg=f"{case.name}: {REGENERATE}")
+    stored.update({f"x{i}": a for i, a in enumerate(arrays)})
+    wrt = differentiable(case, arrays)
+    with tr.enable_grad():
+        outs = _flatten_outputs(case.fn(*case.tensors(arrays), **params))
+    stored.update(golden.draw_vectors({k: o.shape for k, o in enumerate(outs) if o.requires_grad},
+                                      {i: arrays[i].shape for i in wrt}))
+    return stored
 
 
 def test_every_op_case_has_a_fixture_and_every_fixture_a_case():
-    stored = {k.split("|")[0] for k in OPS}
-    assert sorted({c.name for c in CASES} - stored) == [], REGENERATE
-    assert sorted(stored - {c.name for c in CASES}) == [], REGENERATE
-    assert len(CASES) > 100
+    for fixtures, cases in ((OPS, CASES), (OPS_EXAMPLE1, SECOND)):
+        stored = {k.split("|")[0] for k in fixtures}
+        assert sorted({c.name for c in cases} - stored) == [], REGENERATE
+        assert sorted(stored - {c.name for c in cases}) == [], REGENERATE
+    assert len(CASES) > 100 and len(SECOND) > 100
 
 
 def test_the_fixtures_are_small():
     assert sum(p.stat().st_size for p in SECOND_ORDER_DIR.glob("*.npz")) < 1_000_000
     assert sorted(p.stem for p in SECOND_ORDER_DIR.glob("*.npz")) == sorted(
-        ["ops", *LAYER_CONFIGS])
+        ["ops", golden.SECOND_EXAMPLE, *LAYER_CONFIGS])
 
 
-def _inputs(case, stored):
+def _inputs(case, stored, example=0):
     """The fixed example, as stored (a changed example makes the fixture stale)."""
-    arrays, params = float64_example(case)
+    arrays, params = float64_example(case, example)
     for i, a in enumerate(arrays):
         np.testing.assert_array_equal(a, stored[f"x{i}"], err_msg=f"{case.name}: {REGENERATE}")
     return arrays, params
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_second_derivatives_match_torchs_stored(case):
+@pytest.mark.parametrize("case, example", EXAMPLES, ids=EXAMPLE_IDS)
+def test_second_derivatives_match_torchs_stored(case, example):
     """u . d(v . df/dx)/dx, and v . df/dx on the way, as torch's double backward."""
-    stored = _fixture(case)
-    arrays, params = _inputs(case, stored)
+    stored = _fixture(case, example)
+    arrays, params = _inputs(case, stored, example)
     ours = case.tensors(arrays)
     wrt = differentiable(case, arrays)
     outs = _flatten_outputs(case.fn(*ours, **params))
@@ -92,11 +111,11 @@ def test_second_derivatives_match_torchs_stored(case):
                                    err_msg=f"{case.name}: second derivative, input {i}")
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_jvp_matches_torchs_stored(case):
+@pytest.mark.parametrize("case, example", EXAMPLES, ids=EXAMPLE_IDS)
+def test_jvp_matches_torchs_stored(case, example):
     """tr.func.jvp along the stored tangents, as torch.func.jvp."""
-    stored = _fixture(case)
-    arrays, params = _inputs(case, stored)
+    stored = _fixture(case, example)
+    arrays, params = _inputs(case, stored, example)
     wrt = differentiable(case, arrays)
     if not wrt:
         assert not any(k.startswith("j") for k in stored)
