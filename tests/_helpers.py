@@ -1,5 +1,7 @@
 """Helpers shared by several test files (imported as ``from _helpers import ...``)."""
 
+from contextlib import contextmanager
+
 import numpy as np
 
 import tinygrad_rnn as tr
@@ -83,3 +85,122 @@ def neuron():
     for t, name in ((x1w1, "x1w1"), (x2w2, "x2w2"), (n, "n"), (o, "o")):
         t.name = name
     return leaves, {"x1w1": x1w1, "x2w2": x2w2, "n": n, "o": o}
+
+
+# --------------------------------------------------------------------------- a functional call
+
+
+@contextmanager
+def parameters_replaced(module, values):
+    """``module`` holding the tensors ``values`` ({parameter name: Tensor}) in place of its
+    parameters of those names while the block runs, then its own again: as
+    torch.func.functional_call, so that tangents and gradients of the given tensors flow
+    through the module's forward. A parameter held under several names (a layer's
+    ``weight_ih_l0`` is its cell's ``weight_ih``) is replaced under every one."""
+    named = dict(module.named_parameters())
+    unknown = set(values) - set(named)
+    assert not unknown, f"no parameters named {sorted(unknown)}"
+    by_id = {id(named[n]): v for n, v in values.items()}
+    swapped = []
+    for owner in module.modules():
+        for attr, value in list(vars(owner).items()):
+            if id(value) in by_id:
+                swapped.append((owner, attr, value))
+                vars(owner)[attr] = by_id[id(value)]
+    try:
+        yield
+    finally:
+        for owner, attr, value in swapped:
+            vars(owner)[attr] = value
+
+
+def functional_call(module, values, args):
+    """``module(*args)`` with ``values`` ({parameter name: Tensor}) in place of its
+    parameters of those names (torch.func.functional_call's signature); an array is
+    taken as a constant Tensor."""
+    values = {n: v if isinstance(v, Tensor) else Tensor(v) for n, v in values.items()}
+    with parameters_replaced(module, values):
+        return module(*args)
+
+
+# --------------------------------------------------------------------------- recurrent layers
+
+KINDS = ["RNN", "LSTM", "GRU"]
+CONFIGS = {
+    "padded": dict(),
+    "bidirectional, 2 layers": dict(num_layers=2, bidirectional=True),
+    "batch_first": dict(batch_first=True),
+}
+
+
+def make_layer(kind, hidden=4, **kwargs):
+    """A built-in layer ``kind`` or nn.Recurrent of CIFGCell ("CIFG"), input size 3, the
+    weights of tr.manual_seed(0)."""
+    tr.manual_seed(0)
+    if kind == "CIFG":
+        return tr.nn.Recurrent(CIFGCell, 3, hidden, **kwargs).double()
+    return getattr(tr.nn, kind)(3, hidden, **kwargs)
+
+
+def torch_layer(torch, layer, kind, **kwargs):
+    """Torch's layer ``kind`` (float64) holding ``layer``'s weights."""
+    theirs = getattr(torch.nn, kind)(3, layer.hidden_size, **kwargs).double()
+    with torch.no_grad():
+        for tp, p in zip(theirs.parameters(), layer.parameters()):
+            tp.copy_(torch.tensor(p.data))
+    return theirs
+
+
+def _as_array(value):
+    if isinstance(value, Tensor):
+        return value.data
+    if hasattr(value, "detach"):  # a torch tensor
+        return value.detach().numpy()
+    return np.asarray(value)
+
+
+def assert_close(ours, theirs, rtol, what):
+    """Pairs of arrays, Tensors or torch tensors, element by element at ``rtol``, with an
+    atol of rtol times the reference's largest magnitude (at least 1)."""
+    assert len(ours) == len(theirs), f"{what}: {len(ours)} against {len(theirs)}"
+    for k, (a, b) in enumerate(zip(ours, theirs)):
+        a, b = _as_array(a), _as_array(b)
+        scale = max(1.0, float(np.abs(b).max(initial=0.0)))
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * scale, err_msg=f"{what} {k}")
+
+
+def elman(w):
+    """An Elman step reading the weight ``w`` (passed in ``fixed``); 0.5 is a constant of
+    the step, replayed."""
+    return lambda x, h: ((x + h @ w).tanh() * 0.5,)
+
+
+@contextmanager
+def scan_jvps_counted():
+    """A list that gets one entry per Scan node whose tangents are carried while the block
+    runs: ("fused", ...) for one carried by the step with its rules replayed
+    (``scan_jvp``), ("expanded", ctx) for a rule that re-ran the steps op by op."""
+    from tinygrad_rnn import scan, scan_jvp
+
+    calls = []
+    originals = (scan_jvp.scan_carrying_tangents, scan_jvp.fused_jvp, scan.expanded_jvp)
+
+    def counted(original):
+        def call(*args):
+            result = original(*args)
+            if result is not None:
+                calls.append(("fused", result))
+            return result
+        return call
+
+    def counted_expanded(ctx, ts):
+        calls.append(("expanded", ctx))
+        return originals[2](ctx, ts)
+
+    scan_jvp.scan_carrying_tangents = counted(originals[0])
+    scan_jvp.fused_jvp = counted(originals[1])
+    scan.expanded_jvp = counted_expanded
+    try:
+        yield calls
+    finally:
+        scan_jvp.scan_carrying_tangents, scan_jvp.fused_jvp, scan.expanded_jvp = originals

@@ -16,24 +16,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import tinygrad_rnn as tr
 from tinygrad_rnn import Tensor
 
-from _helpers import CIFGCell, graph_nodes
+from _helpers import CONFIGS, KINDS, assert_close, elman, graph_nodes, make_layer, torch_layer
 
 rnn_utils = tr.nn.utils.rnn
-KINDS = ["RNN", "LSTM", "GRU"]
-CONFIGS = {
-    "padded": dict(),
-    "bidirectional, 2 layers": dict(num_layers=2, bidirectional=True),
-    "batch_first": dict(batch_first=True),
-}
-
-
-def make_layer(kind, hidden=4, **kwargs):
-    tr.manual_seed(0)
-    if kind == "CIFG":
-        return tr.nn.Recurrent(CIFGCell, 3, hidden, **kwargs).double()
-    return getattr(tr.nn, kind)(3, hidden, **kwargs)
-
-
 def run(layer, x, lengths=None, states=(), op_by_op=False):
     """(every output, the final states): padded, or packed when ``lengths`` are given;
     from ``states`` (h, or h and c) when given."""
@@ -66,12 +51,6 @@ def second_derivatives(layer, x, lengths=None, states=(), op_by_op=False):
     grads = tr.grad(loss_of(out, finals), params, create_graph=True)
     second = tr.grad(sum((g * g).sum() for g in grads), params)
     return [g.data for g in grads], [s.data for s in second], out
-
-
-def assert_close(ours, theirs, rtol, what):
-    for k, (a, b) in enumerate(zip(ours, theirs)):
-        scale = max(1.0, float(np.abs(b).max(initial=0.0)))
-        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * scale, err_msg=f"{what} {k}")
 
 
 def scans(out):
@@ -140,11 +119,6 @@ def test_a_custom_cells_second_derivatives_match_finite_differences():
     assert tr.gradgradcheck(lambda seq: loss_of(*run(layer, seq)), [x])
 
 
-def elman(w):
-    """An Elman step reading the weight ``w`` (passed in ``fixed``)."""
-    return lambda x, h: ((x + h @ w).tanh() * 0.5,)  # 0.5: a constant of the step, replayed
-
-
 def test_replay_scan_of_a_step_is_twice_differentiable_in_all_its_inputs():
     xs, h0, w = inputs((4, 2, 3)), inputs((2, 3), 2), inputs((3, 3), 3)
     out, (h_n,) = tr.replay.scan(elman(w), [xs], [h0], fixed=[w])
@@ -210,14 +184,6 @@ def test_first_order_gradients_of_a_scanned_layer_stay_arrays_and_do_not_re_expa
 
 
 # --------------------------------------------------------------------------- torch
-
-
-def torch_layer(torch, layer, kind, **kwargs):
-    theirs = getattr(torch.nn, kind)(3, layer.hidden_size, **kwargs).double()
-    with torch.no_grad():
-        for tp, p in zip(theirs.parameters(), layer.parameters()):
-            tp.copy_(torch.tensor(p.data))
-    return theirs
 
 
 def torch_second_derivatives(torch, theirs, x, lengths=None, state=None):

@@ -10,14 +10,21 @@ hessian = jacfwd(jacrev)), and torch.func.jvp's on torch's padded layers (float6
 1e-10 (torch's functorch fails inside its packed RNN: "Cannot access data pointer").
 """
 
-import contextlib
-
 import numpy as np
 import pytest
-from test_double_backward_scan import CONFIGS, KINDS, make_layer, torch_layer
 
 import tinygrad_rnn as tr
-from tinygrad_rnn import Tensor, scan, scan_jvp
+from tinygrad_rnn import Tensor
+
+from _helpers import (
+    CONFIGS,
+    KINDS,
+    assert_close,
+    elman,
+    make_layer,
+    scan_jvps_counted,
+    torch_layer,
+)
 
 rnn_utils = tr.nn.utils.rnn
 
@@ -45,49 +52,16 @@ def _jvp(layer, primals, tangents, lengths=None, op_by_op=False, fused_only=True
     ``fused_only``, a rule that fell back to re-running the steps op by op
     (``scan.expanded_jvp``) is not counted: the built-in layers' steps are replayed with
     their tangents."""
-    with _counting_scans() as (fused, expanded):
+    with scan_jvps_counted() as calls:
         f = _layer_fn(layer, lengths)
         if op_by_op:
             with tr.replay.disabled():
                 outs, t_outs = tr.func.jvp(f, primals, tangents)
         else:
             outs, t_outs = tr.func.jvp(f, primals, tangents)
-    count = len(fused) if fused_only else len(fused) + len(expanded)
+    count = sum(kind == "fused" for kind, _ in calls) if fused_only else len(calls)
     return [o.data for o in outs], [t.data for t in t_outs], count
 
-
-@contextlib.contextmanager
-def _counting_scans():
-    """([a Scan that carried tangents by the step with its rules, replayed], [a Scan node's
-    rule that re-ran the steps op by op]), filled while the block runs."""
-    fused, expanded = [], []
-    originals = (scan_jvp.scan_carrying_tangents, scan_jvp.fused_jvp, scan.expanded_jvp)
-
-    def counted(original):
-        def call(*args):
-            result = original(*args)
-            if result is not None:
-                fused.append(result)
-            return result
-        return call
-
-    def counted_expanded(ctx, ts):
-        expanded.append(ctx)
-        return originals[2](ctx, ts)
-
-    scan_jvp.scan_carrying_tangents = counted(originals[0])
-    scan_jvp.fused_jvp = counted(originals[1])
-    scan.expanded_jvp = counted_expanded
-    try:
-        yield fused, expanded
-    finally:
-        scan_jvp.scan_carrying_tangents, scan_jvp.fused_jvp, scan.expanded_jvp = originals
-
-
-def _assert_close(ours, theirs, rtol, what):
-    for k, (a, b) in enumerate(zip(ours, theirs)):
-        scale = max(1.0, float(np.abs(b).max(initial=0.0)))
-        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * scale, err_msg=f"{what} {k}")
 
 
 def _state_shape(layer, batch):
@@ -109,8 +83,8 @@ def test_a_scanned_layers_jvp_is_the_op_by_op_layers(kind, config):
     assert scans == layer.num_layers * (2 if layer.bidirectional else 1)
     outs_ops, t_ops, scans = _jvp(layer, primals, tangents, op_by_op=True)
     assert scans == 0
-    _assert_close(outs, outs_ops, 1e-12, "output")
-    _assert_close(t_scan, t_ops, 1e-12, "tangent")
+    assert_close(outs, outs_ops, 1e-12, "output")
+    assert_close(t_scan, t_ops, 1e-12, "tangent")
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])
@@ -125,12 +99,7 @@ def test_a_packed_batch_from_a_given_state_as_op_by_op(kind, bidirectional):
     _, t_scan, scans = _jvp(layer, primals, tangents, lengths)
     assert scans > 0
     _, t_ops, _ = _jvp(layer, primals, tangents, lengths, op_by_op=True)
-    _assert_close(t_scan, t_ops, 1e-12, "tangent")
-
-
-def elman(w):
-    """An Elman step reading the weight ``w`` (passed in ``fixed``)."""
-    return lambda x, h: ((x + h @ w).tanh() * 0.5,)
+    assert_close(t_scan, t_ops, 1e-12, "tangent")
 
 
 def test_the_fixed_inputs_tangents_go_through_the_steps():
@@ -144,11 +113,11 @@ def test_the_fixed_inputs_tangents_go_through_the_steps():
     ours = tr.func.jvp(f, (xs, h0, w), us)[1]
     with tr.replay.disabled():
         op_by_op = tr.func.jvp(f, (xs, h0, w), us)[1]
-    _assert_close([t.data for t in ours], [t.data for t in op_by_op], 1e-12, "tangent")
+    assert_close([t.data for t in ours], [t.data for t in op_by_op], 1e-12, "tangent")
     h = 1e-6  # and central finite differences along the tangents
     plus = f(*[Tensor(a + h * u) for a, u in zip((xs, h0, w), us)])
     minus = f(*[Tensor(a - h * u) for a, u in zip((xs, h0, w), us)])
-    _assert_close([t.data for t in ours], [(p.data - m.data) / (2 * h)
+    assert_close([t.data for t in ours], [(p.data - m.data) / (2 * h)
                                            for p, m in zip(plus, minus)], 1e-7, "numeric")
 
 
@@ -172,12 +141,12 @@ def test_a_step_whose_rule_reads_a_derived_mask_falls_back_to_op_by_op(op):
         out, (h_n,) = tr.replay.scan(step, [a], [b], fixed=[w])
         return out, h_n
 
-    with _counting_scans() as (fused, expanded):
+    with scan_jvps_counted() as calls:
         ours = tr.func.jvp(f, (xs, h0), us)[1]
-    assert fused == [] and len(expanded) == 1
+    assert [kind for kind, _ in calls] == ["expanded"]
     with tr.replay.disabled():
         op_by_op = tr.func.jvp(f, (xs, h0), us)[1]
-    _assert_close([t.data for t in ours], [t.data for t in op_by_op], 1e-12, "tangent")
+    assert_close([t.data for t in ours], [t.data for t in op_by_op], 1e-12, "tangent")
 
 
 @pytest.mark.parametrize("kind", [*KINDS, "CIFG"])
@@ -193,7 +162,7 @@ def test_jvp_of_jvp_through_a_scanned_layer_is_the_op_by_op_one(kind):
     ours = tr.func.jvp(directional, (x,), (w,))[1].data
     with tr.replay.disabled():
         op_by_op = tr.func.jvp(directional, (x,), (w,))[1].data
-    _assert_close([ours], [op_by_op], 1e-12, "second-order tangent")
+    assert_close([ours], [op_by_op], 1e-12, "second-order tangent")
     assert np.abs(ours).max() > 1e-3
 
 
@@ -214,7 +183,7 @@ def test_reverse_over_forward_through_a_scanned_layer_is_the_op_by_op_one(kind):
     ours = run()
     with tr.replay.disabled():
         op_by_op = run()
-    _assert_close(ours, op_by_op, 1e-12, "gradient")
+    assert_close(ours, op_by_op, 1e-12, "gradient")
 
 
 def test_hessian_through_a_scanned_lstm_is_the_op_by_op_one():
@@ -250,4 +219,4 @@ def test_a_scanned_layers_jvp_matches_torch(kind, config):
         return (out, *(final if isinstance(final, tuple) else (final,)))
 
     _, t_theirs = torch.func.jvp(f, (torch.tensor(primals[0]),), (torch.tensor(tangents[0]),))
-    _assert_close(t_ours, [t.detach().numpy() for t in t_theirs], 1e-10, "tangent")
+    assert_close(t_ours, [t.detach().numpy() for t in t_theirs], 1e-10, "tangent")

@@ -586,16 +586,23 @@ def _shallow_copy(module: Module) -> Any:
 
 def _bound(module: Module, prefix: str, fixed: dict[str, Tensor],
            seen: dict[int, Tensor]) -> Any:
+    # Every Tensor the cell holds goes in ``fixed``, a Parameter or not (a weight swapped in
+    # for a functional call, a meta-learning step's w - lr * g): a recording would bake a
+    # plain Tensor in as a constant, reused with its first values and without its tangent.
     bound = copy.copy(module)
     for name, value in vars(module).items():
-        if isinstance(value, Parameter):
-            alias = seen.get(id(value))  # (a parameter the cell holds twice: one node)
+        if isinstance(value, Tensor):
+            alias = seen.get(id(value))  # (a tensor the cell holds twice: one node)
             if alias is None:
                 alias = seen[id(value)] = fixed[prefix + name] = value.reshape(value.shape)
             setattr(bound, name, alias)
-        elif isinstance(value, Module) and any(True for _ in value.parameters()):
+        elif isinstance(value, Module) and _holds_tensors(value):
             setattr(bound, name, _bound(value, f"{prefix}{name}_", fixed, seen))
     return bound
+
+
+def _holds_tensors(module: Module) -> bool:
+    return any(isinstance(v, Tensor) for m in module.modules() for v in vars(m).values())
 
 
 # cell -> {key: Program, or False for a step that cannot be scanned}; weak, so that a cell
