@@ -575,3 +575,16 @@ def test_a_module_s_forward_using_numpy_is_refused_when_it_runs():
 def test_to_torch_refuses_what_is_not_a_module_of_ours():
     with pytest.raises(tr.ToTorchError, match="module must be an nn.Module of tinygrad_rnn"):
         tr.to_torch(torch.nn.Linear(2, 2))
+
+
+def test_without_torch_to_torch_says_how_to_install_it():
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "import tinygrad_rnn as tr\n"
+            "try:\n"
+            "    tr.to_torch(tr.nn.Linear(2, 2))\n"
+            "except ModuleNotFoundError as error:\n"
+            "    assert error.name == 'torch' and 'pip install' in str(error), error\n"
+            "else:\n"
+            "    raise SystemExit('no error')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

@@ -280,6 +280,8 @@ def _twin_value(value: Any) -> Any:
         return _Refused(f"a numpy array of shape {value.shape}", _NUMPY_WHY)
     owner = getattr(value, "__module__", None) or ""
     if isinstance(value, types.FunctionType):
+        if owner.split(".")[0] in _LEFT_AS_THEY_ARE:  # (they never name anything of ours)
+            return value
         if owner.startswith("tinygrad_rnn") and owner not in _TRANSLATABLE_MODULES:
             return _Refused(f"{owner}.{value.__qualname__}",
                             "that function of the package has no torch twin")
@@ -293,6 +295,9 @@ def _twin_value(value: Any) -> Any:
         return torch.from_numpy(np.array(value.data))
     return value
 
+
+# the packages whose functions a translated function may call as they are
+_LEFT_AS_THEY_ARE = frozenset(sys.stdlib_module_names) | {"torch", "builtins"}
 
 _TRANSLATED: weakref.WeakKeyDictionary[types.FunctionType, Any] = weakref.WeakKeyDictionary()
 
