@@ -3,8 +3,8 @@ functions import this module).
 
 How a cell's own code runs on torch
 -----------------------------------
-A module of yours becomes an instance of a *twin class*: a class made once per class
-of yours, whose bases are the twins of its bases (``nn.RecurrentCell`` ->
+A module of yours becomes an instance of a *twin class*: a class made, per conversion,
+for each class of yours, whose bases are the twins of its bases (``nn.RecurrentCell`` ->
 ``TorchRecurrentCell`` below, ``nn.Linear`` -> ``torch.nn.Linear``, ``nn.Module`` ->
 ``torch.nn.Module``) and whose methods are your methods' *translations*: the same code
 object, run with other globals. A translated function's globals are a copy-on-read view
@@ -33,7 +33,6 @@ import itertools
 import sys
 import threading
 import types
-import weakref
 from collections import OrderedDict
 from typing import Any
 
@@ -49,21 +48,24 @@ from .nn.module import Module, Parameter
 from .tensor import Tensor
 from .to_torch import ToTorchError
 
-_LOCK = threading.RLock()  # (the caches below are filled under it; reading them needs none)
-
 # ============================================================================ where
 
-_CODE_LABELS: dict[types.CodeType, str] = {}  # code of a translated function -> "Cell.step"
+def _label(frame: Any) -> str | None:
+    """"CIFGCell.step, line 12 of cells.py" for a frame of translated code, else None."""
+    if not isinstance(frame.f_globals, _Globals):
+        return None
+    code = frame.f_code
+    return f"{getattr(code, 'co_qualname', code.co_name)}, line {frame.f_lineno} of " \
+        f"{code.co_filename}"
 
 
 def _where() -> str:
-    """The innermost line of translated code on the stack: "CIFGCell.step, line 12 of
-    cells.py" (what a refusal names)."""
+    """The innermost line of translated code on the stack (what a refusal names)."""
     frame = sys._getframe(1)
     while frame is not None:
-        label = _CODE_LABELS.get(frame.f_code)
+        label = _label(frame)
         if label is not None:
-            return f"{label}, line {frame.f_lineno} of {frame.f_code.co_filename}"
+            return label
         frame = frame.f_back
     return "code run on torch"
 
@@ -248,58 +250,22 @@ _TRANSLATABLE_MODULES = ("tinygrad_rnn.nn.cells",)
 
 class _Globals(dict[str, Any]):
     """A translated function's globals: each name read from the original module's globals
-    when first used, and translated (``_twin_value``)."""
+    when first used, and translated (``Translator.value``)."""
 
-    def __init__(self, original: dict[str, Any]) -> None:
+    def __init__(self, original: dict[str, Any], translator: Translator) -> None:
         super().__init__(__builtins__=original.get("__builtins__", builtins),
                          __name__=original.get("__name__"))
-        self._original = original
+        self._original, self._translator = original, translator
 
     def __missing__(self, name: str) -> Any:
-        value = _twin_value(self._original[name])  # (KeyError: Python then tries builtins)
+        # (a KeyError here: Python then looks in the builtins)
+        value = self._translator.value(self._original[name])
         self[name] = value
         return value
 
 
-def _twin_value(value: Any) -> Any:
-    """What code run on torch sees in place of ``value`` (a global, a default, a plain
-    attribute): the torch twin of something of ours, a refusal, or ``value`` itself."""
-    if _hashable(value) and value in _FUNCTIONS:
-        return _FUNCTIONS[value]
-    if isinstance(value, types.ModuleType):
-        name = value.__name__
-        if name == "numpy" or name.startswith("numpy."):
-            return _Refused(name, _NUMPY_WHY)
-        if name in _MODULES:
-            return _MODULES[name]
-        if name.startswith("tinygrad_rnn"):
-            return _Refused(f"the module {name}", "only tinygrad_rnn and "
-                            "tinygrad_rnn.functional have torch twins here")
-        return value
-    if isinstance(value, np.ndarray):
-        return _Refused(f"a numpy array of shape {value.shape}", _NUMPY_WHY)
-    owner = getattr(value, "__module__", None) or ""
-    if isinstance(value, types.FunctionType):
-        if owner.split(".")[0] in _LEFT_AS_THEY_ARE:  # (they never name anything of ours)
-            return value
-        if owner.startswith("tinygrad_rnn") and owner not in _TRANSLATABLE_MODULES:
-            return _Refused(f"{owner}.{value.__qualname__}",
-                            "that function of the package has no torch twin")
-        return _translated(value)
-    if isinstance(value, type) and owner.startswith("tinygrad_rnn"):
-        return _Refused(f"{owner}.{value.__qualname__}",
-                        "classes of the package are not made in code run on torch")
-    if owner == "numpy" or owner.startswith("numpy."):  # ufuncs, scalar types
-        return _Refused(f"numpy's {getattr(value, '__name__', describe(value))}", _NUMPY_WHY)
-    if isinstance(value, Tensor):
-        return torch.from_numpy(np.array(value.data))
-    return value
-
-
 # the packages whose functions a translated function may call as they are
 _LEFT_AS_THEY_ARE = frozenset(sys.stdlib_module_names) | {"torch", "builtins"}
-
-_TRANSLATED: weakref.WeakKeyDictionary[types.FunctionType, Any] = weakref.WeakKeyDictionary()
 
 # attributes whose value is a numpy array (or a number, for .size) with us and a tensor (a
 # method) with torch: read in code run on torch, they would mean something else
@@ -330,53 +296,6 @@ def _hazard(code: types.CodeType) -> tuple[str, int] | None:
     return None
 
 
-def _label_codes(code: types.CodeType, label: str) -> None:
-    _CODE_LABELS[code] = label
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            _label_codes(const, label)
-
-
-def _translated(fn: Any, owner: type | None = None,
-                twin_owner: type | None = None) -> Any:
-    """``fn`` run with translated globals (and, for a method of ``owner``, ``super()``
-    meaning the twin class ``twin_owner``); a function that refuses when called if its
-    code reads an attribute that means something else on torch (``_HAZARDS``)."""
-    cached = _TRANSLATED.get(fn)
-    if cached is not None:
-        return cached
-    with _LOCK:
-        code = fn.__code__
-        label = fn.__qualname__
-        _label_codes(code, label)
-        hazard = _hazard(code)
-        if hazard is not None:
-            twin = _refusing_function(fn, label, *hazard)
-        else:
-            closure = None
-            if fn.__closure__ is not None:
-                closure = tuple(
-                    types.CellType(twin_owner if name == "__class__" and owner is not None
-                                   and cell.cell_contents is owner else _cell_value(cell))
-                    for name, cell in zip(code.co_freevars, fn.__closure__))
-            defaults = None if fn.__defaults__ is None else tuple(
-                _twin_value(d) for d in fn.__defaults__)
-            twin = types.FunctionType(code, _Globals(fn.__globals__), fn.__name__, defaults,
-                                      closure)
-            if fn.__kwdefaults__:
-                twin.__kwdefaults__ = {k: _twin_value(v) for k, v in fn.__kwdefaults__.items()}
-            twin.__qualname__, twin.__doc__, twin.__module__ = label, fn.__doc__, fn.__module__
-        _TRANSLATED[fn] = twin
-        return twin
-
-
-def _cell_value(cell: types.CellType) -> Any:
-    try:
-        return _twin_value(cell.cell_contents)
-    except ValueError:  # (an empty cell: a name not bound yet)
-        return None
-
-
 def _refusing_function(fn: types.FunctionType, label: str, attribute: str, line: int) -> Any:
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise ToTorchError(
@@ -387,8 +306,6 @@ def _refusing_function(fn: types.FunctionType, label: str, attribute: str, line:
     return refuse
 
 
-# ============================================================================ twin classes
-
 # methods of ours that are the Module's bookkeeping: the twin keeps torch.nn.Module's
 _NOT_COPIED = {"__init__", "__init_subclass__", "__dict__", "__weakref__", "__module__",
                "__qualname__", "__repr__", "__setattr__", "__getattr__", "__call__",
@@ -398,41 +315,122 @@ _NOT_COPIED = {"__init__", "__init_subclass__", "__dict__", "__weakref__", "__mo
                "state_dict", "load_state_dict", "to", "float", "double", "zero_grad",
                "requires_grad_", "gate", "_class_recordings", "cell"}
 
-_TWIN_CLASSES: weakref.WeakKeyDictionary[type, type] = weakref.WeakKeyDictionary()
 
+class Translator:
+    """The translations of one conversion: each function and class of yours translated
+    once (so that a twin's methods share their globals), kept by the twins that use them
+    and by nothing global, so that a twin dropped takes them with it."""
 
-def twin_class(cls: type) -> Any:
-    """The twin class of ``cls`` (see the module's docstring)."""
-    known = _BASE_TWINS.get(cls)
-    if known is not None:
-        return known
-    cached = _TWIN_CLASSES.get(cls)
-    if cached is not None:
-        return cached
-    if cls.__module__.startswith("tinygrad_rnn") and cls not in _TRANSLATABLE_CLASSES:
-        raise ToTorchError(f"to_torch: {cls.__module__}.{cls.__qualname__} has no torch twin")
-    with _LOCK:
-        bases = tuple(twin_class(b) for b in cls.__bases__ if b is not object) or (object,)
-        kept = {k: v for k, v in vars(cls).items()
-                if k not in _NOT_COPIED and not isinstance(
-                    v, (types.FunctionType, staticmethod, classmethod, property))}
-        kept["__doc__"] = cls.__doc__
-        kept["__module__"] = cls.__module__
-        twin = type(cls.__name__, bases, kept)
-        twin.__qualname__ = f"torch twin of {cls.__qualname__}"
-        for name, value in vars(cls).items():
-            if name in _NOT_COPIED:
-                continue
-            if isinstance(value, types.FunctionType):
-                setattr(twin, name, _translated(value, cls, twin))
-            elif isinstance(value, (staticmethod, classmethod)):
-                setattr(twin, name, type(value)(_translated(value.__func__, cls, twin)))
-            elif isinstance(value, property):
-                setattr(twin, name, property(*(
-                    None if f is None else _translated(f, cls, twin)
-                    for f in (value.fget, value.fset, value.fdel))))
-        _TWIN_CLASSES[cls] = twin
-        return twin
+    def __init__(self) -> None:
+        self.functions: dict[Any, Any] = {}
+        self.classes: dict[type, Any] = {}
+        self.lock = threading.RLock()  # (a twin may first read a global in two threads)
+
+    def value(self, value: Any) -> Any:
+        """What code run on torch sees in place of ``value`` (a global, a default, a plain
+        attribute): the torch twin of something of ours, a refusal, or ``value`` itself."""
+        if _hashable(value) and value in _FUNCTIONS:
+            return _FUNCTIONS[value]
+        if isinstance(value, types.ModuleType):
+            name = value.__name__
+            if name == "numpy" or name.startswith("numpy."):
+                return _Refused(name, _NUMPY_WHY)
+            if name in _MODULES:
+                return _MODULES[name]
+            if name.startswith("tinygrad_rnn"):
+                return _Refused(f"the module {name}", "only tinygrad_rnn and "
+                                "tinygrad_rnn.functional have torch twins here")
+            return value
+        if isinstance(value, np.ndarray):
+            return _Refused(f"a numpy array of shape {value.shape}", _NUMPY_WHY)
+        owner = getattr(value, "__module__", None) or ""
+        if isinstance(value, types.FunctionType):
+            if owner.split(".")[0] in _LEFT_AS_THEY_ARE:  # (they never name anything of ours)
+                return value
+            if owner.startswith("tinygrad_rnn") and owner not in _TRANSLATABLE_MODULES:
+                return _Refused(f"{owner}.{value.__qualname__}",
+                                "that function of the package has no torch twin")
+            return self.function(value)
+        if isinstance(value, type) and owner.startswith("tinygrad_rnn"):
+            return _Refused(f"{owner}.{value.__qualname__}",
+                            "classes of the package are not made in code run on torch")
+        if owner == "numpy" or owner.startswith("numpy."):  # ufuncs, scalar types
+            return _Refused(f"numpy's {getattr(value, '__name__', describe(value))}",
+                            _NUMPY_WHY)
+        if isinstance(value, Tensor):
+            return torch.from_numpy(np.array(value.data))
+        return value
+
+    def function(self, fn: Any, owner: type | None = None, twin_owner: Any = None) -> Any:
+        """``fn`` run with translated globals (and, for a method of ``owner``, ``super()``
+        meaning the twin class ``twin_owner``); a function that refuses when called if its
+        code reads an attribute that means something else on torch (``_HAZARDS``)."""
+        cached = self.functions.get(fn)
+        if cached is not None:
+            return cached
+        with self.lock:
+            code, label = fn.__code__, fn.__qualname__
+            hazard = _hazard(code)
+            if hazard is not None:
+                twin = _refusing_function(fn, label, *hazard)
+            else:
+                closure = None
+                if fn.__closure__ is not None:
+                    closure = tuple(
+                        types.CellType(twin_owner if name == "__class__" and owner is not None
+                                       and cell.cell_contents is owner else self._cell(cell))
+                        for name, cell in zip(code.co_freevars, fn.__closure__))
+                defaults = None if fn.__defaults__ is None else tuple(
+                    self.value(d) for d in fn.__defaults__)
+                twin = types.FunctionType(code, _Globals(fn.__globals__, self), fn.__name__,
+                                          defaults, closure)
+                if fn.__kwdefaults__:
+                    twin.__kwdefaults__ = {k: self.value(v)
+                                           for k, v in fn.__kwdefaults__.items()}
+                twin.__qualname__, twin.__doc__ = label, fn.__doc__
+                twin.__module__ = fn.__module__
+            self.functions[fn] = twin
+            return twin
+
+    def _cell(self, cell: types.CellType) -> Any:
+        try:
+            return self.value(cell.cell_contents)
+        except ValueError:  # (an empty cell: a name not bound yet)
+            return None
+
+    def twin_class(self, cls: type) -> Any:
+        """The twin class of ``cls`` (see the module's docstring)."""
+        known = _BASE_TWINS.get(cls)
+        if known is not None:
+            return known
+        cached = self.classes.get(cls)
+        if cached is not None:
+            return cached
+        if cls.__module__.startswith("tinygrad_rnn") and cls not in _TRANSLATABLE_CLASSES:
+            raise ToTorchError(f"to_torch: {cls.__module__}.{cls.__qualname__} has no torch "
+                               f"twin")
+        with self.lock:
+            bases = tuple(self.twin_class(b) for b in cls.__bases__ if b is not object) \
+                or (object,)
+            kept = {k: v for k, v in vars(cls).items()
+                    if k not in _NOT_COPIED and not isinstance(
+                        v, (types.FunctionType, staticmethod, classmethod, property))}
+            kept["__doc__"], kept["__module__"] = cls.__doc__, cls.__module__
+            twin = type(cls.__name__, bases, kept)
+            twin.__qualname__ = f"torch twin of {cls.__qualname__}"
+            for name, value in vars(cls).items():
+                if name in _NOT_COPIED:
+                    continue
+                if isinstance(value, types.FunctionType):
+                    setattr(twin, name, self.function(value, cls, twin))
+                elif isinstance(value, (staticmethod, classmethod)):
+                    setattr(twin, name, type(value)(self.function(value.__func__, cls, twin)))
+                elif isinstance(value, property):
+                    setattr(twin, name, property(*(
+                        None if f is None else self.function(f, cls, twin)
+                        for f in (value.fget, value.fset, value.fdel))))
+            self.classes[cls] = twin
+            return twin
 
 
 # ============================================================================ the recurrent bases
@@ -750,6 +748,7 @@ class Converter:
     def __init__(self) -> None:
         self.params: dict[int, Any] = {}
         self.modules: dict[int, Any] = {}
+        self.translator = Translator()
 
     def parameter(self, p: Parameter) -> Any:
         twin = self.params.get(id(p))
@@ -772,16 +771,17 @@ class Converter:
         if base in _TORCH_CELLS:  # in an nn.Recurrent, or subclassed: its step, translated
             base = recurrent.RecurrentCell
         if base in (Module, recurrent.RecurrentCell):
-            twin = twin_class(cls).__new__(twin_class(cls))
+            twin_cls = self.translator.twin_class(cls)
+            twin = twin_cls.__new__(twin_cls)
             torch.nn.Module.__init__(twin)
             self._fill(twin, module)
         elif base is recurrent.Recurrent:
-            twin = self._recurrent(module, twin_class(cls))
+            twin = self._recurrent(module, self.translator.twin_class(cls))
         elif cls is base:
             return self._torch_own(module, base)
         else:  # a subclass of one of ours that torch has: torch's, then the rest of yours
             twin = self._torch_own(module, base)
-            twin.__class__ = twin_class(cls)
+            twin.__class__ = self.translator.twin_class(cls)
             self._fill(twin, module, skip=set(vars(twin)) | set(twin._parameters)
                        | set(twin._modules) | set(twin._buffers))
         twin.train(module.training)
@@ -842,7 +842,7 @@ class Converter:
             return self.parameter(value)
         if isinstance(value, Module):
             return self.convert(value)
-        return _twin_value(value)
+        return self.translator.value(value)
 
     def _recurrent(self, layer: Any, twin_cls: Any) -> Any:
         twin = twin_cls.__new__(twin_cls)
@@ -877,6 +877,11 @@ def _eval_mode(module: Module) -> dict[int, bool]:
 def _restore_modes(module: Module, modes: dict[int, bool]) -> None:
     for m in module.modules():
         m.training = modes[id(m)]
+
+
+# (the check puts a module in evaluation mode and back: one conversion at a time, so that
+# two threads converting one module do not see each other's modes)
+_ONE_AT_A_TIME = threading.Lock()
 
 
 def _check(module: Module, twin: Any) -> None:
@@ -950,9 +955,11 @@ def _traceback_where(error: BaseException) -> str:
     """The innermost line of translated code in ``error``'s traceback."""
     tb, found = error.__traceback__, "code run on torch"
     while tb is not None:
-        label = _CODE_LABELS.get(tb.tb_frame.f_code)
-        if label is not None:
-            found = f"{label}, line {tb.tb_lineno} of {tb.tb_frame.f_code.co_filename}"
+        frame = tb.tb_frame
+        if isinstance(frame.f_globals, _Globals):
+            code = frame.f_code
+            found = f"{getattr(code, 'co_qualname', code.co_name)}, line {tb.tb_lineno} of " \
+                f"{code.co_filename}"
         tb = tb.tb_next
     return found
 
@@ -964,9 +971,9 @@ def to_torch(module: Any) -> Any:
     if not isinstance(module, Module):
         raise ToTorchError(f"to_torch: module must be an nn.Module of tinygrad_rnn, got "
                            f"{describe(module)}")
-    with _LOCK:
+    with _ONE_AT_A_TIME:
         twin = Converter().convert(module)
-    _check(module, twin)
+        _check(module, twin)
     return twin
 
 

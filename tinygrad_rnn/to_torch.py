@@ -69,7 +69,8 @@ def to_torch(module: Module) -> Any:
         ToTorchError: something in the module or its code has no faithful torch twin
             (the message names it and where it is used), or a recurrent cell's torch
             twin does not give our numbers on a small test input. ``module`` is never
-            changed.
+            changed (the test input runs through it in evaluation mode, its modes put
+            back after: do not train it in another thread meanwhile).
     """
     return _torch_side().to_torch(module)
 
