@@ -502,3 +502,19 @@ def test_rtrl_online_learns_the_echo_updating_every_step_in_constant_memory(tmp_
     P = r["cell_parameters"]  # the state (1, H) and its sensitivities (1, H, P), the grad (P,)
     assert r["held_bytes_last"] == 8 * (r["hidden"] + r["hidden"] * P + P)
     assert_figure(r, tmp_path, "rtrl_online.png")
+
+
+# ------------------------------------------------------------------ moving_to_torch (issue 19)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed")
+def test_moving_to_torch_trains_here_then_on_torch_and_comes_back_checked(tmp_path):
+    r = run("moving_to_torch", tmp_path)
+    assert r["gradcheck_before"] is True and r["gradcheck_after"] is True
+    for phase in ("exported", "back"):  # the same model on both sides, gradients included
+        assert r[phase]["max_output_diff"] < 1e-12 and r[phase]["max_grad_diff"] < 1e-12
+        assert abs(r[phase]["loss_here"] - r[phase]["loss_torch"]) < 1e-12
+    assert r["mse_here"] < r["baseline"]  # it learned here ...
+    assert r["mse_torch"] < r["mse_here"]  # ... and went on learning on torch
+    assert abs(r["mse_back"] - r["mse_torch"]) < 1e-12  # the weights came back
+    assert len(r["curve_here"]) == len(r["curve_torch"]) == r["steps"]

@@ -28,6 +28,7 @@ from . import plots  # matplotlib figures; matplotlib itself loads only when a p
 from . import layercheck
 from .layercheck import gradcheck_layer
 from . import rtrl  # issue 17: real-time recurrent learning (forward mode) beside BPTT
+from .to_torch import ToTorchError, from_torch, to_torch  # issue 19 (torch imported on use)
 # isort: on
 
 __version__ = "0.1.0"
@@ -44,4 +45,5 @@ __all__ = [
     "grad", "gradgradcheck", "gradgradcheck_report", "NotTwiceDifferentiableError",
     "func", "NotForwardDifferentiableError",
     "rtrl",
+    "to_torch", "from_torch", "ToTorchError",
 ]
