@@ -90,37 +90,10 @@ def neuron():
 # --------------------------------------------------------------------------- a functional call
 
 
-@contextmanager
-def parameters_replaced(module, values):
-    """``module`` holding the tensors ``values`` ({parameter name: Tensor}) in place of its
-    parameters of those names while the block runs, then its own again: as
-    torch.func.functional_call, so that tangents and gradients of the given tensors flow
-    through the module's forward. A parameter held under several names (a layer's
-    ``weight_ih_l0`` is its cell's ``weight_ih``) is replaced under every one."""
-    named = dict(module.named_parameters())
-    unknown = set(values) - set(named)
-    assert not unknown, f"no parameters named {sorted(unknown)}"
-    by_id = {id(named[n]): v for n, v in values.items()}
-    swapped = []
-    for owner in module.modules():
-        for attr, value in list(vars(owner).items()):
-            if id(value) in by_id:
-                swapped.append((owner, attr, value))
-                vars(owner)[attr] = by_id[id(value)]
-    try:
-        yield
-    finally:
-        for owner, attr, value in swapped:
-            vars(owner)[attr] = value
-
-
 def functional_call(module, values, args):
-    """``module(*args)`` with ``values`` ({parameter name: Tensor}) in place of its
-    parameters of those names (torch.func.functional_call's signature); an array is
-    taken as a constant Tensor."""
-    values = {n: v if isinstance(v, Tensor) else Tensor(v) for n, v in values.items()}
-    with parameters_replaced(module, values):
-        return module(*args)
+    """``module(*args)`` with ``values`` ({parameter name: Tensor or array}) in place of
+    its parameters of those names: ``tr.func.functional_call``, as torch's."""
+    return tr.func.functional_call(module, values, tuple(args))
 
 
 # --------------------------------------------------------------------------- recurrent layers
