@@ -843,22 +843,9 @@ def forward_levels() -> tuple[ForwardLevel, ...]:
 
 
 @contextlib.contextmanager
-def forward_level() -> Any:
-    """A new innermost jvp level for the block (what ``tr.func.jvp`` runs its function in)."""
-    modes = _per_thread.modes
-    previous = modes.forward_levels
-    level = ForwardLevel()
-    modes.forward_levels = (previous or ()) + (level,)
-    try:
-        yield level
-    finally:
-        modes.forward_levels = previous
-
-
-@contextlib.contextmanager
 def forward_levels_only(levels: tuple[ForwardLevel, ...]) -> Any:
-    """Only ``levels`` active in the block (the innermost hidden while its own tangents
-    are worked out by hand: ``scan_jvp.py``)."""
+    """Only ``levels`` active in the block, this thread's levels as they were after it
+    (the innermost hidden while its own tangents are worked out by hand: ``scan_jvp.py``)."""
     modes = _per_thread.modes
     previous = modes.forward_levels
     modes.forward_levels = levels or None
@@ -869,19 +856,22 @@ def forward_levels_only(levels: tuple[ForwardLevel, ...]) -> Any:
 
 
 @contextlib.contextmanager
+def forward_level() -> Any:
+    """A new innermost jvp level for the block (what ``tr.func.jvp`` runs its function in)."""
+    level = ForwardLevel()
+    with forward_levels_only(forward_levels() + (level,)):
+        yield level
+
+
+@contextlib.contextmanager
 def noted_forward_level() -> Any:
     """The one jvp level of the block (outer levels hidden), whose rules' ops
     ``noting_ops`` notes after each op's own: a step and its tangents' rules written
     down together, to be replayed as one step (``scan_jvp.py``). A rule that reads a
     value its op's forward derived and saved (a mask) marks the notes ``frozen``."""
-    modes = _per_thread.modes
-    previous = modes.forward_levels
     level = ForwardLevel(noted=True)
-    modes.forward_levels = (level,)
-    try:
+    with forward_levels_only((level,)):
         yield level
-    finally:
-        modes.forward_levels = previous
 
 
 def carry_tangents(fn: type[Function], ctx: Context, inputs: tuple[Tensor, ...],

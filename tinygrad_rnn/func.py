@@ -107,6 +107,15 @@ def _with_args(func: Callable[..., Any], args: Sequence[Any],
     return partial
 
 
+def _chosen(where: str, func: Callable[..., Any], args: Sequence[Any],
+            argnums: Any) -> tuple[tuple[int, ...], tuple[Tensor, ...], Callable[..., Any]]:
+    """(the positions ``argnums`` picks, the arguments there as Tensors, ``func`` as a
+    function of those alone): what a transform with ``argnums`` differentiates."""
+    nums = _argnums(where, argnums, len(args))
+    points = tuple(_as_tensor(where, f"argument {a}", args[a]) for a in nums)
+    return nums, points, _with_args(func, args, nums)
+
+
 # --------------------------------------------------------------------------- reverse mode
 
 _reverse = threading.local()  # .depth: reverse transforms whose function runs, in this thread
@@ -235,10 +244,8 @@ def grad(func: Callable[..., Any], argnums: Argnums = 0,
     """
     def grad_fn(*args: Any) -> Any:
         where = "grad"
-        nums = _argnums(where, argnums, len(args))
-        points = tuple(_as_tensor(where, f"argument {a}", args[a]) for a in nums)
-        output, aux, pull, single = _forward_for_reverse(where, _with_args(func, args, nums),
-                                                         points, has_aux)
+        _, points, partial = _chosen(where, func, args, argnums)
+        output, aux, pull, single = _forward_for_reverse(where, partial, points, has_aux)
         if not single or output.size != 1:
             raise RuntimeError(f"{where}: the function must return a Tensor of one element "
                                f"(a loss), got {_shape_of(output)}")
@@ -268,10 +275,8 @@ def jacrev(func: Callable[..., Any], argnums: Argnums = 0, *, has_aux: bool = Fa
 
     def jacobian(*args: Any) -> Any:
         where = "jacrev"
-        nums = _argnums(where, argnums, len(args))
-        points = tuple(_as_tensor(where, f"argument {a}", args[a]) for a in nums)
-        _, aux, pull, single = _forward_for_reverse(where, _with_args(func, args, nums),
-                                                    points, has_aux)
+        nums, points, partial = _chosen(where, func, args, argnums)
+        _, aux, pull, single = _forward_for_reverse(where, partial, points, has_aux)
         per_output = []
         for k, out in enumerate(pull.outs):
             rows: list[list[Tensor]] = [[] for _ in nums]
@@ -373,9 +378,7 @@ def jacfwd(func: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False
 
     def jacobian(*args: Any) -> Any:
         where = "jacfwd"
-        nums = _argnums(where, argnums, len(args))
-        points = tuple(_as_tensor(where, f"argument {a}", args[a]) for a in nums)
-        partial = _with_args(func, args, nums)
+        nums, points, partial = _chosen(where, func, args, argnums)
         columns: list[list[list[Tensor]]] = []  # [argument][output][column]
         output: Any = None
         aux: Any = None

@@ -49,37 +49,29 @@ def scan_carrying_tangents(programs: tuple[Program, ...], batches: Batches, n_se
     if all(t is None for t in tangents):
         return None
     with autograd.forward_levels_only(levels[:-1]):  # (the new node's rule: outer levels')
-        pairs = _run_fused(programs, batches, n_seq, inputs, tangents)
-        if pairs is None:
-            return None
-        n_state = len(programs[0].outputs)
-        out, t_out = _halves(pairs[0], inputs[n_seq].shape[-1])
-        first, t_first = _halves(pairs[1][0], inputs[n_seq].shape[-1])
-    finals = (first, *pairs[1][1:n_state])
-    for value, tangent in zip((out, *finals), (t_out, t_first, *pairs[1][n_state:])):
+        carried = _run_fused(programs, batches, n_seq, inputs, tangents)
+    if carried is None:
+        return None
+    values, t_values = carried
+    for value, tangent in zip(values, t_values):
         level.set_tangent(value, tangent)
-    return out, finals
+    return values[0], values[1:]
 
 
 def fused_jvp(ctx: Context, tangents: tuple[Any, ...]) -> tuple[Any, ...] | None:
     """A Scan node's forward-mode rule: the tangents of its outputs (its output sequence,
     then its final states) from its inputs' ``tangents`` (None: zero), by one Scan node
     running the step with its tangents' rules; None when they cannot be replayed."""
-    pairs = _run_fused(ctx.programs, ctx.batches, ctx.n_seq, ctx.jvp_inputs, tangents)
-    if pairs is None:
-        return None
-    n_state = len(ctx.programs[0].outputs)
-    width = ctx.jvp_inputs[ctx.n_seq].shape[-1]
-    return (_halves(pairs[0], width)[1], _halves(pairs[1][0], width)[1], *pairs[1][n_state:])
+    carried = _run_fused(ctx.programs, ctx.batches, ctx.n_seq, ctx.jvp_inputs, tangents)
+    return None if carried is None else carried[1]
 
 
 def _run_fused(programs: tuple[Program, ...], batches: Batches, n_seq: int,
                inputs: Sequence[Tensor],
-               tangents: Sequence[Any]) -> tuple[Tensor, tuple] | None:
-    """(the output sequence, the final states) of the Scan node of the step with its
-    tangents' rules (``jvp_program``) on a node's ``inputs`` and their ``tangents``: the
-    first state and its tangent side by side, then the other states, then their
-    tangents; None when the step cannot be so replayed."""
+               tangents: Sequence[Any]) -> tuple[tuple, tuple] | None:
+    """((the output sequence, the final states), their tangents) from the Scan node of
+    the step with its tangents' rules (``jvp_program``) on a node's ``inputs`` and their
+    ``tangents``; None when the step cannot be so replayed."""
     from .replay import Program  # (replay imports scan, which imports this when run)
     from .scan import run_scan
 
@@ -108,7 +100,14 @@ def _run_fused(programs: tuple[Program, ...], batches: Batches, n_seq: int,
     states = [Concat.apply(first, t_states[0], axis=-1), *inputs[n_seq + 1:varying],
               *t_states[1:]]
     fixed = [*inputs[varying:], *[t for t in tangents[varying:] if t is not None]]
-    return run_scan(batches.per_step(fused), batches, sequences, states, fixed)
+    out_pair, finals = run_scan(batches.per_step(fused), batches, sequences, states, fixed)
+    # (the node's output sequence and first state hold value and tangent side by side;
+    # its other states are the step's, then their tangents)
+    width = first.shape[-1]
+    out, t_out = _halves(out_pair, width)
+    first_final, t_first_final = _halves(finals[0], width)
+    return ((out, first_final, *finals[1:n_state]),
+            (t_out, t_first_final, *finals[n_state:]))
 
 
 def _halves(pair: Tensor, width: int) -> tuple[Tensor, Tensor]:
